@@ -1,0 +1,127 @@
+# llmfb: one Makefile, output in build/.  `make V=1` shows the commands.
+
+CC	?= cc
+B	:= build
+PREFIX	?= /usr/local
+
+OPT	?= -O2 -g
+WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
+	   -Wpointer-arith -Wvla
+CFLAGS	?= $(OPT)
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Icommon \
+	   -fstack-protector-strong -D_FORTIFY_SOURCE=2
+LDFLAGS	?=
+
+PKGS_DAEMON := libcurl jansson yaml-0.1
+DAEMON_CFLAGS := $(shell pkg-config --cflags $(PKGS_DAEMON) 2>/dev/null)
+DAEMON_LIBS := $(shell pkg-config --libs $(PKGS_DAEMON) 2>/dev/null) -lhttp_parser
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+COMMON_SRC := common/log.c common/util.c common/buf.c
+DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
+	daemon/ladder.c daemon/route.c daemon/server.c daemon/upstream.c \
+	daemon/call.c daemon/control.c daemon/stats.c daemon/hostsfile.c \
+	daemon/daemon.c
+SHIM_SRC := shim/shim.c shim/curl.c
+CTL_SRC := ctl/llmfbctl.c common/ctl_client.c
+
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
+DAEMON_LIB_OBJ := $(DAEMON_LIB_SRC:%.c=$(B)/obj/%.o)
+CTL_OBJ := $(CTL_SRC:%.c=$(B)/obj/%.o)
+# The shim is built position independent and on its own: it must not
+# drag libcurl, jansson or anything else into the host process.
+SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
+
+UNIT_TESTS := util config ladder route
+UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
+
+TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench
+
+.PHONY: all tools check unit e2e demo bench clean install asan deps
+all: $(B)/libllmfb.so $(B)/llmfbd $(B)/llmfbctl
+
+tools: all $(TOOLS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(DAEMON_CFLAGS) -MMD -MP -c -o $@ $<
+
+# Unit tests reach into the daemon's modules.
+$(B)/obj/tests/unit/%.o: ALL_CFLAGS += -Idaemon
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC(pic) $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
+
+$(B)/libllmfb.so: $(SHIM_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,now -Wl,-z,relro -ldl -lpthread
+
+$(B)/llmfbd: $(B)/obj/daemon/main.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(DAEMON_LIBS)
+
+$(B)/llmfbctl: $(CTL_OBJ) $(COMMON_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -ljansson
+
+$(B)/llmfb-mock: $(B)/obj/tests/mock/mock.o $(COMMON_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lssl -lcrypto -ljansson -lhttp_parser -lpthread
+
+$(B)/lcclient: $(B)/obj/tests/e2e/lcclient.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lcurl
+
+$(B)/llmfb-bench: $(B)/obj/bench/bench.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lcurl -lpthread -lm
+
+$(B)/tests/check_%: $(B)/obj/tests/unit/check_%.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(DAEMON_LIBS) $(CHECK_LIBS)
+
+# `make check` works on a fresh Debian 12: it installs what is missing
+# first (as root), then builds and runs every test offline.
+deps:
+	$(Q)tests/deps.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory tools $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory unit e2e
+
+unit: $(UNIT_BINS)
+	$(Q)tests/run-unit.sh $(UNIT_BINS)
+
+e2e: tools
+	$(Q)tests/e2e/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory tools
+	$(Q)examples/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory tools
+	$(Q)bench/run.sh
+
+# The sanitizers over the whole suite: a separate build directory so the
+# normal build is left alone.
+asan:
+	$(Q)$(MAKE) --no-print-directory B=build-asan \
+		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined" check
+
+clean:
+	rm -rf $(B) build-asan
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

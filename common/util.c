@@ -1,0 +1,217 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+int
+parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret_val)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (*end != '\0')
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*ret_val = v;
+	return 0;
+}
+
+int
+parse_int(const char *s, int min, int max, int *ret_val)
+{
+	uint64_t v;
+	int r;
+
+	if (min < 0)
+		return -EINVAL;	/* negative numbers are never config */
+	r = parse_u64(s, (uint64_t)min, (uint64_t)max, &v);
+	if (r == 0)
+		*ret_val = (int)v;
+	return r;
+}
+
+/* Split "123unit" into the number and the unit suffix; shared by the
+ * duration and size parsers. */
+static int
+split_unit(const char *s, uint64_t *ret_num, const char **ret_unit)
+{
+	char digits[32];
+	size_t n = 0;
+
+	while (s[n] != '\0' && isdigit((unsigned char)s[n]))
+		n++;
+	if (n == 0 || n >= sizeof(digits))
+		return n == 0 ? -EINVAL : -ERANGE;
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	*ret_unit = s + n;
+	while (**ret_unit == ' ')
+		(*ret_unit)++;
+	return parse_u64(digits, 0, UINT64_MAX / 4, ret_num);
+}
+
+static int
+scale(uint64_t v, uint64_t mul, uint64_t *ret)
+{
+	if (mul != 0 && v > UINT64_MAX / mul)
+		return -ERANGE;
+	*ret = v * mul;
+	return 0;
+}
+
+int
+parse_duration_ms(const char *s, uint64_t *ret_ms)
+{
+	static const struct { const char *unit; uint64_t ms; } units[] = {
+		{ "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 },
+	};
+	const char *unit;
+	uint64_t v;
+	size_t i;
+	int r;
+
+	if ((r = split_unit(s, &v, &unit)) < 0)
+		return r;
+	for (i = 0; i < ARRAY_SIZE(units); i++)
+		if (strcmp(unit, units[i].unit) == 0)
+			return scale(v, units[i].ms, ret_ms);
+	return -EINVAL;
+}
+
+int
+parse_size(const char *s, uint64_t *ret_bytes)
+{
+	static const struct { const char *unit; uint64_t mul; } units[] = {
+		{ "", 1 }, { "B", 1 },
+		{ "K", 1ULL << 10 }, { "KB", 1ULL << 10 }, { "KiB", 1ULL << 10 },
+		{ "M", 1ULL << 20 }, { "MB", 1ULL << 20 }, { "MiB", 1ULL << 20 },
+		{ "G", 1ULL << 30 }, { "GB", 1ULL << 30 }, { "GiB", 1ULL << 30 },
+	};
+	const char *unit;
+	uint64_t v;
+	size_t i;
+	int r;
+
+	if ((r = split_unit(s, &v, &unit)) < 0)
+		return r;
+	for (i = 0; i < ARRAY_SIZE(units); i++)
+		if (strcmp(unit, units[i].unit) == 0)
+			return scale(v, units[i].mul, ret_bytes);
+	return -EINVAL;
+}
+
+uint64_t
+now_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t
+now_mono_ms(void)
+{
+	return now_mono_us() / 1000;
+}
+
+uint64_t
+now_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+bool
+str_case_prefix(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool
+mem_case_eq(const char *s, size_t n, const char *word)
+{
+	return strlen(word) == n && strncasecmp(s, word, n) == 0;
+}
+
+bool
+glob_match(const char *p, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	while (*s != '\0') {
+		if (*p == '*') {
+			star = p++;
+			resume = s;
+		} else if (*p == *s) {
+			p++;
+			s++;
+		} else if (star != NULL) {
+			p = star + 1;
+			s = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*p == '*')
+		p++;
+	return *p == '\0';
+}
+
+bool
+host_match(const char *pattern, const char *host, size_t hostlen)
+{
+	size_t plen;
+
+	if (pattern[0] == '*' && pattern[1] == '.') {
+		plen = strlen(pattern + 1);	/* ".suffix" */
+		return hostlen > plen &&
+		    strncasecmp(host + hostlen - plen, pattern + 1, plen) == 0;
+	}
+	return mem_case_eq(host, hostlen, pattern);
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+
+	if (p == NULL)
+		fatal("calloc");
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		fatal("strdup");
+	return p;
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (p == NULL)
+		fatal("strndup");
+	return p;
+}

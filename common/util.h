@@ -1,0 +1,37 @@
+/* Small helpers shared by every part: checked number parsing (never atoi),
+ * durations and sizes with units, clocks, string helpers. */
+#ifndef LLMFB_UTIL_H
+#define LLMFB_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Parse a whole decimal string into [min, max].  Returns 0 and writes
+ * *ret_val, or -EINVAL (not a number, trailing junk) / -ERANGE. */
+int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret_val);
+int parse_int(const char *s, int min, int max, int *ret_val);
+/* "250ms", "2s", "1m", "1h"; a bare number is milliseconds. */
+int parse_duration_ms(const char *s, uint64_t *ret_ms);
+/* "512", "64KiB", "1MiB", "2GiB" (also K, KB, M, MB, G, GB as powers of 2). */
+int parse_size(const char *s, uint64_t *ret_bytes);
+
+uint64_t now_mono_ms(void);
+uint64_t now_mono_us(void);
+uint64_t now_real_ns(void);
+
+bool str_case_prefix(const char *s, const char *prefix);
+/* Case-insensitive comparison of s[0..n) to a NUL-terminated word. */
+bool mem_case_eq(const char *s, size_t n, const char *word);
+/* Glob with '*' only (any run of characters), case-sensitive. */
+bool glob_match(const char *pattern, const char *s);
+/* Host match: exact (case-insensitive) or "*.suffix" for any subdomain. */
+bool host_match(const char *pattern, const char *host, size_t hostlen);
+
+void *xcalloc(size_t n, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+#endif
