@@ -1,0 +1,915 @@
+/* Config loading: YAML tree (ynode) -> struct config, with every error
+ * naming file, line and column.  Unknown keys are errors: a typo in a
+ * fallback policy must not silently become the default. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util.h"
+#include "ynode.h"
+
+#define API_KEY_MAX 4096
+
+struct cctx {
+	const char	*file;
+	char		*err;
+	size_t		 errlen;
+	bool		 failed;
+};
+
+__attribute__((format(printf, 3, 4)))
+static int
+cerr(struct cctx *x, const struct ynode *at, const char *fmt, ...)
+{
+	char msg[CONFIG_ERR_MAX];
+	va_list ap;
+
+	if (x->failed)
+		return -1;
+	x->failed = true;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (at != NULL)
+		snprintf(x->err, x->errlen, "%s:%d:%d: %s", x->file, at->line,
+		    at->col, msg);
+	else
+		snprintf(x->err, x->errlen, "%s: %s", x->file, msg);
+	return -1;
+}
+
+/* ---- typed accessors ---------------------------------------------- */
+
+static int
+want(struct cctx *x, const struct ynode *n, enum ynode_type t,
+    const char *what)
+{
+	static const char *names[] = { "a scalar", "a list", "a mapping" };
+
+	if (n->type != t)
+		return cerr(x, n, "%s must be %s", what, names[t]);
+	return 0;
+}
+
+/* Refuse keys outside the allowed list: catches typos. */
+static int
+check_keys(struct cctx *x, const struct ynode *map, const char *what,
+    const char *const *allowed)
+{
+	size_t i, j;
+
+	if (want(x, map, YNODE_MAP, what) < 0)
+		return -1;
+	for (i = 0; i < map->n; i++) {
+		for (j = 0; allowed[j] != NULL; j++)
+			if (strcmp(map->keys[i]->str, allowed[j]) == 0)
+				break;
+		if (allowed[j] == NULL)
+			return cerr(x, map->keys[i], "unknown key '%s' in %s",
+			    map->keys[i]->str, what);
+	}
+	return 0;
+}
+
+static int
+get_str(struct cctx *x, const struct ynode *n, const char *what,
+    char **ret)
+{
+	if (want(x, n, YNODE_SCALAR, what) < 0)
+		return -1;
+	if (n->str[0] == '\0')
+		return cerr(x, n, "%s must not be empty", what);
+	free(*ret);
+	*ret = xstrdup(n->str);
+	return 0;
+}
+
+static int
+get_duration(struct cctx *x, const struct ynode *n, const char *what,
+    uint64_t *ret)
+{
+	if (want(x, n, YNODE_SCALAR, what) < 0)
+		return -1;
+	if (parse_duration_ms(n->str, ret) < 0)
+		return cerr(x, n, "%s: '%s' is not a duration (e.g. 500ms, "
+		    "30s, 2m)", what, n->str);
+	return 0;
+}
+
+static int
+get_size(struct cctx *x, const struct ynode *n, const char *what,
+    uint64_t *ret)
+{
+	if (want(x, n, YNODE_SCALAR, what) < 0)
+		return -1;
+	if (parse_size(n->str, ret) < 0)
+		return cerr(x, n, "%s: '%s' is not a size (e.g. 64KiB, 32MiB)",
+		    what, n->str);
+	return 0;
+}
+
+static int
+get_int(struct cctx *x, const struct ynode *n, const char *what, int min,
+    int max, int *ret)
+{
+	if (want(x, n, YNODE_SCALAR, what) < 0)
+		return -1;
+	if (parse_int(n->str, min, max, ret) < 0)
+		return cerr(x, n, "%s must be a whole number from %d to %d",
+		    what, min, max);
+	return 0;
+}
+
+/* A scalar or a list of scalars, into a NULL-free string array. */
+static int
+get_str_list(struct cctx *x, const struct ynode *n, const char *what,
+    char ***ret, size_t *ret_n)
+{
+	size_t i;
+
+	if (n->type == YNODE_SCALAR) {
+		*ret = xcalloc(1, sizeof(char *));
+		*ret_n = 1;
+		return get_str(x, n, what, &(*ret)[0]);
+	}
+	if (want(x, n, YNODE_SEQ, what) < 0)
+		return -1;
+	*ret = xcalloc(n->n ? n->n : 1, sizeof(char *));
+	*ret_n = n->n;
+	for (i = 0; i < n->n; i++)
+		if (get_str(x, n->items[i], what, &(*ret)[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static void
+free_str_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static bool
+valid_host_pattern(const char *h)
+{
+	const char *p = h;
+
+	if (p[0] == '*' && p[1] == '.')
+		p += 2;
+	if (*p == '\0' || strlen(h) > 253)
+		return false;
+	for (; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+			return false;
+	return true;
+}
+
+static void
+lowercase(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static int
+get_hosts(struct cctx *x, const struct ynode *n, const char *what,
+    char ***ret, size_t *ret_n)
+{
+	size_t i;
+
+	if (get_str_list(x, n, what, ret, ret_n) < 0)
+		return -1;
+	for (i = 0; i < *ret_n; i++) {
+		const struct ynode *at = n->type == YNODE_SEQ ?
+		    n->items[i] : n;
+
+		lowercase((*ret)[i]);
+		if (!valid_host_pattern((*ret)[i]))
+			return cerr(x, at, "%s: '%s' is not a host name "
+			    "(or *.domain)", what, (*ret)[i]);
+	}
+	return 0;
+}
+
+/* ---- policy (route settings and their defaults) ------------------- */
+
+static void
+retry_on_set(struct retry_on *r, int status)
+{
+	r->status[status / 8] |= (uint8_t)(1u << (status % 8));
+}
+
+static int
+get_retry_on(struct cctx *x, const struct ynode *n, struct retry_on *r)
+{
+	size_t i;
+
+	if (want(x, n, YNODE_SEQ, "retry_on") < 0)
+		return -1;
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < n->n; i++) {
+		const struct ynode *it = n->items[i];
+		const char *s = it->str;
+		int st, k;
+
+		if (want(x, it, YNODE_SCALAR, "retry_on item") < 0)
+			return -1;
+		if (strcmp(s, "connect") == 0 || strcmp(s, "connect-error") == 0)
+			r->connect = true;
+		else if (strcmp(s, "timeout") == 0)
+			r->timeout = true;
+		else if (strlen(s) == 3 && s[0] >= '4' && s[0] <= '5' &&
+		    s[1] == 'x' && s[2] == 'x')
+			for (k = 0; k < 100; k++)
+				retry_on_set(r, (s[0] - '0') * 100 + k);
+		else if (parse_int(s, 400, 599, &st) == 0)
+			retry_on_set(r, st);
+		else
+			return cerr(x, it, "retry_on: '%s' is not an HTTP "
+			    "status (400-599), 4xx, 5xx, connect or timeout",
+			    s);
+	}
+	return 0;
+}
+
+static const char *const policy_keys[] = { "retry_on", "attempts",
+	"backoff", "timeouts", "deadline", "safe_failure", NULL };
+
+static bool
+is_policy_key(const char *k)
+{
+	size_t i;
+
+	for (i = 0; policy_keys[i] != NULL; i++)
+		if (strcmp(k, policy_keys[i]) == 0)
+			return true;
+	return false;
+}
+
+static void
+policy_default(struct policy *p)
+{
+	static const int statuses[] = { 429, 500, 502, 503, 504, 529 };
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	for (i = 0; i < ARRAY_SIZE(statuses); i++)
+		retry_on_set(&p->retry_on, statuses[i]);
+	p->retry_on.connect = true;
+	p->retry_on.timeout = true;
+	p->attempts = 1;
+	p->backoff_base_ms = 200;
+	p->backoff_max_ms = 2000;
+	p->connect_timeout_ms = 5000;
+	p->first_byte_timeout_ms = 60000;
+	p->total_timeout_ms = 600000;
+	p->deadline_ms = 900000;
+	p->safe.status = 503;
+	p->safe.message = NULL;
+}
+
+static void
+policy_copy(struct policy *dst, const struct policy *src)
+{
+	*dst = *src;
+	dst->safe.message = src->safe.message ?
+	    xstrdup(src->safe.message) : NULL;
+}
+
+/* Apply the policy keys present in map n on top of p. */
+static int
+get_policy(struct cctx *x, const struct ynode *n, struct policy *p)
+{
+	static const char *const backoff_keys[] = { "base", "max", NULL };
+	static const char *const timeout_keys[] = { "connect", "first_byte",
+		"total", NULL };
+	static const char *const safe_keys[] = { "status", "message",
+		"retry_after", NULL };
+	const struct ynode *v, *s;
+
+	if ((v = ynode_get(n, "retry_on")) != NULL &&
+	    get_retry_on(x, v, &p->retry_on) < 0)
+		return -1;
+	if ((v = ynode_get(n, "attempts")) != NULL &&
+	    get_int(x, v, "attempts", 1, 10, &p->attempts) < 0)
+		return -1;
+	if ((v = ynode_get(n, "backoff")) != NULL) {
+		if (check_keys(x, v, "backoff", backoff_keys) < 0)
+			return -1;
+		if ((s = ynode_get(v, "base")) != NULL &&
+		    get_duration(x, s, "backoff.base", &p->backoff_base_ms) < 0)
+			return -1;
+		if ((s = ynode_get(v, "max")) != NULL &&
+		    get_duration(x, s, "backoff.max", &p->backoff_max_ms) < 0)
+			return -1;
+	}
+	if ((v = ynode_get(n, "timeouts")) != NULL) {
+		if (check_keys(x, v, "timeouts", timeout_keys) < 0)
+			return -1;
+		if ((s = ynode_get(v, "connect")) != NULL &&
+		    get_duration(x, s, "timeouts.connect",
+		    &p->connect_timeout_ms) < 0)
+			return -1;
+		if ((s = ynode_get(v, "first_byte")) != NULL &&
+		    get_duration(x, s, "timeouts.first_byte",
+		    &p->first_byte_timeout_ms) < 0)
+			return -1;
+		if ((s = ynode_get(v, "total")) != NULL &&
+		    get_duration(x, s, "timeouts.total",
+		    &p->total_timeout_ms) < 0)
+			return -1;
+	}
+	if ((v = ynode_get(n, "deadline")) != NULL &&
+	    get_duration(x, v, "deadline", &p->deadline_ms) < 0)
+		return -1;
+	if ((v = ynode_get(n, "safe_failure")) != NULL) {
+		if (check_keys(x, v, "safe_failure", safe_keys) < 0)
+			return -1;
+		if ((s = ynode_get(v, "status")) != NULL &&
+		    get_int(x, s, "safe_failure.status", 400, 599,
+		    &p->safe.status) < 0)
+			return -1;
+		if ((s = ynode_get(v, "message")) != NULL &&
+		    get_str(x, s, "safe_failure.message", &p->safe.message) < 0)
+			return -1;
+		if ((s = ynode_get(v, "retry_after")) != NULL) {
+			if (get_duration(x, s, "safe_failure.retry_after",
+			    &p->safe.retry_after_s) < 0)
+				return -1;
+			p->safe.retry_after_s = (p->safe.retry_after_s + 999) /
+			    1000;
+		}
+	}
+	if (p->backoff_max_ms < p->backoff_base_ms)
+		return cerr(x, n, "backoff.max is below backoff.base");
+	if (p->connect_timeout_ms == 0 || p->first_byte_timeout_ms == 0 ||
+	    p->total_timeout_ms == 0 || p->deadline_ms == 0)
+		return cerr(x, n, "timeouts and deadline must be above zero");
+	return 0;
+}
+
+/* ---- providers, targets, routes ----------------------------------- */
+
+static int
+read_key_file(struct cctx *x, const struct ynode *at, const char *path,
+    char **ret)
+{
+	char buf[API_KEY_MAX + 1];
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return cerr(x, at, "api_key_file %s: %s", path,
+		    strerror(errno));
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0)
+		return cerr(x, at, "api_key_file %s: %s", path,
+		    strerror(errno));
+	if ((size_t)n > API_KEY_MAX)
+		return cerr(x, at, "api_key_file %s: larger than %d bytes",
+		    path, API_KEY_MAX);
+	len = (size_t)n;
+	while (len > 0 && isspace((unsigned char)buf[len - 1]))
+		len--;
+	buf[len] = '\0';
+	if (len == 0 || memchr(buf, '\n', len) != NULL ||
+	    memchr(buf, '\r', len) != NULL)
+		return cerr(x, at, "api_key_file %s: must hold one key on one "
+		    "line", path);
+	*ret = xstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+/* The host of an http(s) URL, into a new string. */
+static char *
+url_host(const char *url)
+{
+	const char *h = strstr(url, "://"), *e;
+
+	if (h == NULL)
+		return NULL;
+	h += 3;
+	if (*h == '[') {
+		e = strchr(h, ']');
+		return e ? xstrndup(h + 1, (size_t)(e - h - 1)) : NULL;
+	}
+	e = h + strcspn(h, ":/?#");
+	return e > h ? xstrndup(h, (size_t)(e - h)) : NULL;
+}
+
+static int
+load_provider(struct cctx *x, const struct ynode *key, const struct ynode *n,
+    struct provider *p)
+{
+	static const char *const keys[] = { "dialect", "base_url", "origin",
+		"api_key_env", "api_key_file", NULL };
+	const struct ynode *v;
+	char *dialect = NULL;
+	size_t len;
+	int r = -1;
+
+	p->name = xstrdup(key->str);
+	if (check_keys(x, n, "provider", keys) < 0)
+		return -1;
+	if ((v = ynode_get(n, "dialect")) == NULL)
+		return cerr(x, key, "provider %s: dialect is required "
+		    "(openai or anthropic)", p->name);
+	if (get_str(x, v, "dialect", &dialect) < 0)
+		return -1;
+	if (strcmp(dialect, "openai") == 0)
+		p->dialect = DIALECT_OPENAI;
+	else if (strcmp(dialect, "anthropic") == 0)
+		p->dialect = DIALECT_ANTHROPIC;
+	else {
+		cerr(x, v, "dialect must be openai or anthropic, not '%s'",
+		    dialect);
+		goto out;
+	}
+	if ((v = ynode_get(n, "base_url")) == NULL) {
+		cerr(x, key, "provider %s: base_url is required", p->name);
+		goto out;
+	}
+	if (get_str(x, v, "base_url", &p->base_url) < 0)
+		goto out;
+	if (strncmp(p->base_url, "https://", 8) != 0 &&
+	    strncmp(p->base_url, "http://", 7) != 0) {
+		cerr(x, v, "base_url must start with https:// or http://");
+		goto out;
+	}
+	len = strlen(p->base_url);
+	while (len > 0 && p->base_url[len - 1] == '/')
+		p->base_url[--len] = '\0';
+	if ((v = ynode_get(n, "origin")) != NULL) {
+		if (get_str(x, v, "origin", &p->origin) < 0)
+			goto out;
+		lowercase(p->origin);
+		if (!valid_host_pattern(p->origin) || p->origin[0] == '*') {
+			cerr(x, v, "origin must be a host name");
+			goto out;
+		}
+	} else if ((p->origin = url_host(p->base_url)) == NULL) {
+		cerr(x, ynode_get(n, "base_url"), "base_url has no host");
+		goto out;
+	} else {
+		lowercase(p->origin);
+	}
+	if ((v = ynode_get(n, "api_key_env")) != NULL) {
+		const char *val;
+
+		if (get_str(x, v, "api_key_env", &p->api_key_env) < 0)
+			goto out;
+		if ((val = getenv(p->api_key_env)) != NULL && *val != '\0')
+			p->api_key = xstrdup(val);
+	}
+	if ((v = ynode_get(n, "api_key_file")) != NULL) {
+		if (p->api_key_env != NULL) {
+			cerr(x, v, "give api_key_env or api_key_file, not both");
+			goto out;
+		}
+		if (get_str(x, v, "api_key_file", &p->api_key_file) < 0 ||
+		    read_key_file(x, v, p->api_key_file, &p->api_key) < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	free(dialect);
+	return r;
+}
+
+static struct provider *
+find_provider(struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nproviders; i++)
+		if (strcmp(c->providers[i].name, name) == 0)
+			return &c->providers[i];
+	return NULL;
+}
+
+const struct target *
+config_target(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->ntargets; i++)
+		if (strcmp(c->targets[i].name, name) == 0)
+			return &c->targets[i];
+	return NULL;
+}
+
+static int
+load_target(struct cctx *x, struct config *c, const struct ynode *key,
+    const struct ynode *n, struct target *t)
+{
+	static const char *const keys[] = { "provider", "model", NULL };
+	const struct ynode *v;
+	char *prov = NULL;
+
+	t->name = xstrdup(key->str);
+	if (check_keys(x, n, "target", keys) < 0)
+		return -1;
+	if ((v = ynode_get(n, "provider")) == NULL)
+		return cerr(x, key, "target %s: provider is required", t->name);
+	if (get_str(x, v, "provider", &prov) < 0)
+		return -1;
+	t->provider = find_provider(c, prov);
+	if (t->provider == NULL) {
+		cerr(x, v, "target %s: no provider named '%s'", t->name, prov);
+		free(prov);
+		return -1;
+	}
+	free(prov);
+	if ((v = ynode_get(n, "model")) != NULL &&
+	    get_str(x, v, "model", &t->model) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+load_match(struct cctx *x, const struct ynode *n, struct route_match *m)
+{
+	static const char *const keys[] = { "host", "path", "model",
+		"header", NULL };
+	const struct ynode *v;
+
+	if (check_keys(x, n, "match", keys) < 0)
+		return -1;
+	if ((v = ynode_get(n, "host")) != NULL &&
+	    get_hosts(x, v, "match.host", &m->hosts, &m->nhosts) < 0)
+		return -1;
+	if ((v = ynode_get(n, "path")) != NULL &&
+	    get_str_list(x, v, "match.path", &m->paths, &m->npaths) < 0)
+		return -1;
+	if ((v = ynode_get(n, "model")) != NULL &&
+	    get_str_list(x, v, "match.model", &m->models, &m->nmodels) < 0)
+		return -1;
+	if ((v = ynode_get(n, "header")) != NULL &&
+	    get_str(x, v, "match.header", &m->header) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+load_route(struct cctx *x, struct config *c, const struct ynode *n,
+    const struct policy *defaults, struct route *r)
+{
+	const struct ynode *v;
+	char namebuf[32];
+	size_t i, j;
+
+	policy_copy(&r->policy, defaults);
+	if (want(x, n, YNODE_MAP, "route") < 0)
+		return -1;
+	for (i = 0; i < n->n; i++) {
+		const char *k = n->keys[i]->str;
+
+		if (strcmp(k, "name") != 0 && strcmp(k, "match") != 0 &&
+		    strcmp(k, "ladder") != 0 && !is_policy_key(k))
+			return cerr(x, n->keys[i], "unknown key '%s' in route",
+			    k);
+	}
+	if ((v = ynode_get(n, "name")) != NULL) {
+		if (get_str(x, v, "route name", &r->name) < 0)
+			return -1;
+	} else {
+		snprintf(namebuf, sizeof(namebuf), "route%zu", r->index);
+		r->name = xstrdup(namebuf);
+	}
+	for (j = 0; j < r->index; j++)
+		if (strcmp(c->routes[j].name, r->name) == 0)
+			return cerr(x, v ? v : n, "a route named '%s' exists "
+			    "already", r->name);
+	if ((v = ynode_get(n, "match")) != NULL &&
+	    load_match(x, v, &r->match) < 0)
+		return -1;
+	if ((v = ynode_get(n, "ladder")) == NULL)
+		return cerr(x, n, "route %s: ladder is required", r->name);
+	if (want(x, v, YNODE_SEQ, "ladder") < 0)
+		return -1;
+	if (v->n == 0)
+		return cerr(x, v, "route %s: ladder is empty", r->name);
+	r->ladder = xcalloc(v->n, sizeof(*r->ladder));
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *it = v->items[i];
+
+		if (want(x, it, YNODE_SCALAR, "ladder item") < 0)
+			return -1;
+		r->ladder[i] = (struct target *)config_target(c, it->str);
+		if (r->ladder[i] == NULL)
+			return cerr(x, it, "route %s: no target named '%s'",
+			    r->name, it->str);
+		r->nladder++;
+	}
+	return get_policy(x, n, &r->policy);
+}
+
+static int
+load_providers(struct cctx *x, struct config *c, const struct ynode *n)
+{
+	size_t i;
+
+	if (want(x, n, YNODE_MAP, "providers") < 0)
+		return -1;
+	c->providers = xcalloc(n->n ? n->n : 1, sizeof(*c->providers));
+	for (i = 0; i < n->n; i++) {
+		c->nproviders++;
+		if (load_provider(x, n->keys[i], n->items[i],
+		    &c->providers[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+load_targets(struct cctx *x, struct config *c, const struct ynode *n)
+{
+	size_t i;
+
+	if (want(x, n, YNODE_MAP, "targets") < 0)
+		return -1;
+	c->targets = xcalloc(n->n ? n->n : 1, sizeof(*c->targets));
+	for (i = 0; i < n->n; i++) {
+		c->ntargets++;
+		c->targets[i].index = i;
+		if (load_target(x, c, n->keys[i], n->items[i],
+		    &c->targets[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+load_upstream(struct cctx *x, struct config *c, const struct ynode *n)
+{
+	static const char *const keys[] = { "ca_file", "connect_to", NULL };
+	const struct ynode *v;
+
+	if (check_keys(x, n, "upstream", keys) < 0)
+		return -1;
+	if ((v = ynode_get(n, "ca_file")) != NULL) {
+		if (get_str(x, v, "ca_file", &c->ca_file) < 0)
+			return -1;
+		if (access(c->ca_file, R_OK) < 0)
+			return cerr(x, v, "ca_file %s: %s", c->ca_file,
+			    strerror(errno));
+	}
+	if ((v = ynode_get(n, "connect_to")) != NULL &&
+	    get_str_list(x, v, "connect_to", &c->connect_to,
+	    &c->nconnect_to) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+load_limits(struct cctx *x, struct config *c, const struct ynode *n)
+{
+	static const char *const keys[] = { "max_request_body",
+		"max_header_size", "max_clients", NULL };
+	const struct ynode *v;
+	int clients;
+
+	if (check_keys(x, n, "limits", keys) < 0)
+		return -1;
+	if ((v = ynode_get(n, "max_request_body")) != NULL &&
+	    get_size(x, v, "max_request_body", &c->max_request_body) < 0)
+		return -1;
+	if ((v = ynode_get(n, "max_header_size")) != NULL &&
+	    get_size(x, v, "max_header_size", &c->max_header_size) < 0)
+		return -1;
+	if ((v = ynode_get(n, "max_clients")) != NULL) {
+		if (get_int(x, v, "max_clients", 1, 1000000, &clients) < 0)
+			return -1;
+		c->max_clients = (uint32_t)clients;
+	}
+	if (c->max_request_body > (1ULL << 30) ||
+	    c->max_header_size < 1024 || c->max_header_size > (1ULL << 24))
+		return cerr(x, n, "limits out of range (max_request_body up "
+		    "to 1GiB, max_header_size 1KiB to 16MiB)");
+	return 0;
+}
+
+static int
+get_mode(struct cctx *x, const struct ynode *n, uint32_t *ret)
+{
+	unsigned long m;
+	char *end;
+
+	if (want(x, n, YNODE_SCALAR, "listen_mode") < 0)
+		return -1;
+	errno = 0;
+	m = strtoul(n->str, &end, 8);
+	if (errno != 0 || *end != '\0' || n->str[0] == '\0' || m > 0777)
+		return cerr(x, n, "listen_mode must be octal, like \"0660\"");
+	*ret = (uint32_t)m;
+	return 0;
+}
+
+static struct config *
+config_from_tree(struct cctx *x, const struct ynode *root)
+{
+	static const char *const top_keys[] = { "listen", "listen_mode",
+		"control", "intercept", "upstream", "limits", "providers",
+		"targets", "defaults", "routes", NULL };
+	struct config *c = xcalloc(1, sizeof(*c));
+	struct policy defaults;
+	const struct ynode *v;
+
+	c->refs = 1;
+	c->max_request_body = 32ULL << 20;
+	c->max_header_size = 64ULL << 10;
+	c->max_clients = 4096;
+	c->listen_mode = 0666;
+	policy_default(&defaults);
+
+	if (check_keys(x, root, "the configuration", top_keys) < 0)
+		goto out;
+	if ((v = ynode_get(root, "listen")) != NULL &&
+	    get_str(x, v, "listen", &c->listen) < 0)
+		goto out;
+	if ((v = ynode_get(root, "listen_mode")) != NULL &&
+	    get_mode(x, v, &c->listen_mode) < 0)
+		goto out;
+	if ((v = ynode_get(root, "control")) != NULL &&
+	    get_str(x, v, "control", &c->control) < 0)
+		goto out;
+	if ((v = ynode_get(root, "intercept")) != NULL &&
+	    get_hosts(x, v, "intercept", &c->intercept, &c->nintercept) < 0)
+		goto out;
+	if ((v = ynode_get(root, "upstream")) != NULL &&
+	    load_upstream(x, c, v) < 0)
+		goto out;
+	if ((v = ynode_get(root, "limits")) != NULL &&
+	    load_limits(x, c, v) < 0)
+		goto out;
+	if ((v = ynode_get(root, "defaults")) != NULL) {
+		size_t i;
+
+		if (want(x, v, YNODE_MAP, "defaults") < 0)
+			goto out;
+		for (i = 0; i < v->n; i++)
+			if (!is_policy_key(v->keys[i]->str)) {
+				cerr(x, v->keys[i], "unknown key '%s' in "
+				    "defaults", v->keys[i]->str);
+				goto out;
+			}
+		if (get_policy(x, v, &defaults) < 0)
+			goto out;
+	}
+	if ((v = ynode_get(root, "providers")) != NULL &&
+	    load_providers(x, c, v) < 0)
+		goto out;
+	if ((v = ynode_get(root, "targets")) != NULL &&
+	    load_targets(x, c, v) < 0)
+		goto out;
+	if ((v = ynode_get(root, "routes")) != NULL) {
+		size_t i;
+
+		if (want(x, v, YNODE_SEQ, "routes") < 0)
+			goto out;
+		c->routes = xcalloc(v->n ? v->n : 1, sizeof(*c->routes));
+		for (i = 0; i < v->n; i++) {
+			c->nroutes++;
+			c->routes[i].index = i;
+			if (load_route(x, c, v->items[i], &defaults,
+			    &c->routes[i]) < 0)
+				goto out;
+		}
+	}
+	if (c->listen == NULL)
+		c->listen = xstrdup(CONFIG_DEFAULT_LISTEN);
+	if (c->control == NULL)
+		c->control = xstrdup(CONFIG_DEFAULT_CONTROL);
+	if (strcmp(c->listen, c->control) == 0) {
+		cerr(x, ynode_get(root, "control"), "control and listen "
+		    "must be different sockets");
+		goto out;
+	}
+	free(defaults.safe.message);
+	return c;
+out:
+	free(defaults.safe.message);
+	config_unref(c);
+	return NULL;
+}
+
+static struct config *
+config_finish(struct cctx *x, struct ynode *root, const char *path)
+{
+	struct config *c;
+
+	if (root == NULL)
+		return NULL;
+	c = config_from_tree(x, root);
+	ynode_free(root);
+	if (c != NULL)
+		c->path = xstrdup(path);
+	return c;
+}
+
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+	struct cctx x = { .file = path, .err = err, .errlen = errlen };
+
+	return config_finish(&x, ynode_load_file(path, err, errlen), path);
+}
+
+struct config *
+config_load_string(const char *name, const char *text, char *err,
+    size_t errlen)
+{
+	struct cctx x = { .file = name, .err = err, .errlen = errlen };
+
+	return config_finish(&x, ynode_load_string(name, text, err, errlen),
+	    name);
+}
+
+struct config *
+config_ref(struct config *c)
+{
+	c->refs++;
+	return c;
+}
+
+static void
+free_secret(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+config_unref(struct config *c)
+{
+	size_t i;
+
+	if (c == NULL || --c->refs > 0)
+		return;
+	for (i = 0; i < c->nproviders; i++) {
+		struct provider *p = &c->providers[i];
+
+		free(p->name);
+		free(p->base_url);
+		free(p->origin);
+		free_secret(p->api_key);
+		free(p->api_key_env);
+		free(p->api_key_file);
+	}
+	for (i = 0; i < c->ntargets; i++) {
+		free(c->targets[i].name);
+		free(c->targets[i].model);
+	}
+	for (i = 0; i < c->nroutes; i++) {
+		struct route *r = &c->routes[i];
+
+		free(r->name);
+		free_str_list(r->match.hosts, r->match.nhosts);
+		free_str_list(r->match.paths, r->match.npaths);
+		free_str_list(r->match.models, r->match.nmodels);
+		free(r->match.header);
+		free(r->ladder);
+		free(r->policy.safe.message);
+	}
+	free(c->providers);
+	free(c->targets);
+	free(c->routes);
+	free_str_list(c->intercept, c->nintercept);
+	free_str_list(c->connect_to, c->nconnect_to);
+	free(c->path);
+	free(c->listen);
+	free(c->control);
+	free(c->ca_file);
+	free(c);
+}
+
+bool
+config_intercepts(const struct config *c, const char *host, size_t hostlen)
+{
+	size_t i;
+
+	for (i = 0; i < c->nintercept; i++)
+		if (host_match(c->intercept[i], host, hostlen))
+			return true;
+	return false;
+}
+
+const char *
+dialect_name(enum dialect d)
+{
+	return d == DIALECT_ANTHROPIC ? "anthropic" : "openai";
+}

@@ -1,0 +1,15 @@
+/* The control socket: llmfbctl's way in (protocol in ctl_proto.h). */
+#ifndef LLMFB_CONTROL_H
+#define LLMFB_CONTROL_H
+
+#include <jansson.h>
+
+struct daemon;
+struct control;
+
+struct control *control_new(struct daemon *d, const char *path);
+void control_free(struct control *c);
+/* The status document llmfbctl status shows (new reference). */
+json_t *control_status(struct daemon *d);
+
+#endif

@@ -1,0 +1,164 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "hostsfile.h"
+#include "log.h"
+#include "server.h"
+#include "stats.h"
+#include "upstream.h"
+#include "util.h"
+
+static struct watcher sigw = { .fd = -1 };
+
+static void
+on_signal(struct watcher *w, uint32_t events)
+{
+	struct daemon *d = w->arg;
+	struct signalfd_siginfo si;
+	char err[CONFIG_ERR_MAX];
+
+	(void)events;
+	while (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			if (daemon_reload(d, err, sizeof(err)) < 0)
+				log_warnx("reload refused, keeping the running "
+				    "config: %s", err);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %u: stopping", si.ssi_signo);
+			loop_stop(d->loop);
+			break;
+		}
+	}
+}
+
+static int
+signals_start(struct daemon *d)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	sigw.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sigw.fd < 0)
+		return -errno;
+	sigw.cb = on_signal;
+	sigw.arg = d;
+	sigw.events = EPOLLIN;
+	return watcher_add(d->loop, &sigw);
+}
+
+int
+daemon_start(struct daemon *d, struct config *cfg)
+{
+	int r;
+
+	d->cfg = cfg;
+	d->cfg_path = xstrdup(cfg->path);
+	d->started = time(NULL);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_warnx("libcurl failed to initialise");
+		return -EIO;
+	}
+	if ((d->loop = loop_new()) == NULL)
+		return -errno;
+	if ((d->up = upstream_new(d->loop)) == NULL) {
+		log_warnx("libcurl multi handle could not be made");
+		return -EIO;
+	}
+	d->stats = stats_new();
+	if ((r = signals_start(d)) < 0) {
+		errno = -r;
+		log_warn("signals");
+		return r;
+	}
+	if ((d->server = server_new(d, cfg->listen, cfg->listen_mode)) == NULL)
+		return -EIO;
+	if ((d->control = control_new(d, cfg->control)) == NULL)
+		return -EIO;
+	if ((r = hostsfile_write(cfg)) < 0) {
+		errno = -r;
+		log_warn("writing %s.hosts", cfg->listen);
+		return r;
+	}
+	log_info("listening on %s (control %s), %zu routes, %zu targets, "
+	    "%zu intercepted hosts", cfg->listen, cfg->control, cfg->nroutes,
+	    cfg->ntargets, cfg->nintercept);
+	return 0;
+}
+
+int
+daemon_reload(struct daemon *d, char *err, size_t errlen)
+{
+	struct config *c = config_load(d->cfg_path, err, errlen);
+	int r;
+
+	if (c == NULL) {
+		d->reload_failures++;
+		snprintf(d->last_reload_error, sizeof(d->last_reload_error),
+		    "%s", err);
+		return -1;
+	}
+	if (strcmp(c->listen, d->cfg->listen) != 0 ||
+	    strcmp(c->control, d->cfg->control) != 0 ||
+	    c->listen_mode != d->cfg->listen_mode)
+		log_warnx("reload: socket paths and modes change only on "
+		    "restart; keeping %s and %s", d->cfg->listen,
+		    d->cfg->control);
+	/* The sockets stay where they are. */
+	free(c->listen);
+	free(c->control);
+	c->listen = xstrdup(d->cfg->listen);
+	c->control = xstrdup(d->cfg->control);
+	c->listen_mode = d->cfg->listen_mode;
+	if ((r = hostsfile_write(c)) < 0) {
+		snprintf(err, errlen, "%s.hosts: %s", c->listen, strerror(-r));
+		config_unref(c);
+		d->reload_failures++;
+		return -1;
+	}
+	/* Calls in flight keep their reference to the old config. */
+	config_unref(d->cfg);
+	d->cfg = c;
+	d->reloads++;
+	log_info("reloaded %s: %zu routes, %zu targets", c->path, c->nroutes,
+	    c->ntargets);
+	return 0;
+}
+
+int
+daemon_run(struct daemon *d)
+{
+	return loop_run(d->loop);
+}
+
+void
+daemon_free(struct daemon *d)
+{
+	if (d->cfg != NULL)
+		hostsfile_remove(d->cfg);
+	server_free(d->server);
+	control_free(d->control);
+	upstream_free(d->up);
+	stats_free(d->stats);
+	if (sigw.fd >= 0)
+		close(sigw.fd);
+	loop_free(d->loop);
+	config_unref(d->cfg);
+	free(d->cfg_path);
+	curl_global_cleanup();
+}

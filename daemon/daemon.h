@@ -1,0 +1,41 @@
+/* llmfbd's top-level state, shared by its modules. */
+#ifndef LLMFB_DAEMON_H
+#define LLMFB_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "loop.h"
+
+struct server;
+struct control;
+struct upstream;
+struct stats;
+
+struct daemon {
+	struct loop	*loop;
+	struct config	*cfg;		/* the running config */
+	char		*cfg_path;
+	struct server	*server;
+	struct control	*control;
+	struct upstream	*up;
+	struct stats	*stats;
+	time_t		 started;	/* wall clock */
+	uint64_t	 reloads;
+	uint64_t	 reload_failures;
+	char		 last_reload_error[CONFIG_ERR_MAX];
+};
+
+/* Start everything on a loaded config (takes its reference).
+ * Returns 0 or -errno, having logged why. */
+int daemon_start(struct daemon *d, struct config *cfg);
+/* Load the config file again; on success swap it in.  A bad file leaves
+ * the running config in place.  Returns 0 or -1 (error in err). */
+int daemon_reload(struct daemon *d, char *err, size_t errlen);
+int daemon_run(struct daemon *d);
+void daemon_stop(struct daemon *d);
+void daemon_free(struct daemon *d);
+
+#endif

@@ -1,0 +1,56 @@
+/* The event loop: epoll for fds, a binary heap of timers (ms resolution),
+ * and deferred work that runs after the current batch of events, so a
+ * callback never frees an object another event of the same batch still
+ * points to. */
+#ifndef LLMFB_LOOP_H
+#define LLMFB_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct watcher;
+struct timer;
+
+typedef void (*watcher_cb)(struct watcher *w, uint32_t events);
+typedef void (*timer_cb)(struct timer *t);
+typedef void (*defer_cb)(void *arg);
+
+struct watcher {
+	int		 fd;
+	uint32_t	 events;	/* EPOLLIN, EPOLLOUT, ... */
+	watcher_cb	 cb;
+	void		*arg;
+};
+
+struct timer {
+	uint64_t	 when;		/* monotonic ms */
+	size_t		 slot;		/* heap index + 1; 0 when not armed */
+	timer_cb	 cb;
+	void		*arg;
+};
+
+struct loop *loop_new(void);
+void loop_free(struct loop *l);
+/* Run until loop_stop(); returns 0 or -errno if epoll fails. */
+int loop_run(struct loop *l);
+void loop_stop(struct loop *l);
+uint64_t loop_now(struct loop *l);	/* cached at each wake-up */
+
+/* Register, change or remove a watcher.  Return 0 or -errno. */
+int watcher_add(struct loop *l, struct watcher *w);
+int watcher_mod(struct loop *l, struct watcher *w, uint32_t events);
+void watcher_del(struct loop *l, struct watcher *w);
+
+void timer_init(struct timer *t, timer_cb cb, void *arg);
+/* Arm (or re-arm) to fire after delay_ms. */
+void timer_set(struct loop *l, struct timer *t, uint64_t delay_ms);
+void timer_cancel(struct loop *l, struct timer *t);
+static inline bool timer_armed(const struct timer *t) { return t->slot != 0; }
+
+/* Run cb(arg) after the current batch of events.  Never fails (aborts
+ * on allocation failure, like the rest of the daemon's bookkeeping). */
+void loop_defer(struct loop *l, defer_cb cb, void *arg);
+
+#endif

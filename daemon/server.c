@@ -1,0 +1,753 @@
+/* The data socket's HTTP/1.1 server. */
+#include <errno.h>
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "call.h"
+#include "daemon.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+#define READ_CHUNK	65536
+#define MAX_HEADERS	128
+#define MAX_TARGET	8192
+#define MAX_QUEUED	4		/* pipelined requests parsed ahead */
+#define OUT_MAX		(64u << 20)	/* hard cap on queued output */
+
+struct server {
+	struct daemon	*d;
+	struct watcher	 w;
+	char		*path;
+	unsigned int	 nclients;
+};
+
+struct conn {
+	struct watcher	 w;
+	struct server	*srv;
+	http_parser	 parser;
+	struct peer	 peer;
+	struct http_req	*parsing;	/* being parsed */
+	struct http_req	*queue;		/* complete, in order */
+	struct call	*call;		/* serving queue's head */
+	struct buf	 out;
+	bool		 in_value;	/* last header callback was a value */
+	bool		 chunked;	/* response body is chunked */
+	bool		 responding;	/* head sent, end not yet */
+	bool		 last;		/* this response ends the conn */
+	bool		 close_after;	/* close once all is answered */
+	bool		 failed;	/* a request was malformed */
+	bool		 closed;
+	bool		 dispatch_queued;
+	bool		 read_eof;
+};
+
+static void conn_close(struct conn *c);
+static void conn_dispatch(void *arg);
+
+/* ---- request objects ------------------------------------------------ */
+
+void
+http_req_free(struct http_req *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->nh; i++) {
+		free(r->h[i].name);
+		free(r->h[i].value);
+	}
+	free(r->h);
+	free(r->target);
+	free(r->path);
+	free(r->query);
+	buf_free(&r->body);
+	free(r);
+}
+
+const char *
+http_req_header(const struct http_req *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->nh; i++)
+		if (strcasecmp(r->h[i].name, name) == 0)
+			return r->h[i].value;
+	return NULL;
+}
+
+const struct peer *
+conn_peer(const struct conn *c)
+{
+	return &c->peer;
+}
+
+/* Append to a string being built from parser pieces, under the header
+ * budget.  Returns 0 or -1 when over the cap. */
+static int
+append_piece(struct conn *c, char **dst, const char *at, size_t len)
+{
+	struct http_req *r = c->parsing;
+	size_t old = *dst ? strlen(*dst) : 0;
+	char *p;
+
+	r->header_bytes += len;
+	if (r->header_bytes > c->srv->d->cfg->max_header_size)
+		return -1;
+	if ((p = realloc(*dst, old + len + 1)) == NULL)
+		return -1;
+	memcpy(p + old, at, len);
+	p[old + len] = '\0';
+	*dst = p;
+	return 0;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static void
+conn_update_events(struct conn *c)
+{
+	uint32_t ev = EPOLLRDHUP;
+
+	if (c->closed)
+		return;
+	/* Stop reading while enough requests wait; keep RDHUP so a client
+	 * that goes away is still noticed. */
+	if (!c->read_eof) {
+		size_t n = 0;
+		struct http_req *r;
+
+		for (r = c->queue; r != NULL; r = r->next)
+			n++;
+		if (n < MAX_QUEUED)
+			ev |= EPOLLIN;
+	}
+	if (buf_pending(&c->out) > 0)
+		ev |= EPOLLOUT;
+	watcher_mod(c->srv->d->loop, &c->w, ev);
+}
+
+static void
+conn_flush(struct conn *c)
+{
+	while (buf_pending(&c->out) > 0) {
+		ssize_t n = send(c->w.fd, buf_head(&c->out),
+		    buf_pending(&c->out), MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			log_debug("client write: %s", strerror(errno));
+			conn_close(c);
+			return;
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+	if (buf_pending(&c->out) == 0) {
+		if (c->close_after && !c->responding && c->queue == NULL) {
+			conn_close(c);
+			return;
+		}
+		if (c->call != NULL)
+			call_client_drained(c->call);
+	}
+	conn_update_events(c);
+}
+
+static int
+conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (c->closed)
+		return -EPIPE;
+	if (buf_add(&c->out, p, n) < 0) {
+		log_warnx("client output over %u bytes: closing", OUT_MAX);
+		conn_close(c);
+		return -EPIPE;
+	}
+	return 0;
+}
+
+static const char *
+reason_phrase(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 421: return "Misdirected Request";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 529: return "Overloaded";
+	default:  return status < 400 ? "OK" : "Error";
+	}
+}
+
+int
+conn_respond_head(struct conn *c, int status, const struct buf *headers,
+    long long content_length)
+{
+	struct http_req *r = c->queue;
+	char line[128];
+	int n;
+
+	if (c->closed || r == NULL)
+		return -EPIPE;
+	c->responding = true;
+	c->last = !r->keep_alive;
+	n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
+	    reason_phrase(status));
+	if (conn_write(c, line, (size_t)n) < 0)
+		return -EPIPE;
+	if (headers != NULL && headers->len > 0 &&
+	    conn_write(c, headers->data, headers->len) < 0)
+		return -EPIPE;
+	c->chunked = false;
+	if (content_length >= 0)
+		n = snprintf(line, sizeof(line), "Content-Length: %lld\r\n",
+		    content_length);
+	else if (r->http_minor >= 1) {
+		c->chunked = true;
+		n = snprintf(line, sizeof(line),
+		    "Transfer-Encoding: chunked\r\n");
+	} else {
+		/* An HTTP/1.0 client learns the end from the close. */
+		c->last = true;
+		n = 0;
+	}
+	if (n > 0 && conn_write(c, line, (size_t)n) < 0)
+		return -EPIPE;
+	n = snprintf(line, sizeof(line), "%s\r\n",
+	    c->last ? "Connection: close\r\n" : "");
+	if (conn_write(c, line, (size_t)n) < 0)
+		return -EPIPE;
+	conn_flush(c);
+	return c->closed ? -EPIPE : 0;
+}
+
+int
+conn_respond_body(struct conn *c, const void *p, size_t n)
+{
+	char hdr[32];
+	int hn;
+
+	if (c->closed)
+		return -EPIPE;
+	if (n == 0)
+		return 0;	/* an empty chunk would end the body */
+	if (c->chunked) {
+		hn = snprintf(hdr, sizeof(hdr), "%zx\r\n", n);
+		if (conn_write(c, hdr, (size_t)hn) < 0 ||
+		    conn_write(c, p, n) < 0 || conn_write(c, "\r\n", 2) < 0)
+			return -EPIPE;
+	} else if (conn_write(c, p, n) < 0) {
+		return -EPIPE;
+	}
+	conn_flush(c);
+	return c->closed ? -EPIPE : 0;
+}
+
+void
+conn_respond_end(struct conn *c)
+{
+	struct http_req *r;
+
+	if (c->closed)
+		return;
+	if (c->chunked && conn_write(c, "0\r\n\r\n", 5) < 0)
+		return;
+	c->responding = false;
+	c->chunked = false;
+	c->call = NULL;
+	r = c->queue;
+	c->queue = r->next;
+	http_req_free(r);
+	if (c->last) {
+		/* Requests pipelined after a "Connection: close" are not
+		 * answered. */
+		while ((r = c->queue) != NULL) {
+			c->queue = r->next;
+			http_req_free(r);
+		}
+		c->close_after = true;
+	}
+	conn_flush(c);
+	if (!c->closed && c->queue != NULL &&
+	    !c->dispatch_queued) {
+		c->dispatch_queued = true;
+		loop_defer(c->srv->d->loop, conn_dispatch, c);
+	}
+}
+
+void
+conn_abort(struct conn *c)
+{
+	/* Whatever is queued goes out, then the close tells the client the
+	 * body is incomplete (no terminating chunk was sent). */
+	struct http_req *r;
+
+	c->call = NULL;
+	c->responding = false;
+	c->chunked = false;
+	c->close_after = true;
+	c->read_eof = true;
+	while ((r = c->queue) != NULL) {
+		c->queue = r->next;
+		http_req_free(r);
+	}
+	conn_flush(c);
+}
+
+size_t
+conn_pending(const struct conn *c)
+{
+	return buf_pending(&c->out);
+}
+
+int
+conn_respond_full(struct conn *c, int status, const struct buf *headers,
+    const char *ctype, const void *body, size_t len)
+{
+	struct buf h;
+	int r;
+
+	buf_init(&h, 1 << 20);
+	if (headers != NULL && headers->len > 0)
+		buf_add(&h, headers->data, headers->len);
+	buf_printf(&h, "Content-Type: %s\r\n", ctype);
+	r = conn_respond_head(c, status, &h, (long long)len);
+	buf_free(&h);
+	if (r == 0 && len > 0)
+		r = conn_respond_body(c, body, len);
+	if (r == 0)
+		conn_respond_end(c);
+	return r;
+}
+
+/* A malformed or oversized request: answered with an error, after the
+ * answers to the requests before it, and then the connection closes. */
+static void
+conn_fail(struct conn *c, int status, const char *msg)
+{
+	char head[256], body[256];
+	int hn, bn;
+
+	if (c->failed)
+		return;
+	c->failed = true;
+	c->read_eof = true;
+	c->close_after = true;
+	if (c->queue != NULL || c->responding) {
+		/* Earlier requests are answered first; the close then tells
+		 * the client this one was not. */
+		return;
+	}
+	bn = snprintf(body, sizeof(body), "{\"error\":{\"message\":\"llmfb: "
+	    "%s\",\"type\":\"invalid_request_error\",\"code\":null}}\n",
+	    msg);
+	hn = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %d\r\n"
+	    "Connection: close\r\n\r\n", status, reason_phrase(status), bn);
+	if (conn_write(c, head, (size_t)hn) == 0)
+		conn_write(c, body, (size_t)bn);
+	conn_flush(c);
+}
+
+/* ---- parser callbacks -------------------------------------------------- */
+
+static int
+on_message_begin(http_parser *p)
+{
+	struct conn *c = p->data;
+	struct http_req *r = xcalloc(1, sizeof(*r));
+
+	buf_init(&r->body, c->srv->d->cfg->max_request_body);
+	http_req_free(c->parsing);
+	c->parsing = r;
+	c->in_value = false;
+	return 0;
+}
+
+static int
+on_url(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+
+	if (append_piece(c, &c->parsing->target, at, len) < 0 ||
+	    strlen(c->parsing->target) > MAX_TARGET) {
+		conn_fail(c, 414, "request target too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+	struct http_req *r = c->parsing;
+
+	if (c->in_value || r->nh == 0) {
+		if (r->nh == MAX_HEADERS) {
+			conn_fail(c, 431, "too many header fields");
+			return -1;
+		}
+		if (r->nh == r->caph) {
+			size_t cap = r->caph ? r->caph * 2 : 16;
+			struct header *h = realloc(r->h, cap * sizeof(*h));
+
+			if (h == NULL)
+				return -1;
+			r->h = h;
+			r->caph = cap;
+		}
+		r->h[r->nh].name = NULL;
+		r->h[r->nh].value = NULL;
+		r->nh++;
+		c->in_value = false;
+	}
+	if (append_piece(c, &r->h[r->nh - 1].name, at, len) < 0) {
+		conn_fail(c, 431, "request header fields too large");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+	struct http_req *r = c->parsing;
+
+	c->in_value = true;
+	if (append_piece(c, &r->h[r->nh - 1].value, at, len) < 0) {
+		conn_fail(c, 431, "request header fields too large");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+on_headers_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+	struct http_req *r = c->parsing;
+	const char *expect, *q;
+	size_t i;
+
+	for (i = 0; i < r->nh; i++)
+		if (r->h[i].value == NULL)
+			r->h[i].value = xstrdup("");
+	if (r->target == NULL || r->target[0] != '/') {
+		conn_fail(c, 400, "request target must be a path");
+		return -1;
+	}
+	r->method = http_method_str(p->method);
+	r->method_id = p->method;
+	r->http_minor = p->http_major == 1 ? p->http_minor : 0;
+	r->keep_alive = http_should_keep_alive(p);
+	q = strchr(r->target, '?');
+	r->path = xstrndup(r->target, q ? (size_t)(q - r->target) :
+	    strlen(r->target));
+	r->query = q ? xstrdup(q + 1) : NULL;
+	if ((p->flags & F_CONTENTLENGTH) &&
+	    p->content_length > c->srv->d->cfg->max_request_body) {
+		conn_fail(c, 413, "request body too large");
+		return -1;
+	}
+	expect = http_req_header(r, "Expect");
+	if (expect != NULL) {
+		if (strcasecmp(expect, "100-continue") != 0) {
+			conn_fail(c, 417, "unsupported expectation");
+			return -1;
+		}
+		/* The body is wanted: say so now rather than make the
+		 * client wait out its Expect timeout. */
+		conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		conn_flush(c);
+	}
+	return 0;
+}
+
+static int
+on_body(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+
+	if (buf_add(&c->parsing->body, at, len) < 0) {
+		conn_fail(c, 413, "request body too large");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+on_message_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+	struct http_req **tail = &c->queue;
+
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	*tail = c->parsing;
+	c->parsing = NULL;
+	if (c->call == NULL && !c->responding && !c->dispatch_queued) {
+		c->dispatch_queued = true;
+		loop_defer(c->srv->d->loop, conn_dispatch, c);
+	}
+	return 0;
+}
+
+static const http_parser_settings parser_settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+/* ---- connection life --------------------------------------------------- */
+
+static void
+conn_dispatch(void *arg)
+{
+	struct conn *c = arg;
+
+	c->dispatch_queued = false;
+	if (c->closed || c->call != NULL || c->responding || c->queue == NULL)
+		return;
+	c->call = call_start(c->srv->d, c, c->queue);
+	conn_update_events(c);
+}
+
+static void
+conn_destroy(void *arg)
+{
+	struct conn *c = arg;
+
+	while (c->queue != NULL) {
+		struct http_req *r = c->queue;
+
+		c->queue = r->next;
+		http_req_free(r);
+	}
+	http_req_free(c->parsing);
+	buf_free(&c->out);
+	free(c);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->closed)
+		return;
+	c->closed = true;
+	if (c->call != NULL) {
+		struct call *call = c->call;
+
+		c->call = NULL;
+		call_client_gone(call);
+	}
+	watcher_del(c->srv->d->loop, &c->w);
+	close(c->w.fd);
+	c->w.fd = -1;
+	c->srv->nclients--;
+	/* Freed after this batch of events: one of them may be ours. */
+	loop_defer(c->srv->d->loop, conn_destroy, c);
+}
+
+static void
+conn_read(struct conn *c)
+{
+	char data[READ_CHUNK];
+	ssize_t n;
+	size_t done;
+
+	n = recv(c->w.fd, data, sizeof(data), 0);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_close(c);
+		return;
+	}
+	if (n == 0) {
+		/* The client has gone (or half-closed, which HTTP clients
+		 * do not do mid-request): whatever it waits for is moot. */
+		conn_close(c);
+		return;
+	}
+	done = http_parser_execute(&c->parser, &parser_settings, data,
+	    (size_t)n);
+	if (c->closed)
+		return;
+	if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || done != (size_t)n) {
+		log_debug("bad request: %s", http_errno_description(
+		    HTTP_PARSER_ERRNO(&c->parser)));
+		conn_fail(c, 400, "malformed HTTP request");
+		if (!c->closed)
+			conn_update_events(c);
+		return;
+	}
+	conn_update_events(c);
+}
+
+static void
+conn_event(struct watcher *w, uint32_t events)
+{
+	struct conn *c = w->arg;
+
+	if (c->closed)
+		return;
+	if (events & EPOLLOUT)
+		conn_flush(c);
+	if (c->closed)
+		return;
+	if (events & (EPOLLIN | EPOLLERR))
+		conn_read(c);
+	else if (events & (EPOLLRDHUP | EPOLLHUP))
+		conn_close(c);
+}
+
+static void
+server_accept(struct watcher *w, uint32_t events)
+{
+	struct server *s = w->arg;
+	struct ucred cred;
+	socklen_t len;
+	struct conn *c;
+	int fd, i;
+
+	(void)events;
+	for (i = 0; i < 64; i++) {
+		fd = accept4(s->w.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		if (s->nclients >= s->d->cfg->max_clients) {
+			log_warnx("%u clients: refusing one", s->nclients);
+			close(fd);
+			continue;
+		}
+		c = xcalloc(1, sizeof(*c));
+		c->srv = s;
+		len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+			c->peer.pid = cred.pid;
+			c->peer.uid = cred.uid;
+			c->peer.gid = cred.gid;
+		}
+		http_parser_init(&c->parser, HTTP_REQUEST);
+		c->parser.data = c;
+		buf_init(&c->out, OUT_MAX);
+		c->w.fd = fd;
+		c->w.cb = conn_event;
+		c->w.arg = c;
+		c->w.events = EPOLLIN | EPOLLRDHUP;
+		if (watcher_add(s->d->loop, &c->w) < 0) {
+			log_warn("epoll add");
+			close(fd);
+			free(c);
+			continue;
+		}
+		s->nclients++;
+	}
+}
+
+int
+unix_listen(const char *path, unsigned int mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A socket file left by a dead daemon would refuse the bind. */
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, mode) < 0 || listen(fd, 1024) < 0) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+struct server *
+server_new(struct daemon *d, const char *path, unsigned int mode)
+{
+	struct server *s;
+	int fd;
+
+	if ((fd = unix_listen(path, mode)) < 0) {
+		errno = -fd;
+		log_warn("listen on %s", path);
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->d = d;
+	s->path = xstrdup(path);
+	s->w.fd = fd;
+	s->w.cb = server_accept;
+	s->w.arg = s;
+	s->w.events = EPOLLIN;
+	if (watcher_add(d->loop, &s->w) < 0) {
+		log_warn("epoll add");
+		close(fd);
+		free(s->path);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	watcher_del(s->d->loop, &s->w);
+	close(s->w.fd);
+	unlink(s->path);
+	free(s->path);
+	free(s);
+}
+
+unsigned int
+server_clients(const struct server *s)
+{
+	return s->nclients;
+}

@@ -1,0 +1,79 @@
+/* The data socket: an HTTP/1.1 server on a Unix socket, parsed with
+ * http-parser.  Keep-alive, Content-Length and chunked bodies, Expect:
+ * 100-continue, size caps; requests on one connection are answered in
+ * order.  It knows nothing of LLMs: each complete request is handed to
+ * call_start(), which answers through the conn_respond_* functions. */
+#ifndef LLMFB_SERVER_H
+#define LLMFB_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+struct daemon;
+struct conn;
+struct call;
+
+struct header {
+	char	*name;
+	char	*value;
+};
+
+struct http_req {
+	struct http_req	*next;		/* queue on the connection */
+	const char	*method;	/* static string from http-parser */
+	int		 method_id;
+	char		*target;	/* request target as sent */
+	char		*path;		/* target without the query */
+	char		*query;		/* after '?', or NULL */
+	struct header	*h;
+	size_t		 nh, caph;
+	struct buf	 body;
+	int		 http_minor;
+	bool		 keep_alive;
+	size_t		 header_bytes;
+};
+
+struct peer {
+	pid_t	pid;
+	uid_t	uid;
+	gid_t	gid;
+};
+
+/* Bind a listening Unix stream socket at path (replacing a stale one),
+ * with the given mode.  Returns the fd or -errno. */
+int unix_listen(const char *path, unsigned int mode);
+
+struct server *server_new(struct daemon *d, const char *path,
+    unsigned int mode);
+void server_free(struct server *s);
+unsigned int server_clients(const struct server *s);
+
+/* The value of a request header (first of that name), or NULL. */
+const char *http_req_header(const struct http_req *r, const char *name);
+void http_req_free(struct http_req *r);
+
+const struct peer *conn_peer(const struct conn *c);
+/* Start the response.  headers holds "Name: value\r\n" lines (may be
+ * NULL).  content_length < 0 means the body is streamed (chunked).
+ * Returns 0 or -EPIPE when the client is gone. */
+int conn_respond_head(struct conn *c, int status, const struct buf *headers,
+    long long content_length);
+int conn_respond_body(struct conn *c, const void *p, size_t n);
+/* The response is complete; the connection moves on to its next request
+ * (or closes) once the call lets go of it. */
+void conn_respond_end(struct conn *c);
+/* Give up on the response mid-way: the client sees a truncated reply
+ * (never a silent end), and the connection is closed. */
+void conn_abort(struct conn *c);
+/* Bytes queued for the client and not yet written: for backpressure. */
+size_t conn_pending(const struct conn *c);
+/* A whole response in one go, with Content-Length. */
+int conn_respond_full(struct conn *c, int status, const struct buf *headers,
+    const char *ctype, const void *body, size_t len);
+
+#define CONN_HIGH_WATER	(256u * 1024)
+
+#endif

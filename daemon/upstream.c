@@ -1,0 +1,271 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "log.h"
+#include "loop.h"
+#include "upstream.h"
+#include "util.h"
+
+#define XFER_HEADERS_MAX	(256u * 1024)
+
+struct upstream {
+	struct loop	*loop;
+	CURLM		*multi;
+	CURLSH		*share;
+	struct timer	 timer;
+	int		 running;
+};
+
+/* One per socket libcurl asks us to watch. */
+struct upsock {
+	struct watcher	 w;
+	struct upstream	*up;
+	bool		 dead;
+};
+
+static void
+check_done(struct upstream *up)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(up->multi, &left)) != NULL) {
+		struct xfer *x;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &x);
+		x->running = false;
+		curl_multi_remove_handle(up->multi, x->easy);
+		x->ops->on_done(x, m->data.result);
+	}
+}
+
+static void
+sock_event(struct watcher *w, uint32_t events)
+{
+	struct upsock *us = w->arg;
+	struct upstream *up = us->up;
+	int flags = 0;
+
+	if (us->dead)
+		return;
+	if (events & EPOLLIN)
+		flags |= CURL_CSELECT_IN;
+	if (events & EPOLLOUT)
+		flags |= CURL_CSELECT_OUT;
+	if (events & (EPOLLERR | EPOLLHUP))
+		flags |= CURL_CSELECT_ERR;
+	curl_multi_socket_action(up->multi, w->fd, flags, &up->running);
+	check_done(up);
+}
+
+static int
+curl_sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct upstream *up = userp;
+	struct upsock *us = socketp;
+	uint32_t ev = 0;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (us != NULL) {
+			watcher_del(up->loop, &us->w);
+			us->dead = true;
+			curl_multi_assign(up->multi, s, NULL);
+			loop_defer(up->loop, free, us);
+		}
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		ev |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev |= EPOLLOUT;
+	if (us == NULL) {
+		us = xcalloc(1, sizeof(*us));
+		us->up = up;
+		us->w.fd = s;
+		us->w.cb = sock_event;
+		us->w.arg = us;
+		us->w.events = ev;
+		if (watcher_add(up->loop, &us->w) < 0) {
+			log_warn("upstream: epoll add");
+			free(us);
+			return -1;
+		}
+		curl_multi_assign(up->multi, s, us);
+		return 0;
+	}
+	if (watcher_mod(up->loop, &us->w, ev) < 0)
+		log_warn("upstream: epoll mod");
+	return 0;
+}
+
+static void
+timer_fired(struct timer *t)
+{
+	struct upstream *up = t->arg;
+
+	curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0,
+	    &up->running);
+	check_done(up);
+}
+
+static int
+curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct upstream *up = userp;
+
+	(void)multi;
+	if (timeout_ms < 0)
+		timer_cancel(up->loop, &up->timer);
+	else
+		timer_set(up->loop, &up->timer, (uint64_t)timeout_ms);
+	return 0;
+}
+
+struct upstream *
+upstream_new(struct loop *l)
+{
+	struct upstream *up = xcalloc(1, sizeof(*up));
+
+	up->loop = l;
+	timer_init(&up->timer, timer_fired, up);
+	up->multi = curl_multi_init();
+	up->share = curl_share_init();
+	if (up->multi == NULL || up->share == NULL) {
+		upstream_free(up);
+		return NULL;
+	}
+	/* One thread: the share needs no lock callbacks. */
+	curl_share_setopt(up->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(up->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION);
+	curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, curl_sock_cb);
+	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
+	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 512L);
+	curl_multi_setopt(up->multi, CURLMOPT_PIPELINING,
+	    (long)CURLPIPE_MULTIPLEX);
+	return up;
+}
+
+void
+upstream_free(struct upstream *up)
+{
+	if (up == NULL)
+		return;
+	timer_cancel(up->loop, &up->timer);
+	if (up->multi != NULL)
+		curl_multi_cleanup(up->multi);
+	if (up->share != NULL)
+		curl_share_cleanup(up->share);
+	free(up);
+}
+
+/* ---- transfers ------------------------------------------------------- */
+
+static size_t
+header_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	size_t len = size * n;
+
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		/* A new status line: an interim (1xx) response's headers,
+		 * or a redirect's, are not the final response's. */
+		buf_reset(&x->headers);
+		return len;
+	}
+	if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+		long code = 0;
+
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+		if (code >= 200) {
+			x->status = code;
+			x->ops->on_headers(x);
+		}
+		return len;
+	}
+	if (buf_add(&x->headers, p, len) < 0)
+		return 0;	/* over the cap: abort the transfer */
+	return len;
+}
+
+static size_t
+write_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	size_t r = x->ops->on_body(x, p, size * n);
+
+	if (r == XFER_PAUSE)
+		x->paused = true;
+	return r;
+}
+
+struct xfer *
+xfer_new(struct upstream *up, const struct xfer_ops *ops, void *arg)
+{
+	struct xfer *x = xcalloc(1, sizeof(*x));
+
+	if ((x->easy = curl_easy_init()) == NULL) {
+		free(x);
+		return NULL;
+	}
+	x->up = up;
+	x->ops = ops;
+	x->arg = arg;
+	buf_init(&x->headers, XFER_HEADERS_MAX);
+	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(x->easy, CURLOPT_SHARE, up->share);
+	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(x->easy, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
+	/* Decoded here so the daemon can read what it passes on; the
+	 * caller gets identity encoding, which every client accepts. */
+	curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "");
+	return x;
+}
+
+int
+xfer_start(struct xfer *x)
+{
+	if (curl_multi_add_handle(x->up->multi, x->easy) != CURLM_OK)
+		return -EIO;
+	x->running = true;
+	return 0;
+}
+
+void
+xfer_free(struct xfer *x)
+{
+	if (x == NULL)
+		return;
+	if (x->running)
+		curl_multi_remove_handle(x->up->multi, x->easy);
+	curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->req_headers);
+	buf_free(&x->headers);
+	free(x);
+}
+
+void
+xfer_resume(struct xfer *x)
+{
+	if (!x->paused || !x->running)
+		return;
+	x->paused = false;
+	curl_easy_pause(x->easy, CURLPAUSE_CONT);
+	/* Unpausing may have finished the transfer: look on the next turn
+	 * of the loop, not from inside whoever called us. */
+	timer_set(x->up->loop, &x->up->timer, 0);
+}
