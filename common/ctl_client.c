@@ -1,0 +1,122 @@
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl_client.h"
+#include "ctl_proto.h"
+#include "util.h"
+
+#define CTL_TIMEOUT_MS 10000
+
+static int
+ctl_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* Read until EOF into b, waiting at most CTL_TIMEOUT_MS for each read. */
+static int
+read_all(int fd, struct buf *b)
+{
+	char chunk[65536];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		r = poll(&p, 1, CTL_TIMEOUT_MS);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -ETIMEDOUT;
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		if (buf_add(b, chunk, (size_t)n) < 0)
+			return -E2BIG;
+	}
+}
+
+int
+ctl_request(const char *path, const char *line, struct buf *reply,
+    bool *ret_ok)
+{
+	struct buf raw;
+	const char *nl;
+	uint64_t len;
+	char num[32];
+	size_t hdr, off = 0, n = strlen(line);
+	bool ok;
+	int fd, r;
+
+	if (n == 0 || n >= CTL_LINE_MAX || strchr(line, '\n') != NULL)
+		return -EINVAL;
+	if ((fd = ctl_connect(path)) < 0)
+		return fd;
+	while (off < n + 1) {
+		const char *p = off < n ? line + off : "\n";
+		ssize_t w = write(fd, p, off < n ? n - off : 1);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+		off += (size_t)w;
+	}
+	buf_init(&raw, CTL_REPLY_MAX + 64);
+	r = read_all(fd, &raw);
+	close(fd);
+	if (r < 0)
+		goto out;
+	r = -EPROTO;
+	if (raw.len == 0 || (nl = memchr(raw.data, '\n', raw.len)) == NULL)
+		goto out;
+	hdr = (size_t)(nl - raw.data);
+	if (hdr > 3 && memcmp(raw.data, "OK ", 3) == 0) {
+		ok = true;
+		off = 3;
+	} else if (hdr > 4 && memcmp(raw.data, "ERR ", 4) == 0) {
+		ok = false;
+		off = 4;
+	} else {
+		goto out;
+	}
+	if (hdr - off >= sizeof(num))
+		goto out;
+	memcpy(num, raw.data + off, hdr - off);
+	num[hdr - off] = '\0';
+	if (parse_u64(num, 0, CTL_REPLY_MAX, &len) < 0 ||
+	    raw.len - hdr - 1 != len)
+		goto out;
+	if ((r = buf_add(reply, nl + 1, (size_t)len)) < 0)
+		goto out;
+	*ret_ok = ok;
+	r = 0;
+out:
+	buf_free(&raw);
+	return r;
+}

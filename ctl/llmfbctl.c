@@ -1,0 +1,256 @@
+/* llmfbctl: talk to llmfbd over its control socket.  Connect, send one
+ * request, print the reply, exit with a status scripts can trust:
+ * 0 success, 1 the daemon said no or could not be reached, 2 usage. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "ctl_client.h"
+#include "ctl_proto.h"
+#include "util.h"
+
+#define CONTROL_DEFAULT "/run/llmfb/control.sock"
+
+static const char *control_path;
+static int json_out;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: llmfbctl [-s socket] [--json] command\n"
+	    "\n"
+	    "commands (any unique prefix):\n"
+	    "  status     the daemon, its routes and targets, with counters\n"
+	    "  reload     load the configuration file again\n"
+	    "  version    the daemon's version\n"
+	    "\n"
+	    "  -s socket  control socket (default $LLMFB_CONTROL or "
+	    CONTROL_DEFAULT ")\n"
+	    "  --json     print the daemon's JSON reply as it is\n");
+}
+
+/* Run one request; on success *ret_doc holds the parsed JSON reply. */
+static int
+request(const char *verb, json_t **ret_doc)
+{
+	struct buf reply;
+	json_error_t jerr;
+	bool ok;
+	int r;
+
+	buf_init(&reply, CTL_REPLY_MAX);
+	r = ctl_request(control_path, verb, &reply, &ok);
+	if (r < 0) {
+		fprintf(stderr, "llmfbctl: %s: %s\n", control_path,
+		    r == -EPROTO ? "the daemon's reply is malformed" :
+		    strerror(-r));
+		buf_free(&reply);
+		return 1;
+	}
+	if (!ok) {
+		fprintf(stderr, "llmfbctl: %s: %.*s\n", verb, (int)reply.len,
+		    reply.data ? reply.data : "");
+		buf_free(&reply);
+		return 1;
+	}
+	*ret_doc = json_loadb(reply.data ? reply.data : "", reply.len, 0,
+	    &jerr);
+	buf_free(&reply);
+	if (*ret_doc == NULL) {
+		fprintf(stderr, "llmfbctl: the daemon's reply is not JSON\n");
+		return 1;
+	}
+	return 0;
+}
+
+static json_int_t
+num(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+static const char *
+str(json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : dflt;
+}
+
+static void
+print_uptime(json_int_t s)
+{
+	if (s >= 86400)
+		printf("%lldd%02lldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		printf("%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		printf("%lldm%02llds", s / 60, s % 60);
+	else
+		printf("%llds", s);
+}
+
+static void
+print_status(json_t *st)
+{
+	json_t *v, *arr;
+	size_t i, k;
+
+	printf("llmfbd %s up ", str(st, "version", "?"));
+	print_uptime(num(st, "uptime_s"));
+	printf(", pid %lld\n", num(st, "pid"));
+	printf("config     %s (reloads %lld, refused %lld)\n",
+	    str(st, "config", "?"), num(st, "reloads"),
+	    num(st, "reload_failures"));
+	printf("sockets    data %s, control %s\n", str(st, "listen", "?"),
+	    str(st, "control", "?"));
+	printf("calls      %lld (in flight %lld, passthrough %lld, rejected "
+	    "%lld), clients %lld\n", num(st, "calls"), num(st, "in_flight"),
+	    num(st, "passthrough"), num(st, "rejected"), num(st, "clients"));
+	printf("intercept ");
+	json_array_foreach(json_object_get(st, "intercept"), i, v)
+		printf(" %s", json_string_value(v));
+	printf("\n\n%-16s %8s %9s %9s %7s  %s\n", "ROUTE", "CALLS",
+	    "FALLBACKS", "SAFE-FAIL", "ERRORS", "LADDER");
+	arr = json_object_get(st, "routes");
+	json_array_foreach(arr, i, v) {
+		json_t *t;
+
+		printf("%-16s %8lld %9lld %9lld %7lld  ", str(v, "name", "?"),
+		    num(v, "calls"), num(v, "fallbacks"),
+		    num(v, "safe_failures"), num(v, "errors_passed_on"));
+		json_array_foreach(json_object_get(v, "ladder"), k, t)
+			printf("%s%s", k ? " > " : "", json_string_value(t));
+		printf("\n");
+	}
+	printf("\n%-16s %-12s %-10s %8s %7s %8s %7s  %s\n", "TARGET",
+	    "PROVIDER", "DIALECT", "ATTEMPTS", "SERVED", "AS-FALLB",
+	    "FAILED", "LAST FAILURE");
+	arr = json_object_get(st, "targets");
+	json_array_foreach(arr, i, v)
+		printf("%-16s %-12s %-10s %8lld %7lld %8lld %7lld  %s\n",
+		    str(v, "name", "?"), str(v, "provider", "?"),
+		    str(v, "dialect", "?"), num(v, "attempts"),
+		    num(v, "served"), num(v, "fallback_served"),
+		    num(v, "failures"), str(v, "last_failure", "-"));
+}
+
+static int
+cmd_status(void)
+{
+	json_t *doc;
+
+	if (request(CTL_VERB_STATUS, &doc) != 0)
+		return 1;
+	if (json_out)
+		json_dumpf(doc, stdout, JSON_INDENT(2));
+	else
+		print_status(doc);
+	if (json_out)
+		printf("\n");
+	json_decref(doc);
+	return 0;
+}
+
+static int
+cmd_reload(void)
+{
+	json_t *doc;
+
+	if (request(CTL_VERB_RELOAD, &doc) != 0)
+		return 1;
+	if (json_out)
+		json_dumpf(doc, stdout, JSON_COMPACT);
+	else
+		printf("reloaded %s", str(doc, "config", "?"));
+	printf("\n");
+	json_decref(doc);
+	return 0;
+}
+
+static int
+cmd_version(void)
+{
+	json_t *doc;
+
+	if (request(CTL_VERB_VERSION, &doc) != 0)
+		return 1;
+	if (json_out)
+		json_dumpf(doc, stdout, JSON_COMPACT);
+	else
+		printf("llmfbctl %s, llmfbd %s", LLMFB_VERSION,
+		    str(doc, "version", "?"));
+	printf("\n");
+	json_decref(doc);
+	return 0;
+}
+
+static const struct {
+	const char	*name;
+	int		(*fn)(void);
+} commands[] = {
+	{ "status", cmd_status },
+	{ "reload", cmd_reload },
+	{ "version", cmd_version },
+};
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	size_t i, found = ARRAY_SIZE(commands), matches = 0;
+	int ch;
+
+	control_path = getenv("LLMFB_CONTROL");
+	if (control_path == NULL || *control_path == '\0')
+		control_path = CONTROL_DEFAULT;
+	while ((ch = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			control_path = optarg;
+			break;
+		case 'j':
+			json_out = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	for (i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			found = i;
+			matches = 1;
+			break;
+		}
+		if (strncmp(argv[optind], commands[i].name,
+		    strlen(argv[optind])) == 0) {
+			found = i;
+			matches++;
+		}
+	}
+	if (matches != 1) {
+		fprintf(stderr, "llmfbctl: %s command '%s'\n", matches ?
+		    "ambiguous" : "unknown", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return commands[found].fn();
+}
