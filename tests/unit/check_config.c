@@ -1,0 +1,192 @@
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static char err[CONFIG_ERR_MAX];
+
+static const char *good =
+    "listen: /tmp/x.sock\n"
+    "control: /tmp/c.sock\n"
+    "intercept: [API.OpenAI.com, '*.azure.com']\n"
+    "providers:\n"
+    "  openai:\n"
+    "    dialect: openai\n"
+    "    base_url: https://api.openai.com/v1/\n"
+    "    api_key_env: CHECK_CONFIG_KEY\n"
+    "  claude: { dialect: anthropic, base_url: 'https://api.anthropic.com/v1' }\n"
+    "targets:\n"
+    "  gpt: { provider: openai, model: gpt-4o }\n"
+    "  sonnet: { provider: claude }\n"
+    "defaults:\n"
+    "  attempts: 2\n"
+    "  timeouts: { first_byte: 10s }\n"
+    "routes:\n"
+    "  - name: main  # a comment\n"
+    "    match: { host: api.openai.com, model: ['gpt-*'] }\n"
+    "    ladder: [gpt, sonnet]\n"
+    "    retry_on: [429, 5xx, connect]\n"
+    "    safe_failure: { status: 529, retry_after: 30s }\n"
+    "  - ladder: [sonnet]\n";
+
+START_TEST(test_good)
+{
+	struct config *c;
+	const struct route *r;
+
+	setenv("CHECK_CONFIG_KEY", "sk-test", 1);
+	c = config_load_string("good.yaml", good, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->listen, "/tmp/x.sock");
+	ck_assert_uint_eq(c->nintercept, 2);
+	ck_assert_str_eq(c->intercept[0], "api.openai.com");
+	ck_assert(config_intercepts(c, "x.openai.azure.com", 18));
+	ck_assert(!config_intercepts(c, "example.com", 11));
+	ck_assert_uint_eq(c->nproviders, 2);
+	ck_assert_str_eq(c->providers[0].base_url, "https://api.openai.com/v1");
+	ck_assert_str_eq(c->providers[0].origin, "api.openai.com");
+	ck_assert_str_eq(c->providers[0].api_key, "sk-test");
+	ck_assert_ptr_null(c->providers[1].api_key);
+	ck_assert_int_eq(c->providers[1].dialect, DIALECT_ANTHROPIC);
+	ck_assert_ptr_null(config_target(c, "sonnet")->model);
+	ck_assert_uint_eq(c->nroutes, 2);
+	r = &c->routes[0];
+	ck_assert_str_eq(r->name, "main");
+	ck_assert_uint_eq(r->nladder, 2);
+	ck_assert_str_eq(r->ladder[1]->name, "sonnet");
+	ck_assert_int_eq(r->policy.attempts, 2);	/* from defaults */
+	ck_assert_uint_eq(r->policy.first_byte_timeout_ms, 10000);
+	ck_assert_uint_eq(r->policy.connect_timeout_ms, 5000);
+	ck_assert(retry_on_status(&r->policy.retry_on, 429));
+	ck_assert(retry_on_status(&r->policy.retry_on, 503));
+	ck_assert(!retry_on_status(&r->policy.retry_on, 400));
+	ck_assert(r->policy.retry_on.connect);
+	ck_assert(!r->policy.retry_on.timeout);	/* not listed */
+	ck_assert_int_eq(r->policy.safe.status, 529);
+	ck_assert_uint_eq(r->policy.safe.retry_after_s, 30);
+	ck_assert_str_eq(c->routes[1].name, "route1");
+	/* The second route keeps the default retry_on. */
+	ck_assert(c->routes[1].policy.retry_on.timeout);
+	config_unref(c);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	struct config *c = config_load_string("empty.yaml", "", err,
+	    sizeof(err));
+
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->listen, CONFIG_DEFAULT_LISTEN);
+	ck_assert_str_eq(c->control, CONFIG_DEFAULT_CONTROL);
+	ck_assert_uint_eq(c->max_request_body, 32u << 20);
+	ck_assert_uint_eq(c->nroutes, 0);
+	config_unref(c);
+}
+END_TEST
+
+/* Each bad config and the exact error it must give. */
+static const struct {
+	const char *text;
+	const char *want;
+} bad[] = {
+	{ "listen: [a\n", "bad.yaml:2:1: did not find expected ',' or ']'" },
+	{ "listne: /x\n", "bad.yaml:1:1: unknown key 'listne' in the "
+	    "configuration" },
+	{ "providers:\n  p: { dialect: grpc, base_url: https://x }\n",
+	    "bad.yaml:2:17: dialect must be openai or anthropic, not 'grpc'" },
+	{ "providers:\n  p: { dialect: openai }\n",
+	    "bad.yaml:2:3: provider p: base_url is required" },
+	{ "providers:\n  p: { dialect: openai, base_url: ftp://x }\n",
+	    "bad.yaml:2:35: base_url must start with https:// or http://" },
+	{ "targets:\n  t: { provider: nope }\n",
+	    "bad.yaml:2:18: target t: no provider named 'nope'" },
+	{ "routes:\n  - ladder: [ghost]\n",
+	    "bad.yaml:2:14: route route0: no target named 'ghost'" },
+	{ "routes:\n  - ladder: []\n", "bad.yaml:2:13: route route0: ladder "
+	    "is empty" },
+	{ "routes:\n  - match: {}\n", "bad.yaml:2:5: route route0: ladder is "
+	    "required" },
+	{ "defaults:\n  retry_on: [600]\n", "bad.yaml:2:14: retry_on: '600' "
+	    "is not an HTTP status (400-599), 4xx, 5xx, connect or timeout" },
+	{ "defaults:\n  timeouts: { first_byte: soon }\n", "bad.yaml:2:27: "
+	    "timeouts.first_byte: 'soon' is not a duration (e.g. 500ms, 30s, "
+	    "2m)" },
+	{ "defaults:\n  attempts: 0\n", "bad.yaml:2:13: attempts must be a "
+	    "whole number from 1 to 10" },
+	{ "defaults:\n  ladder: [x]\n", "bad.yaml:2:3: unknown key 'ladder' "
+	    "in defaults" },
+	{ "intercept: [api.openai.com, 'bad host']\n", "bad.yaml:1:29: "
+	    "intercept: 'bad host' is not a host name (or *.domain)" },
+	{ "limits: { max_request_body: lots }\n", "bad.yaml:1:29: "
+	    "max_request_body: 'lots' is not a size (e.g. 64KiB, 32MiB)" },
+	{ "listen: /a\nlisten: /b\n", "bad.yaml:2:1: duplicate key" },
+	{ "base: &a {x: 1}\nother: *a\n", "bad.yaml:2:8: aliases are not "
+	    "supported" },
+	{ "- just\n- a list\n", "bad.yaml:1:1: the configuration must be a "
+	    "mapping" },
+	{ "listen: /s\ncontrol: /s\n", "bad.yaml:2:10: control and listen "
+	    "must be different sockets" },
+	{ "providers:\n  p: { dialect: openai, base_url: 'https://x', "
+	    "api_key_file: /nonexistent/key }\n", "bad.yaml:2:62: "
+	    "api_key_file /nonexistent/key: No such file or directory" },
+};
+
+START_TEST(test_bad)
+{
+	struct config *c;
+
+	c = config_load_string("bad.yaml", bad[_i].text, err, sizeof(err));
+	ck_assert_ptr_null(c);
+	ck_assert_str_eq(err, bad[_i].want);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	ck_assert_ptr_null(config_load("/nonexistent/llmfb.yaml", err,
+	    sizeof(err)));
+	ck_assert_str_eq(err, "/nonexistent/llmfb.yaml: No such file or "
+	    "directory");
+}
+END_TEST
+
+START_TEST(test_refcount)
+{
+	struct config *c = config_load_string("x", good, err, sizeof(err));
+
+	ck_assert_ptr_nonnull(c);
+	config_ref(c);
+	config_unref(c);
+	ck_assert_int_eq(c->refs, 1);	/* still alive for its holder */
+	config_unref(c);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("load");
+
+	tcase_add_test(tc, test_good);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_refcount);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,246 @@
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ladder.h"
+
+static struct config *cfg;
+static char err[CONFIG_ERR_MAX];
+
+static const char *yaml =
+    "providers:\n"
+    "  o: { dialect: openai, base_url: 'https://o/v1' }\n"
+    "  a: { dialect: anthropic, base_url: 'https://a/v1' }\n"
+    "targets:\n"
+    "  t0: { provider: o }\n"
+    "  t1: { provider: a }\n"
+    "  t2: { provider: o }\n"
+    "routes:\n"
+    "  - name: one-try\n"
+    "    ladder: [t0, t1, t2]\n"
+    "    retry_on: [503, 429, connect, timeout]\n"
+    "  - name: retries\n"
+    "    ladder: [t0, t1]\n"
+    "    attempts: 3\n"
+    "    backoff: { base: 100ms, max: 300ms }\n"
+    "  - name: no-timeouts\n"
+    "    ladder: [t0, t1]\n"
+    "    retry_on: [5xx]\n";
+
+static const struct outcome ok200 = { OUT_OK, 200 };
+static const struct outcome s503 = { OUT_OK, 503 };
+static const struct outcome s500 = { OUT_OK, 500 };
+static const struct outcome s400 = { OUT_OK, 400 };
+static const struct outcome refused = { OUT_CONNECT, 0 };
+static const struct outcome slow = { OUT_TIMEOUT_FIRST_BYTE, 0 };
+
+static void
+setup(void)
+{
+	cfg = config_load_string("ladder.yaml", yaml, err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+}
+
+static void
+teardown(void)
+{
+	config_unref(cfg);
+}
+
+static const struct route *
+route(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nroutes; i++)
+		if (strcmp(cfg->routes[i].name, name) == 0)
+			return &cfg->routes[i];
+	ck_abort_msg("no route %s", name);
+	return NULL;
+}
+
+START_TEST(test_first_answers)
+{
+	struct ladder l;
+	uint64_t delay;
+
+	ladder_init(&l, route("one-try"), NULL, NULL);
+	ck_assert_int_eq(ladder_first(&l), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 0);
+	ck_assert_int_eq(ladder_next(&l, &ok200, 1000, 0, &delay),
+	    LADDER_DELIVER);
+	ck_assert_int_eq(l.attempts, 1);
+}
+END_TEST
+
+START_TEST(test_walks_down_then_fails)
+{
+	struct ladder l;
+	uint64_t delay;
+
+	ladder_init(&l, route("one-try"), NULL, NULL);
+	ladder_first(&l);
+	ck_assert_int_eq(ladder_next(&l, &s503, 1000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 1);
+	ck_assert_uint_eq(delay, 0);	/* a new rung goes at once */
+	ck_assert_int_eq(ladder_next(&l, &refused, 1000, 0, &delay),
+	    LADDER_TRY);
+	ck_assert_int_eq(l.rung, 2);
+	ck_assert_int_eq(ladder_next(&l, &slow, 1000, 0, &delay), LADDER_FAIL);
+	ck_assert_int_eq(l.attempts, 3);
+	ck_assert_int_eq(l.rungs_tried, 3);
+}
+END_TEST
+
+START_TEST(test_not_in_retry_on_is_delivered)
+{
+	struct ladder l;
+	uint64_t delay;
+
+	/* 500 is not in one-try's retry_on: the provider's answer stands. */
+	ladder_init(&l, route("one-try"), NULL, NULL);
+	ladder_first(&l);
+	ck_assert_int_eq(ladder_next(&l, &s500, 1000, 0, &delay),
+	    LADDER_DELIVER);
+	/* And the caller's own mistake is never retried. */
+	ladder_first(&l);
+	ck_assert_int_eq(ladder_next(&l, &s400, 1000, 0, &delay),
+	    LADDER_DELIVER);
+	ck_assert_int_eq(outcome_class(&s400), FC_CLIENT);
+	ck_assert_int_eq(outcome_class(&s503), FC_TECHNICAL);
+	ck_assert_int_eq(outcome_class(&slow), FC_TECHNICAL);
+}
+END_TEST
+
+START_TEST(test_unretried_technical_fails_safely)
+{
+	struct ladder l;
+	uint64_t delay;
+
+	/* no-timeouts does not retry timeouts: nothing to deliver, so the
+	 * safe failure answers rather than the next rung. */
+	ladder_init(&l, route("no-timeouts"), NULL, NULL);
+	ladder_first(&l);
+	ck_assert_int_eq(ladder_next(&l, &slow, 1000, 0, &delay), LADDER_FAIL);
+}
+END_TEST
+
+START_TEST(test_retries_same_rung_with_backoff)
+{
+	struct ladder l;
+	uint64_t delay;
+
+	ladder_init(&l, route("retries"), NULL, NULL);
+	ladder_first(&l);
+	ck_assert_int_eq(ladder_next(&l, &s503, 10000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 0);
+	ck_assert_uint_ge(delay, 50);	/* base 100ms, jitter [50%, 100%] */
+	ck_assert_uint_le(delay, 100);
+	ck_assert_int_eq(ladder_next(&l, &s503, 10000, 1023, &delay),
+	    LADDER_TRY);
+	ck_assert_int_eq(l.rung, 0);
+	ck_assert_uint_ge(delay, 100);	/* doubled */
+	ck_assert_uint_le(delay, 200);
+	/* Third failure on t0: attempts (3) used up, on to t1 at once. */
+	ck_assert_int_eq(ladder_next(&l, &s503, 10000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 1);
+	ck_assert_uint_eq(delay, 0);
+	ck_assert_int_eq(l.attempts, 4);
+}
+END_TEST
+
+START_TEST(test_backoff_capped)
+{
+	const struct policy *p = &route("retries")->policy;
+
+	ck_assert_uint_le(ladder_backoff(p, 10, 1023), 300);
+	ck_assert_uint_ge(ladder_backoff(p, 10, 0), 150);
+}
+END_TEST
+
+START_TEST(test_deadline_skips_backoff)
+{
+	struct ladder l;
+	uint64_t delay;
+
+	/* 40 ms left cannot hold a 50-100 ms backoff: next rung instead. */
+	ladder_init(&l, route("retries"), NULL, NULL);
+	ladder_first(&l);
+	ck_assert_int_eq(ladder_next(&l, &s503, 40, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 1);
+	/* No time left at all: the safe failure. */
+	ck_assert_int_eq(ladder_next(&l, &s503, 0, 0, &delay), LADDER_FAIL);
+}
+END_TEST
+
+static bool
+openai_only(const struct target *t, void *arg)
+{
+	(void)arg;
+	return t->provider->dialect == DIALECT_OPENAI;
+}
+
+START_TEST(test_unusable_rungs_skipped)
+{
+	struct ladder l;
+	uint64_t delay;
+
+	ladder_init(&l, route("one-try"), openai_only, NULL);
+	ladder_first(&l);
+	ck_assert_int_eq(l.rung, 0);
+	ck_assert_int_eq(ladder_next(&l, &s503, 1000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 2);	/* t1 speaks anthropic: skipped */
+	ck_assert_int_eq(l.attempts, 2);	/* a skip costs no attempt */
+}
+END_TEST
+
+static bool
+none(const struct target *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	return false;
+}
+
+START_TEST(test_nothing_usable)
+{
+	struct ladder l;
+
+	ladder_init(&l, route("one-try"), none, NULL);
+	ck_assert_int_eq(ladder_first(&l), LADDER_FAIL);
+	ck_assert_int_eq(l.attempts, 0);
+}
+END_TEST
+
+static Suite *
+ladder_suite(void)
+{
+	Suite *s = suite_create("ladder");
+	TCase *tc = tcase_create("stepping");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_first_answers);
+	tcase_add_test(tc, test_walks_down_then_fails);
+	tcase_add_test(tc, test_not_in_retry_on_is_delivered);
+	tcase_add_test(tc, test_unretried_technical_fails_safely);
+	tcase_add_test(tc, test_retries_same_rung_with_backoff);
+	tcase_add_test(tc, test_backoff_capped);
+	tcase_add_test(tc, test_deadline_skips_backoff);
+	tcase_add_test(tc, test_unusable_rungs_skipped);
+	tcase_add_test(tc, test_nothing_usable);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(ladder_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
