@@ -9,6 +9,7 @@
 #include "util.h"
 
 #define XFER_HEADERS_MAX	(256u * 1024)
+#define EASY_POOL_MAX		64	/* idle easy handles kept for reuse */
 
 struct upstream {
 	struct loop	*loop;
@@ -16,6 +17,9 @@ struct upstream {
 	CURLSH		*share;
 	struct timer	 timer;
 	int		 running;
+	/* curl_easy_init allocates a lot; a reset handle is much cheaper. */
+	CURL		*pool[EASY_POOL_MAX];
+	size_t		 npool;
 };
 
 /* One per socket libcurl asks us to watch. */
@@ -159,6 +163,8 @@ upstream_free(struct upstream *up)
 	if (up == NULL)
 		return;
 	timer_cancel(up->loop, &up->timer);
+	while (up->npool > 0)
+		curl_easy_cleanup(up->pool[--up->npool]);
 	if (up->multi != NULL)
 		curl_multi_cleanup(up->multi);
 	if (up->share != NULL)
@@ -211,7 +217,9 @@ xfer_new(struct upstream *up, const struct xfer_ops *ops, void *arg)
 {
 	struct xfer *x = xcalloc(1, sizeof(*x));
 
-	if ((x->easy = curl_easy_init()) == NULL) {
+	if (up->npool > 0) {
+		x->easy = up->pool[--up->npool];
+	} else if ((x->easy = curl_easy_init()) == NULL) {
 		free(x);
 		return NULL;
 	}
@@ -252,7 +260,13 @@ xfer_free(struct xfer *x)
 		return;
 	if (x->running)
 		curl_multi_remove_handle(x->up->multi, x->easy);
-	curl_easy_cleanup(x->easy);
+	if (x->up->npool < EASY_POOL_MAX) {
+		/* Back to the pool with no option of this transfer's left. */
+		curl_easy_reset(x->easy);
+		x->up->pool[x->up->npool++] = x->easy;
+	} else {
+		curl_easy_cleanup(x->easy);
+	}
 	curl_slist_free_all(x->req_headers);
 	buf_free(&x->headers);
 	free(x);
