@@ -1,0 +1,1712 @@
+/* llmfb-mock: a scriptable fake LLM provider for the tests and benchmarks.
+ *
+ * It speaks the OpenAI chat-completions and the Anthropic messages dialects
+ * over HTTP/1.1, on TLS or plain TCP.  Every provider NAME (the first path
+ * segment) can be scripted, one step per request, to fail, stall, stream
+ * slowly or break the connection, and /_mock/stats shows what each one
+ * received.  See tests/mock/README.md.
+ *
+ * One detached thread per connection with blocking I/O: simple, and fast
+ * enough for hundreds of connections.  The shared state (scripts, counters)
+ * sits behind one mutex that is only held for a few field updates. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <http_parser.h>
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "buf.h"
+#include "log.h"
+#include "util.h"
+
+#define BODY_MAX	((size_t)64 << 20)	/* request body; 413 past it */
+#define URL_MAX		8192
+#define HDR_BYTES_MAX	(64 * 1024)
+#define HDRS_MAX	128
+#define OUT_MAX		((size_t)256 << 20)	/* any response we build */
+#define NAME_LEN_MAX	64
+#define PROVS_MAX	4096	/* past it, new names count as "default" */
+#define SEEN_MAX	16
+#define DUR_MAX		3600000	/* 1 h: a longer sleep is a typo */
+#define COUNT_MAX	1000000000000ULL
+#define THREAD_STACK	((size_t)1 << 20)
+#define IDLE_TIMEOUT_S	300
+#define SEND_TIMEOUT_S	60
+#define LINGER_MS	1000
+#define LINGER_BYTES	((size_t)64 << 20)
+
+/* What happens to a connection once a request is answered.  ABORT closes
+ * without a TLS close_notify: the peer sees a truncated stream. */
+enum { KEEP, CLOSE, ABORT };
+enum dialect { D_OPENAI, D_ANTHROPIC };
+enum endpoint { EP_OTHER, EP_CHAT, EP_MESSAGES };
+
+/* One line of a script.  Every number is an int64_t so that one table
+ * (step_keys) can parse them all; -1 means "not set". */
+struct step {
+	int64_t	 status, retry_after, retry_after_ms;
+	int64_t	 delay_ms, ttft_ms, chunks, pace_ms, cut_after;
+	int64_t	 malformed, close, prompt_tokens, completion_tokens;
+	char	*text;		/* NULL: "Hello from NAME" */
+};
+
+static const struct step default_step = {
+	.status = 200, .retry_after = -1, .retry_after_ms = -1,
+	.chunks = 3, .cut_after = -1,
+	.prompt_tokens = 10, .completion_tokens = 5,
+};
+
+static const struct step_key {
+	const char	*name;
+	size_t		 off;
+	uint64_t	 min, max;
+	bool		 duration;	/* parse_duration_ms: "250", "2s" */
+} step_keys[] = {
+	{ "status", offsetof(struct step, status), 200, 599, false },
+	{ "retry_after", offsetof(struct step, retry_after), 0, 1000000000,
+	    false },
+	{ "retry_after_ms", offsetof(struct step, retry_after_ms), 0,
+	    COUNT_MAX, false },
+	{ "delay_ms", offsetof(struct step, delay_ms), 0, DUR_MAX, true },
+	{ "ttft_ms", offsetof(struct step, ttft_ms), 0, DUR_MAX, true },
+	{ "pace_ms", offsetof(struct step, pace_ms), 0, DUR_MAX, true },
+	{ "chunks", offsetof(struct step, chunks), 0, 100000, false },
+	{ "cut_after", offsetof(struct step, cut_after), 0, 100000, false },
+	{ "malformed", offsetof(struct step, malformed), 0, 1, false },
+	{ "close", offsetof(struct step, close), 0, 1, false },
+	{ "prompt_tokens", offsetof(struct step, prompt_tokens), 0,
+	    COUNT_MAX, false },
+	{ "completion_tokens", offsetof(struct step, completion_tokens), 0,
+	    COUNT_MAX, false },
+};
+
+/* A provider lives until exit (connections keep pointers to it); a reset
+ * only empties it, and stats show it again once it is used. */
+struct prov {
+	char		 name[NAME_LEN_MAX + 1];
+	struct step	*steps;
+	size_t		 nsteps, next;
+	uint64_t	 requests, streams, connections, body_bytes;
+	char		*model, *path, *auth, *api_key;
+	json_t		*headers;
+	/* Chunk times belong to the response numbered resp_seq. */
+	uint64_t	 resp_seq, first_chunk_ns, last_chunk_ns;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct prov *provs[PROVS_MAX];	/* [0] is "default" */
+static size_t nprovs;
+static uint64_t nconnections;
+static uint64_t epoch;			/* bumped by a reset */
+static uint64_t resp_counter;		/* atomic */
+static SSL_CTX *ssl_ctx;
+
+/* A header is two runs in conn.hdrbuf, as offsets (the buffer moves). */
+struct hdr {
+	size_t	 name, name_len, val, val_len;
+};
+
+struct conn {
+	int		 fd;
+	SSL		*ssl;
+	http_parser	 parser;
+	size_t		 rlen, roff;
+	/* The request being parsed. */
+	struct buf	 url, hdrbuf, body;
+	struct hdr	 hdrs[HDRS_MAX];
+	size_t		 nhdrs;
+	int		 hstate;	/* 0 none, 1 in a name, 2 in a value */
+	bool		 done, keep_alive;
+	int		 reject;	/* answer this status, then close */
+	/* Providers that already counted this connection. */
+	uint64_t	 seen_epoch;
+	struct prov	*seen[SEEN_MAX];
+	size_t		 nseen;
+	char		 rbuf[16384];
+};
+
+/* One API request being answered. */
+struct req {
+	struct conn	*c;
+	struct prov	*prov;
+	enum endpoint	 ep;
+	enum dialect	 dialect;
+	json_t		*json;		/* the request body, NULL if not JSON */
+	const char	*json_model;	/* inside json, may be NULL */
+	const char	*model;
+	const char	*text;
+	bool		 stream, include_usage, head_only;
+	struct step	 st;
+	uint64_t	 seq;
+	time_t		 created;
+	char		 id[64];
+	char		 deftext[NAME_LEN_MAX + 32];
+};
+
+/* ---- I/O ---- */
+
+static ssize_t
+conn_read(struct conn *c, void *p, size_t n)
+{
+	ssize_t r;
+	int sr;
+
+	if (c->ssl != NULL) {
+		sr = SSL_read(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+		return sr > 0 ? sr : -1;
+	}
+	do
+		r = read(c->fd, p, n);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+static int
+conn_write(struct conn *c, const void *p, size_t n)
+{
+	const char *s = p;
+	ssize_t r;
+
+	while (n > 0) {
+		if (c->ssl != NULL)
+			r = SSL_write(c->ssl, s, (int)(n > INT_MAX ? INT_MAX :
+			    n));
+		else
+			r = send(c->fd, s, n, MSG_NOSIGNAL);
+		if (r < 0 && c->ssl == NULL && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		s += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ---- HTTP responses ---- */
+
+static const char *
+reason(int status)
+{
+	static const struct { int code; const char *text; } tab[] = {
+		{ 200, "OK" }, { 201, "Created" }, { 204, "No Content" },
+		{ 400, "Bad Request" }, { 401, "Unauthorized" },
+		{ 403, "Forbidden" }, { 404, "Not Found" },
+		{ 405, "Method Not Allowed" }, { 408, "Request Timeout" },
+		{ 413, "Content Too Large" }, { 414, "URI Too Long" },
+		{ 429, "Too Many Requests" },
+		{ 431, "Request Header Fields Too Large" },
+		{ 500, "Internal Server Error" }, { 502, "Bad Gateway" },
+		{ 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
+		{ 529, "Overloaded" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(tab); i++)
+		if (tab[i].code == status)
+			return tab[i].text;
+	return status < 400 ? "OK" : "Error";
+}
+
+/* Status line and headers.  clen < 0 means a chunked body; r (API
+ * answers only) adds the provider and Retry-After headers. */
+static int
+head(struct buf *out, int status, const char *ctype, int64_t clen,
+    const struct req *r, bool close)
+{
+	int e;
+
+	e = buf_printf(out, "HTTP/1.1 %d %s\r\n", status, reason(status));
+	if (ctype != NULL)
+		e |= buf_printf(out, "Content-Type: %s\r\n", ctype);
+	if (clen >= 0)
+		e |= buf_printf(out, "Content-Length: %" PRId64 "\r\n", clen);
+	else
+		e |= buf_addstr(out, "Transfer-Encoding: chunked\r\n"
+		    "Cache-Control: no-cache\r\n");
+	if (r != NULL) {
+		e |= buf_printf(out, "x-mock-provider: %s\r\n", r->prov->name);
+		if (r->st.retry_after >= 0)
+			e |= buf_printf(out, "Retry-After: %" PRId64 "\r\n",
+			    r->st.retry_after);
+		if (r->st.retry_after_ms >= 0)
+			e |= buf_printf(out, "retry-after-ms: %" PRId64 "\r\n",
+			    r->st.retry_after_ms);
+	}
+	if (close)
+		e |= buf_addstr(out, "Connection: close\r\n");
+	e |= buf_addstr(out, "\r\n");
+	return e == 0 ? 0 : -1;
+}
+
+/* A whole small answer in one write (control endpoints, refusals). */
+static int
+send_plain(struct conn *c, int status, const char *ctype, const char *body,
+    size_t len, bool close)
+{
+	struct buf out;
+	int rc = -1;
+
+	buf_init(&out, OUT_MAX);
+	if (head(&out, status, ctype, (int64_t)len, NULL, close) == 0 &&
+	    buf_add(&out, body, len) == 0)
+		rc = conn_write(c, out.data, out.len);
+	buf_free(&out);
+	if (rc < 0)
+		return ABORT;
+	return close ? CLOSE : KEEP;
+}
+
+static int
+send_text(struct conn *c, int status, const char *msg)
+{
+	return send_plain(c, status, "text/plain; charset=utf-8", msg,
+	    strlen(msg), !c->keep_alive);
+}
+
+/* Stats say when the current response of a provider wrote body bytes. */
+static void
+chunk_time(const struct req *r)
+{
+	uint64_t now = now_real_ns();
+	struct prov *p = r->prov;
+
+	pthread_mutex_lock(&lock);
+	if (p->resp_seq == r->seq) {
+		if (p->first_chunk_ns == 0)
+			p->first_chunk_ns = now;
+		p->last_chunk_ns = now;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+/* A non-streamed API answer, honouring ttft_ms and cut_after (half the
+ * body, then an abrupt close). */
+static int
+send_body(struct req *r, int status, const char *ctype, const char *body,
+    size_t len)
+{
+	struct conn *c = r->c;
+	bool cut = r->st.cut_after >= 0;
+	size_t n = cut ? len / 2 : len;
+	struct buf out;
+	int rc = -1;
+
+	if (r->head_only)
+		n = 0;
+	buf_init(&out, OUT_MAX);
+	if (head(&out, status, ctype, (int64_t)len, r, !c->keep_alive) < 0)
+		goto done;
+	if (r->st.ttft_ms > 0) {
+		if (conn_write(c, out.data, out.len) < 0)
+			goto done;
+		buf_reset(&out);
+		sleep_ms(r->st.ttft_ms);
+	}
+	if (buf_add(&out, body, n) < 0 || conn_write(c, out.data, out.len) < 0)
+		goto done;
+	if (n > 0)
+		chunk_time(r);
+	rc = 0;
+done:
+	buf_free(&out);
+	if (rc < 0 || cut)
+		return ABORT;
+	return c->keep_alive ? KEEP : CLOSE;
+}
+
+static int
+send_json(struct req *r, int status, json_t *j)
+{
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	int rc;
+
+	json_decref(j);
+	if (s == NULL)
+		return send_plain(r->c, 500, "text/plain", "mock: no JSON\n",
+		    14, true);
+	rc = send_body(r, status, "application/json", s, strlen(s));
+	free(s);
+	return rc;
+}
+
+/* ---- streams: each event is one HTTP chunk in one write ---- */
+
+static int
+stream_begin(struct req *r)
+{
+	struct buf out;
+	int rc;
+
+	buf_init(&out, OUT_MAX);
+	rc = head(&out, (int)r->st.status, "text/event-stream", -1, r,
+	    !r->c->keep_alive);
+	if (rc == 0)
+		rc = conn_write(r->c, out.data, out.len);
+	buf_free(&out);
+	if (rc == 0)
+		sleep_ms(r->st.ttft_ms);
+	return rc;
+}
+
+static int
+stream_end(struct req *r)
+{
+	if (conn_write(r->c, "0\r\n\r\n", 5) < 0)
+		return ABORT;
+	return r->c->keep_alive ? KEEP : CLOSE;
+}
+
+static int
+sse_write(struct req *r, const char *event, const char *data)
+{
+	size_t plen = strlen("data: ") + strlen(data) + 2;
+	struct buf out;
+	int rc;
+
+	if (event != NULL)
+		plen += strlen("event: ") + strlen(event) + 1;
+	buf_init(&out, OUT_MAX);
+	rc = buf_printf(&out, "%zx\r\n", plen);
+	if (rc == 0 && event != NULL)
+		rc = buf_printf(&out, "event: %s\n", event);
+	if (rc == 0)
+		rc = buf_printf(&out, "data: %s\n\n\r\n", data);
+	if (rc == 0)
+		rc = conn_write(r->c, out.data, out.len);
+	buf_free(&out);
+	if (rc < 0)
+		return -1;
+	chunk_time(r);
+	return 0;
+}
+
+/* Takes the reference to j. */
+static int
+sse_json(struct req *r, const char *event, json_t *j)
+{
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	int rc = -1;
+
+	json_decref(j);
+	if (s != NULL)
+		rc = sse_write(r, event, s);
+	free(s);
+	return rc;
+}
+
+/* Boundaries (n + 1 of them) that split text into n pieces: by words when
+ * there are enough, so pieces read naturally, else by UTF-8 characters,
+ * and when even those run out, one per piece and then empty pieces.  The
+ * pieces always add up to the whole text. */
+static size_t *
+split_text(const char *text, size_t n)
+{
+	size_t len = strlen(text), nunits = 0, i, *units, *b;
+
+	units = xcalloc(len + 1, sizeof(*units));
+	for (i = 0; i < len; i++)
+		if (i == 0 || (text[i] != ' ' && text[i - 1] == ' '))
+			units[nunits++] = i;
+	if (nunits < n) {
+		nunits = 0;
+		for (i = 0; i < len; i++)
+			if (((unsigned char)text[i] & 0xc0) != 0x80)
+				units[nunits++] = i;
+	}
+	b = xcalloc(n + 1, sizeof(*b));
+	for (i = 0; i < n; i++)
+		b[i] = nunits >= n ? units[i * nunits / n] :
+		    i < nunits ? units[i] : len;
+	b[n] = len;
+	free(units);
+	return b;
+}
+
+typedef int (*piece_fn)(struct req *, size_t, const char *, size_t);
+
+/* The content events, paced; -1 on a write error or at the cut.  A cut
+ * past the last piece still cuts, before the finishing events. */
+static int
+stream_pieces(struct req *r, piece_fn emit)
+{
+	size_t n = (size_t)r->st.chunks, *b = split_text(r->text, n), i;
+	size_t stop = n;
+	int rc = 0;
+
+	if (r->st.cut_after >= 0 && (size_t)r->st.cut_after < n)
+		stop = (size_t)r->st.cut_after;
+	for (i = 0; i < stop && rc == 0; i++) {
+		if (i > 0)
+			sleep_ms(r->st.pace_ms);
+		rc = emit(r, i, r->text + b[i], b[i + 1] - b[i]);
+	}
+	free(b);
+	return r->st.cut_after >= 0 ? -1 : rc;
+}
+
+/* ---- OpenAI ---- */
+
+static json_t *
+openai_chunk(const struct req *r, json_t *delta, const char *finish)
+{
+	return json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}",
+	    "id", r->id, "object", "chat.completion.chunk",
+	    "created", (json_int_t)r->created, "model", r->model,
+	    "choices", "index", 0, "delta", delta, "finish_reason", finish);
+}
+
+static json_t *
+openai_usage(const struct req *r)
+{
+	json_int_t p = r->st.prompt_tokens, c = r->st.completion_tokens;
+
+	return json_pack("{s:I, s:I, s:I}", "prompt_tokens", p,
+	    "completion_tokens", c, "total_tokens", p + c);
+}
+
+static int
+openai_piece(struct req *r, size_t i, const char *p, size_t n)
+{
+	json_t *delta;
+
+	if (i == 0)
+		delta = json_pack("{s:s, s:s%}", "role", "assistant",
+		    "content", p, n);
+	else
+		delta = json_pack("{s:s%}", "content", p, n);
+	return sse_json(r, NULL, openai_chunk(r, delta, NULL));
+}
+
+static int
+openai_stream(struct req *r)
+{
+	if (stream_begin(r) < 0 || stream_pieces(r, openai_piece) < 0 ||
+	    sse_json(r, NULL, openai_chunk(r, json_object(), "stop")) < 0)
+		return ABORT;
+	if (r->include_usage && sse_json(r, NULL, json_pack(
+	    "{s:s, s:s, s:I, s:s, s:[], s:o}", "id", r->id,
+	    "object", "chat.completion.chunk", "created",
+	    (json_int_t)r->created, "model", r->model, "choices",
+	    "usage", openai_usage(r))) < 0)
+		return ABORT;
+	if (sse_write(r, NULL, "[DONE]") < 0)
+		return ABORT;
+	return stream_end(r);
+}
+
+static json_t *
+openai_message(const struct req *r)
+{
+	return json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s}, s:s}],"
+	    " s:o}", "id", r->id, "object", "chat.completion",
+	    "created", (json_int_t)r->created, "model", r->model,
+	    "choices", "index", 0, "message", "role", "assistant",
+	    "content", r->text, "finish_reason", "stop",
+	    "usage", openai_usage(r));
+}
+
+/* ---- Anthropic ---- */
+
+static int
+anthropic_piece(struct req *r, size_t i, const char *p, size_t n)
+{
+	(void)i;
+	return sse_json(r, "content_block_delta", json_pack(
+	    "{s:s, s:i, s:{s:s, s:s%}}", "type", "content_block_delta",
+	    "index", 0, "delta", "type", "text_delta", "text", p, n));
+}
+
+static int
+anthropic_stream(struct req *r)
+{
+	if (stream_begin(r) < 0 ||
+	    sse_json(r, "message_start", json_pack("{s:s, s:{s:s, s:s, s:s,"
+	    " s:s, s:[], s:n, s:n, s:{s:I, s:i}}}", "type", "message_start",
+	    "message", "id", r->id, "type", "message", "role", "assistant",
+	    "model", r->model, "content", "stop_reason", "stop_sequence",
+	    "usage", "input_tokens", (json_int_t)r->st.prompt_tokens,
+	    "output_tokens", 0)) < 0 ||
+	    sse_json(r, "content_block_start", json_pack("{s:s, s:i,"
+	    " s:{s:s, s:s}}", "type", "content_block_start", "index", 0,
+	    "content_block", "type", "text", "text", "")) < 0 ||
+	    sse_json(r, "ping", json_pack("{s:s}", "type", "ping")) < 0 ||
+	    stream_pieces(r, anthropic_piece) < 0 ||
+	    sse_json(r, "content_block_stop", json_pack("{s:s, s:i}",
+	    "type", "content_block_stop", "index", 0)) < 0 ||
+	    sse_json(r, "message_delta", json_pack("{s:s, s:{s:s, s:n},"
+	    " s:{s:I}}", "type", "message_delta", "delta", "stop_reason",
+	    "end_turn", "stop_sequence", "usage", "output_tokens",
+	    (json_int_t)r->st.completion_tokens)) < 0 ||
+	    sse_json(r, "message_stop", json_pack("{s:s}", "type",
+	    "message_stop")) < 0)
+		return ABORT;
+	return stream_end(r);
+}
+
+static json_t *
+anthropic_message(const struct req *r)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:s, s:n,"
+	    " s:{s:I, s:I}}", "id", r->id, "type", "message",
+	    "role", "assistant", "model", r->model,
+	    "content", "type", "text", "text", r->text,
+	    "stop_reason", "end_turn", "stop_sequence",
+	    "usage", "input_tokens", (json_int_t)r->st.prompt_tokens,
+	    "output_tokens", (json_int_t)r->st.completion_tokens);
+}
+
+/* ---- errors and dispatch ---- */
+
+static json_t *
+error_json(const struct req *r, int status)
+{
+	const char *type;
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "mock %s status %d", r->prov->name,
+	    status);
+	if (r->dialect == D_ANTHROPIC) {
+		type = status == 529 ? "overloaded_error" :
+		    status == 429 ? "rate_limit_error" :
+		    status >= 500 ? "api_error" : "invalid_request_error";
+		return json_pack("{s:s, s:{s:s, s:s}}", "type", "error",
+		    "error", "type", type, "message", msg);
+	}
+	type = status == 429 ? "rate_limit_error" :
+	    status < 500 ? "invalid_request_error" : "server_error";
+	return json_pack("{s:{s:s, s:s, s:n, s:n}}", "error", "message", msg,
+	    "type", type, "param", "code");
+}
+
+/* A malformed stream still has correct HTTP and SSE framing. */
+static int
+stream_malformed(struct req *r)
+{
+	if (stream_begin(r) < 0 || sse_write(r, r->ep == EP_MESSAGES ?
+	    "message_start" : NULL, "{not json") < 0)
+		return ABORT;
+	return stream_end(r);
+}
+
+static int
+respond(struct req *r)
+{
+	int status = (int)r->st.status;
+
+	sleep_ms(r->st.delay_ms);
+	if (r->st.close)
+		return ABORT;
+	if (status == 204 || status == 304)
+		return send_body(r, status, NULL, "", 0);
+	if (r->st.malformed)
+		return r->stream && status < 400 ? stream_malformed(r) :
+		    send_body(r, status, "application/json", "{not json", 9);
+	if (status >= 400)
+		return send_json(r, status, error_json(r, status));
+	if (r->ep == EP_OTHER)
+		return send_json(r, status, json_pack("{s:s, s:[], s:s}",
+		    "object", "list", "data", "mock", r->prov->name));
+	if (r->json == NULL)
+		return send_json(r, 400, error_json(r, 400));
+	if (r->ep == EP_CHAT)
+		return r->stream ? openai_stream(r) :
+		    send_json(r, status, openai_message(r));
+	return r->stream ? anthropic_stream(r) :
+	    send_json(r, status, anthropic_message(r));
+}
+
+/* ---- providers ---- */
+
+static bool
+valid_name(const char *s, size_t n)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789_-";
+	size_t i;
+
+	if (n == 0 || n > NAME_LEN_MAX || (n == 2 && memcmp(s, "v1", 2) == 0)
+	    || (n == 5 && memcmp(s, "_mock", 5) == 0))
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] == '\0' || strchr(ok, s[i]) == NULL)
+			return false;
+	return true;
+}
+
+/* "/NAME/rest" is provider NAME with API path "/rest"; any other path
+ * belongs to "default" whole. */
+static const char *
+split_provider(const char *path, char name[NAME_LEN_MAX + 1])
+{
+	size_t n = strcspn(path + 1, "/");
+
+	if (valid_name(path + 1, n)) {
+		memcpy(name, path + 1, n);
+		name[n] = '\0';
+		return path[1 + n] == '\0' ? "/" : path + 1 + n;
+	}
+	snprintf(name, NAME_LEN_MAX + 1, "default");
+	return path;
+}
+
+static void
+steps_free(struct step *steps, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(steps[i].text);
+	free(steps);
+}
+
+/* Called locked.  NULL when the table is full. */
+static struct prov *
+prov_get(const char *name)
+{
+	struct prov *p;
+	size_t i;
+
+	for (i = 0; i < nprovs; i++)
+		if (strcmp(provs[i]->name, name) == 0)
+			return provs[i];
+	if (nprovs == PROVS_MAX)
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	provs[nprovs++] = p;
+	return p;
+}
+
+/* Called locked. */
+static void
+prov_clear(struct prov *p)
+{
+	steps_free(p->steps, p->nsteps);
+	free(p->model);
+	free(p->path);
+	free(p->auth);
+	free(p->api_key);
+	json_decref(p->headers);
+	memset((char *)p + offsetof(struct prov, steps), 0,
+	    sizeof(*p) - offsetof(struct prov, steps));
+}
+
+/* Called locked: the next step; the last one sticks. */
+static void
+step_take(struct prov *p, struct step *st)
+{
+	if (p->nsteps == 0) {
+		*st = default_step;
+		return;
+	}
+	*st = p->steps[p->next];
+	if (st->text != NULL)
+		st->text = xstrdup(st->text);
+	if (p->next + 1 < p->nsteps)
+		p->next++;
+}
+
+/* Called locked: count the connection once per provider. */
+static void
+count_connection(struct conn *c, struct prov *p)
+{
+	size_t i;
+
+	if (c->seen_epoch != epoch) {
+		c->seen_epoch = epoch;
+		c->nseen = 0;
+	}
+	for (i = 0; i < c->nseen; i++)
+		if (c->seen[i] == p)
+			return;
+	p->connections++;
+	if (c->nseen < SEEN_MAX)
+		c->seen[c->nseen++] = p;
+}
+
+static void
+swap_str(char **slot, char *s)
+{
+	free(*slot);
+	*slot = s;
+}
+
+static char *
+header_dup(const struct conn *c, const char *name)
+{
+	const struct hdr *h;
+	size_t i;
+
+	for (i = 0; i < c->nhdrs; i++) {
+		h = &c->hdrs[i];
+		if (mem_case_eq(c->hdrbuf.data + h->name, h->name_len, name))
+			return xstrndup(c->hdrbuf.data + h->val, h->val_len);
+	}
+	return NULL;
+}
+
+/* Lowercased names; a repeated header is joined with ", ".  Names or
+ * values that are not UTF-8 are left out. */
+static json_t *
+headers_json(const struct conn *c)
+{
+	json_t *o = json_object(), *old;
+	const struct hdr *h;
+	struct buf v;
+	char *key;
+	size_t i, k;
+
+	for (i = 0; i < c->nhdrs; i++) {
+		h = &c->hdrs[i];
+		key = xstrndup(c->hdrbuf.data + h->name, h->name_len);
+		for (k = 0; key[k] != '\0'; k++)
+			key[k] = (char)tolower((unsigned char)key[k]);
+		buf_init(&v, 2 * HDR_BYTES_MAX);
+		if ((old = json_object_get(o, key)) != NULL) {
+			buf_addstr(&v, json_string_value(old));
+			buf_addstr(&v, ", ");
+		}
+		if (buf_add(&v, c->hdrbuf.data + h->val, h->val_len) == 0)
+			json_object_set_new(o, key,
+			    json_stringn(v.data, v.len));
+		buf_free(&v);
+		free(key);
+	}
+	return o;
+}
+
+/* Counters change before any answer is sent: a client that got its
+ * answer sees itself counted.  Also takes the request's script step. */
+static void
+record(struct req *r, const char *name, const char *target)
+{
+	struct conn *c = r->c;
+	json_t *hdrs = headers_json(c);
+	char *model = r->json_model ? xstrdup(r->json_model) : NULL;
+	char *path = xstrdup(target);
+	char *auth = header_dup(c, "authorization");
+	char *key = header_dup(c, "x-api-key");
+	struct prov *p;
+
+	pthread_mutex_lock(&lock);
+	if ((p = prov_get(name)) == NULL)
+		p = provs[0];
+	p->requests++;
+	if (r->stream)
+		p->streams++;
+	count_connection(c, p);
+	swap_str(&p->model, model);
+	swap_str(&p->path, path);
+	swap_str(&p->auth, auth);
+	swap_str(&p->api_key, key);
+	json_decref(p->headers);
+	p->headers = hdrs;
+	p->body_bytes = c->body.len;
+	p->resp_seq = r->seq;
+	p->first_chunk_ns = p->last_chunk_ns = 0;
+	step_take(p, &r->st);
+	pthread_mutex_unlock(&lock);
+	r->prov = p;
+}
+
+/* ---- API requests ---- */
+
+static bool
+has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static enum endpoint
+endpoint_of(const char *api, unsigned method)
+{
+	if (method != HTTP_POST)
+		return EP_OTHER;
+	if (has_suffix(api, "/chat/completions"))
+		return EP_CHAT;
+	if (has_suffix(api, "/messages"))
+		return EP_MESSAGES;
+	return EP_OTHER;
+}
+
+static void
+parse_body(struct req *r)
+{
+	const struct buf *b = &r->c->body;
+	json_t *j, *so;
+
+	j = b->len > 0 ? json_loadb(b->data, b->len, 0, NULL) : NULL;
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return;
+	}
+	r->json = j;
+	r->json_model = json_string_value(json_object_get(j, "model"));
+	r->stream = json_is_true(json_object_get(j, "stream"));
+	so = json_object_get(j, "stream_options");
+	r->include_usage = json_is_true(json_object_get(so, "include_usage"));
+}
+
+static int
+api_request(struct conn *c, const char *target, const char *path)
+{
+	char name[NAME_LEN_MAX + 1];
+	const char *api;
+	struct req r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.c = c;
+	api = split_provider(path, name);
+	r.ep = endpoint_of(api, c->parser.method);
+	r.dialect = r.ep == EP_MESSAGES ? D_ANTHROPIC : D_OPENAI;
+	r.head_only = c->parser.method == HTTP_HEAD;
+	if (r.ep != EP_OTHER)
+		parse_body(&r);
+	r.model = r.json_model != NULL ? r.json_model : "mock";
+	r.created = time(NULL);
+	r.seq = __atomic_add_fetch(&resp_counter, 1, __ATOMIC_RELAXED);
+	snprintf(r.id, sizeof(r.id), r.dialect == D_ANTHROPIC ?
+	    "msg_mock_%" PRIu64 : "chatcmpl-mock-%" PRIu64, r.seq);
+	record(&r, name, target);
+	snprintf(r.deftext, sizeof(r.deftext), "Hello from %s", r.prov->name);
+	r.text = r.st.text != NULL ? r.st.text : r.deftext;
+	rc = respond(&r);
+	json_decref(r.json);
+	free(r.st.text);
+	return rc;
+}
+
+/* ---- scripts ---- */
+
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* text=Hi+there: '+' is a space, %XX a byte; the result must be UTF-8
+ * (it goes into JSON) without NUL bytes. */
+static int
+text_decode(const char *s, char **ret)
+{
+	char *out = xcalloc(strlen(s) + 1, 1), *o = out;
+	json_t *check;
+	int hi, lo;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '%') {
+			hi = hexval(s[1]);
+			lo = hi < 0 ? -1 : hexval(s[2]);
+			if (lo < 0 || hi + lo == 0)
+				goto bad;
+			*o++ = (char)(hi * 16 + lo);
+			s += 2;
+		} else {
+			*o++ = *s == '+' ? ' ' : *s;
+		}
+	}
+	if ((check = json_string(out)) == NULL)
+		goto bad;
+	json_decref(check);
+	free(*ret);
+	*ret = out;
+	return 0;
+bad:
+	free(out);
+	return -1;
+}
+
+/* 0, -1 for an unknown key, -2 for a bad value. */
+static int
+step_set(struct step *st, const char *key, const char *val)
+{
+	const struct step_key *k;
+	uint64_t v;
+	size_t i;
+	int r;
+
+	if (strcmp(key, "text") == 0)
+		return text_decode(val, &st->text) < 0 ? -2 : 0;
+	for (i = 0; i < ARRAY_SIZE(step_keys); i++) {
+		k = &step_keys[i];
+		if (strcmp(key, k->name) != 0)
+			continue;
+		r = k->duration ? parse_duration_ms(val, &v) :
+		    parse_u64(val, k->min, k->max, &v);
+		if (r < 0 || v < k->min || v > k->max)
+			return -2;
+		*(int64_t *)(void *)((char *)st + k->off) = (int64_t)v;
+		return 0;
+	}
+	return -1;
+}
+
+/* 1 for a step, 0 for a blank or '#' line, -1 with err filled. */
+static int
+step_parse(char *line, size_t lineno, struct step *st, char *err,
+    size_t errlen)
+{
+	static const char sep[] = " \t\r";
+	char *save = NULL, *tok, *val;
+	int r, found = 0;
+
+	*st = default_step;
+	if (line[strspn(line, sep)] == '#')
+		return 0;
+	for (tok = strtok_r(line, sep, &save); tok != NULL;
+	    tok = strtok_r(NULL, sep, &save)) {
+		if ((val = strchr(tok, '=')) != NULL)
+			*val++ = '\0';
+		r = val != NULL ? step_set(st, tok, val) : -1;
+		if (r < 0) {
+			snprintf(err, errlen, "line %zu: bad %s '%.64s'\n",
+			    lineno, r == -1 ? "key" : "value", r == -1 ?
+			    tok : val);
+			free(st->text);
+			return -1;
+		}
+		found = 1;
+	}
+	return found;
+}
+
+static int
+script_parse(const char *s, size_t len, struct step **ret, size_t *ret_n,
+    char *err, size_t errlen)
+{
+	const char *end = s + len, *nl;
+	struct step *steps = NULL, st;
+	size_t n = 0, lineno = 0;
+	char *line;
+	int r;
+
+	if (len > 0 && memchr(s, '\0', len) != NULL) {
+		snprintf(err, errlen, "bad script: NUL byte\n");
+		return -1;
+	}
+	while (s < end) {
+		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
+			nl = end;
+		line = xstrndup(s, (size_t)(nl - s));
+		s = nl < end ? nl + 1 : end;
+		r = step_parse(line, ++lineno, &st, err, errlen);
+		free(line);
+		if (r < 0) {
+			steps_free(steps, n);
+			return -1;
+		}
+		if (r == 0)
+			continue;
+		if ((steps = realloc(steps, (n + 1) * sizeof(*steps))) == NULL)
+			fatal("realloc");
+		steps[n++] = st;
+	}
+	*ret = steps;
+	*ret_n = n;
+	return 0;
+}
+
+/* ---- control endpoints ---- */
+
+static int
+script_request(struct conn *c, const char *name)
+{
+	struct step *steps = NULL;
+	struct prov *p;
+	size_t n = 0;
+	char err[256];
+
+	if (!valid_name(name, strlen(name)))
+		return send_text(c, 400, "bad provider name\n");
+	if (script_parse(c->body.data != NULL ? c->body.data : "",
+	    c->body.len, &steps, &n, err, sizeof(err)) < 0)
+		return send_text(c, 400, err);
+	pthread_mutex_lock(&lock);
+	if ((p = prov_get(name)) != NULL) {
+		steps_free(p->steps, p->nsteps);
+		p->steps = steps;
+		p->nsteps = n;
+		p->next = 0;
+	}
+	pthread_mutex_unlock(&lock);
+	if (p == NULL) {
+		steps_free(steps, n);
+		return send_text(c, 503, "too many providers\n");
+	}
+	return send_text(c, 200, "ok\n");
+}
+
+static json_t *
+jstr(const char *s)
+{
+	json_t *j = s != NULL ? json_string(s) : NULL;
+
+	return j != NULL ? j : json_null();
+}
+
+/* Called locked. */
+static json_t *
+prov_json(const struct prov *p)
+{
+	return json_pack("{s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o, s:I, s:I,"
+	    " s:I}", "requests", (json_int_t)p->requests,
+	    "streams", (json_int_t)p->streams, "last_model", jstr(p->model),
+	    "last_path", jstr(p->path),
+	    "last_body_bytes", (json_int_t)p->body_bytes,
+	    "last_authorization", jstr(p->auth),
+	    "last_x_api_key", jstr(p->api_key),
+	    "last_headers", p->headers != NULL ? json_deep_copy(p->headers) :
+	    json_object(),
+	    "first_chunk_ns", (json_int_t)p->first_chunk_ns,
+	    "last_chunk_ns", (json_int_t)p->last_chunk_ns,
+	    "connections", (json_int_t)p->connections);
+}
+
+static int
+stats_request(struct conn *c)
+{
+	json_t *o = json_object();
+	char *s;
+	size_t i;
+	int rc;
+
+	pthread_mutex_lock(&lock);
+	json_object_set_new(o, "_connections", json_integer(
+	    (json_int_t)nconnections));
+	for (i = 0; i < nprovs; i++)
+		if (provs[i]->requests > 0 || provs[i]->nsteps > 0)
+			json_object_set_new(o, provs[i]->name,
+			    prov_json(provs[i]));
+	pthread_mutex_unlock(&lock);
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s == NULL)
+		return send_text(c, 500, "no JSON\n");
+	rc = send_plain(c, 200, "application/json", s, strlen(s),
+	    !c->keep_alive);
+	free(s);
+	return rc;
+}
+
+static int
+reset_request(struct conn *c)
+{
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nprovs; i++)
+		prov_clear(provs[i]);
+	nconnections = 0;
+	epoch++;
+	pthread_mutex_unlock(&lock);
+	return send_text(c, 200, "ok\n");
+}
+
+static int
+control_request(struct conn *c, const char *path)
+{
+	static const char script[] = "/_mock/script/";
+	unsigned m = c->parser.method;
+
+	if (strcmp(path, "/_mock/stats") == 0)
+		return m == HTTP_GET ? stats_request(c) :
+		    send_text(c, 405, "GET only\n");
+	if (strcmp(path, "/_mock/reset") == 0)
+		return m == HTTP_POST ? reset_request(c) :
+		    send_text(c, 405, "POST only\n");
+	if (strncmp(path, script, strlen(script)) == 0)
+		return m == HTTP_POST ? script_request(c, path +
+		    strlen(script)) : send_text(c, 405, "POST only\n");
+	return send_text(c, 404, "no such control endpoint\n");
+}
+
+/* ---- request parsing ---- */
+
+/* The path of an origin-form or absolute-form target, without query. */
+static int
+target_path(const char *t, size_t len, char *path, size_t size)
+{
+	struct http_parser_url u;
+	size_t n;
+
+	if (len > 0 && t[0] == '/') {
+		n = strcspn(t, "?#");
+	} else {
+		http_parser_url_init(&u);
+		if (http_parser_parse_url(t, len, 0, &u) != 0 ||
+		    !(u.field_set & (1 << UF_PATH)))
+			return -1;
+		t += u.field_data[UF_PATH].off;
+		n = u.field_data[UF_PATH].len;
+	}
+	if (n >= size)
+		return -1;
+	memcpy(path, t, n);
+	path[n] = '\0';
+	return 0;
+}
+
+static int
+handle_request(struct conn *c)
+{
+	char path[URL_MAX + 1];
+
+	if (c->url.data == NULL ||
+	    target_path(c->url.data, c->url.len, path, sizeof(path)) < 0)
+		return send_plain(c, 400, "text/plain", "bad target\n", 11,
+		    true);
+	if (strcmp(path, "/_mock") == 0 || strncmp(path, "/_mock/", 7) == 0)
+		return control_request(c, path);
+	return api_request(c, c->url.data, path);
+}
+
+static int
+refuse(struct conn *c, int status)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "%d %s\n", status, reason(status));
+	return send_plain(c, status, "text/plain", msg, strlen(msg), true);
+}
+
+static void
+request_reset(struct conn *c)
+{
+	buf_reset(&c->url);
+	buf_reset(&c->hdrbuf);
+	/* Do not keep a huge body's memory for the next small request. */
+	if (c->body.cap > ((size_t)1 << 20))
+		buf_free(&c->body);
+	else
+		buf_reset(&c->body);
+	c->nhdrs = 0;
+	c->hstate = 0;
+	c->done = false;
+	c->keep_alive = false;
+}
+
+static int
+on_message_begin(http_parser *p)
+{
+	request_reset(p->data);
+	return 0;
+}
+
+static int
+on_url(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+
+	if (buf_add(&c->url, at, len) < 0) {
+		c->reject = 414;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+	struct hdr *h;
+
+	if (c->hstate != 1) {
+		if (c->nhdrs == HDRS_MAX) {
+			c->reject = 431;
+			return -1;
+		}
+		h = &c->hdrs[c->nhdrs++];
+		h->name = h->val = c->hdrbuf.len;
+		h->name_len = h->val_len = 0;
+		c->hstate = 1;
+	}
+	h = &c->hdrs[c->nhdrs - 1];
+	if (buf_add(&c->hdrbuf, at, len) < 0) {
+		c->reject = 431;
+		return -1;
+	}
+	h->name_len += len;
+	return 0;
+}
+
+static int
+on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+	struct hdr *h;
+
+	if (c->nhdrs == 0)
+		return -1;
+	h = &c->hdrs[c->nhdrs - 1];
+	if (c->hstate != 2) {
+		h->val = c->hdrbuf.len;
+		h->val_len = 0;
+		c->hstate = 2;
+	}
+	if (buf_add(&c->hdrbuf, at, len) < 0) {
+		c->reject = 431;
+		return -1;
+	}
+	h->val_len += len;
+	return 0;
+}
+
+static bool
+expects_continue(const struct conn *c)
+{
+	const struct hdr *h;
+	size_t i;
+
+	for (i = 0; i < c->nhdrs; i++) {
+		h = &c->hdrs[i];
+		if (mem_case_eq(c->hdrbuf.data + h->name, h->name_len,
+		    "expect") && mem_case_eq(c->hdrbuf.data + h->val,
+		    h->val_len, "100-continue"))
+			return true;
+	}
+	return false;
+}
+
+/* Refuse an announced oversized body before it is sent, and only then
+ * tell a waiting client to go on. */
+static int
+on_headers_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	bool has_body = (p->flags & F_CHUNKED) ||
+	    ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
+
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > BODY_MAX) {
+		c->reject = 413;
+		return -1;
+	}
+	if (has_body && p->http_major == 1 && p->http_minor >= 1 &&
+	    expects_continue(c) &&
+	    conn_write(c, cont, sizeof(cont) - 1) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+on_body(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+
+	if (buf_add(&c->body, at, len) < 0) {
+		c->reject = 413;
+		return -1;
+	}
+	return 0;
+}
+
+/* Pause so that the request is answered before a pipelined next one is
+ * parsed over it. */
+static int
+on_message_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+
+	c->done = true;
+	c->keep_alive = http_should_keep_alive(p);
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static const http_parser_settings settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+static int
+conn_serve(struct conn *c)
+{
+	size_t used;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		if (c->roff == c->rlen) {
+			if ((n = conn_read(c, c->rbuf, sizeof(c->rbuf))) <= 0)
+				return CLOSE;
+			c->rlen = (size_t)n;
+			c->roff = 0;
+		}
+		used = http_parser_execute(&c->parser, &settings,
+		    c->rbuf + c->roff, c->rlen - c->roff);
+		c->roff += used;
+		if (c->done) {
+			rc = handle_request(c);
+			/* No protocol switch here: the request got its
+			 * HTTP/1.1 answer, and that is the end of it. */
+			if (rc != KEEP || c->parser.upgrade)
+				return rc == KEEP ? CLOSE : rc;
+			c->done = false;
+			http_parser_pause(&c->parser, 0);
+		} else if (c->reject != 0) {
+			return refuse(c, c->reject);
+		} else if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK ||
+		    used == 0) {
+			return refuse(c, 400);
+		}
+	}
+}
+
+/* ---- connections ---- */
+
+/* Before closing, drain what the peer still sends for a moment: closing
+ * with unread data (a refused body) makes a reset that can destroy our
+ * answer before the peer reads it. */
+static void
+drain(int fd)
+{
+	struct timeval tv = { 0, 200000 };
+	uint64_t end = now_mono_ms() + LINGER_MS;
+	size_t total = 0;
+	char junk[4096];
+	ssize_t r;
+
+	shutdown(fd, SHUT_WR);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (total < LINGER_BYTES && now_mono_ms() < end) {
+		r = read(fd, junk, sizeof(junk));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		total += (size_t)r;
+	}
+}
+
+static void
+conn_free(struct conn *c, int how)
+{
+	if (c->ssl != NULL) {
+		if (how == CLOSE)
+			SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	if (how == CLOSE)
+		drain(c->fd);
+	close(c->fd);
+	buf_free(&c->url);
+	buf_free(&c->hdrbuf);
+	buf_free(&c->body);
+	free(c);
+}
+
+static void *
+conn_main(void *arg)
+{
+	struct conn *c = arg;
+	int how = ABORT;
+
+	if (ssl_ctx != NULL) {
+		if ((c->ssl = SSL_new(ssl_ctx)) == NULL ||
+		    SSL_set_fd(c->ssl, c->fd) != 1 || SSL_accept(c->ssl) != 1) {
+			log_debug("TLS handshake failed");
+			ERR_clear_error();
+			conn_free(c, ABORT);
+			return NULL;
+		}
+	}
+	how = conn_serve(c);
+	ERR_clear_error();
+	conn_free(c, how);
+	return NULL;
+}
+
+static void
+tune_socket(int fd)
+{
+	struct timeval idle = { IDLE_TIMEOUT_S, 0 };
+	struct timeval snd = { SEND_TIMEOUT_S, 0 };
+	int one = 1;
+
+	/* Small SSE chunks must leave at once, not wait for Nagle. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A peer that vanishes must not pin a thread forever. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd));
+}
+
+static void
+spawn(int fd)
+{
+	pthread_attr_t attr;
+	struct conn *c;
+	pthread_t t;
+	int e;
+
+	c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	buf_init(&c->url, URL_MAX);
+	buf_init(&c->hdrbuf, HDR_BYTES_MAX);
+	buf_init(&c->body, BODY_MAX);
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, THREAD_STACK);
+	if ((e = pthread_create(&t, &attr, conn_main, c)) != 0) {
+		errno = e;
+		log_warn("pthread_create");
+		close(fd);
+		free(c);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static void __attribute__((noreturn))
+accept_loop(int lfd)
+{
+	int fd;
+
+	for (;;) {
+		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+			if (errno != EINTR && errno != ECONNABORTED) {
+				log_warn("accept");
+				sleep_ms(50);	/* EMFILE: let some close */
+			}
+			continue;
+		}
+		tune_socket(fd);
+		pthread_mutex_lock(&lock);
+		nconnections++;
+		pthread_mutex_unlock(&lock);
+		spawn(fd);
+	}
+}
+
+/* ---- setup ---- */
+
+static int
+alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char ours[] = "\x08http/1.1";
+	unsigned char *sel;
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto(&sel, outlen, ours, sizeof(ours) - 1, in,
+	    inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static void __attribute__((noreturn))
+ssl_fatal(const char *what, const char *file)
+{
+	char msg[256];
+
+	ERR_error_string_n(ERR_get_error(), msg, sizeof(msg));
+	fatalx("%s %s: %s", what, file, msg);
+}
+
+static SSL_CTX *
+tls_setup(const char *cert, const char *key)
+{
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		ssl_fatal("SSL_CTX_new", "");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		ssl_fatal("cannot load certificate", cert);
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		ssl_fatal("cannot load key", key);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	return ctx;
+}
+
+static int
+listen_on(const char *addr, int port, int *ret_port)
+{
+	struct addrinfo hints, *ai;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char ps[16];
+	int fd, e, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(ps, sizeof(ps), "%d", port);
+	if ((e = getaddrinfo(addr, ps, &hints, &ai)) != 0)
+		fatalx("bad --bind %s: %s", addr, gai_strerror(e));
+	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		fatal("socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		fatal("bind %s port %d", addr, port);
+	freeaddrinfo(ai);
+	if (listen(fd, 4096) < 0)
+		fatal("listen");
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		fatal("getsockname");
+	*ret_port = ntohs(ss.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+/* Written aside and renamed: a reader never sees half a number. */
+static void
+write_ready(const char *file, int port)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", file) >= (int)sizeof(tmp))
+		fatalx("--ready-file: name too long");
+	if ((f = fopen(tmp, "w")) == NULL)
+		fatal("%s", tmp);
+	if (fprintf(f, "%d\n", port) < 0 || fclose(f) != 0)
+		fatal("%s", tmp);
+	if (rename(tmp, file) < 0)
+		fatal("rename %s", file);
+}
+
+static void __attribute__((noreturn))
+on_term(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
+static void
+signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+struct opts {
+	const char	*cert, *key, *bind, *ready;
+	int		 port;
+	bool		 plain;
+};
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: llmfb-mock --cert FILE --key FILE [--port N]"
+	    " [--bind ADDR]\n\t[--ready-file FILE] [--plain] [--verbose]\n");
+	exit(2);
+}
+
+static void
+parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "ready-file", required_argument, NULL, 'r' },
+		{ "plain", no_argument, NULL, 'P' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->cert = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'b': o->bind = optarg; break;
+		case 'r': o->ready = optarg; break;
+		case 'P': o->plain = true; break;
+		case 'v': log_verbosity = LOG_LVL_DEBUG; break;
+		case 'p':
+			if (parse_int(optarg, 0, 65535, &o->port) < 0)
+				fatalx("bad --port %s", optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || (!o->plain && (o->cert == NULL ||
+	    o->key == NULL)))
+		usage();
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { .bind = "127.0.0.1" };
+	int lfd, port;
+
+	log_init("llmfb-mock", LOG_LVL_WARN, false);
+	parse_args(argc, argv, &o);
+	signals();
+	json_object_seed(0);
+	if (!o.plain)
+		ssl_ctx = tls_setup(o.cert, o.key);
+	pthread_mutex_lock(&lock);
+	prov_get("default");
+	pthread_mutex_unlock(&lock);
+	lfd = listen_on(o.bind, o.port, &port);
+	if (o.ready != NULL)
+		write_ready(o.ready, port);
+	accept_loop(lfd);
+}
