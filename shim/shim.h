@@ -1,0 +1,117 @@
+/* libllmfb.so: the core every interception layer shares.
+ *
+ * The shim is a guest in someone else's process.  The core owns: the table
+ * of real symbols (one naming scheme, real_<name>), init (once, no threads,
+ * no file I/O beyond getenv), a per-thread recursion guard for the shim's
+ * own system calls, the debug log (silent unless LLMFB_DEBUG is set), the
+ * list of intercepted hosts the daemon publishes and the daemon probe.
+ * Layers (curl.c today; connect/OpenSSL later) add their real_ pointers to
+ * struct shim_real and resolve them under their own pthread_once, because
+ * the library they hook may be dlopen()ed long after the core came up.
+ *
+ * Every function here preserves errno.
+ */
+#ifndef LLMFB_SHIM_H
+#define LLMFB_SHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* libcurl's types and constants only: the shim is not linked against
+ * libcurl and resolves every curl function it calls at run time.  Without
+ * these two, curl.h would turn curl_easy_setopt/getinfo into type-checking
+ * macros and flag the deprecated options we must still shadow. */
+#define CURL_DISABLE_TYPECHECK 1
+#define CURL_DISABLE_DEPRECATION 1
+#include <curl/curl.h>
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+#define SHIM_SOCKET_DEFAULT "/run/llmfb/llmfb.sock"
+#define SHIM_HOSTS_SUFFIX ".hosts"
+#define SHIM_HOSTS_MAX 256	/* entries kept from the hosts file */
+#define SHIM_HOST_MAX 253	/* longest DNS name, without a trailing dot */
+
+/* The real functions behind our hooks, in one table.  A NULL pointer means
+ * the symbol was not found (or only our own hook was). */
+struct shim_real {
+	/* libcurl, resolved by curl.c on the first curl hook */
+	CURL *(*real_curl_easy_init)(void);
+	CURLcode (*real_curl_easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*real_curl_easy_perform)(CURL *);
+	CURLcode (*real_curl_easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*real_curl_easy_cleanup)(CURL *);
+	void (*real_curl_easy_reset)(CURL *);
+	CURL *(*real_curl_easy_duphandle)(CURL *);
+	CURLMcode (*real_curl_multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*real_curl_multi_remove_handle)(CURLM *, CURL *);
+	/* libcurl helpers the curl layer calls (not hooked) */
+	CURLU *(*real_curl_url)(void);
+	void (*real_curl_url_cleanup)(CURLU *);
+	CURLUcode (*real_curl_url_set)(CURLU *, CURLUPart, const char *,
+				       unsigned int);
+	CURLUcode (*real_curl_url_get)(const CURLU *, CURLUPart, char **,
+				       unsigned int);
+	void (*real_curl_free)(void *);
+	struct curl_slist *(*real_curl_slist_append)(struct curl_slist *,
+						     const char *);
+	void (*real_curl_slist_free_all)(struct curl_slist *);
+};
+
+extern struct shim_real shim_real;
+#define REAL(name) (shim_real.real_##name)
+
+/* Written once by shim_init(), before any reader got past it. */
+extern bool shim_debug_enabled;
+
+/* Core init, once (pthread_once; also run by the constructor).  Reads
+ * LLMFB_DISABLE, LLMFB_DEBUG and LLMFB_SOCKET.  Returns true when the shim
+ * may act, false when it must only forward (disabled, unusable socket
+ * path). */
+bool shim_init(void);
+
+/* The library that defines anchor (found with dlsym(RTLD_NEXT) and
+ * dladdr), else the first of sonames already loaded (RTLD_NOLOAD: loaded
+ * RTLD_LOCAL by a dlopen()), else NULL.  The handle is never closed. */
+void *shim_lib_open(const char *anchor, const void *self,
+		    const char *const *sonames);
+/* name from lib (RTLD_NEXT when lib is NULL, then each of the sonames
+ * loaded); NULL when missing or when it would be our own hook self. */
+void *shim_sym(void *lib, const char *name, const void *self);
+
+/* Per-thread recursion guard: true while the shim itself is doing I/O
+ * (probe, hosts file), so a hook that fires inside forwards at once. */
+bool shim_guard_active(void);
+void shim_guard_enter(void);
+void shim_guard_leave(void);
+
+/* One line "llmfb[pid] func: message" on stderr.  Never give it a header
+ * value, a URL path or query (secrets live there); scheme, host and port
+ * are fine. */
+void shim_debug(const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define SHIM_DEBUG(func, ...)						\
+	do {								\
+		if (shim_debug_enabled)					\
+			shim_debug((func), __VA_ARGS__);		\
+	} while (0)
+
+/* The daemon's socket path (LLMFB_SOCKET or SHIM_SOCKET_DEFAULT). */
+const char *shim_socket_path(void);
+
+/* True when the daemon's hosts file names no host at all (or is missing):
+ * a cheap test before parsing anything.  Rechecks the file at most once a
+ * second. */
+bool shim_hosts_empty(void);
+/* True when host (as found in a URL: any case, maybe "[v6]", maybe a
+ * trailing dot, no port) is intercepted.  Rechecks the file at most once a
+ * second. */
+bool shim_host_intercepted(const char *host);
+
+/* True when a connect() to the daemon's socket succeeds now (or would
+ * block: backlog full, the daemon is alive).  The probe socket is closed. */
+bool shim_daemon_up(void);
+
+#endif
