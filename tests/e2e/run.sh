@@ -1,0 +1,424 @@
+#!/bin/bash
+# End-to-end tests: real, unmodified clients (the curl CLI, and lcclient,
+# an ordinary libcurl program in easy and multi mode) call
+# https://api.openai.com and https://api.anthropic.com under LD_PRELOAD;
+# the shim hands the calls to a real llmfbd on a Unix socket, which walks
+# its ladder over real HTTPS to the mock provider.
+set -u
+cd "$(dirname "$0")/../.."
+B=${B:-build}
+. tests/e2e/stack.sh
+
+PASS=0
+FAIL=0
+SKIP=0
+ERRS=""
+CALLER_KEY="sk-caller-secret-0123"
+export LLMFB_TEST_BACKUP_KEY="sk-backup-from-config"
+export LLMFB_TEST_ABACKUP_KEY="sk-ant-backup-from-config"
+CHAT='{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}'
+STREAM='{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+MSG='{"model":"claude-x","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}'
+OAI=https://api.openai.com/v1/chat/completions
+ANT=https://api.anthropic.com/v1/messages
+
+# ---- assertions: a case passes when all its expectations hold ----------
+
+expect_eq() {	# what got want
+	[ "$2" == "$3" ] || ERRS="$ERRS; $1: got '$2', want '$3'"
+}
+expect_match() {	# what text regex
+	[[ "$2" =~ $3 ]] || ERRS="$ERRS; $1: '${2:0:200}' does not match /$3/"
+}
+expect_lt() {	# what got limit
+	[ "$2" -lt "$3" ] 2>/dev/null || ERRS="$ERRS; $1: $2 is not below $3"
+}
+expect_ge() {	# what got floor
+	[ "$2" -ge "$3" ] 2>/dev/null || ERRS="$ERRS; $1: $2 is below $3"
+}
+finish() {
+	if [ -z "$ERRS" ]; then
+		PASS=$((PASS + 1))
+		echo "ok - $1"
+	else
+		FAIL=$((FAIL + 1))
+		echo "FAIL - $1${ERRS}"
+	fi
+	ERRS=""
+}
+
+ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# ---- clients -------------------------------------------------------------
+
+SHIM_ENV=()
+shim_on() {
+	SHIM_ENV=(LD_PRELOAD="$B/libllmfb.so"
+	    LLMFB_SOCKET="${1:-$STACK_DIR/llmfb.sock}")
+	# A sanitized shim in a sanitized client: the runtime is the
+	# client's own, loaded after the preload.
+	[ -z "${LLMFB_TEST_SANITIZED:-}" ] ||
+	    SHIM_ENV+=(ASAN_OPTIONS=verify_asan_link_order=0)
+}
+
+# call KIND URL DATA [client args...]: one call by an unmodified client.
+# Sets CODE TARGET ATTEMPTS FALLBACK PROVIDER EFFURL BODY ELAPSED FIRST_NS.
+call() {
+	local kind=$1 url=$2 data=$3 t0 line
+	shift 3
+	rm -rf "$STACK_DIR/out" && mkdir -p "$STACK_DIR/out"
+	t0=$(ms_now)
+	case $kind in
+	curl)
+		env "${SHIM_ENV[@]}" curl -sS -D "$STACK_DIR/out/h" \
+		    -o "$STACK_DIR/out/0.body" -w '%{http_code} %{url_effective}' \
+		    -H "Authorization: Bearer $CALLER_KEY" \
+		    -H "x-api-key: $CALLER_KEY" \
+		    -H 'Content-Type: application/json' \
+		    "$@" ${data:+-d "$data"} "$url" >"$STACK_DIR/out/w" \
+		    2>"$STACK_DIR/out/err"
+		read -r CODE EFFURL <"$STACK_DIR/out/w"
+		TARGET=$(hdr x-llmfb-target)
+		ATTEMPTS=$(hdr x-llmfb-attempts)
+		FALLBACK=$(hdr x-llmfb-fallback)
+		PROVIDER=$(hdr x-mock-provider)
+		FIRST_NS=0
+		;;
+	easy|multi)
+		line=$(env "${SHIM_ENV[@]}" "$B/lcclient" --mode "$kind" \
+		    --body-dir "$STACK_DIR/out" \
+		    -H "Authorization: Bearer $CALLER_KEY" \
+		    -H "x-api-key: $CALLER_KEY" \
+		    "$@" ${data:+--data "$data"} "$url" 2>"$STACK_DIR/out/err")
+		CODE=$(field code "$line")
+		EFFURL=$(field url "$line")
+		TARGET=$(field target "$line")
+		ATTEMPTS=$(field attempts "$line")
+		FALLBACK=$(field fallback "$line")
+		PROVIDER=$(field provider "$line")
+		FIRST_NS=$(field first_ns "$line")
+		;;
+	esac
+	ELAPSED=$(( $(ms_now) - t0 ))
+	BODY=$(cat "$STACK_DIR/out/0.body" 2>/dev/null)
+	# Sanitizer reports from the shim inside the client, kept for the end.
+	grep -h -A20 -E 'Sanitizer|runtime error' "$STACK_DIR/out/err" \
+	    >>"$STACK_DIR/sanitizer.log" 2>/dev/null || true
+}
+
+hdr() {
+	local v
+	v=$(grep -i "^$1:" "$STACK_DIR/out/h" 2>/dev/null | tail -1 |
+	    cut -d: -f2- | tr -d '\r' | sed 's/^ *//')
+	echo "${v:--}"
+}
+
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+
+KINDS="curl easy multi"
+if [ -n "${LLMFB_TEST_SANITIZED:-}" ]; then
+	# Debian's curl hangs with a sanitizer runtime preloaded.
+	KINDS="easy multi"
+	echo "# sanitized build: the curl CLI cases are skipped (curl hangs" \
+	    "with the ASan runtime preloaded); lcclient covers libcurl"
+fi
+
+# ---- the cases -----------------------------------------------------------
+
+t_primary_answers() {
+	mock_reset
+	call "$1" "$OAI" "$CHAT"
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" primary
+	expect_eq fallback "$FALLBACK" 0
+	expect_eq effective-url "$EFFURL" "$OAI"
+	expect_match body "$BODY" '"Hello from primary"'
+	expect_eq primary-attempts "$(mock_stat primary requests)" 1
+	expect_eq caller-key-to-own-provider \
+	    "$(mock_stat primary last_authorization)" "Bearer $CALLER_KEY"
+	finish "$1: primary answers"
+}
+
+t_primary_503() {
+	mock_reset
+	mock_script primary 'status=503'
+	call "$1" "$OAI" "$CHAT"
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" secondary
+	expect_eq fallback "$FALLBACK" 1
+	expect_eq attempts "$ATTEMPTS" 2
+	expect_match body "$BODY" '"Hello from secondary"'
+	expect_match served-model "$BODY" '"model":"backup-model"'
+	expect_eq primary-attempts "$(mock_stat primary requests)" 1
+	expect_eq secondary-attempts "$(mock_stat secondary requests)" 1
+	expect_eq config-key-to-other-provider \
+	    "$(mock_stat secondary last_authorization)" \
+	    "Bearer $LLMFB_TEST_BACKUP_KEY"
+	expect_eq no-caller-key-elsewhere \
+	    "$(mock_str secondary last_x_api_key)" null
+	finish "$1: primary 503 -> second rung"
+}
+
+t_refused() {
+	mock_reset
+	call "$1" "$OAI" '{"model":"case-refused","messages":[]}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" secondary
+	expect_eq fallback "$FALLBACK" 1
+	expect_eq attempts "$ATTEMPTS" 2
+	expect_eq secondary-attempts "$(mock_stat secondary requests)" 1
+	finish "$1: primary refuses connections -> second rung"
+}
+
+t_hang() {
+	mock_reset
+	mock_script primary 'delay_ms=5000'
+	call "$1" "$OAI" "$CHAT"
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" secondary
+	expect_eq fallback "$FALLBACK" 1
+	# first_byte is 800ms in e2e.yaml; the margin allows a loaded box.
+	expect_ge "time (ms)" "$ELAPSED" 800
+	expect_lt "time (ms)" "$ELAPSED" 2500
+	expect_eq primary-attempts "$(mock_stat primary requests)" 1
+	expect_eq secondary-attempts "$(mock_stat secondary requests)" 1
+	finish "$1: primary hangs past first-byte timeout -> second rung"
+}
+
+t_all_fail() {
+	mock_reset
+	mock_script primary 'status=503'
+	mock_script secondary 'status=500'
+	call "$1" "$OAI" "$CHAT"
+	expect_eq status "$CODE" 503
+	expect_eq target "$TARGET" none
+	expect_match openai-error-shape "$(jq -r .error.message <<<"$BODY")" \
+	    'no target could serve'
+	expect_lt "time (ms)" "$ELAPSED" 2000
+	expect_eq primary-attempts "$(mock_stat primary requests)" 1
+	expect_eq secondary-attempts "$(mock_stat secondary requests)" 1
+	finish "$1: every rung fails -> safe failure (OpenAI shape)"
+}
+
+t_anthropic() {
+	mock_reset
+	mock_script aprimary 'status=529'
+	call "$1" "$ANT" "$MSG"
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" asecondary
+	expect_eq fallback "$FALLBACK" 1
+	expect_match body "$BODY" '"type":"message"'
+	expect_eq config-key-to-other-provider \
+	    "$(mock_stat asecondary last_x_api_key)" "$LLMFB_TEST_ABACKUP_KEY"
+	mock_script asecondary 'status=503'
+	call "$1" "$ANT" "$MSG"
+	expect_eq all-fail-status "$CODE" 503
+	expect_eq anthropic-error-shape "$(jq -r .type <<<"$BODY")" error
+	expect_match anthropic-error-message \
+	    "$(jq -r .error.message <<<"$BODY")" 'no target could serve'
+	finish "$1: api.anthropic.com: 529 -> second rung; all fail (Anthropic shape)"
+}
+
+t_stream() {
+	local first_ns last_ns
+	mock_reset
+	mock_script primary 'chunks=4 pace_ms=400'
+	if [ "$1" == curl ]; then
+		# Stamp each line as it reaches the unmodified curl's stdout.
+		first_ns=$(env "${SHIM_ENV[@]}" curl -sS -N \
+		    -H 'Content-Type: application/json' -d "$STREAM" "$OAI" |
+		    { first=""; while IFS= read -r l; do
+			[ -z "$first" ] && [ -n "$l" ] &&
+			    first="${EPOCHREALTIME/./}000"
+		    done; echo "$first"; })
+		CODE=200
+	else
+		call "$1" "$OAI" "$STREAM"
+		first_ns=$FIRST_NS
+		expect_match events "$BODY" 'data: \[DONE\]'
+	fi
+	last_ns=$(mock_stat primary last_chunk_ns)
+	expect_eq status "$CODE" 200
+	expect_ge first-chunk-seen "${first_ns:-0}" 1
+	expect_lt "first chunk at client before mock's last chunk" \
+	    "${first_ns:-0}" "$last_ns"
+	finish "$1: streamed answer reaches the client while it streams"
+}
+
+t_daemon_absent() {
+	local hostsdir=$STACK_DIR/absent
+	mkdir -p "$hostsdir"
+	# The shim is told to intercept, but no daemon listens there.
+	echo api.openai.com >"$hostsdir/llmfb.sock.hosts"
+	mock_reset
+	shim_on "$hostsdir/llmfb.sock"
+	call "$1" "https://api.openai.com:$MOCK_PORT/v1/chat/completions" \
+	    "$CHAT" --cacert "$STACK_DIR/certs/ca.pem" \
+	    --resolve "api.openai.com:$MOCK_PORT:127.0.0.1"
+	shim_on
+	expect_eq status "$CODE" 200
+	expect_eq served-directly "$PROVIDER" default
+	expect_eq no-llmfb-headers "$TARGET" -
+	expect_eq effective-url "$EFFURL" \
+	    "https://api.openai.com:$MOCK_PORT/v1/chat/completions"
+	expect_eq direct-attempts "$(mock_stat default requests)" 1
+	finish "$1: daemon absent -> the call goes out as without the shim"
+}
+
+t_passthrough() {
+	mock_reset
+	call "$1" https://api.llmfb.test/v1/chat/completions "$CHAT"
+	expect_eq status "$CODE" 200
+	expect_eq original-host-served "$PROVIDER" default
+	expect_eq no-ladder "$TARGET" -
+	expect_eq effective-url "$EFFURL" \
+	    https://api.llmfb.test/v1/chat/completions
+	expect_eq attempts "$(mock_stat default requests)" 1
+	expect_eq caller-key-to-own-host \
+	    "$(mock_stat default last_authorization)" "Bearer $CALLER_KEY"
+	finish "$1: intercepted host with no route -> passthrough"
+}
+
+t_not_llm() {
+	# A call the shim has no business with is left alone entirely.
+	mock_reset
+	call "$1" "$MOCK_URL/v1/models" '{}' --cacert "$STACK_DIR/certs/ca.pem"
+	expect_eq status "$CODE" 200
+	expect_eq direct "$PROVIDER" default
+	expect_eq no-llmfb-headers "$TARGET" -
+	finish "$1: a host that is not intercepted is untouched"
+}
+
+t_big_body() {
+	local f=$STACK_DIR/big.json size
+	mock_reset
+	{
+		printf '{"model":"gpt-4o","messages":[{"role":"user","content":"'
+		head -c 1200000 /dev/zero | tr '\0' a
+		printf '"}]}'
+	} >"$f"
+	size=$(stat -c %s "$f")
+	if [ "$1" == curl ]; then
+		call curl "$OAI" "@$f"
+	else
+		call "$1" "$OAI" "" --data-file "$f"
+	fi
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" primary
+	expect_eq bytes-at-provider "$(mock_stat primary last_body_bytes)" "$size"
+	finish "$1: request body over 1 MB ($size bytes)"
+}
+
+t_parallel() {
+	local out n urls=""
+	mock_reset
+	mock_script primary 'delay_ms=400'
+	if [ "$1" == curl ]; then
+		local t0; t0=$(ms_now)
+		out=$(env "${SHIM_ENV[@]}" curl -sS --no-progress-meter -Z --parallel-max 8 \
+		    -H 'Content-Type: application/json' -d "$CHAT" \
+		    -w '%{http_code} %header{x-llmfb-target}\n' -o /dev/null \
+		    "$OAI" -o /dev/null "$OAI" -o /dev/null "$OAI" \
+		    -o /dev/null "$OAI")
+		ELAPSED=$(( $(ms_now) - t0 ))
+		n=$(grep -c '^200 primary$' <<<"$out")
+	else
+		local t0; t0=$(ms_now)
+		out=$(env "${SHIM_ENV[@]}" "$B/lcclient" --mode "$1" \
+		    --data "$CHAT" "$OAI" "$OAI" "$OAI" "$OAI")
+		ELAPSED=$(( $(ms_now) - t0 ))
+		n=$(grep -c 'code=200 .* target=primary' <<<"$out")
+	fi
+	expect_eq answered "$n" 4
+	expect_eq primary-attempts "$(mock_stat primary requests)" 4
+	if [ "$1" != easy ]; then
+		# Four 400 ms answers at once, not one after another.
+		expect_lt "time (ms)" "$ELAPSED" 1400
+	fi
+	finish "$1: four calls in one run ($([ "$1" == easy ] &&
+	    echo 'one handle, kept alive' || echo 'at once'))"
+}
+
+first_call_seen() { [ "$(mock_stat default requests)" == 1 ]; }
+
+t_hosts_change() {
+	# A running program picks up a new intercepted host from a reload,
+	# without restarting: curl --rate spaces two calls 3 s apart.
+	local cfg=$STACK_DIR/llmfb.yaml url=https://late.llmfb.test/v1/chat/completions
+	mock_reset
+	env "${SHIM_ENV[@]}" curl -sS --no-progress-meter --rate 20/m \
+	    --cacert "$STACK_DIR/certs/ca.pem" \
+	    --connect-to \
+	    "late.llmfb.test:443:127.0.0.1:$MOCK_PORT" -D "$STACK_DIR/late.h" \
+	    -o /dev/null -o /dev/null "$url" "$url" &
+	local pid=$!
+	wait_for "the first call" first_call_seen
+	cp "$cfg" "$cfg.orig"
+	sed -i -e 's/^intercept:/intercept:\n  - late.llmfb.test/' \
+	    -e "s/^  connect_to:/  connect_to:\n    - \"late.llmfb.test:443:127.0.0.1:$MOCK_PORT\"/" \
+	    "$cfg"
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" reload >/dev/null
+	wait "$pid"
+	expect_eq calls-served "$(mock_stat default requests)" 2
+	expect_eq first-direct-second-through-llmfb \
+	    "$(grep -ci '^x-llmfb-passthrough: 1' "$STACK_DIR/late.h")" 1
+	mv "$cfg.orig" "$cfg"
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" reload >/dev/null
+	finish "curl: a host added by reload is intercepted by a running program"
+}
+
+t_status() {
+	local st
+	st=$("$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status)
+	expect_eq config "$(jq -r .config <<<"$st")" "$STACK_DIR/llmfb.yaml"
+	expect_ge calls "$(jq -r .calls <<<"$st")" 10
+	expect_ge chat-fallbacks \
+	    "$(jq -r '.routes[]|select(.name=="chat")|.fallbacks' <<<"$st")" 3
+	expect_eq ladder \
+	    "$(jq -r '.routes[]|select(.name=="chat")|.ladder|join(">")' <<<"$st")" \
+	    "primary>secondary"
+	expect_match text "$("$B/llmfbctl" -s "$STACK_DIR/control.sock" status)" \
+	    'chat +[0-9]+ +[0-9]+'
+	expect_eq no-secret-in-status "$(grep -c "$LLMFB_TEST_BACKUP_KEY" <<<"$st")" 0
+	expect_eq no-secret-in-log "$(grep -c "sk-" "$STACK_DIR/llmfbd.log")" 0
+	finish "llmfbctl status shows routes, targets and counters; no secrets"
+}
+
+# ---- run -----------------------------------------------------------------
+
+stack_init
+mock_start
+render_config tests/e2e/e2e.yaml "$STACK_DIR/llmfb.yaml"
+daemon_start "$STACK_DIR/llmfb.yaml" -d
+shim_on
+
+for t in t_primary_answers t_primary_503 t_refused t_hang t_all_fail \
+    t_anthropic t_stream t_daemon_absent t_passthrough t_not_llm \
+    t_big_body t_parallel; do
+	for k in $KINDS; do
+		$t "$k"
+	done
+done
+if [ -n "${LLMFB_TEST_SANITIZED:-}" ]; then
+	SKIP=$((SKIP + 1 + 11))
+else
+	t_hosts_change
+fi
+t_status
+
+# Stop the daemon cleanly (it frees everything on SIGTERM), then look at
+# what it and the shim said: a sanitizer finding fails the suite.
+daemon_stop
+grep -h -A30 -E 'Sanitizer|runtime error' "$STACK_DIR/llmfbd.log" \
+    >>"$STACK_DIR/sanitizer.log" 2>/dev/null || true
+if [ -s "$STACK_DIR/sanitizer.log" ]; then
+	ERRS="; $(head -40 "$STACK_DIR/sanitizer.log")"
+fi
+finish "no sanitizer findings in llmfbd or the shim; llmfbd stops cleanly"
+
+if [ "$FAIL" -gt 0 ]; then
+	echo "--- llmfbd log (last 30 lines)"
+	tail -30 "$STACK_DIR/llmfbd.log"
+fi
+echo "$PASS passed, $FAIL failed, $SKIP skipped"
+[ "$FAIL" -eq 0 ]
