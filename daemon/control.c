@@ -172,7 +172,7 @@ control_status(struct daemon *d)
 	for (i = 0; i < c->nintercept; i++)
 		json_array_append_new(hosts, json_string(c->intercept[i]));
 	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
 	    "version", LLMFB_VERSION,
 	    "pid", (json_int_t)getpid(),
 	    "uptime_s", (json_int_t)(time(NULL) - d->started),
@@ -181,6 +181,7 @@ control_status(struct daemon *d)
 	    "reloads", (json_int_t)d->reloads,
 	    "reload_failures", (json_int_t)d->reload_failures,
 	    "clients", (json_int_t)server_clients(d->server),
+	    "accepted", (json_int_t)server_accepted(d->server),
 	    "calls", (json_int_t)d->stats->calls,
 	    "in_flight", (json_int_t)d->stats->in_flight,
 	    "passthrough", (json_int_t)d->stats->passthrough,

@@ -28,6 +28,7 @@ struct server {
 	struct watcher	 w;
 	char		*path;
 	unsigned int	 nclients;
+	uint64_t	 accepted;
 };
 
 struct conn {
@@ -680,6 +681,7 @@ server_accept(struct watcher *w, uint32_t events)
 			continue;
 		}
 		s->nclients++;
+		s->accepted++;
 	}
 }
 
@@ -750,4 +752,10 @@ unsigned int
 server_clients(const struct server *s)
 {
 	return s->nclients;
+}
+
+uint64_t
+server_accepted(const struct server *s)
+{
+	return s->accepted;
 }

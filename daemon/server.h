@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -50,6 +51,8 @@ struct server *server_new(struct daemon *d, const char *path,
     unsigned int mode);
 void server_free(struct server *s);
 unsigned int server_clients(const struct server *s);
+/* Connections accepted since start (the shim's probes included). */
+uint64_t server_accepted(const struct server *s);
 
 /* The value of a request header (first of that name), or NULL. */
 const char *http_req_header(const struct http_req *r, const char *name);
