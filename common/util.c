@@ -71,13 +71,16 @@ scale(uint64_t v, uint64_t mul, uint64_t *ret)
 	return 0;
 }
 
-int
-parse_duration_ms(const char *s, uint64_t *ret_ms)
+struct unit {
+	const char	*name;
+	uint64_t	 mul;
+};
+
+/* "<digits><unit>" with unit one of the table's names. */
+static int
+parse_units(const char *s, const struct unit *units, size_t n,
+    uint64_t *ret)
 {
-	static const struct { const char *unit; uint64_t ms; } units[] = {
-		{ "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
-		{ "h", 3600000 },
-	};
 	const char *unit;
 	uint64_t v;
 	size_t i;
@@ -85,32 +88,34 @@ parse_duration_ms(const char *s, uint64_t *ret_ms)
 
 	if ((r = split_unit(s, &v, &unit)) < 0)
 		return r;
-	for (i = 0; i < ARRAY_SIZE(units); i++)
-		if (strcmp(unit, units[i].unit) == 0)
-			return scale(v, units[i].ms, ret_ms);
+	for (i = 0; i < n; i++)
+		if (strcmp(unit, units[i].name) == 0)
+			return scale(v, units[i].mul, ret);
 	return -EINVAL;
+}
+
+int
+parse_duration_ms(const char *s, uint64_t *ret_ms)
+{
+	static const struct unit units[] = {
+		{ "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 },
+	};
+
+	return parse_units(s, units, ARRAY_SIZE(units), ret_ms);
 }
 
 int
 parse_size(const char *s, uint64_t *ret_bytes)
 {
-	static const struct { const char *unit; uint64_t mul; } units[] = {
+	static const struct unit units[] = {
 		{ "", 1 }, { "B", 1 },
 		{ "K", 1ULL << 10 }, { "KB", 1ULL << 10 }, { "KiB", 1ULL << 10 },
 		{ "M", 1ULL << 20 }, { "MB", 1ULL << 20 }, { "MiB", 1ULL << 20 },
 		{ "G", 1ULL << 30 }, { "GB", 1ULL << 30 }, { "GiB", 1ULL << 30 },
 	};
-	const char *unit;
-	uint64_t v;
-	size_t i;
-	int r;
 
-	if ((r = split_unit(s, &v, &unit)) < 0)
-		return r;
-	for (i = 0; i < ARRAY_SIZE(units); i++)
-		if (strcmp(unit, units[i].unit) == 0)
-			return scale(v, units[i].mul, ret_bytes);
-	return -EINVAL;
+	return parse_units(s, units, ARRAY_SIZE(units), ret_bytes);
 }
 
 uint64_t

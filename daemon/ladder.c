@@ -40,21 +40,8 @@ fail_class_name(enum fail_class c)
 bool
 outcome_is_failure(const struct policy *p, const struct outcome *o)
 {
-	switch (o->kind) {
-	case OUT_OK:
-		return retry_on_status(&p->retry_on, o->status);
-	case OUT_CONNECT:
-	case OUT_TLS:
-	case OUT_BROKEN:
-		/* A broken exchange has nothing to deliver: always a
-		 * failure, and the connect flag says whether to go on. */
-		return true;
-	case OUT_TIMEOUT_CONNECT:
-	case OUT_TIMEOUT_FIRST_BYTE:
-	case OUT_TIMEOUT_TOTAL:
-		return true;
-	}
-	return true;
+	/* An exchange that broke or timed out has nothing to deliver. */
+	return o->kind != OUT_OK || retry_on_status(&p->retry_on, o->status);
 }
 
 /* Whether a failure of this kind may be retried (on any rung). */
