@@ -310,12 +310,6 @@ count_served(struct call *call)
 
 /* ---- upstream callbacks ------------------------------------------------ */
 
-static void
-on_headers(struct xfer *x)
-{
-	(void)x;	/* decided on the first byte or at the end */
-}
-
 static size_t
 on_body(struct xfer *x, const char *p, size_t n)
 {
@@ -404,7 +398,6 @@ on_done(struct xfer *x, CURLcode rc)
 }
 
 static const struct xfer_ops call_xfer_ops = {
-	.on_headers = on_headers,
 	.on_body = on_body,
 	.on_done = on_done,
 };
@@ -477,9 +470,12 @@ attempt_ended(struct call *call, const struct outcome *o)
 	ts->by_kind[o->kind]++;
 	if (o->kind == OUT_OK && o->status >= 100 && o->status < 600)
 		ts->by_status[o->status / 100]++;
-	snprintf(ts->last_failure, sizeof(ts->last_failure), "%s%s%.0d",
-	    outcome_name(o), o->kind == OUT_OK ? "-" : "",
-	    o->kind == OUT_OK ? o->status : 0);
+	if (o->kind == OUT_OK)
+		snprintf(ts->last_failure, sizeof(ts->last_failure),
+		    "http-%d", o->status);
+	else
+		snprintf(ts->last_failure, sizeof(ts->last_failure), "%s",
+		    outcome_name(o));
 	add_reason(call, call->target->name, o);
 	log_debug("route %s: %s failed (%s), %s", call->route->name,
 	    call->target->name, outcome_name(o),

@@ -192,7 +192,8 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
 		if (code >= 200) {
 			x->status = code;
-			x->ops->on_headers(x);
+			if (x->ops->on_headers != NULL)
+				x->ops->on_headers(x);
 		}
 		return len;
 	}

@@ -19,7 +19,8 @@ struct xfer;
 #define XFER_PAUSE	CURL_WRITEFUNC_PAUSE
 
 struct xfer_ops {
-	/* The final response's status line and headers are complete. */
+	/* The final response's status line and headers are complete
+	 * (optional: x->status and x->headers are there either way). */
 	void	(*on_headers)(struct xfer *x);
 	/* Body bytes: return n (taken), XFER_PAUSE, or 0 to abort. */
 	size_t	(*on_body)(struct xfer *x, const char *p, size_t n);
