@@ -367,6 +367,50 @@ t_hosts_change() {
 	finish "curl: a host added by reload is intercepted by a running program"
 }
 
+# raw REQUEST: send bytes to the daemon's socket as they are, print the
+# status line of the answer ("closed" when it closed without one).
+raw() {
+	/usr/bin/python3 - "$STACK_DIR/llmfb.sock" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode().decode('unicode_escape').encode('latin-1'))
+data = b''
+try:
+    while b'\r\n' not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+except socket.timeout:
+    print('hung'); sys.exit()
+print(data.split(b'\r\n')[0].decode() if data else 'closed')
+PY
+}
+
+t_malformed() {
+	expect_eq garbage "$(raw 'HELLO THERE\r\n\r\n')" \
+	    'HTTP/1.1 400 Bad Request'
+	expect_eq bad-chunking "$(raw 'POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n')" \
+	    'HTTP/1.1 400 Bad Request'
+	expect_eq body-too-large "$(raw 'POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 999999999999\r\n\r\n')" \
+	    'HTTP/1.1 413 Content Too Large'
+	expect_eq odd-expectation "$(raw 'POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nExpect: magic\r\nContent-Length: 2\r\n\r\n')" \
+	    'HTTP/1.1 417 Expectation Failed'
+	expect_eq absolute-target "$(raw 'GET http://evil.example/ HTTP/1.1\r\nHost: api.openai.com\r\n\r\n')" \
+	    'HTTP/1.1 400 Bad Request'
+	call curl "$OAI" '{"model": '
+	expect_eq bad-json "$CODE" 400
+	expect_match bad-json-shape "$(jq -r .error.message <<<"$BODY")" \
+	    'not a JSON object'
+	call curl "$ANT" '[1,2]'
+	expect_eq anthropic-shape "$(jq -r .type <<<"$BODY")" error
+	expect_eq still-serving "$(raw 'GET /v1/models HTTP/1.1\r\nHost: api.llmfb.test\r\nConnection: close\r\n\r\n')" \
+	    'HTTP/1.1 200 OK'
+	finish "malformed requests get protocol-correct errors; llmfbd keeps serving"
+}
+
 t_status() {
 	local st
 	st=$("$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status)
@@ -404,6 +448,7 @@ if [ -n "${LLMFB_TEST_SANITIZED:-}" ]; then
 else
 	t_hosts_change
 fi
+t_malformed
 t_status
 
 # Stop the daemon cleanly (it frees everything on SIGTERM), then look at
