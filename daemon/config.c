@@ -173,6 +173,24 @@ valid_host_pattern(const char *h)
 	return true;
 }
 
+/* Names of providers, targets and routes travel in x-llmfb-* headers and
+ * status output: letters, digits and ".-_:" only, so none can break a
+ * header line. */
+static int
+check_name(struct cctx *x, const struct ynode *at, const char *what,
+    const char *name)
+{
+	const char *p;
+
+	for (p = name; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr(".-_:", *p) == NULL)
+			break;
+	if (*p != '\0' || p == name || p - name > 64)
+		return cerr(x, at, "%s name '%s': use 1 to 64 letters, digits "
+		    "and . - _ :", what, name);
+	return 0;
+}
+
 static void
 lowercase(char *s)
 {
@@ -421,7 +439,8 @@ load_provider(struct cctx *x, const struct ynode *key, const struct ynode *n,
 	int r = -1;
 
 	p->name = xstrdup(key->str);
-	if (check_keys(x, n, "provider", keys) < 0)
+	if (check_name(x, key, "provider", p->name) < 0 ||
+	    check_keys(x, n, "provider", keys) < 0)
 		return -1;
 	if ((v = ynode_get(n, "dialect")) == NULL)
 		return cerr(x, key, "provider %s: dialect is required "
@@ -519,7 +538,8 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 	char *prov = NULL;
 
 	t->name = xstrdup(key->str);
-	if (check_keys(x, n, "target", keys) < 0)
+	if (check_name(x, key, "target", t->name) < 0 ||
+	    check_keys(x, n, "target", keys) < 0)
 		return -1;
 	if ((v = ynode_get(n, "provider")) == NULL)
 		return cerr(x, key, "target %s: provider is required", t->name);
@@ -582,7 +602,8 @@ load_route(struct cctx *x, struct config *c, const struct ynode *n,
 			    k);
 	}
 	if ((v = ynode_get(n, "name")) != NULL) {
-		if (get_str(x, v, "route name", &r->name) < 0)
+		if (get_str(x, v, "route name", &r->name) < 0 ||
+		    check_name(x, v, "route", r->name) < 0)
 			return -1;
 	} else {
 		snprintf(namebuf, sizeof(namebuf), "route%zu", r->index);

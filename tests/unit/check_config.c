@@ -126,6 +126,11 @@ static const struct {
 	    "supported" },
 	{ "- just\n- a list\n", "bad.yaml:1:1: the configuration must be a "
 	    "mapping" },
+	{ "routes:\n  - name: \"a\\r\\nSet-Cookie: x\"\n    ladder: [t]\n",
+	    "bad.yaml:2:11: route name 'a\r\nSet-Cookie: x': use 1 to 64 "
+	    "letters, digits and . - _ :" },
+	{ "targets:\n  'two words': { provider: p }\n", "bad.yaml:2:3: "
+	    "target name 'two words': use 1 to 64 letters, digits and . - _ :" },
 	{ "listen: /s\ncontrol: /s\n", "bad.yaml:2:10: control and listen "
 	    "must be different sockets" },
 	{ "providers:\n  p: { dialect: openai, base_url: 'https://x', "
