@@ -28,8 +28,8 @@ COMMON_SRC := common/log.c common/util.c common/buf.c
 DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/ladder.c daemon/route.c daemon/server.c daemon/upstream.c \
 	daemon/call.c daemon/control.c daemon/stats.c daemon/hostsfile.c \
-	daemon/daemon.c
-SHIM_SRC := shim/shim.c shim/curl.c
+	daemon/daemon.c daemon/preamble.c
+SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c
 CTL_SRC := ctl/llmfbctl.c common/ctl_client.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
@@ -39,7 +39,7 @@ CTL_OBJ := $(CTL_SRC:%.c=$(B)/obj/%.o)
 # drag libcurl, jansson or anything else into the host process.
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
-UNIT_TESTS := util config ladder route
+UNIT_TESTS := util config ladder route preamble
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench

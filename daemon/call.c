@@ -699,17 +699,20 @@ passthrough_start(struct call *call)
 
 /* ---- the start of a call ---------------------------------------------- */
 
-/* Where the caller meant to go: the shim's X-Llmfb-Origin header
- * ("https://host:port"), else the Host header over https.  Returns 0 or
+/* Where the caller meant to go: the preamble of a redirected connect(),
+ * else the libcurl layer's X-Llmfb-Origin header (both
+ * "http[s]://host:port"), else the Host header over https.  Returns 0 or
  * -EINVAL. */
 static int
 parse_origin(struct call *call)
 {
-	const char *o = http_req_header(call->req, "x-llmfb-origin");
+	const char *o = conn_origin(call->conn);
 	const char *h, *colon;
 	size_t hlen;
 	int port = 443;
 
+	if (o == NULL)
+		o = http_req_header(call->req, "x-llmfb-origin");
 	snprintf(call->scheme, sizeof(call->scheme), "https");
 	if (o != NULL) {
 		if (strncasecmp(o, "http://", 7) == 0) {
@@ -731,7 +734,8 @@ parse_origin(struct call *call)
 	if (colon != NULL && parse_int(colon + 1, 1, 65535, &port) < 0)
 		return -EINVAL;
 	for (size_t i = 0; i < hlen; i++) {
-		if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '.')
+		if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '.' &&
+		    h[i] != '_')
 			return -EINVAL;
 		call->host[i] = (char)tolower((unsigned char)h[i]);
 	}

@@ -14,6 +14,7 @@
 #include "call.h"
 #include "daemon.h"
 #include "log.h"
+#include "preamble.h"
 #include "server.h"
 #include "util.h"
 
@@ -40,6 +41,10 @@ struct conn {
 	struct http_req	*queue;		/* complete, in order */
 	struct call	*call;		/* serving queue's head */
 	struct buf	 out;
+	struct buf	 pre;		/* the shim's preamble, while read */
+	struct origin	 origin;	/* what the preamble said */
+	char		 origin_url[300];
+	bool		 pre_done;	/* HTTP has begun */
 	bool		 in_value;	/* last header callback was a value */
 	bool		 chunked;	/* response body is chunked */
 	bool		 responding;	/* head sent, end not yet */
@@ -53,6 +58,8 @@ struct conn {
 
 static void conn_close(struct conn *c);
 static void conn_dispatch(void *arg);
+static void conn_read_preamble(struct conn *c, const char *data, size_t n);
+static void conn_parse(struct conn *c, const char *data, size_t n);
 
 /* ---- request objects ------------------------------------------------ */
 
@@ -84,6 +91,12 @@ http_req_header(const struct http_req *r, const char *name)
 		if (strcasecmp(r->h[i].name, name) == 0)
 			return r->h[i].value;
 	return NULL;
+}
+
+const char *
+conn_origin(const struct conn *c)
+{
+	return c->origin_url[0] ? c->origin_url : NULL;
 }
 
 const struct peer *
@@ -562,6 +575,7 @@ conn_destroy(void *arg)
 	}
 	http_req_free(c->parsing);
 	buf_free(&c->out);
+	buf_free(&c->pre);
 	free(c);
 }
 
@@ -590,7 +604,6 @@ conn_read(struct conn *c)
 {
 	char data[READ_CHUNK];
 	ssize_t n;
-	size_t done;
 
 	n = recv(c->w.fd, data, sizeof(data), 0);
 	if (n < 0) {
@@ -604,11 +617,59 @@ conn_read(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	done = http_parser_execute(&c->parser, &parser_settings, data,
-	    (size_t)n);
+	if (!c->pre_done) {
+		conn_read_preamble(c, data, (size_t)n);
+		return;
+	}
+	conn_parse(c, data, (size_t)n);
+}
+
+/* The start of a connection: the shim's preamble lines, if any, then
+ * HTTP.  Bytes are held in c->pre until it is clear which. */
+static void
+conn_read_preamble(struct conn *c, const char *data, size_t n)
+{
+	enum preamble_state st;
+	size_t used;
+
+	if (buf_add(&c->pre, data, n) < 0) {
+		conn_fail(c, 400, "malformed llmfb preamble");
+		if (!c->closed)
+			conn_update_events(c);
+		return;
+	}
+	st = preamble_scan(&c->origin, buf_head(&c->pre),
+	    buf_pending(&c->pre), &used);
+	buf_consume(&c->pre, used);
+	origin_format(&c->origin, c->origin_url, sizeof(c->origin_url));
+	switch (st) {
+	case PREAMBLE_MORE:
+		return;
+	case PREAMBLE_BAD:
+		log_debug("bad preamble from pid %ld", (long)c->peer.pid);
+		conn_fail(c, 400, "malformed llmfb preamble");
+		if (!c->closed)
+			conn_update_events(c);
+		return;
+	case PREAMBLE_DONE:
+		break;
+	}
+	c->pre_done = true;
+	if (buf_pending(&c->pre) > 0)
+		conn_parse(c, buf_head(&c->pre), buf_pending(&c->pre));
+	if (!c->closed)
+		buf_free(&c->pre);
+}
+
+static void
+conn_parse(struct conn *c, const char *data, size_t n)
+{
+	size_t done;
+
+	done = http_parser_execute(&c->parser, &parser_settings, data, n);
 	if (c->closed)
 		return;
-	if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || done != (size_t)n) {
+	if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || done != n) {
 		log_debug("bad request: %s", http_errno_description(
 		    HTTP_PARSER_ERRNO(&c->parser)));
 		conn_fail(c, 400, "malformed HTTP request");
@@ -670,6 +731,7 @@ server_accept(struct watcher *w, uint32_t events)
 		http_parser_init(&c->parser, HTTP_REQUEST);
 		c->parser.data = c;
 		buf_init(&c->out, OUT_MAX);
+		buf_init(&c->pre, 2 * PREAMBLE_LINE_MAX);
 		c->w.fd = fd;
 		c->w.cb = conn_event;
 		c->w.arg = c;

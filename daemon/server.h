@@ -59,6 +59,9 @@ const char *http_req_header(const struct http_req *r, const char *name);
 void http_req_free(struct http_req *r);
 
 const struct peer *conn_peer(const struct conn *c);
+/* "https://host:port" from the shim's preamble (a redirected connect()),
+ * or NULL when the connection carried none. */
+const char *conn_origin(const struct conn *c);
 /* Start the response.  headers holds "Name: value\r\n" lines (may be
  * NULL).  content_length < 0 means the body is streamed (chunked).
  * Returns 0 or -EPIPE when the client is gone. */

@@ -1,0 +1,23 @@
+/* The preamble: what the shim sends on a connection it redirected in
+ * connect(), before any byte of the program's own.  Shared by the shim
+ * (which writes it) and llmfbd (which reads it).
+ *
+ *	LLMFB/1 CONNECT <host> <port>\r\n	first, always
+ *	LLMFB/1 TLS\r\n				when the program starts TLS
+ *						(the session is virtual)
+ *
+ * Then the program's HTTP/1.1, in plaintext.  The host is the name the
+ * program resolved, the port the one it connected to; TLS says the
+ * program meant https.  Connections that start with anything else (the
+ * libcurl layer's, which name their origin in X-Llmfb-Origin) carry no
+ * preamble.  A preamble line never appears after the first HTTP byte. */
+#ifndef LLMFB_SHIM_PROTO_H
+#define LLMFB_SHIM_PROTO_H
+
+#define PREAMBLE_MAGIC		"LLMFB/1 "
+#define PREAMBLE_CONNECT	PREAMBLE_MAGIC "CONNECT"
+#define PREAMBLE_TLS		PREAMBLE_MAGIC "TLS\r\n"
+/* The longest line: magic, verb, a 253-byte name, a port, CRLF. */
+#define PREAMBLE_LINE_MAX	300
+
+#endif
