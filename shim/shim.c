@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,6 +86,7 @@ bool shim_init(void)
  * so that a program changing its environment later does not matter. */
 __attribute__((constructor)) static void shim_ctor(void)
 {
+	shim_libc();
 	shim_init();
 }
 
@@ -124,6 +126,42 @@ void *shim_lib_open(const char *anchor, const void *self,
 		lib = dlopen(*sonames, RTLD_NOW | RTLD_NOLOAD);
 	errno = saved;
 	return lib;
+}
+
+/* The libc functions the hooks forward to.  dlsym(RTLD_NEXT) finds libc's
+ * (or a sanitizer's interceptor); never our own. */
+static pthread_once_t libc_once = PTHREAD_ONCE_INIT;
+
+#define LIBC_SYM(name)							\
+	do {								\
+		*(void **)&shim_real.real_##name =			\
+			shim_sym(NULL, #name, (const void *)name);	\
+	} while (0)
+
+static void libc_resolve(void)
+{
+	LIBC_SYM(connect);
+	LIBC_SYM(close);
+	LIBC_SYM(close_range);
+	LIBC_SYM(dup);
+	LIBC_SYM(dup2);
+	LIBC_SYM(dup3);
+	LIBC_SYM(fcntl);
+	LIBC_SYM(fcntl64);
+	LIBC_SYM(getaddrinfo);
+	LIBC_SYM(getnameinfo);
+	LIBC_SYM(getpeername);
+	LIBC_SYM(getsockname);
+	LIBC_SYM(getsockopt);
+	LIBC_SYM(setsockopt);
+}
+
+void shim_libc(void)
+{
+	int saved = errno;
+
+	pthread_once(&libc_once, libc_resolve);
+	errno = saved;
 }
 
 /* ------------------------------------------------------------------ */
@@ -245,11 +283,7 @@ static long long now_coarse_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Normalise a host name into out[SHIM_HOST_MAX + 1]: lower case, without
- * the brackets of an IPv6 literal and without a trailing dot.  Returns its
- * length, 0 when it is empty, too long or holds characters no host name
- * has ('*' is allowed: patterns go through here too). */
-static size_t host_norm(const char *in, size_t len, char *out)
+size_t shim_host_norm(const char *in, size_t len, char *out)
 {
 	size_t i;
 
@@ -305,7 +339,7 @@ static void hosts_add_line(struct hostlist *l, const char *s, size_t len)
 		len = (size_t)(colon + 1 - s);		/* [v6]:port */
 	if (l->n >= SHIM_HOSTS_MAX)
 		return;
-	n = host_norm(s, len, l->name[l->n]);
+	n = shim_host_norm(s, len, l->name[l->n]);
 	if (n == 0)
 		return;
 	/* '*' only as a whole first label: "*.example.com" */
@@ -465,7 +499,7 @@ bool shim_host_intercepted(const char *host)
 	if (!shim_init() || !host)
 		return false;
 	hosts_check();
-	hlen = host_norm(host, strlen(host), h);
+	hlen = shim_host_norm(host, strlen(host), h);
 	if (hlen == 0 || memchr(h, '*', hlen))
 		return false;
 	pthread_mutex_lock(&hosts_lock);
@@ -496,32 +530,62 @@ static const char *errno_name(int e)
 	return s ? s : "unknown error";
 }
 
-bool shim_daemon_up(void)
+int shim_daemon_connect(bool nonblock, int timeout_ms)
 {
 	struct sockaddr_un sa;
 	size_t len = strlen(sock_path);
-	int saved = errno;
-	bool up = false;
-	int fd;
+	struct timeval tv;
+	int fd, e;
 
-	if (!shim_init() || len == 0)
-		return false;
+	shim_libc();
+	if (!shim_init() || len == 0) {
+		errno = ENOENT;
+		return -1;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, sock_path, len);	/* len < sizeof(sun_path) */
 
-	shim_guard_enter();
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd >= 0) {
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
-		    errno == EAGAIN || errno == EINPROGRESS)
-			up = true;
-		else
-			SHIM_DEBUG("probe", "%s: daemon down (%s)", sock_path,
-				   errno_name(errno));
-		close(fd);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+		    (nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (fd < 0)
+		return -1;
+	if (!nonblock && timeout_ms > 0) {
+		/* A blocking connect() on a Unix socket waits only while the
+		 * listener's backlog is full; SO_SNDTIMEO bounds the wait. */
+		tv.tv_sec = timeout_ms / 1000;
+		tv.tv_usec = (timeout_ms % 1000) * 1000;
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
+	while (REAL(connect)(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		if (errno == EINTR && !nonblock)
+			continue;	/* nothing was connected: retry */
+		if (nonblock && (errno == EAGAIN || errno == EINPROGRESS))
+			break;		/* backlog full: alive, but busy */
+		e = errno;
+		SHIM_DEBUG("daemon", "%s: cannot connect (%s)", sock_path,
+			   errno_name(e));
+		REAL(close)(fd);
+		errno = e;
+		return -1;
+	}
+	if (!nonblock && timeout_ms > 0) {
+		memset(&tv, 0, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	return fd;
+}
+
+bool shim_daemon_up(void)
+{
+	int saved = errno;
+	int fd;
+
+	shim_guard_enter();
+	fd = shim_daemon_connect(true, 0);
+	if (fd >= 0)
+		REAL(close)(fd);
 	shim_guard_leave();
 	errno = saved;
-	return up;
+	return fd >= 0;
 }

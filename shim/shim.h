@@ -5,17 +5,22 @@
  * no file I/O beyond getenv), a per-thread recursion guard for the shim's
  * own system calls, the debug log (silent unless LLMFB_DEBUG is set), the
  * list of intercepted hosts the daemon publishes and the daemon probe.
- * Layers (curl.c today; connect/OpenSSL later) add their real_ pointers to
- * struct shim_real and resolve them under their own pthread_once, because
- * the library they hook may be dlopen()ed long after the core came up.
+ * Layers: curl.c (libcurl's API), net.c (name resolution, connect() and
+ * the life of redirected fds) and tls.c (virtual TLS over OpenSSL).  The
+ * libc functions are resolved once, by shim_libc(); libcurl's and
+ * OpenSSL's under each layer's own pthread_once, because the library they
+ * hook may be dlopen()ed long after the core came up (tls.c keeps its
+ * OpenSSL pointers to itself, so that only it needs OpenSSL's headers).
  *
  * Every function here preserves errno.
  */
 #ifndef LLMFB_SHIM_H
 #define LLMFB_SHIM_H
 
+#include <netdb.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 /* libcurl's types and constants only: the shim is not linked against
  * libcurl and resolves every curl function it calls at run time.  Without
@@ -37,6 +42,23 @@
 /* The real functions behind our hooks, in one table.  A NULL pointer means
  * the symbol was not found (or only our own hook was). */
 struct shim_real {
+	/* libc, resolved by shim_libc() */
+	int (*real_connect)(int, const struct sockaddr *, socklen_t);
+	int (*real_close)(int);
+	int (*real_close_range)(unsigned int, unsigned int, int);
+	int (*real_dup)(int);
+	int (*real_dup2)(int, int);
+	int (*real_dup3)(int, int, int);
+	int (*real_fcntl)(int, int, ...);
+	int (*real_fcntl64)(int, int, ...);
+	int (*real_getaddrinfo)(const char *, const char *,
+				const struct addrinfo *, struct addrinfo **);
+	int (*real_getnameinfo)(const struct sockaddr *, socklen_t, char *,
+				socklen_t, char *, socklen_t, int);
+	int (*real_getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*real_getsockname)(int, struct sockaddr *, socklen_t *);
+	int (*real_getsockopt)(int, int, int, void *, socklen_t *);
+	int (*real_setsockopt)(int, int, int, const void *, socklen_t);
 	/* libcurl, resolved by curl.c on the first curl hook */
 	CURL *(*real_curl_easy_init)(void);
 	CURLcode (*real_curl_easy_setopt)(CURL *, CURLoption, ...);
@@ -81,6 +103,11 @@ void *shim_lib_open(const char *anchor, const void *self,
  * loaded); NULL when missing or when it would be our own hook self. */
 void *shim_sym(void *lib, const char *name, const void *self);
 
+/* Resolve the libc functions we hook, once (pthread_once: cheap after the
+ * first call).  Every libc hook calls it first: a hook may run before the
+ * constructor did. */
+void shim_libc(void);
+
 /* Per-thread recursion guard: true while the shim itself is doing I/O
  * (probe, hosts file), so a hook that fires inside forwards at once. */
 bool shim_guard_active(void);
@@ -98,6 +125,12 @@ void shim_debug(const char *func, const char *fmt, ...)
 			shim_debug((func), __VA_ARGS__);		\
 	} while (0)
 
+/* Normalise a host name into out[SHIM_HOST_MAX + 1]: lower case, without
+ * the brackets of an IPv6 literal and without a trailing dot.  Returns its
+ * length, 0 when it is empty, too long or holds characters no host name
+ * has ('*' is allowed). */
+size_t shim_host_norm(const char *in, size_t len, char *out);
+
 /* The daemon's socket path (LLMFB_SOCKET or SHIM_SOCKET_DEFAULT). */
 const char *shim_socket_path(void);
 
@@ -110,8 +143,28 @@ bool shim_hosts_empty(void);
  * second. */
 bool shim_host_intercepted(const char *host);
 
+/* A new stream socket connected to the daemon (SOCK_CLOEXEC), or -1 with
+ * errno set.  Non-blocking: a full backlog counts as connected (EAGAIN is
+ * left for the caller to see on first use).  Blocking: waits at most
+ * timeout_ms (0: no limit) for room in the backlog. */
+int shim_daemon_connect(bool nonblock, int timeout_ms);
+
 /* True when a connect() to the daemon's socket succeeds now (or would
  * block: backlog full, the daemon is alive).  The probe socket is closed. */
 bool shim_daemon_up(void);
+
+/* net.c, for tls.c */
+
+/* True while some fd of this process is redirected to the daemon. */
+bool net_any_redirected(void);
+/* The name behind synthetic address index idx, or NULL. */
+const char *net_synth_name(unsigned idx);
+/* Claim a redirected fd for a virtual TLS session: false when fd is not
+ * redirected; else *host is its name's index and *first says whether this
+ * is the connection's first TLS session. */
+bool net_claim_fd(int fd, unsigned *host, bool *first);
+/* Claim a redirected connection to name that has no TLS session yet (for
+ * a session over memory BIOs, whose fd the shim cannot see). */
+bool net_claim_name(const char *name, unsigned *host);
 
 #endif
