@@ -6,7 +6,7 @@ set -eu
 
 PKGS="gcc make pkg-config libc6-dev libcurl4-openssl-dev libjansson-dev
 libyaml-dev libhttp-parser-dev libssl-dev check libsubunit-dev curl
-openssl jq ca-certificates python3"
+openssl jq ca-certificates python3 python3-requests python3-httpx"
 
 missing=""
 for p in $PKGS; do

@@ -8,6 +8,7 @@ set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build}
 . tests/e2e/stack.sh
+. tests/e2e/python.sh
 
 PASS=0
 FAIL=0
@@ -450,6 +451,7 @@ else
 fi
 t_malformed
 t_status
+python_cases
 
 # Stop the daemon cleanly (it frees everything on SIGTERM), then look at
 # what it and the shim said: a sanitizer finding fails the suite.
