@@ -1,8 +1,9 @@
 #!/bin/bash
 # make demo: the mock providers and llmfbd on examples/demo.yaml, then an
-# unmodified curl calling https://api.openai.com through the shim while
-# the primary fails; the answer shows the fallback, llmfbctl status the
-# counters.  Everything started here is stopped on the way out.
+# unmodified curl and an unmodified Python program (requests, httpx)
+# calling https://api.openai.com and https://api.anthropic.com through the
+# shim while the primary fails; the answers show the fallback, llmfbctl
+# status the counters.  Everything started here is stopped on the way out.
 set -eu
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -34,14 +35,18 @@ echo "\$ curl -i https://api.openai.com/v1/chat/completions ...   (with LD_PRELO
     -H "Content-Type: application/json" -d "$REQ"
 echo
 
-say "3. A streamed answer, passed on as it arrives"
+say "3. The same from an unmodified Python program (requests and httpx)"
+echo "\$ python3 examples/hello.py   (with LD_PRELOAD=libllmfb.so)"
+"${SHIM[@]}" /usr/bin/python3 examples/hello.py
+
+say "4. A streamed answer, passed on as it arrives"
 "${SHIM[@]}" curl -sS -N https://api.openai.com/v1/chat/completions \
     -H "Content-Type: application/json" \
     -d '{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}' |
     grep -o '"content":"[^"]*"' | tr '\n' ' '
 echo
 
-say "4. Every rung fails: a fast, well-formed 503 instead of a hang"
+say "5. Every rung fails: a fast, well-formed 503 instead of a hang"
 mock_script backup 'status=500'
 "${SHIM[@]}" curl -sS -i https://api.openai.com/v1/chat/completions \
     -H "Content-Type: application/json" -d "$REQ"
