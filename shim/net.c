@@ -171,10 +171,17 @@ static struct redir redir_pool[REDIR_MAX];
 static _Atomic(struct redir *) fd_tab[NET_FD_MAX];
 static atomic_uint redir_live;		/* fds in fd_tab */
 static pthread_mutex_t net_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t net_atfork_once = PTHREAD_ONCE_INIT;
+
+/* Across fork() the locks are held, with signals blocked as always while
+ * net_lock is (a handler's close() would wait for it forever). */
+static __thread sigset_t fork_mask;
 
 static void net_atfork_prepare(void)
 {
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &fork_mask);
 	pthread_mutex_lock(&synth_lock);
 	pthread_mutex_lock(&net_lock);
 }
@@ -183,9 +190,12 @@ static void net_atfork_release(void)
 {
 	pthread_mutex_unlock(&net_lock);
 	pthread_mutex_unlock(&synth_lock);
+	pthread_sigmask(SIG_SETMASK, &fork_mask, NULL);
 }
 
-static void net_atfork_register(void)
+/* From shim_libc(), once, before any of our locks can be taken: a fork
+ * while another thread holds one must not leave it held in the child. */
+void net_atfork_register(void)
 {
 	pthread_atfork(net_atfork_prepare, net_atfork_release,
 		       net_atfork_release);
@@ -551,7 +561,6 @@ static int net_redirect(int fd, const struct sockaddr *sa, socklen_t salen,
 	sigset_t old;
 	int saved = errno, type = 0, fl, fdfl, u = -1, n;
 
-	pthread_once(&net_atfork_once, net_atfork_register);
 	if ((unsigned)fd >= NET_FD_MAX ||
 	    REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
 	    type != SOCK_STREAM)

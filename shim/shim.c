@@ -154,6 +154,7 @@ static void libc_resolve(void)
 	LIBC_SYM(getsockname);
 	LIBC_SYM(getsockopt);
 	LIBC_SYM(setsockopt);
+	net_atfork_register();
 }
 
 void shim_libc(void)

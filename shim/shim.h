@@ -153,7 +153,10 @@ int shim_daemon_connect(bool nonblock, int timeout_ms);
  * block: backlog full, the daemon is alive).  The probe socket is closed. */
 bool shim_daemon_up(void);
 
-/* net.c, for tls.c */
+/* net.c, for tls.c and the core */
+
+/* Keep net.c's locks consistent across fork(); called once. */
+void net_atfork_register(void);
 
 /* True while some fd of this process is redirected to the daemon. */
 bool net_any_redirected(void);

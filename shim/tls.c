@@ -139,6 +139,21 @@ static const char *const crypto_sonames[] = {
 #define USED(lib, name)							\
 	(*(void **)&o.name = shim_sym((lib), #name, NULL))
 
+static pthread_mutex_t vt_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t cert_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void tls_atfork_prepare(void)
+{
+	pthread_mutex_lock(&cert_lock);
+	pthread_mutex_lock(&vt_lock);
+}
+
+static void tls_atfork_release(void)
+{
+	pthread_mutex_unlock(&vt_lock);
+	pthread_mutex_unlock(&cert_lock);
+}
+
 static void tls_resolve(void)
 {
 	void *ssl = shim_lib_open("SSL_new", NULL, ssl_sonames);
@@ -201,6 +216,8 @@ static void tls_resolve(void)
 	USED(cr, X509_set_pubkey);
 	USED(cr, X509_sign);
 	USED(cr, EVP_PKEY_Q_keygen);
+	pthread_atfork(tls_atfork_prepare, tls_atfork_release,
+		       tls_atfork_release);
 }
 
 static void tls_init(void)
@@ -245,7 +262,6 @@ static _Atomic(SSL *) vt_key[VT_SLOTS];
 static struct vtls vt_val[VT_SLOTS];
 static atomic_uint vt_count;
 static unsigned vt_used;		/* live + tombstones, under vt_lock */
-static pthread_mutex_t vt_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned vt_hash(const SSL *s)
 {
@@ -526,7 +542,6 @@ static bool vt_write(struct vtls *v, SSL *s, const void *buf, size_t num,
 
 static X509 *certs[CERTS_MAX];
 static EVP_PKEY *cert_key;
-static pthread_mutex_t cert_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool cert_usable(void)
 {
