@@ -290,6 +290,21 @@ t_not_llm() {
 	finish "$1: a host that is not intercepted is untouched"
 }
 
+t_hsts() {
+	# The libcurl layer leaves a handle with an HSTS cache file alone;
+	# such a call still reaches llmfb, a layer lower: curl resolves and
+	# connects (redirected), and its TLS session, over curl's own BIO,
+	# is virtual.
+	mock_reset
+	rm -f "$STACK_DIR/hsts"
+	call curl "$OAI" "$CHAT" --hsts "$STACK_DIR/hsts"
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" primary
+	expect_eq effective-url "$EFFURL" "$OAI"
+	expect_eq primary-attempts "$(mock_stat primary requests)" 1
+	finish "curl: a handle the libcurl layer leaves alone (--hsts) still goes through llmfb"
+}
+
 t_big_body() {
 	local f=$STACK_DIR/big.json size
 	mock_reset
@@ -445,9 +460,10 @@ for t in t_primary_answers t_primary_503 t_refused t_hang t_all_fail \
 	done
 done
 if [ -n "${LLMFB_TEST_SANITIZED:-}" ]; then
-	SKIP=$((SKIP + 1 + 11))
+	SKIP=$((SKIP + 2 + 11))
 else
 	t_hosts_change
+	t_hsts
 fi
 t_malformed
 t_status
