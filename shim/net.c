@@ -445,7 +445,7 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service,
 	shim_libc();
 	if (REAL(getaddrinfo) == NULL)
 		return EAI_SYSTEM;
-	if (node == NULL || shim_guard_active() || shim_hosts_empty() ||
+	if (node == NULL || shim_guard_active() ||
 	    (hints && (hints->ai_flags & AI_NUMERICHOST)) ||
 	    (hints && hints->ai_family != AF_UNSPEC &&
 	     hints->ai_family != AF_INET && hints->ai_family != AF_INET6) ||

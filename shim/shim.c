@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 struct shim_real shim_real;
 bool shim_debug_enabled;
 
@@ -408,16 +410,49 @@ static bool hosts_same_file(const struct stat *st)
 	       hosts_id.mtim.tv_nsec == st->st_mtim.tv_nsec;
 }
 
+/* A lock-free first test for shim_host_intercepted(): the lengths of the
+ * names listed (bit n: some name is n bytes long) and whether a wildcard
+ * is among them.  Most names a program resolves are not intercepted, and
+ * most of those are told so by their length alone.  A reader may see the
+ * masks of the list before or after a swap: either answer is one it could
+ * have had a moment earlier or later. */
+static _Atomic uint64_t hosts_lenmask[(SHIM_HOST_MAX + 64) / 64];
+static atomic_bool hosts_wild;
+
 static void hosts_swap(struct hostlist *l)
 {
+	uint64_t mask[ARRAY_LEN(hosts_lenmask)] = { 0 };
 	struct hostlist *old;
+	bool wild = false;
+	unsigned i;
 
+	for (i = 0; l && i < l->n; i++) {
+		if (l->name[i][0] == '*')
+			wild = true;
+		else
+			mask[l->len[i] / 64] |= 1ull << (l->len[i] % 64);
+	}
 	pthread_mutex_lock(&hosts_lock);
 	old = hosts_cur;
 	hosts_cur = l;
+	for (i = 0; i < ARRAY_LEN(mask); i++)
+		atomic_store(&hosts_lenmask[i], mask[i]);
+	atomic_store(&hosts_wild, wild);
 	atomic_store(&hosts_count, l ? l->n : 0);
 	pthread_mutex_unlock(&hosts_lock);
 	free(old);
+}
+
+/* The length host would have normalised (without "[]" or a final dot). */
+static size_t host_len(const char *host)
+{
+	size_t n = strlen(host);
+
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
+		n -= 2;
+	else if (n && host[n - 1] == '.')
+		n--;
+	return n;
 }
 
 /* Called with hosts_reload_lock held. */
@@ -500,6 +535,15 @@ bool shim_host_intercepted(const char *host)
 	if (!shim_init() || !host)
 		return false;
 	hosts_check();
+	if (atomic_load_explicit(&hosts_count, memory_order_relaxed) == 0)
+		return false;
+	hlen = host_len(host);
+	if (hlen == 0 || hlen > SHIM_HOST_MAX ||
+	    (!atomic_load_explicit(&hosts_wild, memory_order_relaxed) &&
+	     !(atomic_load_explicit(&hosts_lenmask[hlen / 64],
+				    memory_order_relaxed) &
+	       (1ull << (hlen % 64)))))
+		return false;
 	hlen = shim_host_norm(host, strlen(host), h);
 	if (hlen == 0 || memchr(h, '*', hlen))
 		return false;
