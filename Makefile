@@ -42,7 +42,7 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 UNIT_TESTS := util config ladder route preamble
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
-TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench
+TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath
 
 .PHONY: all tools check unit e2e demo bench clean install asan deps
 all: $(B)/libllmfb.so $(B)/llmfbd $(B)/llmfbctl
@@ -85,6 +85,10 @@ $(B)/lcclient: $(B)/obj/tests/e2e/lcclient.o
 $(B)/llmfb-bench: $(B)/obj/bench/bench.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lcurl -lpthread -lm
+
+$(B)/llmfb-hotpath: $(B)/obj/bench/hotpath.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lssl -lcrypto -lpthread
 
 $(B)/tests/check_%: $(B)/obj/tests/unit/check_%.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)

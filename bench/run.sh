@@ -1,17 +1,41 @@
 #!/bin/bash
-# make bench: what the shim and llmfbd add to a call.  The same keep-alive
-# libcurl client (llmfb-bench) calls the mock provider directly and then
-# through the shim and the daemon, alternating, several rounds; the table
-# gives the medians of the rounds.  Not a test: nothing here can fail
-# the build.
+# make bench: what the shim and llmfbd add to a call.  Three parts, one
+# stack (the mock provider and llmfbd, as in the end-to-end tests):
+#
+# 1. libcurl: the same keep-alive client (llmfb-bench) calls the mock
+#    directly and then through the shim and the daemon, alternating,
+#    ROUNDS rounds; medians of the rounds.
+# 2. The hot path (issue 3): what the shim costs on calls that are not LLM
+#    calls.  llmfb-hotpath times tight loops of the hooked calls (socket,
+#    name and TLS calls on connections the shim leaves alone) without the
+#    shim, with it (llmfbd up, api.openai.com intercepted) and with it
+#    while a redirected connection is held open; HOT_ROUNDS rounds,
+#    interleaved, the order reversed every other round.
+# 3. Python (issue 3): requests.post, kept-alive and not, directly to the
+#    mock and through the shim to https://api.openai.com (served by the
+#    mock via llmfbd); PY_ROUNDS rounds, interleaved; percentiles over all
+#    the calls of all rounds.
+#
+# The tools (llmfb-bench, llmfb-hotpath) come from `make tools`.  Not a
+# test: nothing here can fail the build.  SKIP_CURL=1, SKIP_HOT=1, SKIP_PY=1 leave a part out.
 set -eu
 cd "$(dirname "$0")/.."
 B=${B:-build}
 . tests/e2e/stack.sh
 ROUNDS=${ROUNDS:-3}
 N=${N:-2000}
+HOT_ROUNDS=${HOT_ROUNDS:-16}
+HOT_SCALE=${HOT_SCALE:-0.5}
+PY_ROUNDS=${PY_ROUNDS:-4}
+PY_N=${PY_N:-1000}
+PY_FRESH_N=${PY_FRESH_N:-300}
+PY=/usr/bin/python3
+
 
 stack_init
+# The shim under test, as it is now: a rebuild while the bench runs must
+# not mix two versions into one table.
+cp "$B/libllmfb.so" "$STACK_DIR/libllmfb.so"
 mock_start
 render_config tests/e2e/e2e.yaml "$STACK_DIR/llmfb.yaml"
 daemon_start "$STACK_DIR/llmfb.yaml"
@@ -22,47 +46,228 @@ DIRECT=(--url "https://api.openai.com:$MOCK_PORT/primary/v1/chat/completions"
     --resolve "api.openai.com:$MOCK_PORT:127.0.0.1"
     --cacert "$STACK_DIR/certs/ca.pem")
 VIA=(--url https://api.openai.com/v1/chat/completions)
-SHIM=(env LD_PRELOAD="$B/libllmfb.so" LLMFB_SOCKET="$STACK_DIR/llmfb.sock")
+SHIM=(env LD_PRELOAD="$STACK_DIR/libllmfb.so" LLMFB_SOCKET="$STACK_DIR/llmfb.sock")
+NOSHIM=(env -u LD_PRELOAD)
 
-# run LABEL C [env...] -- bench args: one line of key=value figures.
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+cpu=$(grep -c ^processor /proc/cpuinfo)
+model=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)
+echo "llmfb benchmark, $(date -u +%Y-%m-%d), $cpu cores ($model)"
+echo "shim: $B/libllmfb.so, sha256 $(sha256sum "$STACK_DIR/libllmfb.so" | cut -c1-12), copied at the start"
+
+# ---- 1. libcurl, direct and through llmfb -------------------------------
+
+# run C [env...] -- bench args: one line of key=value figures.
 run() {
 	local c=$1
 	shift
 	"$@" -c "$c" -n $((N / c < 200 ? 200 : N / c)) --warmup 50 --data "$REQ"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
-
 declare -A res
-for round in $(seq "$ROUNDS"); do
-	for c in 1 16; do
-		res[direct,$c]+="$(run "$c" "$B/llmfb-bench" "${DIRECT[@]}")"$'\n'
-		res[llmfb,$c]+="$(run "$c" "${SHIM[@]}" "$B/llmfb-bench" "${VIA[@]}")"$'\n'
-	done
-done
-
 fig() {	# fig PATH C FIELD: the median of FIELD over the rounds
 	grep . <<<"${res[$1,$2]}" | while read -r l; do get "$3" "$l"; done |
 	    median
 }
 
-rss=$(awk '/VmRSS/ {print $2}' "/proc/$DPID/status")
-hwm=$(awk '/VmHWM/ {print $2}' "/proc/$DPID/status")
-cpu=$(grep -c ^processor /proc/cpuinfo)
-model=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)
+curl_part() {
+	local c dp50 dp99 lp50 lp99 rss hwm
+	for _ in $(seq "$ROUNDS"); do
+		for c in 1 16; do
+			res[direct,$c]+="$(run "$c" "$B/llmfb-bench" "${DIRECT[@]}")"$'\n'
+			res[llmfb,$c]+="$(run "$c" "${SHIM[@]}" "$B/llmfb-bench" "${VIA[@]}")"$'\n'
+		done
+	done
+	rss=$(awk '/VmRSS/ {print $2}' "/proc/$DPID/status")
+	hwm=$(awk '/VmHWM/ {print $2}' "/proc/$DPID/status")
 
-{
-echo "llmfb benchmark, $(date -u +%Y-%m-%d), $cpu cores ($model), $ROUNDS rounds, medians"
-echo
-echo "| concurrency | path | p50 µs | p99 µs | req/s | added p50 µs | added p99 µs |"
-echo "|---|---|---|---|---|---|---|"
-for c in 1 16; do
-	dp50=$(fig direct $c p50_us); dp99=$(fig direct $c p99_us)
-	lp50=$(fig llmfb $c p50_us); lp99=$(fig llmfb $c p99_us)
-	echo "| $c | direct to the mock | $dp50 | $dp99 | $(fig direct $c rps) | | |"
-	echo "| $c | shim + llmfbd | $lp50 | $lp99 | $(fig llmfb $c rps) | $((lp50 - dp50)) | $((lp99 - dp99)) |"
-done
-echo
-echo "llmfbd RSS after the runs: ${rss} KiB (peak ${hwm} KiB)"
+	echo
+	echo "## libcurl (llmfb-bench), $ROUNDS rounds, medians"
+	echo
+	echo "| concurrency | path | p50 µs | p99 µs | req/s | added p50 µs | added p99 µs |"
+	echo "|---|---|---|---|---|---|---|"
+	for c in 1 16; do
+		dp50=$(fig direct $c p50_us); dp99=$(fig direct $c p99_us)
+		lp50=$(fig llmfb $c p50_us); lp99=$(fig llmfb $c p99_us)
+		echo "| $c | direct to the mock | $dp50 | $dp99 | $(fig direct $c rps) | | |"
+		echo "| $c | shim + llmfbd | $lp50 | $lp99 | $(fig llmfb $c rps) | $((lp50 - dp50)) | $((lp99 - dp99)) |"
+	done
+	echo
+	echo "llmfbd RSS after the runs: ${rss} KiB (peak ${hwm} KiB)"
 }
+
+# ---- 2. the hot path: hooked calls that are not LLM calls ----------------
+
+# hot_run VARIANT ROUND: one llmfb-hotpath run, its lines prefixed with
+# the variant and the round.  plain: no shim; shim: the shim with llmfbd
+# up; held: the same, with a redirected connection held open.
+hot_run() {
+	local v=$1 r=$2 out=$STACK_DIR/hot.$1.$2 want
+	case $v in
+	plain)	"${NOSHIM[@]}" "$B/llmfb-hotpath" --scale "$HOT_SCALE" ;;
+	shim)	"${SHIM[@]}" "$B/llmfb-hotpath" --scale "$HOT_SCALE" ;;
+	held)	"${SHIM[@]}" "$B/llmfb-hotpath" --scale "$HOT_SCALE" \
+		    --hold-redirect api.openai.com ;;
+	esac >"$out"
+	# The run must have been what it says: the shim in it or not, a
+	# connection redirected or not.
+	case $v in
+	plain)	want="shim=0 redirected=0" ;;
+	shim)	want="shim=1 redirected=0" ;;
+	held)	want="shim=1 redirected=1" ;;
+	esac
+	if ! head -1 "$out" | grep -q "^# $want "; then
+		echo "bench: hotpath ($v) was not as meant: $(head -1 "$out")" >&2
+		exit 1
+	fi
+	grep -v '^#' "$out" | sed "s/^/$v	$r	/" >>"$STACK_DIR/hot.all"
+}
+
+hot_part() {
+	local r
+	: >"$STACK_DIR/hot.all"
+	for r in $(seq "$HOT_ROUNDS"); do
+		if ((r % 2)); then
+			hot_run plain "$r"; hot_run shim "$r"; hot_run held "$r"
+		else
+			hot_run held "$r"; hot_run shim "$r"; hot_run plain "$r"
+		fi
+	done
+
+	echo
+	echo "## Hot path (llmfb-hotpath): ns per iteration, $HOT_ROUNDS rounds, medians"
+	echo
+	echo "Each figure is the median over the rounds of one run's median of"
+	echo "$(head -1 "$STACK_DIR/hot.plain.1" | sed 's/.*reps=\([0-9]*\).*/\1/') repetitions. added: the median over the rounds of"
+	echo "(with - without) in the same round; ±: the median absolute deviation"
+	echo "of those differences.  The verdict divides both by the hooked calls"
+	echo "per iteration; unresolved: the noise exceeds 50 ns per call, so a"
+	echo "50 ns difference could not be seen.  shim: LD_PRELOAD with llmfbd"
+	echo "up and api.openai.com intercepted; +redir: the same while the"
+	echo "process holds a connection redirected to llmfbd."
+	echo
+	echo "| loop | hooked calls per iteration | without shim | with shim | with shim + redirected fd | added | added (+redir) | ratio (+redir) | added per hooked call < 50 ns |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	awk -F'\t' -v rounds="$HOT_ROUNDS" '
+	function med(a, n,    i, j, t) {	# sorts a[1..n] in place
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && a[j-1] > a[j]; j--) {
+				t = a[j]; a[j] = a[j-1]; a[j-1] = t
+			}
+		return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+	}
+	function vmed(id, v,    a, r, n) {
+		n = 0
+		for (r = 1; r <= rounds; r++)
+			if ((id, v, r) in x) a[++n] = x[id, v, r]
+		return med(a, n)
+	}
+	# median and MAD of (v - plain) over the rounds
+	function dmed(id, v,    a, b, r, n, m) {
+		n = 0
+		for (r = 1; r <= rounds; r++)
+			if ((id, v, r) in x && (id, "plain", r) in x)
+				a[++n] = x[id, v, r] - x[id, "plain", r]
+		m = med(a, n)
+		for (r = 1; r <= n; r++) b[r] = a[r] < m ? m - a[r] : a[r] - m
+		mad[id, v] = med(b, n)
+		return m
+	}
+	function ns(v) {
+		if (v >= 10000 || v <= -10000) return sprintf("%.1f µs", v / 1000)
+		return sprintf("%.0f", v)
+	}
+	{
+		if (!($3 in seen)) { seen[$3] = 1; order[++nid] = $3 }
+		x[$3, $1, $2] = $4; hooked[$3] = $7; desc[$3] = $8
+	}
+	END {
+		for (i = 1; i <= nid; i++) {
+			id = order[i]; h = hooked[id]
+			p = vmed(id, "plain"); s = vmed(id, "shim")
+			hd = vmed(id, "held")
+			ds = dmed(id, "shim"); dh = dmed(id, "held")
+			noise = mad[id, "shim"]
+			if (mad[id, "held"] > noise) noise = mad[id, "held"]
+			noise /= h
+			worst = ds
+			if (dh > worst) worst = dh
+			worst /= h
+			if (noise > 50)
+				verdict = sprintf("unresolved (noise ±%s)", ns(noise))
+			else if (worst < 50)
+				verdict = "yes"
+			else
+				verdict = "**no**"
+			printf "| %s | %d | %s | %s | %s | %+.0f ±%.0f | %+.0f ±%.0f | %.2f | %s |\n",
+			    desc[id], h, ns(p), ns(s), ns(hd),
+			    ds, mad[id, "shim"], dh, mad[id, "held"],
+			    (p > 0 ? hd / p : 0), verdict
+		}
+	}' "$STACK_DIR/hot.all"
+}
+
+# ---- 3. Python requests, direct and through llmfb -----------------------
+
+# py_run PATH ROUND: one pylat run, kept-alive and fresh calls.
+py_run() {
+	local out=$STACK_DIR/py.$1.$2
+	case $1 in
+	direct)	"${NOSHIM[@]}" "$PY" bench/pylat.py \
+		    "$MOCK_URL/primary/v1/chat/completions" --llmfb 0 \
+		    --cacert "$STACK_DIR/certs/ca.pem" --out "$out" \
+		    -n "$PY_N" --fresh-n "$PY_FRESH_N" >/dev/null ;;
+	llmfb)	"${SHIM[@]}" "$PY" bench/pylat.py \
+		    https://api.openai.com/v1/chat/completions --llmfb 1 \
+		    --cacert "$STACK_DIR/certs/ca.pem" --out "$out" \
+		    -n "$PY_N" --fresh-n "$PY_FRESH_N" >/dev/null ;;
+	esac
+}
+
+# py_pct PATH MODE P: the P-th percentile (nearest rank) of every call
+# of every round, in µs.
+py_pct() {
+	cat "$STACK_DIR"/py."$1".*."$2" | sort -n |
+	    awk -v p="$3" '{a[NR]=$1} END {
+		r = int((p * NR + 99) / 100); if (r < 1) r = 1
+		printf "%d\n", a[r] / 1000 }'
+}
+
+py_part() {
+	local r mode dp50 dp99 lp50 lp99 n
+	if ! "$PY" -c 'import requests' 2>/dev/null; then
+		echo
+		echo "## Python: skipped ($PY cannot import requests)"
+		return
+	fi
+	for r in $(seq "$PY_ROUNDS"); do
+		if ((r % 2)); then
+			py_run direct "$r"; py_run llmfb "$r"
+		else
+			py_run llmfb "$r"; py_run direct "$r"
+		fi
+	done
+
+	echo
+	echo "## Python requests ($("$PY" -c 'import requests; print(requests.__version__)')), sequential calls, $PY_ROUNDS rounds, all calls pooled"
+	echo
+	echo "| client | path | calls | p50 µs | p99 µs | added p50 µs | added p99 µs |"
+	echo "|---|---|---|---|---|---|---|"
+	for mode in session fresh; do
+		n=$(cat "$STACK_DIR"/py.direct.*."$mode" | wc -l)
+		dp50=$(py_pct direct "$mode" 50); dp99=$(py_pct direct "$mode" 99)
+		lp50=$(py_pct llmfb "$mode" 50); lp99=$(py_pct llmfb "$mode" 99)
+		if [ "$mode" = session ]; then
+			mode="one Session (kept alive)"
+		else
+			mode="requests.post (new connection)"
+		fi
+		echo "| $mode | direct to the mock | $n | $dp50 | $dp99 | | |"
+		echo "| $mode | shim + llmfbd | $n | $lp50 | $lp99 | $((lp50 - dp50)) | $((lp99 - dp99)) |"
+	done
+}
+
+[ -n "${SKIP_CURL:-}" ] || curl_part
+[ -n "${SKIP_HOT:-}" ] || hot_part
+[ -n "${SKIP_PY:-}" ] || py_part
