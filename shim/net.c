@@ -14,8 +14,9 @@
  *
  * connect() to a synthetic address.  A Unix stream socket connected to the
  * daemon takes the place of the program's socket on the same fd (dup3),
- * with the program's O_NONBLOCK and FD_CLOEXEC, after the preamble naming
- * the host and port (common/shim_proto.h).  It returns 0 at once, blocking
+ * with the program's file status flags, FD_CLOEXEC, F_SETOWN and epoll
+ * registrations, after the preamble naming the host and port
+ * (common/shim_proto.h).  It returns 0 at once, blocking
  * or not: a local connect() may complete immediately, and every caller
  * handles that.  If the daemon cannot be reached, nothing was sent yet: the
  * name is resolved for real and the program's own socket connects there.
@@ -42,6 +43,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -52,6 +54,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -527,6 +531,7 @@ static void copy_opts(int tcp, int u, struct redir *r)
 	static const int sol[] = { SO_RCVTIMEO, SO_SNDTIMEO };
 	static const int tcpo[] = { TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL,
 				    TCP_KEEPCNT, TCP_USER_TIMEOUT };
+	struct linger lg;
 	struct timeval tv;
 	socklen_t len;
 	unsigned i;
@@ -542,10 +547,156 @@ static void copy_opts(int tcp, int u, struct redir *r)
 	if (REAL(getsockopt)(tcp, SOL_SOCKET, SO_KEEPALIVE, &v, &len) == 0 &&
 	    v)
 		REAL(setsockopt)(u, SOL_SOCKET, SO_KEEPALIVE, &v, len);
+	len = sizeof(lg);
+	if (REAL(getsockopt)(tcp, SOL_SOCKET, SO_LINGER, &lg, &len) == 0 &&
+	    lg.l_onoff)
+		REAL(setsockopt)(u, SOL_SOCKET, SO_LINGER, &lg, len);
 	for (i = 0; i < sizeof(tcpo) / sizeof(tcpo[0]); i++) {
 		len = sizeof(v);
 		if (REAL(getsockopt)(tcp, IPPROTO_TCP, tcpo[i], &v, &len) == 0)
 			opt_put(r, IPPROTO_TCP, tcpo[i], v);
+	}
+}
+
+/* epoll registrations of the program's socket.  dup3() closes the TCP
+ * socket, and with it every epoll registration it had: an event loop that
+ * registered at socket creation, before connect() (Boost.Asio, Netty),
+ * would wait forever.  They are found before the swap (an epoll fd's
+ * fdinfo lists each target's fd, events, data and inode) and added to the
+ * new socket after it.  Only in a process that has created an epoll fd:
+ * the search reads /proc. */
+
+#define EP_REGS_MAX	8
+
+struct ep_reg {
+	int		epfd;
+	uint32_t	events;
+	uint64_t	data;
+};
+
+static atomic_bool epoll_seen;
+
+SHIM_EXPORT int epoll_create(int size)
+{
+	static int (*real)(int);
+
+	atomic_store_explicit(&epoll_seen, true, memory_order_relaxed);
+	if (real == NULL)
+		*(void **)&real = shim_sym(NULL, "epoll_create",
+					   (const void *)epoll_create);
+	if (real == NULL)
+		return (int)syscall(SYS_epoll_create1, 0);
+	return real(size);
+}
+
+SHIM_EXPORT int epoll_create1(int flags)
+{
+	static int (*real)(int);
+
+	atomic_store_explicit(&epoll_seen, true, memory_order_relaxed);
+	if (real == NULL)
+		*(void **)&real = shim_sym(NULL, "epoll_create1",
+					   (const void *)epoll_create1);
+	if (real == NULL)
+		return (int)syscall(SYS_epoll_create1, flags);
+	return real(flags);
+}
+
+/* Scan one epoll fd's fdinfo for registrations of (fd, ino). */
+static unsigned ep_scan(int epfd, int fd, ino_t ino, struct ep_reg *regs,
+			unsigned n)
+{
+	char path[64], buf[4096];
+	size_t have = 0;
+	ssize_t r;
+	int in;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
+	if ((in = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return n;
+	for (;;) {
+		char *line = buf, *nl;
+
+		r = read(in, buf + have, sizeof(buf) - 1 - have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		buf[have] = '\0';
+		while ((nl = strchr(line, '\n')) != NULL) {
+			unsigned long long data;
+			unsigned long lino;
+			unsigned events;
+			int tfd;
+
+			*nl = '\0';
+			if (sscanf(line, "tfd: %d events: %x data: %llx pos:%*d "
+				   "ino:%lx", &tfd, &events, &data,
+				   &lino) == 4 &&
+			    tfd == fd && (ino_t)lino == ino &&
+			    n < EP_REGS_MAX) {
+				regs[n].epfd = epfd;
+				regs[n].events = events;
+				regs[n].data = data;
+				n++;
+			}
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1)
+			have = 0;	/* no line is that long: skip it */
+	}
+	REAL(close)(in);
+	return n;
+}
+
+/* The epoll registrations of socket fd (inode ino), at most EP_REGS_MAX. */
+static unsigned ep_find(int fd, ino_t ino, struct ep_reg *regs)
+{
+	char link[32], path[32];
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *d;
+	int e;
+
+	if (!atomic_load_explicit(&epoll_seen, memory_order_relaxed) ||
+	    (d = opendir("/proc/self/fd")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		ssize_t len;
+		char *end;
+		long l;
+
+		l = strtol(de->d_name, &end, 10);
+		if (end == de->d_name || *end != '\0' || l < 0 ||
+		    l > INT_MAX || (e = (int)l) == dirfd(d))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", e);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (strcmp(link, "anon_inode:[eventpoll]") == 0)
+			n = ep_scan(e, fd, ino, regs, n);
+	}
+	closedir(d);
+	return n;
+}
+
+static void ep_restore(int fd, const struct ep_reg *regs, unsigned n)
+{
+	struct epoll_event ev;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = regs[i].events;
+		ev.data.u64 = regs[i].data;
+		if (epoll_ctl(regs[i].epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+			SHIM_DEBUG("connect", "fd %d: epoll %d: cannot carry "
+				   "the registration over", fd, regs[i].epfd);
 	}
 }
 
@@ -555,11 +706,13 @@ static int net_redirect(int fd, const struct sockaddr *sa, socklen_t salen,
 	const char *host = synth_name[idx];
 	uint16_t port = sa_port(sa);
 	char pre[PREAMBLE_LINE_MAX + 1];
+	struct ep_reg regs[EP_REGS_MAX];
 	struct redir *r = NULL;
-	struct stat st;
+	struct stat st, tcp_st;
 	socklen_t tl = sizeof(int);
 	sigset_t old;
-	int saved = errno, type = 0, fl, fdfl, u = -1, n;
+	unsigned nregs;
+	int saved = errno, type = 0, fl, fdfl, u = -1, n, owner;
 
 	if ((unsigned)fd >= NET_FD_MAX ||
 	    REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
@@ -591,15 +744,20 @@ static int net_redirect(int fd, const struct sockaddr *sa, socklen_t salen,
 	if (send(u, pre, (size_t)n, MSG_NOSIGNAL) != n)
 		goto direct;
 	copy_opts(fd, u, r);
-	if ((fl & O_NONBLOCK) && REAL(fcntl)(u, F_SETFL, O_NONBLOCK) != 0)
+	/* Signal-driven I/O (F_SETOWN, O_ASYNC) and O_NONBLOCK, as set. */
+	if ((owner = REAL(fcntl)(fd, F_GETOWN)) != 0)
+		REAL(fcntl)(u, F_SETOWN, owner);
+	if (REAL(fcntl)(u, F_SETFL, fl) != 0)
 		goto direct;
-	if (fstat(u, &st) != 0)
+	if (fstat(u, &st) != 0 || fstat(fd, &tcp_st) != 0)
 		goto direct;
+	nregs = ep_find(fd, tcp_st.st_ino, regs);
 	/* The program's fd now names the daemon's connection; the TCP
 	 * socket it named is closed by dup3(), atomically. */
 	if (REAL(dup3)(u, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
 		goto direct;
 	REAL(close)(u);
+	ep_restore(fd, regs, nregs);
 
 	r->host = idx;
 	r->port = port;
