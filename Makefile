@@ -42,7 +42,8 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 UNIT_TESTS := util config ladder route preamble
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
-TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath
+TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
+	$(B)/guest
 
 .PHONY: all tools check unit e2e demo bench clean install asan deps
 all: $(B)/libllmfb.so $(B)/llmfbd $(B)/llmfbctl
@@ -81,6 +82,8 @@ $(B)/llmfb-mock: $(B)/obj/tests/mock/mock.o $(COMMON_OBJ)
 $(B)/lcclient: $(B)/obj/tests/e2e/lcclient.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lcurl
+
+include tests/e2e/guest.mk
 
 $(B)/llmfb-bench: $(B)/obj/bench/bench.o
 	@$(if $(Q),echo "  LD      $@")

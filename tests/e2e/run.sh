@@ -9,6 +9,7 @@ cd "$(dirname "$0")/../.."
 B=${B:-build}
 . tests/e2e/stack.sh
 . tests/e2e/python.sh
+. tests/e2e/guest.sh
 
 PASS=0
 FAIL=0
@@ -468,6 +469,7 @@ fi
 t_malformed
 t_status
 python_cases
+guest_cases
 
 # Stop the daemon cleanly (it frees everything on SIGTERM), then look at
 # what it and the shim said: a sanitizer finding fails the suite.
