@@ -576,30 +576,19 @@ struct ep_reg {
 
 static atomic_bool epoll_seen;
 
+/* Noted, so that connect() knows whether epoll registrations may exist. */
 SHIM_EXPORT int epoll_create(int size)
 {
-	static int (*real)(int);
-
+	shim_libc();
 	atomic_store_explicit(&epoll_seen, true, memory_order_relaxed);
-	if (real == NULL)
-		*(void **)&real = shim_sym(NULL, "epoll_create",
-					   (const void *)epoll_create);
-	if (real == NULL)
-		return (int)syscall(SYS_epoll_create1, 0);
-	return real(size);
+	return FORWARD_LIBC(epoll_create, size);
 }
 
 SHIM_EXPORT int epoll_create1(int flags)
 {
-	static int (*real)(int);
-
+	shim_libc();
 	atomic_store_explicit(&epoll_seen, true, memory_order_relaxed);
-	if (real == NULL)
-		*(void **)&real = shim_sym(NULL, "epoll_create1",
-					   (const void *)epoll_create1);
-	if (real == NULL)
-		return (int)syscall(SYS_epoll_create1, flags);
-	return real(flags);
+	return FORWARD_LIBC(epoll_create1, flags);
 }
 
 /* Scan one epoll fd's fdinfo for registrations of (fd, ino). */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -156,6 +157,8 @@ static void libc_resolve(void)
 	LIBC_SYM(getsockname);
 	LIBC_SYM(getsockopt);
 	LIBC_SYM(setsockopt);
+	LIBC_SYM(epoll_create);
+	LIBC_SYM(epoll_create1);
 	net_atfork_register();
 }
 

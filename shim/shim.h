@@ -17,6 +17,7 @@
 #ifndef LLMFB_SHIM_H
 #define LLMFB_SHIM_H
 
+#include <errno.h>
 #include <netdb.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,6 +60,8 @@ struct shim_real {
 	int (*real_getsockname)(int, struct sockaddr *, socklen_t *);
 	int (*real_getsockopt)(int, int, int, void *, socklen_t *);
 	int (*real_setsockopt)(int, int, int, const void *, socklen_t);
+	int (*real_epoll_create)(int);
+	int (*real_epoll_create1)(int);
 	/* libcurl, resolved by curl.c on the first curl hook */
 	CURL *(*real_curl_easy_init)(void);
 	CURLcode (*real_curl_easy_setopt)(CURL *, CURLoption, ...);
@@ -84,6 +87,9 @@ struct shim_real {
 
 extern struct shim_real shim_real;
 #define REAL(name) (shim_real.real_##name)
+/* Call a libc function we hook; ENOSYS if it was not found. */
+#define FORWARD_LIBC(name, ...)						\
+	(REAL(name) ? REAL(name)(__VA_ARGS__) : (errno = ENOSYS, -1))
 
 /* Written once by shim_init(), before any reader got past it. */
 extern bool shim_debug_enabled;

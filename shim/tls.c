@@ -279,6 +279,9 @@ static struct vtls *vt_find(const SSL *s)
 {
 	unsigned i = vt_hash(s), n;
 
+	if (s == NULL || s == VT_TOMB)
+		return NULL;	/* never a key: NULL marks a free slot */
+
 	for (n = 0; n < VT_SLOTS; n++, i = (i + 1) & (VT_SLOTS - 1)) {
 		SSL *k = atomic_load_explicit(&vt_key[i],
 					      memory_order_acquire);
