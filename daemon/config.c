@@ -529,15 +529,83 @@ config_target(const struct config *c, const char *name)
 	return NULL;
 }
 
+static void
+breaker_default(struct breaker_conf *b)
+{
+	b->failures = 5;
+	b->ratio_pct = 50;
+	b->window_ms = 60000;
+	b->min_requests = 20;
+	b->cooldown_ms = 30000;
+	b->probes = 1;
+}
+
+/* Apply a breaker map on top of b. */
+static int
+get_breaker(struct cctx *x, const struct ynode *n, struct breaker_conf *b)
+{
+	static const char *const keys[] = { "failures", "ratio", "window",
+		"min_requests", "cooldown", "probes", NULL };
+	const struct ynode *v;
+	int i;
+
+	if (check_keys(x, n, "breaker", keys) < 0)
+		return -1;
+	if ((v = ynode_get(n, "failures")) != NULL) {
+		if (get_int(x, v, "breaker.failures", 0, 100000, &i) < 0)
+			return -1;
+		b->failures = (unsigned)i;
+	}
+	if ((v = ynode_get(n, "ratio")) != NULL) {
+		char pct[16];
+		size_t len;
+
+		if (want(x, v, YNODE_SCALAR, "breaker.ratio") < 0)
+			return -1;
+		len = strlen(v->str);
+		if (len > 0 && len < sizeof(pct) && v->str[len - 1] == '%') {
+			memcpy(pct, v->str, len - 1);
+			pct[len - 1] = '\0';
+		} else {
+			snprintf(pct, sizeof(pct), "%s", v->str);
+		}
+		if (parse_int(pct, 0, 100, &i) < 0)
+			return cerr(x, v, "breaker.ratio must be a percentage "
+			    "from 0%% to 100%%");
+		b->ratio_pct = (unsigned)i;
+	}
+	if ((v = ynode_get(n, "window")) != NULL &&
+	    get_duration(x, v, "breaker.window", &b->window_ms) < 0)
+		return -1;
+	if ((v = ynode_get(n, "min_requests")) != NULL) {
+		if (get_int(x, v, "breaker.min_requests", 1, 1000000, &i) < 0)
+			return -1;
+		b->min_requests = (unsigned)i;
+	}
+	if ((v = ynode_get(n, "cooldown")) != NULL &&
+	    get_duration(x, v, "breaker.cooldown", &b->cooldown_ms) < 0)
+		return -1;
+	if ((v = ynode_get(n, "probes")) != NULL) {
+		if (get_int(x, v, "breaker.probes", 1, 1000, &i) < 0)
+			return -1;
+		b->probes = (unsigned)i;
+	}
+	if (b->window_ms == 0)
+		return cerr(x, n, "breaker.window must be more than 0");
+	return 0;
+}
+
 static int
 load_target(struct cctx *x, struct config *c, const struct ynode *key,
     const struct ynode *n, struct target *t)
 {
-	static const char *const keys[] = { "provider", "model", NULL };
+	static const char *const keys[] = { "provider", "model", "breaker",
+		NULL };
 	const struct ynode *v;
 	char *prov = NULL;
 
 	t->name = xstrdup(key->str);
+	t->breaker = c->breaker;
 	if (check_name(x, key, "target", t->name) < 0 ||
 	    check_keys(x, n, "target", keys) < 0)
 		return -1;
@@ -554,6 +622,9 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 	free(prov);
 	if ((v = ynode_get(n, "model")) != NULL &&
 	    get_str(x, v, "model", &t->model) < 0)
+		return -1;
+	if ((v = ynode_get(n, "breaker")) != NULL &&
+	    get_breaker(x, v, &t->breaker) < 0)
 		return -1;
 	return 0;
 }
@@ -743,7 +814,7 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 {
 	static const char *const top_keys[] = { "listen", "listen_mode",
 		"control", "intercept", "upstream", "limits", "providers",
-		"targets", "defaults", "routes", NULL };
+		"targets", "defaults", "routes", "breaker", NULL };
 	struct config *c = xcalloc(1, sizeof(*c));
 	struct policy defaults;
 	const struct ynode *v;
@@ -753,6 +824,7 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 	c->max_header_size = 64ULL << 10;
 	c->max_clients = 4096;
 	c->listen_mode = 0666;
+	breaker_default(&c->breaker);
 	policy_default(&defaults);
 
 	if (check_keys(x, root, "the configuration", top_keys) < 0)
@@ -789,6 +861,9 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		if (get_policy(x, v, &defaults) < 0)
 			goto out;
 	}
+	if ((v = ynode_get(root, "breaker")) != NULL &&
+	    get_breaker(x, v, &c->breaker) < 0)
+		goto out;
 	if ((v = ynode_get(root, "providers")) != NULL &&
 	    load_providers(x, c, v) < 0)
 		goto out;

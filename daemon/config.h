@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "breaker.h"
+
 #define CONFIG_DEFAULT_PATH	"/etc/llmfb/llmfb.yaml"
 #define CONFIG_DEFAULT_LISTEN	"/run/llmfb/llmfb.sock"
 #define CONFIG_DEFAULT_CONTROL	"/run/llmfb/control.sock"
@@ -31,6 +33,7 @@ struct target {
 	struct provider	*provider;
 	char		*model;		/* NULL: the caller's model */
 	size_t		 index;
+	struct breaker_conf breaker;
 };
 
 /* Which outcomes count as a failure that moves the ladder on. */
@@ -92,6 +95,7 @@ struct config {
 	uint64_t	  max_request_body;
 	uint64_t	  max_header_size;
 	uint32_t	  max_clients;
+	struct breaker_conf breaker;	/* every target's, unless its own */
 	struct provider	 *providers;
 	size_t		  nproviders;
 	struct target	 *targets;

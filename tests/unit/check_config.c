@@ -136,7 +136,39 @@ static const struct {
 	{ "providers:\n  p: { dialect: openai, base_url: 'https://x', "
 	    "api_key_file: /nonexistent/key }\n", "bad.yaml:2:62: "
 	    "api_key_file /nonexistent/key: No such file or directory" },
+	{ "breaker: { ratio: 150% }\n", "bad.yaml:1:19: breaker.ratio must "
+	    "be a percentage from 0% to 100%" },
+	{ "breaker: { cooldown: later }\n", "bad.yaml:1:22: breaker.cooldown: "
+	    "'later' is not a duration (e.g. 500ms, 30s, 2m)" },
+	{ "breaker: { probes: 0 }\n", "bad.yaml:1:20: breaker.probes must be "
+	    "a whole number from 1 to 1000" },
+	{ "breaker: { fails: 3 }\n", "bad.yaml:1:12: unknown key 'fails' in "
+	    "breaker" },
 };
+
+START_TEST(test_breaker_inherits)
+{
+	struct config *c = config_load_string("b.yaml",
+	    "breaker: { failures: 7, cooldown: 10s }\n"
+	    "providers:\n  p: { dialect: openai, base_url: 'https://x' }\n"
+	    "targets:\n"
+	    "  a: { provider: p }\n"
+	    "  b: { provider: p, breaker: { failures: 2, ratio: 25% } }\n",
+	    err, sizeof(err));
+	const struct target *a, *b;
+
+	ck_assert_msg(c != NULL, "%s", err);
+	a = config_target(c, "a");
+	b = config_target(c, "b");
+	ck_assert_uint_eq(a->breaker.failures, 7);
+	ck_assert_uint_eq(a->breaker.cooldown_ms, 10000);
+	ck_assert_uint_eq(a->breaker.ratio_pct, 50);	/* built-in default */
+	ck_assert_uint_eq(b->breaker.failures, 2);	/* its own */
+	ck_assert_uint_eq(b->breaker.ratio_pct, 25);
+	ck_assert_uint_eq(b->breaker.cooldown_ms, 10000);/* the global one */
+	config_unref(c);
+}
+END_TEST
 
 START_TEST(test_bad)
 {
@@ -177,6 +209,7 @@ config_suite(void)
 
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_breaker_inherits);
 	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_refcount);
