@@ -7,7 +7,8 @@
  *	reply:    "OK " LENGTH "\n" PAYLOAD      (PAYLOAD: JSON, LENGTH bytes)
  *	          "ERR " LENGTH "\n" MESSAGE     (MESSAGE: text, LENGTH bytes)
  *
- * Verbs: status, reload, version.  Access: the socket is mode 0600 and the
+ * Verbs: status, reload, version; trip TARGET and reset TARGET (its
+ * circuit breaker, by hand: tripped, it stays open until reset).  Access: the socket is mode 0600 and the
  * daemon also checks the peer's uid (root or its own) with SO_PEERCRED. */
 #ifndef LLMFB_CTL_PROTO_H
 #define LLMFB_CTL_PROTO_H
@@ -19,5 +20,7 @@
 #define CTL_VERB_STATUS		"status"
 #define CTL_VERB_RELOAD		"reload"
 #define CTL_VERB_VERSION	"version"
+#define CTL_VERB_TRIP		"trip"
+#define CTL_VERB_RESET		"reset"
 
 #endif

@@ -22,12 +22,15 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: llmfbctl [-s socket] [--json] command\n"
+	    "usage: llmfbctl [-s socket] [--json] command [target]\n"
 	    "\n"
 	    "commands (any unique prefix):\n"
-	    "  status     the daemon, its routes and targets, with counters\n"
-	    "  reload     load the configuration file again\n"
-	    "  version    the daemon's version\n"
+	    "  status         the daemon, its routes and targets, with "
+	    "counters\n"
+	    "  reload         load the configuration file again\n"
+	    "  version        the daemon's version\n"
+	    "  trip TARGET    open TARGET's circuit breaker until reset\n"
+	    "  reset TARGET   close TARGET's circuit breaker\n"
 	    "\n"
 	    "  -s socket  control socket (default $LLMFB_CONTROL or "
 	    CONTROL_DEFAULT ")\n"
@@ -128,23 +131,26 @@ print_status(json_t *st)
 			printf("%s%s", k ? " > " : "", json_string_value(t));
 		printf("\n");
 	}
-	printf("\n%-16s %-12s %-10s %8s %7s %8s %7s  %s\n", "TARGET",
-	    "PROVIDER", "DIALECT", "ATTEMPTS", "SERVED", "AS-FALLB",
-	    "FAILED", "LAST FAILURE");
+	printf("\n%-16s %-12s %-10s %-9s %8s %7s %8s %7s  %s\n", "TARGET",
+	    "PROVIDER", "DIALECT", "BREAKER", "ATTEMPTS", "SERVED",
+	    "AS-FALLB", "FAILED", "LAST FAILURE");
 	arr = json_object_get(st, "targets");
 	json_array_foreach(arr, i, v)
-		printf("%-16s %-12s %-10s %8lld %7lld %8lld %7lld  %s\n",
+		printf("%-16s %-12s %-10s %-9s %8lld %7lld %8lld %7lld  %s\n",
 		    str(v, "name", "?"), str(v, "provider", "?"),
-		    str(v, "dialect", "?"), num(v, "attempts"),
-		    num(v, "served"), num(v, "fallback_served"),
-		    num(v, "failures"), str(v, "last_failure", "-"));
+		    str(v, "dialect", "?"),
+		    str(json_object_get(v, "breaker"), "state", "?"),
+		    num(v, "attempts"), num(v, "served"),
+		    num(v, "fallback_served"), num(v, "failures"),
+		    str(v, "last_failure", "-"));
 }
 
 static int
-cmd_status(void)
+cmd_status(const char *arg)
 {
 	json_t *doc;
 
+	(void)arg;
 	if (request(CTL_VERB_STATUS, &doc) != 0)
 		return 1;
 	if (json_out)
@@ -158,10 +164,11 @@ cmd_status(void)
 }
 
 static int
-cmd_reload(void)
+cmd_reload(const char *arg)
 {
 	json_t *doc;
 
+	(void)arg;
 	if (request(CTL_VERB_RELOAD, &doc) != 0)
 		return 1;
 	if (json_out)
@@ -174,10 +181,11 @@ cmd_reload(void)
 }
 
 static int
-cmd_version(void)
+cmd_version(const char *arg)
 {
 	json_t *doc;
 
+	(void)arg;
 	if (request(CTL_VERB_VERSION, &doc) != 0)
 		return 1;
 	if (json_out)
@@ -190,13 +198,53 @@ cmd_version(void)
 	return 0;
 }
 
+/* trip/reset TARGET */
+static int
+cmd_breaker(const char *verb, const char *target)
+{
+	char line[CTL_LINE_MAX];
+	json_t *doc;
+
+	if (strchr(target, '\n') != NULL ||
+	    (size_t)snprintf(line, sizeof(line), "%s %s", verb, target) >=
+	    sizeof(line)) {
+		fprintf(stderr, "llmfbctl: %s: bad target name\n", verb);
+		return 2;
+	}
+	if (request(line, &doc) != 0)
+		return 1;
+	if (json_out)
+		json_dumpf(doc, stdout, JSON_COMPACT);
+	else
+		printf("%s: breaker %s", str(doc, "target", "?"),
+		    str(json_object_get(doc, "breaker"), "state", "?"));
+	printf("\n");
+	json_decref(doc);
+	return 0;
+}
+
+static int
+cmd_trip(const char *target)
+{
+	return cmd_breaker(CTL_VERB_TRIP, target);
+}
+
+static int
+cmd_reset(const char *target)
+{
+	return cmd_breaker(CTL_VERB_RESET, target);
+}
+
 static const struct {
 	const char	*name;
-	int		(*fn)(void);
+	int		(*fn)(const char *arg);
+	bool		 arg;		/* takes a TARGET */
 } commands[] = {
-	{ "status", cmd_status },
-	{ "reload", cmd_reload },
-	{ "version", cmd_version },
+	{ "status", cmd_status, false },
+	{ "reload", cmd_reload, false },
+	{ "version", cmd_version, false },
+	{ "trip", cmd_trip, true },
+	{ "reset", cmd_reset, true },
 };
 
 int
@@ -230,7 +278,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind != argc - 1 && optind != argc - 2) {
 		usage(stderr);
 		return 2;
 	}
@@ -252,5 +300,13 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	return commands[found].fn();
+	if (commands[found].arg != (optind == argc - 2)) {
+		fprintf(stderr, "llmfbctl: %s %s\n", commands[found].name,
+		    commands[found].arg ? "needs a target" :
+		    "takes no argument");
+		usage(stderr);
+		return 2;
+	}
+	return commands[found].fn(commands[found].arg ? argv[optind + 1] :
+	    NULL);
 }

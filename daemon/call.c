@@ -109,16 +109,52 @@ credential_header(const char *name)
 }
 
 static void
-add_reason(struct call *call, const char *target, const struct outcome *o)
+add_reason_str(struct call *call, const char *target, const char *why)
 {
 	size_t len = strlen(call->reasons);
 
+	snprintf(call->reasons + len, sizeof(call->reasons) - len, "%s%s=%s",
+	    len ? "," : "", target, why);
+}
+
+static void
+add_reason(struct call *call, const char *target, const struct outcome *o)
+{
+	char why[32];
+
 	if (o->kind == OUT_OK)
-		snprintf(call->reasons + len, sizeof(call->reasons) - len,
-		    "%s%s=http-%d", len ? "," : "", target, o->status);
+		snprintf(why, sizeof(why), "http-%d", o->status);
 	else
-		snprintf(call->reasons + len, sizeof(call->reasons) - len,
-		    "%s%s=%s", len ? "," : "", target, outcome_name(o));
+		snprintf(why, sizeof(why), "%s", outcome_name(o));
+	add_reason_str(call, target, why);
+}
+
+/* Whether an attempt's outcome speaks well of the target, for its
+ * breaker: a failure is the target's (connect, TLS, a timeout, a broken
+ * answer, 429, 5xx); any other answer, 4xx included, shows it working. */
+static bool
+breaker_ok(const struct outcome *o)
+{
+	return o->kind == OUT_OK && o->status != 429 && o->status < 500;
+}
+
+/* Seconds until the first open breaker of the route's ladder half-opens,
+ * rounded up; 0 when none is open (or only by hand). */
+static uint64_t
+breakers_retry_after_s(const struct call *call)
+{
+	uint64_t now = now_mono_ms(), best = UINT64_MAX, w;
+	const struct target *t;
+	size_t i;
+
+	for (i = 0; i < call->route->nladder; i++) {
+		t = call->route->ladder[i];
+		w = breaker_wait_ms(&stats_target(call->d->stats,
+		    t->name)->br, &t->breaker, now);
+		if (w > 0 && w < best)
+			best = w;
+	}
+	return best == UINT64_MAX ? 0 : (best + 999) / 1000;
 }
 
 /* The x-llmfb-* headers every answer carries. */
@@ -224,6 +260,7 @@ respond_safe_failure(struct call *call)
 {
 	const struct safe_failure *sf = &call->route->policy.safe;
 	char msg[REASONS_MAX + 128];
+	uint64_t retry_after;
 	struct buf h;
 	const char *type;
 
@@ -237,9 +274,12 @@ respond_safe_failure(struct call *call)
 	buf_init(&h, 4096);
 	llmfb_headers(call, &h, NULL);
 	buf_addstr(&h, "x-llmfb-safe-failure: 1\r\n");
-	if (sf->retry_after_s > 0)
+	/* When a breaker will half-open, that is when to come back. */
+	if ((retry_after = breakers_retry_after_s(call)) == 0)
+		retry_after = sf->retry_after_s;
+	if (retry_after > 0)
 		buf_printf(&h, "Retry-After: %llu\r\n",
-		    (unsigned long long)sf->retry_after_s);
+		    (unsigned long long)retry_after);
 	if (call->dialect == DIALECT_ANTHROPIC)
 		type = sf->status == 529 ? "overloaded_error" : "api_error";
 	else
@@ -328,6 +368,10 @@ on_body(struct xfer *x, const char *p, size_t n)
 				buf_add(&call->errbody, p, n);
 			return n;
 		}
+		if (call->target != NULL)	/* an answer has begun */
+			breaker_record(&stats_target(call->d->stats,
+			    call->target->name)->br, &call->target->breaker,
+			    true, now_mono_ms());
 		count_served(call);
 		if (commit(call, -1) < 0)
 			return 0;
@@ -459,6 +503,8 @@ attempt_ended(struct call *call, const struct outcome *o)
 			    NULL);
 		return;
 	}
+	breaker_record(&stats_target(call->d->stats, call->target->name)->br,
+	    &call->target->breaker, breaker_ok(o), now);
 	remaining = call->deadline_ms > now ? call->deadline_ms - now : 0;
 	a = ladder_next(&call->ladder, o, remaining, arc4random(), &delay);
 	if (a == LADDER_DELIVER) {
@@ -497,11 +543,21 @@ attempt_ended(struct call *call, const struct outcome *o)
 static bool
 target_usable(const struct target *t, void *arg)
 {
-	const struct call *call = arg;
+	struct call *call = arg;
+	struct tstat *ts;
 
 	/* Until dialect translation exists, a target must speak the
 	 * caller's API. */
-	return t->provider->dialect == call->dialect;
+	if (t->provider->dialect != call->dialect)
+		return false;
+	/* An open breaker costs no attempt. */
+	ts = stats_target(call->d->stats, t->name);
+	if (!breaker_allow(&ts->br, &t->breaker, now_mono_ms())) {
+		ts->skipped_open++;
+		add_reason_str(call, t->name, "breaker-open");
+		return false;
+	}
+	return true;
 }
 
 /* The body for this target: the caller's bytes, or a copy with the

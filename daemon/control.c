@@ -92,6 +92,45 @@ reply_json(struct cconn *cc, json_t *j)
 }
 
 static json_t *
+status_breaker(const struct target *t, const struct tstat *ts)
+{
+	uint64_t now = now_mono_ms();
+	uint64_t wait = breaker_wait_ms(&ts->br, &t->breaker, now);
+
+	return json_pack("{s:s, s:b, s:I, s:I, s:I}",
+	    "state", breaker_state_name(breaker_state(&ts->br, &t->breaker,
+	    now)),
+	    "manual", ts->br.manual,
+	    "opens", (json_int_t)ts->br.opens,
+	    "skipped", (json_int_t)ts->skipped_open,
+	    "half_open_in_ms", wait == UINT64_MAX ? (json_int_t)-1 :
+	    (json_int_t)wait);
+}
+
+/* trip/reset TARGET: a breaker by hand. */
+static void
+handle_breaker(struct cconn *cc, const char *verb, const char *name)
+{
+	struct daemon *d = cc->ctl->d;
+	const struct target *t = config_target(d->cfg, name);
+	struct tstat *ts;
+
+	if (t == NULL) {
+		reply(cc, false, "no such target");
+		return;
+	}
+	ts = stats_target(d->stats, t->name);
+	if (strcmp(verb, CTL_VERB_TRIP) == 0)
+		breaker_trip(&ts->br, now_mono_ms());
+	else
+		breaker_reset(&ts->br);
+	log_info("target %s: breaker %s by hand", t->name,
+	    ts->br.state == BREAKER_OPEN ? "tripped" : "reset");
+	reply_json(cc, json_pack("{s:s, s:o}", "target", t->name,
+	    "breaker", status_breaker(t, ts)));
+}
+
+static json_t *
 status_targets(struct daemon *d)
 {
 	const struct config *c = d->cfg;
@@ -120,7 +159,8 @@ status_targets(struct daemon *d)
 			    json_integer((json_int_t)ts->by_status[k]));
 		}
 		json_array_append_new(arr, json_pack(
-		    "{s:s, s:s, s:s, s:s?, s:s, s:I, s:I, s:I, s:I, s:o, s:s?}",
+		    "{s:s, s:s, s:s, s:s?, s:s, s:I, s:I, s:I, s:I, s:o, s:s?,"
+		    " s:o}",
 		    "name", t->name, "provider", t->provider->name,
 		    "dialect", dialect_name(t->provider->dialect),
 		    "model", t->model, "base_url", t->provider->base_url,
@@ -130,7 +170,8 @@ status_targets(struct daemon *d)
 		    "failures", (json_int_t)ts->failures,
 		    "failures_by", kinds,
 		    "last_failure", ts->last_failure[0] ?
-		    ts->last_failure : NULL));
+		    ts->last_failure : NULL,
+		    "breaker", status_breaker(t, ts)));
 	}
 	return arr;
 }
@@ -194,7 +235,7 @@ static void
 handle(struct cconn *cc, char *line)
 {
 	struct daemon *d = cc->ctl->d;
-	char err[CONFIG_ERR_MAX];
+	char err[CONFIG_ERR_MAX], *arg;
 
 	if (strcmp(line, CTL_VERB_STATUS) == 0) {
 		reply_json(cc, control_status(d));
@@ -206,6 +247,13 @@ handle(struct cconn *cc, char *line)
 		else
 			reply_json(cc, json_pack("{s:s}", "config",
 			    d->cfg->path));
+	} else if ((arg = strchr(line, ' ')) != NULL) {
+		*arg++ = '\0';
+		if (strcmp(line, CTL_VERB_TRIP) == 0 ||
+		    strcmp(line, CTL_VERB_RESET) == 0)
+			handle_breaker(cc, line, arg);
+		else
+			reply(cc, false, "unknown request");
 	} else {
 		reply(cc, false, "unknown request");
 	}

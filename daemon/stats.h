@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "breaker.h"
 #include "ladder.h"
 
 #define OUTCOME_KINDS	(OUT_BROKEN + 1)
@@ -17,7 +18,9 @@ struct tstat {
 	uint64_t	 by_kind[OUTCOME_KINDS];/* failures by kind */
 	uint64_t	 by_status[6];		/* failures by status class */
 	uint64_t	 fallback_served;	/* served as a fallback */
+	uint64_t	 skipped_open;		/* rungs passed: breaker open */
 	char		 last_failure[64];
+	struct breaker	 br;			/* shared by every route */
 };
 
 struct rstat {

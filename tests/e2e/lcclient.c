@@ -24,10 +24,11 @@
 #define DEFAULT_TIMEOUT_MS 30000L
 
 /* The response headers we capture, and the key each is printed under. */
-enum { H_TARGET, H_ATTEMPTS, H_FALLBACK, H_PROVIDER, H_COUNT };
+enum { H_TARGET, H_ATTEMPTS, H_FALLBACK, H_PROVIDER, H_REASONS,
+	H_RETRY_AFTER, H_COUNT };
 static const char *const hdr_names[H_COUNT] = {
 	"x-llmfb-target", "x-llmfb-attempts", "x-llmfb-fallback",
-	"x-mock-provider",
+	"x-mock-provider", "x-llmfb-reasons", "retry-after",
 };
 
 struct xfer {
@@ -414,11 +415,13 @@ static bool
 report(const struct xfer *x)
 {
 	printf("T%u rc=%d code=%ld url=%s scheme=%s target=%s attempts=%s "
-	    "fallback=%s provider=%s bytes=%llu first_ns=%lld last_ns=%lld\n",
+	    "fallback=%s provider=%s bytes=%llu first_ns=%lld last_ns=%lld "
+	    "reasons=%s retry_after=%s\n",
 	    x->idx, (int)x->rc, x->code, or_dash(x->eff_url),
 	    or_dash(x->scheme), hdr_or_dash(x, H_TARGET),
 	    hdr_or_dash(x, H_ATTEMPTS), hdr_or_dash(x, H_FALLBACK),
-	    hdr_or_dash(x, H_PROVIDER), x->bytes, x->first_ns, x->last_ns);
+	    hdr_or_dash(x, H_PROVIDER), x->bytes, x->first_ns, x->last_ns,
+	    hdr_or_dash(x, H_REASONS), hdr_or_dash(x, H_RETRY_AFTER));
 	if (x->rc != CURLE_OK) {
 		const char *why = x->errbuf[0] ? x->errbuf :
 		    x->done ? curl_easy_strerror(x->rc) :

@@ -64,7 +64,8 @@ shim_on() {
 }
 
 # call KIND URL DATA [client args...]: one call by an unmodified client.
-# Sets CODE TARGET ATTEMPTS FALLBACK PROVIDER EFFURL BODY ELAPSED FIRST_NS.
+# Sets CODE TARGET ATTEMPTS FALLBACK PROVIDER EFFURL BODY ELAPSED FIRST_NS
+# REASONS RETRY_AFTER.
 call() {
 	local kind=$1 url=$2 data=$3 t0 line
 	shift 3
@@ -84,6 +85,8 @@ call() {
 		ATTEMPTS=$(hdr x-llmfb-attempts)
 		FALLBACK=$(hdr x-llmfb-fallback)
 		PROVIDER=$(hdr x-mock-provider)
+		REASONS=$(hdr x-llmfb-reasons)
+		RETRY_AFTER=$(hdr retry-after)
 		FIRST_NS=0
 		;;
 	easy|multi)
@@ -99,6 +102,8 @@ call() {
 		FALLBACK=$(field fallback "$line")
 		PROVIDER=$(field provider "$line")
 		FIRST_NS=$(field first_ns "$line")
+		REASONS=$(field reasons "$line")
+		RETRY_AFTER=$(field retry_after "$line")
 		;;
 	esac
 	ELAPSED=$(( $(ms_now) - t0 ))
@@ -306,6 +311,67 @@ t_hsts() {
 	finish "curl: a handle the libcurl layer leaves alone (--hsts) still goes through llmfb"
 }
 
+# breaker_state TARGET: its breaker's state, as llmfbctl status says.
+breaker_state() {
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
+	    jq -r --arg t "$1" '.targets[] | select(.name == $t) | .breaker.state'
+}
+breaker_is() { [ "$(breaker_state "$1")" == "$2" ]; }
+
+t_breaker() {
+	local data='{"model":"case-breaker","messages":[]}' i pids=""
+	mock_reset
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" reset flaky >/dev/null
+	mock_script flaky 'status=503'
+	for i in 1 2 3; do
+		call easy "$OAI" "$data"
+		expect_eq "call $i served by the next rung" "$TARGET" secondary
+	done
+	expect_eq flaky-attempts-before-open "$(mock_stat flaky requests)" 3
+	expect_eq state-after-3-failures "$(breaker_state flaky)" open
+	# Open: the rung is passed over, at no attempt.
+	call easy "$OAI" "$data"
+	expect_eq open-served-by "$TARGET" secondary
+	expect_eq open-no-attempt "$(mock_stat flaky requests)" 3
+	expect_match open-reason "$REASONS" 'flaky=breaker-open'
+	# Nothing qualifies: the safe failure says when to come back.
+	mock_script secondary 'status=500'
+	call easy "$OAI" "$data"
+	expect_eq safe-failure "$CODE" 503
+	expect_eq retry-after-from-breaker "$RETRY_AFTER" 1
+	mock_script secondary 'status=200'
+	# Half-open after the 1 s cooldown: of three calls at once, exactly
+	# one is the probe; the other two go straight to the next rung.
+	wait_for "flaky half-open" breaker_is flaky half-open
+	mock_script flaky 'status=200 delay_ms=400'
+	for i in 1 2 3; do
+		env "${SHIM_ENV[@]}" "$B/lcclient" --mode easy \
+		    -H "Authorization: Bearer $CALLER_KEY" --data "$data" \
+		    "$OAI" >"$STACK_DIR/probe.$i" 2>&1 &
+		pids="$pids $!"
+	done
+	# shellcheck disable=SC2086
+	wait $pids
+	expect_eq probes "$(mock_stat flaky requests)" 4
+	expect_eq probe-served "$(grep -l 'target=flaky' \
+	    "$STACK_DIR"/probe.* | wc -l)" 1
+	expect_eq others-served-by-next "$(grep -l 'target=secondary' \
+	    "$STACK_DIR"/probe.* | wc -l)" 2
+	expect_eq closed-after-probe "$(breaker_state flaky)" closed
+	# By hand: tripped, it stays open past its cooldown; reset closes it.
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" trip flaky >/dev/null
+	call easy "$OAI" "$data"
+	expect_eq tripped-served-by "$TARGET" secondary
+	expect_eq tripped-state "$(breaker_state flaky)" open
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" reset flaky >/dev/null
+	call easy "$OAI" "$data"
+	expect_eq reset-served-by "$TARGET" flaky
+	expect_eq unknown-target "$("$B/llmfbctl" -s "$STACK_DIR/control.sock" \
+	    trip nosuch 2>&1; echo "rc=$?")" \
+	    "llmfbctl: trip nosuch: no such target"$'\n'"rc=1"
+	finish "breaker: opens after 3 failures, costs no attempt, half-opens to one probe, trips and resets by hand"
+}
+
 t_big_body() {
 	local f=$STACK_DIR/big.json size
 	mock_reset
@@ -468,6 +534,7 @@ else
 fi
 t_malformed
 t_status
+t_breaker
 python_cases
 guest_cases
 
