@@ -413,6 +413,10 @@ on_done(struct xfer *x, CURLcode rc)
 	struct call *call = x->arg;
 	struct outcome o = { .kind = OUT_OK, .status = (int)x->status };
 
+	if (x->status >= 400)
+		o.retry_after_ms = retry_after_ms(x->headers.data,
+		    x->headers.len, time(NULL));
+
 	timer_cancel(call->d->loop, &call->first_byte);
 	if (call->finishing)
 		return;		/* call_destroy frees the xfer */

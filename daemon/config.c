@@ -260,7 +260,8 @@ get_retry_on(struct cctx *x, const struct ynode *n, struct retry_on *r)
 }
 
 static const char *const policy_keys[] = { "retry_on", "attempts",
-	"backoff", "timeouts", "deadline", "safe_failure", NULL };
+	"backoff", "timeouts", "deadline", "safe_failure", "retry_after_max",
+	NULL };
 
 static bool
 is_policy_key(const char *k)
@@ -291,6 +292,7 @@ policy_default(struct policy *p)
 	p->first_byte_timeout_ms = 60000;
 	p->total_timeout_ms = 600000;
 	p->deadline_ms = 900000;
+	p->retry_after_max_ms = 1000;
 	p->safe.status = 503;
 	p->safe.message = NULL;
 }
@@ -330,6 +332,9 @@ get_policy(struct cctx *x, const struct ynode *n, struct policy *p)
 		    get_duration(x, s, "backoff.max", &p->backoff_max_ms) < 0)
 			return -1;
 	}
+	if ((v = ynode_get(n, "retry_after_max")) != NULL &&
+	    get_duration(x, v, "retry_after_max", &p->retry_after_max_ms) < 0)
+		return -1;
 	if ((v = ynode_get(n, "timeouts")) != NULL) {
 		if (check_keys(x, v, "timeouts", timeout_keys) < 0)
 			return -1;

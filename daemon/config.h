@@ -59,6 +59,7 @@ struct policy {
 	uint64_t	 first_byte_timeout_ms;
 	uint64_t	 total_timeout_ms;
 	uint64_t	 deadline_ms;		/* whole call, all attempts */
+	uint64_t	 retry_after_max_ms;	/* longest Retry-After waited */
 	struct safe_failure safe;
 };
 

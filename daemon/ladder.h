@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 
@@ -26,6 +27,7 @@ enum fail_class { FC_NONE, FC_TECHNICAL, FC_BUSINESS, FC_POLICY, FC_CLIENT };
 struct outcome {
 	enum outcome_kind kind;
 	int		  status;	/* HTTP status when kind == OUT_OK */
+	uint64_t	  retry_after_ms; /* the answer's wish; 0: none */
 };
 
 enum ladder_action {
@@ -45,6 +47,7 @@ struct ladder {
 	int		    tries;	/* attempts made on this rung */
 	int		    attempts;	/* attempts made in all */
 	int		    rungs_tried;/* distinct rungs attempted */
+	bool		    waited;	/* this rung's Retry-After wait is used */
 };
 
 enum fail_class outcome_class(const struct outcome *o);
@@ -64,6 +67,11 @@ enum ladder_action ladder_first(struct ladder *l);
  * number for the backoff's jitter. */
 enum ladder_action ladder_next(struct ladder *l, const struct outcome *o,
     uint64_t remaining_ms, uint32_t rnd, uint64_t *ret_delay_ms);
+/* The wait an answer asks for: its retry-after-ms header (OpenAI's,
+ * milliseconds), else Retry-After (seconds, or an HTTP date read against
+ * now_s).  headers holds "Name: value\r\n" lines.  0 when there is none
+ * or it makes no sense; at most a day. */
+uint64_t retry_after_ms(const char *headers, size_t len, time_t now_s);
 /* The backoff before retry number n (1-based) on the same rung: full
  * exponential, capped, with jitter between half and all of it. */
 uint64_t ladder_backoff(const struct policy *p, int n, uint32_t rnd);

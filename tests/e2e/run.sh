@@ -311,6 +311,27 @@ t_hsts() {
 	finish "curl: a handle the libcurl layer leaves alone (--hsts) still goes through llmfb"
 }
 
+t_retry_after() {
+	# Short (under retry_after_max, 1s by default): wait, same rung.
+	mock_reset
+	mock_script primary 'status=429 retry_after_ms=300' 'status=200'
+	call easy "$OAI" "$CHAT"
+	expect_eq short-status "$CODE" 200
+	expect_eq short-served-by-same-rung "$TARGET" primary
+	expect_eq short-attempts "$ATTEMPTS" 2
+	expect_eq short-primary-requests "$(mock_stat primary requests)" 2
+	expect_ge "short: waited (ms)" "$ELAPSED" 300
+	# Long: no waiting 30 s; the next rung at once.
+	mock_reset
+	mock_script primary 'status=429 retry_after=30'
+	call easy "$OAI" "$CHAT"
+	expect_eq long-status "$CODE" 200
+	expect_eq long-served-by-next-rung "$TARGET" secondary
+	expect_eq long-primary-requests "$(mock_stat primary requests)" 1
+	expect_lt "long: did not wait (ms)" "$ELAPSED" 2000
+	finish "429 with Retry-After: a short wait is waited on the same rung, a long one moves on"
+}
+
 # breaker_state TARGET: its breaker's state, as llmfbctl status says.
 breaker_state() {
 	"$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
@@ -535,6 +556,7 @@ fi
 t_malformed
 t_status
 t_breaker
+t_retry_after
 python_cases
 guest_cases
 

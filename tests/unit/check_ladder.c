@@ -24,16 +24,20 @@ static const char *yaml =
     "    ladder: [t0, t1]\n"
     "    attempts: 3\n"
     "    backoff: { base: 100ms, max: 300ms }\n"
+    "  - name: patient\n"
+    "    ladder: [t0, t2]\n"
+    "    retry_on: [429]\n"
+    "    retry_after_max: 2s\n"
     "  - name: no-timeouts\n"
     "    ladder: [t0, t1]\n"
     "    retry_on: [5xx]\n";
 
-static const struct outcome ok200 = { OUT_OK, 200 };
-static const struct outcome s503 = { OUT_OK, 503 };
-static const struct outcome s500 = { OUT_OK, 500 };
-static const struct outcome s400 = { OUT_OK, 400 };
-static const struct outcome refused = { OUT_CONNECT, 0 };
-static const struct outcome slow = { OUT_TIMEOUT_FIRST_BYTE, 0 };
+static const struct outcome ok200 = { OUT_OK, 200, 0 };
+static const struct outcome s503 = { OUT_OK, 503, 0 };
+static const struct outcome s500 = { OUT_OK, 500, 0 };
+static const struct outcome s400 = { OUT_OK, 400, 0 };
+static const struct outcome refused = { OUT_CONNECT, 0, 0 };
+static const struct outcome slow = { OUT_TIMEOUT_FIRST_BYTE, 0, 0 };
 
 static void
 setup(void)
@@ -213,6 +217,65 @@ START_TEST(test_nothing_usable)
 }
 END_TEST
 
+START_TEST(test_retry_after_parsed)
+{
+	/* Sun, 06 Nov 1994 08:49:37 GMT is 784111777. */
+	static const char date[] = "retry-after: Sun, 06 Nov 1994 08:49:37 "
+	    "GMT\r\n";
+	static const char both[] = "Content-Type: x\r\nRetry-After: 7\r\n"
+	    "retry-after-ms: 1234.5\r\n";
+
+	ck_assert_uint_eq(retry_after_ms("Retry-After: 30\r\n", 17, 0),
+	    30000);
+	ck_assert_uint_eq(retry_after_ms(both, sizeof(both) - 1, 0), 1234);
+	ck_assert_uint_eq(retry_after_ms(date, sizeof(date) - 1,
+	    784111777 - 12), 12000);
+	/* In the past, nonsense, zero, absent, absurdly far: no wish. */
+	ck_assert_uint_eq(retry_after_ms(date, sizeof(date) - 1, 784111777),
+	    0);
+	ck_assert_uint_eq(retry_after_ms("Retry-After: soon\r\n", 19, 0), 0);
+	ck_assert_uint_eq(retry_after_ms("Retry-After: 0\r\n", 16, 0), 0);
+	ck_assert_uint_eq(retry_after_ms("X-Retry-After: 5\r\n", 18, 0), 0);
+	ck_assert_uint_eq(retry_after_ms("Retry-After: 99999999\r\n", 23, 0),
+	    0);
+	ck_assert_uint_eq(retry_after_ms("", 0, 0), 0);
+}
+END_TEST
+
+START_TEST(test_retry_after_waits_or_moves_on)
+{
+	struct outcome soon = { OUT_OK, 429, 300 };
+	struct outcome later = { OUT_OK, 429, 30000 };
+	struct ladder l;
+	uint64_t delay;
+
+	/* Short: one wait on the same rung, as long as it asked. */
+	ladder_init(&l, route("patient"), NULL, NULL);
+	ladder_first(&l);
+	ck_assert_int_eq(ladder_next(&l, &soon, 10000, 0, &delay),
+	    LADDER_TRY);
+	ck_assert_int_eq(l.rung, 0);
+	ck_assert_uint_eq(delay, 300);
+	/* Only once per rung: asked again, it moves on. */
+	ck_assert_int_eq(ladder_next(&l, &soon, 10000, 0, &delay),
+	    LADDER_TRY);
+	ck_assert_int_eq(l.rung, 1);
+	ck_assert_uint_eq(delay, 0);
+	/* Long (over retry_after_max): the next rung at once. */
+	ladder_init(&l, route("patient"), NULL, NULL);
+	ladder_first(&l);
+	ck_assert_int_eq(ladder_next(&l, &later, 60000, 0, &delay),
+	    LADDER_TRY);
+	ck_assert_int_eq(l.rung, 1);
+	ck_assert_uint_eq(delay, 0);
+	/* A wait past the deadline is no wait either. */
+	ladder_init(&l, route("patient"), NULL, NULL);
+	ladder_first(&l);
+	ck_assert_int_eq(ladder_next(&l, &soon, 200, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 1);
+}
+END_TEST
+
 static Suite *
 ladder_suite(void)
 {
@@ -229,6 +292,8 @@ ladder_suite(void)
 	tcase_add_test(tc, test_deadline_skips_backoff);
 	tcase_add_test(tc, test_unusable_rungs_skipped);
 	tcase_add_test(tc, test_nothing_usable);
+	tcase_add_test(tc, test_retry_after_parsed);
+	tcase_add_test(tc, test_retry_after_waits_or_moves_on);
 	suite_add_tcase(s, tc);
 	return s;
 }
