@@ -625,40 +625,49 @@ conn_read(struct conn *c)
 }
 
 /* The start of a connection: the shim's preamble lines, if any, then
- * HTTP.  Bytes are held in c->pre until it is clear which. */
+ * HTTP.  Bytes are scanned where they arrived; only a line cut by the
+ * read is held in c->pre until the rest comes. */
 static void
 conn_read_preamble(struct conn *c, const char *data, size_t n)
 {
 	enum preamble_state st;
+	bool held = buf_pending(&c->pre) > 0;
 	size_t used;
 
-	if (buf_add(&c->pre, data, n) < 0) {
-		conn_fail(c, 400, "malformed llmfb preamble");
-		if (!c->closed)
-			conn_update_events(c);
-		return;
+	if (held) {
+		if (buf_add(&c->pre, data, n) < 0)
+			goto bad;
+		data = buf_head(&c->pre);
+		n = buf_pending(&c->pre);
 	}
-	st = preamble_scan(&c->origin, buf_head(&c->pre),
-	    buf_pending(&c->pre), &used);
-	buf_consume(&c->pre, used);
-	origin_format(&c->origin, c->origin_url, sizeof(c->origin_url));
+	st = preamble_scan(&c->origin, data, n, &used);
+	if (used > 0)
+		origin_format(&c->origin, c->origin_url,
+		    sizeof(c->origin_url));
+	data += used;
+	n -= used;
 	switch (st) {
 	case PREAMBLE_MORE:
+		if (held)
+			buf_consume(&c->pre, used);
+		else if (buf_add(&c->pre, data, n) < 0)
+			goto bad;
 		return;
 	case PREAMBLE_BAD:
 		log_debug("bad preamble from pid %ld", (long)c->peer.pid);
-		conn_fail(c, 400, "malformed llmfb preamble");
-		if (!c->closed)
-			conn_update_events(c);
-		return;
+		goto bad;
 	case PREAMBLE_DONE:
 		break;
 	}
 	c->pre_done = true;
-	if (buf_pending(&c->pre) > 0)
-		conn_parse(c, buf_head(&c->pre), buf_pending(&c->pre));
+	if (n > 0)
+		conn_parse(c, data, n);
+	buf_free(&c->pre);
+	return;
+bad:
+	conn_fail(c, 400, "malformed llmfb preamble");
 	if (!c->closed)
-		buf_free(&c->pre);
+		conn_update_events(c);
 }
 
 static void
