@@ -40,6 +40,7 @@
  */
 #include "shim.h"
 #include "shim_proto.h"
+#include "util.h"	/* ARRAY_SIZE only */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -537,7 +538,7 @@ static void copy_opts(int tcp, int u, struct redir *r)
 	unsigned i;
 	int v;
 
-	for (i = 0; i < sizeof(sol) / sizeof(sol[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(sol); i++) {
 		len = sizeof(tv);
 		if (REAL(getsockopt)(tcp, SOL_SOCKET, sol[i], &tv, &len) == 0 &&
 		    (tv.tv_sec || tv.tv_usec))
@@ -551,7 +552,7 @@ static void copy_opts(int tcp, int u, struct redir *r)
 	if (REAL(getsockopt)(tcp, SOL_SOCKET, SO_LINGER, &lg, &len) == 0 &&
 	    lg.l_onoff)
 		REAL(setsockopt)(u, SOL_SOCKET, SO_LINGER, &lg, len);
-	for (i = 0; i < sizeof(tcpo) / sizeof(tcpo[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(tcpo); i++) {
 		len = sizeof(v);
 		if (REAL(getsockopt)(tcp, IPPROTO_TCP, tcpo[i], &v, &len) == 0)
 			opt_put(r, IPPROTO_TCP, tcpo[i], v);

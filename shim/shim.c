@@ -2,6 +2,7 @@
  * debug log, the intercepted-host list and the daemon probe.  Nothing here
  * knows about libcurl or OpenSSL; see shim.h. */
 #include "shim.h"
+#include "util.h"	/* ARRAY_SIZE; the shim links none of util.c */
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -20,8 +21,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 struct shim_real shim_real;
 bool shim_debug_enabled;
@@ -424,7 +423,7 @@ static atomic_bool hosts_wild;
 
 static void hosts_swap(struct hostlist *l)
 {
-	uint64_t mask[ARRAY_LEN(hosts_lenmask)] = { 0 };
+	uint64_t mask[ARRAY_SIZE(hosts_lenmask)] = { 0 };
 	struct hostlist *old;
 	bool wild = false;
 	unsigned i;
@@ -438,7 +437,7 @@ static void hosts_swap(struct hostlist *l)
 	pthread_mutex_lock(&hosts_lock);
 	old = hosts_cur;
 	hosts_cur = l;
-	for (i = 0; i < ARRAY_LEN(mask); i++)
+	for (i = 0; i < ARRAY_SIZE(mask); i++)
 		atomic_store(&hosts_lenmask[i], mask[i]);
 	atomic_store(&hosts_wild, wild);
 	atomic_store(&hosts_count, l ? l->n : 0);
