@@ -138,6 +138,14 @@ breaker_ok(const struct outcome *o)
 	return o->kind == OUT_OK && o->status != 429 && o->status < 500;
 }
 
+/* The running attempt's result, for its target's breaker. */
+static void
+target_result(struct call *call, bool ok)
+{
+	breaker_record(&stats_target(call->d->stats, call->target->name)->br,
+	    &call->target->breaker, ok, now_mono_ms());
+}
+
 /* Seconds until the first open breaker of the route's ladder half-opens,
  * rounded up; 0 when none is open (or only by hand). */
 static uint64_t
@@ -369,9 +377,7 @@ on_body(struct xfer *x, const char *p, size_t n)
 			return n;
 		}
 		if (call->target != NULL)	/* an answer has begun */
-			breaker_record(&stats_target(call->d->stats,
-			    call->target->name)->br, &call->target->breaker,
-			    true, now_mono_ms());
+			target_result(call, true);
 		count_served(call);
 		if (commit(call, -1) < 0)
 			return 0;
@@ -507,8 +513,7 @@ attempt_ended(struct call *call, const struct outcome *o)
 			    NULL);
 		return;
 	}
-	breaker_record(&stats_target(call->d->stats, call->target->name)->br,
-	    &call->target->breaker, breaker_ok(o), now);
+	target_result(call, breaker_ok(o));
 	remaining = call->deadline_ms > now ? call->deadline_ms - now : 0;
 	a = ladder_next(&call->ladder, o, remaining, arc4random(), &delay);
 	if (a == LADDER_DELIVER) {
