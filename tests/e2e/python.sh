@@ -34,12 +34,7 @@ py_call() {
 py_line() {
 	local line s e
 	line=$(grep -m1 "^$1 " <<<"$OUT")
-	CODE=$(field code "$line")
-	TARGET=$(field target "$line")
-	ATTEMPTS=$(field attempts "$line")
-	FALLBACK=$(field fallback "$line")
-	PROVIDER=$(field provider "$line")
-	FIRST_NS=$(field first_ns "$line")
+	report_fields "$line"
 	ISSUER=$(field issuer "$line")
 	PID=$(field pid "$line")
 	s=$(field start_ns "$line")

@@ -95,15 +95,8 @@ call() {
 		    -H "Authorization: Bearer $CALLER_KEY" \
 		    -H "x-api-key: $CALLER_KEY" \
 		    "$@" ${data:+--data "$data"} "$url" 2>"$STACK_DIR/out/err")
-		CODE=$(field code "$line")
+		report_fields "$line"
 		EFFURL=$(field url "$line")
-		TARGET=$(field target "$line")
-		ATTEMPTS=$(field attempts "$line")
-		FALLBACK=$(field fallback "$line")
-		PROVIDER=$(field provider "$line")
-		FIRST_NS=$(field first_ns "$line")
-		REASONS=$(field reasons "$line")
-		RETRY_AFTER=$(field retry_after "$line")
 		;;
 	esac
 	ELAPSED=$(( $(ms_now) - t0 ))
@@ -121,6 +114,19 @@ hdr() {
 }
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+
+# report_fields LINE: the fields every test client's report line has in
+# common (lcclient's and pyclient's "T<i> code=... target=..." lines).
+report_fields() {
+	CODE=$(field code "$1")
+	TARGET=$(field target "$1")
+	ATTEMPTS=$(field attempts "$1")
+	FALLBACK=$(field fallback "$1")
+	PROVIDER=$(field provider "$1")
+	FIRST_NS=$(field first_ns "$1")
+	REASONS=$(field reasons "$1")
+	RETRY_AFTER=$(field retry_after "$1")
+}
 
 KINDS="curl easy multi"
 if [ -n "${LLMFB_TEST_SANITIZED:-}" ]; then
