@@ -549,24 +549,26 @@ attempt_ended(struct call *call, const struct outcome *o)
 		attempt_start(call);
 }
 
-static bool
-target_usable(const struct target *t, void *arg)
+static enum fail_kind
+target_usable(const struct target *t, int i, bool strict, void *arg)
 {
 	struct call *call = arg;
 	struct tstat *ts;
 
+	(void)i;
+	(void)strict;
 	/* Until dialect translation exists, a target must speak the
 	 * caller's API. */
 	if (t->provider->dialect != call->dialect)
-		return false;
+		return FK_TECHNICAL;
 	/* An open breaker costs no attempt. */
 	ts = stats_target(call->d->stats, t->name);
 	if (!breaker_allow(&ts->br, &t->breaker, now_mono_ms())) {
 		ts->skipped_open++;
 		add_reason_str(call, t->name, "breaker-open");
-		return false;
+		return FK_TECHNICAL;
 	}
-	return true;
+	return FK_NONE;
 }
 
 /* The body for this target: the caller's bytes, or a copy with the

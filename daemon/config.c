@@ -4,7 +4,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +126,41 @@ get_int(struct cctx *x, const struct ynode *n, const char *what, int min,
 	if (parse_int(n->str, min, max, ret) < 0)
 		return cerr(x, n, "%s must be a whole number from %d to %d",
 		    what, min, max);
+	return 0;
+}
+
+static int
+get_number(struct cctx *x, const struct ynode *n, const char *what,
+    double *ret)
+{
+	char *end;
+	double d;
+
+	if (want(x, n, YNODE_SCALAR, what) < 0)
+		return -1;
+	errno = 0;
+	d = strtod(n->str, &end);
+	if (errno != 0 || end == n->str || *end != '\0' || !(d >= 0) ||
+	    d > 1e12)
+		return cerr(x, n, "%s: '%s' is not a number from 0 up", what,
+		    n->str);
+	*ret = d;
+	return 0;
+}
+
+static int
+get_bool(struct cctx *x, const struct ynode *n, const char *what, bool *ret)
+{
+	if (want(x, n, YNODE_SCALAR, what) < 0)
+		return -1;
+	if (strcmp(n->str, "true") == 0 || strcmp(n->str, "yes") == 0 ||
+	    strcmp(n->str, "on") == 0)
+		*ret = true;
+	else if (strcmp(n->str, "false") == 0 || strcmp(n->str, "no") == 0 ||
+	    strcmp(n->str, "off") == 0)
+		*ret = false;
+	else
+		return cerr(x, n, "%s must be true or false", what);
 	return 0;
 }
 
@@ -261,7 +299,7 @@ get_retry_on(struct cctx *x, const struct ynode *n, struct retry_on *r)
 
 static const char *const policy_keys[] = { "retry_on", "attempts",
 	"backoff", "timeouts", "deadline", "safe_failure", "retry_after_max",
-	NULL };
+	"quality", "midstream", "slo", "fallback_max_price", NULL };
 
 static bool
 is_policy_key(const char *k)
@@ -286,15 +324,109 @@ policy_default(struct policy *p)
 	p->retry_on.connect = true;
 	p->retry_on.timeout = true;
 	p->attempts = 1;
+	p->attempts_business = 1;
+	p->attempts_policy = 1;
 	p->backoff_base_ms = 200;
 	p->backoff_max_ms = 2000;
 	p->connect_timeout_ms = 5000;
 	p->first_byte_timeout_ms = 60000;
 	p->total_timeout_ms = 600000;
+	p->idle_timeout_ms = 60000;
 	p->deadline_ms = 900000;
 	p->retry_after_max_ms = 1000;
 	p->safe.status = 503;
 	p->safe.message = NULL;
+	p->q_empty = true;
+	p->q_json = true;
+	p->q_length = false;
+	p->q_tool_args = true;
+	p->q_refusal = true;
+	p->midstream = MIDSTREAM_ERROR;
+	p->slo_window_ms = 300000;
+	p->slo_min_samples = 5;
+	p->fallback_max_price = -1;
+}
+
+/* attempts: a number (technical failures) or a map per class. */
+static int
+get_attempts(struct cctx *x, const struct ynode *n, struct policy *p)
+{
+	static const char *const keys[] = { "technical", "business",
+		"policy", NULL };
+	const struct ynode *v;
+
+	if (n->type == YNODE_SCALAR)
+		return get_int(x, n, "attempts", 1, 10, &p->attempts);
+	if (check_keys(x, n, "attempts", keys) < 0)
+		return -1;
+	if ((v = ynode_get(n, "technical")) != NULL &&
+	    get_int(x, v, "attempts.technical", 1, 10, &p->attempts) < 0)
+		return -1;
+	if ((v = ynode_get(n, "business")) != NULL &&
+	    get_int(x, v, "attempts.business", 1, 10,
+	    &p->attempts_business) < 0)
+		return -1;
+	if ((v = ynode_get(n, "policy")) != NULL &&
+	    get_int(x, v, "attempts.policy", 1, 10, &p->attempts_policy) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+get_quality(struct cctx *x, const struct ynode *n, struct policy *p)
+{
+	static const struct {
+		const char	*key;
+		size_t		 off;
+	} flags[] = {
+		{ "empty", offsetof(struct policy, q_empty) },
+		{ "json", offsetof(struct policy, q_json) },
+		{ "length", offsetof(struct policy, q_length) },
+		{ "tool_args", offsetof(struct policy, q_tool_args) },
+		{ "refusal", offsetof(struct policy, q_refusal) },
+	};
+	static const char *const keys[] = { "empty", "json", "length",
+		"tool_args", "refusal", NULL };
+	const struct ynode *v;
+	char what[32];
+	size_t i;
+
+	if (check_keys(x, n, "quality", keys) < 0)
+		return -1;
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		if ((v = ynode_get(n, flags[i].key)) == NULL)
+			continue;
+		snprintf(what, sizeof(what), "quality.%s", flags[i].key);
+		if (get_bool(x, v, what, (bool *)((char *)p + flags[i].off))
+		    < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+get_slo(struct cctx *x, const struct ynode *n, struct policy *p)
+{
+	static const char *const keys[] = { "first_token_p95", "total_p95",
+		"window", "min_samples", NULL };
+	const struct ynode *v;
+
+	if (check_keys(x, n, "slo", keys) < 0)
+		return -1;
+	if ((v = ynode_get(n, "first_token_p95")) != NULL &&
+	    get_duration(x, v, "slo.first_token_p95",
+	    &p->slo_first_token_ms) < 0)
+		return -1;
+	if ((v = ynode_get(n, "total_p95")) != NULL &&
+	    get_duration(x, v, "slo.total_p95", &p->slo_total_ms) < 0)
+		return -1;
+	if ((v = ynode_get(n, "window")) != NULL &&
+	    get_duration(x, v, "slo.window", &p->slo_window_ms) < 0)
+		return -1;
+	if ((v = ynode_get(n, "min_samples")) != NULL &&
+	    get_int(x, v, "slo.min_samples", 1, 128, &p->slo_min_samples) < 0)
+		return -1;
+	return 0;
 }
 
 static void
@@ -311,7 +443,7 @@ get_policy(struct cctx *x, const struct ynode *n, struct policy *p)
 {
 	static const char *const backoff_keys[] = { "base", "max", NULL };
 	static const char *const timeout_keys[] = { "connect", "first_byte",
-		"total", NULL };
+		"first_token", "total", "idle", NULL };
 	static const char *const safe_keys[] = { "status", "message",
 		"retry_after", NULL };
 	const struct ynode *v, *s;
@@ -320,8 +452,26 @@ get_policy(struct cctx *x, const struct ynode *n, struct policy *p)
 	    get_retry_on(x, v, &p->retry_on) < 0)
 		return -1;
 	if ((v = ynode_get(n, "attempts")) != NULL &&
-	    get_int(x, v, "attempts", 1, 10, &p->attempts) < 0)
+	    get_attempts(x, v, p) < 0)
 		return -1;
+	if ((v = ynode_get(n, "quality")) != NULL && get_quality(x, v, p) < 0)
+		return -1;
+	if ((v = ynode_get(n, "slo")) != NULL && get_slo(x, v, p) < 0)
+		return -1;
+	if ((v = ynode_get(n, "fallback_max_price")) != NULL &&
+	    get_number(x, v, "fallback_max_price", &p->fallback_max_price) < 0)
+		return -1;
+	if ((v = ynode_get(n, "midstream")) != NULL) {
+		if (want(x, v, YNODE_SCALAR, "midstream") < 0)
+			return -1;
+		if (strcmp(v->str, "error") == 0)
+			p->midstream = MIDSTREAM_ERROR;
+		else if (strcmp(v->str, "continue") == 0)
+			p->midstream = MIDSTREAM_CONTINUE;
+		else
+			return cerr(x, v, "midstream must be error or "
+			    "continue");
+	}
 	if ((v = ynode_get(n, "backoff")) != NULL) {
 		if (check_keys(x, v, "backoff", backoff_keys) < 0)
 			return -1;
@@ -342,9 +492,18 @@ get_policy(struct cctx *x, const struct ynode *n, struct policy *p)
 		    get_duration(x, s, "timeouts.connect",
 		    &p->connect_timeout_ms) < 0)
 			return -1;
+		/* first_byte is first_token's older name. */
 		if ((s = ynode_get(v, "first_byte")) != NULL &&
 		    get_duration(x, s, "timeouts.first_byte",
 		    &p->first_byte_timeout_ms) < 0)
+			return -1;
+		if ((s = ynode_get(v, "first_token")) != NULL &&
+		    get_duration(x, s, "timeouts.first_token",
+		    &p->first_byte_timeout_ms) < 0)
+			return -1;
+		if ((s = ynode_get(v, "idle")) != NULL &&
+		    get_duration(x, s, "timeouts.idle",
+		    &p->idle_timeout_ms) < 0)
 			return -1;
 		if ((s = ynode_get(v, "total")) != NULL &&
 		    get_duration(x, s, "timeouts.total",
@@ -605,9 +764,11 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
     const struct ynode *n, struct target *t)
 {
 	static const char *const keys[] = { "provider", "model", "breaker",
-		NULL };
-	const struct ynode *v;
+		"price", "context", "tags", "max_concurrency", NULL };
+	static const char *const price_keys[] = { "input", "output", NULL };
+	const struct ynode *v, *s;
 	char *prov = NULL;
+	uint64_t u;
 
 	t->name = xstrdup(key->str);
 	t->breaker = c->breaker;
@@ -631,14 +792,87 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 	if ((v = ynode_get(n, "breaker")) != NULL &&
 	    get_breaker(x, v, &t->breaker) < 0)
 		return -1;
+	if ((v = ynode_get(n, "price")) != NULL) {
+		if (check_keys(x, v, "price", price_keys) < 0)
+			return -1;
+		if ((s = ynode_get(v, "input")) != NULL &&
+		    get_number(x, s, "price.input", &t->price.input) < 0)
+			return -1;
+		if ((s = ynode_get(v, "output")) != NULL &&
+		    get_number(x, s, "price.output", &t->price.output) < 0)
+			return -1;
+	}
+	if ((v = ynode_get(n, "context")) != NULL) {
+		if (want(x, v, YNODE_SCALAR, "context") < 0)
+			return -1;
+		if (parse_u64(v->str, 1, 1ULL << 40, &t->context) < 0)
+			return cerr(x, v, "context must be a number of tokens");
+	}
+	if ((v = ynode_get(n, "tags")) != NULL &&
+	    get_str_list(x, v, "tags", &t->tags, &t->ntags) < 0)
+		return -1;
+	if ((v = ynode_get(n, "max_concurrency")) != NULL) {
+		if (want(x, v, YNODE_SCALAR, "max_concurrency") < 0)
+			return -1;
+		if (parse_u64(v->str, 1, 1000000, &u) < 0)
+			return cerr(x, v, "max_concurrency must be a whole "
+			    "number from 1 to 1000000");
+		t->max_concurrency = (uint32_t)u;
+	}
 	return 0;
+}
+
+bool
+target_has_tag(const struct target *t, const char *tag)
+{
+	size_t i;
+
+	for (i = 0; i < t->ntags; i++)
+		if (strcmp(t->tags[i], tag) == 0)
+			return true;
+	return false;
+}
+
+/* uid or gid: a number or a name, one or a list. */
+static int
+get_ids(struct cctx *x, const struct ynode *n, const char *what, bool group,
+    uint32_t **ret, size_t *ret_n)
+{
+	char **names = NULL;
+	size_t i, nnames = 0;
+	uint64_t id;
+	int rc = 0;
+
+	if (get_str_list(x, n, what, &names, &nnames) < 0) {
+		free_str_list(names, nnames);
+		return -1;
+	}
+	*ret = xcalloc(nnames ? nnames : 1, sizeof(**ret));
+	for (i = 0; i < nnames && rc == 0; i++) {
+		const struct ynode *at = n->type == YNODE_SEQ ? n->items[i] : n;
+		struct passwd *pw;
+		struct group *gr;
+
+		if (parse_u64(names[i], 0, UINT32_MAX - 1, &id) == 0)
+			(*ret)[i] = (uint32_t)id;
+		else if (!group && (pw = getpwnam(names[i])) != NULL)
+			(*ret)[i] = pw->pw_uid;
+		else if (group && (gr = getgrnam(names[i])) != NULL)
+			(*ret)[i] = gr->gr_gid;
+		else
+			rc = cerr(x, at, "%s: no %s named '%s'", what,
+			    group ? "group" : "user", names[i]);
+		(*ret_n)++;
+	}
+	free_str_list(names, nnames);
+	return rc;
 }
 
 static int
 load_match(struct cctx *x, const struct ynode *n, struct route_match *m)
 {
 	static const char *const keys[] = { "host", "path", "model",
-		"header", NULL };
+		"header", "exe", "comm", "unit", "cgroup", "uid", "gid", NULL };
 	const struct ynode *v;
 
 	if (check_keys(x, n, "match", keys) < 0)
@@ -655,6 +889,159 @@ load_match(struct cctx *x, const struct ynode *n, struct route_match *m)
 	if ((v = ynode_get(n, "header")) != NULL &&
 	    get_str(x, v, "match.header", &m->header) < 0)
 		return -1;
+	if ((v = ynode_get(n, "exe")) != NULL &&
+	    get_str_list(x, v, "match.exe", &m->exes, &m->nexes) < 0)
+		return -1;
+	if ((v = ynode_get(n, "comm")) != NULL &&
+	    get_str_list(x, v, "match.comm", &m->comms, &m->ncomms) < 0)
+		return -1;
+	if ((v = ynode_get(n, "unit")) != NULL &&
+	    get_str_list(x, v, "match.unit", &m->units, &m->nunits) < 0)
+		return -1;
+	if ((v = ynode_get(n, "cgroup")) != NULL &&
+	    get_str_list(x, v, "match.cgroup", &m->cgroups, &m->ncgroups) < 0)
+		return -1;
+	if ((v = ynode_get(n, "uid")) != NULL &&
+	    get_ids(x, v, "match.uid", false, &m->uids, &m->nuids) < 0)
+		return -1;
+	if ((v = ynode_get(n, "gid")) != NULL &&
+	    get_ids(x, v, "match.gid", true, &m->gids, &m->ngids) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- what a route does per failure kind ---------------------------- */
+
+static const char *const kind_names[FK_COUNT] = {
+	[FK_NONE] = "none", [FK_TECHNICAL] = "technical",
+	[FK_LATENCY] = "latency", [FK_BUDGET] = "budget",
+	[FK_QUALITY] = "quality", [FK_CONTENT] = "content",
+	[FK_REGION] = "region", [FK_CONTEXT] = "context",
+	[FK_CLIENT] = "client",
+};
+
+const char *
+fail_kind_name(enum fail_kind k)
+{
+	return k < FK_COUNT ? kind_names[k] : "?";
+}
+
+enum fail_class
+fail_kind_class(enum fail_kind k)
+{
+	switch (k) {
+	case FK_NONE:
+		return FC_NONE;
+	case FK_TECHNICAL:
+		return FC_TECHNICAL;
+	case FK_LATENCY:
+	case FK_BUDGET:
+	case FK_QUALITY:
+		return FC_BUSINESS;
+	case FK_CONTENT:
+	case FK_REGION:
+	case FK_CONTEXT:
+		return FC_POLICY;
+	default:
+		return FC_CLIENT;
+	}
+}
+
+const char *
+fail_class_name(enum fail_class c)
+{
+	static const char *names[] = { "none", "technical", "business",
+		"policy", "client" };
+
+	return names[c];
+}
+
+/* A rung named in `on:` is one of the route's own. */
+static int
+get_rung(struct cctx *x, const struct ynode *v, const struct route *r,
+    int *ret)
+{
+	size_t i;
+
+	if (want(x, v, YNODE_SCALAR, "on") < 0)
+		return -1;
+	if (strcmp(v->str, "next") == 0) {
+		*ret = RUNG_NEXT;
+		return 0;
+	}
+	if (strcmp(v->str, "fail") == 0) {
+		*ret = RUNG_FAIL;
+		return 0;
+	}
+	for (i = 0; i < r->nladder; i++)
+		if (strcmp(r->ladder[i]->name, v->str) == 0) {
+			*ret = (int)i;
+			return 0;
+		}
+	return cerr(x, v, "route %s: on: '%s' is not next, fail or a target "
+	    "of its ladder", r->name, v->str);
+}
+
+/* on: { technical|business|policy|latency|budget|quality|content|region|
+ * context: next | fail | TARGET }; a kind not named takes its class's
+ * rung, and a class not named takes the next rung. */
+static int
+load_on(struct cctx *x, const struct ynode *n, struct route *r)
+{
+	static const char *const keys[] = { "technical", "business", "policy",
+		"latency", "budget", "quality", "content", "region", "context",
+		NULL };
+	int cls[FC_CLIENT + 1] = { RUNG_NEXT, RUNG_NEXT, RUNG_NEXT,
+		RUNG_NEXT, RUNG_NEXT };
+	const struct ynode *v;
+	int k;
+
+	for (k = 0; k < FK_COUNT; k++)
+		r->on[k] = RUNG_NEXT;
+	if (n == NULL)
+		return 0;
+	if (check_keys(x, n, "on", keys) < 0)
+		return -1;
+	for (k = FC_TECHNICAL; k <= FC_POLICY; k++)
+		if ((v = ynode_get(n, fail_class_name((enum fail_class)k))) !=
+		    NULL && get_rung(x, v, r, &cls[k]) < 0)
+			return -1;
+	for (k = FK_TECHNICAL; k < FK_CLIENT; k++) {
+		r->on[k] = cls[fail_kind_class((enum fail_kind)k)];
+		if (k != FK_TECHNICAL &&
+		    (v = ynode_get(n, kind_names[k])) != NULL &&
+		    get_rung(x, v, r, &r->on[k]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+load_budget(struct cctx *x, const struct ynode *n, struct budget_conf *b)
+{
+	static const char *const keys[] = { "hour", "day", "caller_hour",
+		"caller_day", "call", NULL };
+	const struct {
+		const char	*key;
+		double		*dst;
+	} f[] = {
+		{ "hour", &b->hour }, { "day", &b->day },
+		{ "caller_hour", &b->caller_hour },
+		{ "caller_day", &b->caller_day }, { "call", &b->call },
+	};
+	const struct ynode *v;
+	char what[32];
+	size_t i;
+
+	if (check_keys(x, n, "budget", keys) < 0)
+		return -1;
+	for (i = 0; i < ARRAY_SIZE(f); i++) {
+		if ((v = ynode_get(n, f[i].key)) == NULL)
+			continue;
+		snprintf(what, sizeof(what), "budget.%s", f[i].key);
+		if (get_number(x, v, what, f[i].dst) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -673,7 +1060,10 @@ load_route(struct cctx *x, struct config *c, const struct ynode *n,
 		const char *k = n->keys[i]->str;
 
 		if (strcmp(k, "name") != 0 && strcmp(k, "match") != 0 &&
-		    strcmp(k, "ladder") != 0 && !is_policy_key(k))
+		    strcmp(k, "ladder") != 0 && strcmp(k, "on") != 0 &&
+		    strcmp(k, "require_tags") != 0 &&
+		    strcmp(k, "fallback_targets") != 0 &&
+		    strcmp(k, "budget") != 0 && !is_policy_key(k))
 			return cerr(x, n->keys[i], "unknown key '%s' in route",
 			    k);
 	}
@@ -698,6 +1088,9 @@ load_route(struct cctx *x, struct config *c, const struct ynode *n,
 		return -1;
 	if (v->n == 0)
 		return cerr(x, v, "route %s: ladder is empty", r->name);
+	if (v->n > LADDER_MAX)
+		return cerr(x, v, "route %s: a ladder has at most %d rungs",
+		    r->name, LADDER_MAX);
 	r->ladder = xcalloc(v->n, sizeof(*r->ladder));
 	for (i = 0; i < v->n; i++) {
 		const struct ynode *it = v->items[i];
@@ -708,8 +1101,42 @@ load_route(struct cctx *x, struct config *c, const struct ynode *n,
 		if (r->ladder[i] == NULL)
 			return cerr(x, it, "route %s: no target named '%s'",
 			    r->name, it->str);
+		for (j = 0; j < r->nladder; j++)
+			if (r->ladder[j] == r->ladder[i])
+				return cerr(x, it, "route %s: target '%s' is "
+				    "on the ladder twice", r->name, it->str);
 		r->nladder++;
 	}
+	if (load_on(x, ynode_get(n, "on"), r) < 0)
+		return -1;
+	if ((v = ynode_get(n, "require_tags")) != NULL &&
+	    get_str_list(x, v, "require_tags", &r->require_tags,
+	    &r->nrequire_tags) < 0)
+		return -1;
+	if ((v = ynode_get(n, "fallback_targets")) != NULL) {
+		char **names = NULL;
+		size_t nnames = 0;
+		int rc = get_str_list(x, v, "fallback_targets", &names,
+		    &nnames);
+
+		r->fallback_set = xcalloc(nnames ? nnames : 1,
+		    sizeof(*r->fallback_set));
+		for (i = 0; i < nnames && rc == 0; i++) {
+			r->fallback_set[i] = (struct target *)config_target(c,
+			    names[i]);
+			if (r->fallback_set[i] == NULL)
+				rc = cerr(x, v, "route %s: fallback_targets: "
+				    "no target named '%s'", r->name, names[i]);
+			r->nfallback_set++;
+		}
+		free_str_list(names, nnames);
+		if (rc < 0)
+			return -1;
+	}
+	r->budget = (struct budget_conf){ -1, -1, -1, -1, -1 };
+	if ((v = ynode_get(n, "budget")) != NULL &&
+	    load_budget(x, v, &r->budget) < 0)
+		return -1;
 	return get_policy(x, n, &r->policy);
 }
 
@@ -819,7 +1246,8 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 {
 	static const char *const top_keys[] = { "listen", "listen_mode",
 		"control", "intercept", "upstream", "limits", "providers",
-		"targets", "defaults", "routes", "breaker", NULL };
+		"targets", "defaults", "routes", "breaker", "state_dir",
+		"events", NULL };
 	struct config *c = xcalloc(1, sizeof(*c));
 	struct policy defaults;
 	const struct ynode *v;
@@ -842,6 +1270,12 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		goto out;
 	if ((v = ynode_get(root, "control")) != NULL &&
 	    get_str(x, v, "control", &c->control) < 0)
+		goto out;
+	if ((v = ynode_get(root, "state_dir")) != NULL &&
+	    get_str(x, v, "state_dir", &c->state_dir) < 0)
+		goto out;
+	if ((v = ynode_get(root, "events")) != NULL &&
+	    get_str(x, v, "events", &c->events) < 0)
 		goto out;
 	if ((v = ynode_get(root, "intercept")) != NULL &&
 	    get_hosts(x, v, "intercept", &c->intercept, &c->nintercept) < 0)
@@ -893,6 +1327,8 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		c->listen = xstrdup(CONFIG_DEFAULT_LISTEN);
 	if (c->control == NULL)
 		c->control = xstrdup(CONFIG_DEFAULT_CONTROL);
+	if (c->state_dir == NULL)
+		c->state_dir = xstrdup(CONFIG_DEFAULT_STATE_DIR);
 	if (strcmp(c->listen, c->control) == 0) {
 		cerr(x, ynode_get(root, "control"), "control and listen "
 		    "must be different sockets");
@@ -974,6 +1410,7 @@ config_unref(struct config *c)
 	for (i = 0; i < c->ntargets; i++) {
 		free(c->targets[i].name);
 		free(c->targets[i].model);
+		free_str_list(c->targets[i].tags, c->targets[i].ntags);
 	}
 	for (i = 0; i < c->nroutes; i++) {
 		struct route *r = &c->routes[i];
@@ -983,6 +1420,14 @@ config_unref(struct config *c)
 		free_str_list(r->match.paths, r->match.npaths);
 		free_str_list(r->match.models, r->match.nmodels);
 		free(r->match.header);
+		free_str_list(r->match.exes, r->match.nexes);
+		free_str_list(r->match.comms, r->match.ncomms);
+		free_str_list(r->match.units, r->match.nunits);
+		free_str_list(r->match.cgroups, r->match.ncgroups);
+		free(r->match.uids);
+		free(r->match.gids);
+		free_str_list(r->require_tags, r->nrequire_tags);
+		free(r->fallback_set);
 		free(r->ladder);
 		free(r->policy.safe.message);
 	}
@@ -995,6 +1440,8 @@ config_unref(struct config *c)
 	free(c->listen);
 	free(c->control);
 	free(c->ca_file);
+	free(c->state_dir);
+	free(c->events);
 	free(c);
 }
 

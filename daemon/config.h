@@ -14,6 +14,7 @@
 #define CONFIG_DEFAULT_PATH	"/etc/llmfb/llmfb.yaml"
 #define CONFIG_DEFAULT_LISTEN	"/run/llmfb/llmfb.sock"
 #define CONFIG_DEFAULT_CONTROL	"/run/llmfb/control.sock"
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/llmfb"
 #define CONFIG_ERR_MAX		512
 
 enum dialect { DIALECT_OPENAI, DIALECT_ANTHROPIC };
@@ -28,13 +29,48 @@ struct provider {
 	char		*api_key_file;
 };
 
+/* USD per million tokens. */
+struct price {
+	double		 input;
+	double		 output;
+};
+
 struct target {
 	char		*name;
 	struct provider	*provider;
 	char		*model;		/* NULL: the caller's model */
 	size_t		 index;
 	struct breaker_conf breaker;
+	struct price	 price;		/* 0: free (a local model) */
+	uint64_t	 context;	/* window in tokens; 0: unknown */
+	char		**tags;		/* region, compliance, ... */
+	size_t		  ntags;
+	uint32_t	 max_concurrency; /* 0: no limit */
 };
+
+/* Why an attempt failed, or a target did not qualify, finer than the
+ * four classes: a route names a next rung per kind (and per class). */
+enum fail_kind {
+	FK_NONE,
+	FK_TECHNICAL,		/* technical */
+	FK_LATENCY,		/* business */
+	FK_BUDGET,
+	FK_QUALITY,
+	FK_CONTENT,		/* policy */
+	FK_REGION,
+	FK_CONTEXT,
+	FK_CLIENT,		/* the caller's own mistake */
+	FK_COUNT
+};
+
+/* The failure classes of the design brief. */
+enum fail_class { FC_NONE, FC_TECHNICAL, FC_BUSINESS, FC_POLICY, FC_CLIENT };
+
+#define RUNG_NEXT	(-1)	/* the first rung not tried yet */
+#define RUNG_FAIL	(-2)	/* the safe failure */
+#define LADDER_MAX	32
+
+enum midstream { MIDSTREAM_ERROR, MIDSTREAM_CONTINUE };
 
 /* Which outcomes count as a failure that moves the ladder on. */
 struct retry_on {
@@ -52,15 +88,41 @@ struct safe_failure {
 /* Settings a route takes from `defaults:` unless it sets its own. */
 struct policy {
 	struct retry_on	 retry_on;
-	int		 attempts;		/* per target */
+	int		 attempts;		/* per target: technical */
+	int		 attempts_business;
+	int		 attempts_policy;
 	uint64_t	 backoff_base_ms;
 	uint64_t	 backoff_max_ms;
 	uint64_t	 connect_timeout_ms;
 	uint64_t	 first_byte_timeout_ms;
 	uint64_t	 total_timeout_ms;
+	uint64_t	 idle_timeout_ms;	/* gap between stream bytes */
 	uint64_t	 deadline_ms;		/* whole call, all attempts */
 	uint64_t	 retry_after_max_ms;	/* longest Retry-After waited */
 	struct safe_failure safe;
+	/* Quality floor of a 2xx answer. */
+	bool		 q_empty;		/* an empty answer fails */
+	bool		 q_json;		/* invalid JSON fails, when asked */
+	bool		 q_length;		/* finish by length fails */
+	bool		 q_tool_args;		/* tool arguments not JSON fail */
+	bool		 q_refusal;		/* a refusal is a policy failure */
+	enum midstream	 midstream;		/* a stream that broke */
+	/* Latency SLO: a target whose recent p95 is over it is skipped
+	 * while another qualifies.  0: none. */
+	uint64_t	 slo_first_token_ms;
+	uint64_t	 slo_total_ms;
+	uint64_t	 slo_window_ms;
+	int		 slo_min_samples;
+	/* Fallback cost cap: rungs after the first must not cost more per
+	 * million tokens (input or output).  < 0: no cap. */
+	double		 fallback_max_price;
+};
+
+/* Spend limits in USD; < 0: none. */
+struct budget_conf {
+	double		 hour, day;		/* the route's */
+	double		 caller_hour, caller_day; /* each caller's on it */
+	double		 call;			/* one call's estimate */
 };
 
 struct route_match {
@@ -71,6 +133,19 @@ struct route_match {
 	char		**models;	/* globs on the requested model */
 	size_t		  nmodels;
 	char		 *header;	/* x-llmfb-route value */
+	/* The caller, from SO_PEERCRED and /proc. */
+	char		**exes;		/* globs on the executable path */
+	size_t		  nexes;
+	char		**comms;	/* globs on the command name */
+	size_t		  ncomms;
+	char		**units;	/* globs on the systemd unit */
+	size_t		  nunits;
+	char		**cgroups;	/* globs on the cgroup path */
+	size_t		  ncgroups;
+	uint32_t	 *uids;
+	size_t		  nuids;
+	uint32_t	 *gids;
+	size_t		  ngids;
 };
 
 struct route {
@@ -80,6 +155,12 @@ struct route {
 	size_t		  nladder;
 	struct policy	  policy;
 	size_t		  index;
+	int		  on[FK_COUNT];	/* next rung per kind */
+	char		**require_tags;	/* a target must carry them all */
+	size_t		  nrequire_tags;
+	struct target	**fallback_set;	/* later rungs only from these */
+	size_t		  nfallback_set;
+	struct budget_conf budget;
 };
 
 struct config {
@@ -96,6 +177,8 @@ struct config {
 	uint64_t	  max_request_body;
 	uint64_t	  max_header_size;
 	uint32_t	  max_clients;
+	char		 *state_dir;	/* budgets persisted here */
+	char		 *events;	/* event log file; NULL: none */
 	struct breaker_conf breaker;	/* every target's, unless its own */
 	struct provider	 *providers;
 	size_t		  nproviders;
@@ -118,6 +201,10 @@ const struct target *config_target(const struct config *c,
 bool config_intercepts(const struct config *c, const char *host,
     size_t hostlen);
 const char *dialect_name(enum dialect d);
+enum fail_class fail_kind_class(enum fail_kind k);
+const char *fail_kind_name(enum fail_kind k);
+const char *fail_class_name(enum fail_class c);
+bool target_has_tag(const struct target *t, const char *tag);
 
 static inline bool
 retry_on_status(const struct retry_on *r, int status)

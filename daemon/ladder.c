@@ -6,16 +6,29 @@
 #include "ladder.h"
 #include "util.h"
 
-enum fail_class
-outcome_class(const struct outcome *o)
+enum fail_kind
+outcome_classify(const struct outcome *o)
 {
+	int st = o->status;
+
 	if (o->kind != OUT_OK)
-		return FC_TECHNICAL;
-	if (o->status >= 500 || o->status == 429 || o->status == 408)
-		return FC_TECHNICAL;
-	if (o->status >= 400)
-		return FC_CLIENT;
-	return FC_NONE;
+		return FK_TECHNICAL;
+	if (st < 400)
+		return o->body;		/* a 2xx may still miss the floor */
+	if (st >= 500 || st == 429 || st == 408)
+		return FK_TECHNICAL;	/* 529 (overloaded) included */
+	if (o->body == FK_CONTEXT || o->body == FK_CONTENT)
+		return o->body;		/* the provider's error says why */
+	if (o->own_key)
+		return FK_CLIENT;	/* the caller's request, its key */
+	/* llmfb's own key: the caller is not to blame.  401: the key is
+	 * wrong (the target's setup); 403: refused to this account or
+	 * region. */
+	if (st == 401)
+		return FK_TECHNICAL;
+	if (st == 403)
+		return FK_REGION;
+	return FK_CLIENT;
 }
 
 const char *
@@ -24,34 +37,24 @@ outcome_name(const struct outcome *o)
 	static const char *names[] = {
 		[OUT_OK] = "http", [OUT_CONNECT] = "connect",
 		[OUT_TLS] = "tls", [OUT_TIMEOUT_CONNECT] = "timeout-connect",
-		[OUT_TIMEOUT_FIRST_BYTE] = "timeout-first-byte",
+		[OUT_TIMEOUT_FIRST_BYTE] = "timeout-first-token",
 		[OUT_TIMEOUT_TOTAL] = "timeout-total",
+		[OUT_TIMEOUT_IDLE] = "timeout-idle",
 		[OUT_BROKEN] = "broken",
 	};
 
 	return names[o->kind];
 }
 
-const char *
-fail_class_name(enum fail_class c)
-{
-	static const char *names[] = { "none", "technical", "business",
-		"policy", "client" };
-
-	return names[c];
-}
-
-bool
-outcome_is_failure(const struct policy *p, const struct outcome *o)
-{
-	/* An exchange that broke or timed out has nothing to deliver. */
-	return o->kind != OUT_OK || retry_on_status(&p->retry_on, o->status);
-}
-
-/* Whether a failure of this kind may be retried (on any rung). */
+/* Whether the route lets a failure of kind fk move the ladder at all;
+ * a technical one only when retry_on names it. */
 static bool
-failure_moves_on(const struct policy *p, const struct outcome *o)
+moves_on(const struct policy *p, const struct outcome *o, enum fail_kind fk)
 {
+	if (fk == FK_NONE || fk == FK_CLIENT)
+		return false;
+	if (fk != FK_TECHNICAL || o->body == FK_TECHNICAL)
+		return true;
 	switch (o->kind) {
 	case OUT_OK:
 		return retry_on_status(&p->retry_on, o->status);
@@ -64,28 +67,77 @@ failure_moves_on(const struct policy *p, const struct outcome *o)
 	}
 }
 
+static int
+attempts_for(const struct policy *p, enum fail_kind fk)
+{
+	switch (fail_kind_class(fk)) {
+	case FC_BUSINESS:
+		return p->attempts_business;
+	case FC_POLICY:
+		return p->attempts_policy;
+	default:
+		return p->attempts;
+	}
+}
+
 void
 ladder_init(struct ladder *l, const struct route *r, ladder_usable_fn usable,
     void *arg)
 {
+	memset(l, 0, sizeof(*l));
 	l->route = r;
 	l->usable = usable;
 	l->usable_arg = arg;
 	l->rung = -1;
-	l->tries = 0;
-	l->attempts = 0;
-	l->rungs_tried = 0;
 }
 
-/* Move to the next usable rung after the current one. */
-static enum ladder_action
-next_rung(struct ladder *l)
+static bool
+considered(const struct ladder *l, int i)
 {
-	const struct route *r = l->route;
+	return (l->considered & (1u << i)) != 0;
+}
+
+/* The rung to look at next: the hint when it is one not looked at yet,
+ * else the first such rung of the ladder. */
+static int
+candidate(const struct ladder *l, int hint, uint32_t skip)
+{
 	int i;
 
-	for (i = l->rung + 1; i < (int)r->nladder; i++) {
-		if (l->usable == NULL || l->usable(r->ladder[i], l->usable_arg)) {
+	if (hint >= 0 && hint < (int)l->route->nladder && !considered(l, hint)
+	    && !(skip & (1u << hint)))
+		return hint;
+	for (i = 0; i < (int)l->route->nladder; i++)
+		if (!considered(l, i) && !(skip & (1u << i)))
+			return i;
+	return -1;
+}
+
+/* Choose the next rung from hint: each rung that does not qualify sends
+ * the search where the route says for its reason.  Rungs over the
+ * latency SLO are only taken when nothing else qualifies. */
+static enum ladder_action
+pick(struct ladder *l, int hint)
+{
+	const struct route *r = l->route;
+	uint32_t slow = 0;
+	enum fail_kind why;
+	bool strict = true;
+	int i;
+
+	for (;;) {
+		i = candidate(l, hint, strict ? slow : ~slow);
+		if (i < 0) {
+			if (!strict || slow == 0)
+				break;
+			strict = false;		/* a slow rung beats none */
+			hint = -1;
+			continue;
+		}
+		why = l->usable == NULL ? FK_NONE :
+		    l->usable(r->ladder[i], i, strict, l->usable_arg);
+		if (why == FK_NONE) {
+			l->considered |= 1u << i;
 			l->rung = i;
 			l->tries = 1;
 			l->waited = false;
@@ -93,6 +145,13 @@ next_rung(struct ladder *l)
 			l->rungs_tried++;
 			return LADDER_TRY;
 		}
+		if (why == FK_LATENCY && strict)
+			slow |= 1u << i;
+		else
+			l->considered |= 1u << i;
+		if (r->on[why] == RUNG_FAIL)
+			break;
+		hint = r->on[why];
 	}
 	l->rung = (int)r->nladder;
 	return LADDER_FAIL;
@@ -101,8 +160,8 @@ next_rung(struct ladder *l)
 enum ladder_action
 ladder_first(struct ladder *l)
 {
-	l->rung = -1;
-	return next_rung(l);
+	l->considered = 0;
+	return pick(l, 0);
 }
 
 #define RETRY_AFTER_CAP_MS	(24ULL * 3600 * 1000)
@@ -193,22 +252,22 @@ ladder_next(struct ladder *l, const struct outcome *o, uint64_t remaining_ms,
     uint32_t rnd, uint64_t *ret_delay_ms)
 {
 	const struct policy *p = &l->route->policy;
+	enum fail_kind fk = outcome_classify(o);
 	uint64_t delay;
+	int next;
 
 	*ret_delay_ms = 0;
-	if (!outcome_is_failure(p, o))
-		return LADDER_DELIVER;
-	if (!failure_moves_on(p, o)) {
-		/* A failure the route does not retry: what the provider said
-		 * goes to the caller as it is; a broken exchange has nothing
-		 * to say, so the safe failure answers. */
+	if (!moves_on(p, o, fk)) {
+		/* What the provider said goes to the caller as it is; a
+		 * broken exchange has nothing to say, so the safe failure
+		 * answers. */
 		return o->kind == OUT_OK ? LADDER_DELIVER : LADDER_FAIL;
 	}
 	if (remaining_ms == 0)
 		return LADDER_FAIL;
 	if (o->retry_after_ms > 0) {
 		/* The provider said when to come back: worth one wait on
-		 * this rung when it is short, else the next rung at once. */
+		 * this rung when it is short, else move on at once. */
 		if (o->retry_after_ms <= p->retry_after_max_ms &&
 		    o->retry_after_ms < remaining_ms && !l->waited) {
 			l->waited = true;
@@ -217,9 +276,7 @@ ladder_next(struct ladder *l, const struct outcome *o, uint64_t remaining_ms,
 			*ret_delay_ms = o->retry_after_ms;
 			return LADDER_TRY;
 		}
-		return next_rung(l);
-	}
-	if (l->tries < p->attempts) {
+	} else if (l->tries < attempts_for(p, fk)) {
 		delay = ladder_backoff(p, l->tries, rnd);
 		if (delay < remaining_ms) {
 			l->tries++;
@@ -228,5 +285,9 @@ ladder_next(struct ladder *l, const struct outcome *o, uint64_t remaining_ms,
 			return LADDER_TRY;
 		}
 	}
-	return next_rung(l);
+	if ((next = l->route->on[fk]) == RUNG_FAIL) {
+		l->rung = (int)l->route->nladder;
+		return LADDER_FAIL;
+	}
+	return pick(l, next);
 }

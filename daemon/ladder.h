@@ -15,19 +15,23 @@ enum outcome_kind {
 	OUT_CONNECT,		/* connect refused/unreachable, DNS */
 	OUT_TLS,		/* handshake or verification failed */
 	OUT_TIMEOUT_CONNECT,
-	OUT_TIMEOUT_FIRST_BYTE,
+	OUT_TIMEOUT_FIRST_BYTE,	/* no first content token in time */
 	OUT_TIMEOUT_TOTAL,
+	OUT_TIMEOUT_IDLE,	/* a gap inside a stream */
 	OUT_BROKEN,		/* reset or truncated before delivery */
 };
-
-/* The failure classes of the design brief; client is the caller's own
- * mistake and is never retried. */
-enum fail_class { FC_NONE, FC_TECHNICAL, FC_BUSINESS, FC_POLICY, FC_CLIENT };
 
 struct outcome {
 	enum outcome_kind kind;
 	int		  status;	/* HTTP status when kind == OUT_OK */
 	uint64_t	  retry_after_ms; /* the answer's wish; 0: none */
+	/* What reading the body found: for a 2xx, a quality (FK_QUALITY),
+	 * content (FK_CONTENT) or broken-answer (FK_TECHNICAL) failure;
+	 * for an error, FK_CONTEXT or FK_CONTENT when the provider's
+	 * error body says so.  FK_NONE: nothing. */
+	enum fail_kind	  body;
+	const char	 *why;		/* what body found, for reasons */
+	bool		  own_key;	/* the caller's credentials went up */
 };
 
 enum ladder_action {
@@ -36,8 +40,12 @@ enum ladder_action {
 	LADDER_FAIL,	/* nothing left: the safe failure */
 };
 
-/* Whether a target may be tried now (dialect, breaker, drain, ...). */
-typedef bool (*ladder_usable_fn)(const struct target *t, void *arg);
+/* Whether rung i (target t) may be tried now: FK_NONE, or the kind of
+ * reason it may not (breaker, budget, context window, tags, ...).  When
+ * strict is false, the latency SLO is waived: a slow target still beats
+ * none. */
+typedef enum fail_kind (*ladder_usable_fn)(const struct target *t, int i,
+    bool strict, void *arg);
 
 struct ladder {
 	const struct route *route;
@@ -48,13 +56,13 @@ struct ladder {
 	int		    attempts;	/* attempts made in all */
 	int		    rungs_tried;/* distinct rungs attempted */
 	bool		    waited;	/* this rung's Retry-After wait is used */
+	uint32_t	    considered;	/* rungs tried or found unusable */
 };
 
-enum fail_class outcome_class(const struct outcome *o);
+/* What an attempt's outcome means: FK_NONE for an answer to deliver, a
+ * failure kind (and so class) otherwise. */
+enum fail_kind outcome_classify(const struct outcome *o);
 const char *outcome_name(const struct outcome *o);
-const char *fail_class_name(enum fail_class c);
-/* True when the route's retry_on says this outcome moves the ladder. */
-bool outcome_is_failure(const struct policy *p, const struct outcome *o);
 
 void ladder_init(struct ladder *l, const struct route *r,
     ladder_usable_fn usable, void *arg);
@@ -62,7 +70,8 @@ void ladder_init(struct ladder *l, const struct route *r,
  * no rung is usable. */
 enum ladder_action ladder_first(struct ladder *l);
 /* After an attempt ended with o: deliver it, or try again (the same rung
- * after a backoff, or the next usable rung at once), or fail.
+ * after a backoff, or the rung the route names for the failure's kind,
+ * at once), or fail.
  * remaining_ms is what is left of the call's deadline; rnd is a random
  * number for the backoff's jitter. */
 enum ladder_action ladder_next(struct ladder *l, const struct outcome *o,

@@ -86,6 +86,9 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+#define PT "providers:\n  p: { dialect: openai, base_url: 'https://x' }\n" \
+    "targets:\n  a: { provider: p }\n  b: { provider: p }\n"
+
 /* Each bad config and the exact error it must give. */
 static const struct {
 	const char *text;
@@ -144,7 +147,98 @@ static const struct {
 	    "a whole number from 1 to 1000" },
 	{ "breaker: { fails: 3 }\n", "bad.yaml:1:12: unknown key 'fails' in "
 	    "breaker" },
+	{ PT "routes:\n  - ladder: [a, b]\n    on: { quality: c }\n",
+	    "bad.yaml:8:20: route route0: on: 'c' is not next, fail or a "
+	    "target of its ladder" },
+	{ PT "routes:\n  - ladder: [a, b]\n    on: { speed: a }\n",
+	    "bad.yaml:8:11: unknown key 'speed' in on" },
+	{ PT "routes:\n  - ladder: [a, b, a]\n", "bad.yaml:7:20: route "
+	    "route0: target 'a' is on the ladder twice" },
+	{ "providers:\n  p: { dialect: openai, base_url: 'https://x' }\n"
+	    "targets:\n  a: { provider: p, price: { input: -1 } }\n",
+	    "bad.yaml:4:37: price.input: '-1' is not a number from 0 up" },
+	{ "providers:\n  p: { dialect: openai, base_url: 'https://x' }\n"
+	    "targets:\n  a: { provider: p, price: { in: 1 } }\n",
+	    "bad.yaml:4:30: unknown key 'in' in price" },
+	{ PT "routes:\n  - ladder: [a]\n    match: { uid: nosuchuser-x }\n",
+	    "bad.yaml:8:19: match.uid: no user named 'nosuchuser-x'" },
+	{ PT "routes:\n  - ladder: [a]\n    fallback_targets: [z]\n",
+	    "bad.yaml:8:23: route route0: fallback_targets: no target named "
+	    "'z'" },
+	{ "defaults:\n  midstream: resume\n", "bad.yaml:2:14: midstream must "
+	    "be error or continue" },
+	{ "defaults:\n  quality: { json: maybe }\n", "bad.yaml:2:20: "
+	    "quality.json must be true or false" },
+	{ "defaults:\n  attempts: { technical: 2, social: 1 }\n",
+	    "bad.yaml:2:29: unknown key 'social' in attempts" },
+	{ PT "routes:\n  - ladder: [a]\n    budget: { hour: lots }\n",
+	    "bad.yaml:8:21: budget.hour: 'lots' is not a number from 0 up" },
 };
+
+static const char *ladder_yaml =
+    "state_dir: /tmp/st\n"
+    "events: /tmp/ev.log\n"
+    "providers:\n  p: { dialect: openai, base_url: 'https://x' }\n"
+    "targets:\n"
+    "  big: { provider: p, price: { input: 2.5, output: 10 },"
+    " context: 128000, tags: [eu, hipaa], max_concurrency: 4 }\n"
+    "  cheap: { provider: p, price: { input: 0.15, output: 0.6 } }\n"
+    "  local: { provider: p }\n"
+    "defaults:\n"
+    "  attempts: { technical: 3, policy: 2 }\n"
+    "  timeouts: { first_token: 2s, idle: 5s }\n"
+    "routes:\n"
+    "  - name: r\n"
+    "    match: { exe: '/usr/bin/*', uid: [0, root], gid: 0 }\n"
+    "    ladder: [big, cheap, local]\n"
+    "    on: { business: cheap, latency: local, policy: fail }\n"
+    "    require_tags: [eu]\n"
+    "    fallback_targets: [local]\n"
+    "    fallback_max_price: 0\n"
+    "    budget: { hour: 1, day: 5.5, caller_day: 0.25 }\n"
+    "    slo: { first_token_p95: 1500ms, total_p95: 20s }\n"
+    "    quality: { length: true, json: false }\n"
+    "    midstream: continue\n";
+
+START_TEST(test_ladder_policy)
+{
+	struct config *c = config_load_string("l.yaml", ladder_yaml, err,
+	    sizeof(err));
+	const struct target *big;
+	const struct route *r;
+
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->state_dir, "/tmp/st");
+	ck_assert_str_eq(c->events, "/tmp/ev.log");
+	big = config_target(c, "big");
+	ck_assert(big->price.input == 2.5 && big->price.output == 10);
+	ck_assert_uint_eq(big->context, 128000);
+	ck_assert(target_has_tag(big, "hipaa"));
+	ck_assert(!target_has_tag(config_target(c, "cheap"), "eu"));
+	ck_assert_uint_eq(big->max_concurrency, 4);
+	r = &c->routes[0];
+	ck_assert_uint_eq(r->match.nuids, 2);
+	ck_assert_uint_eq(r->match.uids[1], 0);		/* root, by name */
+	ck_assert_int_eq(r->on[FK_BUDGET], 1);		/* from business */
+	ck_assert_int_eq(r->on[FK_QUALITY], 1);
+	ck_assert_int_eq(r->on[FK_LATENCY], 2);		/* its own */
+	ck_assert_int_eq(r->on[FK_CONTEXT], RUNG_FAIL);	/* from policy */
+	ck_assert_int_eq(r->on[FK_TECHNICAL], RUNG_NEXT);
+	ck_assert_uint_eq(r->nfallback_set, 1);
+	ck_assert(r->policy.fallback_max_price == 0);
+	ck_assert(r->budget.hour == 1 && r->budget.day == 5.5);
+	ck_assert(r->budget.caller_day == 0.25 && r->budget.caller_hour < 0);
+	ck_assert_uint_eq(r->policy.slo_first_token_ms, 1500);
+	ck_assert_int_eq(r->policy.attempts, 3);
+	ck_assert_int_eq(r->policy.attempts_business, 1);
+	ck_assert_int_eq(r->policy.attempts_policy, 2);
+	ck_assert_uint_eq(r->policy.first_byte_timeout_ms, 2000);
+	ck_assert_uint_eq(r->policy.idle_timeout_ms, 5000);
+	ck_assert(r->policy.q_length && !r->policy.q_json && r->policy.q_empty);
+	ck_assert_int_eq(r->policy.midstream, MIDSTREAM_CONTINUE);
+	config_unref(c);
+}
+END_TEST
 
 START_TEST(test_breaker_inherits)
 {
@@ -210,6 +304,7 @@ config_suite(void)
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_breaker_inherits);
+	tcase_add_test(tc, test_ladder_policy);
 	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_refcount);

@@ -16,6 +16,8 @@ static const char *yaml =
     "  t0: { provider: o }\n"
     "  t1: { provider: a }\n"
     "  t2: { provider: o }\n"
+    "  t3: { provider: o }\n"
+    "  t4: { provider: o }\n"
     "routes:\n"
     "  - name: one-try\n"
     "    ladder: [t0, t1, t2]\n"
@@ -30,14 +32,19 @@ static const char *yaml =
     "    retry_after_max: 2s\n"
     "  - name: no-timeouts\n"
     "    ladder: [t0, t1]\n"
-    "    retry_on: [5xx]\n";
+    "    retry_on: [5xx]\n"
+    "  - name: classes\n"
+    "    ladder: [t0, t1, t2, t3, t4]\n"
+    "    attempts: { technical: 2, business: 1, policy: 1 }\n"
+    "    backoff: { base: 10ms, max: 10ms }\n"
+    "    on: { business: t3, quality: t2, policy: t4, context: fail }\n";
 
-static const struct outcome ok200 = { OUT_OK, 200, 0 };
-static const struct outcome s503 = { OUT_OK, 503, 0 };
-static const struct outcome s500 = { OUT_OK, 500, 0 };
-static const struct outcome s400 = { OUT_OK, 400, 0 };
-static const struct outcome refused = { OUT_CONNECT, 0, 0 };
-static const struct outcome slow = { OUT_TIMEOUT_FIRST_BYTE, 0, 0 };
+static const struct outcome ok200 = { OUT_OK, 200, 0, FK_NONE, NULL, false };
+static const struct outcome s503 = { OUT_OK, 503, 0, FK_NONE, NULL, false };
+static const struct outcome s500 = { OUT_OK, 500, 0, FK_NONE, NULL, false };
+static const struct outcome s400 = { OUT_OK, 400, 0, FK_NONE, NULL, false };
+static const struct outcome refused = { OUT_CONNECT, 0, 0, FK_NONE, NULL, false };
+static const struct outcome slow = { OUT_TIMEOUT_FIRST_BYTE, 0, 0, FK_NONE, NULL, false };
 
 static void
 setup(void)
@@ -111,9 +118,9 @@ START_TEST(test_not_in_retry_on_is_delivered)
 	ladder_first(&l);
 	ck_assert_int_eq(ladder_next(&l, &s400, 1000, 0, &delay),
 	    LADDER_DELIVER);
-	ck_assert_int_eq(outcome_class(&s400), FC_CLIENT);
-	ck_assert_int_eq(outcome_class(&s503), FC_TECHNICAL);
-	ck_assert_int_eq(outcome_class(&slow), FC_TECHNICAL);
+	ck_assert_int_eq(outcome_classify(&s400), FK_CLIENT);
+	ck_assert_int_eq(outcome_classify(&s503), FK_TECHNICAL);
+	ck_assert_int_eq(outcome_classify(&slow), FK_TECHNICAL);
 }
 END_TEST
 
@@ -178,11 +185,13 @@ START_TEST(test_deadline_skips_backoff)
 }
 END_TEST
 
-static bool
-openai_only(const struct target *t, void *arg)
+static enum fail_kind
+openai_only(const struct target *t, int i, bool strict, void *arg)
 {
+	(void)i;
+	(void)strict;
 	(void)arg;
-	return t->provider->dialect == DIALECT_OPENAI;
+	return t->provider->dialect == DIALECT_OPENAI ? FK_NONE : FK_CONTENT;
 }
 
 START_TEST(test_unusable_rungs_skipped)
@@ -199,12 +208,14 @@ START_TEST(test_unusable_rungs_skipped)
 }
 END_TEST
 
-static bool
-none(const struct target *t, void *arg)
+static enum fail_kind
+none(const struct target *t, int i, bool strict, void *arg)
 {
 	(void)t;
+	(void)i;
+	(void)strict;
 	(void)arg;
-	return false;
+	return FK_TECHNICAL;
 }
 
 START_TEST(test_nothing_usable)
@@ -244,8 +255,8 @@ END_TEST
 
 START_TEST(test_retry_after_waits_or_moves_on)
 {
-	struct outcome soon = { OUT_OK, 429, 300 };
-	struct outcome later = { OUT_OK, 429, 30000 };
+	struct outcome soon = { OUT_OK, 429, 300, FK_NONE, NULL, false };
+	struct outcome later = { OUT_OK, 429, 30000, FK_NONE, NULL, false };
 	struct ladder l;
 	uint64_t delay;
 
@@ -276,6 +287,134 @@ START_TEST(test_retry_after_waits_or_moves_on)
 }
 END_TEST
 
+START_TEST(test_classes)
+{
+	struct outcome o = { .kind = OUT_OK, .status = 200 };
+
+	/* technical: transport failures, timeouts, 5xx, 529, 429, a broken
+	 * 2xx body. */
+	o.kind = OUT_CONNECT;
+	ck_assert_int_eq(outcome_classify(&o), FK_TECHNICAL);
+	o.kind = OUT_TIMEOUT_IDLE;
+	ck_assert_int_eq(outcome_classify(&o), FK_TECHNICAL);
+	o.kind = OUT_OK;
+	o.status = 529;
+	ck_assert_int_eq(outcome_classify(&o), FK_TECHNICAL);
+	o.status = 429;
+	ck_assert_int_eq(outcome_classify(&o), FK_TECHNICAL);
+	o.status = 200;
+	o.body = FK_TECHNICAL;		/* stream without its end marker */
+	ck_assert_int_eq(outcome_classify(&o), FK_TECHNICAL);
+	ck_assert_int_eq(fail_kind_class(FK_TECHNICAL), FC_TECHNICAL);
+	/* business and policy: what the body's reader found. */
+	o.body = FK_QUALITY;
+	ck_assert_int_eq(outcome_classify(&o), FK_QUALITY);
+	ck_assert_int_eq(fail_kind_class(FK_QUALITY), FC_BUSINESS);
+	o.body = FK_CONTENT;
+	ck_assert_int_eq(outcome_classify(&o), FK_CONTENT);
+	ck_assert_int_eq(fail_kind_class(FK_CONTENT), FC_POLICY);
+	o.body = FK_NONE;
+	ck_assert_int_eq(outcome_classify(&o), FK_NONE);
+	/* A 400 that says the context is too small is policy; any other
+	 * is the caller's. */
+	o.status = 400;
+	o.body = FK_CONTEXT;
+	ck_assert_int_eq(outcome_classify(&o), FK_CONTEXT);
+	ck_assert_int_eq(fail_kind_class(FK_CONTEXT), FC_POLICY);
+	o.body = FK_NONE;
+	ck_assert_int_eq(outcome_classify(&o), FK_CLIENT);
+	/* 401: the caller's own key is the caller's problem; llmfb's key
+	 * is the target's. */
+	o.status = 401;
+	o.own_key = true;
+	ck_assert_int_eq(outcome_classify(&o), FK_CLIENT);
+	o.own_key = false;
+	ck_assert_int_eq(outcome_classify(&o), FK_TECHNICAL);
+	o.status = 403;
+	ck_assert_int_eq(outcome_classify(&o), FK_REGION);
+	ck_assert_int_eq(fail_kind_class(FK_REGION), FC_POLICY);
+	ck_assert_int_eq(fail_kind_class(FK_LATENCY), FC_BUSINESS);
+	ck_assert_int_eq(fail_kind_class(FK_BUDGET), FC_BUSINESS);
+}
+END_TEST
+
+START_TEST(test_rung_per_class)
+{
+	struct outcome empty = { OUT_OK, 200, 0, FK_QUALITY, "empty", false };
+	struct outcome refusal = { OUT_OK, 200, 0, FK_CONTENT, "refusal",
+		false };
+	struct outcome context = { OUT_OK, 400, 0, FK_CONTEXT, "context",
+		false };
+	struct ladder l;
+	uint64_t delay;
+
+	/* quality names t2 (its kind beats its class, business: t3). */
+	ladder_init(&l, route("classes"), NULL, NULL);
+	ladder_first(&l);
+	ck_assert_int_eq(ladder_next(&l, &empty, 1000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 2);
+	ck_assert_uint_eq(delay, 0);	/* business: one attempt per rung */
+	/* technical: retried once on the rung (attempts 2), then next: the
+	 * first rung not tried, t1. */
+	ck_assert_int_eq(ladder_next(&l, &s503, 1000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 2);
+	ck_assert_uint_gt(delay, 0);
+	ck_assert_int_eq(ladder_next(&l, &s503, 1000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 1);
+	/* policy goes to t4. */
+	ck_assert_int_eq(ladder_next(&l, &refusal, 1000, 0, &delay),
+	    LADDER_TRY);
+	ck_assert_int_eq(l.rung, 4);
+	ck_assert_int_eq(l.rungs_tried, 4);
+	/* context: fail, the route says. */
+	ck_assert_int_eq(ladder_next(&l, &context, 1000, 0, &delay),
+	    LADDER_FAIL);
+	/* A rung already tried is not tried again: quality from t2 with
+	 * t2 used goes to the first untried rung. */
+	ladder_init(&l, route("classes"), NULL, NULL);
+	ladder_first(&l);
+	ladder_next(&l, &empty, 1000, 0, &delay);
+	ck_assert_int_eq(l.rung, 2);
+	ck_assert_int_eq(ladder_next(&l, &empty, 1000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 1);
+}
+END_TEST
+
+/* t0 over budget, t3 over its SLO. */
+static enum fail_kind
+budget_and_slo(const struct target *t, int i, bool strict, void *arg)
+{
+	int *calls = arg;
+
+	(void)t;
+	calls[i]++;
+	if (i == 0)
+		return FK_BUDGET;
+	if (i == 3 && strict)
+		return FK_LATENCY;
+	if (i == 1 || i == 2 || i == 4)
+		return FK_REGION;
+	return FK_NONE;
+}
+
+START_TEST(test_skips_follow_the_route)
+{
+	int calls[5] = { 0 };
+	struct ladder l;
+
+	/* t0 is over budget: business goes to t3, which is over its SLO;
+	 * latency is business too (t3 again, looked at), then the rest
+	 * do not qualify: the slow t3 beats nothing. */
+	ladder_init(&l, route("classes"), budget_and_slo, calls);
+	ck_assert_int_eq(ladder_first(&l), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 3);
+	ck_assert_int_eq(l.attempts, 1);
+	ck_assert_int_eq(calls[0], 1);
+	ck_assert_int_eq(calls[3], 2);	/* strict, then waived */
+	ck_assert_int_eq(calls[1] + calls[2] + calls[4], 3);
+}
+END_TEST
+
 static Suite *
 ladder_suite(void)
 {
@@ -294,6 +433,9 @@ ladder_suite(void)
 	tcase_add_test(tc, test_nothing_usable);
 	tcase_add_test(tc, test_retry_after_parsed);
 	tcase_add_test(tc, test_retry_after_waits_or_moves_on);
+	tcase_add_test(tc, test_classes);
+	tcase_add_test(tc, test_rung_per_class);
+	tcase_add_test(tc, test_skips_follow_the_route);
 	suite_add_tcase(s, tc);
 	return s;
 }

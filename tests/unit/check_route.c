@@ -14,6 +14,18 @@ static const char *yaml =
     "targets:\n"
     "  t: { provider: o }\n"
     "routes:\n"
+    "  - name: root-batch\n"
+    "    match: { uid: [root, 4242], comm: 'batch*' }\n"
+    "    ladder: [t]\n"
+    "  - name: python\n"
+    "    match: { exe: '/usr/bin/python3*', host: api.openai.com }\n"
+    "    ladder: [t]\n"
+    "  - name: ingest\n"
+    "    match: { unit: 'ingest@*.service', gid: 100 }\n"
+    "    ladder: [t]\n"
+    "  - name: users\n"
+    "    match: { cgroup: '/user.slice/*' }\n"
+    "    ladder: [t]\n"
     "  - name: by-header\n"
     "    match: { header: batch }\n"
     "    ladder: [t]\n"
@@ -44,7 +56,8 @@ static const char *
 match(const char *host, const char *path, const char *model,
     const char *header)
 {
-	struct route_req rq = { host, path, model, header };
+	struct route_req rq = { .host = host, .path = path, .model = model,
+		.header = header };
 	const struct route *r = route_match(cfg, &rq);
 
 	return r ? r->name : "(none)";
@@ -63,6 +76,57 @@ START_TEST(test_first_match_wins)
 	ck_assert_str_eq(match("api.openai.com", p, "gpt-4o-mini", "batch"),
 	    "by-header");
 	ck_assert_str_eq(match("api.openai.com", p, "x", "other"), "openai");
+}
+END_TEST
+
+static const char *
+match_caller(const char *exe, const char *comm, const char *unit,
+    const char *cgroup, bool cred, uint32_t uid, uint32_t gid)
+{
+	struct route_req rq = { "api.anthropic.com", "/v1/messages", "m",
+		NULL, exe, comm, unit, cgroup, cred, uid, gid };
+	const struct route *r = route_match(cfg, &rq);
+
+	return r ? r->name : "(none)";
+}
+
+START_TEST(test_by_caller)
+{
+	const char *py = "/usr/bin/python3.11", *sys = "/system.slice/x";
+
+	/* uid by name or number, with comm: both must fit. */
+	ck_assert_str_eq(match_caller("/bin/x", "batchjob", NULL, sys, true,
+	    0, 0), "root-batch");
+	ck_assert_str_eq(match_caller("/bin/x", "batchjob", NULL, sys, true,
+	    4242, 5), "root-batch");
+	ck_assert_str_eq(match_caller("/bin/x", "other", NULL, sys, true, 0,
+	    0), "(none)");
+	/* No credentials: a uid rule cannot match. */
+	ck_assert_str_eq(match_caller("/bin/x", "batchjob", NULL, sys, false,
+	    0, 0), "(none)");
+	/* exe with host: python to anthropic does not fit "python". */
+	ck_assert_str_eq(match_caller(py, "python3", NULL, sys, true, 1000,
+	    1000), "(none)");
+	{
+		struct route_req rq = { "api.openai.com", "/v1/chat/completions",
+			"gpt-4o", NULL, py, "python3", NULL, NULL, true, 1000,
+			1000 };
+
+		ck_assert_str_eq(route_match(cfg, &rq)->name, "python");
+		rq.exe = "/usr/bin/curl";
+		ck_assert_str_eq(route_match(cfg, &rq)->name, "openai");
+		rq.exe = NULL;		/* unknown exe: no exe rule fits */
+		ck_assert_str_eq(route_match(cfg, &rq)->name, "openai");
+	}
+	/* systemd unit with gid; cgroup path. */
+	ck_assert_str_eq(match_caller("/bin/x", "x", "ingest@2.service",
+	    "/system.slice/system-ingest.slice/ingest@2.service", true, 7,
+	    100), "ingest");
+	ck_assert_str_eq(match_caller("/bin/x", "x", "ingest@2.service", sys,
+	    true, 7, 101), "(none)");
+	ck_assert_str_eq(match_caller("/bin/x", "x", "app.scope",
+	    "/user.slice/user-1000.slice/app.scope", true, 1000, 1000),
+	    "users");
 }
 END_TEST
 
@@ -99,6 +163,7 @@ route_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_first_match_wins);
+	tcase_add_test(tc, test_by_caller);
 	tcase_add_test(tc, test_no_match_is_passthrough);
 	tcase_add_test(tc, test_endpoints);
 	suite_add_tcase(s, tc);
