@@ -61,20 +61,43 @@ enum { KEEP, CLOSE, ABORT };
 enum dialect { D_OPENAI, D_ANTHROPIC };
 enum endpoint { EP_OTHER, EP_CHAT, EP_MESSAGES };
 
+/* The provider error bodies error= can ask for. */
+enum { ERR_PLAIN, ERR_CONTEXT, ERR_CONTENT_FILTER };
+
+/* How much of a stream's ending no_end= leaves out. */
+enum { END_ALL, END_NO_MARKER, END_NOTHING_AFTER };
+
 /* One line of a script.  Every number is an int64_t so that one table
- * (step_keys) can parse them all; -1 means "not set". */
+ * (step_keys) can parse them all; -1 means "not set".  The strings are
+ * owned by the step (step_take copies them). */
 struct step {
 	int64_t	 status, retry_after, retry_after_ms;
 	int64_t	 delay_ms, ttft_ms, chunks, pace_ms, cut_after;
+	int64_t	 stall_after, stall_ms, no_end, refusal, error;
 	int64_t	 malformed, close, prompt_tokens, completion_tokens;
 	char	*text;		/* NULL: "Hello from NAME" */
+	char	*finish;	/* NULL: the dialect's usual one */
+	char	*tool_args;	/* non-NULL: answer with a tool call */
 };
 
 static const struct step default_step = {
 	.status = 200, .retry_after = -1, .retry_after_ms = -1,
-	.chunks = 3, .cut_after = -1,
+	.chunks = 3, .cut_after = -1, .stall_after = -1,
 	.prompt_tokens = 10, .completion_tokens = 5,
 };
+
+/* The string keys, decoded like text=; each is a char * in the step. */
+static const struct str_key {
+	const char	*name;
+	size_t		 off;
+} str_keys[] = {
+	{ "text", offsetof(struct step, text) },
+	{ "finish", offsetof(struct step, finish) },
+	{ "tool_args", offsetof(struct step, tool_args) },
+};
+
+#define STEP_STR(st, k) \
+	((char **)(void *)((char *)(st) + (k)->off))
 
 static const struct step_key {
 	const char	*name;
@@ -92,6 +115,11 @@ static const struct step_key {
 	{ "pace_ms", offsetof(struct step, pace_ms), 0, DUR_MAX, true },
 	{ "chunks", offsetof(struct step, chunks), 0, 100000, false },
 	{ "cut_after", offsetof(struct step, cut_after), 0, 100000, false },
+	{ "stall_after", offsetof(struct step, stall_after), 0, 100000,
+	    false },
+	{ "stall_ms", offsetof(struct step, stall_ms), 0, DUR_MAX, true },
+	{ "no_end", offsetof(struct step, no_end), 0, 2, false },
+	{ "refusal", offsetof(struct step, refusal), 0, 1, false },
 	{ "malformed", offsetof(struct step, malformed), 0, 1, false },
 	{ "close", offsetof(struct step, close), 0, 1, false },
 	{ "prompt_tokens", offsetof(struct step, prompt_tokens), 0,
@@ -109,6 +137,10 @@ struct prov {
 	uint64_t	 requests, streams, connections, body_bytes;
 	char		*model, *path, *auth, *api_key;
 	json_t		*headers;
+	/* The assistant message ending the last request's messages, if
+	 * any: the prefix a client asked the answer to continue. */
+	char		*prefix;
+	bool		 last_stream;
 	/* Chunk times belong to the response numbered resp_seq. */
 	uint64_t	 resp_seq, first_chunk_ns, last_chunk_ns;
 };
@@ -458,25 +490,53 @@ split_text(const char *text, size_t n)
 
 typedef int (*piece_fn)(struct req *, size_t, const char *, size_t);
 
-/* The content events, paced; -1 on a write error or at the cut.  A cut
- * past the last piece still cuts, before the finishing events. */
+/* The content events of text (the answer, or a tool call's arguments),
+ * paced; -1 on a write error or at the cut.  A cut or a stall past the
+ * last piece still happens, before the finishing events; a stall at the
+ * cut comes first, so a client can see an idle gap and then the break. */
 static int
-stream_pieces(struct req *r, piece_fn emit)
+stream_pieces(struct req *r, const char *text, piece_fn emit)
 {
-	size_t n = (size_t)r->st.chunks, *b = split_text(r->text, n), i;
-	size_t stop = n;
+	size_t n = (size_t)r->st.chunks, *b = split_text(text, n), i;
+	size_t stop = n, stall = SIZE_MAX;
 	int rc = 0;
 
 	if (r->st.cut_after >= 0 && (size_t)r->st.cut_after < n)
 		stop = (size_t)r->st.cut_after;
-	for (i = 0; i < stop && rc == 0; i++) {
+	if (r->st.stall_after >= 0 && r->st.stall_ms > 0)
+		stall = (size_t)r->st.stall_after < n ?
+		    (size_t)r->st.stall_after : n;
+	for (i = 0; i <= stop && rc == 0; i++) {
+		if (i == stall)
+			sleep_ms(r->st.stall_ms);
+		if (i == stop)
+			break;
 		if (i > 0)
 			sleep_ms(r->st.pace_ms);
-		rc = emit(r, i, r->text + b[i], b[i + 1] - b[i]);
+		rc = emit(r, i, text + b[i], b[i + 1] - b[i]);
 	}
 	free(b);
 	return r->st.cut_after >= 0 ? -1 : rc;
 }
+
+/* What the answer says about why it ended, unless finish= overrides. */
+static const char *
+finish_of(const struct req *r)
+{
+	bool a = r->dialect == D_ANTHROPIC;
+
+	if (r->st.finish != NULL)
+		return r->st.finish;
+	if (r->st.tool_args != NULL)
+		return a ? "tool_use" : "tool_calls";
+	if (r->st.refusal && a)
+		return "refusal";
+	return a ? "end_turn" : "stop";
+}
+
+#define TOOL_NAME	"lookup"
+#define OPENAI_TOOL_ID	"call_mock1"
+#define ANTHROPIC_TOOL_ID "toolu_mock1"
 
 /* ---- OpenAI ---- */
 
@@ -498,12 +558,22 @@ openai_usage(const struct req *r)
 	    "completion_tokens", c, "total_tokens", p + c);
 }
 
+/* A refusal streams "refusal" pieces where an answer streams "content";
+ * a tool call streams its arguments after openai_tool_head. */
 static int
 openai_piece(struct req *r, size_t i, const char *p, size_t n)
 {
 	json_t *delta;
 
-	if (i == 0)
+	if (r->st.tool_args != NULL)
+		delta = json_pack("{s:[{s:i, s:{s:s%}}]}", "tool_calls",
+		    "index", 0, "function", "arguments", p, n);
+	else if (r->st.refusal && i == 0)
+		delta = json_pack("{s:s, s:n, s:s%}", "role", "assistant",
+		    "content", "refusal", p, n);
+	else if (r->st.refusal)
+		delta = json_pack("{s:s%}", "refusal", p, n);
+	else if (i == 0)
 		delta = json_pack("{s:s, s:s%}", "role", "assistant",
 		    "content", p, n);
 	else
@@ -512,10 +582,29 @@ openai_piece(struct req *r, size_t i, const char *p, size_t n)
 }
 
 static int
+openai_tool_head(struct req *r)
+{
+	return sse_json(r, NULL, openai_chunk(r, json_pack("{s:s, s:n,"
+	    " s:[{s:i, s:s, s:s, s:{s:s, s:s}}]}", "role", "assistant",
+	    "content", "tool_calls", "index", 0, "id", OPENAI_TOOL_ID,
+	    "type", "function", "function", "name", TOOL_NAME,
+	    "arguments", ""), NULL));
+}
+
+static int
 openai_stream(struct req *r)
 {
-	if (stream_begin(r) < 0 || stream_pieces(r, openai_piece) < 0 ||
-	    sse_json(r, NULL, openai_chunk(r, json_object(), "stop")) < 0)
+	const char *text = r->st.tool_args != NULL ? r->st.tool_args :
+	    r->text;
+
+	if (stream_begin(r) < 0 ||
+	    (r->st.tool_args != NULL && openai_tool_head(r) < 0) ||
+	    stream_pieces(r, text, openai_piece) < 0)
+		return ABORT;
+	if (r->st.no_end == END_NOTHING_AFTER)
+		return stream_end(r);
+	if (sse_json(r, NULL, openai_chunk(r, json_object(),
+	    finish_of(r))) < 0)
 		return ABORT;
 	if (r->include_usage && sse_json(r, NULL, json_pack(
 	    "{s:s, s:s, s:I, s:s, s:[], s:o}", "id", r->id,
@@ -523,7 +612,7 @@ openai_stream(struct req *r)
 	    (json_int_t)r->created, "model", r->model, "choices",
 	    "usage", openai_usage(r))) < 0)
 		return ABORT;
-	if (sse_write(r, NULL, "[DONE]") < 0)
+	if (r->st.no_end == END_ALL && sse_write(r, NULL, "[DONE]") < 0)
 		return ABORT;
 	return stream_end(r);
 }
@@ -531,12 +620,24 @@ openai_stream(struct req *r)
 static json_t *
 openai_message(const struct req *r)
 {
-	return json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s}, s:s}],"
-	    " s:o}", "id", r->id, "object", "chat.completion",
+	json_t *msg;
+
+	if (r->st.tool_args != NULL)
+		msg = json_pack("{s:s, s:n, s:[{s:s, s:s, s:{s:s, s:s}}]}",
+		    "role", "assistant", "content", "tool_calls",
+		    "id", OPENAI_TOOL_ID, "type", "function", "function",
+		    "name", TOOL_NAME, "arguments", r->st.tool_args);
+	else if (r->st.refusal)
+		msg = json_pack("{s:s, s:n, s:s}", "role", "assistant",
+		    "content", "refusal", r->text);
+	else
+		msg = json_pack("{s:s, s:s}", "role", "assistant",
+		    "content", r->text);
+	return json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s}], s:o}",
+	    "id", r->id, "object", "chat.completion",
 	    "created", (json_int_t)r->created, "model", r->model,
-	    "choices", "index", 0, "message", "role", "assistant",
-	    "content", r->text, "finish_reason", "stop",
-	    "usage", openai_usage(r));
+	    "choices", "index", 0, "message", msg,
+	    "finish_reason", finish_of(r), "usage", openai_usage(r));
 }
 
 /* ---- Anthropic ---- */
@@ -545,14 +646,36 @@ static int
 anthropic_piece(struct req *r, size_t i, const char *p, size_t n)
 {
 	(void)i;
+	if (r->st.tool_args != NULL)
+		return sse_json(r, "content_block_delta", json_pack(
+		    "{s:s, s:i, s:{s:s, s:s%}}", "type", "content_block_delta",
+		    "index", 0, "delta", "type", "input_json_delta",
+		    "partial_json", p, n));
 	return sse_json(r, "content_block_delta", json_pack(
 	    "{s:s, s:i, s:{s:s, s:s%}}", "type", "content_block_delta",
 	    "index", 0, "delta", "type", "text_delta", "text", p, n));
 }
 
+static json_t *
+anthropic_block_start(const struct req *r)
+{
+	json_t *block;
+
+	if (r->st.tool_args != NULL)
+		block = json_pack("{s:s, s:s, s:s, s:{}}", "type", "tool_use",
+		    "id", ANTHROPIC_TOOL_ID, "name", TOOL_NAME, "input");
+	else
+		block = json_pack("{s:s, s:s}", "type", "text", "text", "");
+	return json_pack("{s:s, s:i, s:o}", "type", "content_block_start",
+	    "index", 0, "content_block", block);
+}
+
 static int
 anthropic_stream(struct req *r)
 {
+	const char *text = r->st.tool_args != NULL ? r->st.tool_args :
+	    r->text;
+
 	if (stream_begin(r) < 0 ||
 	    sse_json(r, "message_start", json_pack("{s:s, s:{s:s, s:s, s:s,"
 	    " s:s, s:[], s:n, s:n, s:{s:I, s:i}}}", "type", "message_start",
@@ -560,16 +683,20 @@ anthropic_stream(struct req *r)
 	    "model", r->model, "content", "stop_reason", "stop_sequence",
 	    "usage", "input_tokens", (json_int_t)r->st.prompt_tokens,
 	    "output_tokens", 0)) < 0 ||
-	    sse_json(r, "content_block_start", json_pack("{s:s, s:i,"
-	    " s:{s:s, s:s}}", "type", "content_block_start", "index", 0,
-	    "content_block", "type", "text", "text", "")) < 0 ||
+	    sse_json(r, "content_block_start", anthropic_block_start(r)) < 0 ||
 	    sse_json(r, "ping", json_pack("{s:s}", "type", "ping")) < 0 ||
-	    stream_pieces(r, anthropic_piece) < 0 ||
-	    sse_json(r, "content_block_stop", json_pack("{s:s, s:i}",
-	    "type", "content_block_stop", "index", 0)) < 0 ||
-	    sse_json(r, "message_delta", json_pack("{s:s, s:{s:s, s:n},"
+	    stream_pieces(r, text, anthropic_piece) < 0)
+		return ABORT;
+	if (r->st.no_end == END_NOTHING_AFTER)
+		return stream_end(r);
+	if (sse_json(r, "content_block_stop", json_pack("{s:s, s:i}",
+	    "type", "content_block_stop", "index", 0)) < 0)
+		return ABORT;
+	if (r->st.no_end == END_NO_MARKER)
+		return stream_end(r);
+	if (sse_json(r, "message_delta", json_pack("{s:s, s:{s:s, s:n},"
 	    " s:{s:I}}", "type", "message_delta", "delta", "stop_reason",
-	    "end_turn", "stop_sequence", "usage", "output_tokens",
+	    finish_of(r), "stop_sequence", "usage", "output_tokens",
 	    (json_int_t)r->st.completion_tokens)) < 0 ||
 	    sse_json(r, "message_stop", json_pack("{s:s}", "type",
 	    "message_stop")) < 0)
@@ -577,19 +704,57 @@ anthropic_stream(struct req *r)
 	return stream_end(r);
 }
 
+/* A tool call's input is the arguments parsed; arguments that do not
+ * parse go in as the raw string, since a wrong answer is the point. */
 static json_t *
 anthropic_message(const struct req *r)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:s, s:n,"
+	json_t *block, *input;
+
+	if (r->st.tool_args != NULL) {
+		input = json_loads(r->st.tool_args, JSON_DECODE_ANY, NULL);
+		if (input == NULL)
+			input = json_string(r->st.tool_args);
+		block = json_pack("{s:s, s:s, s:s, s:o}", "type", "tool_use",
+		    "id", ANTHROPIC_TOOL_ID, "name", TOOL_NAME,
+		    "input", input);
+	} else
+		block = json_pack("{s:s, s:s}", "type", "text", "text",
+		    r->text);
+	return json_pack("{s:s, s:s, s:s, s:s, s:[o], s:s, s:n,"
 	    " s:{s:I, s:I}}", "id", r->id, "type", "message",
-	    "role", "assistant", "model", r->model,
-	    "content", "type", "text", "text", r->text,
-	    "stop_reason", "end_turn", "stop_sequence",
+	    "role", "assistant", "model", r->model, "content", block,
+	    "stop_reason", finish_of(r), "stop_sequence",
 	    "usage", "input_tokens", (json_int_t)r->st.prompt_tokens,
 	    "output_tokens", (json_int_t)r->st.completion_tokens);
 }
 
 /* ---- errors and dispatch ---- */
+
+/* The bodies real providers send for the errors a gateway must tell
+ * apart from a plain failure: a prompt too long for the model, and a
+ * content filter (Azure OpenAI's words for the OpenAI dialect). */
+static json_t *
+error_known(const struct req *r)
+{
+	bool ctx = r->st.error == ERR_CONTEXT;
+
+	if (r->dialect == D_ANTHROPIC)
+		return json_pack("{s:s, s:{s:s, s:s}}", "type", "error",
+		    "error", "type", "invalid_request_error", "message", ctx ?
+		    "prompt is too long: 210000 tokens > 200000 maximum" :
+		    "Output blocked by content filtering policy");
+	if (ctx)
+		return json_pack("{s:{s:s, s:s, s:s, s:s}}", "error",
+		    "message", "This model's maximum context length is 8192"
+		    " tokens. However, your messages resulted in 9000 tokens.",
+		    "type", "invalid_request_error", "param", "messages",
+		    "code", "context_length_exceeded");
+	return json_pack("{s:{s:s, s:n, s:s, s:s}}", "error",
+	    "message", "The response was filtered due to the prompt"
+	    " triggering Azure OpenAI's content management policy.",
+	    "type", "param", "prompt", "code", "content_filter");
+}
 
 static json_t *
 error_json(const struct req *r, int status)
@@ -597,6 +762,8 @@ error_json(const struct req *r, int status)
 	const char *type;
 	char msg[128];
 
+	if (r->st.error != ERR_PLAIN)
+		return error_known(r);
 	snprintf(msg, sizeof(msg), "mock %s status %d", r->prov->name,
 	    status);
 	if (r->dialect == D_ANTHROPIC) {
@@ -684,12 +851,23 @@ split_provider(const char *path, char name[NAME_LEN_MAX + 1])
 }
 
 static void
+step_strings_free(struct step *st)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(str_keys); i++) {
+		free(*STEP_STR(st, &str_keys[i]));
+		*STEP_STR(st, &str_keys[i]) = NULL;
+	}
+}
+
+static void
 steps_free(struct step *steps, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		free(steps[i].text);
+		step_strings_free(&steps[i]);
 	free(steps);
 }
 
@@ -720,6 +898,7 @@ prov_clear(struct prov *p)
 	free(p->path);
 	free(p->auth);
 	free(p->api_key);
+	free(p->prefix);
 	json_decref(p->headers);
 	memset((char *)p + offsetof(struct prov, steps), 0,
 	    sizeof(*p) - offsetof(struct prov, steps));
@@ -729,13 +908,19 @@ prov_clear(struct prov *p)
 static void
 step_take(struct prov *p, struct step *st)
 {
+	size_t i;
+	char **s;
+
 	if (p->nsteps == 0) {
 		*st = default_step;
 		return;
 	}
 	*st = p->steps[p->next];
-	if (st->text != NULL)
-		st->text = xstrdup(st->text);
+	for (i = 0; i < ARRAY_SIZE(str_keys); i++) {
+		s = STEP_STR(st, &str_keys[i]);
+		if (*s != NULL)
+			*s = xstrdup(*s);
+	}
 	if (p->next + 1 < p->nsteps)
 		p->next++;
 }
@@ -809,6 +994,39 @@ headers_json(const struct conn *c)
 	return o;
 }
 
+/* When the messages end with an assistant message, its text: a string
+ * content, or the text parts of an array joined.  NULL otherwise. */
+static char *
+prefix_of(const json_t *body)
+{
+	json_t *msgs = json_object_get(body, "messages"), *last, *content;
+	const char *role, *t;
+	struct buf b;
+	size_t i;
+	char *s;
+
+	if (!json_is_array(msgs) || json_array_size(msgs) == 0)
+		return NULL;
+	last = json_array_get(msgs, json_array_size(msgs) - 1);
+	role = json_string_value(json_object_get(last, "role"));
+	if (role == NULL || strcmp(role, "assistant") != 0)
+		return NULL;
+	content = json_object_get(last, "content");
+	if (json_is_string(content))
+		return xstrndup(json_string_value(content),
+		    json_string_length(content));
+	buf_init(&b, BODY_MAX);
+	for (i = 0; i < json_array_size(content); i++) {
+		t = json_string_value(json_object_get(
+		    json_array_get(content, i), "text"));
+		if (t != NULL)
+			buf_addstr(&b, t);
+	}
+	s = xstrndup(b.data != NULL ? b.data : "", b.len);
+	buf_free(&b);
+	return s;
+}
+
 /* Counters change before any answer is sent: a client that got its
  * answer sees itself counted.  Also takes the request's script step. */
 static void
@@ -816,6 +1034,7 @@ record(struct req *r, const char *name, const char *target)
 {
 	struct conn *c = r->c;
 	json_t *hdrs = headers_json(c);
+	char *prefix = prefix_of(r->json);
 	char *model = r->json_model ? xstrdup(r->json_model) : NULL;
 	char *path = xstrdup(target);
 	char *auth = header_dup(c, "authorization");
@@ -833,6 +1052,8 @@ record(struct req *r, const char *name, const char *target)
 	swap_str(&p->path, path);
 	swap_str(&p->auth, auth);
 	swap_str(&p->api_key, key);
+	swap_str(&p->prefix, prefix);
+	p->last_stream = r->stream;
 	json_decref(p->headers);
 	p->headers = hdrs;
 	p->body_bytes = c->body.len;
@@ -909,7 +1130,7 @@ api_request(struct conn *c, const char *target, const char *path)
 	r.text = r.st.text != NULL ? r.st.text : r.deftext;
 	rc = respond(&r);
 	json_decref(r.json);
-	free(r.st.text);
+	step_strings_free(&r.st);
 	return rc;
 }
 
@@ -968,8 +1189,19 @@ step_set(struct step *st, const char *key, const char *val)
 	size_t i;
 	int r;
 
-	if (strcmp(key, "text") == 0)
-		return text_decode(val, &st->text) < 0 ? -2 : 0;
+	for (i = 0; i < ARRAY_SIZE(str_keys); i++)
+		if (strcmp(key, str_keys[i].name) == 0)
+			return text_decode(val, STEP_STR(st, &str_keys[i])) <
+			    0 ? -2 : 0;
+	if (strcmp(key, "error") == 0) {
+		if (strcmp(val, "context") == 0)
+			st->error = ERR_CONTEXT;
+		else if (strcmp(val, "content_filter") == 0)
+			st->error = ERR_CONTENT_FILTER;
+		else
+			return -2;
+		return 0;
+	}
 	for (i = 0; i < ARRAY_SIZE(step_keys); i++) {
 		k = &step_keys[i];
 		if (strcmp(key, k->name) != 0)
@@ -1005,7 +1237,7 @@ step_parse(char *line, size_t lineno, struct step *st, char *err,
 			snprintf(err, errlen, "line %zu: bad %s '%.64s'\n",
 			    lineno, r == -1 ? "key" : "value", r == -1 ?
 			    tok : val);
-			free(st->text);
+			step_strings_free(st);
 			return -1;
 		}
 		found = 1;
@@ -1092,7 +1324,7 @@ static json_t *
 prov_json(const struct prov *p)
 {
 	return json_pack("{s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o, s:I, s:I,"
-	    " s:I}", "requests", (json_int_t)p->requests,
+	    " s:I, s:o, s:b}", "requests", (json_int_t)p->requests,
 	    "streams", (json_int_t)p->streams, "last_model", jstr(p->model),
 	    "last_path", jstr(p->path),
 	    "last_body_bytes", (json_int_t)p->body_bytes,
@@ -1102,7 +1334,8 @@ prov_json(const struct prov *p)
 	    json_object(),
 	    "first_chunk_ns", (json_int_t)p->first_chunk_ns,
 	    "last_chunk_ns", (json_int_t)p->last_chunk_ns,
-	    "connections", (json_int_t)p->connections);
+	    "connections", (json_int_t)p->connections,
+	    "last_prefix", jstr(p->prefix), "last_stream", p->last_stream);
 }
 
 static int
