@@ -1,0 +1,65 @@
+/* Who is calling: the process at the other end of a Unix socket, as the
+ * kernel tells it (SO_PEERCRED) and /proc describes it.  Routes are chosen
+ * by these fields.
+ *
+ * The credentials are the peer's at connect() (or socketpair()) time and
+ * cannot be forged; the /proc fields are read afterwards, so a peer that
+ * execs something else in between, or exits and has its pid reused,
+ * describes itself differently.  The three /proc reads go through one
+ * directory handle so they at least describe the same process, and a peer
+ * that is gone leaves them empty.  Good for choosing a route, not for
+ * granting anything.
+ *
+ * /proc/PID/exe is readable only by the peer's own uid or with
+ * CAP_SYS_PTRACE: a daemon running as its own user sees exe "" for other
+ * users' programs, while comm and cgroup are readable by anyone. */
+#ifndef LLMFB_CALLER_H
+#define LLMFB_CALLER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct caller {
+	pid_t	 pid;		/* 0: unknown */
+	uid_t	 uid;
+	gid_t	 gid;
+	bool	 cred;		/* pid/uid/gid came from SO_PEERCRED */
+	/* "" when unreadable; a " (deleted)" suffix is stripped. */
+	char	 exe[PATH_MAX];
+	char	 comm[16];
+	/* The v2 path, e.g. "/system.slice/foo.service". */
+	char	 cgroup[512];
+	/* The innermost systemd unit, e.g. "foo.service"; "" if none. */
+	char	 unit[256];
+};
+
+/* Fill c from the peer of connected Unix socket fd.  Returns 0, or -errno
+ * when even SO_PEERCRED fails (c is then all empty); /proc reads that fail
+ * leave their fields empty. */
+int caller_from_fd(int fd, struct caller *c);
+
+/* From /proc/PID/cgroup text (cgroup v2 "0::/path", or v1 lines
+ * "N:ctrls:/path": the "0::" line is preferred, else the name=systemd
+ * one), the path and the innermost systemd unit: the last path component
+ * that ends in .service, .scope, .socket, .mount or .swap (slices group
+ * units, they are not one here).  "/system.slice/cron.service" gives
+ * "cron.service"; "/user.slice/user-1000.slice/user@1000.service/
+ * app.slice/foo.service" gives "foo.service"; "/" gives "".  A " (deleted)"
+ * suffix (the cgroup was removed) is dropped.  text need not end in NUL
+ * or a newline.  Returns 0; -EINVAL when no usable line is found,
+ * -ENAMETOOLONG when the path does not fit (then path and unit are "").
+ * A unit name that does not fit leaves unit "".  Pure. */
+int caller_parse_cgroup(const char *text, size_t len, char *path,
+    size_t pathlen, char *unit, size_t unitlen);
+
+/* "uid=1000 pid=42 exe=/usr/bin/python3.11 unit=foo.service": a short
+ * description for logs and records, one line.  comm stands in when exe is
+ * unknown; empty fields are left out.  Bytes that could break a log line,
+ * a key=value field or a JSON string (controls, spaces, '\', anything not
+ * ASCII) are written as \xHH.
+ * Always NUL-terminates when outlen > 0; returns strlen(out). */
+size_t caller_describe(const struct caller *c, char *out, size_t outlen);
+
+#endif
