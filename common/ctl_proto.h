@@ -8,8 +8,10 @@
  *	          "ERR " LENGTH "\n" MESSAGE     (MESSAGE: text, LENGTH bytes)
  *
  * Verbs: status, reload, version; trip TARGET and reset TARGET (its
- * circuit breaker, by hand: tripped, it stays open until reset).  Access: the socket is mode 0600 and the
- * daemon also checks the peer's uid (root or its own) with SO_PEERCRED. */
+ * circuit breaker, by hand: tripped, it stays open until reset); events
+ * [N] (the latest N per-call records, default 20, at most 256).  Access:
+ * the socket is mode 0600 and the daemon also checks the peer's uid (root
+ * or its own) with SO_PEERCRED. */
 #ifndef LLMFB_CTL_PROTO_H
 #define LLMFB_CTL_PROTO_H
 
@@ -22,5 +24,6 @@
 #define CTL_VERB_VERSION	"version"
 #define CTL_VERB_TRIP		"trip"
 #define CTL_VERB_RESET		"reset"
+#define CTL_VERB_EVENTS		"events"
 
 #endif

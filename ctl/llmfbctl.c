@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "ctl_client.h"
@@ -22,7 +23,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: llmfbctl [-s socket] [--json] command [target]\n"
+	    "usage: llmfbctl [-s socket] [--json] command [argument]\n"
 	    "\n"
 	    "commands (any unique prefix):\n"
 	    "  status         the daemon, its routes and targets, with "
@@ -31,6 +32,7 @@ usage(FILE *f)
 	    "  version        the daemon's version\n"
 	    "  trip TARGET    open TARGET's circuit breaker until reset\n"
 	    "  reset TARGET   close TARGET's circuit breaker\n"
+	    "  events [N]     the latest N calls' records (default 20)\n"
 	    "\n"
 	    "  -s socket  control socket (default $LLMFB_CONTROL or "
 	    CONTROL_DEFAULT ")\n"
@@ -99,6 +101,15 @@ print_uptime(json_int_t s)
 }
 
 static void
+ms_or_dash(char *out, size_t len, json_t *v)
+{
+	if (json_is_integer(v))
+		snprintf(out, len, "%lldms", json_integer_value(v));
+	else
+		snprintf(out, len, "-");
+}
+
+static void
 print_status(json_t *st)
 {
 	json_t *v, *arr;
@@ -131,18 +142,29 @@ print_status(json_t *st)
 			printf("%s%s", k ? " > " : "", json_string_value(t));
 		printf("\n");
 	}
-	printf("\n%-16s %-12s %-10s %-9s %8s %7s %8s %7s  %s\n", "TARGET",
-	    "PROVIDER", "DIALECT", "BREAKER", "ATTEMPTS", "SERVED",
-	    "AS-FALLB", "FAILED", "LAST FAILURE");
+	printf("\n%-16s %-12s %-10s %-9s %8s %7s %8s %7s %8s %8s %10s  %s\n",
+	    "TARGET", "PROVIDER", "DIALECT", "BREAKER", "ATTEMPTS", "SERVED",
+	    "AS-FALLB", "FAILED", "TTFT-P95", "TOTAL-P95", "SPEND-USD",
+	    "LAST FAILURE");
 	arr = json_object_get(st, "targets");
-	json_array_foreach(arr, i, v)
-		printf("%-16s %-12s %-10s %-9s %8lld %7lld %8lld %7lld  %s\n",
+	json_array_foreach(arr, i, v) {
+		json_t *lat = json_object_get(v, "latency");
+		char ttft[16], total[16];
+
+		ms_or_dash(ttft, sizeof(ttft), json_object_get(lat,
+		    "first_token_p95_ms"));
+		ms_or_dash(total, sizeof(total), json_object_get(lat,
+		    "total_p95_ms"));
+		printf("%-16s %-12s %-10s %-9s %8lld %7lld %8lld %7lld %8s %8s "
+		    "%10.4f  %s\n",
 		    str(v, "name", "?"), str(v, "provider", "?"),
 		    str(v, "dialect", "?"),
 		    str(json_object_get(v, "breaker"), "state", "?"),
 		    num(v, "attempts"), num(v, "served"),
-		    num(v, "fallback_served"), num(v, "failures"),
+		    num(v, "fallback_served"), num(v, "failures"), ttft, total,
+		    json_number_value(json_object_get(v, "spend_usd")),
 		    str(v, "last_failure", "-"));
+	}
 }
 
 static int
@@ -235,16 +257,75 @@ cmd_reset(const char *target)
 	return cmd_breaker(CTL_VERB_RESET, target);
 }
 
+/* One call per line: when, who, which route, what happened, and each
+ * attempt as target:kind(why). */
+static void
+print_event(json_t *ev)
+{
+	json_t *caller = json_object_get(ev, "caller"), *a;
+	double t = json_number_value(json_object_get(ev, "time"));
+	time_t secs = (time_t)t;
+	char when[32];
+	struct tm tm;
+	size_t i;
+
+	strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&secs, &tm));
+	printf("%s %-12s %-16s %-14s served=%s", when, str(ev, "route", "-"),
+	    str(caller, "comm", "?"), str(ev, "result", "?"),
+	    str(ev, "served", "-"));
+	json_array_foreach(json_object_get(ev, "attempts"), i, a) {
+		printf("%s%s:%s", i ? " > " : " attempts=",
+		    str(a, "target", "?"), str(a, "kind", "?"));
+		if (json_object_get(a, "error") != NULL)
+			printf("(%s)", str(a, "error", ""));
+	}
+	printf(" %lldms $%.6f\n", num(ev, "duration_ms"),
+	    json_number_value(json_object_get(ev, "cost_usd")));
+}
+
+static int
+cmd_events(const char *arg)
+{
+	char line[64];
+	json_t *doc, *ev;
+	uint64_t n = 20;
+	size_t i;
+
+	if (arg != NULL && parse_u64(arg, 1, 256, &n) < 0) {
+		fprintf(stderr, "llmfbctl: events: N is a number from 1 to "
+		    "256\n");
+		return 2;
+	}
+	snprintf(line, sizeof(line), "%s %llu", CTL_VERB_EVENTS,
+	    (unsigned long long)n);
+	if (request(line, &doc) != 0)
+		return 1;
+	/* --json: one record per line, as the event log has them. */
+	json_array_foreach(json_object_get(doc, "events"), i, ev) {
+		if (json_out) {
+			json_dumpf(ev, stdout, JSON_COMPACT);
+			printf("\n");
+		} else {
+			print_event(ev);
+		}
+	}
+	json_decref(doc);
+	return 0;
+}
+
+enum arg { ARG_NONE, ARG_NEEDED, ARG_OPTIONAL };
+
 static const struct {
 	const char	*name;
 	int		(*fn)(const char *arg);
-	bool		 arg;		/* takes a TARGET */
+	enum arg	 arg;
 } commands[] = {
-	{ "status", cmd_status, false },
-	{ "reload", cmd_reload, false },
-	{ "version", cmd_version, false },
-	{ "trip", cmd_trip, true },
-	{ "reset", cmd_reset, true },
+	{ "status", cmd_status, ARG_NONE },
+	{ "reload", cmd_reload, ARG_NONE },
+	{ "version", cmd_version, ARG_NONE },
+	{ "trip", cmd_trip, ARG_NEEDED },
+	{ "reset", cmd_reset, ARG_NEEDED },
+	{ "events", cmd_events, ARG_OPTIONAL },
 };
 
 int
@@ -300,13 +381,14 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (commands[found].arg != (optind == argc - 2)) {
+	if (commands[found].arg != ARG_OPTIONAL &&
+	    (commands[found].arg == ARG_NEEDED) != (optind == argc - 2)) {
 		fprintf(stderr, "llmfbctl: %s %s\n", commands[found].name,
 		    commands[found].arg ? "needs a target" :
 		    "takes no argument");
 		usage(stderr);
 		return 2;
 	}
-	return commands[found].fn(commands[found].arg ? argv[optind + 1] :
+	return commands[found].fn(optind == argc - 2 ? argv[optind + 1] :
 	    NULL);
 }

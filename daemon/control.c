@@ -6,11 +6,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "buf.h"
 #include "config.h"
 #include "control.h"
 #include "ctl_proto.h"
 #include "daemon.h"
+#include "events.h"
 #include "ladder.h"
 #include "log.h"
 #include "server.h"
@@ -130,6 +132,54 @@ handle_breaker(struct cconn *cc, const char *verb, const char *name)
 	    "breaker", status_breaker(t, ts)));
 }
 
+/* Nonzero counters by failure kind, {"quality": 2, ...}. */
+static json_t *
+by_fail_kind(const uint64_t *v)
+{
+	json_t *o = json_object();
+	int k;
+
+	for (k = FK_TECHNICAL; k < FK_COUNT; k++)
+		if (v[k] > 0)
+			json_object_set_new(o, fail_kind_name((enum fail_kind)k),
+			    json_integer((json_int_t)v[k]));
+	return o;
+}
+
+static json_t *
+pct_or_null(size_t (*fn)(const struct latency *, uint64_t, uint64_t, int,
+    uint32_t *), const struct latency *l, uint64_t now, int pct)
+{
+	uint32_t v;
+
+	return fn(l, now, 0, pct, &v) > 0 ? json_integer(v) : json_null();
+}
+
+/* Recent times, over the samples the target keeps. */
+static json_t *
+status_latency(const struct latency *l)
+{
+	uint64_t now = now_mono_ms();
+
+	return json_pack("{s:i, s:o, s:o, s:o, s:o}", "samples",
+	    (int)l->count,
+	    "first_token_p50_ms", pct_or_null(latency_ttft_pct, l, now, 50),
+	    "first_token_p95_ms", pct_or_null(latency_ttft_pct, l, now, 95),
+	    "total_p50_ms", pct_or_null(latency_total_pct, l, now, 50),
+	    "total_p95_ms", pct_or_null(latency_total_pct, l, now, 95));
+}
+
+static json_t *
+status_spend(struct daemon *d, const char *kind, const char *name)
+{
+	char key[400];
+	struct spend s;
+
+	snprintf(key, sizeof(key), "%s:%s", kind, name);
+	s = budgets_get(d->budgets, key, time(NULL));
+	return json_pack("{s:f, s:f}", "hour_usd", s.hour, "day_usd", s.day);
+}
+
 static json_t *
 status_targets(struct daemon *d)
 {
@@ -172,6 +222,18 @@ status_targets(struct daemon *d)
 		    "last_failure", ts->last_failure[0] ?
 		    ts->last_failure : NULL,
 		    "breaker", status_breaker(t, ts)));
+		json_object_update_new(json_array_get(arr,
+		    json_array_size(arr) - 1), json_pack("{s:o, s:o, s:o,"
+		    " s:I, s:{s:I, s:I}, s:f, s:{s:f, s:f}}",
+		    "failures_by_kind", by_fail_kind(ts->by_fail),
+		    "skipped", by_fail_kind(ts->skipped),
+		    "latency", status_latency(&ts->lat),
+		    "in_flight", (json_int_t)ts->in_flight,
+		    "tokens", "input", (json_int_t)ts->in_tokens,
+		    "output", (json_int_t)ts->out_tokens,
+		    "spend_usd", ts->spend_usd,
+		    "price", "input", t->price.input, "output",
+		    t->price.output));
 	}
 	return arr;
 }
@@ -199,6 +261,14 @@ status_routes(struct daemon *d)
 		    "safe_failures", (json_int_t)rs->safe_failures,
 		    "errors_passed_on", (json_int_t)rs->delivered_errors,
 		    "client_gone", (json_int_t)rs->client_gone));
+		json_object_update_new(json_array_get(arr,
+		    json_array_size(arr) - 1), json_pack("{s:o, s:I, s:I,"
+		    " s:f, s:o}",
+		    "fallbacks_by_kind", by_fail_kind(rs->fallback_by),
+		    "midstream_continued", (json_int_t)rs->midstream_continued,
+		    "midstream_errors", (json_int_t)rs->midstream_errors,
+		    "spend_usd", rs->spend_usd,
+		    "budget", status_spend(d, "route", r->name)));
 	}
 	return arr;
 }
@@ -231,6 +301,32 @@ control_status(struct daemon *d)
 	    "routes", status_routes(d));
 }
 
+/* events [N]: the latest per-call records, oldest first. */
+static void
+handle_events(struct cconn *cc, const char *arg)
+{
+	const char *lines[EVENTS_RING];
+	json_t *arr = json_array();
+	uint64_t n = 20;
+	size_t i, got;
+
+	if (arg != NULL && parse_u64(arg, 1, EVENTS_RING, &n) < 0) {
+		json_decref(arr);
+		reply(cc, false, "events: N is a number from 1 to 256");
+		return;
+	}
+	got = events_latest(cc->ctl->d->events, (size_t)n, lines,
+	    EVENTS_RING);
+	for (i = 0; i < got; i++) {
+		json_t *ev = json_loads(lines[i], 0, NULL);
+
+		if (ev != NULL)
+			json_array_append_new(arr, ev);
+	}
+	reply_json(cc, json_pack("{s:I, s:o}", "total",
+	    (json_int_t)events_total(cc->ctl->d->events), "events", arr));
+}
+
 static void
 handle(struct cconn *cc, char *line)
 {
@@ -239,6 +335,8 @@ handle(struct cconn *cc, char *line)
 
 	if (strcmp(line, CTL_VERB_STATUS) == 0) {
 		reply_json(cc, control_status(d));
+	} else if (strcmp(line, CTL_VERB_EVENTS) == 0) {
+		handle_events(cc, NULL);
 	} else if (strcmp(line, CTL_VERB_VERSION) == 0) {
 		reply_json(cc, json_pack("{s:s}", "version", LLMFB_VERSION));
 	} else if (strcmp(line, CTL_VERB_RELOAD) == 0) {
@@ -252,6 +350,8 @@ handle(struct cconn *cc, char *line)
 		if (strcmp(line, CTL_VERB_TRIP) == 0 ||
 		    strcmp(line, CTL_VERB_RESET) == 0)
 			handle_breaker(cc, line, arg);
+		else if (strcmp(line, CTL_VERB_EVENTS) == 0)
+			handle_events(cc, arg);
 		else
 			reply(cc, false, "unknown request");
 	} else {
