@@ -28,7 +28,8 @@ COMMON_SRC := common/log.c common/util.c common/buf.c
 DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/ladder.c daemon/route.c daemon/server.c daemon/upstream.c \
 	daemon/call.c daemon/control.c daemon/stats.c daemon/hostsfile.c \
-	daemon/daemon.c daemon/preamble.c daemon/breaker.c
+	daemon/daemon.c daemon/preamble.c daemon/breaker.c daemon/answer.c \
+	daemon/budget.c daemon/caller.c daemon/latency.c daemon/events.c
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c
 CTL_SRC := ctl/llmfbctl.c common/ctl_client.c
 
@@ -39,7 +40,8 @@ CTL_OBJ := $(CTL_SRC:%.c=$(B)/obj/%.o)
 # drag libcurl, jansson or anything else into the host process.
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
-UNIT_TESTS := util config ladder route preamble breaker
+UNIT_TESTS := util config ladder route preamble breaker answer budget \
+	caller latency
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \

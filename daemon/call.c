@@ -6,9 +6,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "answer.h"
+#include "budget.h"
 #include "call.h"
+#include "caller.h"
 #include "config.h"
 #include "daemon.h"
+#include "events.h"
 #include "ladder.h"
 #include "log.h"
 #include "route.h"
@@ -17,9 +21,20 @@
 #include "upstream.h"
 #include "util.h"
 
-#define ERRBODY_MAX	(1u << 20)	/* an error answer held for delivery */
+#define HELD_MAX	ANSWER_BODY_MAX	/* an answer held before delivery */
 #define REASONS_MAX	512
 #define PASSTHROUGH_CONNECT_MS	10000
+#define RECORDS_MAX	16		/* attempts kept in a call's record */
+#define NO_TIME		UINT32_MAX
+
+/* One attempt, for the call's record. */
+struct attempt_rec {
+	const char		*target;	/* the config's, held by the call */
+	enum fail_kind		 fk;		/* FK_NONE: it answered */
+	char			 why[40];
+	int			 status;
+	uint32_t		 connect_ms, first_token_ms, total_ms;
+};
 
 struct call {
 	struct daemon		*d;
@@ -41,10 +56,40 @@ struct call {
 	struct xfer		*xfer;		/* the running attempt */
 	char			*attempt_body;	/* rewritten body, or NULL */
 	const struct target	*target;	/* of the running attempt */
+	const struct target	*busy;		/* counted in its in_flight */
 	struct curl_slist	*connect_to;
-	struct timer		 first_byte;
+	struct timer		 first_token;
+	struct timer		 idle;
 	struct timer		 retry;
-	struct buf		 errbody;	/* held non-2xx answer */
+	/* The running attempt's answer: read as it comes, and its bytes not
+	 * yet sent (all of it until the call commits to it; after that, a
+	 * stream's unfinished event). */
+	struct answer		 ans;
+	bool			 ans_live;
+	struct buf		 held;
+	size_t			 held_base;	/* answer offset of held[0] */
+	struct answer_want	 want;
+	uint64_t		 est_in;	/* the request's tokens, roughly */
+	uint64_t		 max_out;	/* its max_tokens; 0: not set */
+	uint64_t		 attempt_ms;	/* when the attempt began */
+	uint32_t		 ttft_ms;	/* its first token; NO_TIME */
+	/* A stream that broke after it began, continued elsewhere. */
+	bool			 continuing;
+	struct answer		 prev;		/* what the caller has of it */
+	struct cont_state	 cs;
+	json_t			*cont_json;	/* the request with the prefix */
+	size_t			 cont_trim;	/* blanks cut off its end */
+	/* The record. */
+	struct caller		 caller;
+	char			 caller_key[320];
+	struct attempt_rec	 rec[RECORDS_MAX];
+	int			 nrec;
+	uint64_t		 in_tokens, out_tokens;
+	bool			 tokens_estimated;
+	uint64_t		 last_in, last_out; /* the last answer's */
+	double			 cost;
+	const struct target	*served;
+	const char		*result;	/* how the call ended */
 	char			 reasons[REASONS_MAX];
 	bool			 committed;	/* answer's head went out */
 	bool			 first_byte_seen;
@@ -53,6 +98,7 @@ struct call {
 
 static void attempt_start(struct call *call);
 static void attempt_ended(struct call *call, const struct outcome *o);
+static void attempt_failed(struct call *call, const struct outcome *o);
 
 /* ---- small helpers --------------------------------------------------- */
 
@@ -108,48 +154,86 @@ credential_header(const char *name)
 	    strcasecmp(name, "proxy-authorization") == 0;
 }
 
+/* Add "target=why" to the reasons at offset at (their end, or where an
+ * attempt's failure goes before the skips its ladder step found). */
+static void
+insert_reason(struct call *call, size_t at, const char *target,
+    const char *why)
+{
+	char item[128], *r = call->reasons;
+	size_t len = strlen(r), n;
+
+	n = (size_t)snprintf(item, sizeof(item), "%s=%s%s", target, why,
+	    at < len ? "," : "");
+	if (at > 0 && at == len && n + 1 < sizeof(item)) {
+		memmove(item + 1, item, n + 1);
+		item[0] = ',';
+		n++;
+	}
+	if (n >= sizeof(item) || len + n >= sizeof(call->reasons))
+		return;		/* full: the first reasons matter most */
+	memmove(r + at + n, r + at, len - at + 1);
+	memcpy(r + at, item, n);
+}
+
 static void
 add_reason_str(struct call *call, const char *target, const char *why)
 {
-	size_t len = strlen(call->reasons);
-
-	snprintf(call->reasons + len, sizeof(call->reasons) - len, "%s%s=%s",
-	    len ? "," : "", target, why);
+	insert_reason(call, strlen(call->reasons), target, why);
 }
 
+/* What went wrong in an attempt, in a few words: "http-503",
+ * "timeout-first-token", or what the body said ("empty", "context"). */
 static void
-add_reason(struct call *call, const char *target, const struct outcome *o)
+outcome_why(const struct outcome *o, char *why, size_t len)
 {
-	char why[32];
-
-	if (o->kind == OUT_OK)
-		snprintf(why, sizeof(why), "http-%d", o->status);
+	if (o->why != NULL)
+		snprintf(why, len, "%s", o->why);
+	else if (o->kind == OUT_OK)
+		snprintf(why, len, "http-%d", o->status);
 	else
-		snprintf(why, sizeof(why), "%s", outcome_name(o));
-	add_reason_str(call, target, why);
+		snprintf(why, len, "%s", outcome_name(o));
 }
 
-/* Whether an attempt's outcome speaks well of the target, for its
- * breaker: a failure is the target's (connect, TLS, a timeout, a broken
- * answer, 429, 5xx); any other answer, 4xx included, shows it working. */
 static bool
-breaker_ok(const struct outcome *o)
+is_2xx(long status)
 {
-	return o->kind == OUT_OK && o->status != 429 && o->status < 500;
+	return status >= 200 && status < 300;
 }
 
-/* The running attempt's result, for its target's breaker. */
+static struct tstat *
+tstat_of(struct call *call, const struct target *t)
+{
+	return stats_target(call->d->stats, t->name);
+}
+
+/* The running attempt's result, for its target's breaker: a technical
+ * failure counts against it; anything else shows it working. */
 static void
 target_result(struct call *call, bool ok)
 {
-	breaker_record(&stats_target(call->d->stats, call->target->name)->br,
+	breaker_record(&tstat_of(call, call->target)->br,
 	    &call->target->breaker, ok, now_mono_ms());
+}
+
+/* The attempt no longer occupies its target. */
+static void
+attempt_release(struct call *call)
+{
+	if (call->busy != NULL) {
+		tstat_of(call, call->busy)->in_flight--;
+		call->busy = NULL;
+	}
+	xfer_free(call->xfer);
+	call->xfer = NULL;
+	timer_cancel(call->d->loop, &call->first_token);
+	timer_cancel(call->d->loop, &call->idle);
 }
 
 /* Seconds until the first open breaker of the route's ladder half-opens,
  * rounded up; 0 when none is open (or only by hand). */
 static uint64_t
-breakers_retry_after_s(const struct call *call)
+breakers_retry_after_s(struct call *call)
 {
 	uint64_t now = now_mono_ms(), best = UINT64_MAX, w;
 	const struct target *t;
@@ -157,8 +241,7 @@ breakers_retry_after_s(const struct call *call)
 
 	for (i = 0; i < call->route->nladder; i++) {
 		t = call->route->ladder[i];
-		w = breaker_wait_ms(&stats_target(call->d->stats,
-		    t->name)->br, &t->breaker, now);
+		w = breaker_wait_ms(&tstat_of(call, t)->br, &t->breaker, now);
 		if (w > 0 && w < best)
 			best = w;
 	}
@@ -186,6 +269,159 @@ llmfb_headers(struct call *call, struct buf *h, const char *served)
 		buf_printf(h, "x-llmfb-reasons: %s\r\n", call->reasons);
 }
 
+/* ---- the call's record ------------------------------------------------- */
+
+static void
+record_attempt(struct call *call, enum fail_kind fk, const char *why,
+    int status)
+{
+	struct attempt_rec *a;
+	double connect = 0;
+	uint64_t now = now_mono_ms();
+
+	if (call->nrec >= RECORDS_MAX || call->target == NULL)
+		return;
+	a = &call->rec[call->nrec++];
+	a->target = call->target->name;
+	a->fk = fk;
+	snprintf(a->why, sizeof(a->why), "%s", why ? why : "");
+	a->status = status;
+	if (call->xfer != NULL) {
+		curl_easy_getinfo(call->xfer->easy, CURLINFO_APPCONNECT_TIME,
+		    &connect);
+		if (connect <= 0)
+			curl_easy_getinfo(call->xfer->easy,
+			    CURLINFO_CONNECT_TIME, &connect);
+	}
+	a->connect_ms = (uint32_t)(connect * 1000);
+	a->first_token_ms = call->ttft_ms;
+	a->total_ms = (uint32_t)(now - call->attempt_ms);
+}
+
+static double
+cost_of(const struct target *t, uint64_t in, uint64_t out)
+{
+	return ((double)in * t->price.input + (double)out * t->price.output) /
+	    1e6;
+}
+
+static bool
+priced(const struct target *t)
+{
+	return t->price.input > 0 || t->price.output > 0;
+}
+
+/* The tokens an answer cost (the provider's count, or one from the
+ * request and the text when it gave none), on its target, its route and
+ * its caller.  Returns the cost. */
+static double
+account(struct call *call, const struct answer *a)
+{
+	struct tstat *ts = tstat_of(call, call->target);
+	uint64_t in = a->in_tokens, out = a->out_tokens;
+	time_t now = time(NULL);
+	double cost;
+	char key[400];
+
+	if (!a->usage) {
+		in = call->est_in;
+		out = answer_estimate_tokens(a->text.len);
+		call->tokens_estimated = true;
+	}
+	cost = cost_of(call->target, in, out);
+	call->last_in = in;
+	call->last_out = out;
+	call->in_tokens += in;
+	call->out_tokens += out;
+	call->cost += cost;
+	ts->in_tokens += in;
+	ts->out_tokens += out;
+	ts->spend_usd += cost;
+	stats_route(call->d->stats, call->route->name)->spend_usd += cost;
+	if (cost > 0) {
+		snprintf(key, sizeof(key), "route:%s", call->route->name);
+		budgets_add(call->d->budgets, key, cost, now);
+		snprintf(key, sizeof(key), "caller:%s", call->caller_key);
+		budgets_add(call->d->budgets, key, cost, now);
+		daemon_spent(call->d);
+	}
+	return cost;
+}
+
+static json_t *
+attempts_json(const struct call *call)
+{
+	json_t *arr = json_array();
+	int i;
+
+	for (i = 0; i < call->nrec; i++) {
+		const struct attempt_rec *a = &call->rec[i];
+		json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}",
+		    "target", a->target,
+		    "class", fail_class_name(fail_kind_class(a->fk)),
+		    "kind", fail_kind_name(a->fk), "status", a->status,
+		    "connect_ms", (int)a->connect_ms,
+		    "total_ms", (int)a->total_ms);
+
+		if (o == NULL)
+			continue;
+		json_object_set_new(o, "first_token_ms", a->first_token_ms ==
+		    NO_TIME ? json_null() : json_integer(a->first_token_ms));
+		if (a->why[0] != '\0')
+			json_object_set_new(o, "error", json_string(a->why));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+/* One JSON line per call for the event log and the control socket:
+ * names, numbers and reasons, never a header or a body. */
+static void
+record_emit(struct call *call)
+{
+	const struct caller *c = &call->caller;
+	struct timespec ts;
+	json_t *rec;
+	char *line;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rec = json_pack("{s:f, s:s, s:s, s:{s:i, s:i, s:i, s:s, s:s, s:s},"
+	    " s:s, s:i}",
+	    "time", (double)ts.tv_sec + ts.tv_nsec / 1e9,
+	    "host", call->host, "route", call->route ? call->route->name : "",
+	    "caller", "pid", (int)c->pid, "uid", (int)c->uid, "gid",
+	    (int)c->gid, "exe", c->exe, "comm", c->comm, "unit", c->unit,
+	    "result", call->result ? call->result : "unknown",
+	    "duration_ms", (int)(now_mono_ms() - call->start_ms));
+	if (rec == NULL)
+		return;
+	json_object_set_new(rec, "model", call->model ?
+	    json_string(call->model) : json_null());
+	if (call->route != NULL) {
+		json_object_set_new(rec, "attempts", attempts_json(call));
+		json_object_set_new(rec, "served", call->served ?
+		    json_string(call->served->name) : json_null());
+		json_object_set_new(rec, "fallback", json_boolean(
+		    call->served != NULL && call->ladder.rung > 0));
+		json_object_set_new(rec, "tokens", json_pack("{s:I, s:I, s:b}",
+		    "input", (json_int_t)call->in_tokens, "output",
+		    (json_int_t)call->out_tokens, "estimated",
+		    call->tokens_estimated));
+		json_object_set_new(rec, "cost_usd", json_real(call->cost));
+		if (call->served != NULL)
+			json_object_set_new(rec, "cost_diff_usd", json_real(
+			    call->cost - cost_of(call->route->ladder[0],
+			    call->last_in, call->last_out)));
+		if (call->reasons[0] != '\0')
+			json_object_set_new(rec, "reasons",
+			    json_string(call->reasons));
+	}
+	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL)
+		events_add(call->d->events, line, strlen(line));
+	free(line);
+	json_decref(rec);
+}
+
 /* ---- ending a call ----------------------------------------------------- */
 
 static void
@@ -193,15 +429,19 @@ call_destroy(void *arg)
 {
 	struct call *call = arg;
 
-	xfer_free(call->xfer);
-	timer_cancel(call->d->loop, &call->first_byte);
+	attempt_release(call);
 	timer_cancel(call->d->loop, &call->retry);
 	curl_slist_free_all(call->connect_to);
 	json_decref(call->json);
+	json_decref(call->cont_json);
+	if (call->ans_live)
+		answer_free(&call->ans);
+	if (call->continuing)
+		answer_free(&call->prev);
 	free(call->model);
 	free(call->attempt_body);
 	buf_free(&call->body);
-	buf_free(&call->errbody);
+	buf_free(&call->held);
 	config_unref(call->cfg);
 	free(call);
 }
@@ -209,14 +449,18 @@ call_destroy(void *arg)
 /* The call is over: nothing of it runs again, and it is freed after the
  * current batch of events (an upstream callback may be on the stack). */
 static void
-call_finish(struct call *call)
+call_finish(struct call *call, const char *result)
 {
 	if (call->finishing)
 		return;
 	call->finishing = true;
+	if (call->result == NULL)
+		call->result = result;
 	call->d->stats->in_flight--;
-	timer_cancel(call->d->loop, &call->first_byte);
+	timer_cancel(call->d->loop, &call->first_token);
+	timer_cancel(call->d->loop, &call->idle);
 	timer_cancel(call->d->loop, &call->retry);
+	record_emit(call);
 	loop_defer(call->d->loop, call_destroy, call);
 }
 
@@ -229,7 +473,7 @@ call_client_gone(struct call *call)
 	call->req = NULL;
 	if (call->route != NULL)
 		stats_route(call->d->stats, call->route->name)->client_gone++;
-	call_finish(call);
+	call_finish(call, "client-gone");
 }
 
 void
@@ -242,7 +486,7 @@ call_client_drained(struct call *call)
 /* An error answer of llmfb's own, in the caller's API shape. */
 static void
 respond_error(struct call *call, int status, const char *type,
-    const char *message, const struct buf *extra)
+    const char *message, const struct buf *extra, const char *result)
 {
 	json_t *err;
 	char *body;
@@ -260,7 +504,7 @@ respond_error(struct call *call, int status, const char *type,
 		    body ? strlen(body) : 2);
 	free(body);
 	json_decref(err);
-	call_finish(call);
+	call_finish(call, result);
 }
 
 static void
@@ -294,7 +538,7 @@ respond_safe_failure(struct call *call)
 		type = "llmfb_unavailable";
 	log_info("call route=%s: safe failure after %d attempts (%s)",
 	    call->route->name, call->ladder.attempts, call->reasons);
-	respond_error(call, sf->status, type, msg, &h);
+	respond_error(call, sf->status, type, msg, &h, "safe-failure");
 	buf_free(&h);
 }
 
@@ -341,50 +585,246 @@ commit(struct call *call, long long content_length)
 	return r;
 }
 
+/* The answer being delivered came from call->target: count it, and its
+ * cost against what the primary would have cost for the same tokens. */
 static void
 count_served(struct call *call)
 {
 	struct tstat *ts;
+	struct rstat *rs;
 
 	if (call->route == NULL || call->target == NULL)
 		return;
-	ts = stats_target(call->d->stats, call->target->name);
+	call->served = call->target;
+	ts = tstat_of(call, call->target);
+	rs = stats_route(call->d->stats, call->route->name);
 	ts->served++;
 	if (call->ladder.rung > 0) {
 		ts->fallback_served++;
-		stats_route(call->d->stats, call->route->name)->fallbacks++;
+		rs->fallbacks++;
+		if (call->nrec > 0)
+			rs->fallback_by[call->rec[0].fk]++;
 	}
 }
 
+/* How many held bytes come before answer offset upto. */
+static size_t
+held_upto(const struct call *call, size_t upto)
+{
+	size_t n = upto > call->held_base ? upto - call->held_base : 0;
+
+	return n < buf_pending(&call->held) ? n : buf_pending(&call->held);
+}
+
+/* Forget held bytes before answer offset upto. */
+static void
+held_drop(struct call *call, size_t upto)
+{
+	size_t n = held_upto(call, upto);
+
+	buf_consume(&call->held, n);
+	if (buf_pending(&call->held) == 0)
+		buf_reset(&call->held);
+	call->held_base += n;
+}
+
+/* Send held bytes up to answer offset upto. */
+static int
+send_held(struct call *call, size_t upto)
+{
+	size_t n = held_upto(call, upto);
+
+	if (n > 0 && conn_respond_body(call->conn, buf_head(&call->held), n) <
+	    0)
+		return -1;
+	held_drop(call, upto);
+	return 0;
+}
+
+/* The end of a held stream: what can be sent ends at its last complete
+ * event; a body, at its end. */
+static size_t
+sendable(const struct call *call)
+{
+	return call->ans.stream ? call->ans.event_end : call->ans.fed;
+}
+
 /* ---- upstream callbacks ------------------------------------------------ */
+
+static bool
+is_event_stream(const struct xfer *x)
+{
+	return x->headers.data != NULL &&
+	    strcasestr(x->headers.data, "text/event-stream") != NULL;
+}
+
+/* The prefix lost its trailing blanks (Anthropic refuses them), so the
+ * continuation's first text starts with blanks the caller already has:
+ * they go.  ev is the event as it will be sent. */
+static enum answer_cont
+trim_continuation(struct call *call, enum answer_cont r, const char *data,
+    struct buf *out)
+{
+	const char *js = data, *text;
+	json_t *j, *delta;
+	char *line = NULL, *dump;
+	size_t skip = 0;
+
+	if (r == AC_REPLACE) {
+		const char *p = out->data, *d = NULL;
+
+		while ((p = strstr(p, "data: ")) != NULL)
+			d = p++ + 6;
+		if (d == NULL)
+			return r;
+		line = strndup(d, strcspn(d, "\n"));
+		js = line;
+	}
+	j = js ? json_loads(js, 0, NULL) : NULL;
+	free(line);
+	delta = json_object_get(j, "delta");
+	text = json_string_value(json_object_get(delta, "text"));
+	if (text == NULL) {
+		json_decref(j);
+		return r;
+	}
+	while (skip < call->cont_trim && isspace((unsigned char)text[skip]))
+		skip++;
+	call->cont_trim = 0;
+	json_object_set_new(delta, "text", json_string(text + skip));
+	if ((dump = json_dumps(j, JSON_COMPACT)) != NULL) {
+		buf_reset(out);
+		buf_printf(out, "event: content_block_delta\ndata: %s\n\n", dump);
+		r = AC_REPLACE;
+	}
+	free(dump);
+	json_decref(j);
+	return r;
+}
+
+/* A continuation's events, rewritten to follow what the caller has. */
+static void
+cont_event(void *arg, const char *event, const char *data, size_t start,
+    size_t end)
+{
+	struct call *call = arg;
+	enum answer_cont r;
+	struct buf out;
+
+	if (call->conn == NULL)
+		return;
+	buf_init(&out, ANSWER_EVENT_MAX + 1024);
+	r = answer_continue_event(&call->prev, &call->cs, event, data, &out);
+	if (call->cont_trim > 0 && (r == AC_FORWARD || r == AC_REPLACE) &&
+	    strcmp(event, "content_block_delta") == 0)
+		r = trim_continuation(call, r, data, &out);
+	switch (r) {
+	case AC_FORWARD:
+		if (start >= call->held_base && end - call->held_base <=
+		    buf_pending(&call->held))
+			conn_respond_body(call->conn, buf_head(&call->held) +
+			    (start - call->held_base), end - start);
+		break;
+	case AC_REPLACE:
+		conn_respond_body(call->conn, out.data, out.len);
+		break;
+	default:
+		break;
+	}
+	buf_free(&out);
+}
+
+/* The first token of the attempt arrived. */
+static void
+first_token(struct call *call)
+{
+	if (call->ttft_ms != NO_TIME)
+		return;
+	call->ttft_ms = (uint32_t)(now_mono_ms() - call->attempt_ms);
+	timer_cancel(call->d->loop, &call->first_token);
+}
+
+static size_t
+on_body_passthrough(struct call *call, const char *p, size_t n)
+{
+	if (!call->committed) {
+		if (!is_2xx(call->xfer->status)) {
+			buf_add(&call->held, p, n);
+			return n;
+		}
+		if (commit(call, -1) < 0)
+			return 0;
+	}
+	if (conn_respond_body(call->conn, p, n) < 0)
+		return 0;
+	return n;
+}
 
 static size_t
 on_body(struct xfer *x, const char *p, size_t n)
 {
 	struct call *call = x->arg;
+	struct answer *a = &call->ans;
 
 	if (call->finishing || call->conn == NULL)
 		return 0;
-	if (!call->first_byte_seen) {
-		call->first_byte_seen = true;
-		timer_cancel(call->d->loop, &call->first_byte);
+	/* Backpressure, before anything is taken: curl hands the same
+	 * bytes again on resume. */
+	if (call->committed && conn_pending(call->conn) >= CONN_HIGH_WATER)
+		return XFER_PAUSE;
+	call->first_byte_seen = true;
+	if (call->route == NULL)
+		return on_body_passthrough(call, p, n);
+	if (call->route->policy.idle_timeout_ms > 0)
+		timer_set(call->d->loop, &call->idle,
+		    call->route->policy.idle_timeout_ms);
+	if (!is_2xx(x->status)) {
+		/* An error answer, held whole: it may be a reason to move
+		 * on, and it is read once it is complete. */
+		buf_add(&call->held, p, n);
+		first_token(call);
+		return n;
+	}
+	if (!call->ans_live) {
+		answer_init(a, call->target->provider->dialect,
+		    is_event_stream(x));
+		call->ans_live = true;
+		if (call->continuing) {
+			a->on_event = cont_event;
+			a->on_event_arg = call;
+		}
+	}
+	if (!a->stream)
+		first_token(call);
+	if (buf_add(&call->held, p, n) < 0 && !call->committed) {
+		/* Too big to hold: it goes out as it is, unchecked. */
+		count_served(call);
+		if (commit(call, -1) < 0 || send_held(call, a->fed) < 0 ||
+		    conn_respond_body(call->conn, p, n) < 0)
+			return 0;
+		call->held_base += n;
+		answer_feed(a, p, n);
+		return n;
+	}
+	answer_feed(a, p, n);
+	if (call->continuing) {
+		/* cont_event sent what the caller gets of it. */
+		if (a->content)
+			first_token(call);
+		held_drop(call, a->event_end);
+		return n;
 	}
 	if (!call->committed) {
-		if (x->status < 200 || x->status >= 300) {
-			/* Held whole: it may still be a reason to move on. */
-			if (call->errbody.len + n <= ERRBODY_MAX)
-				buf_add(&call->errbody, p, n);
+		/* A stream is held until its first content: a refusal is
+		 * held to its end, as it may be a reason to move on. */
+		if (!a->stream || !a->content || a->refusal)
 			return n;
-		}
-		if (call->target != NULL)	/* an answer has begun */
-			target_result(call, true);
+		first_token(call);
 		count_served(call);
 		if (commit(call, -1) < 0)
 			return 0;
 	}
-	if (conn_pending(call->conn) >= CONN_HIGH_WATER)
-		return XFER_PAUSE;
-	if (conn_respond_body(call->conn, p, n) < 0)
+	if (send_held(call, sendable(call)) < 0)
 		return 0;
 	return n;
 }
@@ -413,42 +853,132 @@ outcome_of_curl(struct xfer *x, CURLcode rc)
 	}
 }
 
+/* What a finished 2xx answer says about itself, under the route's
+ * quality floor. */
+static void
+judge_answer(struct call *call, struct outcome *o)
+{
+	const struct policy *p = &call->route->policy;
+	enum answer_verdict v = answer_verdict(&call->ans, &call->want);
+
+	o->why = answer_verdict_name(v);
+	switch (v) {
+	case AV_OK:
+		o->why = NULL;
+		break;
+	case AV_MALFORMED:
+	case AV_ERROR_EVENT:
+	case AV_TRUNCATED:
+		o->body = FK_TECHNICAL;
+		break;
+	case AV_REFUSAL:
+		o->body = p->q_refusal ? FK_CONTENT : FK_NONE;
+		break;
+	case AV_EMPTY:
+		o->body = p->q_empty ? FK_QUALITY : FK_NONE;
+		break;
+	case AV_TOOL_ARGS:
+		o->body = p->q_tool_args ? FK_QUALITY : FK_NONE;
+		break;
+	default:		/* AV_LENGTH, AV_BAD_JSON: asked for by want */
+		o->body = FK_QUALITY;
+		break;
+	}
+}
+
+/* What a held error answer says: a context window or a content filter
+ * is a policy matter, not the caller's mistake. */
+static void
+judge_error(struct call *call, struct outcome *o)
+{
+	switch (provider_error_kind(call->target->provider->dialect,
+	    o->status, call->held.data, call->held.len)) {
+	case PE_CONTEXT:
+		o->body = FK_CONTEXT;
+		o->why = "context";
+		break;
+	case PE_CONTENT_FILTER:
+		o->body = FK_CONTENT;
+		o->why = "content-filter";
+		break;
+	default:
+		break;
+	}
+}
+
+static void midstream_failed(struct call *call, const struct outcome *o);
+
+/* The attempt ended without a usable answer: walk on (or, once the
+ * caller has part of an answer, see what the route says). */
+static void
+attempt_failed(struct call *call, const struct outcome *o)
+{
+	if (call->committed)
+		midstream_failed(call, o);
+	else
+		attempt_ended(call, o);
+}
+
 static void
 on_done(struct xfer *x, CURLcode rc)
 {
 	struct call *call = x->arg;
 	struct outcome o = { .kind = OUT_OK, .status = (int)x->status };
 
-	if (x->status >= 400)
-		o.retry_after_ms = retry_after_ms(x->headers.data,
-		    x->headers.len, time(NULL));
-
-	timer_cancel(call->d->loop, &call->first_byte);
+	timer_cancel(call->d->loop, &call->first_token);
+	timer_cancel(call->d->loop, &call->idle);
 	if (call->finishing)
 		return;		/* call_destroy frees the xfer */
-	if (call->committed) {
-		if (rc == CURLE_OK)
-			conn_respond_end(call->conn);
-		else {
-			/* Cut after the answer began: the client must see a
-			 * broken reply, never a silent short one. */
-			log_info("call route=%s target=%s: upstream broke "
-			    "mid-answer: %s", call->route ? call->route->name :
-			    "passthrough", call->target ? call->target->name :
-			    call->host, x->errbuf[0] ? x->errbuf :
-			    curl_easy_strerror(rc));
-			conn_abort(call->conn);
-		}
-		call_finish(call);
-		return;
-	}
 	if (rc != CURLE_OK) {
 		o.kind = outcome_of_curl(x, rc);
 		log_debug("attempt %s: %s", call->target ? call->target->name :
 		    call->host, x->errbuf[0] ? x->errbuf :
 		    curl_easy_strerror(rc));
 	}
-	attempt_ended(call, &o);
+	if (call->route == NULL) {
+		/* Passthrough: one attempt, delivered whatever it is. */
+		if (call->committed) {
+			if (rc == CURLE_OK)
+				conn_respond_end(call->conn);
+			else
+				conn_abort(call->conn);
+			call_finish(call, "passthrough");
+		} else {
+			attempt_ended(call, &o);
+		}
+		return;
+	}
+	if (x->status >= 400)
+		o.retry_after_ms = retry_after_ms(x->headers.data,
+		    x->headers.len, time(NULL));
+	o.own_key = call->target != NULL &&
+	    strcasecmp(call->target->provider->origin, call->host) == 0 &&
+	    (http_req_header(call->req, "authorization") != NULL ||
+	    http_req_header(call->req, "x-api-key") != NULL);
+	if (rc == CURLE_OK && call->ans_live) {
+		answer_end(&call->ans);
+		judge_answer(call, &o);
+	} else if (rc == CURLE_OK && !is_2xx(x->status)) {
+		judge_error(call, &o);
+	}
+	/* An answer that began has ended whole: a stream with its end
+	 * marker, or a body too big to have been held and read. */
+	if (call->committed && rc == CURLE_OK && is_2xx(x->status) &&
+	    (o.body != FK_TECHNICAL || !call->ans.stream)) {
+		if (!call->continuing)
+			send_held(call, call->ans.fed);
+		call->served = call->target;
+		record_attempt(call, FK_NONE, NULL, o.status);
+		target_result(call, true);
+		latency_add(&tstat_of(call, call->target)->lat, now_mono_ms(),
+		    call->ttft_ms, (uint32_t)(now_mono_ms() - call->attempt_ms));
+		account(call, &call->ans);
+		conn_respond_end(call->conn);
+		call_finish(call, call->continuing ? "continued" :
+		    call->ladder.rung > 0 ? "fallback" : "served");
+		return;
+	}
+	attempt_failed(call, &o);
 }
 
 static const struct xfer_ops call_xfer_ops = {
@@ -457,14 +987,25 @@ static const struct xfer_ops call_xfer_ops = {
 };
 
 static void
-first_byte_timeout(struct timer *t)
+first_token_timeout(struct timer *t)
 {
 	struct call *call = t->arg;
 	struct outcome o = { .kind = OUT_TIMEOUT_FIRST_BYTE };
 
-	if (call->finishing || call->committed)
+	if (call->finishing || call->xfer == NULL)
 		return;
-	attempt_ended(call, &o);
+	attempt_failed(call, &o);
+}
+
+static void
+idle_timeout(struct timer *t)
+{
+	struct call *call = t->arg;
+	struct outcome o = { .kind = OUT_TIMEOUT_IDLE };
+
+	if (call->finishing || call->xfer == NULL)
+		return;
+	attempt_failed(call, &o);
 }
 
 static void
@@ -477,68 +1018,110 @@ retry_fired(struct timer *t)
 
 /* Deliver the held answer of the last attempt as it is. */
 static void
-deliver_held(struct call *call)
+deliver_held(struct call *call, const char *result)
 {
 	struct stats *st = call->d->stats;
+	bool stream = call->ans_live && call->ans.stream;
 
 	if (call->route != NULL && call->xfer->status >= 400)
 		stats_route(st, call->route->name)->delivered_errors++;
 	else
 		count_served(call);
-	if (commit(call, (long long)call->errbody.len) == 0) {
-		if (call->errbody.len > 0)
-			conn_respond_body(call->conn, call->errbody.data,
-			    call->errbody.len);
+	if (commit(call, stream ? -1 : (long long)call->held.len) == 0) {
+		if (call->held.len > 0)
+			conn_respond_body(call->conn, call->held.data,
+			    call->held.len);
 		if (call->conn != NULL)
 			conn_respond_end(call->conn);
 	}
-	call_finish(call);
+	call_finish(call, result);
+}
+
+/* Note an attempt's failure everywhere it is counted; its reason goes
+ * at offset at of the reasons. */
+static void
+count_failure(struct call *call, const struct outcome *o, enum fail_kind fk,
+    const char *why, size_t at)
+{
+	struct tstat *ts = tstat_of(call, call->target);
+
+	ts->failures++;
+	ts->by_kind[o->kind]++;
+	ts->by_fail[fk]++;
+	if (o->kind == OUT_OK && o->status >= 100 && o->status < 600)
+		ts->by_status[o->status / 100]++;
+	snprintf(ts->last_failure, sizeof(ts->last_failure), "%s", why);
+	insert_reason(call, at, call->target->name, why);
+}
+
+/* Times worth keeping for the target's latency: answers, and timeouts
+ * (a lower bound that still tells the truth about a slow target). */
+static void
+latency_sample(struct call *call, const struct outcome *o)
+{
+	uint64_t now = now_mono_ms();
+	uint32_t total = (uint32_t)(now - call->attempt_ms);
+	uint32_t ttft = call->ttft_ms;
+
+	if (o->kind == OUT_TIMEOUT_FIRST_BYTE)
+		ttft = total;
+	else if (o->kind != OUT_OK && o->kind != OUT_TIMEOUT_TOTAL &&
+	    o->kind != OUT_TIMEOUT_IDLE)
+		return;
+	latency_add(&tstat_of(call, call->target)->lat, now, ttft, total);
 }
 
 static void
 attempt_ended(struct call *call, const struct outcome *o)
 {
 	uint64_t now = now_mono_ms(), delay = 0, remaining;
+	enum fail_kind fk;
 	enum ladder_action a;
-	struct tstat *ts;
+	char why[64];
+	size_t mark;
 
 	if (call->route == NULL) {
-		/* Passthrough: one attempt, delivered whatever it is. */
 		if (o->kind == OUT_OK)
-			deliver_held(call);
+			deliver_held(call, "passthrough");
 		else
 			respond_error(call, 502, "llmfb_passthrough_failed",
 			    call->xfer->errbuf[0] ? call->xfer->errbuf :
 			    "llmfb: the original host could not be reached",
-			    NULL);
+			    NULL, "passthrough-failed");
 		return;
 	}
-	target_result(call, breaker_ok(o));
+	fk = outcome_classify(o);
+	outcome_why(o, why, sizeof(why));
+	target_result(call, fk != FK_TECHNICAL);
+	latency_sample(call, o);
+	if (call->ans_live && is_2xx(o->status))
+		account(call, &call->ans);	/* tokens spent all the same */
 	remaining = call->deadline_ms > now ? call->deadline_ms - now : 0;
+	mark = strlen(call->reasons);
 	a = ladder_next(&call->ladder, o, remaining, arc4random(), &delay);
+	record_attempt(call, fk, fk == FK_NONE ? NULL : why, o->status);
 	if (a == LADDER_DELIVER) {
-		deliver_held(call);
+		deliver_held(call, call->ladder.rung > 0 ? "fallback" :
+		    o->status >= 400 ? "error-delivered" : "served");
 		return;
 	}
-	ts = stats_target(call->d->stats, call->target->name);
-	ts->failures++;
-	ts->by_kind[o->kind]++;
-	if (o->kind == OUT_OK && o->status >= 100 && o->status < 600)
-		ts->by_status[o->status / 100]++;
-	if (o->kind == OUT_OK)
-		snprintf(ts->last_failure, sizeof(ts->last_failure),
-		    "http-%d", o->status);
-	else
-		snprintf(ts->last_failure, sizeof(ts->last_failure), "%s",
-		    outcome_name(o));
-	add_reason(call, call->target->name, o);
-	log_debug("route %s: %s failed (%s), %s", call->route->name,
-	    call->target->name, outcome_name(o),
+	count_failure(call, o, fk, why, mark);
+	log_debug("route %s: %s failed (%s, %s), %s", call->route->name,
+	    call->target->name, fail_kind_name(fk), why,
 	    a == LADDER_TRY ? "moving on" : "giving up");
-
-	xfer_free(call->xfer);
-	call->xfer = NULL;
-	buf_reset(&call->errbody);
+	if (a == LADDER_FAIL && o->kind == OUT_OK && fk != FK_TECHNICAL) {
+		/* Nothing better qualifies: a real answer (a miss of the
+		 * quality floor, a refusal, a provider's 4xx) beats a safe
+		 * failure. */
+		deliver_held(call, "delivered-miss");
+		return;
+	}
+	attempt_release(call);
+	buf_reset(&call->held);
+	if (call->ans_live) {
+		answer_free(&call->ans);
+		call->ans_live = false;
+	}
 	if (a == LADDER_FAIL) {
 		respond_safe_failure(call);
 		return;
@@ -549,46 +1132,275 @@ attempt_ended(struct call *call, const struct outcome *o)
 		attempt_start(call);
 }
 
+/* ---- mid-stream ------------------------------------------------------ */
+
+/* The error event that ends a stream that cannot be finished, in the
+ * caller's dialect, so its SDK raises instead of taking a short answer
+ * for a whole one. */
+static void
+stream_error_event(struct call *call, const char *why)
+{
+	char msg[256];
+	json_t *j;
+	char *s;
+
+	snprintf(msg, sizeof(msg), "llmfb: the answer broke off after it "
+	    "began (%s); what was sent is incomplete", why);
+	if (call->dialect == DIALECT_ANTHROPIC)
+		j = json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error",
+		    "type", "api_error", "message", msg);
+	else
+		j = json_pack("{s:{s:s, s:s, s:n, s:s}}", "error", "message",
+		    msg, "type", "server_error", "param", "code",
+		    "llmfb_stream_interrupted");
+	if ((s = j ? json_dumps(j, JSON_COMPACT) : NULL) != NULL) {
+		struct buf ev;
+
+		buf_init(&ev, strlen(s) + 64);
+		if (call->dialect == DIALECT_ANTHROPIC)
+			buf_printf(&ev, "event: error\ndata: %s\n\n", s);
+		else
+			buf_printf(&ev, "data: %s\n\n", s);
+		conn_respond_body(call->conn, ev.data, ev.len);
+		buf_free(&ev);
+	}
+	free(s);
+	json_decref(j);
+}
+
+/* The request again, with the partial answer as the assistant's prefix:
+ * the next rung writes the rest. */
+static json_t *
+continuation_request(struct call *call)
+{
+	json_t *req = json_deep_copy(call->json), *msgs;
+	const char *text = call->prev.text.data ? call->prev.text.data : "";
+	size_t len = call->prev.text.len;
+
+	if (req == NULL)
+		return NULL;
+	/* Anthropic refuses a prefix that ends in white space. */
+	if (call->dialect == DIALECT_ANTHROPIC)
+		while (len > 0 && isspace((unsigned char)text[len - 1]))
+			len--;
+	call->cont_trim = call->prev.text.len - len;
+	msgs = json_object_get(req, "messages");
+	if (!json_is_array(msgs) || json_array_append_new(msgs,
+	    json_pack("{s:s, s:s%}", "role", "assistant", "content", text,
+	    len)) < 0) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
+static void
+midstream_failed(struct call *call, const struct outcome *o)
+{
+	struct rstat *rs = stats_route(call->d->stats, call->route->name);
+	const struct answer *got = call->continuing ? &call->prev : &call->ans;
+	uint64_t now = now_mono_ms(), delay = 0, remaining;
+	enum ladder_action a = LADDER_FAIL;
+	char why[64];
+
+	outcome_why(o, why, sizeof(why));
+	if (o->kind == OUT_OK && o->why == NULL)
+		snprintf(why, sizeof(why), "%s", "broken");
+	record_attempt(call, FK_TECHNICAL, why, o->status);
+	count_failure(call, o, FK_TECHNICAL, why, strlen(call->reasons));
+	target_result(call, false);
+	if (call->ans_live && is_2xx(o->status))
+		account(call, &call->ans);
+	remaining = call->deadline_ms > now ? call->deadline_ms - now : 0;
+	/* Continue only with a text prefix: never once a tool call went
+	 * out, and never twice over content a continuation already sent. */
+	if (call->route->policy.midstream == MIDSTREAM_CONTINUE &&
+	    !got->tool_call && !(call->continuing && call->ans.content) &&
+	    got->content)
+		a = ladder_next(&call->ladder, o, remaining, arc4random(),
+		    &delay);
+	log_info("call route=%s target=%s: the answer broke off (%s): %s",
+	    call->route->name, call->target->name, why,
+	    a == LADDER_TRY ? "continuing on the next rung" : "ending it");
+	attempt_release(call);
+	if (!got->stream || call->conn == NULL) {
+		/* A body cannot carry an error event: the caller must see a
+		 * broken reply, never a silent short one. */
+		if (call->conn != NULL)
+			conn_abort(call->conn);
+		call_finish(call, "broken");
+		return;
+	}
+	if (a != LADDER_TRY) {
+		rs->midstream_errors++;
+		stream_error_event(call, why);
+		if (call->conn != NULL)
+			conn_respond_end(call->conn);
+		call_finish(call, "midstream-error");
+		return;
+	}
+	rs->midstream_continued++;
+	if (!call->continuing) {
+		/* What the caller has is the base the rest must fit. */
+		call->prev = call->ans;
+		memset(&call->ans, 0, sizeof(call->ans));
+		call->ans_live = false;
+		call->continuing = true;
+		memset(&call->cs, 0, sizeof(call->cs));
+		call->cont_json = continuation_request(call);
+	} else if (call->ans_live) {
+		answer_free(&call->ans);
+		call->ans_live = false;
+	}
+	buf_reset(&call->held);
+	call->held_base = 0;
+	if (call->cont_json == NULL) {
+		stream_error_event(call, why);
+		conn_respond_end(call->conn);
+		call_finish(call, "midstream-error");
+		return;
+	}
+	if (delay > 0)
+		timer_set(call->d->loop, &call->retry, delay);
+	else
+		attempt_start(call);
+}
+
+/* ---- qualifying a target --------------------------------------------- */
+
+/* Whether a recent p95 breaks the route's SLO. */
+static bool
+over_slo(const struct policy *p, const struct latency *lat, uint64_t now)
+{
+	uint32_t v;
+
+	if (p->slo_first_token_ms > 0 && latency_ttft_pct(lat, now,
+	    p->slo_window_ms, 95, &v) >= (size_t)p->slo_min_samples &&
+	    v > p->slo_first_token_ms)
+		return true;
+	return p->slo_total_ms > 0 && latency_total_pct(lat, now,
+	    p->slo_window_ms, 95, &v) >= (size_t)p->slo_min_samples &&
+	    v > p->slo_total_ms;
+}
+
+static bool
+spent_past(const struct budgets *b, const char *key, double hour,
+    double day)
+{
+	struct spend s;
+
+	if (hour < 0 && day < 0)
+		return false;
+	s = budgets_get(b, key, time(NULL));
+	return (hour >= 0 && s.hour >= hour) || (day >= 0 && s.day >= day);
+}
+
+/* A paid target is out once the route's or the caller's spend reached
+ * its limit, or when this call alone would pass the per-call one. */
+static bool
+over_budget(struct call *call, const struct target *t)
+{
+	const struct budget_conf *b = &call->route->budget;
+	char key[400];
+
+	if (!priced(t))
+		return false;
+	if (b->call >= 0 && cost_of(t, call->est_in, call->max_out) > b->call)
+		return true;
+	snprintf(key, sizeof(key), "route:%s", call->route->name);
+	if (spent_past(call->d->budgets, key, b->hour, b->day))
+		return true;
+	snprintf(key, sizeof(key), "caller:%s", call->caller_key);
+	return spent_past(call->d->budgets, key, b->caller_hour,
+	    b->caller_day);
+}
+
+/* A rung after the first is a fallback: the route may cap what it costs
+ * or name the only targets it may be. */
+static bool
+fallback_allowed(const struct route *r, const struct target *t)
+{
+	size_t i;
+
+	if (r->policy.fallback_max_price >= 0 &&
+	    (t->price.input > r->policy.fallback_max_price ||
+	    t->price.output > r->policy.fallback_max_price))
+		return false;
+	if (r->nfallback_set == 0)
+		return true;
+	for (i = 0; i < r->nfallback_set; i++)
+		if (r->fallback_set[i] == t)
+			return true;
+	return false;
+}
+
+static enum fail_kind
+skip(struct call *call, const struct target *t, enum fail_kind fk,
+    const char *why)
+{
+	tstat_of(call, t)->skipped[fk]++;
+	add_reason_str(call, t->name, why);
+	return fk;
+}
+
 static enum fail_kind
 target_usable(const struct target *t, int i, bool strict, void *arg)
 {
 	struct call *call = arg;
-	struct tstat *ts;
+	const struct route *r = call->route;
+	struct tstat *ts = tstat_of(call, t);
+	uint64_t now = now_mono_ms();
+	size_t k;
 
-	(void)i;
-	(void)strict;
 	/* Until dialect translation exists, a target must speak the
 	 * caller's API. */
 	if (t->provider->dialect != call->dialect)
-		return FK_TECHNICAL;
-	/* An open breaker costs no attempt. */
-	ts = stats_target(call->d->stats, t->name);
-	if (!breaker_allow(&ts->br, &t->breaker, now_mono_ms())) {
+		return skip(call, t, FK_TECHNICAL, "dialect");
+	for (k = 0; k < r->nrequire_tags; k++)
+		if (!target_has_tag(t, r->require_tags[k]))
+			return skip(call, t, FK_REGION, "tags");
+	if (t->context > 0 && call->est_in + call->max_out > t->context)
+		return skip(call, t, FK_CONTEXT, "context-window");
+	if (i > 0 && !fallback_allowed(r, t))
+		return skip(call, t, FK_BUDGET, "fallback-cap");
+	if (over_budget(call, t))
+		return skip(call, t, FK_BUDGET, "budget");
+	if (t->max_concurrency > 0 && ts->in_flight >= t->max_concurrency)
+		return skip(call, t, FK_TECHNICAL, "queue-full");
+	if (strict && over_slo(&r->policy, &ts->lat, now))
+		return skip(call, t, FK_LATENCY, "slo");
+	/* Last: in half-open, a yes takes one of the probes.  An open
+	 * breaker costs no attempt. */
+	if (!breaker_allow(&ts->br, &t->breaker, now)) {
 		ts->skipped_open++;
-		add_reason_str(call, t->name, "breaker-open");
-		return FK_TECHNICAL;
+		return skip(call, t, FK_TECHNICAL, "breaker-open");
 	}
 	return FK_NONE;
 }
 
+/* ---- an attempt -------------------------------------------------------- */
+
 /* The body for this target: the caller's bytes, or a copy with the
- * target's model.  NULL on allocation failure. */
+ * target's model (and, for a continuation, the prefix).  NULL on
+ * allocation failure. */
 static const char *
 attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 {
+	json_t *base = call->cont_json ? call->cont_json : call->json;
 	json_t *copy;
 
 	free(call->attempt_body);
 	call->attempt_body = NULL;
-	if (t->model == NULL || (call->model != NULL &&
-	    strcmp(t->model, call->model) == 0)) {
+	if (call->cont_json == NULL && (t->model == NULL ||
+	    (call->model != NULL && strcmp(t->model, call->model) == 0))) {
 		*ret_len = call->body.len;
 		return call->body.data ? call->body.data : "";
 	}
-	copy = json_copy(call->json);
+	copy = json_copy(base);
 	if (copy == NULL)
 		return NULL;
-	json_object_set_new(copy, "model", json_string(t->model));
+	if (t->model != NULL)
+		json_object_set_new(copy, "model", json_string(t->model));
 	call->attempt_body = json_dumps(copy, JSON_COMPACT);
 	json_decref(copy);
 	if (call->attempt_body == NULL)
@@ -692,7 +1504,11 @@ attempt_start(struct call *call)
 		return;
 	call->target = t;
 	call->first_byte_seen = false;
-	stats_target(call->d->stats, t->name)->attempts++;
+	call->attempt_ms = now;
+	call->ttft_ms = NO_TIME;
+	call->held_base = 0;
+	buf_reset(&call->held);
+	tstat_of(call, t)->attempts++;
 	buf_init(&url, 16384);
 	buf_printf(&url, "%s%s%s%s", t->provider->base_url,
 	    endpoint_suffix(t->provider->dialect), call->req->query ? "?" : "",
@@ -708,6 +1524,8 @@ attempt_start(struct call *call)
 		return;
 	}
 	call->xfer = x;
+	call->busy = t;
+	tstat_of(call, t)->in_flight++;
 	curl_easy_setopt(x->easy, CURLOPT_URL, url.data);
 	buf_free(&url);
 	set_method(x->easy, call, body, len);
@@ -722,9 +1540,10 @@ attempt_start(struct call *call)
 		curl_easy_setopt(x->easy, CURLOPT_CAINFO, call->cfg->ca_file);
 	if (call->connect_to != NULL)
 		curl_easy_setopt(x->easy, CURLOPT_CONNECT_TO, call->connect_to);
-	timer_set(call->d->loop, &call->first_byte, pol->first_byte_timeout_ms);
+	timer_set(call->d->loop, &call->first_token,
+	    pol->first_byte_timeout_ms);
 	if (xfer_start(x) < 0)
-		attempt_ended(call, &broken);
+		attempt_failed(call, &broken);
 }
 
 /* ---- passthrough ------------------------------------------------------- */
@@ -742,7 +1561,8 @@ passthrough_start(struct call *call)
 	    NULL) {
 		xfer_free(x);
 		respond_error(call, 502, "llmfb_passthrough_failed",
-		    "llmfb: cannot set up the request", NULL);
+		    "llmfb: cannot set up the request", NULL,
+		    "passthrough-failed");
 		return;
 	}
 	call->xfer = x;
@@ -827,6 +1647,44 @@ connect_to_list(const struct config *cfg)
 	return l;
 }
 
+/* Spend is kept per caller: its user and its program, not its pid.  A
+ * path too long for the key is cut: such callers share one. */
+static void
+caller_key(const struct caller *c, char *key, size_t len)
+{
+	const char *prog = c->exe[0] ? c->exe : c->comm[0] ? c->comm : "?";
+	int n = snprintf(key, len, "uid=%u:", (unsigned)c->uid);
+
+	if (n > 0 && (size_t)n < len)
+		snprintf(key + n, len - (size_t)n, "%.*s",
+		    (int)(len - (size_t)n - 1), prog);
+}
+
+static uint64_t
+json_u64(const json_t *j)
+{
+	return json_is_integer(j) && json_integer_value(j) > 0 ?
+	    (uint64_t)json_integer_value(j) : 0;
+}
+
+/* What the request asks of an answer, and roughly what it costs. */
+static void
+read_request(struct call *call)
+{
+	const json_t *rf = json_object_get(call->json, "response_format");
+	const char *type = json_string_value(json_object_get(rf, "type"));
+
+	call->est_in = request_estimate_tokens(call->json);
+	call->max_out = json_u64(json_object_get(call->json, "max_tokens"));
+	if (call->max_out == 0)
+		call->max_out = json_u64(json_object_get(call->json,
+		    "max_completion_tokens"));
+	call->want.json = call->route->policy.q_json && type != NULL &&
+	    (strcmp(type, "json_object") == 0 ||
+	    strcmp(type, "json_schema") == 0);
+	call->want.forbid_length = call->route->policy.q_length;
+}
+
 struct call *
 call_start(struct daemon *d, struct conn *c, struct http_req *r)
 {
@@ -842,8 +1700,12 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	call->body = r->body;			/* the call owns it now */
 	buf_init(&r->body, 0);
 	call->start_ms = now_mono_ms();
-	timer_init(&call->first_byte, first_byte_timeout, call);
+	timer_init(&call->first_token, first_token_timeout, call);
+	timer_init(&call->idle, idle_timeout, call);
 	timer_init(&call->retry, retry_fired, call);
+	buf_init(&call->held, HELD_MAX);
+	call->caller = *conn_caller(c);
+	caller_key(&call->caller, call->caller_key, sizeof(call->caller_key));
 	d->stats->calls++;
 	d->stats->in_flight++;
 	call->ep = endpoint_of(r->method, r->path);
@@ -853,19 +1715,20 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	if (parse_origin(call) < 0) {
 		d->stats->rejected++;
 		respond_error(call, 400, "invalid_request_error",
-		    "llmfb: no usable Host or X-Llmfb-Origin header", NULL);
+		    "llmfb: no usable Host or X-Llmfb-Origin header", NULL,
+		    "rejected");
 		return NULL;
 	}
 	if (!config_intercepts(call->cfg, call->host, strlen(call->host))) {
 		d->stats->rejected++;
 		respond_error(call, 421, "invalid_request_error",
-		    "llmfb: this host is not intercepted", NULL);
+		    "llmfb: this host is not intercepted", NULL, "rejected");
 		return NULL;
 	}
 	if (call->cfg->nconnect_to > 0 &&
 	    (call->connect_to = connect_to_list(call->cfg)) == NULL) {
 		respond_error(call, 500, "llmfb_internal", "llmfb: out of "
-		    "memory", NULL);
+		    "memory", NULL, "rejected");
 		return NULL;
 	}
 	if (call->ep != EP_OTHER) {
@@ -875,17 +1738,25 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 			d->stats->rejected++;
 			respond_error(call, 400, "invalid_request_error",
 			    "llmfb: the request body is not a JSON object",
-			    NULL);
+			    NULL, "rejected");
 			return NULL;
 		}
 		model = json_object_get(call->json, "model");
 		if (json_is_string(model))
 			call->model = xstrdup(json_string_value(model));
-		rq.host = call->host;
-		rq.path = r->path;
-		rq.model = call->model;
-		rq.header = http_req_header(r, "x-llmfb-route");
+		rq = (struct route_req){
+			.host = call->host, .path = r->path,
+			.model = call->model,
+			.header = http_req_header(r, "x-llmfb-route"),
+			.exe = call->caller.exe, .comm = call->caller.comm,
+			.unit = call->caller.unit,
+			.cgroup = call->caller.cgroup,
+			.cred = call->caller.cred, .uid = call->caller.uid,
+			.gid = call->caller.gid,
+		};
 		call->route = route_match(call->cfg, &rq);
+		if (call->route != NULL)
+			read_request(call);
 	}
 	if (call->route == NULL) {
 		passthrough_start(call);

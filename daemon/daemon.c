@@ -4,10 +4,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "control.h"
 #include "daemon.h"
+#include "events.h"
 #include "hostsfile.h"
 #include "log.h"
 #include "server.h"
@@ -16,6 +19,60 @@
 #include "util.h"
 
 static struct watcher sigw = { .fd = -1 };
+
+#define BUDGETS_SAVE_MS	1000	/* spend reaches the disk this soon */
+
+static void
+budgets_flush(struct daemon *d)
+{
+	char err[512];
+
+	if (d->budgets_path == NULL || !budgets_dirty(d->budgets))
+		return;
+	if (budgets_save(d->budgets, d->budgets_path, err, sizeof(err)) < 0)
+		log_warnx("%s", err);
+}
+
+static void
+budgets_fired(struct timer *t)
+{
+	budgets_flush(t->arg);
+}
+
+void
+daemon_spent(struct daemon *d)
+{
+	if (d->budgets_path != NULL && !timer_armed(&d->budgets_timer))
+		timer_set(d->loop, &d->budgets_timer, BUDGETS_SAVE_MS);
+}
+
+/* Spend survives a restart: it lives in state_dir/budgets.json.  A
+ * state_dir that cannot be made or read leaves spend in memory only. */
+static void
+budgets_start(struct daemon *d, const struct config *cfg)
+{
+	char err[512];
+	struct buf p;
+
+	d->budgets = budgets_new();
+	timer_init(&d->budgets_timer, budgets_fired, d);
+	if (mkdir(cfg->state_dir, 0750) < 0 && errno != EEXIST) {
+		log_warn("state_dir %s: spend is not persisted",
+		    cfg->state_dir);
+		return;
+	}
+	buf_init(&p, 4096);
+	if (buf_printf(&p, "%s/budgets.json", cfg->state_dir) < 0) {
+		buf_free(&p);
+		return;
+	}
+	if (budgets_load(d->budgets, p.data, err, sizeof(err)) < 0) {
+		/* Keep the file for a human to look at; start afresh. */
+		log_warnx("%s: starting with no recorded spend", err);
+	}
+	d->budgets_path = xstrdup(p.data);
+	buf_free(&p);
+}
 
 static void
 on_signal(struct watcher *w, uint32_t events)
@@ -81,6 +138,14 @@ daemon_start(struct daemon *d, struct config *cfg)
 		return -EIO;
 	}
 	d->stats = stats_new();
+	budgets_start(d, cfg);
+	d->events = events_new();
+	if (cfg->events != NULL && (r = events_open(d->events, cfg->events)) <
+	    0) {
+		errno = -r;
+		log_warn("event log %s", cfg->events);
+		return r;
+	}
 	if ((r = signals_start(d)) < 0) {
 		errno = -r;
 		log_warn("signals");
@@ -131,6 +196,10 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 		d->reload_failures++;
 		return -1;
 	}
+	/* Reopened on every reload, so a rotated log is let go of. */
+	if ((r = events_open(d->events, c->events)) < 0)
+		log_warnx("event log %s: %s; records go to the control socket "
+		    "only", c->events, strerror(-r));
 	/* Calls in flight keep their reference to the old config. */
 	config_unref(d->cfg);
 	d->cfg = c;
@@ -155,6 +224,13 @@ daemon_free(struct daemon *d)
 	control_free(d->control);
 	upstream_free(d->up);
 	stats_free(d->stats);
+	if (d->budgets != NULL) {
+		budgets_flush(d);
+		timer_cancel(d->loop, &d->budgets_timer);
+		budgets_free(d->budgets);
+	}
+	free(d->budgets_path);
+	events_free(d->events);
 	if (sigw.fd >= 0)
 		close(sigw.fd);
 	loop_free(d->loop);

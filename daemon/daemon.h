@@ -13,6 +13,8 @@ struct server;
 struct control;
 struct upstream;
 struct stats;
+struct budgets;
+struct events;
 
 struct daemon {
 	struct loop	*loop;
@@ -22,6 +24,10 @@ struct daemon {
 	struct control	*control;
 	struct upstream	*up;
 	struct stats	*stats;
+	struct budgets	*budgets;	/* spend, persisted */
+	char		*budgets_path;	/* NULL: not persisted */
+	struct timer	 budgets_timer;
+	struct events	*events;	/* per-call records */
 	time_t		 started;	/* wall clock */
 	uint64_t	 reloads;
 	uint64_t	 reload_failures;
@@ -35,6 +41,8 @@ int daemon_start(struct daemon *d, struct config *cfg);
  * the running config in place.  Returns 0 or -1 (error in err). */
 int daemon_reload(struct daemon *d, char *err, size_t errlen);
 int daemon_run(struct daemon *d);
+/* Spend was added: persist it soon. */
+void daemon_spent(struct daemon *d);
 void daemon_stop(struct daemon *d);
 void daemon_free(struct daemon *d);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "call.h"
+#include "caller.h"
 #include "daemon.h"
 #include "log.h"
 #include "preamble.h"
@@ -36,7 +37,8 @@ struct conn {
 	struct watcher	 w;
 	struct server	*srv;
 	http_parser	 parser;
-	struct peer	 peer;
+	struct caller	 caller;	/* read on first use */
+	bool		 caller_known;
 	struct http_req	*parsing;	/* being parsed */
 	struct http_req	*queue;		/* complete, in order */
 	struct call	*call;		/* serving queue's head */
@@ -99,10 +101,14 @@ conn_origin(const struct conn *c)
 	return c->origin_url[0] ? c->origin_url : NULL;
 }
 
-const struct peer *
-conn_peer(const struct conn *c)
+const struct caller *
+conn_caller(struct conn *c)
 {
-	return &c->peer;
+	if (!c->caller_known) {
+		c->caller_known = true;
+		caller_from_fd(c->w.fd, &c->caller);
+	}
+	return &c->caller;
 }
 
 /* Append to a string being built from parser pieces, under the header
@@ -654,7 +660,8 @@ conn_read_preamble(struct conn *c, const char *data, size_t n)
 			goto bad;
 		return;
 	case PREAMBLE_BAD:
-		log_debug("bad preamble from pid %ld", (long)c->peer.pid);
+		log_debug("bad preamble from pid %ld",
+		    (long)conn_caller(c)->pid);
 		goto bad;
 	case PREAMBLE_DONE:
 		break;
@@ -710,8 +717,6 @@ static void
 server_accept(struct watcher *w, uint32_t events)
 {
 	struct server *s = w->arg;
-	struct ucred cred;
-	socklen_t len;
 	struct conn *c;
 	int fd, i;
 
@@ -731,12 +736,6 @@ server_accept(struct watcher *w, uint32_t events)
 		}
 		c = xcalloc(1, sizeof(*c));
 		c->srv = s;
-		len = sizeof(cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-			c->peer.pid = cred.pid;
-			c->peer.uid = cred.uid;
-			c->peer.gid = cred.gid;
-		}
 		http_parser_init(&c->parser, HTTP_REQUEST);
 		c->parser.data = c;
 		buf_init(&c->out, OUT_MAX);

@@ -16,6 +16,7 @@
 struct daemon;
 struct conn;
 struct call;
+struct caller;
 
 struct header {
 	char	*name;
@@ -37,12 +38,6 @@ struct http_req {
 	size_t		 header_bytes;
 };
 
-struct peer {
-	pid_t	pid;
-	uid_t	uid;
-	gid_t	gid;
-};
-
 /* Bind a listening Unix stream socket at path (replacing a stale one),
  * with the given mode.  Returns the fd or -errno. */
 int unix_listen(const char *path, unsigned int mode);
@@ -58,7 +53,8 @@ uint64_t server_accepted(const struct server *s);
 const char *http_req_header(const struct http_req *r, const char *name);
 void http_req_free(struct http_req *r);
 
-const struct peer *conn_peer(const struct conn *c);
+/* Who is at the other end (SO_PEERCRED and /proc), read on first use. */
+const struct caller *conn_caller(struct conn *c);
 /* "https://host:port" from the shim's preamble (a redirected connect()),
  * or NULL when the connection carried none. */
 const char *conn_origin(const struct conn *c);

@@ -7,6 +7,7 @@
 
 #include "breaker.h"
 #include "ladder.h"
+#include "latency.h"
 
 #define OUTCOME_KINDS	(OUT_BROKEN + 1)
 
@@ -19,8 +20,14 @@ struct tstat {
 	uint64_t	 by_status[6];		/* failures by status class */
 	uint64_t	 fallback_served;	/* served as a fallback */
 	uint64_t	 skipped_open;		/* rungs passed: breaker open */
+	uint64_t	 by_fail[FK_COUNT];	/* failed attempts by kind */
+	uint64_t	 skipped[FK_COUNT];	/* not qualified, by reason */
+	uint64_t	 in_flight;		/* attempts running now */
+	uint64_t	 in_tokens, out_tokens;
+	double		 spend_usd;
 	char		 last_failure[64];
 	struct breaker	 br;			/* shared by every route */
+	struct latency	 lat;			/* recent answers' times */
 };
 
 struct rstat {
@@ -30,6 +37,11 @@ struct rstat {
 	uint64_t	 safe_failures;
 	uint64_t	 delivered_errors;	/* non-retried errors passed on */
 	uint64_t	 client_gone;
+	uint64_t	 fallback_by[FK_COUNT];	/* why the primary was left */
+	uint64_t	 midstream_continued;
+	uint64_t	 midstream_errors;
+	double		 spend_usd;
+	double		 fallback_cost_diff_usd;/* served minus primary */
 };
 
 struct stats {

@@ -10,6 +10,7 @@ B=${B:-build}
 . tests/e2e/stack.sh
 . tests/e2e/python.sh
 . tests/e2e/guest.sh
+. tests/e2e/ladder.sh
 
 PASS=0
 FAIL=0
@@ -546,25 +547,33 @@ render_config tests/e2e/e2e.yaml "$STACK_DIR/llmfb.yaml"
 daemon_start "$STACK_DIR/llmfb.yaml" -d
 shim_on
 
-for t in t_primary_answers t_primary_503 t_refused t_hang t_all_fail \
-    t_anthropic t_stream t_daemon_absent t_passthrough t_not_llm \
-    t_big_body t_parallel; do
-	for k in $KINDS; do
-		$t "$k"
+# E2E_ONLY="case ...": run just those (while working on them).
+if [ -n "${E2E_ONLY:-}" ]; then
+	for t in $E2E_ONLY; do
+		$t
 	done
-done
-if [ -n "${LLMFB_TEST_SANITIZED:-}" ]; then
-	SKIP=$((SKIP + 2 + 11))
 else
-	t_hosts_change
-	t_hsts
+	for t in t_primary_answers t_primary_503 t_refused t_hang t_all_fail \
+	    t_anthropic t_stream t_daemon_absent t_passthrough t_not_llm \
+	    t_big_body t_parallel; do
+		for k in $KINDS; do
+			$t "$k"
+		done
+	done
+	if [ -n "${LLMFB_TEST_SANITIZED:-}" ]; then
+		SKIP=$((SKIP + 2 + 11))
+	else
+		t_hosts_change
+		t_hsts
+	fi
+	t_malformed
+	t_status
+	t_breaker
+	t_retry_after
+	ladder_cases
+	python_cases
+	guest_cases
 fi
-t_malformed
-t_status
-t_breaker
-t_retry_after
-python_cases
-guest_cases
 
 # Stop the daemon cleanly (it frees everything on SIGTERM), then look at
 # what it and the shim said: a sanitizer finding fails the suite.

@@ -1,0 +1,312 @@
+# The fallback ladder end to end: every failure class, scripted at the
+# mock, through the shim with the curl CLI and lcclient.  The routes are
+# in e2e.yaml (matched by model "case-*"); the mock's counters prove which
+# rungs were attempted.  Sourced by run.sh.
+
+# The client for most cases: the curl CLI, or lcclient in a sanitized
+# build (Debian's curl hangs with the ASan runtime preloaded).
+LK=curl
+[ -z "${LLMFB_TEST_SANITIZED:-}" ] || LK=easy
+
+lreq() {	# MODEL [extra JSON members]
+	echo "{\"model\":\"$1\"${2:+,$2},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+}
+
+# The text of an OpenAI stream's deltas, or of an Anthropic stream's.
+sse_text() {
+	grep '^data: {' <<<"$1" | sed 's/^data: //' |
+	    jq -rj '.choices[0].delta.content // .delta.text // empty'
+}
+
+# counts A B C D: the mock's request counters of the four ladder rungs.
+counts() {
+	echo "$(mock_stat la requests) $(mock_stat lb requests)" \
+	    "$(mock_stat lc requests) $(mock_stat llocal requests)"
+}
+
+l_technical() {
+	mock_reset
+	mock_script la 'status=529'
+	call "$LK" "$OAI" "$(lreq case-class)"
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lb
+	expect_eq reasons "$REASONS" la=http-529
+	expect_eq attempts "$(counts)" "1 1 0 0"
+	finish "ladder: 529 overloaded is technical -> next rung"
+
+	mock_reset
+	mock_script la 'ttft_ms=3s'
+	call "$LK" "$OAI" "$(lreq case-class '"stream":true')"
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lb
+	expect_eq reasons "$REASONS" la=timeout-first-token
+	expect_eq text "$(sse_text "$BODY")" "Hello from lb"
+	expect_lt "time (ms)" "$ELAPSED" 2500
+	expect_eq attempts "$(counts)" "1 1 0 0"
+	finish "ladder: no first token in time on a stream -> next rung"
+
+	# Broken before its first content: the caller never sees it.
+	mock_reset
+	mock_script la 'cut_after=0'
+	call "$LK" "$OAI" "$(lreq case-class '"stream":true')"
+	expect_eq text "$(sse_text "$BODY")" "Hello from lb"
+	expect_eq no-error-event "$(grep -c '"error"' <<<"$BODY")" 0
+	expect_eq attempts "$(counts)" "1 1 0 0"
+	finish "ladder: a stream cut before its first content falls back unseen"
+
+	# Ended without its end marker, before content: truncated.
+	mock_reset
+	mock_script la 'text= no_end=1'
+	call "$LK" "$OAI" "$(lreq case-class '"stream":true')"
+	expect_eq target "$TARGET" lb
+	expect_eq attempts "$(counts)" "1 1 0 0"
+	finish "ladder: a stream without its end marker is technical"
+}
+
+l_quality() {
+	mock_reset
+	mock_script la 'text='
+	call "$LK" "$OAI" "$(lreq case-class)"
+	expect_eq target "$TARGET" lc
+	expect_eq reasons "$REASONS" la=empty
+	expect_match body "$BODY" '"Hello from lc"'
+	expect_eq attempts "$(counts)" "1 0 1 0"
+	finish "ladder: empty answer is a quality miss -> the quality rung"
+
+	mock_reset
+	mock_script la 'text=not+json' && mock_script lc 'text={"ok":true}'
+	call "$LK" "$OAI" "$(lreq case-class \
+	    '"response_format":{"type":"json_object"}')"
+	expect_eq target "$TARGET" lc
+	expect_eq reasons "$REASONS" la=bad-json
+	expect_eq answer "$(jq -r .choices[0].message.content <<<"$BODY")" \
+	    '{"ok":true}'
+	expect_eq attempts "$(counts)" "1 0 1 0"
+	# Not asked for JSON: the same text is a fine answer.
+	mock_reset
+	mock_script la 'text=not+json'
+	call "$LK" "$OAI" "$(lreq case-class)"
+	expect_eq not-asked "$TARGET" la
+	finish "ladder: invalid JSON when JSON was asked -> the quality rung"
+
+	mock_reset
+	mock_script la 'finish=length'
+	call "$LK" "$OAI" "$(lreq case-class)"
+	expect_eq length "$TARGET" lc
+	expect_eq length-reason "$REASONS" la=length
+	mock_reset
+	mock_script la 'tool_args={"city":'
+	call "$LK" "$OAI" "$(lreq case-class)"
+	expect_eq tool-args "$TARGET" lc
+	expect_eq tool-args-reason "$REASONS" la=tool-args
+	mock_reset
+	mock_script la 'tool_args={"city":"Paris"}'
+	call "$LK" "$OAI" "$(lreq case-class)"
+	expect_eq good-tool-args "$TARGET" la
+	finish "ladder: cut by length (forbidden) and bad tool arguments -> quality rung"
+
+	# An empty stream is held to its end, then falls back unseen.
+	mock_reset
+	mock_script la 'text='
+	call "$LK" "$OAI" "$(lreq case-class '"stream":true')"
+	expect_eq target "$TARGET" lc
+	expect_eq text "$(sse_text "$BODY")" "Hello from lc"
+	finish "ladder: an empty stream falls back unseen"
+}
+
+l_policy() {
+	mock_reset
+	mock_script la 'refusal=1'
+	call "$LK" "$OAI" "$(lreq case-class)"
+	expect_eq target "$TARGET" llocal
+	expect_eq reasons "$REASONS" la=refusal
+	expect_eq attempts "$(counts)" "1 0 0 1"
+	finish "ladder: a refusal is policy -> the policy rung"
+
+	# Too long for la's 1000-token window: never sent there.
+	local big
+	big=$(printf 'word %.0s' $(seq 1200))
+	mock_reset
+	call "$LK" "$OAI" "{\"model\":\"case-class\",\"messages\":[{\"role\":\"user\",\"content\":\"$big\"}]}"
+	expect_eq target "$TARGET" lc
+	expect_eq reasons "$REASONS" la=context-window
+	expect_eq attempts "$(counts)" "0 0 1 0"
+	# The provider says so: the same rung.
+	mock_reset
+	mock_script la 'status=400 error=context'
+	call "$LK" "$OAI" "$(lreq case-class)"
+	expect_eq provider-says "$TARGET" lc
+	expect_eq provider-says-reason "$REASONS" la=context
+	expect_eq provider-says-attempts "$(counts)" "1 0 1 0"
+	finish "ladder: context too long (estimated, or the provider's 400) -> larger-context target"
+
+	# The caller's own bad request: returned as is, never retried.
+	mock_reset
+	mock_script la 'status=400'
+	call "$LK" "$OAI" "$(lreq case-class)"
+	expect_eq status "$CODE" 400
+	expect_eq target "$TARGET" la
+	expect_eq attempts "$(counts)" "1 0 0 0"
+	finish "ladder: the caller's own 400 is returned as is"
+}
+
+l_midstream() {
+	local text
+	# error: the route ends the stream with an error event.
+	mock_reset
+	mock_script la 'chunks=3 cut_after=1 text=one+two+three'
+	call "$LK" "$OAI" "$(lreq case-class '"stream":true')"
+	expect_eq status "$CODE" 200
+	expect_eq partial "$(sse_text "$BODY")" "one "
+	expect_match error-event "$BODY" '"code":"llmfb_stream_interrupted"'
+	expect_eq attempts "$(counts)" "1 0 0 0"
+	finish "ladder: a stream cut after it began ends with an error event"
+
+	mock_reset
+	mock_script la 'chunks=3 stall_after=1 stall_ms=2s text=one+two+three'
+	call "$LK" "$OAI" "$(lreq case-class '"stream":true')"
+	expect_eq partial "$(sse_text "$BODY")" "one "
+	expect_match error-event "$BODY" 'timeout-idle'
+	expect_lt "time (ms)" "$ELAPSED" 1800
+	finish "ladder: an idle gap inside a stream ends it with an error event"
+
+	# continue: the next rung writes the rest after the partial answer.
+	mock_reset
+	mock_script la 'chunks=4 cut_after=2 text=one+two+three+four'
+	mock_script lb 'text=three+four'
+	call "$LK" "$OAI" "$(lreq case-cut '"stream":true')"
+	expect_eq whole "$(sse_text "$BODY")" "one two three four"
+	expect_eq prefix "$(mock_str lb last_prefix)" "one two "
+	expect_eq no-error "$(grep -c '"error"' <<<"$BODY")" 0
+	expect_eq one-done "$(grep -c '^data: \[DONE\]' <<<"$BODY")" 1
+	expect_eq attempts "$(mock_stat la requests) $(mock_stat lb requests)" \
+	    "1 1"
+	finish "ladder: a stream cut mid-answer continues on the next rung (openai)"
+
+	mock_reset
+	mock_script laa 'chunks=4 cut_after=2 text=one+two+three+four'
+	mock_script lab 'text=+three+four'
+	call "$LK" "$ANT" '{"model":"case-acut","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
+	text=$(sse_text "$BODY")
+	expect_eq whole "$text" "one two three four"
+	expect_eq prefix "$(mock_str lab last_prefix)" "one two"
+	for ev in message_start content_block_start content_block_stop \
+	    message_delta message_stop; do
+		expect_eq "one $ev" "$(grep -c "^event: $ev" <<<"$BODY")" 1
+	done
+	expect_eq no-error "$(grep -c '^event: error' <<<"$BODY")" 0
+	finish "ladder: a stream cut mid-answer continues on the next rung (anthropic)"
+
+	# Never after a tool call: an error event instead.
+	mock_reset
+	mock_script la 'chunks=3 cut_after=1 tool_args={"city":"Paris"}'
+	call "$LK" "$OAI" "$(lreq case-cut '"stream":true')"
+	expect_match error-event "$BODY" '"code":"llmfb_stream_interrupted"'
+	expect_eq lb-untouched "$(mock_stat lb requests)" 0
+	finish "ladder: a stream cut after a tool call is never continued"
+}
+
+l_budget() {
+	mock_reset
+	call "$LK" "$OAI" "$(lreq case-budget)"
+	expect_eq first "$TARGET" la
+	call "$LK" "$OAI" "$(lreq case-budget)"
+	expect_eq spent "$TARGET" llocal
+	expect_eq reasons "$REASONS" la=budget
+	expect_eq attempts "$(counts)" "1 0 0 1"
+	# Spend is persisted: a restarted daemon still says no.
+	daemon_stop
+	daemon_start "$STACK_DIR/llmfb.yaml" -d
+	call "$LK" "$OAI" "$(lreq case-budget)"
+	expect_eq after-restart "$TARGET" llocal
+	expect_eq attempts-after "$(counts)" "1 0 0 2"
+	expect_match persisted "$(cat "$STACK_DIR/state/budgets.json")" \
+	    '"route:budget"'
+	finish "ladder: budget exhausted -> the cheaper rung, across a restart"
+}
+
+l_slo() {
+	local i
+	mock_reset
+	mock_script ls 'ttft_ms=450'
+	for i in 1 2 3; do
+		call "$LK" "$OAI" "$(lreq case-slo)"
+		expect_eq "slow but served $i" "$TARGET" ls
+	done
+	call "$LK" "$OAI" "$(lreq case-slo)"
+	expect_eq skipped "$TARGET" lb
+	expect_eq reasons "$REASONS" ls=slo
+	expect_eq attempts "$(mock_stat ls requests) $(mock_stat lb requests)" \
+	    "3 1"
+	expect_ge p95 "$("$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
+	    jq '.targets[]|select(.name=="ls")|.latency.first_token_p95_ms')" 450
+	# While others qualify only: with lb out, slow la still serves.
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" trip lb >/dev/null
+	call "$LK" "$OAI" "$(lreq case-slo)"
+	expect_eq slow-beats-none "$TARGET" ls
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" reset lb >/dev/null
+	finish "ladder: a target whose p95 breaks the route's SLO is skipped"
+}
+
+l_free() {
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$OAI" "$(lreq case-free)"
+	expect_eq target "$TARGET" llocal
+	expect_eq reasons "$REASONS" la=http-503,lb=fallback-cap
+	expect_eq attempts "$(counts)" "1 0 0 1"
+	finish "ladder: a free-only fallback refuses the paid rung"
+}
+
+l_exe() {
+	mock_reset
+	py_call requests "$OAI" --data "$(lreq case-exe)"
+	expect_eq python "$TARGET" la
+	call easy "$OAI" "$(lreq case-exe)"
+	expect_eq lcclient "$TARGET" lb
+	expect_eq attempts "$(mock_stat la requests) $(mock_stat lb requests)" \
+	    "1 1"
+	finish "ladder: two programs (different exe) are routed differently"
+}
+
+l_records() {
+	local ev log
+	mock_reset
+	mock_script la 'text='
+	call "$LK" "$OAI" "$(lreq case-class)"
+	ev=$("$B/llmfbctl" -s "$STACK_DIR/control.sock" --json events 1)
+	expect_eq route "$(jq -r .route <<<"$ev")" classes
+	expect_eq result "$(jq -r .result <<<"$ev")" fallback
+	expect_eq served "$(jq -r .served <<<"$ev")" lc
+	expect_match caller "$(jq -r .caller.exe <<<"$ev")" '/(curl|lcclient)$'
+	expect_eq first "$(jq -r '.attempts[0]|[.target,.class,.kind,.error]|join(" ")' <<<"$ev")" \
+	    "la business quality empty"
+	expect_eq second "$(jq -r '.attempts[1]|[.target,.kind,.status]|join(" ")' <<<"$ev")" \
+	    "lc none 200"
+	expect_match times "$(jq -r '.attempts[1]|[.first_token_ms,.total_ms]|join(" ")' <<<"$ev")" \
+	    '^[0-9]+ [0-9]+$'
+	# 10 + 5 tokens on la (the empty answer is paid for too) and on lc.
+	expect_eq tokens "$(jq -r '[.tokens.input,.tokens.output]|join(" ")' <<<"$ev")" "20 10"
+	# la: 10 x $10 + 5 x $30 per Mtok; lc: 10 x $20 + 5 x $60.  The
+	# difference is against la alone serving those tokens.
+	expect_eq cost "$(jq -r '.cost_usd*1e6|round' <<<"$ev")" 750
+	expect_eq cost-diff "$(jq -r '.cost_diff_usd*1e6|round' <<<"$ev")" 500
+	log=$(tail -1 "$STACK_DIR/events.log")
+	expect_eq log-same "$(jq -c . <<<"$log")" "$(jq -c . <<<"$ev")"
+	expect_eq no-secret "$(grep -c 'sk-' "$STACK_DIR/events.log")" 0
+	expect_match text "$("$B/llmfbctl" -s "$STACK_DIR/control.sock" events 1)" \
+	    'classes .* fallback +served=lc attempts=la:quality\(empty\) > lc:none'
+	finish "ladder: every call's record in the event log and on the control socket"
+}
+
+ladder_cases() {
+	l_technical
+	l_quality
+	l_policy
+	l_midstream
+	l_slo
+	l_free
+	l_exe
+	l_records
+	l_budget
+}
