@@ -1072,6 +1072,25 @@ latency_sample(struct call *call, const struct outcome *o)
 }
 
 static void
+answer_drop(struct call *call)
+{
+	if (call->ans_live) {
+		answer_free(&call->ans);
+		call->ans_live = false;
+	}
+}
+
+/* The next attempt: now, or after delay_ms. */
+static void
+attempt_next(struct call *call, uint64_t delay_ms)
+{
+	if (delay_ms > 0)
+		timer_set(call->d->loop, &call->retry, delay_ms);
+	else
+		attempt_start(call);
+}
+
+static void
 attempt_ended(struct call *call, const struct outcome *o)
 {
 	uint64_t now = now_mono_ms(), delay = 0, remaining;
@@ -1118,18 +1137,11 @@ attempt_ended(struct call *call, const struct outcome *o)
 	}
 	attempt_release(call);
 	buf_reset(&call->held);
-	if (call->ans_live) {
-		answer_free(&call->ans);
-		call->ans_live = false;
-	}
-	if (a == LADDER_FAIL) {
+	answer_drop(call);
+	if (a == LADDER_FAIL)
 		respond_safe_failure(call);
-		return;
-	}
-	if (delay > 0)
-		timer_set(call->d->loop, &call->retry, delay);
 	else
-		attempt_start(call);
+		attempt_next(call, delay);
 }
 
 /* ---- mid-stream ------------------------------------------------------ */
@@ -1231,16 +1243,7 @@ midstream_failed(struct call *call, const struct outcome *o)
 		call_finish(call, "broken");
 		return;
 	}
-	if (a != LADDER_TRY) {
-		rs->midstream_errors++;
-		stream_error_event(call, why);
-		if (call->conn != NULL)
-			conn_respond_end(call->conn);
-		call_finish(call, "midstream-error");
-		return;
-	}
-	rs->midstream_continued++;
-	if (!call->continuing) {
+	if (a == LADDER_TRY && !call->continuing) {
 		/* What the caller has is the base the rest must fit. */
 		call->prev = call->ans;
 		memset(&call->ans, 0, sizeof(call->ans));
@@ -1248,22 +1251,19 @@ midstream_failed(struct call *call, const struct outcome *o)
 		call->continuing = true;
 		memset(&call->cs, 0, sizeof(call->cs));
 		call->cont_json = continuation_request(call);
-	} else if (call->ans_live) {
-		answer_free(&call->ans);
-		call->ans_live = false;
 	}
+	answer_drop(call);
 	buf_reset(&call->held);
 	call->held_base = 0;
-	if (call->cont_json == NULL) {
+	if (a != LADDER_TRY || call->cont_json == NULL) {
+		rs->midstream_errors++;
 		stream_error_event(call, why);
 		conn_respond_end(call->conn);
 		call_finish(call, "midstream-error");
 		return;
 	}
-	if (delay > 0)
-		timer_set(call->d->loop, &call->retry, delay);
-	else
-		attempt_start(call);
+	rs->midstream_continued++;
+	attempt_next(call, delay);
 }
 
 /* ---- qualifying a target --------------------------------------------- */

@@ -150,6 +150,38 @@ l_policy() {
 	finish "ladder: the caller's own 400 is returned as is"
 }
 
+lq_busy() { [ "$(mock_stat lq requests)" = 1 ]; }
+
+l_region_queue_key() {
+	local pid
+	mock_reset
+	call "$LK" "$OAI" "$(lreq case-eu)"
+	expect_eq region "$TARGET" lb
+	expect_eq region-reason "$REASONS" la=tags
+	expect_eq region-attempts "$(counts)" "0 1 0 0"
+	# lq takes one call at a time: the second, while the first is in
+	# flight, is passed over at no attempt.
+	mock_script lq 'delay_ms=1500'
+	env "${SHIM_ENV[@]}" "$B/lcclient" --mode easy --data \
+	    "$(lreq case-queue)" "$OAI" >"$STACK_DIR/queue.1" 2>&1 &
+	pid=$!
+	wait_for "lq busy" lq_busy
+	call "$LK" "$OAI" "$(lreq case-queue)"
+	wait "$pid"
+	expect_eq queue "$TARGET" lb
+	expect_eq queue-reason "$REASONS" lq=queue-full
+	expect_match first-served "$(cat "$STACK_DIR/queue.1")" 'target=lq'
+	expect_eq lq-attempts "$(mock_stat lq requests)" 1
+	# 401 to the caller's own key at its own provider: the caller's.
+	mock_reset
+	mock_script primary 'status=401'
+	call "$LK" "$OAI" "$CHAT"
+	expect_eq own-key "$CODE" 401
+	expect_eq own-key-attempts "$(mock_stat primary requests) $(mock_stat secondary requests)" \
+	    "1 0"
+	finish "ladder: region tags, a target at its concurrency limit, the caller's own 401"
+}
+
 l_midstream() {
 	local text
 	# error: the route ends the stream with an error event.
@@ -303,6 +335,7 @@ ladder_cases() {
 	l_technical
 	l_quality
 	l_policy
+	l_region_queue_key
 	l_midstream
 	l_slo
 	l_free
