@@ -967,8 +967,10 @@ on_done(struct xfer *x, CURLcode rc)
 	    (o.body != FK_TECHNICAL || !call->ans.stream)) {
 		if (!call->continuing)
 			send_held(call, call->ans.fed);
+		/* A stream's miss found only at its end (bad JSON, a cut by
+		 * length) cannot be taken back: the record says so. */
 		call->served = call->target;
-		record_attempt(call, FK_NONE, NULL, o.status);
+		record_attempt(call, o.body, o.why, o.status);
 		target_result(call, true);
 		latency_add(&tstat_of(call, call->target)->lat, now_mono_ms(),
 		    call->ttft_ms, (uint32_t)(now_mono_ms() - call->attempt_ms));
