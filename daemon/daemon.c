@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -67,8 +68,14 @@ budgets_start(struct daemon *d, const struct config *cfg)
 		return;
 	}
 	if (budgets_load(d->budgets, p.data, err, sizeof(err)) < 0) {
-		/* Keep the file for a human to look at; start afresh. */
-		log_warnx("%s: starting with no recorded spend", err);
+		/* Set aside for a human to look at; start afresh. */
+		char aside[4200];
+
+		snprintf(aside, sizeof(aside), "%s.bad", p.data);
+		if (rename(p.data, aside) < 0)
+			log_warn("rename %s", p.data);
+		log_warnx("%s: moved to %s, starting with no recorded spend",
+		    err, aside);
 	}
 	d->budgets_path = xstrdup(p.data);
 	buf_free(&p);
@@ -198,8 +205,8 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 	}
 	/* Reopened on every reload, so a rotated log is let go of. */
 	if ((r = events_open(d->events, c->events)) < 0)
-		log_warnx("event log %s: %s; records go to the control socket "
-		    "only", c->events, strerror(-r));
+		log_warnx("event log %s: %s; keeping the one open before",
+		    c->events, strerror(-r));
 	/* Calls in flight keep their reference to the old config. */
 	config_unref(d->cfg);
 	d->cfg = c;

@@ -255,6 +255,18 @@ l_budget() {
 	expect_match persisted "$(cat "$STACK_DIR/state/budgets.json")" \
 	    '"route:budget"'
 	finish "ladder: budget exhausted -> the cheaper rung, across a restart"
+
+	# A damaged state file is set aside, never silently overwritten.
+	daemon_stop
+	echo '{"version": 1, "keys": {' >"$STACK_DIR/state/budgets.json"
+	daemon_start "$STACK_DIR/llmfb.yaml" -d
+	expect_eq set-aside "$(head -c 11 "$STACK_DIR/state/budgets.json.bad")" \
+	    '{"version":'
+	expect_match says-so "$(cat "$STACK_DIR/llmfbd.log")" \
+	    'budgets.json: .*moved to .*budgets.json.bad'
+	call "$LK" "$OAI" "$(lreq case-budget)"
+	expect_eq afresh "$TARGET" la
+	finish "ladder: a damaged budgets file is set aside with a clear message"
 }
 
 l_slo() {
