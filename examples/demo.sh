@@ -54,3 +54,6 @@ echo
 
 say "llmfbctl status"
 "$B/llmfbctl" -s "$STACK_DIR/control.sock" status
+
+say "llmfbctl events: each call, attempt by attempt"
+"$B/llmfbctl" -s "$STACK_DIR/control.sock" events 6
