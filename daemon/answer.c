@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -887,12 +888,33 @@ emit_block_stop(struct buf *out, int index)
 	    "{\"type\":\"content_block_stop\",\"index\":%d}\n\n", index);
 }
 
+/* The first text of a continuation starts with the blanks its prefix
+ * lost, which the caller has already: they go.  o holds "text". */
+static void
+trim_first_text(struct cont_state *cs, json_t *o)
+{
+	const char *t = get_str(o, "text");
+	size_t skip = 0;
+
+	if (cs->trim == 0 || t == NULL || *t == '\0')
+		return;
+	while (skip < cs->trim && isspace((unsigned char)t[skip]))
+		skip++;
+	cs->trim = 0;
+	if (skip > 0)
+		json_object_set_new(o, "text", json_string(t + skip));
+}
+
 /* A continuation's first text block is prev's open one: its start is
  * dropped, and text it carries (seldom) becomes a delta of prev's. */
 static enum answer_cont
-merge_start(const struct answer *prev, json_t *cb, struct buf *out)
+merge_start(const struct answer *prev, struct cont_state *cs, json_t *cb,
+    struct buf *out)
 {
-	const char *t = get_str(cb, "text");
+	const char *t;
+
+	trim_first_text(cs, cb);
+	t = get_str(cb, "text");
 	json_t *d;
 	int r;
 
@@ -940,7 +962,7 @@ anthropic_continue(const struct answer *prev, struct cont_state *cs,
 		    close_prev && prev->open_text &&
 		    is_str(json_object_get(j, "content_block"), "type",
 		    "text")) {
-			r = merge_start(prev, json_object_get(j,
+			r = merge_start(prev, cs, json_object_get(j,
 			    "content_block"), out);
 			if (r != AC_ERROR)
 				cs->merged = true;
@@ -948,6 +970,8 @@ anthropic_continue(const struct answer *prev, struct cont_state *cs,
 		}
 		if (close_prev && emit_block_stop(out, prev->open_block) < 0)
 			goto fail;
+		if (strcmp(type, "content_block_delta") == 0)
+			trim_first_text(cs, json_object_get(j, "delta"));
 		base = cs->merged ? prev->open_block : prev->blocks;
 		if (json_object_set_new(j, "index", json_integer(base + i)) <
 		    0 || emit_json(out, type, j) < 0)

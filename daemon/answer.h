@@ -142,6 +142,10 @@ struct cont_state {
 	bool		 merged;	/* its first text block went into
 					 * prev's open one */
 	bool		 closed_prev;	/* prev's open block was stopped */
+	size_t		 trim;		/* blanks to drop from its first
+					 * text: the prefix it was asked to
+					 * continue had lost them (Anthropic
+					 * refuses trailing blanks) */
 };
 
 enum answer_cont {

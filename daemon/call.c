@@ -78,7 +78,6 @@ struct call {
 	struct answer		 prev;		/* what the caller has of it */
 	struct cont_state	 cs;
 	json_t			*cont_json;	/* the request with the prefix */
-	size_t			 cont_trim;	/* blanks cut off its end */
 	/* The record. */
 	struct caller		 caller;
 	char			 caller_key[320];
@@ -658,50 +657,6 @@ is_event_stream(const struct xfer *x)
 	    strcasestr(x->headers.data, "text/event-stream") != NULL;
 }
 
-/* The prefix lost its trailing blanks (Anthropic refuses them), so the
- * continuation's first text starts with blanks the caller already has:
- * they go.  ev is the event as it will be sent. */
-static enum answer_cont
-trim_continuation(struct call *call, enum answer_cont r, const char *data,
-    struct buf *out)
-{
-	const char *js = data, *text;
-	json_t *j, *delta;
-	char *line = NULL, *dump;
-	size_t skip = 0;
-
-	if (r == AC_REPLACE) {
-		const char *p = out->data, *d = NULL;
-
-		while ((p = strstr(p, "data: ")) != NULL)
-			d = p++ + 6;
-		if (d == NULL)
-			return r;
-		line = strndup(d, strcspn(d, "\n"));
-		js = line;
-	}
-	j = js ? json_loads(js, 0, NULL) : NULL;
-	free(line);
-	delta = json_object_get(j, "delta");
-	text = json_string_value(json_object_get(delta, "text"));
-	if (text == NULL) {
-		json_decref(j);
-		return r;
-	}
-	while (skip < call->cont_trim && isspace((unsigned char)text[skip]))
-		skip++;
-	call->cont_trim = 0;
-	json_object_set_new(delta, "text", json_string(text + skip));
-	if ((dump = json_dumps(j, JSON_COMPACT)) != NULL) {
-		buf_reset(out);
-		buf_printf(out, "event: content_block_delta\ndata: %s\n\n", dump);
-		r = AC_REPLACE;
-	}
-	free(dump);
-	json_decref(j);
-	return r;
-}
-
 /* A continuation's events, rewritten to follow what the caller has. */
 static void
 cont_event(void *arg, const char *event, const char *data, size_t start,
@@ -715,9 +670,6 @@ cont_event(void *arg, const char *event, const char *data, size_t start,
 		return;
 	buf_init(&out, ANSWER_EVENT_MAX + 1024);
 	r = answer_continue_event(&call->prev, &call->cs, event, data, &out);
-	if (call->cont_trim > 0 && (r == AC_FORWARD || r == AC_REPLACE) &&
-	    strcmp(event, "content_block_delta") == 0)
-		r = trim_continuation(call, r, data, &out);
 	switch (r) {
 	case AC_FORWARD:
 		if (start >= call->held_base && end - call->held_base <=
@@ -1197,7 +1149,7 @@ continuation_request(struct call *call)
 	if (call->dialect == DIALECT_ANTHROPIC)
 		while (len > 0 && isspace((unsigned char)text[len - 1]))
 			len--;
-	call->cont_trim = call->prev.text.len - len;
+	call->cs.trim = call->prev.text.len - len;
 	msgs = json_object_get(req, "messages");
 	if (!json_is_array(msgs) || json_array_append_new(msgs,
 	    json_pack("{s:s, s:s%}", "role", "assistant", "content", text,

@@ -1407,6 +1407,40 @@ START_TEST(test_continue_anthropic_merge)
 }
 END_TEST
 
+START_TEST(test_continue_trims_first_text)
+{
+	/* The prefix "one two " went up as "one two": the continuation's
+	 * first text gives the blank back, and only that one blank goes. */
+	static const char first[] = AN_START AN_TEXT_START(0)
+	    AN_TEXT(0, "one two ");
+	struct cont_state cs = { .trim = 1 };
+	struct answer prev;
+	struct buf out;
+
+	answer_init(&prev, DIALECT_ANTHROPIC, true);
+	answer_feed(&prev, first, strlen(first));
+	buf_init(&out, 1u << 20);
+	ck_assert_int_eq(answer_continue_event(&prev, &cs, "content_block_start",
+	    "{\"type\":\"content_block_start\",\"index\":0,"
+	    "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}", &out),
+	    AC_DROP);
+	ck_assert_int_eq(answer_continue_event(&prev, &cs, "content_block_delta",
+	    "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+	    "{\"type\":\"text_delta\",\"text\":\"  three\"}}", &out),
+	    AC_REPLACE);
+	ck_assert_uint_eq(cs.trim, 0);
+	ck_assert_ptr_nonnull(strstr(out.data, "\"text\":\" three\""));
+	/* Later text is left alone. */
+	ck_assert_int_eq(answer_continue_event(&prev, &cs, "content_block_delta",
+	    "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+	    "{\"type\":\"text_delta\",\"text\":\" four\"}}", &out),
+	    AC_REPLACE);
+	ck_assert_ptr_nonnull(strstr(out.data, "\"text\":\" four\""));
+	answer_free(&prev);
+	buf_free(&out);
+}
+END_TEST
+
 START_TEST(test_continue_anthropic_close)
 {
 	/* Cut inside a thinking block: it cannot take the new text. */
@@ -1578,6 +1612,7 @@ main(void)
 
 	tcase_add_test(cont, test_continue_anthropic_merge);
 	tcase_add_test(cont, test_continue_anthropic_close);
+	tcase_add_test(cont, test_continue_trims_first_text);
 	tcase_add_test(cont, test_continue_error);
 	tcase_add_test(cont, test_continue_openai);
 	suite_add_tcase(s, cont);
