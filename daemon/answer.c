@@ -618,6 +618,8 @@ answer_feed(struct answer *a, const char *p, size_t n)
 		return;
 	}
 	a->fed += n;
+	if (a->borrowed)
+		return;
 	if (!a->malformed && buf_add(&a->body, p, n) < 0) {
 		/* No chat answer is this big; and it could not be judged. */
 		a->malformed = true;
@@ -626,14 +628,13 @@ answer_feed(struct answer *a, const char *p, size_t n)
 }
 
 static void
-parse_body(struct answer *a)
+parse_body(struct answer *a, const char *body, size_t len)
 {
 	json_t *j;
 
 	if (a->malformed)
 		return;
-	j = a->body.len > 0 ? json_loadb(a->body.data, a->body.len, 0, NULL) :
-	    NULL;
+	j = len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
 	if (!json_is_object(j)) {
 		a->malformed = true;
 		json_decref(j);
@@ -649,8 +650,8 @@ parse_body(struct answer *a)
 	a->done = true;
 }
 
-void
-answer_end(struct answer *a)
+static void
+end(struct answer *a, const char *body, size_t len)
 {
 	int i;
 
@@ -658,7 +659,7 @@ answer_end(struct answer *a)
 		return;
 	a->ended = true;
 	if (!a->stream)
-		parse_body(a);
+		parse_body(a, body, len);
 	/* Anthropic checks each tool call at its block's stop; OpenAI's
 	 * calls end only with the answer. */
 	if (a->dialect == DIALECT_OPENAI)
@@ -667,6 +668,18 @@ answer_end(struct answer *a)
 	buf_free(&a->line);
 	buf_free(&a->data);
 	buf_free(&a->body);
+}
+
+void
+answer_end(struct answer *a)
+{
+	end(a, a->body.data, a->body.len);
+}
+
+void
+answer_end_body(struct answer *a, const char *body, size_t len)
+{
+	end(a, body, len);
 }
 
 /* ---- the verdict ----------------------------------------------------- */

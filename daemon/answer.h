@@ -35,6 +35,9 @@ struct answer {
 	bool		 stream;
 	answer_event_fn	 on_event;	/* optional: set before feeding */
 	void		*on_event_arg;
+	bool		 borrowed;	/* a body the caller holds itself:
+					 * fed bytes are only counted, and
+					 * answer_end_body() reads it */
 
 	/* What has been seen so far. */
 	bool		 content;	/* non-empty text, a tool call begun, a
@@ -91,6 +94,8 @@ void answer_feed(struct answer *a, const char *p, size_t n);
 /* The body ended cleanly: a non-stream body is parsed now, a stream's
  * tool calls are checked.  A partial last event is dropped (SSE spec). */
 void answer_end(struct answer *a);
+/* answer_end for a borrowed body: all of it, as the caller held it. */
+void answer_end_body(struct answer *a, const char *body, size_t len);
 
 enum answer_verdict {
 	AV_OK,

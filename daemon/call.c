@@ -740,6 +740,8 @@ on_body(struct xfer *x, const char *p, size_t n)
 	if (!call->ans_live) {
 		answer_init(a, call->target->provider->dialect,
 		    is_event_stream(x));
+		/* A whole answer is in held already: read from there. */
+		a->borrowed = !a->stream;
 		call->ans_live = true;
 		if (call->continuing) {
 			a->on_event = cont_event;
@@ -908,7 +910,12 @@ on_done(struct xfer *x, CURLcode rc)
 	    (http_req_header(call->req, "authorization") != NULL ||
 	    http_req_header(call->req, "x-api-key") != NULL);
 	if (rc == CURLE_OK && call->ans_live) {
-		answer_end(&call->ans);
+		/* A body too big to hold went out unread: it ends unjudged. */
+		if (call->committed || call->ans.stream)
+			answer_end(&call->ans);
+		else
+			answer_end_body(&call->ans, buf_head(&call->held),
+			    buf_pending(&call->held));
 		judge_answer(call, &o);
 	} else if (rc == CURLE_OK && !is_2xx(x->status)) {
 		judge_error(call, &o);

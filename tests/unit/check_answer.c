@@ -1068,6 +1068,27 @@ START_TEST(test_openai_body_kinds)
 }
 END_TEST
 
+START_TEST(test_borrowed_body)
+{
+	struct run whole, r;
+
+	/* The caller holds the body: it is counted, not copied, and read
+	 * whole at the end to the same state. */
+	run_str(&whole, DIALECT_OPENAI, false, oa_body);
+	run_start(&r, DIALECT_OPENAI, false);
+	r.a.borrowed = true;
+	answer_feed(&r.a, oa_body, 10);
+	answer_feed(&r.a, oa_body + 10, strlen(oa_body) - 10);
+	ck_assert_uint_eq(r.a.body.len, 0);
+	ck_assert_uint_eq(r.a.fed, strlen(oa_body));
+	answer_end_body(&r.a, oa_body, strlen(oa_body));
+	assert_same(&whole.a, &r.a);
+	ck_assert_int_eq(verdict(&r.a), AV_OK);
+	run_free(&r);
+	run_free(&whole);
+}
+END_TEST
+
 START_TEST(test_anthropic_body)
 {
 	struct run whole, r;
@@ -1603,6 +1624,7 @@ main(void)
 	tcase_add_test(bodies, test_openai_body);
 	tcase_add_test(bodies, test_openai_body_kinds);
 	tcase_add_test(bodies, test_anthropic_body);
+	tcase_add_test(bodies, test_borrowed_body);
 	tcase_add_test(bodies, test_body_malformed);
 	suite_add_tcase(s, bodies);
 
