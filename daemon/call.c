@@ -80,6 +80,7 @@ struct call {
 	json_t			*cont_json;	/* the request with the prefix */
 	/* The record. */
 	struct caller		 caller;
+	char			 route_key[80];	/* its spend's, in budgets */
 	char			 caller_key[320];
 	struct attempt_rec	 rec[RECORDS_MAX];
 	int			 nrec;
@@ -91,7 +92,6 @@ struct call {
 	const char		*result;	/* how the call ended */
 	char			 reasons[REASONS_MAX];
 	bool			 committed;	/* answer's head went out */
-	bool			 first_byte_seen;
 	bool			 finishing;
 };
 
@@ -320,7 +320,6 @@ account(struct call *call, const struct answer *a)
 	uint64_t in = a->in_tokens, out = a->out_tokens;
 	time_t now = time(NULL);
 	double cost;
-	char key[400];
 
 	if (!a->usage) {
 		in = call->est_in;
@@ -338,10 +337,8 @@ account(struct call *call, const struct answer *a)
 	ts->spend_usd += cost;
 	stats_route(call->d->stats, call->route->name)->spend_usd += cost;
 	if (cost > 0) {
-		snprintf(key, sizeof(key), "route:%s", call->route->name);
-		budgets_add(call->d->budgets, key, cost, now);
-		snprintf(key, sizeof(key), "caller:%s", call->caller_key);
-		budgets_add(call->d->budgets, key, cost, now);
+		budgets_add(call->d->budgets, call->route_key, cost, now);
+		budgets_add(call->d->budgets, call->caller_key, cost, now);
 		daemon_spent(call->d);
 	}
 	return cost;
@@ -724,7 +721,6 @@ on_body(struct xfer *x, const char *p, size_t n)
 	 * bytes again on resume. */
 	if (call->committed && conn_pending(call->conn) >= CONN_HIGH_WATER)
 		return XFER_PAUSE;
-	call->first_byte_seen = true;
 	if (call->route == NULL)
 		return on_body_passthrough(call, p, n);
 	if (call->route->policy.idle_timeout_ms > 0)
@@ -1262,18 +1258,14 @@ static bool
 over_budget(struct call *call, const struct target *t)
 {
 	const struct budget_conf *b = &call->route->budget;
-	char key[400];
 
 	if (!priced(t))
 		return false;
 	if (b->call >= 0 && cost_of(t, call->est_in, call->max_out) > b->call)
 		return true;
-	snprintf(key, sizeof(key), "route:%s", call->route->name);
-	if (spent_past(call->d->budgets, key, b->hour, b->day))
-		return true;
-	snprintf(key, sizeof(key), "caller:%s", call->caller_key);
-	return spent_past(call->d->budgets, key, b->caller_hour,
-	    b->caller_day);
+	return spent_past(call->d->budgets, call->route_key, b->hour,
+	    b->day) || spent_past(call->d->budgets, call->caller_key,
+	    b->caller_hour, b->caller_day);
 }
 
 /* A rung after the first is a fallback: the route may cap what it costs
@@ -1464,7 +1456,6 @@ attempt_start(struct call *call)
 	if (call->finishing || call->conn == NULL)
 		return;
 	call->target = t;
-	call->first_byte_seen = false;
 	call->attempt_ms = now;
 	call->ttft_ms = NO_TIME;
 	call->held_base = 0;
@@ -1608,17 +1599,20 @@ connect_to_list(const struct config *cfg)
 	return l;
 }
 
-/* Spend is kept per caller: its user and its program, not its pid.  A
- * path too long for the key is cut: such callers share one. */
+/* Spend is kept per route and per caller: its user and its program,
+ * not its pid.  A path too long for the key is cut: such callers share
+ * one. */
 static void
-caller_key(const struct caller *c, char *key, size_t len)
+budget_keys(struct call *call)
 {
+	const struct caller *c = &call->caller;
 	const char *prog = c->exe[0] ? c->exe : c->comm[0] ? c->comm : "?";
-	int n = snprintf(key, len, "uid=%u:", (unsigned)c->uid);
 
-	if (n > 0 && (size_t)n < len)
-		snprintf(key + n, len - (size_t)n, "%.*s",
-		    (int)(len - (size_t)n - 1), prog);
+	snprintf(call->route_key, sizeof(call->route_key), "route:%s",
+	    call->route->name);
+	snprintf(call->caller_key, sizeof(call->caller_key),
+	    "caller:uid=%u:%.*s", (unsigned)c->uid,
+	    (int)sizeof(call->caller_key) - 32, prog);
 }
 
 static uint64_t
@@ -1666,7 +1660,6 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	timer_init(&call->retry, retry_fired, call);
 	buf_init(&call->held, HELD_MAX);
 	call->caller = *conn_caller(c);
-	caller_key(&call->caller, call->caller_key, sizeof(call->caller_key));
 	d->stats->calls++;
 	d->stats->in_flight++;
 	call->ep = endpoint_of(r->method, r->path);
@@ -1716,8 +1709,10 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 			.gid = call->caller.gid,
 		};
 		call->route = route_match(call->cfg, &rq);
-		if (call->route != NULL)
+		if (call->route != NULL) {
 			read_request(call);
+			budget_keys(call);
+		}
 	}
 	if (call->route == NULL) {
 		passthrough_start(call);
