@@ -87,11 +87,11 @@ $(B)/lcclient: $(B)/obj/tests/e2e/lcclient.o
 
 include tests/e2e/guest.mk
 
-$(B)/llmfb-bench: $(B)/obj/bench/bench.o
+$(B)/llmfb-bench: $(B)/obj/bench/bench.o $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lcurl -lpthread -lm
 
-$(B)/llmfb-hotpath: $(B)/obj/bench/hotpath.o
+$(B)/llmfb-hotpath: $(B)/obj/bench/hotpath.o $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lssl -lcrypto -lpthread
 

@@ -22,6 +22,8 @@
 
 #include <curl/curl.h>
 
+#include "util.h"
+
 #define MAX_CONCURRENCY	4096
 #define REQUEST_TIMEOUT_MS 30000L
 
@@ -92,15 +94,6 @@ slist_add(struct curl_slist *l, const char *s)
 		exit(1);
 	}
 	return n;
-}
-
-static uint64_t
-now_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* The body is not looked at; without a callback libcurl would print it. */

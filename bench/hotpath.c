@@ -53,6 +53,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "util.h"
+
 #define MAX_REPS	99
 #define SMALL		64	/* bytes per TLS record in the TLS loops */
 #define BIG		16384	/* what the source server writes at once */
@@ -90,15 +92,6 @@ die(const char *fmt, ...)
 	fputc('\n', stderr);
 	ERR_print_errors_fp(stderr);
 	exit(1);
-}
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* A listening TCP socket on 127.0.0.1, any port; *addr says where. */
@@ -703,9 +696,9 @@ main(int argc, char **argv)
 			n = 1;
 		l->fn(n);		/* warm-up */
 		for (long r = 0; r < reps; r++) {
-			t0 = now_ns();
+			t0 = now_mono_ns();
 			l->fn(n);
-			t1 = now_ns();
+			t1 = now_mono_ns();
 			per[r] = (double)(t1 - t0) / (double)n;
 		}
 		qsort(per, (size_t)reps, sizeof(per[0]), cmp_double);

@@ -119,12 +119,18 @@ parse_size(const char *s, uint64_t *ret_bytes)
 }
 
 uint64_t
-now_mono_us(void)
+now_mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+now_mono_us(void)
+{
+	return now_mono_ns() / 1000;
 }
 
 uint64_t

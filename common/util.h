@@ -18,6 +18,7 @@ int parse_duration_ms(const char *s, uint64_t *ret_ms);
 /* "512", "64KiB", "1MiB", "2GiB" (also K, KB, M, MB, G, GB as powers of 2). */
 int parse_size(const char *s, uint64_t *ret_bytes);
 
+uint64_t now_mono_ns(void);
 uint64_t now_mono_ms(void);
 uint64_t now_mono_us(void);
 uint64_t now_real_ns(void);
