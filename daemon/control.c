@@ -210,7 +210,7 @@ status_targets(struct daemon *d)
 		}
 		json_array_append_new(arr, json_pack(
 		    "{s:s, s:s, s:s, s:s?, s:s, s:I, s:I, s:I, s:I, s:o, s:s?,"
-		    " s:o}",
+		    " s:o, s:o, s:o, s:o, s:I, s:{s:I, s:I}, s:f, s:{s:f, s:f}}",
 		    "name", t->name, "provider", t->provider->name,
 		    "dialect", dialect_name(t->provider->dialect),
 		    "model", t->model, "base_url", t->provider->base_url,
@@ -221,10 +221,7 @@ status_targets(struct daemon *d)
 		    "failures_by", kinds,
 		    "last_failure", ts->last_failure[0] ?
 		    ts->last_failure : NULL,
-		    "breaker", status_breaker(t, ts)));
-		json_object_update_new(json_array_get(arr,
-		    json_array_size(arr) - 1), json_pack("{s:o, s:o, s:o,"
-		    " s:I, s:{s:I, s:I}, s:f, s:{s:f, s:f}}",
+		    "breaker", status_breaker(t, ts),
 		    "failures_by_kind", by_fail_kind(ts->by_fail),
 		    "skipped", by_fail_kind(ts->skipped),
 		    "latency", status_latency(&ts->lat),
@@ -254,16 +251,14 @@ status_routes(struct daemon *d)
 			json_array_append_new(ladder,
 			    json_string(r->ladder[k]->name));
 		json_array_append_new(arr, json_pack(
-		    "{s:s, s:o, s:I, s:I, s:I, s:I, s:I}",
+		    "{s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:f,"
+		    " s:o}",
 		    "name", r->name, "ladder", ladder,
 		    "calls", (json_int_t)rs->calls,
 		    "fallbacks", (json_int_t)rs->fallbacks,
 		    "safe_failures", (json_int_t)rs->safe_failures,
 		    "errors_passed_on", (json_int_t)rs->delivered_errors,
-		    "client_gone", (json_int_t)rs->client_gone));
-		json_object_update_new(json_array_get(arr,
-		    json_array_size(arr) - 1), json_pack("{s:o, s:I, s:I,"
-		    " s:f, s:o}",
+		    "client_gone", (json_int_t)rs->client_gone,
 		    "fallbacks_by_kind", by_fail_kind(rs->fallback_by),
 		    "midstream_continued", (json_int_t)rs->midstream_continued,
 		    "midstream_errors", (json_int_t)rs->midstream_errors,
