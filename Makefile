@@ -29,7 +29,8 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/ladder.c daemon/route.c daemon/server.c daemon/upstream.c \
 	daemon/call.c daemon/control.c daemon/stats.c daemon/hostsfile.c \
 	daemon/daemon.c daemon/preamble.c daemon/breaker.c daemon/answer.c \
-	daemon/budget.c daemon/caller.c daemon/latency.c daemon/events.c
+	daemon/budget.c daemon/caller.c daemon/latency.c daemon/events.c \
+	daemon/sse.c
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c
 CTL_SRC := ctl/llmfbctl.c common/ctl_client.c
 

@@ -452,128 +452,19 @@ anthropic_object(struct answer *a, json_t *j)
 /* ---- server-sent events ---------------------------------------------- */
 
 static void
-sse_dispatch(struct answer *a)
+on_sse_event(void *arg, const char *event, const char *data, size_t len,
+    size_t start, size_t end)
 {
-	const char *event = a->event[0] != '\0' ? a->event : "message";
-	const char *data = a->data.data != NULL ? a->data.data : "";
-	size_t start = a->event_end;
-	bool any;
+	struct answer *a = arg;
 
-	/* Without data there is no event (SSE spec); comment-only blocks
-	 * still end where the next event starts. */
-	any = !a->skip && a->ndata > 0;
-	if (any && a->dialect == DIALECT_OPENAI)
-		openai_event(a, event, data, a->data.len);
-	else if (any)
-		anthropic_event(a, event, data, a->data.len);
-	a->event_end = a->fed;
-	if (any && a->on_event != NULL)
-		a->on_event(a->on_event_arg, event, data, start, a->fed);
-	a->event[0] = '\0';
-	a->ndata = 0;
-	a->skip = false;
-	shrink(&a->data);
-}
-
-static void
-sse_oversize(struct answer *a)
-{
-	a->malformed = true;
-	a->skip = true;
-	buf_free(&a->line);
-	buf_free(&a->data);
-}
-
-/* One line of the stream, without its end. */
-static void
-sse_line(struct answer *a)
-{
-	const char *s = a->line.data != NULL ? a->line.data : "";
-	const char *colon, *v;
-	size_t n = a->line.len, flen, vlen;
-
-	if (!a->any_line) {
-		a->any_line = true;
-		if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
-			s += 3;		/* a byte order mark */
-			n -= 3;
-		}
-	}
-	/* Past the cap the bytes are not kept, only whether there were. */
-	if (a->skip ? !a->line_any : n == 0) {
-		sse_dispatch(a);
-		return;
-	}
-	if (a->skip || s[0] == ':')
-		return;
-	if ((colon = memchr(s, ':', n)) != NULL) {
-		flen = (size_t)(colon - s);
-		v = colon + 1;
-		vlen = n - flen - 1;
-		if (vlen > 0 && *v == ' ') {
-			v++;
-			vlen--;
-		}
-	} else {
-		flen = n;
-		v = "";
-		vlen = 0;
-	}
-	if (flen == 5 && memcmp(s, "event", 5) == 0) {
-		if (vlen >= sizeof(a->event))
-			vlen = sizeof(a->event) - 1;
-		memcpy(a->event, v, vlen);
-		a->event[vlen] = '\0';
-	} else if (flen == 4 && memcmp(s, "data", 4) == 0) {
-		if ((a->ndata > 0 && buf_add(&a->data, "\n", 1) < 0) ||
-		    buf_add(&a->data, v, vlen) < 0) {
-			sse_oversize(a);
-			return;
-		}
-		a->ndata++;
-	}
-	/* id and retry mean nothing to a relay; other fields are ignored,
-	 * as the spec says. */
-}
-
-static void
-sse_feed(struct answer *a, const char *p, size_t n)
-{
-	size_t i = 0, j, used;
-
-	while (i < n) {
-		if (a->cr) {
-			a->cr = false;
-			if (p[i] == '\n') {	/* the rest of a \r\n */
-				i++;
-				a->fed++;
-				continue;
-			}
-		}
-		for (j = i; j < n && p[j] != '\n' && p[j] != '\r'; j++)
-			;
-		if (j > i) {
-			a->line_any = true;
-			used = a->line.len + a->data.len;
-			if (!a->skip && (used > ANSWER_EVENT_MAX ||
-			    j - i > ANSWER_EVENT_MAX - used ||
-			    buf_add(&a->line, p + i, j - i) < 0))
-				sse_oversize(a);
-			a->fed += j - i;
-			i = j;
-		}
-		if (i == n)
-			break;
-		/* A line ends at \r at once, whatever follows: the state
-		 * then never depends on where the chunks were cut.  A \r\n
-		 * event's last \n so counts in the next event's bytes. */
-		a->cr = p[i] == '\r';
-		i++;
-		a->fed++;
-		sse_line(a);
-		shrink(&a->line);
-		a->line_any = false;
-	}
+	a->fed = end;		/* where its content, if any, ends */
+	if (a->dialect == DIALECT_OPENAI)
+		openai_event(a, event, data, len);
+	else
+		anthropic_event(a, event, data, len);
+	a->event_end = end;
+	if (a->on_event != NULL)
+		a->on_event(a->on_event_arg, event, data, start, end);
 }
 
 /* ---- the answer ------------------------------------------------------ */
@@ -588,8 +479,7 @@ answer_init(struct answer *a, enum dialect d, bool stream)
 	a->stream = stream;
 	a->open_block = -1;
 	buf_init(&a->text, ANSWER_TEXT_MAX);
-	buf_init(&a->line, ANSWER_EVENT_MAX);
-	buf_init(&a->data, ANSWER_EVENT_MAX);
+	sse_init(&a->sse, ANSWER_EVENT_MAX, on_sse_event, a);
 	buf_init(&a->body, ANSWER_BODY_MAX);
 	for (i = 0; i < ANSWER_TOOLS_MAX; i++)
 		buf_init(&a->args[i], ANSWER_ARGS_MAX);
@@ -601,8 +491,7 @@ answer_free(struct answer *a)
 	size_t i;
 
 	buf_free(&a->text);
-	buf_free(&a->line);
-	buf_free(&a->data);
+	sse_free(&a->sse);
 	buf_free(&a->body);
 	for (i = 0; i < ANSWER_TOOLS_MAX; i++)
 		buf_free(&a->args[i]);
@@ -614,7 +503,11 @@ answer_feed(struct answer *a, const char *p, size_t n)
 	if (a->ended || n == 0)
 		return;
 	if (a->stream) {
-		sse_feed(a, p, n);
+		sse_feed(&a->sse, p, n);
+		a->fed = a->sse.fed;
+		a->event_end = a->sse.event_end;
+		if (a->sse.oversize)
+			a->malformed = true;
 		return;
 	}
 	a->fed += n;
@@ -665,8 +558,7 @@ end(struct answer *a, const char *body, size_t len)
 	if (a->dialect == DIALECT_OPENAI)
 		for (i = 0; i < ANSWER_TOOLS_MAX; i++)
 			args_check(a, i);
-	buf_free(&a->line);
-	buf_free(&a->data);
+	sse_free(&a->sse);
 	buf_free(&a->body);
 }
 
@@ -858,43 +750,6 @@ provider_error_name(enum provider_error e)
 /* ---- continuing a stream --------------------------------------------- */
 
 static int
-dump_to_buf(const char *p, size_t n, void *arg)
-{
-	return buf_add(arg, p, n) < 0 ? -1 : 0;
-}
-
-/* One SSE event of data as the parser joined it: a line each. */
-static int
-emit_event(struct buf *out, const char *event, const char *data)
-{
-	const char *nl;
-	size_t n;
-
-	if (buf_printf(out, "event: %s\n", event) < 0)
-		return -1;
-	for (;;) {
-		nl = strchr(data, '\n');
-		n = nl != NULL ? (size_t)(nl - data) : strlen(data);
-		if (buf_addstr(out, "data: ") < 0 ||
-		    buf_add(out, data, n) < 0 || buf_addstr(out, "\n") < 0)
-			return -1;
-		if (nl == NULL)
-			break;
-		data = nl + 1;
-	}
-	return buf_addstr(out, "\n");
-}
-
-static int
-emit_json(struct buf *out, const char *event, const json_t *j)
-{
-	if (buf_printf(out, "event: %s\ndata: ", event) < 0 ||
-	    json_dump_callback(j, dump_to_buf, out, JSON_COMPACT) < 0)
-		return -1;
-	return buf_addstr(out, "\n\n");
-}
-
-static int
 emit_block_stop(struct buf *out, int index)
 {
 	return buf_printf(out, "event: content_block_stop\ndata: "
@@ -938,7 +793,7 @@ merge_start(const struct answer *prev, struct cont_state *cs, json_t *cb,
 	    "type", "text_delta", "text", t);
 	if (d == NULL)
 		return AC_ERROR;
-	r = emit_json(out, "content_block_delta", d);
+	r = sse_emit_json(out, "content_block_delta", d);
 	json_decref(d);
 	return r < 0 ? AC_ERROR : AC_REPLACE;
 }
@@ -987,7 +842,7 @@ anthropic_continue(const struct answer *prev, struct cont_state *cs,
 			trim_first_text(cs, json_object_get(j, "delta"));
 		base = cs->merged ? prev->open_block : prev->blocks;
 		if (json_object_set_new(j, "index", json_integer(base + i)) <
-		    0 || emit_json(out, type, j) < 0)
+		    0 || sse_emit_json(out, type, j) < 0)
 			goto fail;
 		if (close_prev)
 			cs->closed_prev = true;
@@ -996,7 +851,7 @@ anthropic_continue(const struct answer *prev, struct cont_state *cs,
 	    strcmp(type, "message_stop") == 0)) {
 		/* A continuation without blocks still closes prev's. */
 		if (emit_block_stop(out, prev->open_block) < 0 ||
-		    emit_event(out, event, data) < 0)
+		    sse_emit(out, event, data, strlen(data)) < 0)
 			goto fail;
 		cs->closed_prev = true;
 		r = AC_REPLACE;

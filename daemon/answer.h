@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "sse.h"
 
 #define ANSWER_EVENT_MAX	(1u << 20)	/* one SSE event */
 #define ANSWER_BODY_MAX		(8u << 20)	/* a non-stream body */
@@ -68,15 +69,7 @@ struct answer {
 	bool		 open_text;	/* that block is text */
 
 	/* Parse state, private to answer.c. */
-	struct buf	 line;		/* the partial line */
-	struct buf	 data;		/* the pending event's data lines */
-	char		 event[64];	/* its event field (cut if longer) */
-	int		 ndata;		/* data lines in it */
-	bool		 cr;		/* a line ended in \r: a \n next is
-					 * part of that line end */
-	bool		 line_any;	/* the partial line has bytes */
-	bool		 skip;		/* the pending event is past its cap */
-	bool		 any_line;	/* a line was seen (for the BOM) */
+	struct sse	 sse;
 	bool		 open_tool;	/* the open block is tool_use */
 	bool		 ended;		/* answer_end was called */
 	struct buf	 body;		/* non-stream: the body so far */

@@ -670,10 +670,10 @@ START_TEST(test_event_cap)
 	answer_feed(&a, "data: {\"x\":\"", 12);
 	for (i = 0; i < 2 * ANSWER_EVENT_MAX / sizeof(chunk); i++) {
 		answer_feed(&a, chunk, sizeof(chunk));
-		ck_assert_uint_le(a.line.cap, 2 * ANSWER_EVENT_MAX);
+		ck_assert_uint_le(a.sse.line.cap, 2 * ANSWER_EVENT_MAX);
 	}
 	ck_assert(a.malformed);
-	ck_assert_uint_eq(a.line.cap, 0);
+	ck_assert_uint_eq(a.sse.line.cap, 0);
 	/* The rest of that event goes with it. */
 	answer_feed(&a, "\"}\ndata: [DONE]\n\n", 17);
 	ck_assert(!a.done);
