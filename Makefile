@@ -30,7 +30,7 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/call.c daemon/control.c daemon/stats.c daemon/hostsfile.c \
 	daemon/daemon.c daemon/preamble.c daemon/breaker.c daemon/answer.c \
 	daemon/budget.c daemon/caller.c daemon/latency.c daemon/events.c \
-	daemon/sse.c
+	daemon/sse.c daemon/dialect.c daemon/dialect_stream.c
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c
 CTL_SRC := ctl/llmfbctl.c common/ctl_client.c
 

@@ -1,0 +1,64 @@
+/* Translation between the OpenAI chat-completions and Anthropic messages
+ * dialects: requests, whole answers and errors (streams: dialect_stream.h).
+ * Pure functions over jansson, no I/O.  What the target's dialect cannot
+ * express is dropped only when harmless; otherwise the request does not
+ * translate and the target does not qualify.  docs/dialects.md has every
+ * rule. */
+#ifndef LLMFB_DIALECT_H
+#define LLMFB_DIALECT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define DIALECT_MAX_TOKENS_DEFAULT	4096
+#define DIALECT_JSON_TOOL		"json_answer"
+#define DIALECT_WHY_MAX			64
+
+/* What a translated request means for the translation of its answer. */
+struct dialect_info {
+	enum dialect	 from;		/* the caller's */
+	enum dialect	 to;		/* the target's */
+	bool		 stream;
+	bool		 include_usage;	/* OpenAI caller: the usage chunk */
+	bool		 json_tool;	/* JSON mode asked through the forced
+					 * DIALECT_JSON_TOOL (OpenAI caller,
+					 * Anthropic target) */
+	int64_t		 created;	/* OpenAI "created" of the answer */
+};
+
+/* req (in info->from) in info->to, with its model as it was (the caller
+ * sets the target's).  Fills the rest of info (from and to must be set,
+ * and created).  NULL when it cannot be said without changing its
+ * meaning: why then names what ("n", "logprobs", "tool:web_search",
+ * "document", ...), and also on a request that is not valid in its own
+ * dialect ("messages"). */
+json_t *dialect_request(const json_t *req, struct dialect_info *info,
+    char why[DIALECT_WHY_MAX]);
+
+/* A whole 2xx answer of the target (in info->to) in the caller's dialect
+ * (info->from).  NULL when resp is not an answer in info->to. */
+json_t *dialect_response(const json_t *resp, const struct dialect_info *info);
+
+/* An error answer of the target, status and body (any bytes, JSON or
+ * not), as the caller's dialect says it: returns the body and sets
+ * *ret_status.  Never NULL but on allocation failure. */
+json_t *dialect_error(int status, const char *body, size_t len,
+    enum dialect target, enum dialect caller, int *ret_status);
+
+/* The pieces the stream translator shares. */
+/* The caller's finish/stop reason for the target's; NULL for NULL. */
+const char *dialect_finish(const char *reason, enum dialect target,
+    enum dialect caller);
+/* An error object ({"error": ...} or {"type": "error", "error": ...}) in
+ * the caller's dialect for the target's err (any JSON, or NULL) with the
+ * HTTP status it came with (0 inside a stream). */
+json_t *dialect_error_json(const json_t *err, int status,
+    enum dialect target, enum dialect caller);
+/* The status the caller's SDK expects for the target's. */
+int dialect_error_status(int status, enum dialect caller);
+
+#endif
