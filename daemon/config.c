@@ -759,6 +759,37 @@ get_breaker(struct cctx *x, const struct ynode *n, struct breaker_conf *b)
 	return 0;
 }
 
+/* model: NAME, or a map { REQUESTED-GLOB: NAME, ... } tried in order. */
+static int
+get_model(struct cctx *x, const struct ynode *v, struct target *t)
+{
+	size_t i;
+
+	if (v->type != YNODE_MAP)
+		return get_str(x, v, "model", &t->model);
+	t->models = xcalloc(v->n, sizeof(*t->models));
+	t->nmodels = v->n;
+	for (i = 0; i < v->n; i++)
+		if (get_str(x, v->keys[i], "model", &t->models[i].requested) <
+		    0 || get_str(x, v->items[i], "model", &t->models[i].own) < 0)
+			return -1;
+	return 0;
+}
+
+const char *
+target_model(const struct target *t, const char *requested)
+{
+	size_t i;
+
+	if (t->model != NULL)
+		return t->model;
+	for (i = 0; i < t->nmodels; i++)
+		if (glob_match(t->models[i].requested, requested ? requested :
+		    ""))
+			return t->models[i].own;
+	return NULL;
+}
+
 static int
 load_target(struct cctx *x, struct config *c, const struct ynode *key,
     const struct ynode *n, struct target *t)
@@ -787,7 +818,7 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 	}
 	free(prov);
 	if ((v = ynode_get(n, "model")) != NULL &&
-	    get_str(x, v, "model", &t->model) < 0)
+	    get_model(x, v, t) < 0)
 		return -1;
 	if ((v = ynode_get(n, "breaker")) != NULL &&
 	    get_breaker(x, v, &t->breaker) < 0)
@@ -917,7 +948,7 @@ static const char *const kind_names[FK_COUNT] = {
 	[FK_LATENCY] = "latency", [FK_BUDGET] = "budget",
 	[FK_QUALITY] = "quality", [FK_CONTENT] = "content",
 	[FK_REGION] = "region", [FK_CONTEXT] = "context",
-	[FK_CLIENT] = "client",
+	[FK_DIALECT] = "dialect", [FK_CLIENT] = "client",
 };
 
 const char *
@@ -941,6 +972,7 @@ fail_kind_class(enum fail_kind k)
 	case FK_CONTENT:
 	case FK_REGION:
 	case FK_CONTEXT:
+	case FK_DIALECT:
 		return FC_POLICY;
 	default:
 		return FC_CLIENT;
@@ -983,14 +1015,14 @@ get_rung(struct cctx *x, const struct ynode *v, const struct route *r,
 }
 
 /* on: { technical|business|policy|latency|budget|quality|content|region|
- * context: next | fail | TARGET }; a kind not named takes its class's
+ * context|dialect: next | fail | TARGET }; a kind not named takes its class's
  * rung, and a class not named takes the next rung. */
 static int
 load_on(struct cctx *x, const struct ynode *n, struct route *r)
 {
 	static const char *const keys[] = { "technical", "business", "policy",
 		"latency", "budget", "quality", "content", "region", "context",
-		NULL };
+		"dialect", NULL };
 	int cls[FC_CLIENT + 1] = { RUNG_NEXT, RUNG_NEXT, RUNG_NEXT,
 		RUNG_NEXT, RUNG_NEXT };
 	const struct ynode *v;
@@ -1393,7 +1425,7 @@ free_secret(char *s)
 void
 config_unref(struct config *c)
 {
-	size_t i;
+	size_t i, j;
 
 	if (c == NULL || --c->refs > 0)
 		return;
@@ -1410,6 +1442,11 @@ config_unref(struct config *c)
 	for (i = 0; i < c->ntargets; i++) {
 		free(c->targets[i].name);
 		free(c->targets[i].model);
+		for (j = 0; j < c->targets[i].nmodels; j++) {
+			free(c->targets[i].models[j].requested);
+			free(c->targets[i].models[j].own);
+		}
+		free(c->targets[i].models);
 		free_str_list(c->targets[i].tags, c->targets[i].ntags);
 	}
 	for (i = 0; i < c->nroutes; i++) {

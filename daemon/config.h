@@ -35,10 +35,17 @@ struct price {
 	double		 output;
 };
 
+struct model_map {
+	char		*requested;	/* a glob */
+	char		*own;
+};
+
 struct target {
 	char		*name;
 	struct provider	*provider;
-	char		*model;		/* NULL: the caller's model */
+	char		*model;		/* NULL: by models[], else the caller's */
+	struct model_map *models;	/* requested (glob) -> its own */
+	size_t		  nmodels;
 	size_t		 index;
 	struct breaker_conf breaker;
 	struct price	 price;		/* 0: free (a local model) */
@@ -59,6 +66,7 @@ enum fail_kind {
 	FK_CONTENT,		/* policy */
 	FK_REGION,
 	FK_CONTEXT,
+	FK_DIALECT,		/* its dialect cannot say the request */
 	FK_CLIENT,		/* the caller's own mistake */
 	FK_COUNT
 };
@@ -201,6 +209,10 @@ const struct target *config_target(const struct config *c,
 bool config_intercepts(const struct config *c, const char *host,
     size_t hostlen);
 const char *dialect_name(enum dialect d);
+/* The model t calls for a caller that asked for requested (may be NULL):
+ * its one model, or the first of its map that matches; NULL when it has
+ * neither (the requested one then goes as it is). */
+const char *target_model(const struct target *t, const char *requested);
 enum fail_class fail_kind_class(enum fail_kind k);
 const char *fail_kind_name(enum fail_kind k);
 const char *fail_class_name(enum fail_class c);

@@ -173,6 +173,9 @@ static const struct {
 	    "bad.yaml:2:29: unknown key 'social' in attempts" },
 	{ PT "routes:\n  - ladder: [a]\n    budget: { hour: lots }\n",
 	    "bad.yaml:8:21: budget.hour: 'lots' is not a number from 0 up" },
+	{ "providers:\n  p: { dialect: openai, base_url: 'https://x' }\n"
+	    "targets:\n  a: { provider: p, model: { 'claude-*': [x] } }\n",
+	    "bad.yaml:4:42: model must be a scalar" },
 };
 
 static const char *ladder_yaml =
@@ -183,7 +186,8 @@ static const char *ladder_yaml =
     "  big: { provider: p, price: { input: 2.5, output: 10 },"
     " context: 128000, tags: [eu, hipaa], max_concurrency: 4 }\n"
     "  cheap: { provider: p, price: { input: 0.15, output: 0.6 } }\n"
-    "  local: { provider: p }\n"
+    "  local: { provider: p, model: { 'claude-3-5-*': qwen-big,"
+    " 'claude-*': qwen, '*': qwen-small } }\n"
     "defaults:\n"
     "  attempts: { technical: 3, policy: 2 }\n"
     "  timeouts: { first_token: 2s, idle: 5s }\n"
@@ -191,7 +195,8 @@ static const char *ladder_yaml =
     "  - name: r\n"
     "    match: { exe: '/usr/bin/*', uid: [0, root], gid: 0 }\n"
     "    ladder: [big, cheap, local]\n"
-    "    on: { business: cheap, latency: local, policy: fail }\n"
+    "    on: { business: cheap, latency: local, policy: fail,"
+    " dialect: cheap }\n"
     "    require_tags: [eu]\n"
     "    fallback_targets: [local]\n"
     "    fallback_max_price: 0\n"
@@ -216,6 +221,14 @@ START_TEST(test_ladder_policy)
 	ck_assert(target_has_tag(big, "hipaa"));
 	ck_assert(!target_has_tag(config_target(c, "cheap"), "eu"));
 	ck_assert_uint_eq(big->max_concurrency, 4);
+	/* One model for all, a map tried in order, or the caller's. */
+	ck_assert_str_eq(target_model(config_target(c, "local"),
+	    "claude-3-5-haiku"), "qwen-big");
+	ck_assert_str_eq(target_model(config_target(c, "local"),
+	    "claude-opus-4"), "qwen");
+	ck_assert_str_eq(target_model(config_target(c, "local"), NULL),
+	    "qwen-small");
+	ck_assert_ptr_null(target_model(big, "gpt-4o"));
 	r = &c->routes[0];
 	ck_assert_uint_eq(r->match.nuids, 2);
 	ck_assert_uint_eq(r->match.uids[1], 0);		/* root, by name */
@@ -223,6 +236,7 @@ START_TEST(test_ladder_policy)
 	ck_assert_int_eq(r->on[FK_QUALITY], 1);
 	ck_assert_int_eq(r->on[FK_LATENCY], 2);		/* its own */
 	ck_assert_int_eq(r->on[FK_CONTEXT], RUNG_FAIL);	/* from policy */
+	ck_assert_int_eq(r->on[FK_DIALECT], 1);		/* its own */
 	ck_assert_int_eq(r->on[FK_TECHNICAL], RUNG_NEXT);
 	ck_assert_uint_eq(r->nfallback_set, 1);
 	ck_assert(r->policy.fallback_max_price == 0);
