@@ -137,6 +137,7 @@ struct prov {
 	uint64_t	 requests, streams, connections, body_bytes;
 	char		*model, *path, *auth, *api_key;
 	json_t		*headers;
+	json_t		*request;	/* the last request's body */
 	/* The assistant message ending the last request's messages, if
 	 * any: the prefix a client asked the answer to continue. */
 	char		*prefix;
@@ -900,6 +901,7 @@ prov_clear(struct prov *p)
 	free(p->api_key);
 	free(p->prefix);
 	json_decref(p->headers);
+	json_decref(p->request);
 	memset((char *)p + offsetof(struct prov, steps), 0,
 	    sizeof(*p) - offsetof(struct prov, steps));
 }
@@ -1056,6 +1058,8 @@ record(struct req *r, const char *name, const char *target)
 	p->last_stream = r->stream;
 	json_decref(p->headers);
 	p->headers = hdrs;
+	json_decref(p->request);
+	p->request = json_incref(r->json);	/* never changed once parsed */
 	p->body_bytes = c->body.len;
 	p->resp_seq = r->seq;
 	p->first_chunk_ns = p->last_chunk_ns = 0;
@@ -1324,7 +1328,7 @@ static json_t *
 prov_json(const struct prov *p)
 {
 	return json_pack("{s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o, s:I, s:I,"
-	    " s:I, s:o, s:b}", "requests", (json_int_t)p->requests,
+	    " s:I, s:o, s:b, s:o}", "requests", (json_int_t)p->requests,
 	    "streams", (json_int_t)p->streams, "last_model", jstr(p->model),
 	    "last_path", jstr(p->path),
 	    "last_body_bytes", (json_int_t)p->body_bytes,
@@ -1335,7 +1339,9 @@ prov_json(const struct prov *p)
 	    "first_chunk_ns", (json_int_t)p->first_chunk_ns,
 	    "last_chunk_ns", (json_int_t)p->last_chunk_ns,
 	    "connections", (json_int_t)p->connections,
-	    "last_prefix", jstr(p->prefix), "last_stream", p->last_stream);
+	    "last_prefix", jstr(p->prefix), "last_stream", p->last_stream,
+	    "last_request", p->request != NULL ?
+	    json_deep_copy(p->request) : json_null());
 }
 
 static int
