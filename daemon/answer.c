@@ -759,9 +759,9 @@ emit_block_stop(struct buf *out, int index)
 /* The first text of a continuation starts with the blanks its prefix
  * lost, which the caller has already: they go.  o holds "text". */
 static void
-trim_first_text(struct cont_state *cs, json_t *o)
+trim_first_text(struct cont_state *cs, json_t *o, const char *key)
 {
-	const char *t = get_str(o, "text");
+	const char *t = get_str(o, key);
 	size_t skip = 0;
 
 	if (cs->trim == 0 || t == NULL || *t == '\0')
@@ -770,7 +770,7 @@ trim_first_text(struct cont_state *cs, json_t *o)
 		skip++;
 	cs->trim = 0;
 	if (skip > 0)
-		json_object_set_new(o, "text", json_string(t + skip));
+		json_object_set_new(o, key, json_string(t + skip));
 }
 
 /* A continuation's first text block is prev's open one: its start is
@@ -781,7 +781,7 @@ merge_start(const struct answer *prev, struct cont_state *cs, json_t *cb,
 {
 	const char *t;
 
-	trim_first_text(cs, cb);
+	trim_first_text(cs, cb, "text");
 	t = get_str(cb, "text");
 	json_t *d;
 	int r;
@@ -839,7 +839,7 @@ anthropic_continue(const struct answer *prev, struct cont_state *cs,
 		if (close_prev && emit_block_stop(out, prev->open_block) < 0)
 			goto fail;
 		if (strcmp(type, "content_block_delta") == 0)
-			trim_first_text(cs, json_object_get(j, "delta"));
+			trim_first_text(cs, json_object_get(j, "delta"), "text");
 		base = cs->merged ? prev->open_block : prev->blocks;
 		if (json_object_set_new(j, "index", json_integer(base + i)) <
 		    0 || sse_emit_json(out, type, j) < 0)
@@ -901,6 +901,24 @@ openai_role_only(const char *data)
 	return only && role;
 }
 
+/* The continuation's first content, less the blanks its prefix lost. */
+static enum answer_cont
+openai_trim(struct cont_state *cs, const char *data, struct buf *out)
+{
+	json_t *j = json_loads(data, 0, NULL);
+	json_t *d = json_object_get(json_array_get(json_object_get(j,
+	    "choices"), 0), "delta");
+	const char *text = get_str(d, "content");
+	enum answer_cont r = AC_FORWARD;
+
+	if (text != NULL && *text != '\0') {
+		trim_first_text(cs, d, "content");
+		r = sse_emit_json(out, NULL, j) < 0 ? AC_ERROR : AC_REPLACE;
+	}
+	json_decref(j);
+	return r;
+}
+
 enum answer_cont
 answer_continue_event(const struct answer *prev, struct cont_state *cs,
     const char *event, const char *data, struct buf *out)
@@ -908,9 +926,13 @@ answer_continue_event(const struct answer *prev, struct cont_state *cs,
 	size_t len0 = out->len;
 	enum answer_cont r;
 
-	if (prev->dialect == DIALECT_OPENAI)
-		return openai_role_only(data) ? AC_DROP : AC_FORWARD;
-	r = anthropic_continue(prev, cs, event, data, out);
+	if (prev->dialect == DIALECT_OPENAI) {
+		if (openai_role_only(data))
+			return AC_DROP;
+		r = cs->trim > 0 ? openai_trim(cs, data, out) : AC_FORWARD;
+	} else {
+		r = anthropic_continue(prev, cs, event, data, out);
+	}
 	if (r == AC_ERROR && out->data != NULL) {
 		out->len = len0;	/* out as it was */
 		out->data[len0] = '\0';

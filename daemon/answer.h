@@ -143,7 +143,8 @@ struct cont_state {
 	size_t		 trim;		/* blanks to drop from its first
 					 * text: the prefix it was asked to
 					 * continue had lost them (Anthropic
-					 * refuses trailing blanks) */
+					 * refuses trailing blanks, whatever
+					 * the caller's dialect) */
 };
 
 enum answer_cont {
@@ -158,7 +159,8 @@ enum answer_cont {
  * Anthropic: message_start and ping are dropped; a first text block is
  * merged into prev's open text block, else prev's open block is stopped
  * first; block indices are moved past prev's.  OpenAI: the continuation's
- * role-only chunk is dropped, the rest goes as it is.  Replacement bytes
+ * role-only chunk is dropped, the rest goes as it is.  Both: the first
+ * text loses up to cs->trim leading blanks.  Replacement bytes
  * are appended to out. */
 enum answer_cont answer_continue_event(const struct answer *prev,
     struct cont_state *cs, const char *event, const char *data,

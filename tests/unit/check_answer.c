@@ -1428,6 +1428,39 @@ START_TEST(test_continue_anthropic_merge)
 }
 END_TEST
 
+START_TEST(test_continue_trims_openai_first_text)
+{
+	/* An OpenAI caller's prefix went to an Anthropic target without its
+	 * blank: the first content chunk gives it back, and loses it. */
+	static const char first[] = OA_ROLE OA_CHUNK("{\"content\":\"one \"}",
+	    "null");
+	struct cont_state cs = { .trim = 1 };
+	struct answer prev;
+	struct buf out;
+
+	answer_init(&prev, DIALECT_OPENAI, true);
+	answer_feed(&prev, first, strlen(first));
+	buf_init(&out, 1u << 20);
+	ck_assert_int_eq(answer_continue_event(&prev, &cs, "message",
+	    "{\"choices\":[{\"index\":0,\"delta\":{\"role\":"
+	    "\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}",
+	    &out), AC_DROP);
+	ck_assert_int_eq(answer_continue_event(&prev, &cs, "message",
+	    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"  two\"},"
+	    "\"finish_reason\":null}]}", &out), AC_REPLACE);
+	ck_assert_uint_eq(cs.trim, 0);
+	ck_assert_ptr_nonnull(strstr(out.data, "\"content\":\" two\""));
+	ck_assert(strncmp(out.data, "data: {", 7) == 0);
+	ck_assert(out.len > 2 && strcmp(out.data + out.len - 2, "\n\n") == 0);
+	/* Later chunks go as they are. */
+	ck_assert_int_eq(answer_continue_event(&prev, &cs, "message",
+	    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\" three\"},"
+	    "\"finish_reason\":null}]}", &out), AC_FORWARD);
+	answer_free(&prev);
+	buf_free(&out);
+}
+END_TEST
+
 START_TEST(test_continue_trims_first_text)
 {
 	/* The prefix "one two " went up as "one two": the continuation's
@@ -1635,6 +1668,7 @@ main(void)
 	tcase_add_test(cont, test_continue_anthropic_merge);
 	tcase_add_test(cont, test_continue_anthropic_close);
 	tcase_add_test(cont, test_continue_trims_first_text);
+	tcase_add_test(cont, test_continue_trims_openai_first_text);
 	tcase_add_test(cont, test_continue_error);
 	tcase_add_test(cont, test_continue_openai);
 	suite_add_tcase(s, cont);
