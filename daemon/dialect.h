@@ -30,12 +30,15 @@ struct dialect_info {
 	int64_t		 created;	/* OpenAI "created" of the answer */
 };
 
-/* req (in info->from) in info->to, with its model as it was (the caller
- * sets the target's).  Fills the rest of info (from and to must be set,
- * and created).  NULL when it cannot be said without changing its
- * meaning: why then names what ("n", "logprobs", "tool:web_search",
- * "document", ...), and also on a request that is not valid in its own
- * dialect ("messages"). */
+/* req (in info->from) in info->to, a new object (req is not changed),
+ * with its model as it was (the caller sets the target's); from == to
+ * gives a copy.  Fills the rest of info (from and to must be set, and
+ * created).  NULL when it cannot be said without changing its meaning:
+ * why then names what ("n", "logprobs", "tool:web_search_20250305",
+ * "document", an unknown field's name, ...; docs/dialects.md, "The
+ * rule"), and also on a request that is not valid in its own dialect
+ * ("messages").  why is always NUL-terminated, and holds only characters
+ * safe in a header. */
 json_t *dialect_request(const json_t *req, struct dialect_info *info,
     char why[DIALECT_WHY_MAX]);
 
