@@ -18,6 +18,8 @@
 
 /* Only bounds a buffer: a text never outgrows the body it came from. */
 #define TEXT_MAX	((size_t)1 << 30)
+/* Token counts are clamped to this, so their sums cannot overflow. */
+#define COUNT_MAX	((json_int_t)1 << 48)
 /* What the forced tool of JSON mode tells the model. */
 #define JSON_TOOL_DESC	"Give your whole answer as this tool's input."
 
@@ -143,8 +145,8 @@ message(struct xlat *x, const char *role, json_t *content)
 }
 
 /* An OpenAI tool call.  The arguments are input's JSON text; an input
- * that is a string stands for arguments that were not a JSON object,
- * which go back as they were. */
+ * that is a string stands for arguments that were not a JSON object
+ * (o2a_answer_call), which go back as they were. */
 static json_t *
 tool_call(const char *id, const char *name, const json_t *input)
 {
@@ -162,6 +164,16 @@ tool_call(const char *id, const char *name, const json_t *input)
 	    "function", "function", "name", name, "arguments", args);
 	json_decref(args);
 	return c;
+}
+
+/* A token count of an answer: 0 when it is not one. */
+static json_int_t
+count(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+
+	return n < 0 ? 0 : n > COUNT_MAX ? COUNT_MAX : n;
 }
 
 /* ---- requests: the frame ----------------------------------------------- */
@@ -332,6 +344,7 @@ dialect_finish(const char *reason, enum dialect target, enum dialect caller)
 		/* One way only: below the first match of the other. */
 		{ "stop", "stop_sequence" },
 		{ "stop", "pause_turn" },
+		{ "length", "model_context_window_exceeded" },
 	};
 	size_t i;
 
@@ -446,6 +459,8 @@ dialect_error_json(const json_t *err, int status, enum dialect target,
 		msg = json_string_value(e);
 	if (msg == NULL)
 		msg = json_string_value(json_object_get(err, "message"));
+	if (msg == NULL)	/* FastAPI servers (vLLM, ...) */
+		msg = json_string_value(json_object_get(err, "detail"));
 	if (msg == NULL)
 		msg = "the provider gave an error";
 	if (status == 0)
@@ -1353,12 +1368,270 @@ dialect_request(const json_t *req, struct dialect_info *info,
 	return NULL;
 }
 
-/* ---- answers (to be written) ------------------------------------------ */
+/* ---- answers, Anthropic to OpenAI -------------------------------------- */
+
+/* The message of an answer's content blocks: text blocks concatenated,
+ * tool_use blocks as tool calls; thinking dropped, as chat completions
+ * have no place for it, and server tools' blocks too, as no translated
+ * request asks for them.  The JSON mode tool's input is the answer's
+ * text.  NULL when a block is not one. */
+static json_t *
+a2o_message(struct xlat *x, const json_t *content, bool *ret_json)
+{
+	const json_t *b, *text, *input;
+	json_t *calls = json_array(), *m = NULL, *s;
+	const char *type, *id, *name;
+	struct text t;
+	size_t i;
+	char *dump;
+
+	text_init(&t);
+	json_array_foreach(content, i, b) {
+		type = get_str(b, "type");
+		text = json_object_get(b, "text");
+		id = get_str(b, "id");
+		name = get_str(b, "name");
+		input = json_object_get(b, "input");
+		if (type != NULL && strcmp(type, "text") == 0 &&
+		    json_is_string(text))
+			text_add(x, &t, "", text);
+		else if (type != NULL && strcmp(type, "tool_use") == 0 &&
+		    id != NULL && name != NULL && input != NULL) {
+			if (!x->json_tool || strcmp(name, DIALECT_JSON_TOOL)) {
+				add(x, calls, tool_call(id, name, input));
+				continue;
+			}
+			*ret_json = true;
+			dump = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
+			if ((s = dump != NULL ? json_string(dump) : NULL) != NULL)
+				text_add(x, &t, "", s);
+			else
+				x->oom = true;
+			json_decref(s);
+			free(dump);
+		} else if (type == NULL || strcmp(type, "text") == 0 ||
+		    strcmp(type, "tool_use") == 0)
+			goto out;
+	}
+	m = message(x, "assistant", t.any ? text_take(x, &t) : json_null());
+	put(x, m, "refusal", json_null());
+	if (json_array_size(calls) > 0)
+		put(x, m, "tool_calls", json_incref(calls));
+out:
+	buf_free(&t.b);
+	json_decref(calls);
+	return m;
+}
+
+/* Anthropic's input_tokens leaves out what was read from or written to
+ * the cache; OpenAI's prompt_tokens counts it. */
+static json_t *
+a2o_usage(const json_t *u)
+{
+	json_int_t in = count(u, "input_tokens");
+	json_int_t cached = count(u, "cache_read_input_tokens");
+	json_int_t prompt = in + cached + count(u,
+	    "cache_creation_input_tokens");
+	json_int_t out = count(u, "output_tokens");
+
+	return json_pack("{s:I, s:I, s:I, s:{s:I}}", "prompt_tokens", prompt,
+	    "completion_tokens", out, "total_tokens", prompt + out,
+	    "prompt_tokens_details", "cached_tokens", cached);
+}
+
+static json_t *
+a2o_response(struct xlat *x, int64_t created)
+{
+	const char *stop = get_str(x->in, "stop_reason"), *finish;
+	const char *id = get_str(x->in, "id"), *model = get_str(x->in, "model");
+	const json_t *content = json_object_get(x->in, "content");
+	json_t *msg, *choice, *choices;
+	bool json_answer = false;
+
+	if (!json_is_array(content) ||
+	    (msg = a2o_message(x, content, &json_answer)) == NULL)
+		return NULL;
+	finish = dialect_finish(stop, DIALECT_ANTHROPIC, DIALECT_OPENAI);
+	/* The JSON tool's call is the answer, not a call to make; an answer
+	 * cut short stays cut short. */
+	if (json_answer && stop != NULL && strcmp(stop, "tool_use") == 0)
+		finish = "stop";
+	choice = json_pack("{s:i}", "index", 0);
+	put(x, choice, "message", msg);
+	put(x, choice, "logprobs", json_null());
+	put(x, choice, "finish_reason", finish != NULL ? json_string(finish) :
+	    json_null());
+	choices = json_array();
+	add(x, choices, choice);
+	x->out = json_pack("{s:s, s:s, s:I, s:s}", "id", id != NULL ? id : "",
+	    "object", "chat.completion", "created", (json_int_t)created,
+	    "model", model != NULL ? model : "");
+	put(x, x->out, "choices", choices);
+	/* No usage is better than an invented one. */
+	if (json_is_object(json_object_get(x->in, "usage")))
+		put(x, x->out, "usage", a2o_usage(json_object_get(x->in,
+		    "usage")));
+	return x->out;
+}
+
+/* ---- answers, OpenAI to Anthropic -------------------------------------- */
+
+/* Choice 0: the one with index 0, or the first when none says. */
+static const json_t *
+openai_choice(const json_t *resp)
+{
+	const json_t *c, *i;
+	size_t k;
+
+	json_array_foreach(json_object_get(resp, "choices"), k, c) {
+		i = json_object_get(c, "index");
+		if (json_is_integer(i) ? json_integer_value(i) == 0 : k == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/* A tool call as a tool_use block.  Arguments that are not a JSON object
+ * are given as a string input: the caller sees the model's mistake, not
+ * an invented object. */
+static int
+o2a_answer_call(struct xlat *x, json_t *blocks, const json_t *tc)
+{
+	const json_t *fn = json_object_get(tc, "function");
+	const json_t *args = get(fn, "arguments");
+	const char *id = get_str(tc, "id"), *name = get_str(fn, "name");
+	json_t *b, *input;
+
+	if (id == NULL || name == NULL || (args != NULL &&
+	    !json_is_string(args)))
+		return -1;
+	if (args == NULL || json_string_length(args) == 0)
+		input = json_object();
+	else {
+		input = json_loadb(json_string_value(args),
+		    json_string_length(args), 0, NULL);
+		if (!json_is_object(input)) {
+			json_decref(input);
+			input = str_copy(args);
+		}
+	}
+	b = json_pack("{s:s, s:s, s:s}", "type", "tool_use", "id", id, "name",
+	    name);
+	put(x, b, "input", input);
+	add(x, blocks, b);
+	return 0;
+}
+
+/* A text as one text block, none for an empty one: a string, or (as some
+ * servers give) text parts. */
+static int
+o2a_answer_text(struct xlat *x, json_t *blocks, const json_t *c)
+{
+	const json_t *p;
+	struct text t;
+	json_t *b;
+	size_t i;
+
+	if (c != NULL && !json_is_string(c) && !json_is_array(c))
+		return -1;
+	text_init(&t);
+	if (json_is_string(c))
+		text_add(x, &t, "", c);
+	json_array_foreach(c, i, p)
+		if (is_str(p, "type", "text") &&
+		    json_is_string(json_object_get(p, "text")))
+			text_add(x, &t, "", json_object_get(p, "text"));
+	if (t.b.len == 0) {
+		buf_free(&t.b);
+		return 0;
+	}
+	b = json_pack("{s:s}", "type", "text");
+	put(x, b, "text", text_take(x, &t));
+	add(x, blocks, b);
+	return 0;
+}
+
+/* OpenAI's prompt_tokens counts the cached tokens, Anthropic's
+ * input_tokens does not. */
+static json_t *
+o2a_usage(struct xlat *x, const json_t *u)
+{
+	json_int_t prompt = count(u, "prompt_tokens");
+	json_int_t cached = count(json_object_get(u, "prompt_tokens_details"),
+	    "cached_tokens");
+	json_t *usage;
+
+	if (cached > prompt)
+		cached = prompt;
+	usage = json_pack("{s:I, s:I}", "input_tokens", prompt - cached,
+	    "output_tokens", count(u, "completion_tokens"));
+	if (cached > 0)
+		put(x, usage, "cache_read_input_tokens", json_integer(cached));
+	return usage;
+}
+
+static json_t *
+o2a_response(struct xlat *x)
+{
+	const json_t *c = openai_choice(x->in), *t;
+	const json_t *m = json_object_get(c, "message");
+	const json_t *calls = get(m, "tool_calls"), *refusal = get(m, "refusal");
+	const char *id = get_str(x->in, "id"), *model = get_str(x->in, "model");
+	const char *stop;
+	json_t *blocks;
+	size_t i;
+
+	if (!json_is_object(m) || (refusal != NULL && !json_is_string(refusal))
+	    || (calls != NULL && !json_is_array(calls)))
+		return NULL;
+	if ((blocks = json_array()) == NULL)
+		x->oom = true;
+	if (o2a_answer_text(x, blocks, get(m, "content")) < 0 ||
+	    o2a_answer_text(x, blocks, refusal) < 0) {
+		json_decref(blocks);
+		return NULL;
+	}
+	json_array_foreach(calls, i, t) {
+		if (o2a_answer_call(x, blocks, t) < 0) {
+			json_decref(blocks);
+			return NULL;
+		}
+	}
+	/* An empty refusal refuses nothing, as answer.c judges it. */
+	stop = json_string_length(refusal) > 0 ? "refusal" :
+	    dialect_finish(get_str(c, "finish_reason"), DIALECT_OPENAI,
+	    DIALECT_ANTHROPIC);
+	x->out = json_pack("{s:s, s:s, s:s, s:s}", "id", id != NULL ? id : "",
+	    "type", "message", "role", "assistant", "model",
+	    model != NULL ? model : "");
+	put(x, x->out, "content", blocks);
+	put(x, x->out, "stop_reason", stop != NULL ? json_string(stop) :
+	    json_null());
+	put(x, x->out, "stop_sequence", json_null());
+	put(x, x->out, "usage", o2a_usage(x, get(x->in, "usage")));
+	return x->out;
+}
+
+/* ---- answers: either way ----------------------------------------------- */
 
 json_t *
 dialect_response(const json_t *resp, const struct dialect_info *info)
 {
-	(void)resp;
-	(void)info;
-	return NULL;
+	struct xlat x;
+	json_t *out;
+
+	memset(&x, 0, sizeof(x));
+	x.in = resp;
+	x.json_tool = info->json_tool;
+	if (!json_is_object(resp))
+		return NULL;
+	if (info->from == info->to)
+		return json_deep_copy(resp);
+	out = info->to == DIALECT_ANTHROPIC ? a2o_response(&x, info->created) :
+	    o2a_response(&x);
+	if (x.oom) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
 }

@@ -43,7 +43,8 @@ json_t *dialect_request(const json_t *req, struct dialect_info *info,
     char why[DIALECT_WHY_MAX]);
 
 /* A whole 2xx answer of the target (in info->to) in the caller's dialect
- * (info->from).  NULL when resp is not an answer in info->to. */
+ * (info->from), a new object; info->json_tool and info->created are
+ * read.  NULL when resp is not an answer in info->to. */
 json_t *dialect_response(const json_t *resp, const struct dialect_info *info);
 
 /* An error answer of the target, status and body (any bytes, JSON or
