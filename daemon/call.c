@@ -12,6 +12,8 @@
 #include "caller.h"
 #include "config.h"
 #include "daemon.h"
+#include "dialect.h"
+#include "dialect_stream.h"
 #include "events.h"
 #include "ladder.h"
 #include "log.h"
@@ -69,6 +71,16 @@ struct call {
 	struct buf		 held;
 	size_t			 held_base;	/* answer offset of held[0] */
 	struct answer_want	 want;
+	/* Translation, for targets of the other dialect: the request in it
+	 * (made once, when one is first considered), or why it cannot be;
+	 * and the running attempt's answer on its way back. */
+	json_t			*xjson;
+	char			 xwhy[DIALECT_WHY_MAX];
+	struct dialect_info	 xinfo;
+	bool			 xlating;	/* the running attempt is */
+	struct dialect_stream	 xs;
+	bool			 xs_live;
+	struct buf		 xraw;		/* its whole body, untranslated */
 	uint64_t		 est_in;	/* the request's tokens, roughly */
 	uint64_t		 max_out;	/* its max_tokens; 0: not set */
 	uint64_t		 attempt_ms;	/* when the attempt began */
@@ -78,6 +90,9 @@ struct call {
 	struct answer		 prev;		/* what the caller has of it */
 	struct cont_state	 cs;
 	json_t			*cont_json;	/* the request with the prefix */
+	json_t			*cont_trimmed;	/* ... less its trailing blanks,
+						 * for Anthropic targets */
+	size_t			 cont_trim;	/* how many blanks that is */
 	/* The record. */
 	struct caller		 caller;
 	char			 route_key[80];	/* its spend's, in budgets */
@@ -266,6 +281,9 @@ llmfb_headers(struct call *call, struct buf *h, const char *served)
 	buf_printf(h, "x-llmfb-fallback: %d\r\n", fell_back ? 1 : 0);
 	if (call->reasons[0] != '\0')
 		buf_printf(h, "x-llmfb-reasons: %s\r\n", call->reasons);
+	if (served != NULL && call->xlating)
+		buf_printf(h, "x-llmfb-translated: %s\r\n",
+		    dialect_name(call->xinfo.to));
 }
 
 /* ---- the call's record ------------------------------------------------- */
@@ -318,10 +336,19 @@ account(struct call *call, const struct answer *a)
 {
 	struct tstat *ts = tstat_of(call, call->target);
 	uint64_t in = a->in_tokens, out = a->out_tokens;
+	bool usage = a->usage;
 	time_t now = time(NULL);
 	double cost;
 
-	if (!a->usage) {
+	if (call->xs_live) {
+		/* A translated stream: the target's own counts, which the
+		 * caller's stream may have no room for (an OpenAI caller
+		 * that did not ask) or must give as zeros (Anthropic). */
+		usage = call->xs.usage;
+		in = call->xs.in_tokens;
+		out = call->xs.out_tokens;
+	}
+	if (!usage) {
 		in = call->est_in;
 		out = answer_estimate_tokens(a->text.len);
 		call->tokens_estimated = true;
@@ -399,6 +426,9 @@ record_emit(struct call *call)
 		    json_string(call->served->name) : json_null());
 		json_object_set_new(rec, "fallback", json_boolean(
 		    call->served != NULL && call->ladder.rung > 0));
+		json_object_set_new(rec, "translated", json_boolean(
+		    call->served != NULL &&
+		    call->served->provider->dialect != call->dialect));
 		json_object_set_new(rec, "tokens", json_pack("{s:I, s:I, s:b}",
 		    "input", (json_int_t)call->in_tokens, "output",
 		    (json_int_t)call->out_tokens, "estimated",
@@ -430,6 +460,11 @@ call_destroy(void *arg)
 	curl_slist_free_all(call->connect_to);
 	json_decref(call->json);
 	json_decref(call->cont_json);
+	json_decref(call->cont_trimmed);
+	json_decref(call->xjson);
+	if (call->xs_live)
+		dialect_stream_free(&call->xs);
+	buf_free(&call->xraw);
 	if (call->ans_live)
 		answer_free(&call->ans);
 	if (call->continuing)
@@ -540,10 +575,19 @@ respond_safe_failure(struct call *call)
 
 /* ---- delivering an upstream answer --------------------------------- */
 
-/* Send the held response head: upstream headers less the hop-by-hop
- * ones, plus ours.  Returns 0 or -EPIPE. */
+/* Headers of one provider's API, which mean nothing in the other's. */
+static bool
+dialect_header(const char *name)
+{
+	return str_case_prefix(name, "anthropic-") ||
+	    str_case_prefix(name, "openai-");
+}
+
+/* Send the held response head with this status: upstream headers less
+ * the hop-by-hop ones (and, translated, the other API's), plus ours.
+ * Returns 0 or -EPIPE. */
 static int
-commit(struct call *call, long long content_length)
+commit_status(struct call *call, int status, long long content_length)
 {
 	struct xfer *x = call->xfer;
 	struct buf h;
@@ -566,7 +610,9 @@ commit(struct call *call, long long content_length)
 		if (colon != NULL && nlen > 0 && nlen < sizeof(name)) {
 			memcpy(name, p, nlen);
 			name[nlen] = '\0';
-			if (!hop_by_hop(name)) {
+			if (!hop_by_hop(name) && !(call->xlating &&
+			    (dialect_header(name) || (status >= 400 &&
+			    strcasecmp(name, "content-type") == 0)))) {
 				buf_add(&h, p, len);
 				if (len == 0 || p[len - 1] != '\r')
 					buf_addstr(&h, "\r");
@@ -575,10 +621,19 @@ commit(struct call *call, long long content_length)
 		}
 		p = eol ? eol + 1 : end;
 	}
+	/* A translated error is llmfb's JSON, whatever the target sent. */
+	if (call->xlating && status >= 400)
+		buf_addstr(&h, "Content-Type: application/json\r\n");
 	llmfb_headers(call, &h, call->target ? call->target->name : NULL);
-	r = conn_respond_head(call->conn, (int)x->status, &h, content_length);
+	r = conn_respond_head(call->conn, status, &h, content_length);
 	buf_free(&h);
 	return r;
+}
+
+static int
+commit(struct call *call, long long content_length)
+{
+	return commit_status(call, (int)call->xfer->status, content_length);
 }
 
 /* The answer being delivered came from call->target: count it, and its
@@ -709,33 +764,15 @@ on_body_passthrough(struct call *call, const char *p, size_t n)
 	return n;
 }
 
+/* The bytes of a 2xx answer, in the caller's dialect: read, held until
+ * they prove good, then sent.  Returns n, or 0 to break the transfer. */
 static size_t
-on_body(struct xfer *x, const char *p, size_t n)
+take(struct call *call, struct xfer *x, const char *p, size_t n)
 {
-	struct call *call = x->arg;
 	struct answer *a = &call->ans;
 
-	if (call->finishing || call->conn == NULL)
-		return 0;
-	/* Backpressure, before anything is taken: curl hands the same
-	 * bytes again on resume. */
-	if (call->committed && conn_pending(call->conn) >= CONN_HIGH_WATER)
-		return XFER_PAUSE;
-	if (call->route == NULL)
-		return on_body_passthrough(call, p, n);
-	if (call->route->policy.idle_timeout_ms > 0)
-		timer_set(call->d->loop, &call->idle,
-		    call->route->policy.idle_timeout_ms);
-	if (!is_2xx(x->status)) {
-		/* An error answer, held whole: it may be a reason to move
-		 * on, and it is read once it is complete. */
-		buf_add(&call->held, p, n);
-		first_token(call);
-		return n;
-	}
 	if (!call->ans_live) {
-		answer_init(a, call->target->provider->dialect,
-		    is_event_stream(x));
+		answer_init(a, call->dialect, is_event_stream(x));
 		/* A whole answer is in held already: read from there. */
 		a->borrowed = !a->stream;
 		call->ans_live = true;
@@ -777,6 +814,84 @@ on_body(struct xfer *x, const char *p, size_t n)
 	if (send_held(call, sendable(call)) < 0)
 		return 0;
 	return n;
+}
+
+/* A translated answer: a stream goes through the translator as it
+ * comes; a body is kept whole and translated at its end (on_done). */
+static size_t
+take_translated(struct call *call, struct xfer *x, const char *p, size_t n)
+{
+	struct buf out;
+	size_t r;
+
+	if (!is_event_stream(x)) {
+		first_token(call);
+		return buf_add(&call->xraw, p, n) < 0 ? 0 : n;
+	}
+	if (!call->xs_live) {
+		dialect_stream_init(&call->xs, &call->xinfo);
+		call->xs_live = true;
+	}
+	buf_init(&out, HELD_MAX);
+	if (dialect_stream_feed(&call->xs, p, n, &out) < 0) {
+		log_debug("attempt %s: the stream cannot be translated",
+		    call->target->name);
+		r = 0;
+	} else {
+		r = out.len == 0 || take(call, x, out.data, out.len) ==
+		    out.len ? n : 0;
+	}
+	buf_free(&out);
+	return r;
+}
+
+/* The whole body of a translated answer, now that it ended.  Returns 0,
+ * or -1 when it is not an answer of its target's dialect. */
+static int
+take_translated_body(struct call *call, struct xfer *x)
+{
+	json_t *in, *out;
+	char *s = NULL;
+	int r = -1;
+
+	in = json_loadb(call->xraw.data ? call->xraw.data : "",
+	    call->xraw.len, 0, NULL);
+	out = in != NULL ? dialect_response(in, &call->xinfo) : NULL;
+	if (out != NULL && (s = json_dumps(out, JSON_COMPACT)) != NULL &&
+	    take(call, x, s, strlen(s)) == strlen(s))
+		r = 0;
+	free(s);
+	json_decref(out);
+	json_decref(in);
+	return r;
+}
+
+static size_t
+on_body(struct xfer *x, const char *p, size_t n)
+{
+	struct call *call = x->arg;
+
+	if (call->finishing || call->conn == NULL)
+		return 0;
+	/* Backpressure, before anything is taken: curl hands the same
+	 * bytes again on resume. */
+	if (call->committed && conn_pending(call->conn) >= CONN_HIGH_WATER)
+		return XFER_PAUSE;
+	if (call->route == NULL)
+		return on_body_passthrough(call, p, n);
+	if (call->route->policy.idle_timeout_ms > 0)
+		timer_set(call->d->loop, &call->idle,
+		    call->route->policy.idle_timeout_ms);
+	if (!is_2xx(x->status)) {
+		/* An error answer, held whole: it may be a reason to move
+		 * on, and it is read once it is complete. */
+		buf_add(&call->held, p, n);
+		first_token(call);
+		return n;
+	}
+	if (call->xlating)
+		return take_translated(call, x, p, n);
+	return take(call, x, p, n);
 }
 
 static enum outcome_kind
@@ -905,7 +1020,11 @@ on_done(struct xfer *x, CURLcode rc)
 	    strcasecmp(call->target->provider->origin, call->host) == 0 &&
 	    (http_req_header(call->req, "authorization") != NULL ||
 	    http_req_header(call->req, "x-api-key") != NULL);
-	if (rc == CURLE_OK && call->ans_live) {
+	if (rc == CURLE_OK && call->xlating && is_2xx(x->status) &&
+	    !is_event_stream(x) && take_translated_body(call, x) < 0) {
+		o.body = FK_TECHNICAL;
+		o.why = "untranslatable";
+	} else if (rc == CURLE_OK && call->ans_live) {
 		/* A body too big to hold went out unread: it ends unjudged. */
 		if (call->committed || call->ans.stream)
 			answer_end(&call->ans);
@@ -973,18 +1092,46 @@ retry_fired(struct timer *t)
 
 /* ---- the ladder -------------------------------------------------------- */
 
-/* Deliver the held answer of the last attempt as it is. */
+/* The held error answer of a target of the other dialect, as the
+ * caller's dialect says it.  Returns 0 or -1. */
+static int
+translate_error(struct call *call, int *status)
+{
+	json_t *j;
+	char *s;
+	int r = -1;
+
+	j = dialect_error(*status, call->held.data, call->held.len,
+	    call->xinfo.to, call->xinfo.from, status);
+	if (j != NULL && (s = json_dumps(j, JSON_COMPACT)) != NULL) {
+		buf_reset(&call->held);
+		r = buf_addstr(&call->held, s);
+		free(s);
+	}
+	json_decref(j);
+	return r;
+}
+
+/* Deliver the held answer of the last attempt (an error, translated). */
 static void
 deliver_held(struct call *call, const char *result)
 {
 	struct stats *st = call->d->stats;
 	bool stream = call->ans_live && call->ans.stream;
+	int status = (int)call->xfer->status;
 
-	if (call->route != NULL && call->xfer->status >= 400)
+	if (call->route != NULL && status >= 400)
 		stats_route(st, call->route->name)->delivered_errors++;
 	else
 		count_served(call);
-	if (commit(call, stream ? -1 : (long long)call->held.len) == 0) {
+	if (call->xlating && status >= 400 && translate_error(call,
+	    &status) < 0) {
+		respond_error(call, 502, "api_error", "llmfb: out of memory",
+		    NULL, result);
+		return;
+	}
+	if (commit_status(call, status, stream ? -1 :
+	    (long long)call->held.len) == 0) {
 		if (call->held.len > 0)
 			conn_respond_body(call->conn, call->held.data,
 			    call->held.len);
@@ -1138,9 +1285,10 @@ stream_error_event(struct call *call, const char *why)
 }
 
 /* The request again, with the partial answer as the assistant's prefix:
- * the next rung writes the rest. */
+ * the next rung writes the rest.  Anthropic refuses a prefix that ends in
+ * white space: trim says to cut it, and *ret_trim is how much went. */
 static json_t *
-continuation_request(struct call *call)
+continuation_request(struct call *call, bool trim, size_t *ret_trim)
 {
 	json_t *req = json_deep_copy(call->json), *msgs;
 	const char *text = call->prev.text.data ? call->prev.text.data : "";
@@ -1148,11 +1296,10 @@ continuation_request(struct call *call)
 
 	if (req == NULL)
 		return NULL;
-	/* Anthropic refuses a prefix that ends in white space. */
-	if (call->dialect == DIALECT_ANTHROPIC)
-		while (len > 0 && isspace((unsigned char)text[len - 1]))
-			len--;
-	call->cs.trim = call->prev.text.len - len;
+	while (trim && len > 0 && isspace((unsigned char)text[len - 1]))
+		len--;
+	if (ret_trim != NULL)
+		*ret_trim = call->prev.text.len - len;
 	msgs = json_object_get(req, "messages");
 	if (!json_is_array(msgs) || json_array_append_new(msgs,
 	    json_pack("{s:s, s:s%}", "role", "assistant", "content", text,
@@ -1207,12 +1354,15 @@ midstream_failed(struct call *call, const struct outcome *o)
 		call->ans_live = false;
 		call->continuing = true;
 		memset(&call->cs, 0, sizeof(call->cs));
-		call->cont_json = continuation_request(call);
+		call->cont_json = continuation_request(call, false, NULL);
+		call->cont_trimmed = continuation_request(call, true,
+		    &call->cont_trim);
 	}
 	answer_drop(call);
 	buf_reset(&call->held);
 	call->held_base = 0;
-	if (a != LADDER_TRY || call->cont_json == NULL) {
+	if (a != LADDER_TRY || call->cont_json == NULL ||
+	    call->cont_trimmed == NULL) {
 		rs->midstream_errors++;
 		stream_error_event(call, why);
 		conn_respond_end(call->conn);
@@ -1296,6 +1446,27 @@ skip(struct call *call, const struct target *t, enum fail_kind fk,
 	return fk;
 }
 
+/* Whether the request can be said in the other dialect; it is
+ * translated the first time a target of it is considered. */
+static bool
+translatable(struct call *call)
+{
+	if (call->xjson != NULL)
+		return true;
+	if (call->xwhy[0] != '\0')
+		return false;
+	call->xinfo = (struct dialect_info){
+		.from = call->dialect,
+		.to = call->dialect == DIALECT_OPENAI ? DIALECT_ANTHROPIC :
+		    DIALECT_OPENAI,
+		.created = (int64_t)time(NULL),
+	};
+	call->xjson = dialect_request(call->json, &call->xinfo, call->xwhy);
+	if (call->xjson == NULL && call->xwhy[0] == '\0')
+		snprintf(call->xwhy, sizeof(call->xwhy), "%s", "unknown");
+	return call->xjson != NULL;
+}
+
 static enum fail_kind
 target_usable(const struct target *t, int i, bool strict, void *arg)
 {
@@ -1303,12 +1474,17 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 	const struct route *r = call->route;
 	struct tstat *ts = tstat_of(call, t);
 	uint64_t now = now_mono_ms();
+	char why[DIALECT_WHY_MAX + 16];
 	size_t k;
 
-	/* Until dialect translation exists, a target must speak the
-	 * caller's API. */
-	if (t->provider->dialect != call->dialect)
-		return skip(call, t, FK_TECHNICAL, "dialect");
+	if (t->provider->dialect != call->dialect) {
+		if (!translatable(call)) {
+			snprintf(why, sizeof(why), "dialect:%s", call->xwhy);
+			return skip(call, t, FK_DIALECT, why);
+		}
+		if (target_model(t, call->model) == NULL)
+			return skip(call, t, FK_DIALECT, "dialect:model");
+	}
 	for (k = 0; k < r->nrequire_tags; k++)
 		if (!target_has_tag(t, r->require_tags[k]))
 			return skip(call, t, FK_REGION, "tags");
@@ -1334,26 +1510,35 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 /* ---- an attempt -------------------------------------------------------- */
 
 /* The body for this target: the caller's bytes, or a copy with the
- * target's model (and, for a continuation, the prefix).  NULL on
- * allocation failure. */
+ * target's model, in its dialect (and, for a continuation, with the
+ * prefix).  NULL when that cannot be made. */
 static const char *
 attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 {
-	json_t *base = call->cont_json ? call->cont_json : call->json;
+	const char *model = target_model(t, call->model);
+	bool anthropic = t->provider->dialect == DIALECT_ANTHROPIC;
+	json_t *cont = anthropic ? call->cont_trimmed : call->cont_json;
+	char why[DIALECT_WHY_MAX];
 	json_t *copy;
 
 	free(call->attempt_body);
 	call->attempt_body = NULL;
-	if (call->cont_json == NULL && (t->model == NULL ||
-	    (call->model != NULL && strcmp(t->model, call->model) == 0))) {
+	if (cont != NULL)
+		call->cs.trim = anthropic ? call->cont_trim : 0;
+	if (cont == NULL && !call->xlating && (model == NULL ||
+	    (call->model != NULL && strcmp(model, call->model) == 0))) {
 		*ret_len = call->body.len;
 		return call->body.data ? call->body.data : "";
 	}
-	copy = json_copy(base);
+	if (call->xlating)
+		copy = cont == NULL ? json_copy(call->xjson) :
+		    dialect_request(cont, &call->xinfo, why);
+	else
+		copy = json_copy(cont != NULL ? cont : call->json);
 	if (copy == NULL)
 		return NULL;
-	if (t->model != NULL)
-		json_object_set_new(copy, "model", json_string(t->model));
+	if (model != NULL)
+		json_object_set_new(copy, "model", json_string(model));
 	call->attempt_body = json_dumps(copy, JSON_COMPACT);
 	json_decref(copy);
 	if (call->attempt_body == NULL)
@@ -1378,7 +1563,8 @@ upstream_headers(struct call *call, const struct provider *p)
 	for (i = 0; i < call->req->nh; i++) {
 		const struct header *h = &call->req->h[i];
 
-		if (hop_by_hop(h->name))
+		if (hop_by_hop(h->name) || (p != NULL &&
+		    p->dialect != call->dialect && dialect_header(h->name)))
 			continue;
 		if (credential_header(h->name)) {
 			if (!own)
@@ -1456,6 +1642,12 @@ attempt_start(struct call *call)
 	if (call->finishing || call->conn == NULL)
 		return;
 	call->target = t;
+	call->xlating = t->provider->dialect != call->dialect;
+	if (call->xs_live) {
+		dialect_stream_free(&call->xs);
+		call->xs_live = false;
+	}
+	buf_reset(&call->xraw);
 	call->attempt_ms = now;
 	call->ttft_ms = NO_TIME;
 	call->held_base = 0;
@@ -1472,7 +1664,12 @@ attempt_start(struct call *call)
 		buf_free(&url);
 		xfer_free(x);
 		log_warnx("route %s: cannot set up an attempt", call->route->name);
-		respond_safe_failure(call);
+		/* Once the caller has part of an answer, it must end as a
+		 * stream ends, never with a second response head. */
+		if (call->committed)
+			attempt_failed(call, &broken);
+		else
+			respond_safe_failure(call);
 		return;
 	}
 	call->xfer = x;
@@ -1659,6 +1856,7 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	timer_init(&call->idle, idle_timeout, call);
 	timer_init(&call->retry, retry_fired, call);
 	buf_init(&call->held, HELD_MAX);
+	buf_init(&call->xraw, ANSWER_BODY_MAX);
 	call->caller = *conn_caller(c);
 	d->stats->calls++;
 	d->stats->in_flight++;

@@ -11,6 +11,7 @@ B=${B:-build}
 . tests/e2e/python.sh
 . tests/e2e/guest.sh
 . tests/e2e/ladder.sh
+. tests/e2e/dialect.sh
 
 PASS=0
 FAIL=0
@@ -571,6 +572,7 @@ else
 	t_breaker
 	t_retry_after
 	ladder_cases
+	dialect_cases
 	python_cases
 	guest_cases
 fi
