@@ -35,7 +35,9 @@ echo "\$ curl -i https://api.openai.com/v1/chat/completions ...   (with LD_PRELO
     -H "Content-Type: application/json" -d "$REQ"
 echo
 
-say "3. The same from an unmodified Python program (requests and httpx)"
+say "3. The same from an unmodified Python program; Anthropic is down too (529),
+   and its Anthropic call is served by the OpenAI-dialect backup, translated"
+mock_script anthropic 'status=529'
 echo "\$ python3 examples/hello.py   (with LD_PRELOAD=libllmfb.so)"
 "${SHIM[@]}" /usr/bin/python3 examples/hello.py
 

@@ -26,5 +26,9 @@ anthropic = httpx.post(
     timeout=30,
 )
 print("httpx -> api.anthropic.com:", anthropic.status_code,
-      "served by", anthropic.headers.get("x-llmfb-target", "(the provider itself)"))
-print("  ", anthropic.json()["content"][0]["text"])
+      "served by", anthropic.headers.get("x-llmfb-target", "(the provider itself)"),
+      "translated from " + anthropic.headers["x-llmfb-translated"]
+      if "x-llmfb-translated" in anthropic.headers else "")
+message = anthropic.json()
+print("  ", message["type"], message["content"][0]["text"],
+      "stop_reason=" + message["stop_reason"], "model=" + message["model"])
