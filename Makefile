@@ -46,7 +46,7 @@ UNIT_TESTS := util config ladder route preamble breaker answer budget \
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
-	$(B)/guest
+	$(B)/llmfb-xlate $(B)/guest
 
 .PHONY: all tools check unit e2e demo bench clean install asan deps
 all: $(B)/libllmfb.so $(B)/llmfbd $(B)/llmfbctl
@@ -91,6 +91,12 @@ include tests/e2e/guest.mk
 $(B)/llmfb-bench: $(B)/obj/bench/bench.o $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lcurl -lpthread -lm
+
+# The daemon's translation code, timed in-process.
+$(B)/obj/bench/xlate.o: ALL_CFLAGS += -Idaemon
+$(B)/llmfb-xlate: $(B)/obj/bench/xlate.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(DAEMON_LIBS)
 
 $(B)/llmfb-hotpath: $(B)/obj/bench/hotpath.o $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")

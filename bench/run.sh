@@ -15,9 +15,13 @@
 #    mock and through the shim to https://api.openai.com (served by the
 #    mock via llmfbd); PY_ROUNDS rounds, interleaved; percentiles over all
 #    the calls of all rounds.
+# 4. Dialect translation (issue 5): llmfb-xlate times the daemon's own
+#    translation code in-process on a 2 KB request and a 100-event stream,
+#    both ways, beside the parsing and reading every call already pays.
 #
-# The tools (llmfb-bench, llmfb-hotpath) come from `make tools`.  Not a
-# test: nothing here can fail the build.  SKIP_CURL=1, SKIP_HOT=1, SKIP_PY=1 leave a part out.
+# The tools (llmfb-bench, llmfb-hotpath, llmfb-xlate) come from `make
+# tools`.  Not a test: nothing here can fail the build.  SKIP_CURL=1,
+# SKIP_HOT=1, SKIP_PY=1, SKIP_XLATE=1 leave a part out.
 set -eu
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -271,3 +275,12 @@ py_part() {
 [ -n "${SKIP_CURL:-}" ] || curl_part
 [ -n "${SKIP_HOT:-}" ] || hot_part
 [ -n "${SKIP_PY:-}" ] || py_part
+
+xlate_part() {
+	echo
+	echo "## Dialect translation (llmfb-xlate), µs, in-process"
+	echo
+	"$B/llmfb-xlate"
+}
+
+[ -n "${SKIP_XLATE:-}" ] || xlate_part
