@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "answer.h"
+#include "jsonget.h"
 
 /* Buffers that grew past this for one big event are given back after it,
  * so a long stream holds only what its pending event needs. */
@@ -22,45 +23,6 @@ copy_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-static const char *
-get_str(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static bool
-is_str(const json_t *o, const char *key, const char *want)
-{
-	const char *s = get_str(o, key);
-
-	return s != NULL && strcmp(s, want) == 0;
-}
-
-/* A non-negative integer member: true and *ret_val, else false. */
-static bool
-get_count(const json_t *o, const char *key, uint64_t *ret_val)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return false;
-	*ret_val = (uint64_t)json_integer_value(v);
-	return true;
-}
-
-/* A block index: 0 .. INT_MAX / 2, so that moving it past another
- * stream's blocks cannot overflow.  -1 when missing or out of range. */
-static int
-get_index(const json_t *o)
-{
-	json_t *v = json_object_get(o, "index");
-
-	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    json_integer_value(v) > INT_MAX / 2)
-		return -1;
-	return (int)json_integer_value(v);
-}
-
 static void
 shrink(struct buf *b)
 {
@@ -68,12 +30,6 @@ shrink(struct buf *b)
 		buf_free(b);
 	else
 		buf_reset(b);
-}
-
-static bool
-null_or_absent(const json_t *v)
-{
-	return v == NULL || json_is_null(v);
 }
 
 /* ---- what an answer says --------------------------------------------- */

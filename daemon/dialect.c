@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "dialect.h"
+#include "jsonget.h"
 #include "util.h"
 
 /* Only bounds a buffer: a text never outgrows the body it came from. */
@@ -49,20 +50,6 @@ static const struct {
 };
 
 /* ---- small helpers ----------------------------------------------------- */
-
-static const char *
-get_str(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static bool
-is_str(const json_t *o, const char *key, const char *want)
-{
-	const char *s = get_str(o, key);
-
-	return s != NULL && strcmp(s, want) == 0;
-}
 
 /* A member, null taken as absent: both APIs mean the same by them. */
 static json_t *

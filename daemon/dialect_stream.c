@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "dialect_stream.h"
+#include "jsonget.h"
 
 /* An id and a model name fit in this; more is not an answer's. */
 #define HEAD_MAX	(16u << 10)
@@ -16,20 +17,6 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static const char *
-get_str(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static bool
-is_str(const json_t *o, const char *key, const char *want)
-{
-	const char *v = get_str(o, key);
-
-	return v != NULL && strcmp(v, want) == 0;
-}
-
 /* A non-empty string value, or NULL. */
 static const json_t *
 get_text(const json_t *o, const char *key)
@@ -39,37 +26,13 @@ get_text(const json_t *o, const char *key)
 	return json_is_string(v) && json_string_length(v) > 0 ? v : NULL;
 }
 
-/* A non-negative integer member: true and *ret_val, else false. */
-static bool
-get_count(const json_t *o, const char *key, uint64_t *ret_val)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return false;
-	*ret_val = (uint64_t)json_integer_value(v);
-	return true;
-}
-
-/* An index, as answer.c reads it: 0 .. INT_MAX / 2, else -1.  An OpenAI
- * tool call without one is named by its place, pos. */
+/* An OpenAI tool call's index; one without is named by its place, pos. */
 static int
-get_index(const json_t *o, int pos)
+tool_index(const json_t *tc, int pos)
 {
-	json_t *v = json_object_get(o, "index");
-
-	if (v == NULL && pos >= 0)
+	if (json_object_get(tc, "index") == NULL && pos >= 0)
 		return pos;
-	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    json_integer_value(v) > INT_MAX / 2)
-		return -1;
-	return (int)json_integer_value(v);
-}
-
-static bool
-null_or_absent(const json_t *v)
-{
-	return v == NULL || json_is_null(v);
+	return get_index(tc);
 }
 
 static int
@@ -227,7 +190,7 @@ a2o_block_start(struct dialect_stream *s, const json_t *j)
 {
 	const json_t *cb = json_object_get(j, "content_block");
 	const json_t *id, *name, *t;
-	int i = get_index(j, -1);
+	int i = get_index(j);
 
 	if (i < 0 || !json_is_object(cb))
 		return -1;
@@ -266,7 +229,7 @@ static int
 a2o_block_delta(struct dialect_stream *s, const json_t *j)
 {
 	const json_t *d = json_object_get(j, "delta"), *v;
-	int i = get_index(j, -1);
+	int i = get_index(j);
 
 	if (i < 0 || !json_is_object(d))
 		return -1;
@@ -286,7 +249,7 @@ a2o_block_delta(struct dialect_stream *s, const json_t *j)
 static int
 a2o_block_stop(struct dialect_stream *s, const json_t *j)
 {
-	int i = get_index(j, -1), r = 0;
+	int i = get_index(j), r = 0;
 
 	if (i < 0)
 		return -1;
@@ -442,7 +405,7 @@ o2a_tool(struct dialect_stream *s, const json_t *tc, size_t pos)
 	int i;
 
 	if (!json_is_object(tc) ||
-	    (i = get_index(tc, pos > INT_MAX / 2 ? -1 : (int)pos)) < 0)
+	    (i = tool_index(tc, pos > INT_MAX / 2 ? -1 : (int)pos)) < 0)
 		return -1;
 	if (get_text(tc, "id") != NULL && i != s->tool) {
 		name = json_object_get(fn, "name");
