@@ -522,12 +522,7 @@ respond_error(struct call *call, int status, const char *type,
 	json_t *err;
 	char *body;
 
-	if (call->dialect == DIALECT_ANTHROPIC)
-		err = json_pack("{s:s, s:{s:s, s:s}}", "type", "error",
-		    "error", "type", type, "message", message);
-	else
-		err = json_pack("{s:{s:s, s:s, s:n, s:s}}", "error",
-		    "message", message, "type", type, "param", "code", type);
+	err = dialect_error_body(call->dialect, type, type, message);
 	body = err ? json_dumps(err, JSON_COMPACT) : NULL;
 	if (call->conn != NULL)
 		conn_respond_full(call->conn, status, extra,
@@ -1256,31 +1251,19 @@ attempt_ended(struct call *call, const struct outcome *o)
 static void
 stream_error_event(struct call *call, const char *why)
 {
+	bool anthropic = call->dialect == DIALECT_ANTHROPIC;
 	char msg[256];
+	struct buf ev;
 	json_t *j;
-	char *s;
 
 	snprintf(msg, sizeof(msg), "llmfb: the answer broke off after it "
 	    "began (%s); what was sent is incomplete", why);
-	if (call->dialect == DIALECT_ANTHROPIC)
-		j = json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error",
-		    "type", "api_error", "message", msg);
-	else
-		j = json_pack("{s:{s:s, s:s, s:n, s:s}}", "error", "message",
-		    msg, "type", "server_error", "param", "code",
-		    "llmfb_stream_interrupted");
-	if ((s = j ? json_dumps(j, JSON_COMPACT) : NULL) != NULL) {
-		struct buf ev;
-
-		buf_init(&ev, strlen(s) + 64);
-		if (call->dialect == DIALECT_ANTHROPIC)
-			buf_printf(&ev, "event: error\ndata: %s\n\n", s);
-		else
-			buf_printf(&ev, "data: %s\n\n", s);
+	j = dialect_error_body(call->dialect, anthropic ? "api_error" :
+	    "server_error", "llmfb_stream_interrupted", msg);
+	buf_init(&ev, 8 * sizeof(msg));	/* room for escapes */
+	if (j != NULL && sse_emit_json(&ev, anthropic ? "error" : NULL, j) == 0)
 		conn_respond_body(call->conn, ev.data, ev.len);
-		buf_free(&ev);
-	}
-	free(s);
+	buf_free(&ev);
 	json_decref(j);
 }
 

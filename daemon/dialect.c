@@ -456,11 +456,18 @@ dialect_error_json(const json_t *err, int status, enum dialect target,
 	if (target == caller && json_is_object(e))
 		return json_deep_copy(err);
 	error_type(status, caller, &type, &code);
-	if (caller == DIALECT_ANTHROPIC)
+	return dialect_error_body(caller, type, code, msg);
+}
+
+json_t *
+dialect_error_body(enum dialect d, const char *type, const char *code,
+    const char *message)
+{
+	if (d == DIALECT_ANTHROPIC)
 		return json_pack("{s:s, s:{s:s, s:s}}", "type", "error",
-		    "error", "type", type, "message", msg);
-	return json_pack("{s:{s:s, s:s, s:n, s:s?}}", "error", "message", msg,
-	    "type", type, "param", "code", code);
+		    "error", "type", type, "message", message);
+	return json_pack("{s:{s:s, s:s, s:n, s:s?}}", "error", "message",
+	    message, "type", type, "param", "code", code);
 }
 
 json_t *

@@ -62,6 +62,11 @@ const char *dialect_finish(const char *reason, enum dialect target,
  * HTTP status it came with (0 inside a stream). */
 json_t *dialect_error_json(const json_t *err, int status,
     enum dialect target, enum dialect caller);
+/* An error body as dialect d says it: OpenAI's {"error": {message, type,
+ * param, code}} (code may be NULL), Anthropic's {"type": "error",
+ * "error": {type, message}} (no code).  llmfbd's own errors too. */
+json_t *dialect_error_body(enum dialect d, const char *type,
+    const char *code, const char *message);
 /* The status the caller's SDK expects for the target's. */
 int dialect_error_status(int status, enum dialect caller);
 
