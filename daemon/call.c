@@ -81,6 +81,7 @@ struct call {
 	struct dialect_stream	 xs;
 	bool			 xs_live;
 	struct buf		 xraw;		/* its whole body, untranslated */
+	struct buf		 xout;		/* a stream's bytes, translated */
 	uint64_t		 est_in;	/* the request's tokens, roughly */
 	uint64_t		 max_out;	/* its max_tokens; 0: not set */
 	uint64_t		 attempt_ms;	/* when the attempt began */
@@ -465,6 +466,7 @@ call_destroy(void *arg)
 	if (call->xs_live)
 		dialect_stream_free(&call->xs);
 	buf_free(&call->xraw);
+	buf_free(&call->xout);
 	if (call->ans_live)
 		answer_free(&call->ans);
 	if (call->continuing)
@@ -816,8 +818,7 @@ take(struct call *call, struct xfer *x, const char *p, size_t n)
 static size_t
 take_translated(struct call *call, struct xfer *x, const char *p, size_t n)
 {
-	struct buf out;
-	size_t r;
+	struct buf *out = &call->xout;
 
 	if (!is_event_stream(x)) {
 		first_token(call);
@@ -827,17 +828,14 @@ take_translated(struct call *call, struct xfer *x, const char *p, size_t n)
 		dialect_stream_init(&call->xs, &call->xinfo);
 		call->xs_live = true;
 	}
-	buf_init(&out, HELD_MAX);
-	if (dialect_stream_feed(&call->xs, p, n, &out) < 0) {
+	buf_reset(out);
+	if (dialect_stream_feed(&call->xs, p, n, out) < 0) {
 		log_debug("attempt %s: the stream cannot be translated",
 		    call->target->name);
-		r = 0;
-	} else {
-		r = out.len == 0 || take(call, x, out.data, out.len) ==
-		    out.len ? n : 0;
+		return 0;
 	}
-	buf_free(&out);
-	return r;
+	return out->len == 0 || take(call, x, out->data, out->len) ==
+	    out->len ? n : 0;
 }
 
 /* The whole body of a translated answer, now that it ended.  Returns 0,
@@ -1840,6 +1838,7 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	timer_init(&call->retry, retry_fired, call);
 	buf_init(&call->held, HELD_MAX);
 	buf_init(&call->xraw, ANSWER_BODY_MAX);
+	buf_init(&call->xout, HELD_MAX);
 	call->caller = *conn_caller(c);
 	d->stats->calls++;
 	d->stats->in_flight++;
