@@ -1017,7 +1017,10 @@ on_done(struct xfer *x, CURLcode rc)
 	    !is_event_stream(x) && take_translated_body(call, x) < 0) {
 		o.body = FK_TECHNICAL;
 		o.why = "untranslatable";
-	} else if (rc == CURLE_OK && call->ans_live) {
+	} else if (rc == CURLE_OK && is_2xx(x->status)) {
+		/* No byte of it came: it is read all the same, as empty. */
+		if (!call->ans_live)
+			take(call, x, "", 0);
 		/* A body too big to hold went out unread: it ends unjudged. */
 		if (call->committed || call->ans.stream)
 			answer_end(&call->ans);

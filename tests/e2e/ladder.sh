@@ -61,6 +61,18 @@ l_technical() {
 	expect_eq target "$TARGET" lb
 	expect_eq attempts "$(counts)" "1 1 0 0"
 	finish "ladder: a stream without its end marker is technical"
+
+	# A 200 with no body at all is no answer: never a silent empty one.
+	mock_reset
+	mock_script la 'malformed=2'
+	call "$LK" "$OAI" "$(lreq case-class)"
+	expect_eq target "$TARGET" lb
+	expect_match body "$BODY" '"Hello from lb"'
+	expect_eq attempts "$(counts)" "1 1 0 0"
+	call "$LK" "$OAI" "$(lreq case-class '"stream":true')"
+	expect_eq stream-target "$TARGET" lb
+	expect_eq text "$(sse_text "$BODY")" "Hello from lb"
+	finish "ladder: an empty 200 body, whole or streamed, is technical"
 }
 
 l_quality() {

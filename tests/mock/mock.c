@@ -120,7 +120,7 @@ static const struct step_key {
 	{ "stall_ms", offsetof(struct step, stall_ms), 0, DUR_MAX, true },
 	{ "no_end", offsetof(struct step, no_end), 0, 2, false },
 	{ "refusal", offsetof(struct step, refusal), 0, 1, false },
-	{ "malformed", offsetof(struct step, malformed), 0, 1, false },
+	{ "malformed", offsetof(struct step, malformed), 0, 2, false },
 	{ "close", offsetof(struct step, close), 0, 1, false },
 	{ "prompt_tokens", offsetof(struct step, prompt_tokens), 0,
 	    COUNT_MAX, false },
@@ -780,12 +780,13 @@ error_json(const struct req *r, int status)
 	    "type", type, "param", "code");
 }
 
-/* A malformed stream still has correct HTTP and SSE framing. */
+/* A malformed stream still has correct HTTP and SSE framing; malformed=2
+ * is a stream with no event at all. */
 static int
 stream_malformed(struct req *r)
 {
-	if (stream_begin(r) < 0 || sse_write(r, r->ep == EP_MESSAGES ?
-	    "message_start" : NULL, "{not json") < 0)
+	if (stream_begin(r) < 0 || (r->st.malformed == 1 && sse_write(r,
+	    r->ep == EP_MESSAGES ? "message_start" : NULL, "{not json") < 0))
 		return ABORT;
 	return stream_end(r);
 }
@@ -802,7 +803,8 @@ respond(struct req *r)
 		return send_body(r, status, NULL, "", 0);
 	if (r->st.malformed)
 		return r->stream && status < 400 ? stream_malformed(r) :
-		    send_body(r, status, "application/json", "{not json", 9);
+		    send_body(r, status, "application/json", "{not json",
+		    r->st.malformed == 1 ? 9 : 0);
 	if (status >= 400)
 		return send_json(r, status, error_json(r, status));
 	if (r->ep == EP_OTHER)
