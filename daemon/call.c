@@ -105,6 +105,8 @@ struct call {
 	uint64_t		 last_in, last_out; /* the last answer's */
 	double			 cost;
 	const struct target	*served;
+	const char		*first_from;	/* the first target left */
+	enum fail_kind		 first_fk;	/* and why */
 	const char		*result;	/* how the call ended */
 	char			 reasons[REASONS_MAX];
 	bool			 committed;	/* answer's head went out */
@@ -289,6 +291,20 @@ llmfb_headers(struct call *call, struct buf *h, const char *served)
 
 /* ---- the call's record ------------------------------------------------- */
 
+/* An attempt's times, kept for the SLO and the status (recent) and for
+ * the metrics (all). */
+static void
+note_times(struct call *call, uint32_t ttft, uint32_t total)
+{
+	struct tstat *ts = tstat_of(call, call->target);
+
+	latency_add(&ts->lat, now_mono_ms(), ttft, total);
+	if (ttft != NO_TIME)
+		hist_add(&ts->ttft_h, ttft);
+	hist_add(&ts->total_h, total);
+}
+
+
 static void
 record_attempt(struct call *call, enum fail_kind fk, const char *why,
     int status)
@@ -296,8 +312,19 @@ record_attempt(struct call *call, enum fail_kind fk, const char *why,
 	struct attempt_rec *a;
 	double connect = 0;
 	uint64_t now = now_mono_ms();
+	char labels[1024];
 
-	if (call->nrec >= RECORDS_MAX || call->target == NULL)
+	if (call->target == NULL)
+		return;
+	if (fk != FK_NONE && call->first_from == NULL) {
+		call->first_from = call->target->name;
+		call->first_fk = fk;
+	}
+	if (prom_labels(labels, sizeof(labels), "route", call->route->name,
+	    "target", call->target->name, "outcome", fk == FK_NONE ? "ok" :
+	    fail_kind_name(fk), NULL) == 0)
+		lset_add(&call->d->stats->attempts, labels, 1);
+	if (call->nrec >= RECORDS_MAX)
 		return;
 	a = &call->rec[call->nrec++];
 	a->target = call->target->name;
@@ -449,6 +476,47 @@ record_emit(struct call *call)
 	json_decref(rec);
 }
 
+/* The call ended: count it by route, served target and result, by its
+ * program, and what its fallback cost beside the primary. */
+static void
+count_call(struct call *call)
+{
+	struct stats *st = call->d->stats;
+	const struct caller *c = &call->caller;
+	struct rstat *rs;
+	struct cstat *cs;
+	char labels[1024];
+	bool fell_back = call->served != NULL && call->ladder.rung > 0;
+
+	if (call->route == NULL)
+		return;
+	rs = stats_route(st, call->route->name);
+	cs = stats_caller(st, c->exe[0] ? c->exe : c->comm[0] ? c->comm :
+	    "?", (uint32_t)c->uid);
+	cs->calls++;
+	cs->spend_usd += call->cost;
+	if (fell_back)
+		cs->fallbacks++;
+	if (strcmp(call->result, "safe-failure") == 0)
+		cs->safe_failures++;
+	if (strcmp(call->result, "client-gone") == 0)
+		cs->client_gone++;
+	if (prom_labels(labels, sizeof(labels), "route", call->route->name,
+	    "target", call->served ? call->served->name : "none", "outcome",
+	    call->result, NULL) == 0)
+		lset_add(&st->requests, labels, 1);
+	if (!fell_back)
+		return;
+	rs->fallback_cost_diff_usd += call->cost - cost_of(
+	    call->route->ladder[0], call->last_in, call->last_out);
+	if (prom_labels(labels, sizeof(labels), "route", call->route->name,
+	    "from", call->first_from ? call->first_from :
+	    call->route->ladder[0]->name, "to", call->served->name, "class",
+	    fail_class_name(fail_kind_class(call->first_fk)), "kind",
+	    fail_kind_name(call->first_fk), NULL) == 0)
+	lset_add(&st->fallbacks, labels, 1);
+}
+
 /* ---- ending a call ----------------------------------------------------- */
 
 static void
@@ -493,6 +561,7 @@ call_finish(struct call *call, const char *result)
 	timer_cancel(call->d->loop, &call->first_token);
 	timer_cancel(call->d->loop, &call->idle);
 	timer_cancel(call->d->loop, &call->retry);
+	count_call(call);
 	record_emit(call);
 	loop_defer(call->d->loop, call_destroy, call);
 }
@@ -504,8 +573,16 @@ call_client_gone(struct call *call)
 		return;
 	call->conn = NULL;
 	call->req = NULL;
-	if (call->route != NULL)
-		stats_route(call->d->stats, call->route->name)->client_gone++;
+	if (call->route != NULL) {
+		struct rstat *rs = stats_route(call->d->stats,
+		    call->route->name);
+
+		rs->client_gone++;
+		/* The user-impact signal: did waiting for a fallback lose
+		 * them? */
+		if (call->ladder.rungs_tried > 1 || call->ladder.rung > 0)
+			rs->client_gone_fell_back++;
+	}
 	call_finish(call, "client-gone");
 }
 
@@ -1042,8 +1119,8 @@ on_done(struct xfer *x, CURLcode rc)
 		call->served = call->target;
 		record_attempt(call, o.body, o.why, o.status);
 		target_result(call, true);
-		latency_add(&tstat_of(call, call->target)->lat, now_mono_ms(),
-		    call->ttft_ms, (uint32_t)(now_mono_ms() - call->attempt_ms));
+		note_times(call, call->ttft_ms,
+		    (uint32_t)(now_mono_ms() - call->attempt_ms));
 		account(call, &call->ans);
 		conn_respond_end(call->conn);
 		call_finish(call, call->continuing ? "continued" :
@@ -1168,7 +1245,7 @@ latency_sample(struct call *call, const struct outcome *o)
 	else if (o->kind != OUT_OK && o->kind != OUT_TIMEOUT_TOTAL &&
 	    o->kind != OUT_TIMEOUT_IDLE)
 		return;
-	latency_add(&tstat_of(call, call->target)->lat, now, ttft, total);
+	note_times(call, ttft, total);
 }
 
 static void
@@ -1425,6 +1502,10 @@ static enum fail_kind
 skip(struct call *call, const struct target *t, enum fail_kind fk,
     const char *why)
 {
+	if (call->first_from == NULL) {
+		call->first_from = t->name;
+		call->first_fk = fk;
+	}
 	tstat_of(call, t)->skipped[fk]++;
 	add_reason_str(call, t->name, why);
 	return fk;
@@ -1482,6 +1563,8 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 		return skip(call, t, FK_TECHNICAL, "queue-full");
 	if (strict && over_slo(&r->policy, &ts->lat, now))
 		return skip(call, t, FK_LATENCY, "slo");
+	if (ts->drained)
+		return skip(call, t, FK_TECHNICAL, "drained");
 	/* Last: in half-open, a yes takes one of the probes.  An open
 	 * breaker costs no attempt. */
 	if (!breaker_allow(&ts->br, &t->breaker, now)) {

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "config.h"
 #include "util.h"
@@ -693,6 +695,55 @@ config_target(const struct config *c, const char *name)
 	return NULL;
 }
 
+static bool
+str_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool
+provider_same(const struct provider *a, const struct provider *b)
+{
+	return a->dialect == b->dialect && str_same(a->name, b->name) &&
+	    str_same(a->base_url, b->base_url) &&
+	    str_same(a->origin, b->origin) &&
+	    str_same(a->api_key, b->api_key);
+}
+
+static bool
+breaker_conf_same(const struct breaker_conf *a, const struct breaker_conf *b)
+{
+	return a->failures == b->failures && a->ratio_pct == b->ratio_pct &&
+	    a->window_ms == b->window_ms &&
+	    a->min_requests == b->min_requests &&
+	    a->cooldown_ms == b->cooldown_ms && a->probes == b->probes;
+}
+
+bool
+target_same(const struct target *a, const struct target *b)
+{
+	size_t i;
+
+	if (!provider_same(a->provider, b->provider) ||
+	    !str_same(a->name, b->name) || !str_same(a->model, b->model) ||
+	    a->nmodels != b->nmodels || a->ntags != b->ntags ||
+	    !breaker_conf_same(&a->breaker, &b->breaker) ||
+	    a->price.input != b->price.input ||
+	    a->price.output != b->price.output ||
+	    a->context != b->context ||
+	    a->max_concurrency != b->max_concurrency)
+		return false;
+	for (i = 0; i < a->nmodels; i++)
+		if (!str_same(a->models[i].requested, b->models[i].requested) ||
+		    !str_same(a->models[i].own, b->models[i].own))
+			return false;
+	for (i = 0; i < a->ntags; i++)
+		if (!str_same(a->tags[i], b->tags[i]))
+			return false;
+	return true;
+}
+
 static void
 breaker_default(struct breaker_conf *b)
 {
@@ -1273,13 +1324,52 @@ get_mode(struct cctx *x, const struct ynode *n, uint32_t *ret)
 	return 0;
 }
 
+/* metrics_listen: "127.0.0.1:9464", "[::1]:9464" or "localhost:9464".
+ * Loopback only: the metrics name every route, target and program. */
+static int
+get_metrics_listen(struct cctx *x, const struct ynode *n, struct config *c)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	char host[64];
+	const char *colon;
+	size_t hlen;
+	int port;
+
+	if (want(x, n, YNODE_SCALAR, "metrics_listen") < 0)
+		return -1;
+	colon = strrchr(n->str, ':');
+	hlen = colon ? (size_t)(colon - n->str) : 0;
+	if (colon == NULL || hlen == 0 || hlen >= sizeof(host) ||
+	    parse_int(colon + 1, 1, 65535, &port) < 0)
+		return cerr(x, n, "metrics_listen must be HOST:PORT, like "
+		    "\"127.0.0.1:9464\"");
+	memcpy(host, n->str, hlen);
+	host[hlen] = '\0';
+	if (strcmp(host, "localhost") == 0) {
+		snprintf(host, sizeof(host), "127.0.0.1");
+	} else if (host[0] == '[' && host[hlen - 1] == ']') {
+		memmove(host, host + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	}
+	if (!(inet_pton(AF_INET, host, &a4) == 1 &&
+	    (ntohl(a4.s_addr) >> 24) == 127) &&
+	    !(inet_pton(AF_INET6, host, &a6) == 1 &&
+	    IN6_IS_ADDR_LOOPBACK(&a6)))
+		return cerr(x, n, "metrics_listen: %s is not a loopback "
+		    "address (127.0.0.0/8, ::1)", host);
+	c->metrics_addr = xstrdup(host);
+	c->metrics_port = port;
+	return 0;
+}
+
 static struct config *
 config_from_tree(struct cctx *x, const struct ynode *root)
 {
 	static const char *const top_keys[] = { "listen", "listen_mode",
 		"control", "intercept", "upstream", "limits", "providers",
 		"targets", "defaults", "routes", "breaker", "state_dir",
-		"events", NULL };
+		"events", "control_group", "metrics_listen", NULL };
 	struct config *c = xcalloc(1, sizeof(*c));
 	struct policy defaults;
 	const struct ynode *v;
@@ -1308,6 +1398,13 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		goto out;
 	if ((v = ynode_get(root, "events")) != NULL &&
 	    get_str(x, v, "events", &c->events) < 0)
+		goto out;
+	if ((v = ynode_get(root, "control_group")) != NULL &&
+	    get_ids(x, v, "control_group", true, &c->control_gids,
+	    &c->ncontrol_gids) < 0)
+		goto out;
+	if ((v = ynode_get(root, "metrics_listen")) != NULL &&
+	    get_metrics_listen(x, v, c) < 0)
 		goto out;
 	if ((v = ynode_get(root, "intercept")) != NULL &&
 	    get_hosts(x, v, "intercept", &c->intercept, &c->nintercept) < 0)
@@ -1479,6 +1576,8 @@ config_unref(struct config *c)
 	free(c->ca_file);
 	free(c->state_dir);
 	free(c->events);
+	free(c->control_gids);
+	free(c->metrics_addr);
 	free(c);
 }
 

@@ -186,7 +186,13 @@ struct config {
 	uint64_t	  max_header_size;
 	uint32_t	  max_clients;
 	char		 *state_dir;	/* budgets persisted here */
-	char		 *events;	/* event log file; NULL: none */
+	char		 *events;	/* event log: a file, "journal" or
+					 * "journal:SOCKET"; NULL: none */
+	uint32_t	 *control_gids;	/* admin groups: may use control */
+	size_t		  ncontrol_gids;
+	char		 *metrics_addr;	/* loopback IP of the metrics
+					 * listener; NULL: none */
+	int		  metrics_port;
 	struct breaker_conf breaker;	/* every target's, unless its own */
 	struct provider	 *providers;
 	size_t		  nproviders;
@@ -206,6 +212,10 @@ void config_unref(struct config *c);
 
 const struct target *config_target(const struct config *c,
     const char *name);
+/* Whether a and b (of two configs) are the same target: same provider
+ * settings, models, breaker, price and limits.  A reload keeps a
+ * target's breaker and latency state only when they are. */
+bool target_same(const struct target *a, const struct target *b);
 bool config_intercepts(const struct config *c, const char *host,
     size_t hostlen);
 const char *dialect_name(enum dialect d);

@@ -1,9 +1,86 @@
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "stats.h"
 #include "util.h"
+
+/* From a local model's 25 ms to a long answer's minute. */
+const uint32_t HIST_BOUNDS_MS[HIST_BUCKETS - 1] = { 25, 50, 100, 250, 500,
+	1000, 2500, 5000, 10000, 20000, 30000, 60000 };
+
+void
+hist_add(struct hist *h, double ms)
+{
+	size_t i;
+
+	for (i = 0; i < HIST_BUCKETS - 1; i++)
+		if (ms <= HIST_BOUNDS_MS[i])
+			break;
+	h->b[i]++;
+	h->count++;
+	h->sum_s += ms / 1000;
+}
+
+void
+lset_add(struct lset *s, const char *labels, double v)
+{
+	struct lcount *c;
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].labels, labels) == 0) {
+			s->v[i].v += v;
+			return;
+		}
+	if (s->n == LSET_MAX) {
+		s->dropped++;
+		return;
+	}
+	if ((c = realloc(s->v, (s->n + 1) * sizeof(*c))) == NULL)
+		fatal("stats");
+	s->v = c;
+	c[s->n].labels = xstrdup(labels);
+	c[s->n].v = v;
+	s->n++;
+}
+
+void
+lset_free(struct lset *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->v[i].labels);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+prom_escape(char *out, size_t len, const char *value)
+{
+	size_t k = 0;
+
+	for (; *value != '\0'; value++) {
+		const char *rep = *value == '\\' ? "\\\\" :
+		    *value == '"' ? "\\\"" : *value == '\n' ? "\\n" : NULL;
+		size_t n = rep ? 2 : 1;
+
+		if (k + n >= len)
+			return -1;
+		if (rep != NULL)
+			memcpy(out + k, rep, 2);
+		else
+			out[k] = *value;
+		k += n;
+	}
+	if (len == 0)
+		return -1;
+	out[k] = '\0';
+	return 0;
+}
 
 struct stats *
 stats_new(void)
@@ -22,8 +99,14 @@ stats_free(struct stats *s)
 		free(s->t[i].name);
 	for (i = 0; i < s->nr; i++)
 		free(s->r[i].name);
+	for (i = 0; i < s->nc; i++)
+		free(s->c[i].name);
 	free(s->t);
 	free(s->r);
+	free(s->c);
+	lset_free(&s->requests);
+	lset_free(&s->attempts);
+	lset_free(&s->fallbacks);
 	free(s);
 }
 
@@ -65,4 +148,63 @@ stats_route(struct stats *s, const char *name)
 	memset(r, 0, sizeof(*r));
 	r->name = xstrdup(name);
 	return r;
+}
+
+int
+prom_labels(char *out, size_t len, ...)
+{
+	const char *name, *value;
+	char esc[512];
+	size_t k = 0, n;
+	va_list ap;
+	int r = 0;
+
+	if (len == 0)
+		return -1;
+	out[0] = '\0';
+	va_start(ap, len);
+	while (r == 0 && (name = va_arg(ap, const char *)) != NULL) {
+		value = va_arg(ap, const char *);
+		if (prom_escape(esc, sizeof(esc), value ? value : "") < 0) {
+			r = -1;
+			break;
+		}
+		n = (size_t)snprintf(out + k, len - k, "%s%s=\"%s\"",
+		    k ? "," : "", name, esc);
+		if (n >= len - k)
+			r = -1;
+		else
+			k += n;
+	}
+	va_end(ap);
+	return r;
+}
+
+struct cstat *
+stats_caller(struct stats *s, const char *name, uint32_t uid)
+{
+	struct cstat *c;
+	size_t i;
+
+	for (i = 0; i < s->nc; i++)
+		if (s->c[i].uid == uid && strcmp(s->c[i].name, name) == 0)
+			return &s->c[i];
+	if (s->nc >= CALLERS_MAX && strcmp(name, "(other)") != 0)
+		return stats_caller(s, "(other)", UINT32_MAX);
+	c = realloc(s->c, (s->nc + 1) * sizeof(*c));
+	if (c == NULL)
+		fatal("stats");
+	s->c = c;
+	c = &s->c[s->nc++];
+	memset(c, 0, sizeof(*c));
+	c->name = xstrdup(name);
+	c->uid = uid;
+	return c;
+}
+
+void
+stats_target_renew(struct tstat *t)
+{
+	breaker_init(&t->br);
+	latency_init(&t->lat);
 }

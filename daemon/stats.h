@@ -11,6 +11,40 @@
 
 #define OUTCOME_KINDS	(OUT_BROKEN + 1)
 
+/* A latency histogram with fixed bucket bounds (HIST_BOUNDS_MS, then
+ * +Inf), as Prometheus counts them: b[i] is how many took at most
+ * bound i, cumulative only when rendered. */
+#define HIST_BUCKETS	13
+extern const uint32_t HIST_BOUNDS_MS[HIST_BUCKETS - 1];
+
+struct hist {
+	uint64_t	 b[HIST_BUCKETS];
+	uint64_t	 count;
+	double		 sum_s;
+};
+
+void hist_add(struct hist *h, double ms);
+
+/* Counters by a label set, for the metrics: "route=\"chat\",..." as
+ * Prometheus writes it (already escaped) -> a value.  A host has tens of
+ * routes and targets, so a short array and a linear search do; past
+ * LSET_MAX label sets, further ones are counted in dropped. */
+#define LSET_MAX	4096
+
+struct lcount {
+	char		*labels;
+	double		 v;
+};
+
+struct lset {
+	struct lcount	*v;
+	size_t		 n;
+	uint64_t	 dropped;
+};
+
+void lset_add(struct lset *s, const char *labels, double v);
+void lset_free(struct lset *s);
+
 struct tstat {
 	char		*name;
 	uint64_t	 attempts;
@@ -26,8 +60,11 @@ struct tstat {
 	uint64_t	 in_tokens, out_tokens;
 	double		 spend_usd;
 	char		 last_failure[64];
+	bool		 drained;		/* by hand: takes no new call */
+	uint64_t	 injected;		/* attempts a fault was put in */
 	struct breaker	 br;			/* shared by every route */
 	struct latency	 lat;			/* recent answers' times */
+	struct hist	 ttft_h, total_h;	/* all answers' times */
 };
 
 struct rstat {
@@ -37,6 +74,7 @@ struct rstat {
 	uint64_t	 safe_failures;
 	uint64_t	 delivered_errors;	/* non-retried errors passed on */
 	uint64_t	 client_gone;
+	uint64_t	 client_gone_fell_back;	/* ... after the ladder moved */
 	uint64_t	 fallback_by[FK_COUNT];	/* why the primary was left */
 	uint64_t	 midstream_continued;
 	uint64_t	 midstream_errors;
@@ -44,11 +82,31 @@ struct rstat {
 	double		 fallback_cost_diff_usd;/* served minus primary */
 };
 
+/* Per program: its executable (or command name) and user. */
+#define CALLERS_MAX	256
+
+struct cstat {
+	char		*name;			/* "exe" or "comm" */
+	uint32_t	 uid;
+	uint64_t	 calls;
+	uint64_t	 fallbacks;
+	uint64_t	 safe_failures;
+	uint64_t	 client_gone;
+	double		 spend_usd;
+};
+
 struct stats {
 	struct tstat	*t;
 	size_t		 nt;
 	struct rstat	*r;
 	size_t		 nr;
+	struct cstat	*c;
+	size_t		 nc;
+	/* For the metrics. */
+	struct lset	 requests;	/* route, target, outcome */
+	struct lset	 attempts;	/* route, target, outcome */
+	struct lset	 fallbacks;	/* route, from, to, class, kind */
+	struct hist	 shim_h;	/* shim to daemon */
 	uint64_t	 calls;
 	uint64_t	 passthrough;
 	uint64_t	 rejected;		/* malformed or not ours */
@@ -59,5 +117,18 @@ struct stats *stats_new(void);
 void stats_free(struct stats *s);
 struct tstat *stats_target(struct stats *s, const char *name);
 struct rstat *stats_route(struct stats *s, const char *name);
+/* The program's counters; past CALLERS_MAX programs, one "(other)". */
+struct cstat *stats_caller(struct stats *s, const char *name,
+    uint32_t uid);
+/* A target changed in a reload: its breaker and recent times start
+ * afresh (its counters go on). */
+void stats_target_renew(struct tstat *t);
+/* Write a label value escaped as Prometheus wants it (\\, \", \n);
+ * returns 0 or -1 when it does not fit. */
+int prom_escape(char *out, size_t len, const char *value);
+/* A label set from name, value pairs ending in NULL:
+ * prom_labels(out, len, "route", "chat", "target", "a", NULL) writes
+ * route="chat",target="a".  Returns 0, or -1 when it does not fit. */
+int prom_labels(char *out, size_t len, ...);
 
 #endif
