@@ -5,18 +5,25 @@
  *	LLMFB/1 CONNECT <host> <port>\r\n	first, always
  *	LLMFB/1 TLS\r\n				when the program starts TLS
  *						(the session is virtual)
+ *	LLMFB/1 SENT <us>\r\n			just before the program's
+ *						first request on a TLS one:
+ *						CLOCK_MONOTONIC in µs
  *
  * Then the program's HTTP/1.1, in plaintext.  The host is the name the
  * program resolved, the port the one it connected to; TLS says the
  * program meant https.  Connections that start with anything else (the
- * libcurl layer's, which name their origin in X-Llmfb-Origin) carry no
- * preamble.  A preamble line never appears after the first HTTP byte. */
+ * libcurl layer's, which name their origin in X-Llmfb-Origin and stamp
+ * X-Llmfb-Sent) carry no preamble.  The stamps let llmfbd measure the
+ * time from the shim handing a request over to llmfbd having it.  A preamble line never appears after the first HTTP byte. */
 #ifndef LLMFB_SHIM_PROTO_H
 #define LLMFB_SHIM_PROTO_H
 
 #define PREAMBLE_MAGIC		"LLMFB/1 "
 #define PREAMBLE_CONNECT	PREAMBLE_MAGIC "CONNECT"
 #define PREAMBLE_TLS		PREAMBLE_MAGIC "TLS\r\n"
+#define PREAMBLE_SENT		PREAMBLE_MAGIC "SENT"
+/* The libcurl layer's stamp, a request header: the same clock. */
+#define SENT_HEADER		"X-Llmfb-Sent"
 /* The longest line: magic, verb, a 253-byte name, a port, CRLF. */
 #define PREAMBLE_LINE_MAX	300
 

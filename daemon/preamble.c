@@ -23,6 +23,22 @@ parse_line(struct origin *o, const char *s, size_t len)
 		o->tls = true;
 		return 0;
 	}
+	if (len > sizeof(PREAMBLE_SENT) &&
+	    memcmp(s, PREAMBLE_SENT " ", sizeof(PREAMBLE_SENT)) == 0) {
+		char num[24];
+		uint64_t v64;
+
+		len -= sizeof(PREAMBLE_SENT);
+		if (o->host[0] == '\0' || o->sent_us != 0 ||
+		    len >= sizeof(num))
+			return -1;
+		memcpy(num, s + sizeof(PREAMBLE_SENT), len);
+		num[len] = '\0';
+		if (parse_u64(num, 1, UINT64_MAX, &v64) < 0)
+			return -1;
+		o->sent_us = v64;
+		return 0;
+	}
 	if (len <= sizeof(PREAMBLE_CONNECT) ||
 	    memcmp(s, PREAMBLE_CONNECT " ", sizeof(PREAMBLE_CONNECT)) != 0 ||
 	    o->host[0] != '\0')

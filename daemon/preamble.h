@@ -12,6 +12,7 @@ struct origin {
 	char	host[254];	/* lower case; empty until CONNECT */
 	int	port;
 	bool	tls;
+	unsigned long long sent_us;	/* the SENT stamp; 0: none */
 };
 
 enum preamble_state {

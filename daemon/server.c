@@ -101,6 +101,15 @@ conn_origin(const struct conn *c)
 	return c->origin_url[0] ? c->origin_url : NULL;
 }
 
+uint64_t
+conn_take_sent(struct conn *c)
+{
+	uint64_t v = c->origin.sent_us;
+
+	c->origin.sent_us = 0;
+	return v;
+}
+
 const struct caller *
 conn_caller(struct conn *c)
 {

@@ -58,6 +58,9 @@ const struct caller *conn_caller(struct conn *c);
 /* "https://host:port" from the shim's preamble (a redirected connect()),
  * or NULL when the connection carried none. */
 const char *conn_origin(const struct conn *c);
+/* The shim's SENT stamp for the connection's first request (once; then
+ * 0).  CLOCK_MONOTONIC µs. */
+uint64_t conn_take_sent(struct conn *c);
 /* Start the response.  headers holds "Name: value\r\n" lines (may be
  * NULL).  content_length < 0 means the body is streamed (chunked).
  * Returns 0 or -EPIPE when the client is gone. */

@@ -30,6 +30,7 @@
  * rejected option) leaves the call untouched: fail open.
  */
 #include "shim.h"
+#include "shim_proto.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -896,6 +897,20 @@ static bool redirect_begin(struct centry *e, CURL *h, const char *api)
 	hdrs = headers_with(e->headers, origin);
 	if (!hdrs)
 		goto out;
+	{
+		/* When the shim handed it over, for llmfbd's metrics. */
+		char sent[sizeof(SENT_HEADER) + 32];
+		struct curl_slist *n;
+
+		snprintf(sent, sizeof(sent), "%s: %llu", SENT_HEADER,
+			 shim_now_us());
+		n = REAL(curl_slist_append)(hdrs, sent);
+		if (!n) {
+			REAL(curl_slist_free_all)(hdrs);
+			goto out;
+		}
+		hdrs = n;
+	}
 	if (!apply_opts(e, h, newurl, hdrs)) {
 		SHIM_DEBUG(api, "passthrough: libcurl refused an option");
 		said = true;

@@ -288,6 +288,16 @@ static long long now_coarse_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+unsigned long long shim_now_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (unsigned long long)ts.tv_sec * 1000000ULL +
+	       (unsigned long long)ts.tv_nsec / 1000;
+}
+
 size_t shim_host_norm(const char *in, size_t len, char *out)
 {
 	size_t i;

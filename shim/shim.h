@@ -139,6 +139,8 @@ size_t shim_host_norm(const char *in, size_t len, char *out);
 
 /* The daemon's socket path (LLMFB_SOCKET or SHIM_SOCKET_DEFAULT). */
 const char *shim_socket_path(void);
+/* CLOCK_MONOTONIC in µs, for the stamps in shim_proto.h (0: none). */
+unsigned long long shim_now_us(void);
 
 /* True when the daemon's hosts file names no host at all (or is missing):
  * a cheap test before parsing anything.  Rechecks the file at most once a

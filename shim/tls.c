@@ -259,6 +259,7 @@ struct vtls {
 	int		shutdown;	/* SSL_SENT/RECEIVED_SHUTDOWN */
 	size_t		wdone;		/* of an unfinished SSL_write */
 	bool		need_mark;	/* the daemon is still to be told */
+	bool		need_stamp;	/* ... when the first request left */
 };
 
 static _Atomic(SSL *) vt_key[VT_SLOTS];
@@ -313,6 +314,7 @@ static struct vtls *vt_insert(SSL *s, int fd, unsigned host, bool mark)
 				v->fd = fd;
 				v->host = host;
 				v->need_mark = mark;
+				v->need_stamp = mark;
 				atomic_fetch_add(&vt_count, 1);
 				atomic_store_explicit(&vt_key[i], s,
 						      memory_order_release);
@@ -518,6 +520,22 @@ static bool vt_write(struct vtls *v, SSL *s, const void *buf, size_t num,
 	*put = 0;
 	if (!vt_handshake(v, s))
 		return false;
+	if (v->need_stamp) {
+		char line[64];
+		int len = snprintf(line, sizeof(line), PREAMBLE_SENT " %llu\r\n",
+				   shim_now_us());
+
+		/* Like the mark: a short line on a connection that has sent
+		 * nothing else yet goes whole. */
+		n = vt_send(v, s, line, (size_t)len);
+		if (n < 0)
+			return vt_fail(v, false);
+		if (n != len) {
+			errno = EPIPE;
+			return vt_fail(v, false);
+		}
+		v->need_stamp = false;
+	}
 	if (v->shutdown & SSL_SENT_SHUTDOWN) {
 		v->err = SSL_ERROR_SSL;		/* protocol is shut down */
 		return false;

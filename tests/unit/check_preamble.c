@@ -40,6 +40,19 @@ START_TEST(test_tls_marker)
 }
 END_TEST
 
+START_TEST(test_sent_stamp)
+{
+	struct origin o = { 0 };
+	size_t used;
+
+	ck_assert_int_eq(scan(&o, "LLMFB/1 CONNECT h.test 443\r\n"
+	    "LLMFB/1 TLS\r\nLLMFB/1 SENT 123456789\r\nPOST", &used),
+	    PREAMBLE_DONE);
+	ck_assert(o.tls);
+	ck_assert_uint_eq(o.sent_us, 123456789);
+}
+END_TEST
+
 START_TEST(test_needs_more)
 {
 	struct origin o = { 0 };
@@ -91,6 +104,12 @@ START_TEST(test_bad_lines)
 		"LLMFB/1 CONNECT a.test 443\r\nLLMFB/1 CONNECT b.test 1\r\n",
 		"LLMFB/1 CONNECT a.test 443\r\nLLMFB/1 TLS\r\nLLMFB/1 TLS\r\n",
 		"LLMFB/1 HELLO\r\n",
+		"LLMFB/1 SENT 5\r\n",			/* before CONNECT */
+		"LLMFB/1 CONNECT a.test 443\r\nLLMFB/1 SENT\r\n",
+		"LLMFB/1 CONNECT a.test 443\r\nLLMFB/1 SENT 0\r\n",
+		"LLMFB/1 CONNECT a.test 443\r\nLLMFB/1 SENT 12x\r\n",
+		"LLMFB/1 CONNECT a.test 443\r\nLLMFB/1 SENT 1\r\n"
+		    "LLMFB/1 SENT 2\r\n",
 	};
 	char long_line[PREAMBLE_LINE_MAX + 40];
 	struct origin o;
@@ -121,6 +140,7 @@ main(void)
 	tcase_add_test(tc, test_connect_then_http);
 	tcase_add_test(tc, test_tls_marker);
 	tcase_add_test(tc, test_needs_more);
+	tcase_add_test(tc, test_sent_stamp);
 	tcase_add_test(tc, test_no_preamble);
 	tcase_add_test(tc, test_bad_lines);
 	suite_add_tcase(s, tc);
