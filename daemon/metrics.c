@@ -1,0 +1,935 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "breaker.h"
+#include "buf.h"
+#include "config.h"
+#include "ctl_proto.h"
+#include "daemon.h"
+#include "log.h"
+#include "metrics.h"
+#include "stats.h"
+#include "util.h"
+
+/* ---- rendering ---------------------------------------------------------- */
+
+/* The first failure to append sticks, so the families below need not
+ * check each line; metrics_render undoes a partial exposition. */
+struct prom {
+	struct buf	*b;
+	int		 err;
+};
+
+/* A label set: a target's or route's name with room for more. */
+#define LABELS_MAX	256
+
+static void
+put(struct prom *p, const char *s)
+{
+	if (p->err == 0 && buf_addstr(p->b, s) < 0)
+		p->err = -1;
+}
+
+/* Counters are whole numbers and print as such ("3", never "3e+00");
+ * anything else prints as the shortest text that reads back as the
+ * same double ("0.025", not "0.025000000000000001"). */
+static void
+fmt_double(char *out, size_t len, double v)
+{
+	int prec;
+
+	if (isnan(v)) {
+		snprintf(out, len, "NaN");
+		return;
+	}
+	if (isinf(v)) {
+		snprintf(out, len, "%s", v > 0 ? "+Inf" : "-Inf");
+		return;
+	}
+	if (v > -1e15 && v < 1e15 && (double)(long long)v == v) {
+		snprintf(out, len, "%lld", (long long)v);
+		return;
+	}
+	for (prec = 1; prec < 17; prec++) {
+		snprintf(out, len, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			return;
+	}
+	snprintf(out, len, "%.17g", v);
+}
+
+static void
+family(struct prom *p, const char *name, const char *type, const char *help)
+{
+	put(p, "# HELP ");
+	put(p, name);
+	put(p, " ");
+	put(p, help);
+	put(p, "\n# TYPE ");
+	put(p, name);
+	put(p, " ");
+	put(p, type);
+	put(p, "\n");
+}
+
+static void
+sample(struct prom *p, const char *name, const char *labels,
+    const char *value)
+{
+	put(p, name);
+	if (labels != NULL && labels[0] != '\0') {
+		put(p, "{");
+		put(p, labels);
+		put(p, "}");
+	}
+	put(p, " ");
+	put(p, value);
+	put(p, "\n");
+}
+
+static void
+sample_u(struct prom *p, const char *name, const char *labels, uint64_t v)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%" PRIu64, v);
+	sample(p, name, labels, s);
+}
+
+static void
+sample_d(struct prom *p, const char *name, const char *labels, double v)
+{
+	char s[32];
+
+	fmt_double(s, sizeof(s), v);
+	sample(p, name, labels, s);
+}
+
+static void
+scalar(struct prom *p, const char *name, const char *type, const char *help,
+    uint64_t v)
+{
+	family(p, name, type, help);
+	sample_u(p, name, NULL, v);
+}
+
+/* Buckets cumulative, as Prometheus wants them (h keeps each bucket's
+ * own count), bounds in seconds. */
+static void
+hist(struct prom *p, const char *name, const char *labels,
+    const struct hist *h)
+{
+	char bucket[128], sum[128], count[128], lb[LABELS_MAX + 32], le[32];
+	const char *sep = labels[0] != '\0' ? "," : "";
+	uint64_t cum = 0;
+	size_t i;
+
+	snprintf(bucket, sizeof(bucket), "%s_bucket", name);
+	snprintf(sum, sizeof(sum), "%s_sum", name);
+	snprintf(count, sizeof(count), "%s_count", name);
+	for (i = 0; i < HIST_BUCKETS; i++) {
+		cum += h->b[i];
+		if (i < HIST_BUCKETS - 1)
+			fmt_double(le, sizeof(le), HIST_BOUNDS_MS[i] / 1000.0);
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		snprintf(lb, sizeof(lb), "%s%sle=\"%s\"", labels, sep, le);
+		sample_u(p, bucket, lb, cum);
+	}
+	sample_d(p, sum, labels, h->sum_s);
+	sample_u(p, count, labels, h->count);
+}
+
+static void
+lset_render(struct prom *p, const char *name, const struct lset *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		sample_d(p, name, s->v[i].labels, s->v[i].v);
+}
+
+static void
+render_daemon(struct prom *p, const struct daemon *d)
+{
+	family(p, "llmfb_info", "gauge", "The llmfbd version, as a label.");
+	sample(p, "llmfb_info", "version=\"" LLMFB_VERSION "\"", "1");
+	scalar(p, "llmfb_start_time_seconds", "gauge", "When llmfbd started, "
+	    "in seconds since the Unix epoch.", (uint64_t)d->started);
+	scalar(p, "llmfb_reloads_total", "counter", "Configuration reloads "
+	    "that took effect.", d->reloads);
+	scalar(p, "llmfb_reload_failures_total", "counter", "Configuration "
+	    "reloads refused; the running configuration stayed.",
+	    d->reload_failures);
+}
+
+static void
+render_calls(struct prom *p, const struct stats *s)
+{
+	scalar(p, "llmfb_calls_total", "counter", "Calls the shim handed to "
+	    "llmfbd.", s->calls);
+	scalar(p, "llmfb_passthrough_total", "counter", "Calls no route took, "
+	    "passed on to their own host.", s->passthrough);
+	scalar(p, "llmfb_rejected_total", "counter", "Calls refused: "
+	    "malformed, or not for an intercepted host.", s->rejected);
+	scalar(p, "llmfb_in_flight", "gauge", "Calls running now.",
+	    s->in_flight);
+	family(p, "llmfb_requests_total", "counter", "Routed calls by route, "
+	    "the target that served them (none: no target did) and how they "
+	    "ended: served, fallback, continued, safe-failure, "
+	    "error-delivered, delivered-miss, client-gone, midstream-error, "
+	    "broken.");
+	lset_render(p, "llmfb_requests_total", &s->requests);
+	family(p, "llmfb_attempts_total", "counter", "Attempts by route, "
+	    "target and outcome: ok, or the kind of failure.");
+	lset_render(p, "llmfb_attempts_total", &s->attempts);
+	family(p, "llmfb_fallbacks_total", "counter", "Calls served by a "
+	    "later rung, by route, the target first left (from), the one "
+	    "that served (to), and the class and kind of the first failure.");
+	lset_render(p, "llmfb_fallbacks_total", &s->fallbacks);
+}
+
+/* 0 closed, 1 half-open, 2 open: rising with the trouble, which the
+ * enum's order does not. */
+static unsigned
+breaker_gauge(enum breaker_state s)
+{
+	switch (s) {
+	case BREAKER_CLOSED:
+		return 0;
+	case BREAKER_HALF_OPEN:
+		return 1;
+	case BREAKER_OPEN:
+		return 2;
+	}
+	return 2;
+}
+
+/* Per target and per route families that are one field each. */
+enum vkind { V_U64, V_DBL, V_BOOL };
+
+struct field {
+	const char	*name;
+	const char	*type;
+	const char	*help;
+	size_t		 off;
+	enum vkind	 kind;
+};
+
+static const struct field tfields[] = {
+	{ "llmfb_breaker_opens_total", "counter", "Times a target's circuit "
+	    "breaker opened.", offsetof(struct tstat, br.opens), V_U64 },
+	{ "llmfb_target_drained", "gauge", "1 while a target is drained by "
+	    "hand: it takes no new call.", offsetof(struct tstat, drained),
+	    V_BOOL },
+	{ "llmfb_target_in_flight", "gauge", "Attempts running now on a "
+	    "target.", offsetof(struct tstat, in_flight), V_U64 },
+	{ "llmfb_target_spend_usd_total", "counter", "Spend on a target in US "
+	    "dollars, at its configured price.",
+	    offsetof(struct tstat, spend_usd), V_DBL },
+};
+
+static const struct field rfields[] = {
+	{ "llmfb_route_spend_usd_total", "counter", "Spend on a route in US "
+	    "dollars.", offsetof(struct rstat, spend_usd), V_DBL },
+	/* A cheaper fallback makes it go down: a gauge. */
+	{ "llmfb_fallback_cost_diff_usd", "gauge", "What fallbacks cost in US "
+	    "dollars: served minus what the primary would have cost, summed "
+	    "over fallbacks (negative: they saved).",
+	    offsetof(struct rstat, fallback_cost_diff_usd), V_DBL },
+	{ "llmfb_safe_failures_total", "counter", "Calls answered with the "
+	    "route's safe failure.", offsetof(struct rstat, safe_failures),
+	    V_U64 },
+	{ "llmfb_midstream_continued_total", "counter", "Broken streams "
+	    "continued on another target.",
+	    offsetof(struct rstat, midstream_continued), V_U64 },
+	{ "llmfb_midstream_errors_total", "counter", "Broken streams ended "
+	    "with an error.", offsetof(struct rstat, midstream_errors),
+	    V_U64 },
+};
+
+static void
+field_sample(struct prom *p, const struct field *f, const char *labels,
+    const void *base)
+{
+	const char *at = (const char *)base + f->off;
+
+	switch (f->kind) {
+	case V_U64:
+		sample_u(p, f->name, labels, *(const uint64_t *)at);
+		break;
+	case V_DBL:
+		sample_d(p, f->name, labels, *(const double *)at);
+		break;
+	case V_BOOL:
+		sample_u(p, f->name, labels, *(const bool *)at ? 1 : 0);
+		break;
+	}
+}
+
+/* Names are checked by the config (64 characters at most), so this
+ * fails only on a bug; the series is then left out, not cut short. */
+static bool
+name_label(char *out, const char *label, const char *value)
+{
+	return prom_labels(out, LABELS_MAX, label, value, NULL) == 0;
+}
+
+static void
+render_target_hists(struct prom *p, struct daemon *d)
+{
+	const struct config *c = d->cfg;
+	char lb[LABELS_MAX];
+	size_t i;
+
+	family(p, "llmfb_first_token_seconds", "histogram", "Time to an "
+	    "answer's first token, by target.");
+	for (i = 0; i < c->ntargets; i++)
+		if (name_label(lb, "target", c->targets[i].name))
+			hist(p, "llmfb_first_token_seconds", lb, &stats_target(
+			    d->stats, c->targets[i].name)->ttft_h);
+	family(p, "llmfb_attempt_seconds", "histogram", "Time an answered "
+	    "attempt took from its start to its end, by target.");
+	for (i = 0; i < c->ntargets; i++)
+		if (name_label(lb, "target", c->targets[i].name))
+			hist(p, "llmfb_attempt_seconds", lb, &stats_target(
+			    d->stats, c->targets[i].name)->total_h);
+}
+
+static void
+render_breakers(struct prom *p, struct daemon *d)
+{
+	const struct config *c = d->cfg;
+	uint64_t now = now_mono_ms();
+	char lb[LABELS_MAX];
+	size_t i;
+
+	family(p, "llmfb_breaker_state", "gauge", "A target's circuit "
+	    "breaker: 0 closed, 1 half-open, 2 open.");
+	for (i = 0; i < c->ntargets; i++) {
+		const struct target *t = &c->targets[i];
+		const struct tstat *ts = stats_target(d->stats, t->name);
+
+		if (name_label(lb, "target", t->name))
+			sample_u(p, "llmfb_breaker_state", lb, breaker_gauge(
+			    breaker_state(&ts->br, &t->breaker, now)));
+	}
+}
+
+static void
+render_target_fields(struct prom *p, struct daemon *d)
+{
+	const struct config *c = d->cfg;
+	char lb[LABELS_MAX];
+	size_t i, k;
+
+	for (k = 0; k < ARRAY_SIZE(tfields); k++) {
+		family(p, tfields[k].name, tfields[k].type, tfields[k].help);
+		for (i = 0; i < c->ntargets; i++)
+			if (name_label(lb, "target", c->targets[i].name))
+				field_sample(p, &tfields[k], lb, stats_target(
+				    d->stats, c->targets[i].name));
+	}
+}
+
+static void
+render_tokens(struct prom *p, struct daemon *d)
+{
+	const struct config *c = d->cfg;
+	char lb[LABELS_MAX];
+	size_t i;
+
+	family(p, "llmfb_tokens_total", "counter", "Tokens by target and "
+	    "direction, as the provider counted them (estimated when it did "
+	    "not).");
+	for (i = 0; i < c->ntargets; i++) {
+		const char *name = c->targets[i].name;
+		const struct tstat *ts = stats_target(d->stats, name);
+
+		if (prom_labels(lb, sizeof(lb), "target", name, "direction",
+		    "input", NULL) == 0)
+			sample_u(p, "llmfb_tokens_total", lb, ts->in_tokens);
+		if (prom_labels(lb, sizeof(lb), "target", name, "direction",
+		    "output", NULL) == 0)
+			sample_u(p, "llmfb_tokens_total", lb, ts->out_tokens);
+	}
+}
+
+static void
+render_route_fields(struct prom *p, struct daemon *d)
+{
+	const struct config *c = d->cfg;
+	char lb[LABELS_MAX];
+	size_t i, k;
+
+	for (k = 0; k < ARRAY_SIZE(rfields); k++) {
+		family(p, rfields[k].name, rfields[k].type, rfields[k].help);
+		for (i = 0; i < c->nroutes; i++)
+			if (name_label(lb, "route", c->routes[i].name))
+				field_sample(p, &rfields[k], lb, stats_route(
+				    d->stats, c->routes[i].name));
+	}
+}
+
+static void
+render_aborts(struct prom *p, struct daemon *d)
+{
+	const struct config *c = d->cfg;
+	char lb[LABELS_MAX];
+	size_t i;
+
+	family(p, "llmfb_client_aborts_total", "counter", "Callers that went "
+	    "away before their answer, by route and whether the ladder had "
+	    "moved on by then (fell_back).");
+	for (i = 0; i < c->nroutes; i++) {
+		const char *name = c->routes[i].name;
+		const struct rstat *rs = stats_route(d->stats, name);
+		uint64_t fell = rs->client_gone_fell_back, stayed;
+
+		if (prom_labels(lb, sizeof(lb), "route", name, "fell_back",
+		    "true", NULL) == 0)
+			sample_u(p, "llmfb_client_aborts_total", lb, fell);
+		/* Counted apart: never let a miscount wrap around. */
+		stayed = rs->client_gone > fell ? rs->client_gone - fell : 0;
+		if (prom_labels(lb, sizeof(lb), "route", name, "fell_back",
+		    "false", NULL) == 0)
+			sample_u(p, "llmfb_client_aborts_total", lb, stayed);
+	}
+}
+
+static void
+render_tail(struct prom *p, const struct stats *s)
+{
+	family(p, "llmfb_shim_to_daemon_seconds", "histogram", "Time from "
+	    "the shim handing a call over to llmfbd taking it.");
+	hist(p, "llmfb_shim_to_daemon_seconds", "", &s->shim_h);
+	scalar(p, "llmfb_metrics_label_sets_dropped_total", "counter",
+	    "Label sets of requests, attempts and fallbacks not counted: "
+	    "past 4096 per family.", s->requests.dropped +
+	    s->attempts.dropped + s->fallbacks.dropped);
+}
+
+int
+metrics_render(struct daemon *d, struct buf *out)
+{
+	struct prom p = { .b = out };
+	size_t len = out->len;
+
+	render_daemon(&p, d);
+	render_calls(&p, d->stats);
+	render_target_hists(&p, d);
+	render_breakers(&p, d);
+	render_target_fields(&p, d);
+	render_tokens(&p, d);
+	render_route_fields(&p, d);
+	render_aborts(&p, d);
+	render_tail(&p, d->stats);
+	if (p.err == 0)
+		return 0;
+	out->len = len;
+	if (out->data != NULL)
+		out->data[len] = '\0';
+	return -1;
+}
+
+/* ---- the HTTP listener -------------------------------------------------- */
+
+#define HTTP_HEAD_MAX		8192	/* request line and headers */
+#define HTTP_CONNS_MAX		64
+#define HTTP_DEADLINE_MS	10000	/* to ask, and to take the reply */
+#define HTTP_LINGER_MS		2000
+#define HTTP_LINGER_MAX		65536
+#define HTTP_PAUSE_MS		1000	/* out of descriptors: wait */
+
+/* Read the head, answer, then linger: read and drop what the client
+ * still sends until it closes, since closing with unread input would
+ * reset the connection, which can destroy the answer on its way. */
+enum mstate { M_READ, M_WRITE, M_LINGER };
+
+struct mconn {
+	struct watcher		 w;
+	struct timer		 deadline;
+	struct metrics_http	*m;
+	struct mconn		*prev, *next;
+	struct buf		 in;
+	struct buf		 out;
+	enum mstate		 state;
+	size_t			 lingered;
+	bool			 closed;
+};
+
+struct metrics_http {
+	struct daemon		*d;
+	struct watcher		 w;
+	struct timer		 pause;
+	struct mconn		*conns;
+	unsigned		 nconns;
+};
+
+static void
+mconn_release(struct mconn *mc)
+{
+	struct metrics_http *m = mc->m;
+	struct loop *l = m->d->loop;
+
+	mc->closed = true;
+	if (mc->prev != NULL)
+		mc->prev->next = mc->next;
+	else
+		m->conns = mc->next;
+	if (mc->next != NULL)
+		mc->next->prev = mc->prev;
+	m->nconns--;
+	timer_cancel(l, &mc->deadline);
+	watcher_del(l, &mc->w);
+	close(mc->w.fd);
+	buf_free(&mc->in);
+	buf_free(&mc->out);
+}
+
+/* Freed after the current batch of events, which may still hold one of
+ * its own. */
+static void
+mconn_close(struct mconn *mc)
+{
+	if (mc->closed)
+		return;
+	mconn_release(mc);
+	loop_defer(mc->m->d->loop, free, mc);
+}
+
+static void
+mconn_timeout(struct timer *t)
+{
+	mconn_close(t->arg);
+}
+
+static bool
+is_tchar(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || (ch != '\0' &&
+	    strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* A method (a token), or a request target (visible ASCII). */
+static bool
+all_of(const char *s, size_t n, bool token)
+{
+	size_t i;
+
+	if (n == 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (token ? !is_tchar(ch) : (ch <= ' ' || ch >= 0x7f))
+			return false;
+	}
+	return true;
+}
+
+static bool
+mem_is(const char *s, size_t n, const char *word)
+{
+	return n == strlen(word) && memcmp(s, word, n) == 0;
+}
+
+/* The path of a request target: origin form "/metrics?x", or absolute
+ * form "http://host/metrics", which a server must take too.  Its
+ * length without query or fragment goes in *len. */
+static const char *
+target_path(const char *t, size_t n, size_t *len)
+{
+	const char *end = t + n, *slash;
+	size_t k;
+
+	if ((n > 7 && mem_case_eq(t, 7, "http://")) ||
+	    (n > 8 && mem_case_eq(t, 8, "https://"))) {
+		k = t[4] == ':' ? 7 : 8;
+		slash = memchr(t + k, '/', n - k);
+		t = slash != NULL ? slash : end;
+	}
+	for (k = 0; t + k < end && t[k] != '?' && t[k] != '#'; k++)
+		;
+	*len = k;
+	return t;
+}
+
+/* The answer to a request line "METHOD TARGET HTTP/1.x": 200 for GET
+ * or HEAD of /metrics, 404 for another path, 405 for another method,
+ * 400 for anything else.  *head: a HEAD, which gets no body. */
+static int
+http_route(const char *line, size_t n, bool *head)
+{
+	const char *sp1, *sp2, *path, *end;
+	size_t mlen, tlen, plen;
+
+	if (n > 0 && line[n - 1] == '\r')
+		n--;
+	end = line + n;
+	if ((sp1 = memchr(line, ' ', n)) == NULL ||
+	    (sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1))) == NULL)
+		return 400;
+	mlen = (size_t)(sp1 - line);
+	tlen = (size_t)(sp2 - sp1 - 1);
+	if (!all_of(line, mlen, true) || !all_of(sp1 + 1, tlen, false) ||
+	    end - sp2 - 1 != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
+	    sp2[8] < '0' || sp2[8] > '9')
+		return 400;
+	*head = mem_is(line, mlen, "HEAD");
+	path = target_path(sp1 + 1, tlen, &plen);
+	if (!mem_is(path, plen, "/metrics") && !mem_is(path, plen, "/metrics/"))
+		return 404;
+	if (!*head && !mem_is(line, mlen, "GET"))
+		return 405;
+	return 200;
+}
+
+static const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+static int
+respond(struct mconn *mc, int status, bool head, const char *type,
+    const char *body, size_t len)
+{
+	int r;
+
+	r = buf_printf(&mc->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\n%sConnection: close\r\n\r\n", status,
+	    http_reason(status), type, len, status == 405 ?
+	    "Allow: GET, HEAD\r\n" : "");
+	if (r == 0 && !head)
+		r = buf_add(&mc->out, body, len);
+	return r;
+}
+
+static int
+respond_error(struct mconn *mc, int status, bool head)
+{
+	char body[64];
+
+	snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
+	return respond(mc, status, head, "text/plain; charset=utf-8", body,
+	    strlen(body));
+}
+
+static int
+respond_metrics(struct mconn *mc, bool head)
+{
+	struct buf body;
+	int r;
+
+	buf_init(&body, CTL_REPLY_MAX);
+	if (metrics_render(mc->m->d, &body) < 0) {
+		buf_free(&body);
+		log_warnx("metrics: the exposition is over %u bytes",
+		    CTL_REPLY_MAX);
+		return respond_error(mc, 500, head);
+	}
+	r = respond(mc, 200, head, "text/plain; version=0.0.4; charset=utf-8",
+	    body.data != NULL ? body.data : "", body.len);
+	buf_free(&body);
+	return r;
+}
+
+static void
+mconn_linger(struct mconn *mc)
+{
+	char junk[4096];
+	ssize_t n = recv(mc->w.fd, junk, sizeof(junk), 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || (mc->lingered += (size_t)n) > HTTP_LINGER_MAX)
+		mconn_close(mc);
+}
+
+/* The answer is out: say so with a FIN, then linger. */
+static void
+mconn_sent(struct mconn *mc)
+{
+	struct loop *l = mc->m->d->loop;
+
+	buf_free(&mc->out);
+	shutdown(mc->w.fd, SHUT_WR);
+	mc->state = M_LINGER;
+	watcher_mod(l, &mc->w, EPOLLIN);
+	timer_set(l, &mc->deadline, HTTP_LINGER_MS);
+}
+
+static void
+mconn_flush(struct mconn *mc)
+{
+	while (buf_pending(&mc->out) > 0) {
+		ssize_t n = send(mc->w.fd, buf_head(&mc->out),
+		    buf_pending(&mc->out), MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			watcher_mod(mc->m->d->loop, &mc->w, EPOLLOUT);
+			return;
+		}
+		if (n < 0) {
+			mconn_close(mc);
+			return;
+		}
+		buf_consume(&mc->out, (size_t)n);
+	}
+	mconn_sent(mc);
+}
+
+static void
+mconn_answer(struct mconn *mc)
+{
+	const char *line = mc->in.data;
+	const char *nl = memchr(line, '\n', mc->in.len);
+	bool head = false;
+	int status, r;
+
+	status = http_route(line, (size_t)(nl - line), &head);
+	if (status == 200)
+		r = respond_metrics(mc, head);
+	else
+		r = respond_error(mc, status, head);
+	if (r < 0) {
+		mconn_close(mc);
+		return;
+	}
+	mc->state = M_WRITE;
+	mconn_flush(mc);
+}
+
+/* The head ends with an empty line; a client that closed its side
+ * after the request line alone gets an answer too. */
+static void
+mconn_read(struct mconn *mc)
+{
+	const struct buf *in = &mc->in;
+	char chunk[2048];
+	ssize_t n = recv(mc->w.fd, chunk, sizeof(chunk), 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0 || (n > 0 && buf_add(&mc->in, chunk, (size_t)n) < 0)) {
+		mconn_close(mc);		/* past HTTP_HEAD_MAX too */
+		return;
+	}
+	if (in->len == 0 || memchr(in->data, '\n', in->len) == NULL) {
+		if (n == 0)
+			mconn_close(mc);
+		return;
+	}
+	if (n > 0 && memmem(in->data, in->len, "\n\r\n", 3) == NULL &&
+	    memmem(in->data, in->len, "\n\n", 2) == NULL)
+		return;
+	mconn_answer(mc);
+}
+
+static void
+mconn_event(struct watcher *w, uint32_t events)
+{
+	struct mconn *mc = w->arg;
+
+	(void)events;
+	if (mc->closed)
+		return;
+	switch (mc->state) {
+	case M_READ:
+		mconn_read(mc);
+		break;
+	case M_WRITE:
+		mconn_flush(mc);
+		break;
+	case M_LINGER:
+		mconn_linger(mc);
+		break;
+	}
+}
+
+static void
+mconn_new(struct metrics_http *m, int fd)
+{
+	struct mconn *mc = xcalloc(1, sizeof(*mc));
+
+	mc->m = m;
+	mc->w.fd = fd;
+	mc->w.cb = mconn_event;
+	mc->w.arg = mc;
+	mc->w.events = EPOLLIN;
+	if (watcher_add(m->d->loop, &mc->w) < 0) {
+		close(fd);
+		free(mc);
+		return;
+	}
+	buf_init(&mc->in, HTTP_HEAD_MAX);
+	buf_init(&mc->out, CTL_REPLY_MAX + 512);
+	timer_init(&mc->deadline, mconn_timeout, mc);
+	timer_set(m->d->loop, &mc->deadline, HTTP_DEADLINE_MS);
+	mc->next = m->conns;
+	if (m->conns != NULL)
+		m->conns->prev = mc;
+	m->conns = mc;
+	m->nconns++;
+}
+
+static void
+http_resume(struct timer *t)
+{
+	struct metrics_http *m = t->arg;
+
+	watcher_mod(m->d->loop, &m->w, EPOLLIN);
+}
+
+static void
+http_accept(struct watcher *w, uint32_t events)
+{
+	struct metrics_http *m = w->arg;
+	int fd;
+
+	(void)events;
+	while ((fd = accept4(w->fd, NULL, NULL,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		/* Past the bound, closed at once: a scraper needs one. */
+		if (m->nconns >= HTTP_CONNS_MAX)
+			close(fd);
+		else
+			mconn_new(m, fd);
+	}
+	/* Out of descriptors, the listener stays readable: stop listening
+	 * for a while rather than spin. */
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+	    errno == ENOMEM) {
+		log_warn("metrics: accept");
+		watcher_mod(m->d->loop, &m->w, 0);
+		timer_set(m->d->loop, &m->pause, HTTP_PAUSE_MS);
+	}
+}
+
+static bool
+is_ip(const char *addr)
+{
+	struct in6_addr a;
+
+	return inet_pton(AF_INET, addr, &a) == 1 ||
+	    inet_pton(AF_INET6, addr, &a) == 1;
+}
+
+/* Returns the listening socket, or -1 with errno set. */
+static int
+tcp_listen(const char *addr, int port)
+{
+	union {
+		struct sockaddr		sa;
+		struct sockaddr_in	in;
+		struct sockaddr_in6	in6;
+	} u;
+	socklen_t len;
+	int fd, one = 1, e;
+
+	memset(&u, 0, sizeof(u));
+	if (inet_pton(AF_INET, addr, &u.in.sin_addr) == 1) {
+		u.in.sin_family = AF_INET;
+		u.in.sin_port = htons((uint16_t)port);
+		len = sizeof(u.in);
+	} else if (inet_pton(AF_INET6, addr, &u.in6.sin6_addr) == 1) {
+		u.in6.sin6_family = AF_INET6;
+		u.in6.sin6_port = htons((uint16_t)port);
+		len = sizeof(u.in6);
+	} else {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = socket(u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, &u.sa, len) < 0 || listen(fd, SOMAXCONN) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+struct metrics_http *
+metrics_http_new(struct daemon *d, const char *addr, int port)
+{
+	struct metrics_http *m;
+	int fd, err;
+
+	if (port < 0 || port > 65535) {
+		log_warnx("metrics listener: port %d is out of range", port);
+		return NULL;
+	}
+	if (!is_ip(addr)) {
+		log_warnx("metrics listener: %s is not an IP address", addr);
+		return NULL;
+	}
+	if ((fd = tcp_listen(addr, port)) < 0) {
+		log_warn("metrics listener %s port %d", addr, port);
+		return NULL;
+	}
+	m = xcalloc(1, sizeof(*m));
+	m->d = d;
+	m->w.fd = fd;
+	m->w.cb = http_accept;
+	m->w.arg = m;
+	m->w.events = EPOLLIN;
+	timer_init(&m->pause, http_resume, m);
+	if ((err = watcher_add(d->loop, &m->w)) < 0) {
+		errno = -err;
+		log_warn("metrics listener %s port %d", addr, port);
+		close(fd);
+		free(m);
+		return NULL;
+	}
+	log_info("metrics on http://%s%s%s:%d/metrics",
+	    strchr(addr, ':') ? "[" : "", addr, strchr(addr, ':') ? "]" : "",
+	    port);
+	return m;
+}
+
+void
+metrics_http_free(struct metrics_http *m)
+{
+	struct mconn *mc;
+
+	if (m == NULL)
+		return;
+	while ((mc = m->conns) != NULL) {
+		mconn_release(mc);
+		free(mc);
+	}
+	timer_cancel(m->d->loop, &m->pause);
+	watcher_del(m->d->loop, &m->w);
+	close(m->w.fd);
+	free(m);
+}
