@@ -2588,6 +2588,33 @@ static bool drain_some(int d, unsigned char *buf, size_t cap, size_t *have)
 	return true;
 }
 
+/* The shim's stamp before a connection's first request: "LLMFB/1 SENT
+ * <digits>\r\n", read byte by byte so nothing after it is taken. */
+static bool read_stamp(int d)
+{
+	static const char head[] = "LLMFB/1 SENT ";
+	char line[64];
+	size_t n = 0;
+
+	while (n < sizeof(line) - 1) {
+		if (wait_fd(d, POLLIN, 2000) <= 0 ||
+		    read(d, line + n, 1) != 1) {
+			errf("no stamp line");
+			return false;
+		}
+		if (line[n++] == '\n')
+			break;
+	}
+	line[n] = '\0';
+	if (n < sizeof(head) + 2 || memcmp(line, head, sizeof(head) - 1) ||
+	    strspn(line + sizeof(head) - 1, "0123456789") !=
+	    n - sizeof(head) - 1 || line[n - 2] != '\r') {
+		errf("bad stamp line \"%s\"", line);
+		return false;
+	}
+	return true;
+}
+
 static void c_tls(void)
 {
 	char pre[PRE_MAX + sizeof(TLS_MARK)], cn[256], ca_cn[256], s[300];
@@ -2651,6 +2678,7 @@ static void c_tls(void)
 	EXPECT(r == 0 && e == SSL_ERROR_WANT_WRITE, "SSL_write_ex of 4 MB "
 	       "with nobody reading gave %d, error %d (put %zu), want "
 	       "SSL_ERROR_WANT_WRITE", r, e, put);
+	EXPECT(read_stamp(d), "fake daemon: %s", g_err);
 	wants = 1;
 	/* no room yet: the retry cannot progress */
 	r = SSL_write_ex(ssl, big, BIG, &put);
