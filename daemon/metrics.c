@@ -140,7 +140,7 @@ hist(struct prom *p, const char *name, const char *labels,
 	for (i = 0; i < HIST_BUCKETS; i++) {
 		cum += h->b[i];
 		if (i < HIST_BUCKETS - 1)
-			fmt_double(le, sizeof(le), HIST_BOUNDS_MS[i] / 1000.0);
+			fmt_double(le, sizeof(le), hist_bounds(h)[i]);
 		else
 			snprintf(le, sizeof(le), "+Inf");
 		snprintf(lb, sizeof(lb), "%s%sle=\"%s\"", labels, sep, le);

@@ -8,16 +8,28 @@
 #include "util.h"
 
 /* From a local model's 25 ms to a long answer's minute. */
-const uint32_t HIST_BOUNDS_MS[HIST_BUCKETS - 1] = { 25, 50, 100, 250, 500,
-	1000, 2500, 5000, 10000, 20000, 30000, 60000 };
+const double HIST_SLOW_S[HIST_BUCKETS - 1] = { 0.025, 0.05, 0.1, 0.25, 0.5,
+	1, 2.5, 5, 10, 20, 30, 60 };
+/* From 50 µs to a quarter second. */
+const double HIST_FAST_S[HIST_BUCKETS - 1] = { 0.00005, 0.0001, 0.00025,
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25 };
+
+const double *
+hist_bounds(const struct hist *h)
+{
+	return h->bounds != NULL ? h->bounds : HIST_SLOW_S;
+}
 
 void
 hist_add(struct hist *h, double ms)
 {
+	const double *bounds = hist_bounds(h);
 	size_t i;
 
+	if (!(ms >= 0))		/* NaN, or a clock that went back */
+		ms = 0;
 	for (i = 0; i < HIST_BUCKETS - 1; i++)
-		if (ms <= HIST_BOUNDS_MS[i])
+		if (ms <= bounds[i] * 1000)
 			break;
 	h->b[i]++;
 	h->count++;
@@ -85,7 +97,10 @@ prom_escape(char *out, size_t len, const char *value)
 struct stats *
 stats_new(void)
 {
-	return xcalloc(1, sizeof(struct stats));
+	struct stats *s = xcalloc(1, sizeof(struct stats));
+
+	s->shim_h.bounds = HIST_FAST_S;
+	return s;
 }
 
 void
@@ -205,6 +220,9 @@ stats_caller(struct stats *s, const char *name, uint32_t uid)
 void
 stats_target_renew(struct tstat *t)
 {
+	uint64_t opens = t->br.opens;	/* a counter: it never goes back */
+
 	breaker_init(&t->br);
+	t->br.opens = opens;
 	latency_init(&t->lat);
 }

@@ -11,19 +11,24 @@
 
 #define OUTCOME_KINDS	(OUT_BROKEN + 1)
 
-/* A latency histogram with fixed bucket bounds (HIST_BOUNDS_MS, then
- * +Inf), as Prometheus counts them: b[i] is how many took at most
- * bound i, cumulative only when rendered. */
+/* A latency histogram with fixed bucket bounds (in seconds, then +Inf),
+ * as Prometheus counts them: b[i] is how many took at most bound i,
+ * cumulative only when rendered.  Answers take from tens of
+ * milliseconds to a minute (HIST_SLOW_S, the default); llmfbd's own
+ * steps take microseconds (HIST_FAST_S). */
 #define HIST_BUCKETS	13
-extern const uint32_t HIST_BOUNDS_MS[HIST_BUCKETS - 1];
+extern const double HIST_SLOW_S[HIST_BUCKETS - 1];
+extern const double HIST_FAST_S[HIST_BUCKETS - 1];
 
 struct hist {
+	const double	*bounds;	/* NULL: HIST_SLOW_S */
 	uint64_t	 b[HIST_BUCKETS];
 	uint64_t	 count;
 	double		 sum_s;
 };
 
 void hist_add(struct hist *h, double ms);
+const double *hist_bounds(const struct hist *h);
 
 /* Counters by a label set, for the metrics: "route=\"chat\",..." as
  * Prometheus writes it (already escaped) -> a value.  A host has tens of
