@@ -30,9 +30,10 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/call.c daemon/control.c daemon/stats.c daemon/hostsfile.c \
 	daemon/daemon.c daemon/preamble.c daemon/breaker.c daemon/answer.c \
 	daemon/budget.c daemon/caller.c daemon/latency.c daemon/events.c \
-	daemon/sse.c daemon/dialect.c daemon/dialect_stream.c
+	daemon/sse.c daemon/dialect.c daemon/dialect_stream.c daemon/inject.c \
+	daemon/metrics.c
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c
-CTL_SRC := ctl/llmfbctl.c common/ctl_client.c
+CTL_SRC := ctl/llmfbctl.c ctl/top.c common/ctl_client.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
 DAEMON_LIB_OBJ := $(DAEMON_LIB_SRC:%.c=$(B)/obj/%.o)
@@ -42,7 +43,7 @@ CTL_OBJ := $(CTL_SRC:%.c=$(B)/obj/%.o)
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
 UNIT_TESTS := util config ladder route preamble breaker answer budget \
-	caller latency sse dialect dialect_stream
+	caller latency sse dialect dialect_stream inject metrics
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
@@ -58,8 +59,9 @@ $(B)/obj/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(DAEMON_CFLAGS) -MMD -MP -c -o $@ $<
 
-# Unit tests reach into the daemon's modules.
+# Unit tests reach into the daemon's modules; llmfbctl into its config.
 $(B)/obj/tests/unit/%.o: ALL_CFLAGS += -Idaemon
+$(B)/obj/ctl/%.o: ALL_CFLAGS += -Idaemon
 
 $(B)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -74,9 +76,11 @@ $(B)/llmfbd: $(B)/obj/daemon/main.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(DAEMON_LIBS)
 
-$(B)/llmfbctl: $(CTL_OBJ) $(COMMON_OBJ)
+# llmfbctl check reads a config as llmfbd does: the same parser.
+$(B)/llmfbctl: $(CTL_OBJ) $(B)/obj/daemon/config.o $(B)/obj/daemon/ynode.o \
+	$(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -ljansson
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -ljansson -lyaml
 
 $(B)/llmfb-mock: $(B)/obj/tests/mock/mock.o $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")

@@ -13,4 +13,10 @@
 int ctl_request(const char *path, const char *line, struct buf *reply,
     bool *ret_ok);
 
+/* Subscribe: send line (a follow request) and read the daemon's
+ * "OK -" line.  Returns the connected fd, from which the records come one
+ * JSON object per line; or -errno (-EPROTO with the daemon's message in
+ * err when it said no). */
+int ctl_subscribe(const char *path, const char *line, struct buf *err);
+
 #endif

@@ -1,47 +1,76 @@
-/* llmfbctl: talk to llmfbd over its control socket.  Connect, send one
- * request, print the reply, exit with a status scripts can trust:
- * 0 success, 1 the daemon said no or could not be reached, 2 usage. */
+/* llmfbctl: talk to llmfbd over its control socket, check a config, or
+ * run a program under the shim.  Exit status scripts can trust:
+ * 0 success, 1 the daemon said no, could not be reached, or the config
+ * is bad, 2 usage. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
+#include "config.h"
+#include "ctl.h"
 #include "ctl_client.h"
 #include "ctl_proto.h"
 #include "util.h"
 
 #define CONTROL_DEFAULT "/run/llmfb/control.sock"
+#define EXIT_USAGE	2
 
-static const char *control_path;
-static int json_out;
+const char *control_path;
+int json_out;
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: llmfbctl [-s socket] [--json] command [argument]\n"
+	    "usage: llmfbctl [-s socket] [--json] command [arguments]\n"
 	    "\n"
 	    "commands (any unique prefix):\n"
-	    "  status         the daemon, its routes and targets, with "
-	    "counters\n"
-	    "  reload         load the configuration file again\n"
-	    "  version        the daemon's version\n"
-	    "  trip TARGET    open TARGET's circuit breaker until reset\n"
-	    "  reset TARGET   close TARGET's circuit breaker\n"
-	    "  events [N]     the latest N calls' records (default 20)\n"
+	    "  status                 the daemon, its targets, routes, programs "
+	    "and faults\n"
+	    "  top [-i SECONDS]       a live view; q or Ctrl-C quits\n"
+	    "  events [-f] [-n N] [--route R] [--target T] [--class C] "
+	    "[--caller P]\n"
+	    "                         the latest N calls' records (default "
+	    "20);\n"
+	    "                         -f: then each new one, as it happens\n"
+	    "  trip TARGET            open TARGET's circuit breaker until "
+	    "reset\n"
+	    "  reset TARGET           close TARGET's circuit breaker\n"
+	    "  drain TARGET           send no new calls to TARGET\n"
+	    "  undrain TARGET         let calls go to TARGET again\n"
+	    "  inject TARGET FAULT [--for DURATION] [--route R] [--caller P]\n"
+	    "                         make TARGET fail on purpose for a while "
+	    "(default 60s);\n"
+	    "                         FAULT: status=CODE, delay=MS, cut=BYTES "
+	    "or refusal\n"
+	    "  uninject ID|all        end injected faults now\n"
+	    "  reload                 load the configuration file again\n"
+	    "  check FILE             check a configuration file, without a "
+	    "daemon\n"
+	    "  metrics                the Prometheus metrics\n"
+	    "  run [--] PROGRAM ARGS  run PROGRAM with its LLM calls through "
+	    "llmfbd\n"
+	    "  version                llmfbctl's and the daemon's versions\n"
 	    "\n"
 	    "  -s socket  control socket (default $LLMFB_CONTROL or "
 	    CONTROL_DEFAULT ")\n"
-	    "  --json     print the daemon's JSON reply as it is\n");
+	    "  --json     print JSON (status, events, trip... and version)\n"
+	    "\n"
+	    "exit status: 0 done, 1 refused, unreachable or a bad config, "
+	    "2 usage\n");
 }
 
-/* Run one request; on success *ret_doc holds the parsed JSON reply. */
-static int
-request(const char *verb, json_t **ret_doc)
+int
+ctl_call(const char *line, json_t **ret_doc)
 {
 	struct buf reply;
 	json_error_t jerr;
@@ -49,7 +78,7 @@ request(const char *verb, json_t **ret_doc)
 	int r;
 
 	buf_init(&reply, CTL_REPLY_MAX);
-	r = ctl_request(control_path, verb, &reply, &ok);
+	r = ctl_request(control_path, line, &reply, &ok);
 	if (r < 0) {
 		fprintf(stderr, "llmfbctl: %s: %s\n", control_path,
 		    r == -EPROTO ? "the daemon's reply is malformed" :
@@ -58,7 +87,7 @@ request(const char *verb, json_t **ret_doc)
 		return 1;
 	}
 	if (!ok) {
-		fprintf(stderr, "llmfbctl: %s: %.*s\n", verb, (int)reply.len,
+		fprintf(stderr, "llmfbctl: %s: %.*s\n", line, (int)reply.len,
 		    reply.data ? reply.data : "");
 		buf_free(&reply);
 		return 1;
@@ -73,19 +102,50 @@ request(const char *verb, json_t **ret_doc)
 	return 0;
 }
 
-static json_int_t
-num(json_t *o, const char *key)
+json_int_t
+jnum(const json_t *o, const char *key)
 {
 	return json_integer_value(json_object_get(o, key));
 }
 
-static const char *
-str(json_t *o, const char *key, const char *dflt)
+const char *
+jstr(const json_t *o, const char *key, const char *dflt)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 
 	return s ? s : dflt;
 }
+
+/* The request line "verb arg arg...", or exit 2 when it cannot be one. */
+static int
+build_line(char *line, size_t len, const char *verb, int argc, char **argv)
+{
+	size_t k = (size_t)snprintf(line, len, "%s", verb);
+	int i;
+
+	for (i = 0; i < argc && k < len; i++) {
+		if (argv[i][0] == '\0' || strpbrk(argv[i], " \n") != NULL) {
+			fprintf(stderr, "llmfbctl: %s: '%s' cannot contain "
+			    "spaces\n", verb, argv[i]);
+			return -1;
+		}
+		k += (size_t)snprintf(line + k, len - k, " %s", argv[i]);
+	}
+	if (k >= len) {
+		fprintf(stderr, "llmfbctl: %s: arguments too long\n", verb);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+print_json(const json_t *doc, size_t flags)
+{
+	json_dumpf(doc, stdout, flags);
+	printf("\n");
+}
+
+/* ---- status ------------------------------------------------------------ */
 
 static void
 print_uptime(json_int_t s)
@@ -101,168 +161,162 @@ print_uptime(json_int_t s)
 }
 
 static void
-ms_or_dash(char *out, size_t len, json_t *v)
+ms_or_dash(char *out, size_t len, const json_t *v)
 {
 	if (json_is_integer(v))
-		snprintf(out, len, "%lldms", json_integer_value(v));
+		snprintf(out, len, "%lld", json_integer_value(v));
 	else
 		snprintf(out, len, "-");
 }
 
+/* {"technical": 0.25, "policy": 0.1} as "tech 25% pol 10%", "-" if none. */
 static void
-print_status(json_t *st)
+rates(char *out, size_t len, const json_t *o)
 {
-	json_t *v, *arr;
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	out[0] = '\0';
+	json_object_foreach((json_t *)o, k, v) {
+		if (n < len)
+			n += (size_t)snprintf(out + n, len - n, "%s%.4s %.0f%%",
+			    n ? " " : "", k, json_number_value(v) * 100);
+	}
+	if (n == 0)
+		snprintf(out, len, "-");
+}
+
+static void
+print_routes(const json_t *st)
+{
+	const json_t *v, *t;
+	char r[96];
 	size_t i, k;
 
-	printf("llmfbd %s up ", str(st, "version", "?"));
-	print_uptime(num(st, "uptime_s"));
-	printf(", pid %lld\n", num(st, "pid"));
+	printf("\n%-14s %7s %9s %5s %6s  %-26s %s\n", "ROUTE", "CALLS",
+	    "FALLBACKS", "SAFE", "ABORTS", "FALLBACK RATE BY CLASS", "LADDER");
+	json_array_foreach(json_object_get(st, "routes"), i, v) {
+		rates(r, sizeof(r), json_object_get(v, "fallback_rate_by_class"));
+		printf("%-14s %7lld %9lld %5lld %6lld  %-26s ", jstr(v, "name",
+		    "?"), jnum(v, "calls"), jnum(v, "fallbacks"),
+		    jnum(v, "safe_failures"), jnum(v, "client_gone"), r);
+		json_array_foreach(json_object_get(v, "ladder"), k, t)
+			printf("%s%s", k ? ">" : "", json_string_value(t));
+		printf("\n");
+	}
+}
+
+static void
+print_targets(const json_t *st)
+{
+	const json_t *v, *lat;
+	char r[96], t50[16], t95[16], a50[16], a95[16], state[24];
+	size_t i;
+
+	printf("\n%-12s %-10s %-10s %8s %6s %-22s %6s %6s %6s %6s %9s\n",
+	    "TARGET", "PROVIDER", "BREAKER", "REQUESTS", "SERVED",
+	    "ERROR RATE BY CLASS", "TTFT50", "TTFT95", "TOT50", "TOT95",
+	    "SPEND-USD");
+	json_array_foreach(json_object_get(st, "targets"), i, v) {
+		lat = json_object_get(v, "latency");
+		ms_or_dash(t50, sizeof(t50), json_object_get(lat,
+		    "first_token_p50_ms"));
+		ms_or_dash(t95, sizeof(t95), json_object_get(lat,
+		    "first_token_p95_ms"));
+		ms_or_dash(a50, sizeof(a50), json_object_get(lat,
+		    "total_p50_ms"));
+		ms_or_dash(a95, sizeof(a95), json_object_get(lat,
+		    "total_p95_ms"));
+		rates(r, sizeof(r), json_object_get(v, "error_rate_by_class"));
+		snprintf(state, sizeof(state), "%s%s", jstr(json_object_get(v,
+		    "breaker"), "state", "?"), json_is_true(json_object_get(v,
+		    "drained")) ? ",drain" : "");
+		printf("%-12s %-10s %-10s %8lld %6lld %-22s %6s %6s %6s %6s "
+		    "%9.4f\n", jstr(v, "name", "?"), jstr(v, "provider", "?"),
+		    state, jnum(v, "attempts"), jnum(v, "served"), r, t50, t95,
+		    a50, a95, json_number_value(json_object_get(v,
+		    "spend_usd")));
+	}
+	printf("(times in ms, over each target's recent answers)\n");
+}
+
+static void
+print_callers_faults(const json_t *st)
+{
+	const json_t *v, *arr = json_object_get(st, "callers");
+	size_t i;
+
+	if (json_array_size(arr) > 0)
+		printf("\n%-40s %6s %7s %9s %5s %9s\n", "PROGRAM", "UID",
+		    "CALLS", "FALLBACKS", "SAFE", "SPEND-USD");
+	json_array_foreach(arr, i, v)
+		printf("%-40.40s %6lld %7lld %9lld %5lld %9.4f\n",
+		    jstr(v, "program", "?"), jnum(v, "uid"), jnum(v, "calls"),
+		    jnum(v, "fallbacks"), jnum(v, "safe_failures"),
+		    json_number_value(json_object_get(v, "spend_usd")));
+	arr = json_object_get(st, "faults");
+	if (json_array_size(arr) > 0)
+		printf("\n%-4s %-12s %-12s %-12s %-16s %8s %6s\n", "ID",
+		    "TARGET", "FAULT", "ROUTE", "CALLER", "ENDS-IN", "HITS");
+	json_array_foreach(arr, i, v)
+		printf("%-4lld %-12s %-12s %-12s %-16s %7llds %6lld\n",
+		    jnum(v, "id"), jstr(v, "target", "?"), jstr(v, "fault", "?"),
+		    jstr(v, "route", "(any)"), jstr(v, "caller", "(any)"),
+		    (jnum(v, "ends_in_ms") + 999) / 1000, jnum(v, "hits"));
+}
+
+static void
+print_status(const json_t *st)
+{
+	const json_t *v;
+	size_t i;
+
+	printf("llmfbd %s up ", jstr(st, "version", "?"));
+	print_uptime(jnum(st, "uptime_s"));
+	printf(", pid %lld\n", jnum(st, "pid"));
 	printf("config     %s (reloads %lld, refused %lld)\n",
-	    str(st, "config", "?"), num(st, "reloads"),
-	    num(st, "reload_failures"));
-	printf("sockets    data %s, control %s\n", str(st, "listen", "?"),
-	    str(st, "control", "?"));
+	    jstr(st, "config", "?"), jnum(st, "reloads"),
+	    jnum(st, "reload_failures"));
+	printf("sockets    data %s, control %s\n", jstr(st, "listen", "?"),
+	    jstr(st, "control", "?"));
 	printf("calls      %lld (in flight %lld, passthrough %lld, rejected "
-	    "%lld), clients %lld\n", num(st, "calls"), num(st, "in_flight"),
-	    num(st, "passthrough"), num(st, "rejected"), num(st, "clients"));
+	    "%lld), clients %lld\n", jnum(st, "calls"), jnum(st, "in_flight"),
+	    jnum(st, "passthrough"), jnum(st, "rejected"), jnum(st, "clients"));
 	printf("intercept ");
 	json_array_foreach(json_object_get(st, "intercept"), i, v)
 		printf(" %s", json_string_value(v));
-	printf("\n\n%-16s %8s %9s %9s %7s  %s\n", "ROUTE", "CALLS",
-	    "FALLBACKS", "SAFE-FAIL", "ERRORS", "LADDER");
-	arr = json_object_get(st, "routes");
-	json_array_foreach(arr, i, v) {
-		json_t *t;
-
-		printf("%-16s %8lld %9lld %9lld %7lld  ", str(v, "name", "?"),
-		    num(v, "calls"), num(v, "fallbacks"),
-		    num(v, "safe_failures"), num(v, "errors_passed_on"));
-		json_array_foreach(json_object_get(v, "ladder"), k, t)
-			printf("%s%s", k ? " > " : "", json_string_value(t));
-		printf("\n");
-	}
-	printf("\n%-16s %-12s %-10s %-9s %8s %7s %8s %7s %8s %8s %10s  %s\n",
-	    "TARGET", "PROVIDER", "DIALECT", "BREAKER", "ATTEMPTS", "SERVED",
-	    "AS-FALLB", "FAILED", "TTFT-P95", "TOTAL-P95", "SPEND-USD",
-	    "LAST FAILURE");
-	arr = json_object_get(st, "targets");
-	json_array_foreach(arr, i, v) {
-		json_t *lat = json_object_get(v, "latency");
-		char ttft[16], total[16];
-
-		ms_or_dash(ttft, sizeof(ttft), json_object_get(lat,
-		    "first_token_p95_ms"));
-		ms_or_dash(total, sizeof(total), json_object_get(lat,
-		    "total_p95_ms"));
-		printf("%-16s %-12s %-10s %-9s %8lld %7lld %8lld %7lld %8s %8s "
-		    "%10.4f  %s\n",
-		    str(v, "name", "?"), str(v, "provider", "?"),
-		    str(v, "dialect", "?"),
-		    str(json_object_get(v, "breaker"), "state", "?"),
-		    num(v, "attempts"), num(v, "served"),
-		    num(v, "fallback_served"), num(v, "failures"), ttft, total,
-		    json_number_value(json_object_get(v, "spend_usd")),
-		    str(v, "last_failure", "-"));
-	}
+	printf("\n");
+	print_routes(st);
+	print_targets(st);
+	print_callers_faults(st);
 }
 
 static int
-cmd_status(const char *arg)
+cmd_status(int argc, char **argv)
 {
 	json_t *doc;
 
-	(void)arg;
-	if (request(CTL_VERB_STATUS, &doc) != 0)
+	(void)argc;
+	(void)argv;
+	if (ctl_call(CTL_VERB_STATUS, &doc) != 0)
 		return 1;
 	if (json_out)
-		json_dumpf(doc, stdout, JSON_INDENT(2));
+		print_json(doc, JSON_INDENT(2));
 	else
 		print_status(doc);
-	if (json_out)
-		printf("\n");
 	json_decref(doc);
 	return 0;
 }
 
-static int
-cmd_reload(const char *arg)
-{
-	json_t *doc;
+/* ---- events ------------------------------------------------------------ */
 
-	(void)arg;
-	if (request(CTL_VERB_RELOAD, &doc) != 0)
-		return 1;
-	if (json_out)
-		json_dumpf(doc, stdout, JSON_COMPACT);
-	else
-		printf("reloaded %s", str(doc, "config", "?"));
-	printf("\n");
-	json_decref(doc);
-	return 0;
-}
-
-static int
-cmd_version(const char *arg)
-{
-	json_t *doc;
-
-	(void)arg;
-	if (request(CTL_VERB_VERSION, &doc) != 0)
-		return 1;
-	if (json_out)
-		json_dumpf(doc, stdout, JSON_COMPACT);
-	else
-		printf("llmfbctl %s, llmfbd %s", LLMFB_VERSION,
-		    str(doc, "version", "?"));
-	printf("\n");
-	json_decref(doc);
-	return 0;
-}
-
-/* trip/reset TARGET */
-static int
-cmd_breaker(const char *verb, const char *target)
-{
-	char line[CTL_LINE_MAX];
-	json_t *doc;
-
-	if (strchr(target, '\n') != NULL ||
-	    (size_t)snprintf(line, sizeof(line), "%s %s", verb, target) >=
-	    sizeof(line)) {
-		fprintf(stderr, "llmfbctl: %s: bad target name\n", verb);
-		return 2;
-	}
-	if (request(line, &doc) != 0)
-		return 1;
-	if (json_out)
-		json_dumpf(doc, stdout, JSON_COMPACT);
-	else
-		printf("%s: breaker %s", str(doc, "target", "?"),
-		    str(json_object_get(doc, "breaker"), "state", "?"));
-	printf("\n");
-	json_decref(doc);
-	return 0;
-}
-
-static int
-cmd_trip(const char *target)
-{
-	return cmd_breaker(CTL_VERB_TRIP, target);
-}
-
-static int
-cmd_reset(const char *target)
-{
-	return cmd_breaker(CTL_VERB_RESET, target);
-}
-
-/* One call per line: when, who, which route, what happened, and each
- * attempt as target:kind(why). */
+/* One call per line: when, which route and program, what happened, and
+ * each attempt as target:kind(why). */
 static void
-print_event(json_t *ev)
+print_event(const json_t *ev)
 {
-	json_t *caller = json_object_get(ev, "caller"), *a;
+	const json_t *caller = json_object_get(ev, "caller"), *a;
 	double t = json_number_value(json_object_get(ev, "time"));
 	time_t secs = (time_t)t;
 	char when[32];
@@ -270,62 +324,512 @@ print_event(json_t *ev)
 	size_t i;
 
 	strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&secs, &tm));
-	printf("%s %-12s %-16s %-14s served=%s", when, str(ev, "route", "-"),
-	    str(caller, "comm", "?"), str(ev, "result", "?"),
-	    str(ev, "served", "-"));
+	printf("%s %-12s %-16s %-14s served=%s", when, jstr(ev, "route", "-"),
+	    jstr(caller, "comm", "?"), jstr(ev, "result", "?"),
+	    jstr(ev, "served", "-"));
 	json_array_foreach(json_object_get(ev, "attempts"), i, a) {
 		printf("%s%s:%s", i ? " > " : " attempts=",
-		    str(a, "target", "?"), str(a, "kind", "?"));
+		    jstr(a, "target", "?"), jstr(a, "kind", "?"));
 		if (json_object_get(a, "error") != NULL)
-			printf("(%s)", str(a, "error", ""));
+			printf("(%s)", jstr(a, "error", ""));
+		if (json_object_get(a, "injected") != NULL)
+			printf("[injected %s]", jstr(a, "injected", ""));
 	}
-	printf(" %lldms $%.6f\n", num(ev, "duration_ms"),
+	printf(" %lldms $%.6f\n", jnum(ev, "duration_ms"),
 	    json_number_value(json_object_get(ev, "cost_usd")));
 }
 
-static int
-cmd_events(const char *arg)
+static void
+show_event(const json_t *ev)
 {
-	char line[64];
-	json_t *doc, *ev;
-	uint64_t n = 20;
-	size_t i;
+	if (json_out)
+		print_json(ev, JSON_COMPACT);
+	else
+		print_event(ev);
+	fflush(stdout);
+}
 
-	if (arg != NULL && parse_u64(arg, 1, 256, &n) < 0) {
-		fprintf(stderr, "llmfbctl: events: N is a number from 1 to "
-		    "256\n");
-		return 2;
-	}
-	snprintf(line, sizeof(line), "%s %llu", CTL_VERB_EVENTS,
-	    (unsigned long long)n);
-	if (request(line, &doc) != 0)
+static volatile sig_atomic_t stop;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* events -f: each record as the daemon sends it, until it goes away or
+ * the user stops us. */
+static int
+follow(const char *filters)
+{
+	char line[CTL_LINE_MAX], chunk[8192];
+	struct sigaction sa = { .sa_handler = on_stop };
+	struct buf err, pending;
+	struct pollfd p;
+	json_t *ev;
+	char *nl;
+	ssize_t n;
+	int fd, rc = 0;
+
+	snprintf(line, sizeof(line), "%s%s", CTL_VERB_FOLLOW, filters);
+	buf_init(&err, 4096);
+	if ((fd = ctl_subscribe(control_path, line, &err)) < 0) {
+		fprintf(stderr, "llmfbctl: events: %s\n", err.len ? err.data :
+		    strerror(-fd));
+		buf_free(&err);
 		return 1;
-	/* --json: one record per line, as the event log has them. */
-	json_array_foreach(json_object_get(doc, "events"), i, ev) {
-		if (json_out) {
-			json_dumpf(ev, stdout, JSON_COMPACT);
-			printf("\n");
-		} else {
-			print_event(ev);
+	}
+	buf_free(&err);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	buf_init(&pending, CTL_FOLLOW_MAX + 1);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	while (!stop) {
+		if (poll(&p, 1, -1) < 0)
+			continue;	/* EINTR: look at stop */
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "llmfbctl: events: the daemon closed "
+			    "the subscription\n");
+			rc = 1;
+			break;
+		}
+		if (buf_add(&pending, chunk, (size_t)n) < 0) {
+			rc = 1;
+			break;
+		}
+		while ((nl = memchr(buf_head(&pending), '\n',
+		    buf_pending(&pending))) != NULL) {
+			*nl = '\0';
+			if ((ev = json_loads(buf_head(&pending), 0, NULL)) !=
+			    NULL)
+				show_event(ev);
+			json_decref(ev);
+			buf_consume(&pending, (size_t)(nl - buf_head(&pending))
+			    + 1);
+		}
+		if (buf_pending(&pending) == 0)
+			buf_reset(&pending);
+	}
+	buf_free(&pending);
+	close(fd);
+	return rc;
+}
+
+/* Append " key=value" to out for a filter option. */
+static int
+add_filter(char *out, size_t len, const char *key, const char *value)
+{
+	size_t k = strlen(out);
+
+	if (value[0] == '\0' || strpbrk(value, " \n") != NULL) {
+		fprintf(stderr, "llmfbctl: events: bad %s '%s'\n", key, value);
+		return -1;
+	}
+	if ((size_t)snprintf(out + k, len - k, " %s=%s", key, value) >=
+	    len - k) {
+		fprintf(stderr, "llmfbctl: events: filters too long\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_events(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "route", required_argument, NULL, 'r' },
+		{ "target", required_argument, NULL, 't' },
+		{ "class", required_argument, NULL, 'c' },
+		{ "caller", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const keys[] = { ['r'] = "route",
+		['t'] = "target", ['c'] = "class", ['p'] = "caller" };
+	char filters[CTL_LINE_MAX - 64] = "", line[CTL_LINE_MAX];
+	uint64_t n = 20;
+	bool follow_on = false;
+	json_t *doc, *ev;
+	size_t i;
+	int ch;
+
+	optind = 0;	/* glibc: start afresh, permuting */
+	while ((ch = getopt_long(argc, argv, "fn:r:t:c:p:j", opts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'f':
+			follow_on = true;
+			break;
+		case 'n':
+			if (parse_u64(optarg, 0, 256, &n) < 0) {
+				fprintf(stderr, "llmfbctl: events: -n takes 0 "
+				    "to 256\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			json_out = 1;
+			break;
+		case 'r': case 't': case 'c': case 'p':
+			if (add_filter(filters, sizeof(filters), keys[ch],
+			    optarg) < 0)
+				return EXIT_USAGE;
+			break;
+		default:
+			return EXIT_USAGE;
 		}
 	}
+	/* events N: the old form. */
+	if (optind == argc - 1 && parse_u64(argv[optind], 1, 256, &n) == 0)
+		optind++;
+	if (optind != argc) {
+		fprintf(stderr, "llmfbctl: events: unexpected '%s'\n",
+		    argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (n > 0) {
+		snprintf(line, sizeof(line), "%s %llu%s", CTL_VERB_EVENTS,
+		    (unsigned long long)n, filters);
+		if (ctl_call(line, &doc) != 0)
+			return 1;
+		json_array_foreach(json_object_get(doc, "events"), i, ev)
+			show_event(ev);
+		json_decref(doc);
+	}
+	return follow_on ? follow(filters) : 0;
+}
+
+/* ---- actions ----------------------------------------------------------- */
+
+/* trip/reset/drain/undrain TARGET */
+static int
+target_action(const char *verb, int argc, char **argv)
+{
+	char line[CTL_LINE_MAX];
+	json_t *doc;
+
+	if (argc != 2) {
+		fprintf(stderr, "llmfbctl: %s needs a target\n", verb);
+		return EXIT_USAGE;
+	}
+	if (build_line(line, sizeof(line), verb, 1, argv + 1) < 0)
+		return EXIT_USAGE;
+	if (ctl_call(line, &doc) != 0)
+		return 1;
+	if (json_out)
+		print_json(doc, JSON_COMPACT);
+	else
+		printf("%s: breaker %s%s\n", jstr(doc, "target", "?"),
+		    jstr(json_object_get(doc, "breaker"), "state", "?"),
+		    json_is_true(json_object_get(doc, "drained")) ?
+		    ", drained" : "");
 	json_decref(doc);
 	return 0;
 }
 
-enum arg { ARG_NONE, ARG_NEEDED, ARG_OPTIONAL };
+static int
+cmd_trip(int argc, char **argv)
+{
+	return target_action(CTL_VERB_TRIP, argc, argv);
+}
+
+static int
+cmd_reset(int argc, char **argv)
+{
+	return target_action(CTL_VERB_RESET, argc, argv);
+}
+
+static int
+cmd_drain(int argc, char **argv)
+{
+	return target_action(CTL_VERB_DRAIN, argc, argv);
+}
+
+static int
+cmd_undrain(int argc, char **argv)
+{
+	return target_action(CTL_VERB_UNDRAIN, argc, argv);
+}
+
+static int
+cmd_inject(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "for", required_argument, NULL, 'f' },
+		{ "route", required_argument, NULL, 'r' },
+		{ "caller", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *words[5], forw[40], routew[CTL_LINE_MAX / 4],
+	    callerw[CTL_LINE_MAX / 4], line[CTL_LINE_MAX];
+	uint64_t ms;
+	int ch, n = 0;
+	json_t *doc;
+
+	forw[0] = routew[0] = callerw[0] = '\0';
+	optind = 0;	/* glibc: start afresh, permuting */
+	while ((ch = getopt_long(argc, argv, "f:r:c:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			if (parse_duration_ms(optarg, &ms) < 0 ||
+			    ms < 1000 || ms > 86400000) {
+				fprintf(stderr, "llmfbctl: inject: --for takes "
+				    "1s to 24h, like 30s or 5m\n");
+				return EXIT_USAGE;
+			}
+			snprintf(forw, sizeof(forw), "for=%llu",
+			    (unsigned long long)(ms / 1000));
+			break;
+		case 'r':
+			snprintf(routew, sizeof(routew), "route=%s", optarg);
+			break;
+		case 'c':
+			snprintf(callerw, sizeof(callerw), "caller=%s", optarg);
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "llmfbctl: inject TARGET FAULT [--for "
+		    "DURATION] [--route R] [--caller P]\n");
+		return EXIT_USAGE;
+	}
+	words[n++] = argv[optind];
+	words[n++] = argv[optind + 1];
+	if (forw[0])
+		words[n++] = forw;
+	if (routew[0])
+		words[n++] = routew;
+	if (callerw[0])
+		words[n++] = callerw;
+	if (build_line(line, sizeof(line), CTL_VERB_INJECT, n, words) < 0)
+		return EXIT_USAGE;
+	if (ctl_call(line, &doc) != 0)
+		return 1;
+	if (json_out)
+		print_json(doc, JSON_COMPACT);
+	else
+		printf("fault %lld: %s on %s for %llds (route %s, caller %s)\n",
+		    jnum(doc, "id"), jstr(doc, "fault", "?"),
+		    jstr(doc, "target", "?"), (jnum(doc, "ends_in_ms") + 999) /
+		    1000, jstr(doc, "route", "any"), jstr(doc, "caller", "any"));
+	json_decref(doc);
+	return 0;
+}
+
+static int
+cmd_uninject(int argc, char **argv)
+{
+	char line[CTL_LINE_MAX];
+	json_t *doc;
+
+	if (argc != 2) {
+		fprintf(stderr, "llmfbctl: uninject ID|all\n");
+		return EXIT_USAGE;
+	}
+	if (build_line(line, sizeof(line), CTL_VERB_UNINJECT, 1, argv + 1) <
+	    0)
+		return EXIT_USAGE;
+	if (ctl_call(line, &doc) != 0)
+		return 1;
+	if (json_out)
+		print_json(doc, JSON_COMPACT);
+	else
+		printf("%lld fault(s) ended\n", jnum(doc, "ended"));
+	json_decref(doc);
+	return 0;
+}
+
+static int
+cmd_reload(int argc, char **argv)
+{
+	json_t *doc;
+
+	(void)argc;
+	(void)argv;
+	if (ctl_call(CTL_VERB_RELOAD, &doc) != 0)
+		return 1;
+	if (json_out)
+		print_json(doc, JSON_COMPACT);
+	else
+		printf("reloaded %s\n", jstr(doc, "config", "?"));
+	json_decref(doc);
+	return 0;
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	json_t *doc = NULL;
+	int r;
+
+	(void)argc;
+	(void)argv;
+	r = ctl_call(CTL_VERB_VERSION, &doc);
+	if (json_out)
+		printf("{\"llmfbctl\": \"%s\", \"llmfbd\": %s%s%s}\n",
+		    LLMFB_VERSION, doc ? "\"" : "", doc ? jstr(doc, "version",
+		    "?") : "null", doc ? "\"" : "");
+	else
+		printf("llmfbctl %s, llmfbd %s\n", LLMFB_VERSION, doc ?
+		    jstr(doc, "version", "?") : "unreachable");
+	json_decref(doc);
+	return r;
+}
+
+/* metrics: the text as it is, for a scraper or a pipe. */
+static int
+cmd_metrics(int argc, char **argv)
+{
+	struct buf reply;
+	bool ok;
+	int r;
+
+	(void)argc;
+	(void)argv;
+	buf_init(&reply, CTL_REPLY_MAX);
+	r = ctl_request(control_path, CTL_VERB_METRICS, &reply, &ok);
+	if (r < 0 || !ok) {
+		fprintf(stderr, "llmfbctl: metrics: %.*s\n", r < 0 ? 64 :
+		    (int)reply.len, r < 0 ? strerror(-r) : reply.data ?
+		    reply.data : "");
+		buf_free(&reply);
+		return 1;
+	}
+	fwrite(reply.data ? reply.data : "", 1, reply.len, stdout);
+	buf_free(&reply);
+	return 0;
+}
+
+/* check FILE: what llmfbd -n says, without a daemon. */
+static int
+cmd_check(int argc, char **argv)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *c;
+
+	if (argc != 2) {
+		fprintf(stderr, "llmfbctl: check needs a file\n");
+		return EXIT_USAGE;
+	}
+	if ((c = config_load(argv[1], err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	printf("%s: configuration OK (%zu providers, %zu targets, %zu "
+	    "routes)\n", argv[1], c->nproviders, c->ntargets, c->nroutes);
+	config_unref(c);
+	return 0;
+}
+
+/* ---- run --------------------------------------------------------------- */
+
+/* The shim: $LLMFB_SHIM, else next to this program (a build tree), else
+ * where make install put it beside us (PREFIX/bin -> PREFIX/lib/llmfb). */
+static int
+find_shim(char *out, size_t len)
+{
+	const char *env = getenv("LLMFB_SHIM");
+	char self[PATH_MAX], *slash;
+	ssize_t n;
+
+	if (env != NULL && *env != '\0') {
+		snprintf(out, len, "%s", env);
+		return access(out, R_OK);
+	}
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+		return -1;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return -1;
+	*slash = '\0';
+	if ((size_t)snprintf(out, len, "%s/libllmfb.so", self) < len &&
+	    access(out, R_OK) == 0)
+		return 0;
+	if ((size_t)snprintf(out, len, "%s/../lib/llmfb/libllmfb.so", self) >=
+	    len)
+		return -1;
+	return access(out, R_OK);
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	char shim[PATH_MAX], preload[2 * PATH_MAX];
+	const char *old = getenv("LD_PRELOAD"), *sock;
+	json_t *doc = NULL;
+	struct buf reply;
+	bool ok;
+	int first = 1;
+
+	if (argc > 1 && strcmp(argv[1], "--") == 0)
+		first = 2;
+	if (first >= argc) {
+		fprintf(stderr, "llmfbctl: run [--] PROGRAM [ARGS...]\n");
+		return EXIT_USAGE;
+	}
+	if (find_shim(shim, sizeof(shim)) < 0) {
+		fprintf(stderr, "llmfbctl: run: libllmfb.so not found (set "
+		    "LLMFB_SHIM)\n");
+		return 1;
+	}
+	/* The data socket the running daemon listens on; without one, the
+	 * program still runs, and its calls go direct (the shim fails
+	 * open). */
+	buf_init(&reply, CTL_REPLY_MAX);
+	if (ctl_request(control_path, CTL_VERB_STATUS, &reply, &ok) == 0 &&
+	    ok)
+		doc = json_loadb(reply.data, reply.len, 0, NULL);
+	buf_free(&reply);
+	sock = doc ? jstr(doc, "listen", NULL) : NULL;
+	if (sock != NULL)
+		setenv("LLMFB_SOCKET", sock, 1);
+	else
+		fprintf(stderr, "llmfbctl: run: llmfbd is not answering on "
+		    "%s; the program's calls go direct\n", control_path);
+	json_decref(doc);
+	snprintf(preload, sizeof(preload), "%s%s%s", shim, old && *old ? " " :
+	    "", old && *old ? old : "");
+	setenv("LD_PRELOAD", preload, 1);
+	execvp(argv[first], argv + first);
+	fprintf(stderr, "llmfbctl: run: %s: %s\n", argv[first],
+	    strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
+
+static int
+cmd_top(int argc, char **argv)
+{
+	return top_main(argc, argv);
+}
+
+/* ---- main -------------------------------------------------------------- */
 
 static const struct {
 	const char	*name;
-	int		(*fn)(const char *arg);
-	enum arg	 arg;
+	int		(*fn)(int argc, char **argv);
 } commands[] = {
-	{ "status", cmd_status, ARG_NONE },
-	{ "reload", cmd_reload, ARG_NONE },
-	{ "version", cmd_version, ARG_NONE },
-	{ "trip", cmd_trip, ARG_NEEDED },
-	{ "reset", cmd_reset, ARG_NEEDED },
-	{ "events", cmd_events, ARG_OPTIONAL },
+	{ "status", cmd_status },
+	{ "top", cmd_top },
+	{ "events", cmd_events },
+	{ "trip", cmd_trip },
+	{ "reset", cmd_reset },
+	{ "drain", cmd_drain },
+	{ "undrain", cmd_undrain },
+	{ "inject", cmd_inject },
+	{ "uninject", cmd_uninject },
+	{ "reload", cmd_reload },
+	{ "check", cmd_check },
+	{ "metrics", cmd_metrics },
+	{ "run", cmd_run },
+	{ "version", cmd_version },
 };
 
 int
@@ -356,12 +860,16 @@ main(int argc, char **argv)
 			return 0;
 		default:
 			usage(stderr);
-			return 2;
+			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1 && optind != argc - 2) {
+	if (optind >= argc) {
 		usage(stderr);
-		return 2;
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[optind], "help") == 0) {
+		usage(stdout);
+		return 0;
 	}
 	for (i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (strcmp(argv[optind], commands[i].name) == 0) {
@@ -379,16 +887,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "llmfbctl: %s command '%s'\n", matches ?
 		    "ambiguous" : "unknown", argv[optind]);
 		usage(stderr);
-		return 2;
+		return EXIT_USAGE;
 	}
-	if (commands[found].arg != ARG_OPTIONAL &&
-	    (commands[found].arg == ARG_NEEDED) != (optind == argc - 2)) {
-		fprintf(stderr, "llmfbctl: %s %s\n", commands[found].name,
-		    commands[found].arg ? "needs a target" :
-		    "takes no argument");
-		usage(stderr);
-		return 2;
+	/* The commands that take nothing say so, rather than ignore it. */
+	if (argc - optind > 1 && (commands[found].fn == cmd_status ||
+	    commands[found].fn == cmd_reload ||
+	    commands[found].fn == cmd_metrics ||
+	    commands[found].fn == cmd_version)) {
+		fprintf(stderr, "llmfbctl: %s takes no argument\n",
+		    commands[found].name);
+		return EXIT_USAGE;
 	}
-	return commands[found].fn(optind == argc - 2 ? argv[optind + 1] :
-	    NULL);
+	return commands[found].fn(argc - optind, argv + optind);
 }

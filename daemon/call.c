@@ -11,10 +11,12 @@
 #include "call.h"
 #include "caller.h"
 #include "config.h"
+#include "control.h"
 #include "daemon.h"
 #include "dialect.h"
 #include "dialect_stream.h"
 #include "events.h"
+#include "inject.h"
 #include "ladder.h"
 #include "log.h"
 #include "route.h"
@@ -34,6 +36,7 @@ struct attempt_rec {
 	const char		*target;	/* the config's, held by the call */
 	enum fail_kind		 fk;		/* FK_NONE: it answered */
 	char			 why[40];
+	char			 injected[FAULT_NAME_MAX]; /* "": none */
 	int			 status;
 	uint32_t		 connect_ms, first_token_ms, total_ms;
 };
@@ -63,6 +66,15 @@ struct call {
 	struct timer		 first_token;
 	struct timer		 idle;
 	struct timer		 retry;
+	/* A fault put in the running attempt (llmfbctl inject): a copy,
+	 * as the operator may end it meanwhile. */
+	struct fault		 fault;
+	bool			 faulted;
+	bool			 fault_times_out; /* its delay passes the
+						   * attempt's timeout */
+	uint64_t		 cut_left;	/* bytes until a cut */
+	char			 fault_name[FAULT_NAME_MAX];
+	struct timer		 fault_timer;
 	/* The running attempt's answer: read as it comes, and its bytes not
 	 * yet sent (all of it until the call commits to it; after that, a
 	 * stream's unfinished event). */
@@ -245,6 +257,8 @@ attempt_release(struct call *call)
 	call->xfer = NULL;
 	timer_cancel(call->d->loop, &call->first_token);
 	timer_cancel(call->d->loop, &call->idle);
+	timer_cancel(call->d->loop, &call->fault_timer);
+	call->faulted = false;
 }
 
 /* Seconds until the first open breaker of the route's ladder half-opens,
@@ -330,6 +344,8 @@ record_attempt(struct call *call, enum fail_kind fk, const char *why,
 	a->target = call->target->name;
 	a->fk = fk;
 	snprintf(a->why, sizeof(a->why), "%s", why ? why : "");
+	snprintf(a->injected, sizeof(a->injected), "%s", call->faulted ?
+	    call->fault_name : "");
 	a->status = status;
 	if (call->xfer != NULL) {
 		curl_easy_getinfo(call->xfer->easy, CURLINFO_APPCONNECT_TIME,
@@ -420,6 +436,9 @@ attempts_json(const struct call *call)
 		    NO_TIME ? json_null() : json_integer(a->first_token_ms));
 		if (a->why[0] != '\0')
 			json_object_set_new(o, "error", json_string(a->why));
+		if (a->injected[0] != '\0')
+			json_object_set_new(o, "injected",
+			    json_string(a->injected));
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -470,8 +489,10 @@ record_emit(struct call *call)
 			json_object_set_new(rec, "reasons",
 			    json_string(call->reasons));
 	}
-	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL)
+	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL) {
 		events_add(call->d->events, line, strlen(line));
+		control_publish(call->d->control, rec, line, strlen(line));
+	}
 	free(line);
 	json_decref(rec);
 }
@@ -526,6 +547,7 @@ call_destroy(void *arg)
 
 	attempt_release(call);
 	timer_cancel(call->d->loop, &call->retry);
+	timer_cancel(call->d->loop, &call->fault_timer);
 	curl_slist_free_all(call->connect_to);
 	json_decref(call->json);
 	json_decref(call->cont_json);
@@ -561,6 +583,7 @@ call_finish(struct call *call, const char *result)
 	timer_cancel(call->d->loop, &call->first_token);
 	timer_cancel(call->d->loop, &call->idle);
 	timer_cancel(call->d->loop, &call->retry);
+	timer_cancel(call->d->loop, &call->fault_timer);
 	count_call(call);
 	record_emit(call);
 	loop_defer(call->d->loop, call_destroy, call);
@@ -936,13 +959,37 @@ take_translated_body(struct call *call, struct xfer *x)
 	return r;
 }
 
+static size_t on_body_bytes(struct call *call, struct xfer *x, const char *p,
+    size_t n);
+
 static size_t
 on_body(struct xfer *x, const char *p, size_t n)
 {
 	struct call *call = x->arg;
+	size_t keep;
 
 	if (call->finishing || call->conn == NULL)
 		return 0;
+	if (!call->faulted || call->fault.kind != FAULT_CUT)
+		return on_body_bytes(call, x, p, n);
+	/* An injected cut: the answer breaks off here, as a reset
+	 * connection breaks it (curl ends the transfer with an error). */
+	if (n < call->cut_left) {
+		keep = on_body_bytes(call, x, p, n);
+		if (keep == n)
+			call->cut_left -= n;
+		return keep;
+	}
+	keep = (size_t)call->cut_left;
+	call->cut_left = 0;
+	if (keep > 0)
+		on_body_bytes(call, x, p, keep);
+	return 0;
+}
+
+static size_t
+on_body_bytes(struct call *call, struct xfer *x, const char *p, size_t n)
+{
 	/* Backpressure, before anything is taken: curl hands the same
 	 * bytes again on resume. */
 	if (call->committed && conn_pending(call->conn) >= CONN_HIGH_WATER)
@@ -1161,6 +1208,78 @@ static void
 retry_fired(struct timer *t)
 {
 	attempt_start(t->arg);
+}
+
+/* An injected fault's moment: a late answer starts now, or the answer
+ * the fault stands for arrives, through the same callbacks as a
+ * provider's. */
+static void
+fault_fired(struct timer *t)
+{
+	struct call *call = t->arg;
+	struct xfer *x = call->xfer;
+	struct outcome o = { .kind = OUT_BROKEN };
+	const struct target *tg = call->target;
+	const char *ctype;
+	CURLcode rc = CURLE_WRITE_ERROR;
+	char *body;
+	bool stream;
+
+	if (call->finishing || x == NULL)
+		return;
+	if (call->fault.kind == FAULT_DELAY) {
+		if (call->fault_times_out)
+			o.kind = OUT_TIMEOUT_TOTAL;
+		else if (xfer_start(x) == 0)
+			return;
+		attempt_failed(call, &o);
+		return;
+	}
+	stream = json_is_true(json_object_get(call->json, "stream"));
+	body = fault_answer(&call->fault, tg->provider->dialect, stream,
+	    target_model(tg, call->model) ? target_model(tg, call->model) :
+	    call->model, &ctype);
+	x->status = call->fault.kind == FAULT_STATUS ? call->fault.arg : 200;
+	buf_printf(&x->headers, "Content-Type: %s\r\n", ctype);
+	if (body != NULL && on_body(x, body, strlen(body)) == strlen(body))
+		rc = CURLE_OK;
+	free(body);
+	on_done(x, rc);
+}
+
+/* Whether an operator put a fault in this attempt; if so, it is set up
+ * and true says the attempt waits for fault_fired rather than starting
+ * its transfer now. */
+static bool
+fault_begin(struct call *call, uint64_t total_ms)
+{
+	const struct caller *c = &call->caller;
+	struct fault *f;
+
+	f = faults_match(&call->d->faults, call->target->name,
+	    call->route->name, c->comm, c->exe, c->unit, (long)c->pid,
+	    call->attempt_ms);
+	if (f == NULL)
+		return false;
+	f->hits++;
+	tstat_of(call, call->target)->injected++;
+	call->faulted = true;
+	call->fault = *f;
+	call->fault.target = call->fault.route = call->fault.caller = NULL;
+	fault_name(f, call->fault_name, sizeof(call->fault_name));
+	switch (f->kind) {
+	case FAULT_CUT:
+		call->cut_left = f->arg;
+		return false;
+	case FAULT_DELAY:
+		call->fault_times_out = f->arg >= total_ms;
+		timer_set(call->d->loop, &call->fault_timer,
+		    call->fault_times_out ? total_ms : f->arg);
+		return true;
+	default:
+		timer_set(call->d->loop, &call->fault_timer, 0);
+		return true;
+	}
 }
 
 /* ---- the ladder -------------------------------------------------------- */
@@ -1758,6 +1877,13 @@ attempt_start(struct call *call)
 		curl_easy_setopt(x->easy, CURLOPT_CONNECT_TO, call->connect_to);
 	timer_set(call->d->loop, &call->first_token,
 	    pol->first_byte_timeout_ms);
+	if (fault_begin(call, total ? total : 1)) {
+		/* The transfer's own timeout counts from its start. */
+		if (call->fault.kind == FAULT_DELAY && !call->fault_times_out)
+			curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS,
+			    (long)(total - call->fault.arg));
+		return;
+	}
 	if (xfer_start(x) < 0)
 		attempt_failed(call, &broken);
 }
@@ -1904,6 +2030,22 @@ read_request(struct call *call)
 	call->want.forbid_length = call->route->policy.q_length;
 }
 
+/* From the shim handing the request over (its stamp: a preamble line
+ * or, from the libcurl layer, a header) to llmfbd having all of it. */
+static void
+note_shim_latency(struct call *call)
+{
+	const char *h = http_req_header(call->req, "x-llmfb-sent");
+	uint64_t sent = conn_take_sent(call->conn), now = now_mono_us();
+
+	if (h != NULL && parse_u64(h, 1, UINT64_MAX, &sent) < 0)
+		sent = 0;
+	/* Another clock (a time namespace) or a stale stamp says nothing. */
+	if (sent == 0 || sent > now || now - sent > 60 * 1000000ULL)
+		return;
+	hist_add(&call->d->stats->shim_h, (double)(now - sent) / 1000);
+}
+
 struct call *
 call_start(struct daemon *d, struct conn *c, struct http_req *r)
 {
@@ -1922,10 +2064,12 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	timer_init(&call->first_token, first_token_timeout, call);
 	timer_init(&call->idle, idle_timeout, call);
 	timer_init(&call->retry, retry_fired, call);
+	timer_init(&call->fault_timer, fault_fired, call);
 	buf_init(&call->held, HELD_MAX);
 	buf_init(&call->xraw, ANSWER_BODY_MAX);
 	buf_init(&call->xout, HELD_MAX);
 	call->caller = *conn_caller(c);
+	note_shim_latency(call);
 	d->stats->calls++;
 	d->stats->in_flight++;
 	call->ep = endpoint_of(r->method, r->path);

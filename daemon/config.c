@@ -695,6 +695,17 @@ config_target(const struct config *c, const char *name)
 	return NULL;
 }
 
+const struct route *
+config_route(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nroutes; i++)
+		if (strcmp(c->routes[i].name, name) == 0)
+			return &c->routes[i];
+	return NULL;
+}
+
 static bool
 str_same(const char *a, const char *b)
 {

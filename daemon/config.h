@@ -212,6 +212,7 @@ void config_unref(struct config *c);
 
 const struct target *config_target(const struct config *c,
     const char *name);
+const struct route *config_route(const struct config *c, const char *name);
 /* Whether a and b (of two configs) are the same target: same provider
  * settings, models, breaker, price and limits.  A reload keeps a
  * target's breaker and latency state only when they are. */

@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <grp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -13,16 +15,20 @@
 #include "ctl_proto.h"
 #include "daemon.h"
 #include "events.h"
+#include "inject.h"
 #include "ladder.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "stats.h"
 #include "util.h"
 
-struct control {
-	struct daemon	*d;
-	struct watcher	 w;
-	char		*path;
+/* What a follower or an events request wants to see; NULL: any. */
+struct filter {
+	char		*route;
+	char		*target;
+	char		*klass;
+	char		*caller;
 };
 
 struct cconn {
@@ -32,14 +38,115 @@ struct cconn {
 	struct buf	 out;
 	bool		 replied;
 	bool		 closed;
+	bool		 following;
+	bool		 refused;	/* not an admin: told once it asks */
+	struct filter	 filter;
+	struct cconn	*next_follower;
 };
+
+#define NGROUPS_MAX_PEER	256	/* supplementary groups looked at */
+
+struct control {
+	struct daemon	*d;
+	struct watcher	 w;
+	char		*path;
+	struct cconn	*followers;
+};
+
+static void
+filter_free(struct filter *f)
+{
+	free(f->route);
+	free(f->target);
+	free(f->klass);
+	free(f->caller);
+	memset(f, 0, sizeof(*f));
+}
+
+/* "route=R target=T class=C caller=P" (any of them, in any order).
+ * 0, or -1 with the word it could not take in why. */
+static int
+filter_parse(struct filter *f, char *args, char *why, size_t whylen)
+{
+	static const char *const keys[] = { "route", "target", "class",
+		"caller" };
+	char **slot[] = { &f->route, &f->target, &f->klass, &f->caller };
+	char *word, *save = NULL, *eq;
+	size_t i;
+
+	for (word = strtok_r(args, " ", &save); word != NULL;
+	    word = strtok_r(NULL, " ", &save)) {
+		eq = strchr(word, '=');
+		for (i = 0; eq != NULL && i < ARRAY_SIZE(keys); i++)
+			if ((size_t)(eq - word) == strlen(keys[i]) &&
+			    strncmp(word, keys[i], strlen(keys[i])) == 0)
+				break;
+		if (eq == NULL || eq[1] == '\0' || i == ARRAY_SIZE(keys)) {
+			snprintf(why, whylen, "bad filter '%s': route=, "
+			    "target=, class= or caller=", word);
+			return -1;
+		}
+		free(*slot[i]);
+		*slot[i] = xstrdup(eq + 1);
+	}
+	return 0;
+}
+
+static bool
+str_is(const json_t *j, const char *want)
+{
+	const char *v = json_string_value(j);
+
+	return v != NULL && strcmp(v, want) == 0;
+}
+
+/* Whether a per-call record passes the filter. */
+static bool
+filter_match(const struct filter *f, const json_t *rec)
+{
+	const json_t *attempts = json_object_get(rec, "attempts"), *a;
+	const json_t *c = json_object_get(rec, "caller");
+	bool target = f->target == NULL, klass = f->klass == NULL;
+	size_t i;
+
+	if (f->route != NULL && !str_is(json_object_get(rec, "route"),
+	    f->route))
+		return false;
+	if (f->caller != NULL && !caller_is(f->caller,
+	    json_string_value(json_object_get(c, "comm")) ?: "",
+	    json_string_value(json_object_get(c, "exe")) ?: "",
+	    json_string_value(json_object_get(c, "unit")) ?: "",
+	    (long)json_integer_value(json_object_get(c, "pid"))))
+		return false;
+	if (f->target != NULL && str_is(json_object_get(rec, "served"),
+	    f->target))
+		target = true;
+	json_array_foreach(attempts, i, a) {
+		if (f->target != NULL && str_is(json_object_get(a, "target"),
+		    f->target))
+			target = true;
+		if (f->klass != NULL && !str_is(json_object_get(a, "kind"),
+		    "none") && (str_is(json_object_get(a, "class"), f->klass) ||
+		    str_is(json_object_get(a, "kind"), f->klass)))
+			klass = true;
+	}
+	return target && klass;
+}
 
 static void
 cconn_close(struct cconn *cc)
 {
+	struct cconn **pp;
+
 	if (cc->closed)
 		return;
 	cc->closed = true;
+	for (pp = &cc->ctl->followers; *pp != NULL; pp = &(*pp)->next_follower)
+		if (*pp == cc) {
+			*pp = cc->next_follower;
+			break;
+		}
+	filter_free(&cc->filter);
 	watcher_del(cc->ctl->d->loop, &cc->w);
 	close(cc->w.fd);
 	buf_free(&cc->in);
@@ -66,7 +173,11 @@ cconn_flush(struct cconn *cc)
 		}
 		buf_consume(&cc->out, (size_t)n);
 	}
-	cconn_close(cc);
+	buf_reset(&cc->out);
+	if (cc->following)
+		watcher_mod(cc->ctl->d->loop, &cc->w, EPOLLIN);
+	else
+		cconn_close(cc);
 }
 
 static void
@@ -109,9 +220,10 @@ status_breaker(const struct target *t, const struct tstat *ts)
 	    (json_int_t)wait);
 }
 
-/* trip/reset TARGET: a breaker by hand. */
+/* trip/reset/drain/undrain TARGET: a breaker, or its share of new
+ * calls, by hand. */
 static void
-handle_breaker(struct cconn *cc, const char *verb, const char *name)
+handle_target(struct cconn *cc, const char *verb, const char *name)
 {
 	struct daemon *d = cc->ctl->d;
 	const struct target *t = config_target(d->cfg, name);
@@ -124,12 +236,20 @@ handle_breaker(struct cconn *cc, const char *verb, const char *name)
 	ts = stats_target(d->stats, t->name);
 	if (strcmp(verb, CTL_VERB_TRIP) == 0)
 		breaker_trip(&ts->br, now_mono_ms());
-	else
+	else if (strcmp(verb, CTL_VERB_RESET) == 0)
 		breaker_reset(&ts->br);
-	log_info("target %s: breaker %s by hand", t->name,
-	    ts->br.state == BREAKER_OPEN ? "tripped" : "reset");
-	reply_json(cc, json_pack("{s:s, s:o}", "target", t->name,
-	    "breaker", status_breaker(t, ts)));
+	else
+		ts->drained = strcmp(verb, CTL_VERB_DRAIN) == 0;
+	if (strcmp(verb, CTL_VERB_TRIP) == 0 ||
+	    strcmp(verb, CTL_VERB_RESET) == 0)
+		log_info("target %s: breaker %s by hand", t->name,
+		    ts->br.state == BREAKER_OPEN ? "tripped" : "reset");
+	else
+		log_info("target %s: %s by hand (%llu calls on it finish)",
+		    t->name, ts->drained ? "drained" : "undrained",
+		    (unsigned long long)ts->in_flight);
+	reply_json(cc, json_pack("{s:s, s:o, s:b}", "target", t->name,
+	    "breaker", status_breaker(t, ts), "drained", ts->drained));
 }
 
 /* Nonzero counters by failure kind, {"quality": 2, ...}. */
@@ -143,6 +263,24 @@ by_fail_kind(const uint64_t *v)
 		if (v[k] > 0)
 			json_object_set_new(o, fail_kind_name((enum fail_kind)k),
 			    json_integer((json_int_t)v[k]));
+	return o;
+}
+
+/* What share of total each failure class has: {"technical": 0.25}. */
+static json_t *
+rate_by_class(const uint64_t *by_kind, uint64_t total)
+{
+	uint64_t by_class[FC_CLIENT + 1] = { 0 };
+	json_t *o = json_object();
+	int k;
+
+	for (k = FK_TECHNICAL; k < FK_COUNT; k++)
+		by_class[fail_kind_class((enum fail_kind)k)] += by_kind[k];
+	for (k = FC_TECHNICAL; k <= FC_CLIENT; k++)
+		if (by_class[k] > 0 && total > 0)
+			json_object_set_new(o, fail_class_name(
+			    (enum fail_class)k), json_real((double)by_class[k] /
+			    (double)total));
 	return o;
 }
 
@@ -190,7 +328,7 @@ status_targets(struct daemon *d)
 	for (i = 0; i < c->ntargets; i++) {
 		const struct target *t = &c->targets[i];
 		struct tstat *ts = stats_target(d->stats, t->name);
-		json_t *kinds = json_object();
+		json_t *kinds = json_object(), *v;
 
 		for (k = 0; k < OUTCOME_KINDS; k++) {
 			struct outcome o = { .kind = (enum outcome_kind)k };
@@ -231,6 +369,12 @@ status_targets(struct daemon *d)
 		    "spend_usd", ts->spend_usd,
 		    "price", "input", t->price.input, "output",
 		    t->price.output));
+		v = json_array_get(arr, json_array_size(arr) - 1);
+		json_object_set_new(v, "error_rate_by_class",
+		    rate_by_class(ts->by_fail, ts->attempts));
+		json_object_set_new(v, "drained", json_boolean(ts->drained));
+		json_object_set_new(v, "injected",
+		    json_integer((json_int_t)ts->injected));
 	}
 	return arr;
 }
@@ -245,7 +389,7 @@ status_routes(struct daemon *d)
 	for (i = 0; i < c->nroutes; i++) {
 		const struct route *r = &c->routes[i];
 		struct rstat *rs = stats_route(d->stats, r->name);
-		json_t *ladder = json_array();
+		json_t *ladder = json_array(), *v;
 
 		for (k = 0; k < r->nladder; k++)
 			json_array_append_new(ladder,
@@ -264,8 +408,86 @@ status_routes(struct daemon *d)
 		    "midstream_errors", (json_int_t)rs->midstream_errors,
 		    "spend_usd", rs->spend_usd,
 		    "budget", status_spend(d, "route", r->name)));
+		v = json_array_get(arr, json_array_size(arr) - 1);
+		json_object_set_new(v, "fallback_rate_by_class",
+		    rate_by_class(rs->fallback_by, rs->calls));
+		json_object_set_new(v, "client_gone_fell_back",
+		    json_integer((json_int_t)rs->client_gone_fell_back));
+		json_object_set_new(v, "fallback_cost_diff_usd",
+		    json_real(rs->fallback_cost_diff_usd));
 	}
 	return arr;
+}
+
+/* Programs, busiest first is the reader's choice: in order seen. */
+static json_t *
+status_callers(struct daemon *d)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < d->stats->nc; i++) {
+		const struct cstat *c = &d->stats->c[i];
+
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I, s:I,"
+		    " s:I, s:f}", "program", c->name, "uid",
+		    c->uid == UINT32_MAX ? (json_int_t)-1 : (json_int_t)c->uid,
+		    "calls", (json_int_t)c->calls,
+		    "fallbacks", (json_int_t)c->fallbacks,
+		    "safe_failures", (json_int_t)c->safe_failures,
+		    "client_gone", (json_int_t)c->client_gone,
+		    "spend_usd", c->spend_usd));
+	}
+	return arr;
+}
+
+static void
+fault_ended(const struct fault *f)
+{
+	char name[FAULT_NAME_MAX];
+
+	fault_name(f, name, sizeof(name));
+	log_info("fault %u on %s (%s) ended: put in %llu attempts", f->id,
+	    f->target, name, (unsigned long long)f->hits);
+}
+
+static json_t *
+fault_json(const struct fault *f, uint64_t now)
+{
+	char name[FAULT_NAME_MAX];
+
+	fault_name(f, name, sizeof(name));
+	return json_pack("{s:i, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I}",
+	    "id", (int)f->id, "target", f->target, "fault", name,
+	    "route", f->route, "caller", f->caller,
+	    "since", (json_int_t)f->since,
+	    "ends_in_ms", (json_int_t)(f->until_ms > now ?
+	    f->until_ms - now : 0), "hits", (json_int_t)f->hits);
+}
+
+static json_t *
+status_faults(struct daemon *d)
+{
+	uint64_t now = now_mono_ms();
+	json_t *arr = json_array();
+	size_t i;
+
+	faults_expire(&d->faults, now, fault_ended);
+	for (i = 0; i < d->faults.n; i++)
+		json_array_append_new(arr, fault_json(&d->faults.v[i], now));
+	return arr;
+}
+
+static size_t
+followers(const struct control *ctl)
+{
+	const struct cconn *cc;
+	size_t n = 0;
+
+	for (cc = ctl ? ctl->followers : NULL; cc != NULL;
+	    cc = cc->next_follower)
+		n++;
+	return n;
 }
 
 json_t *
@@ -278,7 +500,7 @@ control_status(struct daemon *d)
 	for (i = 0; i < c->nintercept; i++)
 		json_array_append_new(hosts, json_string(c->intercept[i]));
 	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:I}",
 	    "version", LLMFB_VERSION,
 	    "pid", (json_int_t)getpid(),
 	    "uptime_s", (json_int_t)(time(NULL) - d->started),
@@ -293,33 +515,209 @@ control_status(struct daemon *d)
 	    "passthrough", (json_int_t)d->stats->passthrough,
 	    "rejected", (json_int_t)d->stats->rejected,
 	    "targets", status_targets(d),
-	    "routes", status_routes(d));
+	    "routes", status_routes(d),
+	    "callers", status_callers(d),
+	    "faults", status_faults(d),
+	    "followers", (json_int_t)followers(d->control));
 }
 
-/* events [N]: the latest per-call records, oldest first. */
+/* events [N] [FILTER...]: the latest N records that pass, oldest
+ * first. */
 static void
-handle_events(struct cconn *cc, const char *arg)
+handle_events(struct cconn *cc, char *args)
 {
 	const char *lines[EVENTS_RING];
-	json_t *arr = json_array();
+	struct filter f = { 0 };
+	json_t *arr = json_array(), *ev;
+	char why[128], *rest = args;
 	uint64_t n = 20;
-	size_t i, got;
+	size_t i, got, first;
 
-	if (arg != NULL && parse_u64(arg, 1, EVENTS_RING, &n) < 0) {
+	if (args != NULL && args[0] >= '0' && args[0] <= '9') {
+		rest = strchr(args, ' ');
+		if (rest != NULL)
+			*rest++ = '\0';
+		if (parse_u64(args, 1, EVENTS_RING, &n) < 0) {
+			json_decref(arr);
+			reply(cc, false, "events: N is a number from 1 to 256");
+			return;
+		}
+	}
+	if (rest != NULL && filter_parse(&f, rest, why, sizeof(why)) < 0) {
+		filter_free(&f);
 		json_decref(arr);
-		reply(cc, false, "events: N is a number from 1 to 256");
+		reply(cc, false, why);
 		return;
 	}
-	got = events_latest(cc->ctl->d->events, (size_t)n, lines,
+	got = events_latest(cc->ctl->d->events, EVENTS_RING, lines,
 	    EVENTS_RING);
 	for (i = 0; i < got; i++) {
-		json_t *ev = json_loads(lines[i], 0, NULL);
-
-		if (ev != NULL)
+		ev = json_loads(lines[i], 0, NULL);
+		if (ev != NULL && filter_match(&f, ev))
 			json_array_append_new(arr, ev);
+		else
+			json_decref(ev);
 	}
+	filter_free(&f);
+	first = json_array_size(arr) > n ? json_array_size(arr) - n : 0;
+	for (i = 0; i < first; i++)
+		json_array_remove(arr, 0);
 	reply_json(cc, json_pack("{s:I, s:o}", "total",
 	    (json_int_t)events_total(cc->ctl->d->events), "events", arr));
+}
+
+/* follow [FILTER...]: the connection stays open and gets each record. */
+static void
+handle_follow(struct cconn *cc, char *args)
+{
+	char why[128];
+
+	if (args != NULL && filter_parse(&cc->filter, args, why,
+	    sizeof(why)) < 0) {
+		reply(cc, false, why);
+		return;
+	}
+	cc->replied = true;
+	cc->following = true;
+	cc->next_follower = cc->ctl->followers;
+	cc->ctl->followers = cc;
+	buf_addstr(&cc->out, CTL_FOLLOW_OK);
+	cconn_flush(cc);
+}
+
+void
+control_publish(struct control *ctl, const json_t *rec, const char *line,
+    size_t len)
+{
+	struct cconn *cc, *next;
+
+	if (ctl == NULL)
+		return;
+	for (cc = ctl->followers; cc != NULL; cc = next) {
+		next = cc->next_follower;
+		if (!filter_match(&cc->filter, rec))
+			continue;
+		/* One that cannot keep up is let go, never waited for. */
+		if (buf_pending(&cc->out) + len + 1 > CTL_FOLLOW_MAX ||
+		    buf_add(&cc->out, line, len) < 0 ||
+		    buf_addstr(&cc->out, "\n") < 0) {
+			log_info("control: a follower fell behind; closing it");
+			cconn_close(cc);
+			continue;
+		}
+		cconn_flush(cc);
+	}
+}
+
+static void
+faults_timer_fired(struct timer *t)
+{
+	struct daemon *d = t->arg;
+	uint64_t next;
+
+	faults_expire(&d->faults, now_mono_ms(), fault_ended);
+	if ((next = faults_next_end(&d->faults)) != 0)
+		timer_set(d->loop, &d->faults_timer, next - now_mono_ms() + 1);
+}
+
+/* inject TARGET FAULT [for=S] [route=R] [caller=P] */
+static void
+handle_inject(struct cconn *cc, char *args)
+{
+	struct daemon *d = cc->ctl->d;
+	char *target, *spec, *word, *save = NULL, why[160];
+	const char *route = NULL, *caller = NULL, *w;
+	uint64_t for_s = FAULT_FOR_DEFAULT_S, now = now_mono_ms();
+	enum fault_kind kind;
+	struct fault *f;
+	uint32_t arg;
+
+	target = strtok_r(args, " ", &save);
+	spec = strtok_r(NULL, " ", &save);
+	if (target == NULL || spec == NULL) {
+		reply(cc, false, "inject TARGET FAULT [for=SECONDS] "
+		    "[route=ROUTE] [caller=PROGRAM]");
+		return;
+	}
+	if (config_target(d->cfg, target) == NULL) {
+		reply(cc, false, "no such target");
+		return;
+	}
+	if (fault_parse(spec, &kind, &arg, &w) < 0) {
+		reply(cc, false, w);
+		return;
+	}
+	while ((word = strtok_r(NULL, " ", &save)) != NULL) {
+		if (strncmp(word, "for=", 4) == 0 &&
+		    parse_u64(word + 4, 1, FAULT_FOR_MAX_S, &for_s) == 0)
+			continue;
+		if (strncmp(word, "route=", 6) == 0 && word[6] != '\0') {
+			route = word + 6;
+			continue;
+		}
+		if (strncmp(word, "caller=", 7) == 0 && word[7] != '\0') {
+			caller = word + 7;
+			continue;
+		}
+		snprintf(why, sizeof(why), "bad option '%s': for=SECONDS (1 "
+		    "to 86400), route=ROUTE or caller=PROGRAM", word);
+		reply(cc, false, why);
+		return;
+	}
+	if (route != NULL && config_route(d->cfg, route) == NULL) {
+		reply(cc, false, "no such route");
+		return;
+	}
+	faults_expire(&d->faults, now, fault_ended);
+	f = faults_add(&d->faults, target, kind, arg, route, caller,
+	    for_s * 1000, now);
+	if (f == NULL) {
+		reply(cc, false, "too many faults at once");
+		return;
+	}
+	fault_name(f, why, sizeof(why));
+	log_info("fault %u on %s: %s for %llus (route %s, caller %s)", f->id,
+	    target, why, (unsigned long long)for_s, route ? route : "any",
+	    caller ? caller : "any");
+	timer_set(d->loop, &d->faults_timer,
+	    faults_next_end(&d->faults) - now + 1);
+	reply_json(cc, fault_json(f, now));
+}
+
+/* uninject ID|all */
+static void
+handle_uninject(struct cconn *cc, const char *arg)
+{
+	struct daemon *d = cc->ctl->d;
+	uint64_t id = 0;
+	size_t gone;
+
+	if (strcmp(arg, "all") != 0 && parse_u64(arg, 1, UINT32_MAX, &id) <
+	    0) {
+		reply(cc, false, "uninject ID|all");
+		return;
+	}
+	gone = faults_remove(&d->faults, (unsigned)id);
+	if (id != 0 && gone == 0) {
+		reply(cc, false, "no such fault");
+		return;
+	}
+	log_info("%zu fault%s ended by hand", gone, gone == 1 ? "" : "s");
+	reply_json(cc, json_pack("{s:I}", "ended", (json_int_t)gone));
+}
+
+/* metrics: the exposition as text, the one reply that is not JSON. */
+static void
+handle_metrics(struct cconn *cc)
+{
+	struct buf text;
+
+	buf_init(&text, CTL_REPLY_MAX);
+	if (metrics_render(cc->ctl->d, &text) < 0)
+		reply(cc, false, "metrics: too large");
+	else
+		reply(cc, true, text.data ? text.data : "");
+	buf_free(&text);
 }
 
 static void
@@ -328,27 +726,39 @@ handle(struct cconn *cc, char *line)
 	struct daemon *d = cc->ctl->d;
 	char err[CONFIG_ERR_MAX], *arg;
 
-	if (strcmp(line, CTL_VERB_STATUS) == 0) {
+	if (cc->refused) {
+		log_info("control: refused a peer that is neither root nor in "
+		    "control_group");
+		reply(cc, false, "permission denied");
+		return;
+	}
+	if ((arg = strchr(line, ' ')) != NULL)
+		*arg++ = '\0';
+	if (strcmp(line, CTL_VERB_STATUS) == 0 && arg == NULL) {
 		reply_json(cc, control_status(d));
-	} else if (strcmp(line, CTL_VERB_EVENTS) == 0) {
-		handle_events(cc, NULL);
-	} else if (strcmp(line, CTL_VERB_VERSION) == 0) {
+	} else if (strcmp(line, CTL_VERB_VERSION) == 0 && arg == NULL) {
 		reply_json(cc, json_pack("{s:s}", "version", LLMFB_VERSION));
-	} else if (strcmp(line, CTL_VERB_RELOAD) == 0) {
+	} else if (strcmp(line, CTL_VERB_RELOAD) == 0 && arg == NULL) {
 		if (daemon_reload(d, err, sizeof(err)) < 0)
 			reply(cc, false, err);
 		else
 			reply_json(cc, json_pack("{s:s}", "config",
 			    d->cfg->path));
-	} else if ((arg = strchr(line, ' ')) != NULL) {
-		*arg++ = '\0';
-		if (strcmp(line, CTL_VERB_TRIP) == 0 ||
-		    strcmp(line, CTL_VERB_RESET) == 0)
-			handle_breaker(cc, line, arg);
-		else if (strcmp(line, CTL_VERB_EVENTS) == 0)
-			handle_events(cc, arg);
-		else
-			reply(cc, false, "unknown request");
+	} else if (strcmp(line, CTL_VERB_METRICS) == 0 && arg == NULL) {
+		handle_metrics(cc);
+	} else if (strcmp(line, CTL_VERB_EVENTS) == 0) {
+		handle_events(cc, arg);
+	} else if (strcmp(line, CTL_VERB_FOLLOW) == 0) {
+		handle_follow(cc, arg);
+	} else if (arg != NULL && (strcmp(line, CTL_VERB_TRIP) == 0 ||
+	    strcmp(line, CTL_VERB_RESET) == 0 ||
+	    strcmp(line, CTL_VERB_DRAIN) == 0 ||
+	    strcmp(line, CTL_VERB_UNDRAIN) == 0)) {
+		handle_target(cc, line, arg);
+	} else if (strcmp(line, CTL_VERB_INJECT) == 0 && arg != NULL) {
+		handle_inject(cc, arg);
+	} else if (strcmp(line, CTL_VERB_UNINJECT) == 0 && arg != NULL) {
+		handle_uninject(cc, arg);
 	} else {
 		reply(cc, false, "unknown request");
 	}
@@ -363,6 +773,14 @@ cconn_event(struct watcher *w, uint32_t events)
 
 	if (cc->closed)
 		return;
+	if (cc->following && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		/* A follower says nothing more: anything is the end. */
+		n = recv(w->fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		cconn_close(cc);
+		return;
+	}
 	if (cc->replied) {
 		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			cconn_flush(cc);
@@ -385,17 +803,44 @@ cconn_event(struct watcher *w, uint32_t events)
 	handle(cc, cc->in.data);
 }
 
-/* Root and the daemon's own user only; the socket's mode says the same,
- * this holds even if someone loosens the mode. */
 static bool
-peer_allowed(int fd)
+admin_gid(const struct config *c, gid_t g)
 {
+	size_t i;
+
+	for (i = 0; i < c->ncontrol_gids; i++)
+		if (c->control_gids[i] == g)
+			return true;
+	return false;
+}
+
+/* Root, the daemon's own user, and the control groups' members (by the
+ * peer's primary or supplementary groups).  The socket's mode says the
+ * same; this holds even if someone loosens the mode. */
+static bool
+peer_allowed(int fd, const struct config *c)
+{
+	gid_t groups[NGROUPS_MAX_PEER];
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	size_t i, n;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
-	return cred.uid == 0 || cred.uid == geteuid();
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	if (c->ncontrol_gids == 0)
+		return false;
+	if (admin_gid(c, cred.gid))
+		return true;
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;	/* more groups than we look at: no */
+	n = len / sizeof(groups[0]);
+	for (i = 0; i < n; i++)
+		if (admin_gid(c, groups[i]))
+			return true;
+	return false;
 }
 
 static void
@@ -423,8 +868,9 @@ control_accept(struct watcher *w, uint32_t events)
 			free(cc);
 			continue;
 		}
-		if (!peer_allowed(fd))
-			reply(cc, false, "permission denied");
+		/* Told after its request is read: a socket closed with
+		 * unread bytes would reset the connection, reply and all. */
+		cc->refused = !peer_allowed(fd, ctl->d->cfg);
 	}
 }
 
@@ -434,11 +880,18 @@ control_new(struct daemon *d, const char *path)
 	struct control *ctl;
 	int fd;
 
-	if ((fd = unix_listen(path, 0600)) < 0) {
+	const struct config *c = d->cfg;
+
+	if ((fd = unix_listen(path, c->ncontrol_gids ? 0660 : 0600)) < 0) {
 		errno = -fd;
 		log_warn("control socket %s", path);
 		return NULL;
 	}
+	if (c->ncontrol_gids > 0 &&
+	    chown(path, (uid_t)-1, c->control_gids[0]) < 0)
+		log_warn("control socket %s: chgrp %u (members get in only "
+		    "if they can reach it)", path, c->control_gids[0]);
+	timer_init(&d->faults_timer, faults_timer_fired, d);
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->d = d;
 	ctl->path = xstrdup(path);
@@ -460,6 +913,10 @@ control_free(struct control *ctl)
 {
 	if (ctl == NULL)
 		return;
+	while (ctl->followers != NULL)
+		cconn_close(ctl->followers);
+	timer_cancel(ctl->d->loop, &ctl->d->faults_timer);
+	faults_clear(&ctl->d->faults);
 	watcher_del(ctl->d->loop, &ctl->w);
 	close(ctl->w.fd);
 	unlink(ctl->path);

@@ -14,6 +14,7 @@
 #include "events.h"
 #include "hostsfile.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "stats.h"
 #include "upstream.h"
@@ -87,6 +88,7 @@ on_signal(struct watcher *w, uint32_t events)
 	struct daemon *d = w->arg;
 	struct signalfd_siginfo si;
 	char err[CONFIG_ERR_MAX];
+	int r;
 
 	(void)events;
 	while (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -95,6 +97,15 @@ on_signal(struct watcher *w, uint32_t events)
 			if (daemon_reload(d, err, sizeof(err)) < 0)
 				log_warnx("reload refused, keeping the running "
 				    "config: %s", err);
+			break;
+		case SIGUSR1:
+			/* logrotate's postrotate: let go of the old file. */
+			if ((r = events_reopen(d->events)) < 0) {
+				errno = -r;
+				log_warn("event log: reopen");
+			} else {
+				log_info("event log reopened");
+			}
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -113,6 +124,7 @@ signals_start(struct daemon *d)
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
@@ -162,6 +174,9 @@ daemon_start(struct daemon *d, struct config *cfg)
 		return -EIO;
 	if ((d->control = control_new(d, cfg->control)) == NULL)
 		return -EIO;
+	if (cfg->metrics_addr != NULL && (d->metrics = metrics_http_new(d,
+	    cfg->metrics_addr, cfg->metrics_port)) == NULL)
+		return -EIO;
 	if ((r = hostsfile_write(cfg)) < 0) {
 		errno = -r;
 		log_warn("writing %s.hosts", cfg->listen);
@@ -171,6 +186,27 @@ daemon_start(struct daemon *d, struct config *cfg)
 	    "%zu intercepted hosts", cfg->listen, cfg->control, cfg->nroutes,
 	    cfg->ntargets, cfg->nintercept);
 	return 0;
+}
+
+/* State is kept by name: a target that is the same in the new config
+ * keeps its breaker and recent times; one that changed (another URL,
+ * model, key, breaker...) starts afresh, as a new target would.  Spend
+ * is kept per route and program, and always carries over. */
+static void
+carry_state(struct daemon *d, const struct config *c)
+{
+	const struct target *old;
+	size_t i;
+
+	for (i = 0; i < c->ntargets; i++) {
+		old = config_target(d->cfg, c->targets[i].name);
+		if (old != NULL && target_same(old, &c->targets[i]))
+			continue;
+		if (old != NULL)
+			log_info("reload: target %s changed: its breaker and "
+			    "latency start afresh", old->name);
+		stats_target_renew(stats_target(d->stats, c->targets[i].name));
+	}
 }
 
 int
@@ -191,6 +227,11 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 		log_warnx("reload: socket paths and modes change only on "
 		    "restart; keeping %s and %s", d->cfg->listen,
 		    d->cfg->control);
+	if ((c->metrics_addr == NULL) != (d->cfg->metrics_addr == NULL) ||
+	    (c->metrics_addr != NULL && (strcmp(c->metrics_addr,
+	    d->cfg->metrics_addr) != 0 ||
+	    c->metrics_port != d->cfg->metrics_port)))
+		log_warnx("reload: metrics_listen changes only on restart");
 	/* The sockets stay where they are. */
 	free(c->listen);
 	free(c->control);
@@ -207,6 +248,7 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 	if ((r = events_open(d->events, c->events)) < 0)
 		log_warnx("event log %s: %s; keeping the one open before",
 		    c->events, strerror(-r));
+	carry_state(d, c);
 	/* Calls in flight keep their reference to the old config. */
 	config_unref(d->cfg);
 	d->cfg = c;
@@ -229,6 +271,7 @@ daemon_free(struct daemon *d)
 		hostsfile_remove(d->cfg);
 	server_free(d->server);
 	control_free(d->control);
+	metrics_http_free(d->metrics);
 	upstream_free(d->up);
 	stats_free(d->stats);
 	if (d->budgets != NULL) {

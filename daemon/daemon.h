@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "inject.h"
 #include "loop.h"
 
 struct server;
@@ -15,6 +16,7 @@ struct upstream;
 struct stats;
 struct budgets;
 struct events;
+struct metrics_http;
 
 struct daemon {
 	struct loop	*loop;
@@ -28,6 +30,9 @@ struct daemon {
 	char		*budgets_path;	/* NULL: not persisted */
 	struct timer	 budgets_timer;
 	struct events	*events;	/* per-call records */
+	struct metrics_http *metrics;	/* the /metrics listener, or NULL */
+	struct faults	 faults;	/* put in by hand, for a while */
+	struct timer	 faults_timer;	/* the next one's end */
 	time_t		 started;	/* wall clock */
 	uint64_t	 reloads;
 	uint64_t	 reload_failures;

@@ -471,6 +471,15 @@ dialect_error_body(enum dialect d, const char *type, const char *code,
 }
 
 json_t *
+dialect_status_error(enum dialect d, int status, const char *message)
+{
+	const char *type, *code;
+
+	error_type(status, d, &type, &code);
+	return dialect_error_body(d, type, code, message);
+}
+
+json_t *
 dialect_error(int status, const char *body, size_t len, enum dialect target,
     enum dialect caller, int *ret_status)
 {

@@ -67,6 +67,9 @@ json_t *dialect_error_json(const json_t *err, int status,
  * "error": {type, message}} (no code).  llmfbd's own errors too. */
 json_t *dialect_error_body(enum dialect d, const char *type,
     const char *code, const char *message);
+/* The error body a provider of dialect d sends with this status. */
+json_t *dialect_status_error(enum dialect d, int status,
+    const char *message);
 /* The status the caller's SDK expects for the target's. */
 int dialect_error_status(int status, enum dialect caller);
 

@@ -6,7 +6,8 @@ set -eu
 
 PKGS="gcc make pkg-config libc6-dev libcurl4-openssl-dev libjansson-dev
 libyaml-dev libhttp-parser-dev libssl-dev check libsubunit-dev curl
-openssl jq ca-certificates python3 python3-requests python3-httpx"
+openssl jq ca-certificates python3 python3-requests python3-httpx tmux
+python3-prometheus-client util-linux"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,20 @@
+/* What llmfbctl's commands share. */
+#ifndef LLMFB_CTL_H
+#define LLMFB_CTL_H
+
+#include <jansson.h>
+
+extern const char *control_path;
+extern int json_out;
+
+/* One request; on success (0) *ret_doc holds the JSON reply.  1 when
+ * the daemon said no or could not be reached (said on stderr). */
+int ctl_call(const char *line, json_t **ret_doc);
+json_int_t jnum(const json_t *o, const char *key);
+const char *jstr(const json_t *o, const char *key, const char *dflt);
+
+/* llmfbctl top ARGS: the live view (ctl/top.c).  Returns the exit
+ * status. */
+int top_main(int argc, char **argv);
+
+#endif
