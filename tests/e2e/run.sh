@@ -12,6 +12,8 @@ B=${B:-build}
 . tests/e2e/guest.sh
 . tests/e2e/ladder.sh
 . tests/e2e/dialect.sh
+. tests/e2e/observe.sh
+. tests/e2e/top.sh
 
 PASS=0
 FAIL=0
@@ -573,6 +575,8 @@ else
 	t_retry_after
 	ladder_cases
 	dialect_cases
+	observe_cases
+	top_cases
 	python_cases
 	guest_cases
 fi

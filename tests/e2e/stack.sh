@@ -48,10 +48,18 @@ mock_start() {
 	MOCK_URL="https://127.0.0.1:$MOCK_PORT"
 }
 
-# Fill a config template: @DIR@ the stack's directory, @MOCK_PORT@.
+# A TCP port free on the loopback now.
+free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket();
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Fill a config template: @DIR@ the stack's directory, @MOCK_PORT@, and
+# @METRICS_PORT@ (a free port, chosen once).
 render_config() {
-	sed -e "s|@DIR@|$STACK_DIR|g" -e "s|@MOCK_PORT@|$MOCK_PORT|g" "$1" \
-	    >"$2"
+	: "${METRICS_PORT:=$(free_port)}"
+	sed -e "s|@DIR@|$STACK_DIR|g" -e "s|@MOCK_PORT@|$MOCK_PORT|g" \
+	    -e "s|@METRICS_PORT@|$METRICS_PORT|g" "$1" >"$2"
 }
 
 daemon_start() {
