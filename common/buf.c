@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 
@@ -102,4 +103,19 @@ buf_consume(struct buf *b, size_t n)
 	b->off += n;
 	if (b->off >= b->len)
 		buf_reset(b);
+}
+
+int
+buf_send(struct buf *b, int fd)
+{
+	while (buf_pending(b) > 0) {
+		ssize_t n = send(fd, buf_head(b), buf_pending(b), MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		buf_consume(b, (size_t)n);
+	}
+	return 0;
 }

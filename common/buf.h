@@ -27,5 +27,9 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 static inline size_t buf_pending(const struct buf *b) { return b->len - b->off; }
 static inline const char *buf_head(const struct buf *b) { return b->data + b->off; }
 void buf_consume(struct buf *b, size_t n);
+/* Send what b holds to socket fd (non-blocking, no SIGPIPE), consuming
+ * what went.  0: all of it went; -EAGAIN: the rest must wait until fd is
+ * writable; another -errno: the socket failed. */
+int buf_send(struct buf *b, int fd);
 
 #endif

@@ -111,11 +111,10 @@ send_line(int fd, const char *line, size_t n)
 	return 0;
 }
 
-int
-ctl_request(const char *path, const char *line, struct buf *reply,
-    bool *ret_ok)
+/* Connect and send the request line: the fd, or -errno. */
+static int
+ctl_send(const char *path, const char *line)
 {
-	struct buf raw;
 	size_t n = strlen(line);
 	int fd, r;
 
@@ -129,6 +128,18 @@ ctl_request(const char *path, const char *line, struct buf *reply,
 		close(fd);
 		return r;
 	}
+	return fd;
+}
+
+int
+ctl_request(const char *path, const char *line, struct buf *reply,
+    bool *ret_ok)
+{
+	struct buf raw;
+	int fd, r;
+
+	if ((fd = ctl_send(path, line)) < 0)
+		return fd;
 	buf_init(&raw, CTL_REPLY_MAX + 64);
 	r = read_all(fd, &raw);
 	close(fd);
@@ -137,23 +148,18 @@ ctl_request(const char *path, const char *line, struct buf *reply,
 	buf_free(&raw);
 	return r;
 }
+
 int
 ctl_subscribe(const char *path, const char *line, struct buf *err)
 {
 	struct buf raw, reply;
-	size_t n = strlen(line), got = 0;
+	size_t got = 0;
 	bool ok;
 	char c;
 	int fd, r;
 
-	if (n == 0 || n >= CTL_LINE_MAX || strchr(line, '\n') != NULL)
-		return -EINVAL;
-	if ((fd = ctl_connect(path)) < 0)
+	if ((fd = ctl_send(path, line)) < 0)
 		return fd;
-	if ((r = send_line(fd, line, n)) < 0 && r != -EPIPE) {
-		close(fd);
-		return r;
-	}
 	/* "OK -\n" byte by byte: what follows belongs to the caller. */
 	while (got < strlen(CTL_FOLLOW_OK)) {
 		ssize_t k = read(fd, &c, 1);

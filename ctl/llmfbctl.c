@@ -147,21 +147,21 @@ print_json(const json_t *doc, size_t flags)
 
 /* ---- status ------------------------------------------------------------ */
 
-static void
-print_uptime(json_int_t s)
+void
+fmt_uptime(char *out, size_t len, json_int_t s)
 {
 	if (s >= 86400)
-		printf("%lldd%02lldh", s / 86400, s % 86400 / 3600);
+		snprintf(out, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
 	else if (s >= 3600)
-		printf("%lldh%02lldm", s / 3600, s % 3600 / 60);
+		snprintf(out, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
 	else if (s >= 60)
-		printf("%lldm%02llds", s / 60, s % 60);
+		snprintf(out, len, "%lldm%02llds", s / 60, s % 60);
 	else
-		printf("%llds", s);
+		snprintf(out, len, "%llds", s);
 }
 
-static void
-ms_or_dash(char *out, size_t len, const json_t *v)
+void
+fmt_ms(char *out, size_t len, const json_t *v)
 {
 	if (json_is_integer(v))
 		snprintf(out, len, "%lld", json_integer_value(v));
@@ -220,13 +220,13 @@ print_targets(const json_t *st)
 	    "SPEND-USD");
 	json_array_foreach(json_object_get(st, "targets"), i, v) {
 		lat = json_object_get(v, "latency");
-		ms_or_dash(t50, sizeof(t50), json_object_get(lat,
+		fmt_ms(t50, sizeof(t50), json_object_get(lat,
 		    "first_token_p50_ms"));
-		ms_or_dash(t95, sizeof(t95), json_object_get(lat,
+		fmt_ms(t95, sizeof(t95), json_object_get(lat,
 		    "first_token_p95_ms"));
-		ms_or_dash(a50, sizeof(a50), json_object_get(lat,
+		fmt_ms(a50, sizeof(a50), json_object_get(lat,
 		    "total_p50_ms"));
-		ms_or_dash(a95, sizeof(a95), json_object_get(lat,
+		fmt_ms(a95, sizeof(a95), json_object_get(lat,
 		    "total_p95_ms"));
 		rates(r, sizeof(r), json_object_get(v, "error_rate_by_class"));
 		snprintf(state, sizeof(state), "%s%s", jstr(json_object_get(v,
@@ -270,11 +270,12 @@ static void
 print_status(const json_t *st)
 {
 	const json_t *v;
+	char up[32];
 	size_t i;
 
-	printf("llmfbd %s up ", jstr(st, "version", "?"));
-	print_uptime(jnum(st, "uptime_s"));
-	printf(", pid %lld\n", jnum(st, "pid"));
+	fmt_uptime(up, sizeof(up), jnum(st, "uptime_s"));
+	printf("llmfbd %s up %s, pid %lld\n", jstr(st, "version", "?"), up,
+	    jnum(st, "pid"));
 	printf("config     %s (reloads %lld, refused %lld)\n",
 	    jstr(st, "config", "?"), jnum(st, "reloads"),
 	    jnum(st, "reload_failures"));

@@ -318,28 +318,6 @@ fmt_pct(char *out, size_t len, json_int_t part, json_int_t whole)
 		    (double)whole);
 }
 
-static void
-fmt_ms(char *out, size_t len, const json_t *v)
-{
-	if (json_is_integer(v))
-		snprintf(out, len, "%lld", json_integer_value(v));
-	else
-		snprintf(out, len, "-");
-}
-
-static void
-fmt_uptime(char *out, size_t len, json_int_t s)
-{
-	if (s >= 86400)
-		snprintf(out, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
-	else if (s >= 3600)
-		snprintf(out, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(out, len, "%lldm%02llds", s / 60, s % 60);
-	else
-		snprintf(out, len, "%llds", s);
-}
-
 /* The end of a long path says more than its start. */
 static void
 fmt_tail(char *out, size_t len, const char *s, size_t width)

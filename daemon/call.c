@@ -535,7 +535,7 @@ count_call(struct call *call)
 	    call->route->ladder[0]->name, "to", call->served->name, "class",
 	    fail_class_name(fail_kind_class(call->first_fk)), "kind",
 	    fail_kind_name(call->first_fk), NULL) == 0)
-	lset_add(&st->fallbacks, labels, 1);
+		lset_add(&st->fallbacks, labels, 1);
 }
 
 /* ---- ending a call ----------------------------------------------------- */

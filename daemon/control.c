@@ -157,21 +157,15 @@ cconn_close(struct cconn *cc)
 static void
 cconn_flush(struct cconn *cc)
 {
-	while (buf_pending(&cc->out) > 0) {
-		ssize_t n = send(cc->w.fd, buf_head(&cc->out),
-		    buf_pending(&cc->out), MSG_NOSIGNAL);
+	int r = buf_send(&cc->out, cc->w.fd);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			watcher_mod(cc->ctl->d->loop, &cc->w, EPOLLOUT);
-			return;
-		}
-		if (n < 0) {
-			cconn_close(cc);
-			return;
-		}
-		buf_consume(&cc->out, (size_t)n);
+	if (r == -EAGAIN) {
+		watcher_mod(cc->ctl->d->loop, &cc->w, EPOLLOUT);
+		return;
+	}
+	if (r < 0) {
+		cconn_close(cc);
+		return;
 	}
 	buf_reset(&cc->out);
 	if (cc->following)

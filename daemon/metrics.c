@@ -685,21 +685,15 @@ mconn_sent(struct mconn *mc)
 static void
 mconn_flush(struct mconn *mc)
 {
-	while (buf_pending(&mc->out) > 0) {
-		ssize_t n = send(mc->w.fd, buf_head(&mc->out),
-		    buf_pending(&mc->out), MSG_NOSIGNAL);
+	int r = buf_send(&mc->out, mc->w.fd);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			watcher_mod(mc->m->d->loop, &mc->w, EPOLLOUT);
-			return;
-		}
-		if (n < 0) {
-			mconn_close(mc);
-			return;
-		}
-		buf_consume(&mc->out, (size_t)n);
+	if (r == -EAGAIN) {
+		watcher_mod(mc->m->d->loop, &mc->w, EPOLLOUT);
+		return;
+	}
+	if (r < 0) {
+		mconn_close(mc);
+		return;
 	}
 	mconn_sent(mc);
 }

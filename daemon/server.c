@@ -168,20 +168,12 @@ conn_update_events(struct conn *c)
 static void
 conn_flush(struct conn *c)
 {
-	while (buf_pending(&c->out) > 0) {
-		ssize_t n = send(c->w.fd, buf_head(&c->out),
-		    buf_pending(&c->out), MSG_NOSIGNAL);
+	int r = buf_send(&c->out, c->w.fd);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			log_debug("client write: %s", strerror(errno));
-			conn_close(c);
-			return;
-		}
-		buf_consume(&c->out, (size_t)n);
+	if (r < 0 && r != -EAGAIN) {
+		log_debug("client write: %s", strerror(-r));
+		conn_close(c);
+		return;
 	}
 	if (buf_pending(&c->out) == 0) {
 		if (c->close_after && !c->responding && c->queue == NULL) {
