@@ -508,10 +508,12 @@ cmd_events(int argc, char **argv)
 
 /* ---- actions ----------------------------------------------------------- */
 
-/* trip/reset/drain/undrain TARGET */
+/* trip/reset/drain/undrain TARGET: the command's name is the verb
+ * (main hands it over whole, even when typed as a prefix). */
 static int
-target_action(const char *verb, int argc, char **argv)
+cmd_target(int argc, char **argv)
 {
+	const char *verb = argv[0];
 	char line[CTL_LINE_MAX];
 	json_t *doc;
 
@@ -532,30 +534,6 @@ target_action(const char *verb, int argc, char **argv)
 		    ", drained" : "");
 	json_decref(doc);
 	return 0;
-}
-
-static int
-cmd_trip(int argc, char **argv)
-{
-	return target_action(CTL_VERB_TRIP, argc, argv);
-}
-
-static int
-cmd_reset(int argc, char **argv)
-{
-	return target_action(CTL_VERB_RESET, argc, argv);
-}
-
-static int
-cmd_drain(int argc, char **argv)
-{
-	return target_action(CTL_VERB_DRAIN, argc, argv);
-}
-
-static int
-cmd_undrain(int argc, char **argv)
-{
-	return target_action(CTL_VERB_UNDRAIN, argc, argv);
 }
 
 static int
@@ -813,24 +791,26 @@ cmd_top(int argc, char **argv)
 
 /* ---- main -------------------------------------------------------------- */
 
+/* The commands that take nothing say so, rather than ignore it. */
 static const struct {
 	const char	*name;
 	int		(*fn)(int argc, char **argv);
+	bool		 no_args;
 } commands[] = {
-	{ "status", cmd_status },
-	{ "top", cmd_top },
-	{ "events", cmd_events },
-	{ "trip", cmd_trip },
-	{ "reset", cmd_reset },
-	{ "drain", cmd_drain },
-	{ "undrain", cmd_undrain },
-	{ "inject", cmd_inject },
-	{ "uninject", cmd_uninject },
-	{ "reload", cmd_reload },
-	{ "check", cmd_check },
-	{ "metrics", cmd_metrics },
-	{ "run", cmd_run },
-	{ "version", cmd_version },
+	{ CTL_VERB_STATUS, cmd_status, true },
+	{ "top", cmd_top, false },
+	{ CTL_VERB_EVENTS, cmd_events, false },
+	{ CTL_VERB_TRIP, cmd_target, false },
+	{ CTL_VERB_RESET, cmd_target, false },
+	{ CTL_VERB_DRAIN, cmd_target, false },
+	{ CTL_VERB_UNDRAIN, cmd_target, false },
+	{ CTL_VERB_INJECT, cmd_inject, false },
+	{ CTL_VERB_UNINJECT, cmd_uninject, false },
+	{ CTL_VERB_RELOAD, cmd_reload, true },
+	{ "check", cmd_check, false },
+	{ CTL_VERB_METRICS, cmd_metrics, true },
+	{ "run", cmd_run, false },
+	{ CTL_VERB_VERSION, cmd_version, true },
 };
 
 int
@@ -890,14 +870,11 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	/* The commands that take nothing say so, rather than ignore it. */
-	if (argc - optind > 1 && (commands[found].fn == cmd_status ||
-	    commands[found].fn == cmd_reload ||
-	    commands[found].fn == cmd_metrics ||
-	    commands[found].fn == cmd_version)) {
+	if (argc - optind > 1 && commands[found].no_args) {
 		fprintf(stderr, "llmfbctl: %s takes no argument\n",
 		    commands[found].name);
 		return EXIT_USAGE;
 	}
+	argv[optind] = (char *)commands[found].name;
 	return commands[found].fn(argc - optind, argv + optind);
 }

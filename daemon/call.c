@@ -1220,7 +1220,7 @@ fault_fired(struct timer *t)
 	struct xfer *x = call->xfer;
 	struct outcome o = { .kind = OUT_BROKEN };
 	const struct target *tg = call->target;
-	const char *ctype;
+	const char *ctype, *model;
 	CURLcode rc = CURLE_WRITE_ERROR;
 	char *body;
 	bool stream;
@@ -1235,10 +1235,10 @@ fault_fired(struct timer *t)
 		attempt_failed(call, &o);
 		return;
 	}
+	model = target_model(tg, call->model);
 	stream = json_is_true(json_object_get(call->json, "stream"));
 	body = fault_answer(&call->fault, tg->provider->dialect, stream,
-	    target_model(tg, call->model) ? target_model(tg, call->model) :
-	    call->model, &ctype);
+	    model ? model : call->model, &ctype);
 	x->status = call->fault.kind == FAULT_STATUS ? call->fault.arg : 200;
 	buf_printf(&x->headers, "Content-Type: %s\r\n", ctype);
 	if (body != NULL && on_body(x, body, strlen(body)) == strlen(body))

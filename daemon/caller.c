@@ -297,3 +297,17 @@ caller_describe(const struct caller *c, char *out, size_t outlen)
 	}
 	return off;
 }
+
+bool
+caller_is(const char *want, const char *comm, const char *exe,
+    const char *unit, long pid)
+{
+	const char *base = strrchr(exe, '/');
+	char num[24];
+
+	snprintf(num, sizeof(num), "%ld", pid);
+	return strcmp(want, comm) == 0 || (exe[0] != '\0' &&
+	    (strcmp(want, exe) == 0 || (base && strcmp(want, base + 1) ==
+	    0))) || (unit[0] != '\0' && strcmp(want, unit) == 0) ||
+	    (pid > 0 && strcmp(want, num) == 0);
+}

@@ -62,4 +62,10 @@ int caller_parse_cgroup(const char *text, size_t len, char *path,
  * Always NUL-terminates when outlen > 0; returns strlen(out). */
 size_t caller_describe(const struct caller *c, char *out, size_t outlen);
 
+/* Whether a program is the one named: its command name, its executable
+ * path or that path's base name, its systemd unit, or its pid.  For
+ * operators' filters and faults, which name programs these ways. */
+bool caller_is(const char *want, const char *comm, const char *exe,
+    const char *unit, long pid);
+
 #endif

@@ -466,7 +466,6 @@ status_faults(struct daemon *d)
 	json_t *arr = json_array();
 	size_t i;
 
-	faults_expire(&d->faults, now, fault_ended);
 	for (i = 0; i < d->faults.n; i++)
 		json_array_append_new(arr, fault_json(&d->faults.v[i], now));
 	return arr;
@@ -662,7 +661,6 @@ handle_inject(struct cconn *cc, char *args)
 		reply(cc, false, "no such route");
 		return;
 	}
-	faults_expire(&d->faults, now, fault_ended);
 	f = faults_add(&d->faults, target, kind, arg, route, caller,
 	    for_s * 1000, now);
 	if (f == NULL) {

@@ -86,20 +86,6 @@ faults_add(struct faults *fs, const char *target, enum fault_kind kind,
 	return f;
 }
 
-bool
-caller_is(const char *want, const char *comm, const char *exe,
-    const char *unit, long pid)
-{
-	const char *base = strrchr(exe, '/');
-	char num[24];
-
-	snprintf(num, sizeof(num), "%ld", pid);
-	return strcmp(want, comm) == 0 || (exe[0] != '\0' &&
-	    (strcmp(want, exe) == 0 || (base && strcmp(want, base + 1) ==
-	    0))) || (unit[0] != '\0' && strcmp(want, unit) == 0) ||
-	    (pid > 0 && strcmp(want, num) == 0);
-}
-
 struct fault *
 faults_match(struct faults *fs, const char *target, const char *route,
     const char *comm, const char *exe, const char *unit, long pid,

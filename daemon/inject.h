@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "caller.h"
 #include "config.h"
 
 #define FAULTS_MAX		64
@@ -63,11 +64,6 @@ size_t faults_remove(struct faults *fs, unsigned id);
 void faults_clear(struct faults *fs);
 /* When the next one ends (monotonic ms), or 0 when none is active. */
 uint64_t faults_next_end(const struct faults *fs);
-
-/* Whether a program is the one named: its command name, its executable
- * path or that path's base name, its systemd unit, or its pid. */
-bool caller_is(const char *want, const char *comm, const char *exe,
-    const char *unit, long pid);
 
 /* A provider's answer carrying the fault, as target dialect d says it:
  * an error body for FAULT_STATUS, a refusal (a stream when stream) for
