@@ -62,7 +62,7 @@ enum breaker_state
 breaker_state(const struct breaker *b, const struct breaker_conf *c,
     uint64_t now)
 {
-	if (b->state == BREAKER_OPEN && !b->manual &&
+	if (b->state == BREAKER_OPEN && !b->manual && !b->unreachable &&
 	    now >= b->opened_ms + c->cooldown_ms)
 		return BREAKER_HALF_OPEN;
 	return b->state;
@@ -146,6 +146,29 @@ breaker_trip(struct breaker *b, uint64_t now)
 }
 
 void
+breaker_unreachable(struct breaker *b, uint64_t now)
+{
+	if (b->unreachable)
+		return;
+	b->unreachable = true;
+	if (b->state != BREAKER_OPEN)
+		open_now(b, now);
+}
+
+void
+breaker_reachable(struct breaker *b)
+{
+	if (!b->unreachable)
+		return;
+	b->unreachable = false;
+	if (b->manual)
+		return;
+	/* Back: one probe, not a flood onto a path just restored. */
+	b->state = BREAKER_HALF_OPEN;
+	b->probes_out = 0;
+}
+
+void
 breaker_reset(struct breaker *b)
 {
 	uint64_t opens = b->opens;
@@ -160,7 +183,7 @@ breaker_wait_ms(const struct breaker *b, const struct breaker_conf *c,
 {
 	if (b->state != BREAKER_OPEN)
 		return 0;
-	if (b->manual)
+	if (b->manual || b->unreachable)
 		return UINT64_MAX;
 	if (now >= b->opened_ms + c->cooldown_ms)
 		return 0;

@@ -8,7 +8,9 @@
  *	half-open --(a probe succeeds)--> closed
  *	half-open --(a probe fails)--> open, for another cooldown
  *
- * Tripped by hand, a breaker stays open until reset by hand.  A probe
+ * Tripped by hand, a breaker stays open until reset by hand.  Opened
+ * because the network lost the way to the target (no route, link down),
+ * it stays open until the way is back, then goes half-open at once.  A probe
  * that never reports (its caller left) stops counting after a cooldown,
  * so a breaker cannot stay half-open with nothing let through. */
 #ifndef LLMFB_BREAKER_H
@@ -33,6 +35,7 @@ enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
 struct breaker {
 	enum breaker_state state;
 	bool		manual;		/* tripped by hand */
+	bool		unreachable;	/* no route or link to it */
 	unsigned	in_a_row;	/* failures since the last success */
 	uint64_t	opened_ms;	/* when it last opened */
 	unsigned	probes_out;	/* half-open: let through, unanswered */
@@ -54,12 +57,16 @@ bool breaker_allow(struct breaker *b, const struct breaker_conf *c,
 void breaker_record(struct breaker *b, const struct breaker_conf *c,
     bool ok, uint64_t now_ms);
 void breaker_trip(struct breaker *b, uint64_t now_ms);
+/* The network view: the target cannot be reached (open now, until
+ * breaker_reachable), or can again (half-open now). */
+void breaker_unreachable(struct breaker *b, uint64_t now_ms);
+void breaker_reachable(struct breaker *b);
 void breaker_reset(struct breaker *b);
 /* The state as it would be seen now (open turns half-open on time). */
 enum breaker_state breaker_state(const struct breaker *b,
     const struct breaker_conf *c, uint64_t now_ms);
 /* Milliseconds until an open breaker half-opens: 0 when it is not open,
- * UINT64_MAX when it was tripped by hand. */
+ * UINT64_MAX when it was tripped by hand or is unreachable. */
 uint64_t breaker_wait_ms(const struct breaker *b,
     const struct breaker_conf *c, uint64_t now_ms);
 const char *breaker_state_name(enum breaker_state s);

@@ -140,6 +140,61 @@ START_TEST(test_manual_trip_holds)
 }
 END_TEST
 
+/* The network view opens at once, holds past any cooldown, and lets one
+ * probe through as soon as the way is back. */
+START_TEST(test_unreachable_holds_until_back)
+{
+	struct breaker b;
+
+	breaker_init(&b);
+	ck_assert(breaker_allow(&b, &conf, 10));
+	breaker_unreachable(&b, 100);
+	ck_assert_int_eq(breaker_state(&b, &conf, 100), BREAKER_OPEN);
+	ck_assert(!breaker_allow(&b, &conf, 100));
+	ck_assert(!breaker_allow(&b, &conf, 1000000));	/* no cooldown */
+	ck_assert(breaker_wait_ms(&b, &conf, 100) == UINT64_MAX);
+	ck_assert_uint_eq(b.opens, 1);
+	breaker_unreachable(&b, 200);			/* said twice */
+	ck_assert_uint_eq(b.opens, 1);
+	breaker_record(&b, &conf, false, 300);		/* a late failure */
+	breaker_reachable(&b);
+	ck_assert_int_eq(breaker_state(&b, &conf, 1000001), BREAKER_HALF_OPEN);
+	ck_assert(breaker_allow(&b, &conf, 1000001));	/* the probe */
+	ck_assert(!breaker_allow(&b, &conf, 1000002));	/* only one */
+	breaker_record(&b, &conf, true, 1000003);
+	ck_assert_int_eq(breaker_state(&b, &conf, 1000003), BREAKER_CLOSED);
+	ck_assert(breaker_allow(&b, &conf, 1000004));
+}
+END_TEST
+
+/* Already open by failures: stays open, and stays past the cooldown. A
+ * breaker tripped by hand stays tripped when the way comes back. */
+START_TEST(test_unreachable_over_open_and_manual)
+{
+	struct breaker b;
+	unsigned i;
+
+	breaker_init(&b);
+	for (i = 0; i < conf.failures; i++)
+		breaker_record(&b, &conf, false, 10);
+	ck_assert_int_eq(b.state, BREAKER_OPEN);
+	breaker_unreachable(&b, 20);
+	ck_assert_uint_eq(b.opens, 1);
+	ck_assert_int_eq(breaker_state(&b, &conf, 1000000), BREAKER_OPEN);
+	breaker_reachable(&b);
+	ck_assert_int_eq(breaker_state(&b, &conf, 1000000), BREAKER_HALF_OPEN);
+
+	breaker_init(&b);
+	breaker_trip(&b, 0);
+	breaker_unreachable(&b, 1);
+	breaker_reachable(&b);
+	ck_assert_int_eq(breaker_state(&b, &conf, 1000000), BREAKER_OPEN);
+	breaker_reset(&b);
+	ck_assert(!b.unreachable);
+	ck_assert(breaker_allow(&b, &conf, 1000001));
+}
+END_TEST
+
 START_TEST(test_late_results_ignored)
 {
 	struct breaker b;
@@ -167,6 +222,8 @@ main(void)
 	tcase_add_test(tc, test_silent_probe_released);
 	tcase_add_test(tc, test_manual_trip_holds);
 	tcase_add_test(tc, test_late_results_ignored);
+	tcase_add_test(tc, test_unreachable_holds_until_back);
+	tcase_add_test(tc, test_unreachable_over_open_and_manual);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
