@@ -9,13 +9,30 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
 	   -Wpointer-arith -Wvla
 CFLAGS	?= $(OPT)
-ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Icommon \
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Icommon -Iebpf \
 	   -fstack-protector-strong -D_FORTIFY_SOURCE=2
 LDFLAGS	?=
 
-PKGS_DAEMON := libcurl jansson yaml-0.1
+PKGS_DAEMON := libcurl jansson yaml-0.1 libnl-route-3.0
 DAEMON_CFLAGS := $(shell pkg-config --cflags $(PKGS_DAEMON) 2>/dev/null)
 DAEMON_LIBS := $(shell pkg-config --libs $(PKGS_DAEMON) 2>/dev/null) -lhttp_parser
+
+# eBPF: built when clang, bpftool and libbpf are there (BPF=1), else
+# llmfbd links ebpf/nobpf.c and says at run time that it has none.
+# `make BPF=0` leaves it out on purpose.
+BPFTOOL	?= $(or $(shell command -v bpftool 2>/dev/null),$(wildcard /usr/sbin/bpftool))
+CLANG	?= clang
+BPF	?= $(if $(and $(shell command -v $(CLANG) 2>/dev/null),$(BPFTOOL),\
+	   $(shell pkg-config --exists libbpf && echo y)),1,0)
+BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
+	   -Iebpf -I/usr/include/$(shell $(CC) -dumpmachine)
+ifeq ($(BPF),1)
+EBPF_SRC := ebpf/ebpf.c ebpf/netlat.c ebpf/sslwatch.c
+DAEMON_LIBS += -lbpf
+else
+EBPF_SRC := ebpf/nobpf.c
+endif
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 ifeq ($(V),1)
@@ -31,7 +48,7 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/daemon.c daemon/preamble.c daemon/breaker.c daemon/answer.c \
 	daemon/budget.c daemon/caller.c daemon/latency.c daemon/events.c \
 	daemon/sse.c daemon/dialect.c daemon/dialect_stream.c daemon/inject.c \
-	daemon/metrics.c
+	daemon/metrics.c daemon/netwatch.c daemon/netview.c $(EBPF_SRC)
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c
 CTL_SRC := ctl/llmfbctl.c ctl/top.c common/ctl_client.c
 
@@ -43,7 +60,7 @@ CTL_OBJ := $(CTL_SRC:%.c=$(B)/obj/%.o)
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
 UNIT_TESTS := util config ladder route preamble breaker answer budget \
-	caller latency sse dialect dialect_stream inject metrics
+	caller latency sse dialect dialect_stream inject metrics netwatch
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
@@ -58,6 +75,20 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(DAEMON_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The BPF programs and their skeletons (ebpf/x.bpf.c -> x.skel.h).
+$(B)/ebpf/%.bpf.o: ebpf/%.bpf.c ebpf/%.h ebpf/vmlinux.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c -o $@ $<
+
+$(B)/ebpf/%.skel.h: $(B)/ebpf/%.bpf.o
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name $* >$@.tmp && mv $@.tmp $@
+
+$(B)/obj/ebpf/%.o: ALL_CFLAGS += -I$(B)/ebpf
+$(B)/obj/ebpf/netlat.o: $(B)/ebpf/netlat.skel.h
+$(B)/obj/ebpf/sslwatch.o: $(B)/ebpf/sslwatch.skel.h
 
 # Unit tests reach into the daemon's modules; llmfbctl into its config.
 $(B)/obj/tests/unit/%.o: ALL_CFLAGS += -Idaemon

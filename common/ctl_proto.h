@@ -36,6 +36,10 @@
  *				answer breaks off after BYTES) or refusal (it
  *				refuses).  {"id": N, ...}
  *	uninject ID|all		end faults before their time
+ *	bypass			programs seen talking TLS to an intercepted
+ *				host without llmfb (the eBPF bypass watch):
+ *				{"watch": {...}, "programs": [{"pid", "exe",
+ *				"host", "calls", "last_ms", ...}]}
  *
  * FILTER is route=NAME, target=NAME (tried or served), class=NAME (an
  * attempt failed or was skipped with this class or kind: technical,
@@ -66,6 +70,7 @@
 #define CTL_VERB_FOLLOW		"follow"
 #define CTL_VERB_INJECT		"inject"
 #define CTL_VERB_UNINJECT	"uninject"
+#define CTL_VERB_BYPASS		"bypass"
 /* The first line of a follow reply. */
 #define CTL_FOLLOW_OK		"OK -\n"
 

@@ -57,6 +57,8 @@ usage(FILE *f)
 	    "  check FILE             check a configuration file, without a "
 	    "daemon\n"
 	    "  metrics                the Prometheus metrics\n"
+	    "  bypass                 programs that call LLM hosts without "
+	    "llmfb (eBPF)\n"
 	    "  run [--] PROGRAM ARGS  run PROGRAM with its LLM calls through "
 	    "llmfbd\n"
 	    "  version                llmfbctl's and the daemon's versions\n"
@@ -266,6 +268,68 @@ print_callers_faults(const json_t *st)
 		    (jnum(v, "ends_in_ms") + 999) / 1000, jnum(v, "hits"));
 }
 
+/* "on", or "off: why", of a part of the network view. */
+static const char *
+part(const json_t *o, char *out, size_t len)
+{
+	if (json_is_true(json_object_get(o, "on")))
+		snprintf(out, len, "on");
+	else
+		snprintf(out, len, "off: %s", jstr(o, "why", "?"));
+	return out;
+}
+
+static void
+fmt_opt_ms(char *out, size_t len, const json_t *v)
+{
+	if (json_is_number(v))
+		snprintf(out, len, "%.2f", json_number_value(v));
+	else
+		snprintf(out, len, "-");
+}
+
+/* eBPF and netlink: what runs, and each target as the kernel sees it. */
+static void
+print_net(const json_t *st)
+{
+	const json_t *eb = json_object_get(st, "ebpf"), *nw, *v, *n;
+	char a[256], b[256], n50[16], p50[16], rtt[16];
+	size_t i, shown = 0;
+
+	printf("ebpf       %s: network timing %s; bypass watch %s\n",
+	    jstr(eb, "mode", "?"), part(json_object_get(eb,
+	    "network_timing"), a, sizeof(a)), part(json_object_get(eb,
+	    "bypass_watch"), b, sizeof(b)));
+	nw = json_object_get(st, "network");
+	printf("network    watch %s", part(nw, a, sizeof(a)));
+	if (json_is_true(json_object_get(nw, "on")))
+		printf(" (%zu links, %lld routes)", json_array_size(
+		    json_object_get(nw, "links")), jnum(nw, "routes"));
+	printf("\n");
+	json_array_foreach(json_object_get(st, "targets"), i, v) {
+		n = json_object_get(v, "network");
+		if (jnum(n, "samples") == 0 &&
+		    json_object_get(n, "address") == NULL)
+			continue;
+		if (shown++ == 0)
+			printf("\n%-12s %-24s %-10s %8s %8s %7s %7s  %s\n",
+			    "TARGET", "ADDRESS", "REACHABLE", "NET50",
+			    "PROV50", "SRTT", "RETRANS", "WHY");
+		fmt_opt_ms(n50, sizeof(n50), json_object_get(n,
+		    "network_ms_p50"));
+		fmt_opt_ms(p50, sizeof(p50), json_object_get(n,
+		    "provider_ms_p50"));
+		fmt_opt_ms(rtt, sizeof(rtt), json_object_get(n, "srtt_ms"));
+		printf("%-12s %-24s %-10s %8s %8s %7s %7lld  %s\n",
+		    jstr(v, "name", "?"), jstr(n, "address", "-"),
+		    json_is_true(json_object_get(n, "reachable")) ? "yes" : "NO",
+		    n50, p50, rtt, jnum(n, "retransmits"), jstr(n, "why", ""));
+	}
+	if (shown > 0)
+		printf("(network and provider shares of the wait for an "
+		    "answer, ms, from eBPF)\n");
+}
+
 static void
 print_status(const json_t *st)
 {
@@ -288,6 +352,7 @@ print_status(const json_t *st)
 	json_array_foreach(json_object_get(st, "intercept"), i, v)
 		printf(" %s", json_string_value(v));
 	printf("\n");
+	print_net(st);
 	print_routes(st);
 	print_targets(st);
 	print_callers_faults(st);
@@ -663,6 +728,50 @@ cmd_version(int argc, char **argv)
 	return r;
 }
 
+/* bypass: who reaches an intercepted host without llmfb. */
+static int
+cmd_bypass(int argc, char **argv)
+{
+	const json_t *v, *bw;
+	json_t *doc;
+	char why[256], when[16];
+	struct tm tm;
+	time_t t;
+	size_t i;
+
+	(void)argc;
+	(void)argv;
+	if (ctl_call(CTL_VERB_BYPASS, &doc) != 0)
+		return 1;
+	if (json_out) {
+		print_json(doc, JSON_INDENT(2));
+		json_decref(doc);
+		return 0;
+	}
+	bw = json_object_get(json_object_get(doc, "watch"), "bypass_watch");
+	printf("bypass watch %s", part(bw, why, sizeof(why)));
+	if (json_is_true(json_object_get(bw, "on")))
+		printf(" (%lld libssl cop%s, %lld probes)", jnum(bw,
+		    "libssl_copies"), jnum(bw, "libssl_copies") == 1 ? "y" :
+		    "ies", jnum(bw, "probes"));
+	printf("\n");
+	if (json_array_size(json_object_get(doc, "programs")) > 0)
+		printf("%-8s %-32s %-24s %6s %8s %8s %9s\n", "PID", "EXE",
+		    "HOST", "CALLS", "LAST-MS", "AVG-MS", "LAST-SEEN");
+	json_array_foreach(json_object_get(doc, "programs"), i, v) {
+		t = (time_t)jnum(v, "last_seen");
+		strftime(when, sizeof(when), "%H:%M:%S",
+		    localtime_r(&t, &tm));
+		printf("%-8lld %-32.32s %-24.24s %6lld %8.1f %8.1f %9s\n",
+		    jnum(v, "pid"), jstr(v, "exe", "")[0] ? jstr(v, "exe", "") :
+		    jstr(v, "comm", "?"), jstr(v, "host", "?"), jnum(v, "calls"),
+		    json_number_value(json_object_get(v, "last_ms")),
+		    json_number_value(json_object_get(v, "avg_ms")), when);
+	}
+	json_decref(doc);
+	return 0;
+}
+
 /* metrics: the text as it is, for a scraper or a pipe. */
 static int
 cmd_metrics(int argc, char **argv)
@@ -809,6 +918,7 @@ static const struct {
 	{ CTL_VERB_RELOAD, cmd_reload, true },
 	{ "check", cmd_check, false },
 	{ CTL_VERB_METRICS, cmd_metrics, true },
+	{ CTL_VERB_BYPASS, cmd_bypass, true },
 	{ "run", cmd_run, false },
 	{ CTL_VERB_VERSION, cmd_version, true },
 };

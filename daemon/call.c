@@ -19,6 +19,7 @@
 #include "inject.h"
 #include "ladder.h"
 #include "log.h"
+#include "netview.h"
 #include "route.h"
 #include "server.h"
 #include "stats.h"
@@ -39,6 +40,7 @@ struct attempt_rec {
 	char			 injected[FAULT_NAME_MAX]; /* "": none */
 	int			 status;
 	uint32_t		 connect_ms, first_token_ms, total_ms;
+	struct net_rec		 net;		/* what the kernel saw */
 };
 
 struct call {
@@ -98,6 +100,7 @@ struct call {
 	uint64_t		 max_out;	/* its max_tokens; 0: not set */
 	uint64_t		 attempt_ms;	/* when the attempt began */
 	uint32_t		 ttft_ms;	/* its first token; NO_TIME */
+	struct net_call		 net;		/* its socket, at its head */
 	/* A stream that broke after it began, continued elsewhere. */
 	bool			 continuing;
 	struct answer		 prev;		/* what the caller has of it */
@@ -355,6 +358,8 @@ record_attempt(struct call *call, enum fail_kind fk, const char *why,
 			    CURLINFO_CONNECT_TIME, &connect);
 	}
 	a->connect_ms = (uint32_t)(connect * 1000);
+	netview_attempt(call->d->netview, call->xfer, &call->net,
+	    tstat_of(call, call->target), &a->net);
 	a->first_token_ms = call->ttft_ms;
 	a->total_ms = (uint32_t)(now - call->attempt_ms);
 }
@@ -415,6 +420,25 @@ account(struct call *call, const struct answer *a)
 	return cost;
 }
 
+static double
+ms_of(uint32_t us)
+{
+	return us / 1000.0;
+}
+
+/* The kernel's figures for one attempt (ebpf/netlat.bpf.c). */
+static json_t *
+net_json(const struct net_rec *n)
+{
+	return json_pack("{s:f, s:f, s:f, s:f, s:o?, s:i, s:b}",
+	    "network_ms", ms_of(n->network_us),
+	    "provider_ms", ms_of(n->provider_us),
+	    "wait_ms", ms_of(n->wait_us), "rtt_ms", ms_of(n->srtt_us),
+	    "connect_ms", n->new_conn ? json_real(ms_of(n->connect_us)) :
+	    NULL, "retransmits", (int)n->retrans, "new_connection",
+	    n->new_conn);
+}
+
 static json_t *
 attempts_json(const struct call *call)
 {
@@ -439,6 +463,8 @@ attempts_json(const struct call *call)
 		if (a->injected[0] != '\0')
 			json_object_set_new(o, "injected",
 			    json_string(a->injected));
+		if (a->net.have)
+			json_object_set_new(o, "net", net_json(&a->net));
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -1177,7 +1203,17 @@ on_done(struct xfer *x, CURLcode rc)
 	attempt_failed(call, &o);
 }
 
+/* The answer's head: when its first byte came, as the socket saw it. */
+static void
+on_head(struct xfer *x)
+{
+	struct call *call = x->arg;
+
+	netview_head(call->d->netview, &call->net);
+}
+
 static const struct xfer_ops call_xfer_ops = {
+	.on_headers = on_head,
 	.on_body = on_body,
 	.on_done = on_done,
 };
@@ -1688,7 +1724,8 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 	 * breaker costs no attempt. */
 	if (!breaker_allow(&ts->br, &t->breaker, now)) {
 		ts->skipped_open++;
-		return skip(call, t, FK_TECHNICAL, "breaker-open");
+		return skip(call, t, FK_TECHNICAL, ts->br.unreachable ?
+		    "unreachable" : "breaker-open");
 	}
 	return FK_NONE;
 }
@@ -1836,6 +1873,7 @@ attempt_start(struct call *call)
 	buf_reset(&call->xraw);
 	call->attempt_ms = now;
 	call->ttft_ms = NO_TIME;
+	call->net.have = false;
 	call->held_base = 0;
 	buf_reset(&call->held);
 	tstat_of(call, t)->attempts++;

@@ -1374,13 +1374,30 @@ get_metrics_listen(struct cctx *x, const struct ynode *n, struct config *c)
 	return 0;
 }
 
+static int
+get_ebpf(struct cctx *x, const struct ynode *n, enum ebpf_mode *ret)
+{
+	if (want(x, n, YNODE_SCALAR, "ebpf") < 0)
+		return -1;
+	if (strcmp(n->str, "auto") == 0)
+		*ret = EBPF_AUTO;
+	else if (strcmp(n->str, "on") == 0 || strcmp(n->str, "true") == 0)
+		*ret = EBPF_ON;
+	else if (strcmp(n->str, "off") == 0 || strcmp(n->str, "false") == 0)
+		*ret = EBPF_OFF;
+	else
+		return cerr(x, n, "ebpf must be auto, on or off");
+	return 0;
+}
+
 static struct config *
 config_from_tree(struct cctx *x, const struct ynode *root)
 {
 	static const char *const top_keys[] = { "listen", "listen_mode",
 		"control", "intercept", "upstream", "limits", "providers",
 		"targets", "defaults", "routes", "breaker", "state_dir",
-		"events", "control_group", "metrics_listen", NULL };
+		"events", "control_group", "metrics_listen", "ebpf",
+		"network_watch", NULL };
 	struct config *c = xcalloc(1, sizeof(*c));
 	struct policy defaults;
 	const struct ynode *v;
@@ -1390,6 +1407,7 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 	c->max_header_size = 64ULL << 10;
 	c->max_clients = 4096;
 	c->listen_mode = 0666;
+	c->network_watch = true;
 	breaker_default(&c->breaker);
 	policy_default(&defaults);
 
@@ -1416,6 +1434,12 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		goto out;
 	if ((v = ynode_get(root, "metrics_listen")) != NULL &&
 	    get_metrics_listen(x, v, c) < 0)
+		goto out;
+	if ((v = ynode_get(root, "ebpf")) != NULL &&
+	    get_ebpf(x, v, &c->ebpf) < 0)
+		goto out;
+	if ((v = ynode_get(root, "network_watch")) != NULL &&
+	    get_bool(x, v, "network_watch", &c->network_watch) < 0)
 		goto out;
 	if ((v = ynode_get(root, "intercept")) != NULL &&
 	    get_hosts(x, v, "intercept", &c->intercept, &c->nintercept) < 0)

@@ -171,6 +171,9 @@ struct route {
 	struct budget_conf budget;
 };
 
+/* ebpf: what llmfbd does when its probes cannot load. */
+enum ebpf_mode { EBPF_AUTO, EBPF_ON, EBPF_OFF };
+
 struct config {
 	int		  refs;
 	char		 *path;
@@ -193,6 +196,10 @@ struct config {
 	char		 *metrics_addr;	/* loopback IP of the metrics
 					 * listener; NULL: none */
 	int		  metrics_port;
+	enum ebpf_mode	  ebpf;		/* auto: what loads; on: all or
+					 * refuse to start */
+	bool		  network_watch; /* rtnetlink: lost routes open
+					 * breakers */
 	struct breaker_conf breaker;	/* every target's, unless its own */
 	struct provider	 *providers;
 	size_t		  nproviders;

@@ -19,6 +19,7 @@
 #include "ladder.h"
 #include "log.h"
 #include "metrics.h"
+#include "netview.h"
 #include "server.h"
 #include "stats.h"
 #include "util.h"
@@ -204,14 +205,42 @@ status_breaker(const struct target *t, const struct tstat *ts)
 	uint64_t now = now_mono_ms();
 	uint64_t wait = breaker_wait_ms(&ts->br, &t->breaker, now);
 
-	return json_pack("{s:s, s:b, s:I, s:I, s:I}",
+	return json_pack("{s:s, s:b, s:b, s:I, s:I, s:I}",
 	    "state", breaker_state_name(breaker_state(&ts->br, &t->breaker,
 	    now)),
 	    "manual", ts->br.manual,
+	    "unreachable", ts->br.unreachable,
 	    "opens", (json_int_t)ts->br.opens,
 	    "skipped", (json_int_t)ts->skipped_open,
 	    "half_open_in_ms", wait == UINT64_MAX ? (json_int_t)-1 :
 	    (json_int_t)wait);
+}
+
+static json_t *
+pct_ms(const struct samples *s, int pct)
+{
+	uint32_t us;
+
+	return samples_pct(s, pct, &us) ? json_real(us / 1000.0) : json_null();
+}
+
+/* What the kernel saw of the target: the network's share of its answers'
+ * wait and the provider's (eBPF), and the way to it (netlink). */
+static json_t *
+status_net(const struct tstat *ts)
+{
+	return json_pack("{s:i, s:o, s:o, s:o, s:o, s:f, s:I, s:s?, "
+	    "s:b, s:s?}",
+	    "samples", (int)ts->network_s.n,
+	    "network_ms_p50", pct_ms(&ts->network_s, 50),
+	    "network_ms_p95", pct_ms(&ts->network_s, 95),
+	    "provider_ms_p50", pct_ms(&ts->provider_s, 50),
+	    "provider_ms_p95", pct_ms(&ts->provider_s, 95),
+	    "srtt_ms", ts->srtt_us / 1000.0,
+	    "retransmits", (json_int_t)ts->retransmits,
+	    "address", ts->addr[0] ? ts->addr : NULL,
+	    "reachable", !ts->unreachable,
+	    "why", ts->unreachable ? ts->net_why : NULL);
 }
 
 /* trip/reset/drain/undrain TARGET: a breaker, or its share of new
@@ -369,6 +398,7 @@ status_targets(struct daemon *d)
 		json_object_set_new(v, "drained", json_boolean(ts->drained));
 		json_object_set_new(v, "injected",
 		    json_integer((json_int_t)ts->injected));
+		json_object_set_new(v, "network", status_net(ts));
 	}
 	return arr;
 }
@@ -493,7 +523,7 @@ control_status(struct daemon *d)
 	for (i = 0; i < c->nintercept; i++)
 		json_array_append_new(hosts, json_string(c->intercept[i]));
 	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:I}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:o}",
 	    "version", LLMFB_VERSION,
 	    "pid", (json_int_t)getpid(),
 	    "uptime_s", (json_int_t)(time(NULL) - d->started),
@@ -511,7 +541,9 @@ control_status(struct daemon *d)
 	    "routes", status_routes(d),
 	    "callers", status_callers(d),
 	    "faults", status_faults(d),
-	    "followers", (json_int_t)followers(d->control));
+	    "followers", (json_int_t)followers(d->control),
+	    "ebpf", netview_status_ebpf(d->netview),
+	    "network", netview_status_network(d->netview));
 }
 
 /* events [N] [FILTER...]: the latest N records that pass, oldest
@@ -738,6 +770,10 @@ handle(struct cconn *cc, char *line)
 			    d->cfg->path));
 	} else if (strcmp(line, CTL_VERB_METRICS) == 0 && arg == NULL) {
 		handle_metrics(cc);
+	} else if (strcmp(line, CTL_VERB_BYPASS) == 0 && arg == NULL) {
+		reply_json(cc, json_pack("{s:o, s:o}", "watch",
+		    netview_status_ebpf(d->netview), "programs",
+		    netview_bypass(d->netview)));
 	} else if (strcmp(line, CTL_VERB_EVENTS) == 0) {
 		handle_events(cc, arg);
 	} else if (strcmp(line, CTL_VERB_FOLLOW) == 0) {

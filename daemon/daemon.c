@@ -15,6 +15,7 @@
 #include "hostsfile.h"
 #include "log.h"
 #include "metrics.h"
+#include "netview.h"
 #include "server.h"
 #include "stats.h"
 #include "upstream.h"
@@ -141,6 +142,7 @@ signals_start(struct daemon *d)
 int
 daemon_start(struct daemon *d, struct config *cfg)
 {
+	char err[512];
 	int r;
 
 	d->cfg = cfg;
@@ -181,6 +183,10 @@ daemon_start(struct daemon *d, struct config *cfg)
 		errno = -r;
 		log_warn("writing %s.hosts", cfg->listen);
 		return r;
+	}
+	if (netview_start(d, cfg, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		return -ENOTSUP;
 	}
 	log_info("listening on %s (control %s), %zu routes, %zu targets, "
 	    "%zu intercepted hosts", cfg->listen, cfg->control, cfg->nroutes,
@@ -252,6 +258,7 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 	/* Calls in flight keep their reference to the old config. */
 	config_unref(d->cfg);
 	d->cfg = c;
+	netview_reload(d->netview, c);
 	d->reloads++;
 	log_info("reloaded %s: %zu routes, %zu targets", c->path, c->nroutes,
 	    c->ntargets);
@@ -272,6 +279,7 @@ daemon_free(struct daemon *d)
 	server_free(d->server);
 	control_free(d->control);
 	metrics_http_free(d->metrics);
+	netview_free(d->netview);
 	upstream_free(d->up);
 	stats_free(d->stats);
 	if (d->budgets != NULL) {

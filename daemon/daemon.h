@@ -17,6 +17,7 @@ struct stats;
 struct budgets;
 struct events;
 struct metrics_http;
+struct netview;
 
 struct daemon {
 	struct loop	*loop;
@@ -31,6 +32,7 @@ struct daemon {
 	struct timer	 budgets_timer;
 	struct events	*events;	/* per-call records */
 	struct metrics_http *metrics;	/* the /metrics listener, or NULL */
+	struct netview	*netview;	/* eBPF and netlink */
 	struct faults	 faults;	/* put in by hand, for a while */
 	struct timer	 faults_timer;	/* the next one's end */
 	time_t		 started;	/* wall clock */

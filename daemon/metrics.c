@@ -306,6 +306,55 @@ render_target_hists(struct prom *p, struct daemon *d)
 			    d->stats, c->targets[i].name)->total_h);
 }
 
+/* What the kernel saw: eBPF timing of the upstream sockets, and the
+ * netlink view of the way to each target. */
+static void
+render_target_net(struct prom *p, struct daemon *d)
+{
+	const struct config *c = d->cfg;
+	char lb[LABELS_MAX];
+	struct tstat *ts;
+	size_t i;
+
+	family(p, "llmfb_network_seconds", "histogram", "The network's "
+	    "share of an answer's wait (a round trip, and the TCP handshake "
+	    "when the attempt connected), by target; from eBPF.");
+	for (i = 0; i < c->ntargets; i++)
+		if (name_label(lb, "target", c->targets[i].name))
+			hist(p, "llmfb_network_seconds", lb, &stats_target(
+			    d->stats, c->targets[i].name)->network_h);
+	family(p, "llmfb_provider_seconds", "histogram", "The provider's "
+	    "share: from the request's last byte out to the answer's first "
+	    "byte in, less a round trip, by target; from eBPF.");
+	for (i = 0; i < c->ntargets; i++)
+		if (name_label(lb, "target", c->targets[i].name))
+			hist(p, "llmfb_provider_seconds", lb, &stats_target(
+			    d->stats, c->targets[i].name)->provider_h);
+	family(p, "llmfb_tcp_retransmits_total", "counter", "TCP "
+	    "retransmits during attempts, by target; from eBPF.");
+	for (i = 0; i < c->ntargets; i++)
+		if (name_label(lb, "target", c->targets[i].name))
+			sample_u(p, "llmfb_tcp_retransmits_total", lb,
+			    stats_target(d->stats,
+			    c->targets[i].name)->retransmits);
+	family(p, "llmfb_tcp_srtt_seconds", "gauge", "The smoothed round "
+	    "trip time at the last answer, by target; from eBPF.");
+	for (i = 0; i < c->ntargets; i++)
+		if (name_label(lb, "target", c->targets[i].name))
+			sample_d(p, "llmfb_tcp_srtt_seconds", lb, stats_target(
+			    d->stats, c->targets[i].name)->srtt_us / 1e6);
+	family(p, "llmfb_target_reachable", "gauge", "1 when a route and a "
+	    "link to the target's address are there, 0 when not; targets "
+	    "whose address is not known yet are left out.");
+	for (i = 0; i < c->ntargets; i++) {
+		ts = stats_target(d->stats, c->targets[i].name);
+		if (ts->addr[0] != '\0' &&
+		    name_label(lb, "target", c->targets[i].name))
+			sample_u(p, "llmfb_target_reachable", lb,
+			    !ts->unreachable);
+	}
+}
+
 static void
 render_breakers(struct prom *p, struct daemon *d)
 {
@@ -428,6 +477,7 @@ metrics_render(struct daemon *d, struct buf *out)
 	render_daemon(&p, d);
 	render_calls(&p, d->stats);
 	render_target_hists(&p, d);
+	render_target_net(&p, d);
 	render_breakers(&p, d);
 	render_target_fields(&p, d);
 	render_tokens(&p, d);

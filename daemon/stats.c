@@ -94,6 +94,38 @@ prom_escape(char *out, size_t len, const char *value)
 	return 0;
 }
 
+void
+samples_add(struct samples *s, uint32_t us)
+{
+	s->v[s->next] = us;
+	s->next = (s->next + 1) % SAMPLES_MAX;
+	if (s->n < SAMPLES_MAX)
+		s->n++;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+bool
+samples_pct(const struct samples *s, int pct, uint32_t *ret_us)
+{
+	uint32_t v[SAMPLES_MAX];
+	unsigned rank;
+
+	if (s->n == 0 || pct < 1 || pct > 100)
+		return false;
+	memcpy(v, s->v, s->n * sizeof(v[0]));
+	qsort(v, s->n, sizeof(v[0]), cmp_u32);
+	rank = (s->n * (unsigned)pct + 99) / 100;
+	*ret_us = v[rank > 0 ? rank - 1 : 0];
+	return true;
+}
+
 struct stats *
 stats_new(void)
 {
@@ -143,6 +175,7 @@ stats_target(struct stats *s, const char *name)
 	t = &s->t[s->nt++];
 	memset(t, 0, sizeof(*t));
 	t->name = xstrdup(name);
+	t->network_h.bounds = HIST_FAST_S;
 	return t;
 }
 
@@ -225,4 +258,10 @@ stats_target_renew(struct tstat *t)
 	breaker_init(&t->br);
 	t->br.opens = opens;
 	latency_init(&t->lat);
+	/* Perhaps another host now: learn its address anew. */
+	memset(&t->network_s, 0, sizeof(t->network_s));
+	memset(&t->provider_s, 0, sizeof(t->provider_s));
+	t->addr[0] = '\0';
+	t->unreachable = false;
+	t->net_why[0] = t->net_dev[0] = '\0';
 }

@@ -3,6 +3,7 @@
 #ifndef LLMFB_STATS_H
 #define LLMFB_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "breaker.h"
@@ -28,6 +29,18 @@ struct hist {
 };
 
 void hist_add(struct hist *h, double ms);
+
+/* The last SAMPLES_MAX values of a measure, in µs, for a median. */
+#define SAMPLES_MAX	64
+
+struct samples {
+	uint32_t	 v[SAMPLES_MAX];
+	unsigned	 n, next;
+};
+
+void samples_add(struct samples *s, uint32_t us);
+/* The pct-th percentile (nearest rank); false when there is none. */
+bool samples_pct(const struct samples *s, int pct, uint32_t *ret_us);
 const double *hist_bounds(const struct hist *h);
 
 /* Counters by a label set, for the metrics: "route=\"chat\",..." as
@@ -70,6 +83,19 @@ struct tstat {
 	struct breaker	 br;			/* shared by every route */
 	struct latency	 lat;			/* recent answers' times */
 	struct hist	 ttft_h, total_h;	/* all answers' times */
+	/* What the kernel saw (eBPF, netview.c): per attempt with an
+	 * answer's head, the network's share and the provider's. */
+	struct hist	 network_h, provider_h;
+	struct samples	 network_s, provider_s;	/* recent, for status */
+	uint64_t	 retransmits;
+	uint32_t	 srtt_us;		/* the last one seen */
+	/* The network view (netlink): the address it was last reached
+	 * at, and whether a route and a link to it are there. */
+	char		 addr[48];		/* "" unknown */
+	bool		 unreachable;
+	char		 net_why[96];		/* when unreachable */
+	char		 net_dev[16];		/* the route's link */
+	int64_t		 net_since;		/* wall clock, last change */
 };
 
 struct rstat {

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "loop.h"
@@ -20,6 +21,7 @@ struct upstream {
 	/* curl_easy_init allocates a lot; a reset handle is much cheaper. */
 	CURL		*pool[EASY_POOL_MAX];
 	size_t		 npool;
+	bool		 cookies;	/* name each socket for the probes */
 };
 
 /* One per socket libcurl asks us to watch. */
@@ -213,6 +215,26 @@ write_cb(char *p, size_t size, size_t n, void *arg)
 	return r;
 }
 
+/* Asking for a socket's cookie makes the kernel give it one, before
+ * connect(): the probes know llmfbd's sockets by it (ebpf/netlat.bpf.c). */
+static int
+sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	uint64_t cookie;
+	socklen_t len = sizeof(cookie);
+
+	(void)arg;
+	(void)purpose;
+	(void)getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len);
+	return CURL_SOCKOPT_OK;
+}
+
+void
+upstream_cookies(struct upstream *up, bool on)
+{
+	up->cookies = on;
+}
+
 struct xfer *
 xfer_new(struct upstream *up, const struct xfer_ops *ops, void *arg)
 {
@@ -242,6 +264,8 @@ xfer_new(struct upstream *up, const struct xfer_ops *ops, void *arg)
 	/* Decoded here so the daemon can read what it passes on; the
 	 * caller gets identity encoding, which every client accepts. */
 	curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "");
+	if (up->cookies)
+		curl_easy_setopt(x->easy, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
 	return x;
 }
 

@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -54,6 +55,9 @@ int xfer_start(struct xfer *x);
 /* Stop (if running) and free.  Never from inside an xfer_ops callback
  * other than on_done. */
 void xfer_free(struct xfer *x);
+/* Give every new upstream socket a cookie before it connects (for the
+ * eBPF probes), or stop. */
+void upstream_cookies(struct upstream *up, bool on);
 /* Resume a transfer whose on_body returned XFER_PAUSE. */
 void xfer_resume(struct xfer *x);
 

@@ -14,6 +14,7 @@ B=${B:-build}
 . tests/e2e/dialect.sh
 . tests/e2e/observe.sh
 . tests/e2e/top.sh
+. tests/e2e/kernel.sh
 
 PASS=0
 FAIL=0
@@ -577,6 +578,7 @@ else
 	dialect_cases
 	observe_cases
 	top_cases
+	kernel_cases
 	python_cases
 	guest_cases
 fi

@@ -82,7 +82,34 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c->control, CONFIG_DEFAULT_CONTROL);
 	ck_assert_uint_eq(c->max_request_body, 32u << 20);
 	ck_assert_uint_eq(c->nroutes, 0);
+	ck_assert_int_eq(c->ebpf, EBPF_AUTO);
+	ck_assert(c->network_watch);
 	config_unref(c);
+}
+END_TEST
+
+START_TEST(test_kernel_keys)
+{
+	static const struct {
+		const char	*text;
+		enum ebpf_mode	 ebpf;
+		bool		 watch;
+	} cases[] = {
+		{ "ebpf: on\n", EBPF_ON, true },
+		{ "ebpf: off\nnetwork_watch: false\n", EBPF_OFF, false },
+		{ "ebpf: auto\nnetwork_watch: off\n", EBPF_AUTO, false },
+	};
+	struct config *c;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c = config_load_string("k.yaml", cases[i].text, err,
+		    sizeof(err));
+		ck_assert_msg(c != NULL, "%s", err);
+		ck_assert_int_eq(c->ebpf, cases[i].ebpf);
+		ck_assert(c->network_watch == cases[i].watch);
+		config_unref(c);
+	}
 }
 END_TEST
 
@@ -97,6 +124,10 @@ static const struct {
 	{ "listen: [a\n", "bad.yaml:2:1: did not find expected ',' or ']'" },
 	{ "listne: /x\n", "bad.yaml:1:1: unknown key 'listne' in the "
 	    "configuration" },
+	{ "listen: /x\nebpf: maybe\n", "bad.yaml:2:7: ebpf must be auto, "
+	    "on or off" },
+	{ "network_watch: 2\n", "bad.yaml:1:16: network_watch must be true "
+	    "or false" },
 	{ "providers:\n  p: { dialect: grpc, base_url: https://x }\n",
 	    "bad.yaml:2:17: dialect must be openai or anthropic, not 'grpc'" },
 	{ "providers:\n  p: { dialect: openai }\n",
@@ -317,6 +348,7 @@ config_suite(void)
 
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_kernel_keys);
 	tcase_add_test(tc, test_breaker_inherits);
 	tcase_add_test(tc, test_ladder_policy);
 	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));

@@ -39,7 +39,10 @@ static const char *const families[] = {
 	"llmfb_passthrough_total", "llmfb_rejected_total", "llmfb_in_flight",
 	"llmfb_requests_total", "llmfb_attempts_total",
 	"llmfb_fallbacks_total", "llmfb_first_token_seconds",
-	"llmfb_attempt_seconds", "llmfb_breaker_state",
+	"llmfb_attempt_seconds", "llmfb_network_seconds",
+	"llmfb_provider_seconds", "llmfb_tcp_retransmits_total",
+	"llmfb_tcp_srtt_seconds", "llmfb_target_reachable",
+	"llmfb_breaker_state",
 	"llmfb_breaker_opens_total", "llmfb_target_drained",
 	"llmfb_target_in_flight", "llmfb_target_spend_usd_total",
 	"llmfb_tokens_total", "llmfb_route_spend_usd_total",
@@ -111,6 +114,12 @@ fill(void)
 	ts->in_tokens = 1200;
 	ts->out_tokens = 345;
 	ts->spend_usd = 0.5;
+	hist_add(&ts->network_h, 0.3);		/* ms */
+	hist_add(&ts->provider_h, 200);
+	ts->retransmits = 3;
+	ts->srtt_us = 1500;
+	snprintf(ts->addr, sizeof(ts->addr), "10.77.0.2");
+	ts->unreachable = true;
 	ts = stats_target(s, "b");
 	ts->drained = true;
 	ts->spend_usd = 0.1;		/* not exact in binary */
@@ -319,6 +328,16 @@ START_TEST(test_targets_and_routes)
 	ck_line(t, "llmfb_safe_failures_total{route=\"chat\"} 1");
 	ck_line(t, "llmfb_midstream_continued_total{route=\"chat\"} 4");
 	ck_line(t, "llmfb_midstream_errors_total{route=\"chat\"} 6");
+	/* The kernel's view: network time in the fast buckets. */
+	ck_line(t, "llmfb_network_seconds_bucket{target=\"a\",le=\"0.00025\"} 0");
+	ck_line(t, "llmfb_network_seconds_bucket{target=\"a\",le=\"0.0005\"} 1");
+	ck_line(t, "llmfb_provider_seconds_bucket{target=\"a\",le=\"0.1\"} 0");
+	ck_line(t, "llmfb_provider_seconds_bucket{target=\"a\",le=\"0.25\"} 1");
+	ck_line(t, "llmfb_tcp_retransmits_total{target=\"a\"} 3");
+	ck_line(t, "llmfb_tcp_srtt_seconds{target=\"a\"} 0.0015");
+	ck_line(t, "llmfb_target_reachable{target=\"a\"} 0");
+	/* b was never reached: no address, no verdict. */
+	ck_assert_ptr_null(strstr(t, "llmfb_target_reachable{target=\"b\"}"));
 	/* Only what the running config names. */
 	ck_assert_ptr_null(strstr(t, "\"gone\""));
 	ck_assert_ptr_null(strstr(t, "\"old\""));

@@ -1,0 +1,64 @@
+/* What llmfbd uses of ebpf/: the TCP timing of its upstream connections
+ * (netlat) and the watch on libssl for calls that bypass llmfb (bypass.h).
+ * Both are optional at run time: every open returns a sentence for the
+ * operator when it cannot, and a build without clang or bpftool links
+ * nobpf.c instead, whose opens all say so. */
+#ifndef LLMFB_EBPF_H
+#define LLMFB_EBPF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bypass.h"
+
+/* One BPF program, as status shows it. */
+struct ebpf_prog {
+	const char	*name;		/* the tracepoint it hangs on */
+	bool		 on;
+	char		 why[96];	/* when off */
+};
+
+/* Why eBPF cannot run here at all (no BTF, a build without it), or NULL.
+ * The common checks, before any program is opened. */
+const char *ebpf_unavailable(void);
+/* One sentence for a failed load or attach: a missing privilege is the
+ * usual one. */
+void ebpf_explain(int err, const char *what, char *why, size_t whylen);
+/* Send libbpf's own messages to the log, at debug level. */
+void ebpf_log_libbpf(void);
+
+enum netlat_prog { NETLAT_STATE, NETLAT_SEND, NETLAT_RECV, NETLAT_PROBE,
+	NETLAT_RETRANS, NETLAT_PROGS };
+
+/* One upstream socket as the probes saw it, at the moment of the lookup.
+ * Times are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns), 0 unknown. */
+struct net_sample {
+	uint64_t	 connect_ns;	/* SYN sent to established */
+	uint64_t	 last_tx_ns;	/* the last byte sent */
+	uint64_t	 last_rx_ns;	/* the last data segment in */
+	uint32_t	 srtt_us;
+	uint32_t	 retrans;	/* in the current exchange */
+};
+
+struct netlat_probes;
+
+/* Load and attach what this kernel allows, for the sockets of process
+ * self.  0 when at least one program runs (the others say why in
+ * netlat_progs), or -errno with why set. */
+int netlat_open(struct netlat_probes **out, pid_t self, char *why,
+    size_t whylen);
+/* The programs, NETLAT_PROGS of them, for status. */
+const struct ebpf_prog *netlat_progs(const struct netlat_probes *n);
+bool netlat_has(const struct netlat_probes *n, enum netlat_prog p);
+/* The cookie of the upstream socket llmfbd read from last (0: none).
+ * From a libcurl header callback, the transfer's own socket. */
+uint64_t netlat_last_read(const struct netlat_probes *n);
+/* The socket with this cookie: 0, or -ENOENT when the probes never saw
+ * it. */
+int netlat_lookup(struct netlat_probes *n, uint64_t cookie,
+    struct net_sample *out);
+void netlat_close(struct netlat_probes *n);
+
+#endif
