@@ -33,6 +33,7 @@
 #include "log.h"
 #include "util.h"
 #include "bypass.h"
+#include "ebpf.h"
 #include "sslwatch.h"
 #include "sslwatch.skel.h"
 
@@ -107,28 +108,6 @@ say(char *why, size_t whylen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, whylen, fmt, ap);
 	va_end(ap);
-}
-
-/* libbpf speaks through the project's log, at debug level: what matters
- * to an operator comes back as bypass_open's one sentence. */
-static int
-libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	char msg[512];
-	size_t n;
-	int saved = errno;
-
-	(void)level;
-	if (LOG_LVL_DEBUG > log_verbosity)
-		return 0;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	n = strlen(msg);
-	while (n > 0 && msg[n - 1] == '\n')
-		msg[--n] = '\0';
-	log_debug("%s%s", strncmp(msg, "libbpf: ", 8) == 0 ? "" : "libbpf: ",
-	    msg);
-	errno = saved;
-	return 0;
 }
 
 static struct bpf_program *
@@ -651,6 +630,7 @@ bypass_open(struct bypass_watch **out, pid_t self, const char *const *hosts,
 {
 	struct bypass_watch *bw;
 	struct bpf_program *p;
+	const char *no;
 	int err;
 
 	*out = NULL;
@@ -660,12 +640,11 @@ bypass_open(struct bypass_watch **out, pid_t self, const char *const *hosts,
 		    SSLW_HOSTS_MAX);
 		return -E2BIG;
 	}
-	if (access("/sys/kernel/btf/vmlinux", F_OK) != 0) {
-		say(why, whylen, "kernel has no BTF "
-		    "(/sys/kernel/btf/vmlinux missing)");
+	if ((no = ebpf_unavailable()) != NULL) {
+		say(why, whylen, "%s", no);
 		return -EOPNOTSUPP;
 	}
-	libbpf_set_print(libbpf_log);
+	ebpf_log_libbpf();
 	if ((bw = calloc(1, sizeof(*bw))) == NULL) {
 		say(why, whylen, "out of memory");
 		return -ENOMEM;
