@@ -66,7 +66,7 @@ UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
 	$(B)/llmfb-xlate $(B)/guest
 
-.PHONY: all tools check unit e2e demo bench clean install asan deps
+.PHONY: all tools check unit e2e demo bench clean install asan deps nobpf
 all: $(B)/libllmfb.so $(B)/llmfbd $(B)/llmfbctl
 
 tools: all $(TOOLS)
@@ -148,8 +148,13 @@ deps:
 	$(Q)tests/deps.sh
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory tools $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory tools $(UNIT_BINS) nobpf
 	$(Q)$(MAKE) --no-print-directory unit e2e
+
+# llmfbd as a machine without clang or bpftool builds it: the end-to-end
+# tests check that it runs and says why it has no eBPF.
+nobpf:
+	$(Q)$(MAKE) --no-print-directory B=$(B)/nobpf BPF=0 $(B)/nobpf/llmfbd
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)

@@ -155,6 +155,39 @@ k_unprivileged() {
 	finish "kernel: llmfbd without privileges runs with eBPF off and says why; ebpf: on refuses"
 }
 
+# llmfbd built without eBPF (`make nobpf`, as a machine without clang
+# builds it): runs, serves, and says why.
+k_nobpf() {
+	local d=$STACK_DIR/nobpf st
+	if [ ! -x "$B/nobpf/llmfbd" ]; then
+		SKIP=$((SKIP + 1))
+		echo "skip - llmfbd built without eBPF (no $B/nobpf/llmfbd: make nobpf)"
+		return
+	fi
+	mkdir -p "$d"
+	sed -e "s|^listen: .*|listen: $d/llmfb.sock|" \
+	    -e "s|^control: .*|control: $d/control.sock|" \
+	    -e '/^metrics_listen/d' "$STACK_DIR/llmfb.yaml" >"$d/llmfb.yaml"
+	"$B/nobpf/llmfbd" -c "$d/llmfb.yaml" >"$d/log" 2>&1 &
+	local pid=$!
+	wait_for "llmfbd without eBPF" "$B/llmfbctl" -s "$d/control.sock" status
+	st=$("$B/llmfbctl" -s "$d/control.sock" --json status)
+	expect_eq timing-off "$(jtrue "$st" '.ebpf.network_timing.on')" false
+	expect_match why "$(jtrue "$st" '.ebpf.network_timing.why')" \
+	    'built without eBPF'
+	expect_match bypass-why "$(jtrue "$st" '.ebpf.bypass_watch.why')" \
+	    'built without eBPF'
+	expect_eq no-bypass-list "$("$B/llmfbctl" -s "$d/control.sock" --json \
+	    bypass | jq '.programs|length')" 0
+	shim_on "$d/llmfb.sock"
+	call "$LK" "$OAI" "$CHAT"
+	shim_on
+	expect_eq serves "$CODE $TARGET" "200 primary"
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+	finish "kernel: llmfbd built without eBPF runs, serves, and says why eBPF is off"
+}
+
 # ---- the netlink watch, in two network namespaces ----------------------
 #
 #	ns H: llmfbd, and the local mock on 127.0.0.1 (the "local model")
@@ -311,5 +344,6 @@ kernel_cases() {
 	k_timing
 	k_bypass
 	k_unprivileged
+	k_nobpf
 	k_netns
 }
