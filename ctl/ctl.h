@@ -14,7 +14,7 @@ json_int_t jnum(const json_t *o, const char *key);
 const char *jstr(const json_t *o, const char *key, const char *dflt);
 /* "3d04h", "2h05m", "7m30s", "12s". */
 void fmt_uptime(char *out, size_t len, json_int_t s);
-/* A number of milliseconds, or "-" when v is none. */
+/* Milliseconds, whole or to two decimals, or "-" when v is none. */
 void fmt_ms(char *out, size_t len, const json_t *v);
 
 /* llmfbctl top ARGS: the live view (ctl/top.c).  Returns the exit

@@ -167,6 +167,8 @@ fmt_ms(char *out, size_t len, const json_t *v)
 {
 	if (json_is_integer(v))
 		snprintf(out, len, "%lld", json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(out, len, "%.2f", json_real_value(v));
 	else
 		snprintf(out, len, "-");
 }
@@ -279,15 +281,6 @@ part(const json_t *o, char *out, size_t len)
 	return out;
 }
 
-static void
-fmt_opt_ms(char *out, size_t len, const json_t *v)
-{
-	if (json_is_number(v))
-		snprintf(out, len, "%.2f", json_number_value(v));
-	else
-		snprintf(out, len, "-");
-}
-
 /* eBPF and netlink: what runs, and each target as the kernel sees it. */
 static void
 print_net(const json_t *st)
@@ -315,11 +308,11 @@ print_net(const json_t *st)
 			printf("\n%-12s %-24s %-10s %8s %8s %7s %7s  %s\n",
 			    "TARGET", "ADDRESS", "REACHABLE", "NET50",
 			    "PROV50", "SRTT", "RETRANS", "WHY");
-		fmt_opt_ms(n50, sizeof(n50), json_object_get(n,
+		fmt_ms(n50, sizeof(n50), json_object_get(n,
 		    "network_ms_p50"));
-		fmt_opt_ms(p50, sizeof(p50), json_object_get(n,
+		fmt_ms(p50, sizeof(p50), json_object_get(n,
 		    "provider_ms_p50"));
-		fmt_opt_ms(rtt, sizeof(rtt), json_object_get(n, "srtt_ms"));
+		fmt_ms(rtt, sizeof(rtt), json_object_get(n, "srtt_ms"));
 		printf("%-12s %-24s %-10s %8s %8s %7s %7lld  %s\n",
 		    jstr(v, "name", "?"), jstr(n, "address", "-"),
 		    json_is_true(json_object_get(n, "reachable")) ? "yes" : "NO",
