@@ -19,9 +19,17 @@
 #    translation code in-process on a 2 KB request and a 100-event stream,
 #    both ways, beside the parsing and reading every call already pays.
 #
+# 5. eBPF (issue 7): llmfbd with its probes on and off, ROUNDS rounds,
+#    one daemon at a time (the libssl uprobes are host-wide, so an eBPF
+#    daemon that is merely running slows every TLS program, the other
+#    daemon and the mock included), the order swapped every round; and
+#    what a program that never goes through llmfb pays for the bypass
+#    watch: llmfb-bench straight to the mock, with the eBPF daemon up and
+#    with the other one.  Needs root.
+#
 # The tools (llmfb-bench, llmfb-hotpath, llmfb-xlate) come from `make
 # tools`.  Not a test: nothing here can fail the build.  SKIP_CURL=1,
-# SKIP_HOT=1, SKIP_PY=1, SKIP_XLATE=1 leave a part out.
+# SKIP_HOT=1, SKIP_PY=1, SKIP_XLATE=1, SKIP_EBPF=1 leave a part out.
 set -eu
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -284,3 +292,78 @@ xlate_part() {
 }
 
 [ -n "${SKIP_XLATE:-}" ] || xlate_part
+
+# ---- 5. eBPF on and off -------------------------------------------------
+
+# ebpf_daemon MODE: start llmfbd with `ebpf: MODE` on sockets of its own.
+ebpf_daemon() {
+	local cfg=$STACK_DIR/e-$1.yaml
+	sed -e "s|^listen: .*|listen: $STACK_DIR/e-$1.sock|" \
+	    -e "s|^control: .*|control: $STACK_DIR/e-$1.ctl|" \
+	    -e '/^metrics_listen/d' "$STACK_DIR/llmfb.yaml" >"$cfg"
+	case $1 in
+	off|on)	echo "ebpf: $1" >>"$cfg" ;;
+	timing)	printf 'ebpf: on\nbypass_watch: false\n' >>"$cfg" ;;
+	esac
+	"$B/llmfbd" -c "$cfg" >>"$STACK_DIR/e-$1.log" 2>&1 &
+	EPID=$!
+	wait_for "llmfbd (ebpf: $1)" "$B/llmfbctl" -s "$STACK_DIR/e-$1.ctl" status
+	if [ "$1" != off ] && ! "$B/llmfbctl" -s "$STACK_DIR/e-$1.ctl" --json \
+	    status | jq -e --arg m "$1" '.ebpf.network_timing.on and
+	    .ebpf.bypass_watch.on == ($m == "on")' \
+	    >/dev/null; then
+		echo "bench: eBPF is not as meant; see $STACK_DIR/e-$1.log" >&2
+		exit 1
+	fi
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+ebpf_name() {
+	case $1 in
+	off)	echo "ebpf: off" ;;
+	timing)	echo "eBPF timing only (bypass_watch: false)" ;;
+	on)	echo "ebpf: on (timing and bypass watch)" ;;
+	esac
+}
+
+ebpf_part() {
+	local r m c x via
+	if [ "$(id -u)" != 0 ]; then
+		echo; echo "(eBPF part left out: it needs root)"
+		return
+	fi
+	daemon_stop	# its own probes would be in every run
+	for r in $(seq "$ROUNDS"); do
+		for m in $( ((r % 2)) && echo on timing off ||
+		    echo off timing on); do
+			ebpf_daemon "$m"
+			via=(env LD_PRELOAD="$STACK_DIR/libllmfb.so"
+			    LLMFB_SOCKET="$STACK_DIR/e-$m.sock")
+			for c in 1 16; do
+				res[e$m,$c]+="$(run "$c" "${via[@]}" "$B/llmfb-bench" "${VIA[@]}")"$'\n'
+			done
+			res[d$m,1]+="$(run 1 "$B/llmfb-bench" "${DIRECT[@]}")"$'\n'
+			kill "$EPID"
+			wait "$EPID" 2>/dev/null || true
+		done
+	done
+	echo
+	echo "## eBPF on and off (llmfb-bench through llmfbd), $ROUNDS rounds, medians"
+	echo
+	echo "| concurrency | path | p50 µs | p99 µs | req/s | on/off p50 | on/off req/s |"
+	echo "|---|---|---|---|---|---|---|"
+	for c in 1 16; do
+		for m in off timing on; do
+			[ "$m" = off ] && x="| | |" ||
+			    x="| $(ratio "$(fig e$m $c p50_us)" "$(fig eoff $c p50_us)") | $(ratio "$(fig e$m $c rps)" "$(fig eoff $c rps)") |"
+			echo "| $c | shim + llmfbd, $(ebpf_name "$m") | $(fig e$m $c p50_us) | $(fig e$m $c p99_us) | $(fig e$m $c rps) $x"
+		done
+	done
+	for m in off timing on; do
+		[ "$m" = off ] && x="| | |" ||
+		    x="| $(ratio "$(fig d$m 1 p50_us)" "$(fig doff 1 p50_us)") | $(ratio "$(fig d$m 1 rps)" "$(fig doff 1 rps)") |"
+		echo "| 1 | direct to the mock, beside llmfbd with $(ebpf_name "$m") | $(fig d$m 1 p50_us) | $(fig d$m 1 p99_us) | $(fig d$m 1 rps) $x"
+	done
+}
+
+[ -n "${SKIP_EBPF:-}" ] || ebpf_part

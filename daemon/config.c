@@ -1397,7 +1397,7 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		"control", "intercept", "upstream", "limits", "providers",
 		"targets", "defaults", "routes", "breaker", "state_dir",
 		"events", "control_group", "metrics_listen", "ebpf",
-		"network_watch", NULL };
+		"bypass_watch", "network_watch", NULL };
 	struct config *c = xcalloc(1, sizeof(*c));
 	struct policy defaults;
 	const struct ynode *v;
@@ -1408,6 +1408,7 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 	c->max_clients = 4096;
 	c->listen_mode = 0666;
 	c->network_watch = true;
+	c->bypass_watch = true;
 	breaker_default(&c->breaker);
 	policy_default(&defaults);
 
@@ -1437,6 +1438,9 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		goto out;
 	if ((v = ynode_get(root, "ebpf")) != NULL &&
 	    get_ebpf(x, v, &c->ebpf) < 0)
+		goto out;
+	if ((v = ynode_get(root, "bypass_watch")) != NULL &&
+	    get_bool(x, v, "bypass_watch", &c->bypass_watch) < 0)
 		goto out;
 	if ((v = ynode_get(root, "network_watch")) != NULL &&
 	    get_bool(x, v, "network_watch", &c->network_watch) < 0)

@@ -198,6 +198,7 @@ struct config {
 	int		  metrics_port;
 	enum ebpf_mode	  ebpf;		/* auto: what loads; on: all or
 					 * refuse to start */
+	bool		  bypass_watch;	/* eBPF uprobes on every libssl */
 	bool		  network_watch; /* rtnetlink: lost routes open
 					 * breakers */
 	struct breaker_conf breaker;	/* every target's, unless its own */

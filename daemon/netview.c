@@ -21,7 +21,8 @@
 
 struct netview {
 	struct daemon		*d;
-	enum ebpf_mode		 mode;
+	enum ebpf_mode		 mode;		/* as configured */
+	bool			 bypass;	/* as configured */
 	struct netlat_probes	*lat;
 	char			 lat_why[160];
 	struct bypass_watch	*bw;
@@ -231,11 +232,15 @@ probes_start(struct netview *nv, const struct config *c, char *why,
 	} else {
 		log_info("eBPF network timing off: %s", nv->lat_why);
 	}
-	if (bypass_start(nv, c) == 0)
+	if (!c->bypass_watch)
+		snprintf(nv->bw_why, sizeof(nv->bw_why), "off in the config "
+		    "(bypass_watch: false)");
+	else if (bypass_start(nv, c) == 0)
 		nv->bw_why[0] = '\0';
 	else
 		log_info("eBPF bypass watch off: %s", nv->bw_why);
-	if (c->ebpf == EBPF_ON && (nv->lat == NULL || nv->bw == NULL)) {
+	if (c->ebpf == EBPF_ON && (nv->lat == NULL ||
+	    (c->bypass_watch && nv->bw == NULL))) {
 		snprintf(why, whylen, "ebpf: on, but the %s cannot start: %s",
 		    nv->lat == NULL ? "network timing" : "bypass watch",
 		    nv->lat == NULL ? nv->lat_why : nv->bw_why);
@@ -253,6 +258,7 @@ netview_start(struct daemon *d, const struct config *c, char *why,
 	nv->d = d;
 	d->netview = nv;
 	nv->mode = c->ebpf;
+	nv->bypass = c->bypass_watch;
 	if (c->ebpf == EBPF_OFF)
 		probes_stop(nv, "off in the config (ebpf: off)");
 	else if (probes_start(nv, c, why, whylen) < 0)
@@ -271,12 +277,13 @@ netview_reload(struct netview *nv, const struct config *c)
 	char why[256];
 	int r;
 
-	if (c->ebpf != nv->mode) {
+	if (c->ebpf != nv->mode || c->bypass_watch != nv->bypass) {
 		probes_stop(nv, "off in the config (ebpf: off)");
 		if (c->ebpf != EBPF_OFF && probes_start(nv, c, why,
 		    sizeof(why)) < 0)
 			log_warnx("reload: %s; running without it", why);
 		nv->mode = c->ebpf;
+		nv->bypass = c->bypass_watch;
 	} else if (nv->bw != NULL && (r = bypass_set_hosts(nv->bw, hosts,
 	    exact_hosts(c, hosts, BYPASS_HOSTS))) < 0) {
 		log_warnx("bypass watch: new hosts: %s", strerror(-r));

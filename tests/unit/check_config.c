@@ -93,11 +93,12 @@ START_TEST(test_kernel_keys)
 	static const struct {
 		const char	*text;
 		enum ebpf_mode	 ebpf;
-		bool		 watch;
+		bool		 watch, bypass;
 	} cases[] = {
-		{ "ebpf: on\n", EBPF_ON, true },
-		{ "ebpf: off\nnetwork_watch: false\n", EBPF_OFF, false },
-		{ "ebpf: auto\nnetwork_watch: off\n", EBPF_AUTO, false },
+		{ "ebpf: on\n", EBPF_ON, true, true },
+		{ "ebpf: off\nnetwork_watch: false\n", EBPF_OFF, false, true },
+		{ "ebpf: auto\nnetwork_watch: off\nbypass_watch: no\n",
+		    EBPF_AUTO, false, false },
 	};
 	struct config *c;
 	size_t i;
@@ -108,6 +109,7 @@ START_TEST(test_kernel_keys)
 		ck_assert_msg(c != NULL, "%s", err);
 		ck_assert_int_eq(c->ebpf, cases[i].ebpf);
 		ck_assert(c->network_watch == cases[i].watch);
+		ck_assert(c->bypass_watch == cases[i].bypass);
 		config_unref(c);
 	}
 }
