@@ -368,8 +368,10 @@ netview_attempt(struct netview *nv, const struct xfer *x,
 		out->connect_us = us_of(nc->head.connect_ns);
 	out->network_us = rtt + out->connect_us;
 	out->provider_us = out->wait_us > rtt ? out->wait_us - rtt : 0;
-	/* Retransmits up to the end of the answer, not only its head. */
-	out->retrans = netlat_lookup(nv->lat, nc->cookie, &end) == 0 ?
+	/* Retransmits up to the end of the answer, not only its head (the
+	 * probes may have been turned off by a reload meanwhile). */
+	out->retrans = nv->lat != NULL &&
+	    netlat_lookup(nv->lat, nc->cookie, &end) == 0 ?
 	    end.retrans : nc->head.retrans;
 	ts->retransmits += out->retrans;
 	ts->srtt_us = rtt;
