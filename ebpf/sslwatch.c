@@ -295,8 +295,11 @@ entry_get(struct bypass_watch *bw, uint32_t pid, const char *host,
 	e = bw->nent < BYPASS_MAX ? &bw->ent[bw->nent++] : &bw->ent[old];
 	memset(e, 0, sizeof(*e));
 	e->b.pid = pid;
-	snprintf(e->b.comm, sizeof(e->b.comm), "%s", comm);
-	snprintf(e->b.host, sizeof(e->b.host), "%s", host);
+	/* The event's fields need not end in a NUL. */
+	snprintf(e->b.comm, sizeof(e->b.comm), "%.*s",
+	    (int)sizeof(e->b.comm) - 1, comm);
+	snprintf(e->b.host, sizeof(e->b.host), "%.*s",
+	    (int)sizeof(e->b.host) - 1, host);
 	exe_of(pid, e->b.exe, sizeof(e->b.exe));
 	e->b.first_seen = now;
 	return e;
