@@ -667,8 +667,7 @@ bypass_open(struct bypass_watch **out, pid_t self, const char *const *hosts,
 		if (err > 0)
 			err = -err;
 		if ((err == -EPERM || err == -EACCES) && !may_load_bpf())
-			say(why, whylen, "no permission to load BPF programs "
-			    "(needs root, or CAP_BPF and CAP_PERFMON)");
+			ebpf_explain(err, "load BPF programs", why, whylen);
 		else if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF,
 		    NULL) == 0)
 			say(why, whylen, "kernel has no BPF ring buffer");
