@@ -1,5 +1,5 @@
 #!/bin/bash
-# make bench: what the shim and llmfbd add to a call.  Three parts, one
+# make bench: what the shim and llmfbd add to a call.  Six parts, one
 # stack (the mock provider and llmfbd, as in the end-to-end tests):
 #
 # 1. libcurl: the same keep-alive client (llmfb-bench) calls the mock
@@ -26,10 +26,23 @@
 #    what a program that never goes through llmfb pays for the bypass
 #    watch: llmfb-bench straight to the mock, with the eBPF daemon up and
 #    with the other one.  Needs root.
+# 6. Host-wide preload (issue 8): what loading the shim into every
+#    program (/etc/ld.so.preload) costs programs that never call an LLM,
+#    with llmfbd up and api.openai.com intercepted.  Without the shim and
+#    with it in LD_PRELOAD, PRELOAD_ROUNDS rounds, interleaved, the order
+#    reversed every other round: start + exit of /bin/true (PRELOAD_N
+#    times, timed by bench/spawn.c, compiled here), of python3 -c pass
+#    and of curl on a file: URL and on https://localhost (PRELOAD_M
+#    times each), and llmfb-bench kept alive to https://localhost, a name
+#    not intercepted.  /bin/true also runs with the shim in
+#    /etc/ld.so.preload: a file bind-mounted there in a private mount
+#    namespace (root only; the real file is never written), and with an
+#    empty shared object in LD_PRELOAD, for scale.
 #
 # The tools (llmfb-bench, llmfb-hotpath, llmfb-xlate) come from `make
 # tools`.  Not a test: nothing here can fail the build.  SKIP_CURL=1,
-# SKIP_HOT=1, SKIP_PY=1, SKIP_XLATE=1, SKIP_EBPF=1 leave a part out.
+# SKIP_HOT=1, SKIP_PY=1, SKIP_XLATE=1, SKIP_EBPF=1, SKIP_PRELOAD=1 leave a
+# part out.
 set -eu
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -367,3 +380,209 @@ ebpf_part() {
 }
 
 [ -n "${SKIP_EBPF:-}" ] || ebpf_part
+
+# ---- 6. host-wide preload: what programs that never call an LLM pay -----
+
+PRELOAD_ROUNDS=${PRELOAD_ROUNDS:-8}
+PRELOAD_N=${PRELOAD_N:-1000}	# /bin/true starts per run
+PRELOAD_M=${PRELOAD_M:-50}	# python3 and curl starts per run
+PRE_LIST=$STACK_DIR/preload.list
+SPAWN=$STACK_DIR/llmfb-spawn
+
+# pre_ns CMD...: CMD in a private mount namespace whose /etc/ld.so.preload
+# is $PRE_LIST, bind-mounted.  The real file is never written: when the
+# host has none, the namespace first gets an overlay of /etc whose upper
+# layer (in $STACK_DIR) holds an empty one to mount on.  Both mounts die
+# with the namespace.
+pre_ns() {
+	unshare -m --propagation private -- /bin/bash -c '
+		set -e
+		list=$1 ovl=$2
+		shift 2
+		if [ ! -e /etc/ld.so.preload ]; then
+			mount -t overlay llmfb-bench \
+			    -o "lowerdir=/etc,upperdir=$ovl/upper,workdir=$ovl/work" /etc
+		fi
+		mount --bind "$list" /etc/ld.so.preload
+		exec "$@"' pre_ns "$PRE_LIST" "$STACK_DIR/ovl" "$@"
+}
+
+# pre_run WORKLOAD VARIANT ROUND: one run, its figure(s) appended to
+# pre.all as "workload variant round value".  plain: no preload; shim:
+# LD_PRELOAD=libllmfb.so; etc: libllmfb.so in /etc/ld.so.preload (pre_ns);
+# empty: LD_PRELOAD of an empty shared object, for scale.  LLMFB_SOCKET
+# names the running llmfbd in every variant.
+pre_run() {
+	local w=$1 v=$2 r=$3 out cmd env=(--env "LLMFB_SOCKET=$STACK_DIR/llmfb.sock")
+	local -a pre=("${NOSHIM[@]}")
+	case $v in
+	shim)	env+=(--env "LD_PRELOAD=$STACK_DIR/libllmfb.so") ;;
+	empty)	env+=(--env "LD_PRELOAD=$STACK_DIR/empty.so") ;;
+	etc)	pre=(pre_ns "${NOSHIM[@]}") ;;
+	esac
+	case $w in
+	true)	cmd=(-n "$PRELOAD_N" --warmup 50 -- /bin/true) ;;
+	python)	cmd=(-n "$PRELOAD_M" --warmup 3 -- "$PY" -c pass) ;;
+	file)	cmd=(-n "$PRELOAD_M" --warmup 3 -- curl -s -o /dev/null \
+		    file:///etc/hostname) ;;
+	https)	cmd=(-n "$PRELOAD_M" --warmup 3 -- curl -sSf -4 -o /dev/null \
+		    --cacert "$STACK_DIR/certs/ca.pem" \
+		    "https://localhost:$MOCK_PORT/_mock/stats") ;;
+	bench)	# a keep-alive libcurl client, to a name not intercepted
+		if [ "$v" = shim ]; then pre=("${SHIM[@]}"); fi
+		out=$(run 1 "${pre[@]}" "$B/llmfb-bench" \
+		    --url "https://localhost:$MOCK_PORT/primary/v1/chat/completions" \
+		    --cacert "$STACK_DIR/certs/ca.pem")
+		if [ "$(get errors "$out")" != 0 ]; then
+			echo "bench: llmfb-bench ($v) failed: $out" >&2
+			exit 1
+		fi
+		echo "bench_p50 $v $r $(get p50_us "$out")" >>"$STACK_DIR/pre.all"
+		echo "bench_rps $v $r $(get rps "$out")" >>"$STACK_DIR/pre.all"
+		return ;;
+	esac
+	out=$("${pre[@]}" "$SPAWN" "${env[@]}" "${cmd[@]}")
+	echo "$w $v $r $(get p50_us "$out")" >>"$STACK_DIR/pre.all"
+}
+
+# pre_stat WORKLOAD VARIANT: without, with, added (the median of the
+# rounds' differences), its median absolute deviation, and the median of
+# the rounds' ratios.
+pre_stat() {
+	awk -v w="$1" -v v="$2" '
+	function med(a, n,    i, j, t) {
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && a[j-1] > a[j]; j--) {
+				t = a[j]; a[j] = a[j-1]; a[j-1] = t
+			}
+		return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+	}
+	$1 == w { x[$2, $3] = $4; if ($3 > nr) nr = $3 }
+	END {
+		for (r = 1; r <= nr; r++) {
+			if (!((v, r) in x) || !(("plain", r) in x)) continue
+			n++
+			p[n] = x["plain", r]; s[n] = x[v, r]
+			d[n] = s[n] - p[n]; q[n] = p[n] > 0 ? s[n] / p[n] : 0
+		}
+		m = med(d, n)
+		for (i = 1; i <= n; i++) e[i] = d[i] < m ? m - d[i] : d[i] - m
+		printf "%s %s %s %s %s\n", med(p, n), med(s, n), m, med(e, n), med(q, n)
+	}' "$STACK_DIR/pre.all"
+}
+
+# pre_row LABEL WORKLOAD VARIANT: one table row.
+pre_row() {
+	local f
+	read -ra f <<<"$(pre_stat "$2" "$3")"
+	awk -v l="$1" -v p="${f[0]}" -v s="${f[1]}" -v d="${f[2]}" \
+	    -v e="${f[3]}" -v q="${f[4]}" 'BEGIN {
+		fmt = (p < 100 && s < 100) ? "%.1f" : "%.0f"
+		printf "| %s | " fmt " | " fmt " | %+" substr(fmt, 2) " ±" fmt " | %.2f |\n",
+		    l, p, s, d, e, q
+	}'
+}
+
+preload_part() {
+	local r w v vs order etc_note="" before after accepted ebpf
+	cc -std=gnu11 -O2 -Wall -Wextra -Werror -o "$SPAWN" bench/spawn.c
+	printf 'int llmfb_bench_empty;\n' |
+	    cc -shared -fPIC -O2 -x c -o "$STACK_DIR/empty.so" -
+	echo "$STACK_DIR/libllmfb.so" >"$PRE_LIST"
+	mkdir -p "$STACK_DIR/ovl/upper" "$STACK_DIR/ovl/work"
+	: >"$STACK_DIR/ovl/upper/ld.so.preload"
+	before=$(stat -c '%d %i %s %Y' /etc/ld.so.preload 2>&1 || true)
+
+	# Part 5 stops the stack's llmfbd: this part wants one up.
+	if ! kill -0 "$DPID" 2>/dev/null; then
+		daemon_start "$STACK_DIR/llmfb.yaml"
+		DPID=$DAEMON_PID
+	fi
+	# The shim is live: a call to api.openai.com goes through llmfbd.
+	if ! "${SHIM[@]}" curl -sS -o /dev/null -D - \
+	    -H 'content-type: application/json' --data "$REQ" \
+	    https://api.openai.com/v1/chat/completions |
+	    grep -qi '^x-llmfb-route:'; then
+		echo "bench: the shim did not redirect api.openai.com" >&2
+		exit 1
+	fi
+	# Each way of loading it does load it.
+	if ! "${NOSHIM[@]}" LD_PRELOAD="$STACK_DIR/libllmfb.so" \
+	    grep -q libllmfb /proc/self/maps; then
+		echo "bench: LD_PRELOAD did not load the shim" >&2
+		exit 1
+	fi
+	vs="plain shim etc empty"
+	if [ "$(id -u)" != 0 ]; then
+		etc_note="left out: the private mount namespace needs root"
+	elif ! pre_ns "${NOSHIM[@]}" grep -q libllmfb /proc/self/maps \
+	    2>"$STACK_DIR/pre_ns.err"; then
+		etc_note="left out: the namespace failed ($(head -1 "$STACK_DIR/pre_ns.err"))"
+	fi
+	[ -z "$etc_note" ] || vs="plain shim empty"
+	accepted=$("$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
+	    jq -c '[.accepted, .calls]')
+	# With root, llmfbd's eBPF is on by default (ebpf: auto), and its
+	# bypass watch slows every TLS call on the host (part 5): in both
+	# columns alike, but it belongs in the table's caption.
+	ebpf=$("$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
+	    jq -r 'def s(x): if x then "on" else "off" end;
+		"network timing \(s(.ebpf.network_timing.on // false)), bypass watch \(s(.ebpf.bypass_watch.on // false))"')
+
+	: >"$STACK_DIR/pre.all"
+	for r in $(seq "$PRELOAD_ROUNDS"); do
+		for w in true python file https bench; do
+			if [ "$w" = true ]; then order=$vs; else order="plain shim"; fi
+			((r % 2)) || order=$(tr ' ' '\n' <<<"$order" | tac)
+			for v in $order; do
+				pre_run "$w" "$v" "$r"
+			done
+		done
+	done
+
+	# None of it went to llmfbd, and the host's file is as it was.
+	if [ "$("$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
+	    jq -c '[.accepted, .calls]')" != "$accepted" ]; then
+		echo "bench: a program of the host-wide part reached llmfbd" >&2
+		exit 1
+	fi
+	after=$(stat -c '%d %i %s %Y' /etc/ld.so.preload 2>&1 || true)
+	if [ "$before" != "$after" ]; then
+		echo "bench: /etc/ld.so.preload changed ($before -> $after)" >&2
+		exit 1
+	fi
+
+	echo
+	echo "## Host-wide preload: programs that never call an LLM, $PRELOAD_ROUNDS rounds, medians"
+	echo
+	fmt -w 72 <<-EOT
+	without: no preload; with: LD_PRELOAD=libllmfb.so, llmfbd up and
+	api.openai.com intercepted; llmfbd's eBPF, in both columns: $ebpf.
+	Start + exit: posix_spawn + waitpid, the median of $PRELOAD_N
+	(/bin/true) or $PRELOAD_M (python3, curl) starts per run.  added: the
+	median of the rounds' (with - without), ± its median absolute
+	deviation; ratio: the median of the rounds' ratios.
+	EOT
+	if grep -qv '^[[:space:]]*\(#\|$\)' /etc/ld.so.preload 2>/dev/null; then
+		echo
+		echo "Note: this host's /etc/ld.so.preload is not empty; what it"
+		echo "lists is in every run, both columns included."
+	fi
+	echo
+	echo "| what | without shim | with shim | added | ratio |"
+	echo "|---|---|---|---|---|"
+	pre_row "/bin/true, start + exit, µs" true shim
+	if [ -z "$etc_note" ]; then
+		pre_row "/bin/true, start + exit, µs, the shim in /etc/ld.so.preload (bind mount, private mount namespace)" true etc
+	else
+		echo "| /bin/true, the shim in /etc/ld.so.preload | $etc_note | | | |"
+	fi
+	pre_row "/bin/true, start + exit, µs, an empty .so in LD_PRELOAD instead (for scale)" true empty
+	pre_row "python3 -c pass, start + exit, µs" python shim
+	pre_row "curl file:///etc/hostname, start + exit, µs" file shim
+	pre_row "curl https://localhost (not intercepted), new TLS connection, start + exit, µs" https shim
+	pre_row "llmfb-bench keep-alive to https://localhost (not intercepted), p50 µs" bench_p50 shim
+	pre_row "llmfb-bench keep-alive to https://localhost (not intercepted), req/s" bench_rps shim
+}
+
+[ -n "${SKIP_PRELOAD:-}" ] || preload_part
