@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ struct control {
 	struct daemon	*d;
 	struct watcher	 w;
 	char		*path;
+	bool		 handed;	/* by systemd: never unlinked */
 	struct cconn	*followers;
 };
 
@@ -903,25 +905,28 @@ control_accept(struct watcher *w, uint32_t events)
 }
 
 struct control *
-control_new(struct daemon *d, const char *path)
+control_new(struct daemon *d, const char *path, int fd)
 {
-	struct control *ctl;
-	int fd;
-
 	const struct config *c = d->cfg;
+	struct control *ctl;
+	bool handed = fd >= 0;
 
-	if ((fd = unix_listen(path, c->ncontrol_gids ? 0660 : 0600)) < 0) {
+	if (!handed && (fd = unix_listen(path, c->ncontrol_gids ? 0660 :
+	    0600)) < 0) {
 		errno = -fd;
 		log_warn("control socket %s", path);
 		return NULL;
 	}
-	if (c->ncontrol_gids > 0 &&
+	if (handed && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		log_warn("socket activation: %s: O_NONBLOCK", path);
+	if (!handed && c->ncontrol_gids > 0 &&
 	    chown(path, (uid_t)-1, c->control_gids[0]) < 0)
 		log_warn("control socket %s: chgrp %u (members get in only "
 		    "if they can reach it)", path, c->control_gids[0]);
 	timer_init(&d->faults_timer, faults_timer_fired, d);
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->d = d;
+	ctl->handed = handed;
 	ctl->path = xstrdup(path);
 	ctl->w.fd = fd;
 	ctl->w.cb = control_accept;
@@ -947,7 +952,8 @@ control_free(struct control *ctl)
 	faults_clear(&ctl->d->faults);
 	watcher_del(ctl->d->loop, &ctl->w);
 	close(ctl->w.fd);
-	unlink(ctl->path);
+	if (!ctl->handed)
+		unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);
 }

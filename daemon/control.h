@@ -7,7 +7,8 @@
 struct daemon;
 struct control;
 
-struct control *control_new(struct daemon *d, const char *path);
+/* The control socket at path, or fd >= 0 handed over by systemd. */
+struct control *control_new(struct daemon *d, const char *path, int fd);
 void control_free(struct control *c);
 /* The status document llmfbctl status shows (new reference). */
 json_t *control_status(struct daemon *d);

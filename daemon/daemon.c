@@ -6,6 +6,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "budget.h"
@@ -18,10 +19,13 @@
 #include "netview.h"
 #include "server.h"
 #include "stats.h"
+#include "systemd.h"
 #include "upstream.h"
 #include "util.h"
 
 static struct watcher sigw = { .fd = -1 };
+
+static int reload(struct daemon *d, char *err, size_t errlen);
 
 #define BUDGETS_SAVE_MS	1000	/* spend reaches the disk this soon */
 
@@ -95,6 +99,8 @@ on_signal(struct watcher *w, uint32_t events)
 	while (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGHUP:
+			if (d->stopping)
+				break;
 			if (daemon_reload(d, err, sizeof(err)) < 0)
 				log_warnx("reload refused, keeping the running "
 				    "config: %s", err);
@@ -110,8 +116,13 @@ on_signal(struct watcher *w, uint32_t events)
 			break;
 		case SIGTERM:
 		case SIGINT:
-			log_info("signal %u: stopping", si.ssi_signo);
-			loop_stop(d->loop);
+			if (d->stopping) {
+				log_info("signal %u again: stopping now",
+				    si.ssi_signo);
+				loop_stop(d->loop);
+			} else {
+				daemon_stop(d);
+			}
 			break;
 		}
 	}
@@ -139,11 +150,90 @@ signals_start(struct daemon *d)
 	return watcher_add(d->loop, &sigw);
 }
 
+/* Sockets handed over by systemd: "data" (or bound at listen) and
+ * "control" (or bound at control).  A data socket bound elsewhere than
+ * listen says where the shim's socket is: listen follows it, so the hosts
+ * file lands beside it. */
+static int
+take_sockets(struct daemon *d, struct config *cfg, int *data_fd,
+    int *control_fd)
+{
+	struct systemd_fd fds[SYSTEMD_FDS_MAX];
+	char err[256];
+	int i, n;
+
+	*data_fd = *control_fd = -1;
+	if ((n = systemd_listen_fds(fds, SYSTEMD_FDS_MAX, err,
+	    sizeof(err))) < 0) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct systemd_fd *f = &fds[i];
+
+		if (*data_fd < 0 && (strcmp(f->name, "data") == 0 ||
+		    strcmp(f->path, cfg->listen) == 0)) {
+			*data_fd = f->fd;
+			if (f->path[0] != '\0' &&
+			    strcmp(f->path, cfg->listen) != 0) {
+				log_warnx("socket activation: the data socket "
+				    "is %s, not %s (listen)", f->path,
+				    cfg->listen);
+				free(cfg->listen);
+				cfg->listen = xstrdup(f->path);
+			}
+		} else if (*control_fd < 0 && (strcmp(f->name, "control") ==
+		    0 || strcmp(f->path, cfg->control) == 0)) {
+			*control_fd = f->fd;
+		} else {
+			log_warnx("socket activation: fd %d (%s%s%s) is "
+			    "neither the data socket (named \"data\" or bound "
+			    "at %s) nor the control socket", f->fd,
+			    f->name[0] ? f->name : "unnamed",
+			    f->path[0] ? ", " : "", f->path, cfg->listen);
+			return -1;
+		}
+	}
+	d->handed = *data_fd >= 0;
+	if (n > 0)
+		log_info("socket activation: %d socket%s handed over", n,
+		    n == 1 ? "" : "s");
+	return 0;
+}
+
+static void
+watchdog_fired(struct timer *t)
+{
+	struct daemon *d = t->arg;
+
+	systemd_notify("WATCHDOG=1");
+	timer_set(d->loop, &d->watchdog, d->watchdog_ms);
+}
+
+static void
+stop_timer_fired(struct timer *t)
+{
+	struct daemon *d = t->arg;
+
+	log_warnx("stop_timeout: %u connection%s still open: stopping now",
+	    server_clients(d->server), server_clients(d->server) == 1 ? "" :
+	    "s");
+	loop_stop(d->loop);
+}
+
+static void
+notify_status(struct daemon *d)
+{
+	systemd_notifyf("STATUS=serving: %zu routes, %zu targets, %zu "
+	    "intercepted hosts", d->cfg->nroutes, d->cfg->ntargets,
+	    d->cfg->nintercept);
+}
+
 int
 daemon_start(struct daemon *d, struct config *cfg)
 {
 	char err[512];
-	int r;
+	int r, data_fd, control_fd;
 
 	d->cfg = cfg;
 	d->cfg_path = xstrdup(cfg->path);
@@ -172,9 +262,12 @@ daemon_start(struct daemon *d, struct config *cfg)
 		log_warn("signals");
 		return r;
 	}
-	if ((d->server = server_new(d, cfg->listen, cfg->listen_mode)) == NULL)
+	if (take_sockets(d, cfg, &data_fd, &control_fd) < 0)
+		return -EINVAL;
+	if ((d->server = server_new(d, cfg->listen, cfg->listen_mode,
+	    data_fd)) == NULL)
 		return -EIO;
-	if ((d->control = control_new(d, cfg->control)) == NULL)
+	if ((d->control = control_new(d, cfg->control, control_fd)) == NULL)
 		return -EIO;
 	if (cfg->metrics_addr != NULL && (d->metrics = metrics_http_new(d,
 	    cfg->metrics_addr, cfg->metrics_port)) == NULL)
@@ -191,7 +284,48 @@ daemon_start(struct daemon *d, struct config *cfg)
 	log_info("listening on %s (control %s), %zu routes, %zu targets, "
 	    "%zu intercepted hosts", cfg->listen, cfg->control, cfg->nroutes,
 	    cfg->ntargets, cfg->nintercept);
+	timer_init(&d->stop_timer, stop_timer_fired, d);
+	timer_init(&d->watchdog, watchdog_fired, d);
+	if ((d->watchdog_ms = systemd_watchdog_ms()) > 0)
+		timer_set(d->loop, &d->watchdog, d->watchdog_ms);
+	notify_status(d);
+	systemd_notify("READY=1");
 	return 0;
+}
+
+/* SIGTERM: no new calls; those in flight get stop_timeout to finish.
+ * Under socket activation new calls wait in systemd's socket for the next
+ * llmfbd; otherwise the socket and the hosts file go at once, and shims
+ * fail open (their calls go straight to the provider). */
+void
+daemon_stop(struct daemon *d)
+{
+	unsigned int n;
+
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	if (!server_handed(d->server))
+		hostsfile_remove(d->cfg);
+	if (server_stop(d->server)) {
+		log_info("stopping: no call in flight");
+		systemd_notify("STOPPING=1\nSTATUS=stopping");
+		loop_stop(d->loop);
+		return;
+	}
+	n = server_clients(d->server);
+	log_info("stopping: %u connection%s to finish (at most %llu ms)", n,
+	    n == 1 ? "" : "s", (unsigned long long)d->cfg->stop_timeout_ms);
+	systemd_notifyf("STOPPING=1\nSTATUS=stopping: %u connection%s to "
+	    "finish", n, n == 1 ? "" : "s");
+	timer_set(d->loop, &d->stop_timer, d->cfg->stop_timeout_ms);
+}
+
+void
+daemon_drained(struct daemon *d)
+{
+	log_info("stopping: the last call has finished");
+	loop_stop(d->loop);
 }
 
 /* State is kept by name: a target that is the same in the new config
@@ -217,6 +351,22 @@ carry_state(struct daemon *d, const struct config *c)
 
 int
 daemon_reload(struct daemon *d, char *err, size_t errlen)
+{
+	struct timespec ts;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	systemd_notifyf("RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000);
+	r = reload(d, err, errlen);
+	notify_status(d);
+	systemd_notify("READY=1");
+	return r;
+}
+
+static int
+reload(struct daemon *d, char *err, size_t errlen)
 {
 	struct config *c = config_load(d->cfg_path, err, errlen);
 	int r;
@@ -274,8 +424,13 @@ daemon_run(struct daemon *d)
 void
 daemon_free(struct daemon *d)
 {
-	if (d->cfg != NULL)
+	/* A handed data socket outlives us: so does its hosts file. */
+	if (d->cfg != NULL && !d->handed)
 		hostsfile_remove(d->cfg);
+	if (d->loop != NULL) {
+		timer_cancel(d->loop, &d->stop_timer);
+		timer_cancel(d->loop, &d->watchdog);
+	}
 	server_free(d->server);
 	control_free(d->control);
 	metrics_http_free(d->metrics);

@@ -35,6 +35,11 @@ struct daemon {
 	struct netview	*netview;	/* eBPF and netlink */
 	struct faults	 faults;	/* put in by hand, for a while */
 	struct timer	 faults_timer;	/* the next one's end */
+	struct timer	 stop_timer;	/* stop_timeout, once stopping */
+	struct timer	 watchdog;	/* WATCHDOG=1 to systemd */
+	uint64_t	 watchdog_ms;
+	bool		 handed;	/* the data socket is systemd's */
+	bool		 stopping;	/* SIGTERM: finishing calls */
 	time_t		 started;	/* wall clock */
 	uint64_t	 reloads;
 	uint64_t	 reload_failures;
@@ -50,7 +55,11 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen);
 int daemon_run(struct daemon *d);
 /* Spend was added: persist it soon. */
 void daemon_spent(struct daemon *d);
+/* Stop taking calls; exit once those in flight are done (or after
+ * stop_timeout).  A second SIGTERM stops at once. */
 void daemon_stop(struct daemon *d);
+/* The data socket's last connection has closed while stopping. */
+void daemon_drained(struct daemon *d);
 void daemon_free(struct daemon *d);
 
 #endif

@@ -1,35 +1,138 @@
 /* llmfbd: main() only, so that everything else can be tested. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "ctl_proto.h"
 #include "daemon.h"
 #include "log.h"
+#include "util.h"
+
+/* libllmfb.so, when it is preloaded here too (/etc/ld.so.preload): it
+ * must not hand llmfbd's own calls to the providers back to llmfbd. */
+extern void llmfb_shim_disable(void) __attribute__((weak));
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: llmfbd [-dnV] [-c file]\n"
+	fprintf(f, "usage: llmfbd [-bdnV] [-c file] [-p pidfile]\n"
 	    "  -c file  configuration (default " CONFIG_DEFAULT_PATH ")\n"
 	    "  -n       check the configuration and exit\n"
+	    "  -b       run in the background once the sockets are ready\n"
+	    "  -p file  write the pid there (and refuse to start twice)\n"
 	    "  -d       log debug messages\n"
 	    "  -V       print the version and exit\n");
+}
+
+/* The pid file, locked for as long as llmfbd runs: a second llmfbd with
+ * the same file finds it locked and says whose it is.  Returns the fd, or
+ * -1 having said why. */
+static int
+pidfile_open(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	int fd, len;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		fprintf(stderr, "llmfbd: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		fprintf(stderr, "llmfbd: already running (pid %s, %s)\n",
+		    buf[0] ? buf : "unknown", path);
+		close(fd);
+		return -1;
+	}
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
+		fprintf(stderr, "llmfbd: %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* -b: the parent waits on a pipe until the child is ready (a byte) or
+ * has failed (the pipe closes), so that `llmfbd -b && llmfbctl status`
+ * holds.  The child leaves the session; returns the pipe's write end. */
+static int
+background(void)
+{
+	int p[2], status;
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		perror("llmfbd: -b");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) == 1)
+			_exit(0);
+		waitpid(pid, &status, 0);
+		_exit(1);
+	}
+	close(p[0]);
+	if (setsid() < 0 || (pid = fork()) < 0) {
+		perror("llmfbd: -b");
+		exit(1);
+	}
+	if (pid > 0)
+		_exit(0);	/* not a session leader: no controlling tty */
+	return p[1];
+}
+
+/* Ready in the background: stdio goes, the log goes to syslog, and the
+ * parent is told. */
+static void
+detached(int ready, int level)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	log_init("llmfbd", level, true);
+	if (write(ready, "1", 1) != 1)
+		log_warn("-b: telling the parent");
+	close(ready);
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *path = CONFIG_DEFAULT_PATH;
-	char err[CONFIG_ERR_MAX];
+	const char *path = CONFIG_DEFAULT_PATH, *pidfile = NULL;
+	char err[CONFIG_ERR_MAX], abspath[PATH_MAX], cwd[PATH_MAX];
+	char abspid[2 * PATH_MAX];
 	struct daemon d = { 0 };
 	struct config *cfg;
-	int ch, check = 0, level = LOG_LVL_INFO, r;
+	int ch, check = 0, bg = 0, level = LOG_LVL_INFO, r;
+	int ready = -1, pidfd = -1;
 
-	while ((ch = getopt(argc, argv, "c:dnVh")) != -1) {
+	if (llmfb_shim_disable != NULL)
+		llmfb_shim_disable();
+	while ((ch = getopt(argc, argv, "bc:dnp:Vh")) != -1) {
 		switch (ch) {
+		case 'b':
+			bg = 1;
+			break;
 		case 'c':
 			path = optarg;
 			break;
@@ -38,6 +141,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'p':
+			pidfile = optarg;
 			break;
 		case 'V':
 			printf("llmfbd %s\n", LLMFB_VERSION);
@@ -55,6 +161,19 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("llmfbd", level, false);
+	/* In the background llmfbd runs from /: reloads need the full path,
+	 * and the pid file's removal too. */
+	if (bg && realpath(path, abspath) != NULL)
+		path = abspath;
+	if (bg && pidfile != NULL && pidfile[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL || (size_t)snprintf(abspid,
+		    sizeof(abspid), "%s/%s", cwd, pidfile) >= sizeof(abspid)) {
+			fprintf(stderr, "llmfbd: %s: cannot make it absolute\n",
+			    pidfile);
+			return 1;
+		}
+		pidfile = abspid;
+	}
 	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "llmfbd: %s\n", err);
 		return 1;
@@ -66,9 +185,25 @@ main(int argc, char **argv)
 		config_unref(cfg);
 		return 0;
 	}
+	if (bg)
+		ready = background();
+	if (pidfile != NULL && (pidfd = pidfile_open(pidfile)) < 0) {
+		config_unref(cfg);
+		return 1;
+	}
+	if (bg && chdir("/") < 0)
+		log_warn("chdir /");
 	r = daemon_start(&d, cfg);
+	if (r == 0 && ready >= 0)
+		detached(ready, level);
 	if (r == 0)
 		r = daemon_run(&d);
 	daemon_free(&d);
+	if (pidfd >= 0) {
+		/* Ours while locked: unlinked before the lock goes. */
+		if (unlink(pidfile) < 0)
+			log_warn("%s", pidfile);
+		close(pidfd);
+	}
 	return r == 0 ? 0 : 1;
 }

@@ -1,5 +1,6 @@
 /* The data socket's HTTP/1.1 server. */
 #include <errno.h>
+#include <fcntl.h>
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@ struct server {
 	struct daemon	*d;
 	struct watcher	 w;
 	char		*path;
+	bool		 handed;	/* by systemd: never unlinked */
+	bool		 stopping;	/* accepting no more */
+	struct conn	*conns;		/* open connections */
 	unsigned int	 nclients;
 	uint64_t	 accepted;
 };
@@ -36,6 +40,7 @@ struct server {
 struct conn {
 	struct watcher	 w;
 	struct server	*srv;
+	struct conn	*prev, *next;	/* in srv->conns */
 	http_parser	 parser;
 	struct caller	 caller;	/* read on first use */
 	bool		 caller_known;
@@ -241,7 +246,9 @@ conn_respond_head(struct conn *c, int status, const struct buf *headers,
 	if (c->closed || r == NULL)
 		return -EPIPE;
 	c->responding = true;
-	c->last = !r->keep_alive;
+	/* A stopping daemon ends each connection after its answer, so the
+	 * client's next call goes to the next llmfbd. */
+	c->last = !r->keep_alive || c->srv->stopping;
 	n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
 	    reason_phrase(status));
 	if (conn_write(c, line, (size_t)n) < 0)
@@ -309,7 +316,7 @@ conn_respond_end(struct conn *c)
 	r = c->queue;
 	c->queue = r->next;
 	http_req_free(r);
-	if (c->last) {
+	if (c->last || c->srv->stopping) {
 		/* Requests pipelined after a "Connection: close" are not
 		 * answered. */
 		while ((r = c->queue) != NULL) {
@@ -601,9 +608,17 @@ conn_close(struct conn *c)
 	watcher_del(c->srv->d->loop, &c->w);
 	close(c->w.fd);
 	c->w.fd = -1;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		c->srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
 	c->srv->nclients--;
 	/* Freed after this batch of events: one of them may be ours. */
 	loop_defer(c->srv->d->loop, conn_destroy, c);
+	if (c->srv->stopping && c->srv->nclients == 0)
+		daemon_drained(c->srv->d);
 }
 
 static void
@@ -751,6 +766,10 @@ server_accept(struct watcher *w, uint32_t events)
 			free(c);
 			continue;
 		}
+		c->next = s->conns;
+		if (s->conns != NULL)
+			s->conns->prev = c;
+		s->conns = c;
 		s->nclients++;
 		s->accepted++;
 	}
@@ -780,19 +799,22 @@ unix_listen(const char *path, unsigned int mode)
 }
 
 struct server *
-server_new(struct daemon *d, const char *path, unsigned int mode)
+server_new(struct daemon *d, const char *path, unsigned int mode, int fd)
 {
 	struct server *s;
-	int fd;
+	bool handed = fd >= 0;
 
-	if ((fd = unix_listen(path, mode)) < 0) {
+	if (!handed && (fd = unix_listen(path, mode)) < 0) {
 		errno = -fd;
 		log_warn("listen on %s", path);
 		return NULL;
 	}
+	if (handed && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		log_warn("socket activation: %s: O_NONBLOCK", path);
 	s = xcalloc(1, sizeof(*s));
 	s->d = d;
 	s->path = xstrdup(path);
+	s->handed = handed;
 	s->w.fd = fd;
 	s->w.cb = server_accept;
 	s->w.arg = s;
@@ -807,16 +829,59 @@ server_new(struct daemon *d, const char *path, unsigned int mode)
 	return s;
 }
 
+/* Idle: between requests, with nothing read of the next one and nothing
+ * left to send.  A connection that has sent nothing yet is not idle: its
+ * first request is surely on its way. */
+static bool
+conn_idle(const struct conn *c)
+{
+	return c->pre_done && c->parsing == NULL && c->queue == NULL &&
+	    c->call == NULL && !c->responding && buf_pending(&c->out) == 0;
+}
+
+bool
+server_stop(struct server *s)
+{
+	struct conn *c, *next;
+
+	if (s->stopping)
+		return s->nclients == 0;
+	s->stopping = true;
+	/* A handed socket stays open in systemd: what arrives now waits in
+	 * its queue for the next llmfbd.  Our own goes at once, so that
+	 * shims fail open instead of waiting. */
+	watcher_del(s->d->loop, &s->w);
+	close(s->w.fd);
+	s->w.fd = -1;
+	if (!s->handed)
+		unlink(s->path);
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		if (conn_idle(c))
+			conn_close(c);
+	}
+	return s->nclients == 0;
+}
+
 void
 server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
-	watcher_del(s->d->loop, &s->w);
-	close(s->w.fd);
-	unlink(s->path);
+	if (s->w.fd >= 0) {
+		watcher_del(s->d->loop, &s->w);
+		close(s->w.fd);
+		if (!s->handed)
+			unlink(s->path);
+	}
 	free(s->path);
 	free(s);
+}
+
+bool
+server_handed(const struct server *s)
+{
+	return s->handed;
 }
 
 unsigned int

@@ -42,9 +42,16 @@ struct http_req {
  * with the given mode.  Returns the fd or -errno. */
 int unix_listen(const char *path, unsigned int mode);
 
+/* The data socket at path: bound here (mode), or fd >= 0, a listening
+ * socket systemd handed over, which is never unlinked. */
 struct server *server_new(struct daemon *d, const char *path,
-    unsigned int mode);
+    unsigned int mode, int fd);
 void server_free(struct server *s);
+/* Accept no more, close idle connections, and end each of the others
+ * after its current answer; daemon_drained() is called when the last
+ * closes.  Returns true when none is left already. */
+bool server_stop(struct server *s);
+bool server_handed(const struct server *s);
 unsigned int server_clients(const struct server *s);
 /* Connections accepted since start (the shim's probes included). */
 uint64_t server_accepted(const struct server *s);
