@@ -1390,6 +1390,34 @@ get_ebpf(struct cctx *x, const struct ynode *n, enum ebpf_mode *ret)
 	return 0;
 }
 
+/* Programs the shim leaves alone: globs that travel to the shim as lines
+ * of the hosts file, so one line each, printable and short. */
+static int
+get_exclude(struct cctx *x, const struct ynode *n, struct config *c)
+{
+	const unsigned char *p;
+	size_t i;
+
+	if (get_str_list(x, n, "exclude", &c->exclude, &c->nexclude) < 0)
+		return -1;
+	if (c->nexclude > CONFIG_EXCLUDE_MAX)
+		return cerr(x, n, "exclude: at most %d programs",
+		    CONFIG_EXCLUDE_MAX);
+	for (i = 0; i < c->nexclude; i++) {
+		const struct ynode *at = n->type == YNODE_SEQ ?
+		    n->items[i] : n;
+
+		for (p = (const unsigned char *)c->exclude[i]; *p != '\0'; p++)
+			if (*p < 0x20 || *p == 0x7f)
+				break;
+		if (*p != '\0' || strlen(c->exclude[i]) > CONFIG_EXCLUDE_LEN)
+			return cerr(x, at, "exclude: '%s': a glob of at most "
+			    "%d printable characters", c->exclude[i],
+			    CONFIG_EXCLUDE_LEN);
+	}
+	return 0;
+}
+
 static struct config *
 config_from_tree(struct cctx *x, const struct ynode *root)
 {
@@ -1397,7 +1425,8 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		"control", "intercept", "upstream", "limits", "providers",
 		"targets", "defaults", "routes", "breaker", "state_dir",
 		"events", "control_group", "metrics_listen", "ebpf",
-		"bypass_watch", "network_watch", NULL };
+		"bypass_watch", "network_watch", "exclude", "stop_timeout",
+		NULL };
 	struct config *c = xcalloc(1, sizeof(*c));
 	struct policy defaults;
 	const struct ynode *v;
@@ -1409,6 +1438,7 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 	c->listen_mode = 0666;
 	c->network_watch = true;
 	c->bypass_watch = true;
+	c->stop_timeout_ms = 30000;
 	breaker_default(&c->breaker);
 	policy_default(&defaults);
 
@@ -1447,6 +1477,12 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		goto out;
 	if ((v = ynode_get(root, "intercept")) != NULL &&
 	    get_hosts(x, v, "intercept", &c->intercept, &c->nintercept) < 0)
+		goto out;
+	if ((v = ynode_get(root, "exclude")) != NULL &&
+	    get_exclude(x, v, c) < 0)
+		goto out;
+	if ((v = ynode_get(root, "stop_timeout")) != NULL &&
+	    get_duration(x, v, "stop_timeout", &c->stop_timeout_ms) < 0)
 		goto out;
 	if ((v = ynode_get(root, "upstream")) != NULL &&
 	    load_upstream(x, c, v) < 0)
@@ -1608,6 +1644,7 @@ config_unref(struct config *c)
 	free(c->targets);
 	free(c->routes);
 	free_str_list(c->intercept, c->nintercept);
+	free_str_list(c->exclude, c->nexclude);
 	free_str_list(c->connect_to, c->nconnect_to);
 	free(c->path);
 	free(c->listen);

@@ -171,6 +171,10 @@ struct route {
 	struct budget_conf budget;
 };
 
+/* exclude: the shim keeps this many globs of this many bytes. */
+#define CONFIG_EXCLUDE_MAX	64
+#define CONFIG_EXCLUDE_LEN	255
+
 /* ebpf: what llmfbd does when its probes cannot load. */
 enum ebpf_mode { EBPF_AUTO, EBPF_ON, EBPF_OFF };
 
@@ -182,6 +186,10 @@ struct config {
 	char		 *control;	/* control socket */
 	char		**intercept;	/* host patterns the shim hands over */
 	size_t		  nintercept;
+	char		**exclude;	/* programs the shim leaves alone */
+	size_t		  nexclude;
+	uint64_t	  stop_timeout_ms; /* SIGTERM: calls in flight get
+					 * this long */
 	char		 *ca_file;	/* upstream TLS trust; NULL = system */
 	char		**connect_to;	/* curl CONNECT_TO pins */
 	size_t		  nconnect_to;

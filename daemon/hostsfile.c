@@ -32,6 +32,9 @@ hostsfile_write(const struct config *c)
 	buf_addstr(&b, "# hosts llmfbd intercepts; written by llmfbd\n");
 	for (i = 0; i < c->nintercept; i++)
 		buf_printf(&b, "%s\n", c->intercept[i]);
+	/* "!GLOB": a program the shim leaves alone (exclude:). */
+	for (i = 0; i < c->nexclude; i++)
+		buf_printf(&b, "!%s\n", c->exclude[i]);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		buf_free(&b);

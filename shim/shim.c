@@ -7,6 +7,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -90,6 +92,15 @@ __attribute__((constructor)) static void shim_ctor(void)
 {
 	shim_libc();
 	shim_init();
+}
+
+/* llmfbd calls this first thing in main(): with the shim preloaded host-
+ * wide, llmfbd's own calls to the providers must not come back to it. */
+SHIM_EXPORT void llmfb_shim_disable(void)
+{
+	shim_init();
+	shim_active = false;
+	SHIM_DEBUG("init", "disabled by the program itself");
 }
 
 const char *shim_socket_path(void)
@@ -235,6 +246,8 @@ struct hostlist {
 	unsigned n;
 	unsigned char len[SHIM_HOSTS_MAX];
 	char name[SHIM_HOSTS_MAX][SHIM_HOST_MAX + 1];
+	unsigned nexcl;			/* "!glob": programs left alone */
+	char excl[SHIM_EXCL_MAX][SHIM_EXCL_LEN + 1];
 };
 
 /* The file is small (at most 256 names of 253 bytes plus comments); what
@@ -346,6 +359,14 @@ static void hosts_add_line(struct hostlist *l, const char *s, size_t len)
 		len--;
 	if (len == 0 || s[0] == '#')
 		return;
+	if (s[0] == '!') {
+		if (len - 1 <= SHIM_EXCL_LEN && len > 1 &&
+		    l->nexcl < SHIM_EXCL_MAX) {
+			memcpy(l->excl[l->nexcl], s + 1, len - 1);
+			l->excl[l->nexcl++][len - 1] = '\0';
+		}
+		return;
+	}
 	colon = memchr(s, ':', len);
 	if (colon && s[0] != '[' && !memchr(colon + 1, ':',
 					     len - (size_t)(colon + 1 - s)))
@@ -467,11 +488,57 @@ static size_t host_len(const char *host)
 	return n;
 }
 
+/* Who this program is, for the "!glob" lines: its executable's path, that
+ * path's base name, and its command name; read once, under
+ * hosts_reload_lock. */
+static struct {
+	bool known;
+	char exe[PATH_MAX];
+	char comm[32];
+} self;
+
+static void self_read(void)
+{
+	ssize_t n;
+	int fd;
+
+	self.known = true;
+	n = readlink("/proc/self/exe", self.exe, sizeof(self.exe) - 1);
+	self.exe[n > 0 ? n : 0] = '\0';
+	fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, self.comm, sizeof(self.comm) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	self.comm[n > 0 ? n : 0] = '\0';
+	self.comm[strcspn(self.comm, "\n")] = '\0';
+}
+
+/* The "!glob" of l that names this program, or NULL. */
+static const char *self_excluded(const struct hostlist *l)
+{
+	const char *base;
+	unsigned i;
+
+	if (l->nexcl == 0)
+		return NULL;
+	if (!self.known)
+		self_read();
+	base = strrchr(self.exe, '/');
+	base = base ? base + 1 : self.exe;
+	for (i = 0; i < l->nexcl; i++)
+		if ((self.exe[0] && (fnmatch(l->excl[i], self.exe, 0) == 0 ||
+				     fnmatch(l->excl[i], base, 0) == 0)) ||
+		    (self.comm[0] && fnmatch(l->excl[i], self.comm, 0) == 0))
+			return l->excl[i];
+	return NULL;
+}
+
 /* Called with hosts_reload_lock held. */
 static void hosts_reload_locked(void)
 {
 	struct hostlist *l;
 	struct stat st;
+	const char *glob;
 
 	if (stat(hosts_path, &st) != 0) {
 		if (hosts_id.valid || atomic_load(&hosts_count))
@@ -497,7 +564,13 @@ static void hosts_reload_locked(void)
 	hosts_id.ino = st.st_ino;
 	hosts_id.size = st.st_size;
 	hosts_id.mtim = st.st_mtim;
-	SHIM_DEBUG("hosts", "%s: %u hosts", hosts_path, l->n);
+	if ((glob = self_excluded(l)) != NULL) {
+		SHIM_DEBUG("hosts", "%s: this program is excluded (%s): "
+			   "intercepting nothing", hosts_path, glob);
+		l->n = 0;
+	} else {
+		SHIM_DEBUG("hosts", "%s: %u hosts", hosts_path, l->n);
+	}
 	hosts_swap(l);
 }
 

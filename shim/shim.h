@@ -39,6 +39,8 @@
 #define SHIM_HOSTS_SUFFIX ".hosts"
 #define SHIM_HOSTS_MAX 256	/* entries kept from the hosts file */
 #define SHIM_HOST_MAX 253	/* longest DNS name, without a trailing dot */
+#define SHIM_EXCL_MAX 64	/* "!glob" lines: programs left alone */
+#define SHIM_EXCL_LEN 255
 
 /* The real functions behind our hooks, in one table.  A NULL pointer means
  * the symbol was not found (or only our own hook was). */
@@ -136,6 +138,9 @@ void shim_debug(const char *func, const char *fmt, ...)
  * length, 0 when it is empty, too long or holds characters no host name
  * has ('*' is allowed). */
 size_t shim_host_norm(const char *in, size_t len, char *out);
+
+/* Exported: llmfbd calls it to turn the shim off in itself. */
+SHIM_EXPORT void llmfb_shim_disable(void);
 
 /* The daemon's socket path (LLMFB_SOCKET or SHIM_SOCKET_DEFAULT). */
 const char *shim_socket_path(void);
