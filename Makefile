@@ -2,15 +2,32 @@
 
 CC	?= cc
 B	:= build
+
+# Where `make install` puts things (DESTDIR is prepended to all of them).
+# The Debian package sets LIBDIR to the multiarch directory and UNITDIR to
+# /lib/systemd/system.  The config stays in /etc whatever PREFIX is: that
+# is where llmfbd looks by default.
 PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib
+PKGLIBDIR ?= $(LIBDIR)/llmfb
+SYSCONFDIR ?= /etc
+MANDIR	?= $(PREFIX)/share/man
+DOCDIR	?= $(PREFIX)/share/doc/llmfb
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+VERSION	:= $(shell sed -n 's/^\#define LLMFB_VERSION[^"]*"\(.*\)"/\1/p' common/ctl_proto.h)
 
 OPT	?= -O2 -g
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
 	   -Wpointer-arith -Wvla
 CFLAGS	?= $(OPT)
-ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Icommon -Iebpf \
-	   -fstack-protector-strong -D_FORTIFY_SOURCE=2
+CPPFLAGS ?=
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -D_GNU_SOURCE \
+	   -Icommon -Iebpf -I$(B)/gen -fstack-protector-strong \
+	   -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
 LDFLAGS	?=
 
 PKGS_DAEMON := libcurl jansson yaml-0.1 libnl-route-3.0
@@ -48,7 +65,8 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/daemon.c daemon/preamble.c daemon/breaker.c daemon/answer.c \
 	daemon/budget.c daemon/caller.c daemon/latency.c daemon/events.c \
 	daemon/sse.c daemon/dialect.c daemon/dialect_stream.c daemon/inject.c \
-	daemon/metrics.c daemon/netwatch.c daemon/netview.c $(EBPF_SRC)
+	daemon/metrics.c daemon/netwatch.c daemon/netview.c daemon/systemd.c \
+	$(EBPF_SRC)
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c
 CTL_SRC := ctl/llmfbctl.c ctl/top.c common/ctl_client.c
 
@@ -66,8 +84,36 @@ UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
 	$(B)/llmfb-xlate $(B)/guest
 
-.PHONY: all tools check unit e2e demo bench clean install asan deps nobpf
-all: $(B)/libllmfb.so $(B)/llmfbd $(B)/llmfbctl
+.PHONY: all tools check unit e2e demo bench clean install asan deps nobpf \
+	deb man units deploy-check FORCE
+all: $(B)/libllmfb.so $(B)/llmfbd $(B)/llmfbctl man units
+
+# The install paths compiled in (llmfbctl run finds the shim there),
+# rewritten only when they change so a rebuild stays incremental.
+$(B)/gen/paths.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define LLMFB_SHIM_PATH "%s/libllmfb.so"\n' '$(PKGLIBDIR)' \
+		>$@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+$(B)/obj/ctl/llmfbctl.o: $(B)/gen/paths.h
+
+# Man pages and units: templates with the install paths filled in.
+MAN_PAGES := $(notdir $(basename $(wildcard man/*.in)))
+UNITS := llmfbd.service llmfbd.socket llmfb-preload.conf
+SUBST := sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+	-e 's|@BINDIR@|$(BINDIR)|g' -e 's|@PKGLIBDIR@|$(PKGLIBDIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@UNITDIR@|$(UNITDIR)|g'
+man: $(MAN_PAGES:%=$(B)/man/%)
+units: $(UNITS:%=$(B)/dist/%)
+$(B)/man/%: man/%.in $(B)/gen/paths.h
+	@mkdir -p $(dir $@)
+	$(Q)$(SUBST) $< >$@
+$(B)/dist/%: dist/%.in $(B)/gen/paths.h
+	@mkdir -p $(dir $@)
+	$(Q)$(SUBST) $< >$@
+$(B)/dist/%: dist/%
+	@mkdir -p $(dir $@)
+	$(Q)cp $< $@
 
 tools: all $(TOOLS)
 
@@ -149,7 +195,45 @@ deps:
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory tools $(UNIT_BINS) nobpf
-	$(Q)$(MAKE) --no-print-directory unit e2e
+	$(Q)$(MAKE) --no-print-directory unit e2e deploy-check
+
+# Installing: binaries, the shim, man pages, units, the sysusers file and
+# the example config, which never replaces one already there.
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(SYSCONFDIR)/llmfb \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(B)/llmfbd $(DESTDIR)$(SBINDIR)/llmfbd
+	install -m 0755 $(B)/llmfbctl $(DESTDIR)$(BINDIR)/llmfbctl
+	install -m 0644 $(B)/libllmfb.so $(DESTDIR)$(PKGLIBDIR)/libllmfb.so
+	install -m 0644 $(B)/man/llmfb.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(B)/man/llmfbd.8 $(B)/man/llmfbctl.8 \
+		$(B)/man/libllmfb.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(B)/dist/llmfbd.service $(B)/dist/llmfbd.socket \
+		$(DESTDIR)$(UNITDIR)/
+	install -m 0644 dist/llmfb.sysusers $(DESTDIR)$(SYSUSERSDIR)/llmfb.conf
+	install -m 0644 examples/llmfb.yaml $(B)/dist/llmfb-preload.conf \
+		$(DESTDIR)$(DOCDIR)/examples/
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/llmfb/llmfb.yaml ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/llmfb/llmfb.yaml (the" \
+		    "example is in $(DOCDIR)/examples)"; \
+	else \
+		echo "install -m 0644 examples/llmfb.yaml" \
+		    "$(DESTDIR)$(SYSCONFDIR)/llmfb/llmfb.yaml"; \
+		install -m 0644 examples/llmfb.yaml \
+		    $(DESTDIR)$(SYSCONFDIR)/llmfb/llmfb.yaml; \
+	fi
+
+# The Debian package, built from a copy of the tree in $(B)/deb.
+deb:
+	$(Q)B=$(B) dist/mkdeb.sh
+
+# What an operator installs: the tree, the units, the man pages, the
+# daemon as its unit starts it, the Debian package.
+deploy-check: all
+	$(Q)B=$(B) tests/deploy.sh
 
 # llmfbd as a machine without clang or bpftool builds it: the end-to-end
 # tests check that it runs and says why it has no eBPF.
@@ -183,5 +267,5 @@ asan:
 clean:
 	rm -rf $(B) build-asan
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/pic -name '*.d' -type f 2>/dev/null)
 .SECONDARY:

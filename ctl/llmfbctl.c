@@ -19,6 +19,7 @@
 #include "ctl.h"
 #include "ctl_client.h"
 #include "ctl_proto.h"
+#include "paths.h"	/* generated: the install paths */
 #include "util.h"
 
 #define CONTROL_DEFAULT "/run/llmfb/control.sock"
@@ -813,7 +814,7 @@ cmd_check(int argc, char **argv)
 /* ---- run --------------------------------------------------------------- */
 
 /* The shim: $LLMFB_SHIM, else next to this program (a build tree), else
- * where make install put it beside us (PREFIX/bin -> PREFIX/lib/llmfb). */
+ * where make install put it (LLMFB_SHIM_PATH, from the install paths). */
 static int
 find_shim(char *out, size_t len)
 {
@@ -825,17 +826,16 @@ find_shim(char *out, size_t len)
 		snprintf(out, len, "%s", env);
 		return access(out, R_OK);
 	}
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
-		return -1;
-	self[n] = '\0';
-	if ((slash = strrchr(self, '/')) == NULL)
-		return -1;
-	*slash = '\0';
-	if ((size_t)snprintf(out, len, "%s/libllmfb.so", self) < len &&
-	    access(out, R_OK) == 0)
-		return 0;
-	if ((size_t)snprintf(out, len, "%s/../lib/llmfb/libllmfb.so", self) >=
-	    len)
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) >= 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			if ((size_t)snprintf(out, len, "%s/libllmfb.so", self) <
+			    len && access(out, R_OK) == 0)
+				return 0;
+		}
+	}
+	if ((size_t)snprintf(out, len, "%s", LLMFB_SHIM_PATH) >= len)
 		return -1;
 	return access(out, R_OK);
 }
