@@ -15,6 +15,7 @@ B=${B:-build}
 . tests/e2e/observe.sh
 . tests/e2e/top.sh
 . tests/e2e/kernel.sh
+. tests/e2e/deploy.sh
 
 PASS=0
 FAIL=0
@@ -579,6 +580,7 @@ else
 	observe_cases
 	top_cases
 	kernel_cases
+	deploy_cases
 	python_cases
 	guest_cases
 fi
