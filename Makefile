@@ -85,7 +85,7 @@ TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
 	$(B)/llmfb-xlate $(B)/guest
 
 .PHONY: all tools check unit e2e demo bench clean install asan deps nobpf \
-	deb man units deploy-check FORCE
+	deb man units FORCE
 all: $(B)/libllmfb.so $(B)/llmfbd $(B)/llmfbctl man units
 
 # The install paths compiled in (llmfbctl run finds the shim there),
@@ -195,7 +195,7 @@ deps:
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory tools $(UNIT_BINS) nobpf
-	$(Q)$(MAKE) --no-print-directory unit e2e deploy-check
+	$(Q)$(MAKE) --no-print-directory unit e2e
 
 # Installing: binaries, the shim, man pages, units, the sysusers file and
 # the example config, which never replaces one already there.
@@ -229,11 +229,6 @@ install: all
 # The Debian package, built from a copy of the tree in $(B)/deb.
 deb:
 	$(Q)B=$(B) dist/mkdeb.sh
-
-# What an operator installs: the tree, the units, the man pages, the
-# daemon as its unit starts it, the Debian package.
-deploy-check: all
-	$(Q)B=$(B) tests/deploy.sh
 
 # llmfbd as a machine without clang or bpftool builds it: the end-to-end
 # tests check that it runs and says why it has no eBPF.
