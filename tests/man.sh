@@ -106,29 +106,37 @@ config_keys() {
 	} | tr -d '"' | sort -u
 }
 
-page=$MAN_DIR/llmfb.yaml.5
-keys=$(config_keys)
-nkeys=$(wc -w <<<"$keys")
-if [ "$nkeys" -lt 40 ]; then
-	fail "llmfb.yaml.5 names every config key" \
-	    "only $nkeys keys extracted from daemon/config.c: has the way" \
-	    "it lists its keys changed? fix config_keys() in $0"
-elif [ ! -f "$page" ]; then
-	fail "$(basename "$page") names what the code accepts" \
-	    "no such file: $page"
-else
-	lines=$(macro_lines "$page" Ic Cm)
-	missing=""
-	for k in $keys; do
-		has "$k" "$lines" || missing+=" $k"
-	done
-	if [ -z "$missing" ]; then
-		pass "llmfb.yaml.5 names all $nkeys config keys"
+# covers PAGE NOUN MIN ITEMS SOURCE MACRO...: each of ITEMS (at least MIN
+# of them, as read from SOURCE) is named on a line of PAGE calling one of
+# the MACROs.
+covers() {
+	local page=$MAN_DIR/$1 noun=$2 min=$3 items=$4 source=$5 n i
+	local lines missing=""
+
+	shift 5
+	n=$(wc -w <<<"$items")
+	if [ "$n" -lt "$min" ]; then
+		fail "$(basename "$page") names every $noun" \
+		    "only $n extracted from $source: has the way it lists" \
+		    "them changed? fix the extraction in $0"
+	elif [ ! -f "$page" ]; then
+		fail "$(basename "$page") names every $noun" \
+		    "no such file: $page"
 	else
-		fail "llmfb.yaml.5 names every config key" \
-		    "not named with .Ic or .Cm:$missing"
+		lines=$(macro_lines "$page" "$@")
+		for i in $items; do
+			has "$i" "$lines" || missing+=" $i"
+		done
+		if [ -z "$missing" ]; then
+			pass "$(basename "$page") names all $n ${noun}s"
+		else
+			fail "$(basename "$page") names every $noun" \
+			    "not named with .${*// / or .}:$missing"
+		fi
 	fi
-fi
+}
+
+covers llmfb.yaml.5 "config key" 40 "$(config_keys)" daemon/config.c Ic Cm
 
 # Every command in llmfbctl's table, "{ CTL_VERB_STATUS, cmd_status, true }"
 # or "{ "top", cmd_top, false }"; the verbs are #defined in ctl_proto.h.
@@ -156,29 +164,13 @@ ctl_commands() {
 	    done
 }
 
-page=$MAN_DIR/llmfbctl.8
 cmds=$(ctl_commands)
-ncmds=$(wc -w <<<"$cmds")
 bad=$(grep -E '^\?' <<<"$cmds" || true)
-if [ "$ncmds" -lt 10 ] || [ -n "$bad" ]; then
+if [ -n "$bad" ]; then
 	fail "llmfbctl.8 names every command" \
-	    "$ncmds commands extracted from ctl/llmfbctl.c${bad:+, unresolved: $bad}:" \
-	    "has its command table changed? fix ctl_commands() in $0"
-elif [ ! -f "$page" ]; then
-	fail "$(basename "$page") names what the code accepts" \
-	    "no such file: $page"
+	    "unresolved in ctl/llmfbctl.c's command table: $bad"
 else
-	lines=$(macro_lines "$page" Cm Ic)
-	missing=""
-	for c in $cmds; do
-		has "$c" "$lines" || missing+=" $c"
-	done
-	if [ -z "$missing" ]; then
-		pass "llmfbctl.8 names all $ncmds commands"
-	else
-		fail "llmfbctl.8 names every command" \
-		    "not named with .Cm or .Ic:$missing"
-	fi
+	covers llmfbctl.8 command 10 "$cmds" ctl/llmfbctl.c Cm Ic
 fi
 
 # Every option letter of llmfbd's getopt string.
