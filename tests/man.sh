@@ -111,9 +111,10 @@ config_keys() {
 # the MACROs.
 covers() {
 	local page=$MAN_DIR/$1 noun=$2 min=$3 items=$4 source=$5 n i
-	local lines missing=""
+	local lines missing="" macros
 
 	shift 5
+	macros="$*"
 	n=$(wc -w <<<"$items")
 	if [ "$n" -lt "$min" ]; then
 		fail "$(basename "$page") names every $noun" \
@@ -131,7 +132,7 @@ covers() {
 			pass "$(basename "$page") names all $n ${noun}s"
 		else
 			fail "$(basename "$page") names every $noun" \
-			    "not named with .${*// / or .}:$missing"
+			    "not named with .${macros// / or .}:$missing"
 		fi
 	fi
 }
