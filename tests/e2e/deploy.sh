@@ -278,3 +278,115 @@ deploy_cases() {
 	d_install
 	d_man
 }
+
+# ---- the installed package, started as its unit starts it ---------------
+
+# u_get FILE KEY: the value of KEY= in a unit file (the last one).
+u_get() { sed -n "s/^$2=//p" "$1" | tail -1; }
+# "CAP_BPF CAP_PERFMON" -> "+bpf,+perfmon", setpriv's way.
+u_caps() { tr ' ' '\n' <<<"$1" | sed -n 's/^CAP_\(.*\)/+\L\1/p' | paste -sd,; }
+
+# Called by tests/e2e/deb.sh with the package installed (STAGE: installed
+# or upgraded).  What systemd would do for llmfbd.socket and
+# llmfbd.service, read from the installed units: the socket at
+# ListenStream with FileDescriptorName, the directories, then ExecStart
+# under User, Group, the capabilities and NoNewPrivileges (the sandbox's
+# mount and system call rules need systemd itself and are not applied).
+# Then a call through the shim at its installed path, by `llmfbctl run`
+# and by the service drop-in's Environment=.
+deb_installed_hook() {
+	local svc=/lib/systemd/system/llmfbd.service
+	local sock=/lib/systemd/system/llmfbd.socket
+	local cfg=/etc/llmfb/llmfb.yaml exec user group caps bset listen
+	local log apid dpid st had_run=no out
+	DDIR=$STACK_DIR/unit-$1
+	mkdir -p "$DDIR"
+	log=$DDIR/act.log
+	listen=$(u_get "$sock" ListenStream)
+	if [ -S "$listen" ]; then
+		SKIP=$((SKIP + 1))
+		echo "skip - deploy: the unit's way ($1): $listen is in use here"
+		return
+	fi
+	exec=$(u_get "$svc" ExecStart)
+	user=$(u_get "$svc" User)
+	group=$(u_get "$svc" Group)
+	caps=$(u_caps "$(u_get "$svc" AmbientCapabilities)")
+	bset=$(u_caps "$(u_get "$svc" CapabilityBoundingSet)")
+	expect_eq exec-args "$exec" "/usr/sbin/llmfbd -c $cfg"
+	expect_eq nnp "$(u_get "$svc" NoNewPrivileges)" yes
+	# RuntimeDirectory=, StateDirectory=, LogsDirectory=, as systemd
+	# makes them: owned by the unit's user.
+	[ -d /run/llmfb ] && had_run=yes
+	install -d -o "$user" -g "$group" \
+	    -m "$(u_get "$svc" RuntimeDirectoryMode)" \
+	    "/run/$(u_get "$svc" RuntimeDirectory)"
+	install -d -o "$user" -g "$group" \
+	    -m "$(u_get "$svc" StateDirectoryMode)" \
+	    "/var/lib/$(u_get "$svc" StateDirectory)"
+	install -d -o "$user" -g "$group" \
+	    -m "$(u_get "$svc" LogsDirectoryMode)" \
+	    "/var/log/$(u_get "$svc" LogsDirectory)"
+	# The operator's config, for this test only: the mock as provider.
+	cp -p "$cfg" "$DDIR/config.saved"
+	install -m 0644 "$STACK_DIR/certs/ca.pem" /etc/llmfb/test-ca.pem
+	cat >"$cfg" <<-EOF2
+	state_dir: /var/lib/llmfb
+	events: /var/log/llmfb/events.log
+	intercept: [api.openai.com]
+	upstream: { ca_file: /etc/llmfb/test-ca.pem }
+	providers:
+	  p: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/du/v1" }
+	targets: { du: { provider: p } }
+	routes:
+	  - { name: all, match: { host: api.openai.com }, ladder: [du] }
+	EOF2
+	# shellcheck disable=SC2086
+	/usr/bin/python3 tests/e2e/activate.py "$listen" "$log" \
+	    --name "$(u_get "$sock" FileDescriptorName)" -- \
+	    setpriv --reuid="$user" --regid="$group" --init-groups \
+	    --inh-caps="-all,$caps" --ambient-caps="$caps" \
+	    --bounding-set="-all,$bset" --no-new-privs $exec \
+	    >"$DDIR/llmfbd.log" 2>&1 &
+	apid=$!
+	if wait_for "llmfbd (the unit's way)" grep -q "READY=1" "$log"; then
+		dpid=$(awk '$1 == "start" { print $2; exit }' "$log")
+		expect_eq runs-as "$(stat -c %U "/proc/$dpid")" "$user"
+		expect_eq socket-mode "$(stat -c %a "$listen")" \
+		    "$(u_get "$sock" SocketMode | sed 's/^0//')"
+		# One program: llmfbctl run finds the installed shim and the
+		# socket.
+		out=$(/usr/bin/llmfbctl run -- curl -sS -D - -o /dev/null \
+		    -H "Authorization: Bearer $CALLER_KEY" \
+		    -H 'Content-Type: application/json' -d "$CHAT" "$OAI" 2>&1)
+		expect_match run-served "$(tr -d '\r' <<<"$out")" \
+		    $'HTTP/1.1 200.*\nx-llmfb-target: du'
+		# One service: the drop-in's environment, as systemd sets it.
+		out=$(env "$(u_get /usr/share/doc/llmfb/examples/llmfb-preload.conf \
+		    Environment)" curl -sS -D - -o /dev/null \
+		    -H "Authorization: Bearer $CALLER_KEY" \
+		    -H 'Content-Type: application/json' -d "$CHAT" "$OAI" 2>&1)
+		expect_match dropin-served "$(tr -d '\r' <<<"$out")" \
+		    $'HTTP/1.1 200.*\nx-llmfb-target: du'
+		st=$(/usr/bin/llmfbctl --json status)
+		# What the unit grants is what eBPF timing, netlink and the
+		# caller's executable need; the bypass watch says why not.
+		expect_eq timing-on "$(jtrue "$st" '.ebpf.network_timing.on')" true
+		expect_eq netlink-on "$(jtrue "$st" '.network.on')" true
+		expect_match bypass-why "$(jtrue "$st" '.ebpf.bypass_watch.why')" \
+		    'permission|CAP_SYS_ADMIN'
+		expect_eq caller-exe "$(/usr/bin/llmfbctl --json events -n 1 |
+		    jq -r '.caller.exe')" /usr/bin/curl
+		expect_eq events-log "$(stat -c %U /var/log/llmfb/events.log)" "$user"
+		kill -TERM "$apid"
+	else
+		ERRS="$ERRS; llmfbd: $(tail -5 "$DDIR/llmfbd.log")"
+		kill -TERM "$apid"
+	fi
+	wait "$apid"
+	expect_match clean-exit "$(grep '^exit' "$log")" '^exit [0-9]+ 0$'
+	cp -p "$DDIR/config.saved" "$cfg"
+	rm -f /etc/llmfb/test-ca.pem "$listen" "$listen.notify" "$listen.hosts"
+	[ "$had_run" = yes ] || rm -rf /run/llmfb
+	finish "deploy: the package's llmfbd, started as its units start it ($1): runs as $user with the unit's capabilities, serves llmfbctl run and the drop-in, eBPF timing and netlink on"
+}
