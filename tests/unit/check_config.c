@@ -88,6 +88,32 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+/* exclude: the globs the hosts file carries; stop_timeout's default. */
+START_TEST(test_deploy_keys)
+{
+	struct config *c;
+
+	c = config_load_string("d.yaml", "listen: /x\n", err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->nexclude, 0);
+	ck_assert_uint_eq(c->stop_timeout_ms, 30000);
+	config_unref(c);
+	c = config_load_string("d.yaml", "exclude: [\"/opt/*\", sshd]\n"
+	    "stop_timeout: 2m\n", err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->nexclude, 2);
+	ck_assert_str_eq(c->exclude[0], "/opt/*");
+	ck_assert_str_eq(c->exclude[1], "sshd");
+	ck_assert_uint_eq(c->stop_timeout_ms, 120000);
+	config_unref(c);
+	c = config_load_string("d.yaml", "exclude: python3\n", err,
+	    sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->nexclude, 1);
+	config_unref(c);
+}
+END_TEST
+
 START_TEST(test_kernel_keys)
 {
 	static const struct {
@@ -130,6 +156,11 @@ static const struct {
 	    "on or off" },
 	{ "network_watch: 2\n", "bad.yaml:1:16: network_watch must be true "
 	    "or false" },
+	{ "exclude: [a, \"b\\nc\"]\n", "bad.yaml:1:14: exclude: 'b\nc': a "
+	    "glob of at most 255 printable characters" },
+	{ "exclude: { a: b }\n", "bad.yaml:1:10: exclude must be a list" },
+	{ "stop_timeout: soon\n", "bad.yaml:1:15: stop_timeout: 'soon' is "
+	    "not a duration (e.g. 500ms, 30s, 2m)" },
 	{ "providers:\n  p: { dialect: grpc, base_url: https://x }\n",
 	    "bad.yaml:2:17: dialect must be openai or anthropic, not 'grpc'" },
 	{ "providers:\n  p: { dialect: openai }\n",
@@ -351,6 +382,7 @@ config_suite(void)
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_kernel_keys);
+	tcase_add_test(tc, test_deploy_keys);
 	tcase_add_test(tc, test_breaker_inherits);
 	tcase_add_test(tc, test_ladder_policy);
 	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
