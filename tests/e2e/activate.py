@@ -51,6 +51,7 @@ def main():
         os.unlink(npath)
     nsock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     nsock.bind(npath)
+    os.chmod(npath, 0o666)      # the command may run as another user
 
     env = dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES=name,
                NOTIFY_SOCKET=npath)

@@ -150,6 +150,13 @@ d_background() {
 d_hostwide() {
 	DDIR=$STACK_DIR/host
 	k_root "deploy: host-wide mode (/etc/ld.so.preload)" || return
+	if [ -n "${LLMFB_TEST_SANITIZED:-}" ]; then
+		# A sanitized shim in every program needs the sanitizer's
+		# runtime loaded first in each: bash and curl have none.
+		SKIP=$((SKIP + 1))
+		echo "skip - deploy: host-wide mode (a sanitized shim cannot be preloaded into every program)"
+		return
+	fi
 	deploy_config "$DDIR" dh
 	# llmfbd's own call goes to api.openai.com too (pinned to the mock):
 	# were the shim in llmfbd not off, it would hand it back to llmfbd.

@@ -16,6 +16,7 @@ B=${B:-build}
 . tests/e2e/top.sh
 . tests/e2e/kernel.sh
 . tests/e2e/deploy.sh
+. tests/e2e/deb.sh
 
 PASS=0
 FAIL=0
@@ -581,6 +582,7 @@ else
 	top_cases
 	kernel_cases
 	deploy_cases
+	deb_cases
 	python_cases
 	guest_cases
 fi
