@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -911,14 +910,12 @@ control_new(struct daemon *d, const char *path, int fd)
 	struct control *ctl;
 	bool handed = fd >= 0;
 
-	if (!handed && (fd = unix_listen(path, c->ncontrol_gids ? 0660 :
-	    0600)) < 0) {
+	if ((fd = unix_listener(path, c->ncontrol_gids ? 0660 : 0600,
+	    fd)) < 0) {
 		errno = -fd;
 		log_warn("control socket %s", path);
 		return NULL;
 	}
-	if (handed && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-		log_warn("socket activation: %s: O_NONBLOCK", path);
 	if (!handed && c->ncontrol_gids > 0 &&
 	    chown(path, (uid_t)-1, c->control_gids[0]) < 0)
 		log_warn("control socket %s: chgrp %u (members get in only "
@@ -951,9 +948,7 @@ control_free(struct control *ctl)
 	timer_cancel(ctl->d->loop, &ctl->d->faults_timer);
 	faults_clear(&ctl->d->faults);
 	watcher_del(ctl->d->loop, &ctl->w);
-	close(ctl->w.fd);
-	if (!ctl->handed)
-		unlink(ctl->path);
+	unix_listener_close(ctl->w.fd, ctl->path, ctl->handed);
 	free(ctl->path);
 	free(ctl);
 }

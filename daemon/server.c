@@ -798,19 +798,36 @@ unix_listen(const char *path, unsigned int mode)
 	return fd;
 }
 
+int
+unix_listener(const char *path, unsigned int mode, int handed_fd)
+{
+	if (handed_fd < 0)
+		return unix_listen(path, mode);
+	if (fcntl(handed_fd, F_SETFL, fcntl(handed_fd, F_GETFL) |
+	    O_NONBLOCK) < 0)
+		log_warn("socket activation: %s: O_NONBLOCK", path);
+	return handed_fd;
+}
+
+void
+unix_listener_close(int fd, const char *path, bool handed)
+{
+	close(fd);
+	if (!handed)
+		unlink(path);
+}
+
 struct server *
 server_new(struct daemon *d, const char *path, unsigned int mode, int fd)
 {
 	struct server *s;
 	bool handed = fd >= 0;
 
-	if (!handed && (fd = unix_listen(path, mode)) < 0) {
+	if ((fd = unix_listener(path, mode, fd)) < 0) {
 		errno = -fd;
 		log_warn("listen on %s", path);
 		return NULL;
 	}
-	if (handed && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-		log_warn("socket activation: %s: O_NONBLOCK", path);
 	s = xcalloc(1, sizeof(*s));
 	s->d = d;
 	s->path = xstrdup(path);
@@ -846,20 +863,20 @@ server_stop(struct server *s)
 
 	if (s->stopping)
 		return s->nclients == 0;
-	s->stopping = true;
 	/* A handed socket stays open in systemd: what arrives now waits in
 	 * its queue for the next llmfbd.  Our own goes at once, so that
 	 * shims fail open instead of waiting. */
 	watcher_del(s->d->loop, &s->w);
-	close(s->w.fd);
+	unix_listener_close(s->w.fd, s->path, s->handed);
 	s->w.fd = -1;
-	if (!s->handed)
-		unlink(s->path);
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;
 		if (conn_idle(c))
 			conn_close(c);
 	}
+	/* Set after: the caller learns from the return that none is left,
+	 * and daemon_drained() is for the closes still to come. */
+	s->stopping = true;
 	return s->nclients == 0;
 }
 
@@ -870,9 +887,7 @@ server_free(struct server *s)
 		return;
 	if (s->w.fd >= 0) {
 		watcher_del(s->d->loop, &s->w);
-		close(s->w.fd);
-		if (!s->handed)
-			unlink(s->path);
+		unix_listener_close(s->w.fd, s->path, s->handed);
 	}
 	free(s->path);
 	free(s);

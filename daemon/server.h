@@ -41,6 +41,12 @@ struct http_req {
 /* Bind a listening Unix stream socket at path (replacing a stale one),
  * with the given mode.  Returns the fd or -errno. */
 int unix_listen(const char *path, unsigned int mode);
+/* The same, or handed_fd (>= 0) when systemd handed one over: made
+ * non-blocking and used as it is.  Returns the fd or -errno. */
+int unix_listener(const char *path, unsigned int mode, int handed_fd);
+/* Close it; unlink path unless the socket was handed over (it is
+ * systemd's, and outlives us). */
+void unix_listener_close(int fd, const char *path, bool handed);
 
 /* The data socket at path: bound here (mode), or fd >= 0, a listening
  * socket systemd handed over, which is never unlinked. */
