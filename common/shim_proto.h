@@ -8,6 +8,16 @@
  *	LLMFB/1 SENT <us>\r\n			just before the program's
  *						first request on a TLS one:
  *						CLOCK_MONOTONIC in µs
+ *	LLMFB/1 ADMIT\r\n			the shim asks whether llmfbd
+ *						takes the connection; alone,
+ *						it is a probe
+ *
+ * llmfbd answers ADMIT, at once, with "LLMFB/1 OK\r\n" when it takes the
+ * connection.  Anything else (a 503 when the user or llmfbd is at its
+ * limit, a close, no answer in time) means it does not, and the shim
+ * makes the program's connection itself: fail open.  Only a shim that
+ * asks gets an answer, so an older shim in a running program is served
+ * as before.
  *
  * Then the program's HTTP/1.1, in plaintext.  The host is the name the
  * program resolved, the port the one it connected to; TLS says the
@@ -22,6 +32,8 @@
 #define PREAMBLE_CONNECT	PREAMBLE_MAGIC "CONNECT"
 #define PREAMBLE_TLS		PREAMBLE_MAGIC "TLS\r\n"
 #define PREAMBLE_SENT		PREAMBLE_MAGIC "SENT"
+#define PREAMBLE_ADMIT		PREAMBLE_MAGIC "ADMIT\r\n"
+#define PREAMBLE_ADMITTED	PREAMBLE_MAGIC "OK\r\n"
 /* The libcurl layer's stamp, a request header: the same clock. */
 #define SENT_HEADER		"X-Llmfb-Sent"
 /* The longest line: magic, verb, a 253-byte name, a port, CRLF. */

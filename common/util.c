@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -195,6 +197,36 @@ host_match(const char *pattern, const char *host, size_t hostlen)
 		    strncasecmp(host + hostlen - plen, pattern + 1, plen) == 0;
 	}
 	return mem_case_eq(host, hostlen, pattern);
+}
+
+int
+file_id_of(const char *path, struct file_id *ret_id)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return -errno;
+	ret_id->dev = st.st_dev;
+	ret_id->ino = st.st_ino;
+	return 0;
+}
+
+/* Between the lstat and the unlink another process could still put its
+ * own file there: a window of two system calls, against the seconds a
+ * restart overlaps. */
+int
+unlink_own(const char *path, const struct file_id *id)
+{
+	struct file_id now;
+	int r;
+
+	if (id->ino == 0)
+		return -ESTALE;
+	if ((r = file_id_of(path, &now)) < 0)
+		return r;
+	if (now.dev != id->dev || now.ino != id->ino)
+		return -ESTALE;
+	return unlink(path) < 0 ? -errno : 0;
 }
 
 void *

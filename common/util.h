@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -30,6 +31,19 @@ bool mem_case_eq(const char *s, size_t n, const char *word);
 bool glob_match(const char *pattern, const char *s);
 /* Host match: exact (case-insensitive) or "*.suffix" for any subdomain. */
 bool host_match(const char *pattern, const char *host, size_t hostlen);
+
+/* Which file a path names: what a daemon made, so that it removes only
+ * its own when another one has taken the path over since. */
+struct file_id {
+	dev_t	dev;
+	ino_t	ino;
+};
+
+/* Returns 0 and fills *ret_id, or -errno. */
+int file_id_of(const char *path, struct file_id *ret_id);
+/* Unlink path only while it still names the file id names (zeroed: never).
+ * Returns 0, or -errno (-ESTALE: someone else's file is there now). */
+int unlink_own(const char *path, const struct file_id *id);
 
 void *xcalloc(size_t n, size_t size);
 char *xstrdup(const char *s);

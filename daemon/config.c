@@ -1295,7 +1295,8 @@ static int
 load_limits(struct cctx *x, struct config *c, const struct ynode *n)
 {
 	static const char *const keys[] = { "max_request_body",
-		"max_header_size", "max_clients", NULL };
+		"max_header_size", "max_clients", "max_clients_per_user",
+		"request_timeout", "idle_timeout", "max_answer_body", NULL };
 	const struct ynode *v;
 	int clients;
 
@@ -1307,15 +1308,36 @@ load_limits(struct cctx *x, struct config *c, const struct ynode *n)
 	if ((v = ynode_get(n, "max_header_size")) != NULL &&
 	    get_size(x, v, "max_header_size", &c->max_header_size) < 0)
 		return -1;
+	if ((v = ynode_get(n, "max_answer_body")) != NULL &&
+	    get_size(x, v, "max_answer_body", &c->max_answer_body) < 0)
+		return -1;
 	if ((v = ynode_get(n, "max_clients")) != NULL) {
 		if (get_int(x, v, "max_clients", 1, 1000000, &clients) < 0)
 			return -1;
 		c->max_clients = (uint32_t)clients;
 	}
+	if ((v = ynode_get(n, "max_clients_per_user")) != NULL) {
+		if (get_int(x, v, "max_clients_per_user", 1, 1000000,
+		    &clients) < 0)
+			return -1;
+		c->max_clients_per_user = (uint32_t)clients;
+	}
+	if ((v = ynode_get(n, "request_timeout")) != NULL &&
+	    get_duration(x, v, "request_timeout", &c->request_timeout_ms) < 0)
+		return -1;
+	if ((v = ynode_get(n, "idle_timeout")) != NULL &&
+	    get_duration(x, v, "idle_timeout", &c->idle_timeout_ms) < 0)
+		return -1;
 	if (c->max_request_body > (1ULL << 30) ||
-	    c->max_header_size < 1024 || c->max_header_size > (1ULL << 24))
+	    c->max_header_size < 1024 || c->max_header_size > (1ULL << 24) ||
+	    c->max_answer_body < (1ULL << 20) ||
+	    c->max_answer_body > (4ULL << 30))
 		return cerr(x, n, "limits out of range (max_request_body up "
-		    "to 1GiB, max_header_size 1KiB to 16MiB)");
+		    "to 1GiB, max_header_size 1KiB to 16MiB, max_answer_body "
+		    "1MiB to 4GiB)");
+	if (c->request_timeout_ms < 100 || c->idle_timeout_ms < 100)
+		return cerr(x, n, "limits out of range (request_timeout and "
+		    "idle_timeout at least 100ms)");
 	return 0;
 }
 
@@ -1434,7 +1456,14 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 	c->refs = 1;
 	c->max_request_body = 32ULL << 20;
 	c->max_header_size = 64ULL << 10;
-	c->max_clients = 4096;
+	/* Far above any chat answer; a gzip bomb stops here. */
+	c->max_answer_body = 64ULL << 20;
+	/* Room for 10,000 streams at once, and for one user to hold most
+	 * of it without starving the others. */
+	c->max_clients = 16384;
+	c->max_clients_per_user = 12288;
+	c->request_timeout_ms = 30000;
+	c->idle_timeout_ms = 120000;
 	c->listen_mode = 0666;
 	c->network_watch = true;
 	c->bypass_watch = true;

@@ -195,7 +195,11 @@ struct config {
 	size_t		  nconnect_to;
 	uint64_t	  max_request_body;
 	uint64_t	  max_header_size;
-	uint32_t	  max_clients;
+	uint64_t	  max_answer_body; /* an upstream answer, decoded */
+	uint32_t	  max_clients;	/* connections, all users */
+	uint32_t	  max_clients_per_user; /* ... of one uid */
+	uint64_t	  request_timeout_ms; /* a request's head and body */
+	uint64_t	  idle_timeout_ms; /* a kept-alive connection, idle */
 	char		 *state_dir;	/* budgets persisted here */
 	char		 *events;	/* event log: a file, "journal" or
 					 * "journal:SOCKET"; NULL: none */

@@ -51,7 +51,8 @@ struct control {
 	struct daemon	*d;
 	struct watcher	 w;
 	char		*path;
-	bool		 handed;	/* by systemd: never unlinked */
+	struct file_id	 id;		/* zeroed when systemd's */
+	struct listener_pause pause;	/* out of descriptors */
 	struct cconn	*followers;
 };
 
@@ -524,7 +525,8 @@ control_status(struct daemon *d)
 	for (i = 0; i < c->nintercept; i++)
 		json_array_append_new(hosts, json_string(c->intercept[i]));
 	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:o}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:I, "
+	    "s:o, s:o}",
 	    "version", LLMFB_VERSION,
 	    "pid", (json_int_t)getpid(),
 	    "uptime_s", (json_int_t)(time(NULL) - d->started),
@@ -534,6 +536,8 @@ control_status(struct daemon *d)
 	    "reload_failures", (json_int_t)d->reload_failures,
 	    "clients", (json_int_t)server_clients(d->server),
 	    "accepted", (json_int_t)server_accepted(d->server),
+	    "refused", (json_int_t)server_refused(d->server),
+	    "timed_out", (json_int_t)server_timed_out(d->server),
 	    "calls", (json_int_t)d->stats->calls,
 	    "in_flight", (json_int_t)d->stats->in_flight,
 	    "passthrough", (json_int_t)d->stats->passthrough,
@@ -901,6 +905,11 @@ control_accept(struct watcher *w, uint32_t events)
 		 * unread bytes would reset the connection, reply and all. */
 		cc->refused = !peer_allowed(fd, ctl->d->cfg);
 	}
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+	    errno == ENOMEM) {
+		log_warn("control: accept");
+		listener_pause(&ctl->pause);
+	}
 }
 
 struct control *
@@ -909,9 +918,10 @@ control_new(struct daemon *d, const char *path, int fd)
 	const struct config *c = d->cfg;
 	struct control *ctl;
 	bool handed = fd >= 0;
+	struct file_id id;
 
 	if ((fd = unix_listener(path, c->ncontrol_gids ? 0660 : 0600,
-	    fd)) < 0) {
+	    fd, &id)) < 0) {
 		errno = -fd;
 		log_warn("control socket %s", path);
 		return NULL;
@@ -923,12 +933,13 @@ control_new(struct daemon *d, const char *path, int fd)
 	timer_init(&d->faults_timer, faults_timer_fired, d);
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->d = d;
-	ctl->handed = handed;
+	ctl->id = id;
 	ctl->path = xstrdup(path);
 	ctl->w.fd = fd;
 	ctl->w.cb = control_accept;
 	ctl->w.arg = ctl;
 	ctl->w.events = EPOLLIN;
+	listener_pause_init(&ctl->pause, d->loop, &ctl->w);
 	if (watcher_add(d->loop, &ctl->w) < 0) {
 		close(fd);
 		free(ctl->path);
@@ -947,8 +958,9 @@ control_free(struct control *ctl)
 		cconn_close(ctl->followers);
 	timer_cancel(ctl->d->loop, &ctl->d->faults_timer);
 	faults_clear(&ctl->d->faults);
+	listener_pause_cancel(&ctl->pause);
 	watcher_del(ctl->d->loop, &ctl->w);
-	unix_listener_close(ctl->w.fd, ctl->path, ctl->handed);
+	unix_listener_close(ctl->w.fd, ctl->path, &ctl->id);
 	free(ctl->path);
 	free(ctl);
 }

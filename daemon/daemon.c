@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -229,6 +230,30 @@ notify_status(struct daemon *d)
 	    d->cfg->nintercept);
 }
 
+/* Each client may hold one descriptor here and one to its provider: the
+ * soft limit (1024 by default) is raised to the hard one, and a hard one
+ * too low for limits.max_clients is said.  Past it, clients are refused
+ * and fail open (server.c), never left waiting. */
+static void
+raise_nofile(const struct config *cfg)
+{
+	uint64_t want = 2 * (uint64_t)cfg->max_clients + 256;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("setrlimit NOFILE");
+	}
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		log_warnx("the file limit (%llu) is below what %u clients "
+		    "need (%llu): past it, clients are refused and go direct",
+		    (unsigned long long)rl.rlim_max, cfg->max_clients,
+		    (unsigned long long)want);
+}
+
 int
 daemon_start(struct daemon *d, struct config *cfg)
 {
@@ -262,6 +287,7 @@ daemon_start(struct daemon *d, struct config *cfg)
 		log_warn("signals");
 		return r;
 	}
+	raise_nofile(cfg);
 	if (take_sockets(d, cfg, &data_fd, &control_fd) < 0)
 		return -EINVAL;
 	if ((d->server = server_new(d, cfg->listen, cfg->listen_mode,
@@ -272,7 +298,7 @@ daemon_start(struct daemon *d, struct config *cfg)
 	if (cfg->metrics_addr != NULL && (d->metrics = metrics_http_new(d,
 	    cfg->metrics_addr, cfg->metrics_port)) == NULL)
 		return -EIO;
-	if ((r = hostsfile_write(cfg)) < 0) {
+	if ((r = hostsfile_write(cfg, &d->hosts_id)) < 0) {
 		errno = -r;
 		log_warn("writing %s.hosts", cfg->listen);
 		return r;
@@ -306,7 +332,7 @@ daemon_stop(struct daemon *d)
 		return;
 	d->stopping = true;
 	if (!server_handed(d->server))
-		hostsfile_remove(d->cfg);
+		hostsfile_remove(d->cfg, &d->hosts_id);
 	if (server_stop(d->server)) {
 		log_info("stopping: no call in flight");
 		systemd_notify("STOPPING=1\nSTATUS=stopping");
@@ -394,7 +420,7 @@ reload(struct daemon *d, char *err, size_t errlen)
 	c->listen = xstrdup(d->cfg->listen);
 	c->control = xstrdup(d->cfg->control);
 	c->listen_mode = d->cfg->listen_mode;
-	if ((r = hostsfile_write(c)) < 0) {
+	if ((r = hostsfile_write(c, &d->hosts_id)) < 0) {
 		snprintf(err, errlen, "%s.hosts: %s", c->listen, strerror(-r));
 		config_unref(c);
 		d->reload_failures++;
@@ -426,7 +452,7 @@ daemon_free(struct daemon *d)
 {
 	/* A handed data socket outlives us: so does its hosts file. */
 	if (d->cfg != NULL && !d->handed)
-		hostsfile_remove(d->cfg);
+		hostsfile_remove(d->cfg, &d->hosts_id);
 	if (d->loop != NULL) {
 		timer_cancel(d->loop, &d->stop_timer);
 		timer_cancel(d->loop, &d->watchdog);

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "inject.h"
 #include "loop.h"
+#include "util.h"
 
 struct server;
 struct control;
@@ -39,6 +40,7 @@ struct daemon {
 	struct timer	 watchdog;	/* WATCHDOG=1 to systemd */
 	uint64_t	 watchdog_ms;
 	bool		 handed;	/* the data socket is systemd's */
+	struct file_id	 hosts_id;	/* the hosts file we wrote last */
 	bool		 stopping;	/* SIGTERM: finishing calls */
 	time_t		 started;	/* wall clock */
 	uint64_t	 reloads;

@@ -18,8 +18,9 @@ hosts_path(const struct config *c, char *out, size_t len, const char *sfx)
 }
 
 int
-hostsfile_write(const struct config *c)
+hostsfile_write(const struct config *c, struct file_id *ret_id)
 {
+	struct stat st;
 	char path[4096], tmp[4096];
 	struct buf b;
 	size_t i, off = 0;
@@ -53,21 +54,26 @@ hostsfile_write(const struct config *c)
 	}
 	if (fchmod(fd, 0644) < 0 && r == 0)
 		r = -errno;
+	/* The inode goes with the file through the rename. */
+	if (fstat(fd, &st) < 0 && r == 0)
+		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
 	if (r < 0)
 		unlink(tmp);
+	else
+		*ret_id = (struct file_id){ .dev = st.st_dev, .ino = st.st_ino };
 	buf_free(&b);
 	return r;
 }
 
 void
-hostsfile_remove(const struct config *c)
+hostsfile_remove(const struct config *c, const struct file_id *id)
 {
 	char path[4096];
 
 	if (hosts_path(c, path, sizeof(path), "") == 0)
-		unlink(path);
+		unlink_own(path, id);
 }

@@ -6,9 +6,13 @@
 #define LLMFB_HOSTSFILE_H
 
 #include "config.h"
+#include "util.h"
 
-/* Write it atomically (temporary file + rename).  0 or -errno. */
-int hostsfile_write(const struct config *c);
-void hostsfile_remove(const struct config *c);
+/* Write it atomically (temporary file + rename).  0 or -errno; on
+ * success *ret_id names the file written. */
+int hostsfile_write(const struct config *c, struct file_id *ret_id);
+/* Remove it, unless another llmfbd has written its own since (id is
+ * what hostsfile_write() gave). */
+void hostsfile_remove(const struct config *c, const struct file_id *id);
 
 #endif

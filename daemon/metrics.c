@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "server.h"
 #include "stats.h"
 #include "util.h"
 
@@ -171,6 +172,17 @@ render_daemon(struct prom *p, const struct daemon *d)
 	scalar(p, "llmfb_reload_failures_total", "counter", "Configuration "
 	    "reloads refused; the running configuration stayed.",
 	    d->reload_failures);
+	if (d->server == NULL)
+		return;
+	scalar(p, "llmfb_clients", "gauge", "Client connections open on the "
+	    "data socket.", server_clients(d->server));
+	scalar(p, "llmfb_clients_refused_total", "counter", "Client "
+	    "connections refused at a limit (max_clients, "
+	    "max_clients_per_user, the file limit); their shims went direct.",
+	    server_refused(d->server));
+	scalar(p, "llmfb_client_timeouts_total", "counter", "Client "
+	    "connections closed by request_timeout or idle_timeout with a "
+	    "request unfinished.", server_timed_out(d->server));
 }
 
 static void
@@ -499,7 +511,6 @@ metrics_render(struct daemon *d, struct buf *out)
 #define HTTP_DEADLINE_MS	10000	/* to ask, and to take the reply */
 #define HTTP_LINGER_MS		2000
 #define HTTP_LINGER_MAX		65536
-#define HTTP_PAUSE_MS		1000	/* out of descriptors: wait */
 
 /* Read the head, answer, then linger: read and drop what the client
  * still sends until it closes, since closing with unread input would
@@ -521,7 +532,7 @@ struct mconn {
 struct metrics_http {
 	struct daemon		*d;
 	struct watcher		 w;
-	struct timer		 pause;
+	struct listener_pause	 pause;		/* out of descriptors */
 	struct mconn		*conns;
 	unsigned		 nconns;
 };
@@ -843,14 +854,6 @@ mconn_new(struct metrics_http *m, int fd)
 }
 
 static void
-http_resume(struct timer *t)
-{
-	struct metrics_http *m = t->arg;
-
-	watcher_mod(m->d->loop, &m->w, EPOLLIN);
-}
-
-static void
 http_accept(struct watcher *w, uint32_t events)
 {
 	struct metrics_http *m = w->arg;
@@ -870,8 +873,7 @@ http_accept(struct watcher *w, uint32_t events)
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 	    errno == ENOMEM) {
 		log_warn("metrics: accept");
-		watcher_mod(m->d->loop, &m->w, 0);
-		timer_set(m->d->loop, &m->pause, HTTP_PAUSE_MS);
+		listener_pause(&m->pause);
 	}
 }
 
@@ -947,7 +949,7 @@ metrics_http_new(struct daemon *d, const char *addr, int port)
 	m->w.cb = http_accept;
 	m->w.arg = m;
 	m->w.events = EPOLLIN;
-	timer_init(&m->pause, http_resume, m);
+	listener_pause_init(&m->pause, d->loop, &m->w);
 	if ((err = watcher_add(d->loop, &m->w)) < 0) {
 		errno = -err;
 		log_warn("metrics listener %s port %d", addr, port);
@@ -972,7 +974,7 @@ metrics_http_free(struct metrics_http *m)
 		mconn_release(mc);
 		free(mc);
 	}
-	timer_cancel(m->d->loop, &m->pause);
+	listener_pause_cancel(&m->pause);
 	watcher_del(m->d->loop, &m->w);
 	close(m->w.fd);
 	free(m);

@@ -16,6 +16,13 @@ parse_line(struct origin *o, const char *s, size_t len)
 	size_t hlen, plen, i;
 	int v;
 
+	if (len == sizeof(PREAMBLE_ADMIT) - 3 &&
+	    memcmp(s, PREAMBLE_ADMIT, len) == 0) {
+		if (o->admit)
+			return -1;	/* twice */
+		o->admit = true;
+		return 0;
+	}
 	if (len == sizeof(PREAMBLE_TLS) - 3 &&
 	    memcmp(s, PREAMBLE_TLS, len) == 0) {
 		if (o->host[0] == '\0' || o->tls)

@@ -12,6 +12,7 @@ struct origin {
 	char	host[254];	/* lower case; empty until CONNECT */
 	int	port;
 	bool	tls;
+	bool	admit;	/* the shim asked to be told it is taken */
 	unsigned long long sent_us;	/* the SENT stamp; 0: none */
 };
 

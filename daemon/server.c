@@ -25,22 +25,45 @@
 #define MAX_TARGET	8192
 #define MAX_QUEUED	4		/* pipelined requests parsed ahead */
 #define OUT_MAX		(64u << 20)	/* hard cap on queued output */
+#define STOP_GRACE_MS	1000		/* a silent connection, stopping */
+#define FULL_LOG_MS	10000		/* "full" said at most this often */
+
+/* Connections one user holds: the per-user limit. */
+struct user_count {
+	uid_t		 uid;
+	unsigned int	 n;
+};
 
 struct server {
 	struct daemon	*d;
 	struct watcher	 w;
 	char		*path;
 	bool		 handed;	/* by systemd: never unlinked */
+	struct file_id	 id;		/* the socket file we bound */
 	bool		 stopping;	/* accepting no more */
 	struct conn	*conns;		/* open connections */
 	unsigned int	 nclients;
 	uint64_t	 accepted;
+	uint64_t	 refused;	/* over a limit, told so */
+	uint64_t	 timed_out;	/* closed by a timeout */
+	/* Few users hold connections at once: a short array, searched. */
+	struct user_count *users;
+	size_t		 nusers, capusers;
+	/* Out of file descriptors: a spare one is let go to accept and
+	 * refuse a waiting client, so that none waits on us for nothing. */
+	int		 spare_fd;
+	struct listener_pause pause;	/* out of fds, no spare */
+	uint64_t	 full_said_ms;	/* when "full" was last logged */
+	uint64_t	 stop_ms;	/* when stopping began */
 };
 
 struct conn {
 	struct watcher	 w;
 	struct server	*srv;
 	struct conn	*prev, *next;	/* in srv->conns */
+	uid_t		 uid;		/* SO_PEERCRED's, at accept */
+	struct timer	 timer;		/* request_timeout or idle_timeout */
+	uint64_t	 rx_since;	/* a request under way since; 0: none */
 	http_parser	 parser;
 	struct caller	 caller;	/* read on first use */
 	bool		 caller_known;
@@ -61,9 +84,13 @@ struct conn {
 	bool		 closed;
 	bool		 dispatch_queued;
 	bool		 read_eof;
+	bool		 admit_said;	/* answered the shim's ADMIT */
 };
 
 static void conn_close(struct conn *c);
+static void conn_arm(struct conn *c);
+static void conn_timeout(struct timer *t);
+static void user_put(struct server *s, uid_t uid);
 static void conn_dispatch(void *arg);
 static void conn_read_preamble(struct conn *c, const char *data, size_t n);
 static void conn_parse(struct conn *c, const char *data, size_t n);
@@ -168,6 +195,7 @@ conn_update_events(struct conn *c)
 	if (buf_pending(&c->out) > 0)
 		ev |= EPOLLOUT;
 	watcher_mod(c->srv->d->loop, &c->w, ev);
+	conn_arm(c);
 }
 
 static void
@@ -415,6 +443,8 @@ on_message_begin(http_parser *p)
 	struct conn *c = p->data;
 	struct http_req *r = xcalloc(1, sizeof(*r));
 
+	if (c->rx_since == 0)
+		c->rx_since = loop_now(c->srv->d->loop);
 	buf_init(&r->body, c->srv->d->cfg->max_request_body);
 	http_req_free(c->parsing);
 	c->parsing = r;
@@ -516,9 +546,12 @@ on_headers_complete(http_parser *p)
 			return -1;
 		}
 		/* The body is wanted: say so now rather than make the
-		 * client wait out its Expect timeout. */
+		 * client wait out its Expect timeout.  The client may be
+		 * gone already: then parsing stops here. */
 		conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 		conn_flush(c);
+		if (c->closed)
+			return -1;
 	}
 	return 0;
 }
@@ -541,6 +574,11 @@ on_message_complete(http_parser *p)
 	struct conn *c = p->data;
 	struct http_req **tail = &c->queue;
 
+	/* Nothing is queued for a connection that is gone: its memory is
+	 * freed after this batch of events, before any work queued now. */
+	if (c->closed)
+		return -1;
+	c->rx_since = 0;
 	while (*tail != NULL)
 		tail = &(*tail)->next;
 	*tail = c->parsing;
@@ -605,9 +643,11 @@ conn_close(struct conn *c)
 		c->call = NULL;
 		call_client_gone(call);
 	}
+	timer_cancel(c->srv->d->loop, &c->timer);
 	watcher_del(c->srv->d->loop, &c->w);
 	close(c->w.fd);
 	c->w.fd = -1;
+	user_put(c->srv, c->uid);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -639,11 +679,13 @@ conn_read(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	if (!c->pre_done) {
+	if (c->rx_since == 0)
+		c->rx_since = loop_now(c->srv->d->loop);
+	if (!c->pre_done)
 		conn_read_preamble(c, data, (size_t)n);
-		return;
-	}
-	conn_parse(c, data, (size_t)n);
+	else
+		conn_parse(c, data, (size_t)n);
+	conn_arm(c);
 }
 
 /* The start of a connection: the shim's preamble lines, if any, then
@@ -666,6 +708,17 @@ conn_read_preamble(struct conn *c, const char *data, size_t n)
 	if (used > 0)
 		origin_format(&c->origin, c->origin_url,
 		    sizeof(c->origin_url));
+	if (c->origin.admit && !c->admit_said && st != PREAMBLE_BAD) {
+		/* Taken: the shim waits for this before it lets the
+		 * program go on. */
+		c->admit_said = true;
+		if (conn_write(c, PREAMBLE_ADMITTED,
+		    sizeof(PREAMBLE_ADMITTED) - 1) < 0)
+			return;
+		conn_flush(c);
+		if (c->closed)
+			return;
+	}
 	data += used;
 	n -= used;
 	switch (st) {
@@ -729,39 +782,273 @@ conn_event(struct watcher *w, uint32_t events)
 		conn_close(c);
 }
 
+/* ---- timeouts ---------------------------------------------------------- */
+
+/* Idle: between requests, with nothing read of the next one and nothing
+ * left to send. */
+static bool
+conn_idle(const struct conn *c)
+{
+	return c->pre_done && c->rx_since == 0 && c->parsing == NULL &&
+	    c->queue == NULL && c->call == NULL && !c->responding &&
+	    buf_pending(&c->out) == 0;
+}
+
+/* The connection's one timer, for where it is now: a request under way
+ * (a new connection's included) must be in within request_timeout of
+ * its first byte; an idle one is closed after idle_timeout; while a call
+ * is served the call's own timeouts rule.  Stopping, what is not serving
+ * a call gets STOP_GRACE_MS at most. */
+static void
+conn_arm(struct conn *c)
+{
+	const struct config *cfg = c->srv->d->cfg;
+	struct loop *l = c->srv->d->loop;
+	uint64_t now = loop_now(l), until;
+	bool serving = c->queue != NULL || c->call != NULL || c->responding;
+
+	if (c->closed)
+		return;
+	if (c->failed && !serving) {
+		until = now + STOP_GRACE_MS;	/* its error is on the way */
+	} else if (c->rx_since != 0 && !serving) {
+		until = c->rx_since + cfg->request_timeout_ms;
+		if (c->srv->stopping &&
+		    until > c->srv->stop_ms + STOP_GRACE_MS)
+			until = c->srv->stop_ms + STOP_GRACE_MS;
+	} else if (conn_idle(c)) {
+		until = now + (c->srv->stopping ? 0 : cfg->idle_timeout_ms);
+	} else {
+		timer_cancel(l, &c->timer);
+		return;
+	}
+	timer_set(l, &c->timer, until > now ? until - now : 0);
+}
+
+static void
+conn_timeout(struct timer *t)
+{
+	struct conn *c = t->arg;
+
+	if (c->closed)
+		return;
+	if (c->parsing != NULL && !c->failed) {
+		/* Half a request: the client is told why it ends. */
+		c->srv->timed_out++;
+		conn_fail(c, 408, "request timeout");
+		if (!c->closed)
+			conn_arm(c);
+		return;
+	}
+	if (!conn_idle(c))
+		c->srv->timed_out++;
+	conn_close(c);
+}
+
+/* ---- limits ------------------------------------------------------------ */
+
+static struct user_count *
+user_find(struct server *s, uid_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < s->nusers; i++)
+		if (s->users[i].uid == uid)
+			return &s->users[i];
+	return NULL;
+}
+
+/* One more connection for uid, unless it holds limit already. */
+static bool
+user_take(struct server *s, uid_t uid, unsigned int limit)
+{
+	struct user_count *u = user_find(s, uid);
+
+	if (u == NULL) {
+		if (s->nusers == s->capusers) {
+			size_t cap = s->capusers ? s->capusers * 2 : 8;
+			struct user_count *n = realloc(s->users,
+			    cap * sizeof(*n));
+
+			if (n == NULL)
+				return false;
+			s->users = n;
+			s->capusers = cap;
+		}
+		u = &s->users[s->nusers++];
+		u->uid = uid;
+		u->n = 0;
+	}
+	if (u->n >= limit)
+		return false;
+	u->n++;
+	return true;
+}
+
+static void
+user_put(struct server *s, uid_t uid)
+{
+	struct user_count *u = user_find(s, uid);
+
+	if (u != NULL && --u->n == 0)
+		*u = s->users[--s->nusers];
+}
+
+static uid_t
+peer_uid(int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0 ||
+	    len != sizeof(uc))
+		return (uid_t)-1;	/* all such peers count as one user */
+	return uc.uid;
+}
+
+/* Say it at most every FULL_LOG_MS: a flood must not become one in the
+ * log too. */
+static void
+say_full(struct server *s, const char *fmt, unsigned long a, unsigned long b)
+{
+	uint64_t now = loop_now(s->d->loop);
+
+	if (s->full_said_ms != 0 && now - s->full_said_ms < FULL_LOG_MS)
+		return;
+	s->full_said_ms = now;
+	log_warnx(fmt, a, b);
+}
+
+/* A connection over a limit: told so at once and closed.  A shim that
+ * asked to be admitted reads no "OK" and makes the program's connection
+ * itself; a plain HTTP client reads a 503.  Nothing of the request is
+ * read: what it sent is discarded with the socket. */
+static void
+conn_refuse(struct server *s, int fd)
+{
+	static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 112\r\n"
+	    "Retry-After: 1\r\nx-llmfb-full: 1\r\nConnection: close\r\n\r\n"
+	    "{\"error\":{\"message\":\"llmfb: too many connections from this "
+	    "user\",\"type\":\"server_error\",\"code\":\"llmfb_full\"}}\n";
+
+	s->refused++;
+	if (send(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("refusing a client: %s", strerror(errno));
+	close(fd);
+}
+
+static void
+listener_resume(struct timer *t)
+{
+	struct listener_pause *p = t->arg;
+
+	if (p->w->fd >= 0)
+		watcher_mod(p->l, p->w, EPOLLIN);
+}
+
+void
+listener_pause_init(struct listener_pause *p, struct loop *l,
+    struct watcher *w)
+{
+	timer_init(&p->t, listener_resume, p);
+	p->l = l;
+	p->w = w;
+}
+
+void
+listener_pause(struct listener_pause *p)
+{
+	watcher_mod(p->l, p->w, 0);
+	timer_set(p->l, &p->t, LISTENER_PAUSE_MS);
+}
+
+void
+listener_pause_cancel(struct listener_pause *p)
+{
+	timer_cancel(p->l, &p->t);
+}
+
+/* accept() failed for want of file descriptors.  With the spare one let
+ * go, the client at the head of the queue is accepted and refused, so it
+ * fails open at once instead of waiting.  Without it, accepting pauses a
+ * while: the listener is level-triggered, and would only spin.  Returns
+ * whether to go on accepting. */
+static bool
+server_shed(struct server *s, int err)
+{
+	int fd;
+
+	say_full(s, "out of file descriptors (%lu clients, errno %lu): "
+	    "refusing connections; shims go direct", s->nclients,
+	    (unsigned long)err);
+	if (s->spare_fd >= 0) {
+		close(s->spare_fd);
+		fd = accept4(s->w.fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			conn_refuse(s, fd);
+		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			return true;
+	}
+	listener_pause(&s->pause);
+	return false;
+}
+
 static void
 server_accept(struct watcher *w, uint32_t events)
 {
 	struct server *s = w->arg;
+	const struct config *cfg = s->d->cfg;
 	struct conn *c;
+	uid_t uid;
 	int fd, i;
 
 	(void)events;
 	for (i = 0; i < 64; i++) {
 		fd = accept4(s->w.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				if (server_shed(s, errno))
+					continue;
+				return;
+			}
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept");
 			return;
 		}
-		if (s->nclients >= s->d->cfg->max_clients) {
-			log_warnx("%u clients: refusing one", s->nclients);
-			close(fd);
+		uid = peer_uid(fd);
+		if (s->nclients >= cfg->max_clients) {
+			say_full(s, "%lu clients, the most llmfbd takes "
+			    "(limits.max_clients): refusing; shims go direct "
+			    "(uid %lu)", s->nclients, (unsigned long)uid);
+			conn_refuse(s, fd);
+			continue;
+		}
+		if (!user_take(s, uid, cfg->max_clients_per_user)) {
+			say_full(s, "uid %lu holds %lu connections, the most one "
+			    "user may (limits.max_clients_per_user): refusing; "
+			    "its shims go direct", (unsigned long)uid,
+			    cfg->max_clients_per_user);
+			conn_refuse(s, fd);
 			continue;
 		}
 		c = xcalloc(1, sizeof(*c));
 		c->srv = s;
+		c->uid = uid;
 		http_parser_init(&c->parser, HTTP_REQUEST);
 		c->parser.data = c;
 		buf_init(&c->out, OUT_MAX);
 		buf_init(&c->pre, 2 * PREAMBLE_LINE_MAX);
+		timer_init(&c->timer, conn_timeout, c);
 		c->w.fd = fd;
 		c->w.cb = conn_event;
 		c->w.arg = c;
 		c->w.events = EPOLLIN | EPOLLRDHUP;
 		if (watcher_add(s->d->loop, &c->w) < 0) {
 			log_warn("epoll add");
+			user_put(s, uid);
 			close(fd);
 			free(c);
 			continue;
@@ -772,11 +1059,15 @@ server_accept(struct watcher *w, uint32_t events)
 		s->conns = c;
 		s->nclients++;
 		s->accepted++;
+		/* A new connection is a request under way: its first bytes
+		 * are due within request_timeout. */
+		c->rx_since = loop_now(s->d->loop);
+		conn_arm(c);
 	}
 }
 
 int
-unix_listen(const char *path, unsigned int mode)
+unix_listen(const char *path, unsigned int mode, struct file_id *ret_id)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, e;
@@ -787,10 +1078,13 @@ unix_listen(const char *path, unsigned int mode)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* A socket file left by a dead daemon would refuse the bind. */
+	/* A socket file left by a dead daemon would refuse the bind; one
+	 * of a live daemon is taken over (a restart): it serves what it
+	 * has and, leaving, removes only its own file. */
 	unlink(path);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, mode) < 0 || listen(fd, 1024) < 0) {
+	    chmod(path, mode) < 0 || (e = file_id_of(path, ret_id)) < 0 ||
+	    listen(fd, 1024) < 0) {
 		e = -errno;
 		close(fd);
 		return e;
@@ -799,10 +1093,12 @@ unix_listen(const char *path, unsigned int mode)
 }
 
 int
-unix_listener(const char *path, unsigned int mode, int handed_fd)
+unix_listener(const char *path, unsigned int mode, int handed_fd,
+    struct file_id *ret_id)
 {
 	if (handed_fd < 0)
-		return unix_listen(path, mode);
+		return unix_listen(path, mode, ret_id);
+	memset(ret_id, 0, sizeof(*ret_id));
 	if (fcntl(handed_fd, F_SETFL, fcntl(handed_fd, F_GETFL) |
 	    O_NONBLOCK) < 0)
 		log_warn("socket activation: %s: O_NONBLOCK", path);
@@ -810,20 +1106,20 @@ unix_listener(const char *path, unsigned int mode, int handed_fd)
 }
 
 void
-unix_listener_close(int fd, const char *path, bool handed)
+unix_listener_close(int fd, const char *path, const struct file_id *id)
 {
 	close(fd);
-	if (!handed)
-		unlink(path);
+	unlink_own(path, id);
 }
 
 struct server *
 server_new(struct daemon *d, const char *path, unsigned int mode, int fd)
 {
 	struct server *s;
+	struct file_id id;
 	bool handed = fd >= 0;
 
-	if ((fd = unix_listener(path, mode, fd)) < 0) {
+	if ((fd = unix_listener(path, mode, fd, &id)) < 0) {
 		errno = -fd;
 		log_warn("listen on %s", path);
 		return NULL;
@@ -832,28 +1128,23 @@ server_new(struct daemon *d, const char *path, unsigned int mode, int fd)
 	s->d = d;
 	s->path = xstrdup(path);
 	s->handed = handed;
+	s->id = id;
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	listener_pause_init(&s->pause, d->loop, &s->w);
 	s->w.fd = fd;
 	s->w.cb = server_accept;
 	s->w.arg = s;
 	s->w.events = EPOLLIN;
 	if (watcher_add(d->loop, &s->w) < 0) {
 		log_warn("epoll add");
-		close(fd);
+		unix_listener_close(fd, path, &id);
+		if (s->spare_fd >= 0)
+			close(s->spare_fd);
 		free(s->path);
 		free(s);
 		return NULL;
 	}
 	return s;
-}
-
-/* Idle: between requests, with nothing read of the next one and nothing
- * left to send.  A connection that has sent nothing yet is not idle: its
- * first request is surely on its way. */
-static bool
-conn_idle(const struct conn *c)
-{
-	return c->pre_done && c->parsing == NULL && c->queue == NULL &&
-	    c->call == NULL && !c->responding && buf_pending(&c->out) == 0;
 }
 
 bool
@@ -867,16 +1158,21 @@ server_stop(struct server *s)
 	 * its queue for the next llmfbd.  Our own goes at once, so that
 	 * shims fail open instead of waiting. */
 	watcher_del(s->d->loop, &s->w);
-	unix_listener_close(s->w.fd, s->path, s->handed);
+	listener_pause_cancel(&s->pause);
+	unix_listener_close(s->w.fd, s->path, &s->id);
 	s->w.fd = -1;
+	s->stop_ms = loop_now(s->d->loop);
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;
 		if (conn_idle(c))
 			conn_close(c);
 	}
 	/* Set after: the caller learns from the return that none is left,
-	 * and daemon_drained() is for the closes still to come. */
+	 * and daemon_drained() is for the closes still to come.  What has
+	 * sent no whole request yet gets a short grace. */
 	s->stopping = true;
+	for (c = s->conns; c != NULL; c = c->next)
+		conn_arm(c);
 	return s->nclients == 0;
 }
 
@@ -885,10 +1181,14 @@ server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
+	listener_pause_cancel(&s->pause);
 	if (s->w.fd >= 0) {
 		watcher_del(s->d->loop, &s->w);
-		unix_listener_close(s->w.fd, s->path, s->handed);
+		unix_listener_close(s->w.fd, s->path, &s->id);
 	}
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	free(s->users);
 	free(s->path);
 	free(s);
 }
@@ -909,4 +1209,16 @@ uint64_t
 server_accepted(const struct server *s)
 {
 	return s->accepted;
+}
+
+uint64_t
+server_refused(const struct server *s)
+{
+	return s->refused;
+}
+
+uint64_t
+server_timed_out(const struct server *s)
+{
+	return s->timed_out;
 }

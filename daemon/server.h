@@ -12,6 +12,8 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "loop.h"
+#include "util.h"
 
 struct daemon;
 struct conn;
@@ -39,14 +41,31 @@ struct http_req {
 };
 
 /* Bind a listening Unix stream socket at path (replacing a stale one),
- * with the given mode.  Returns the fd or -errno. */
-int unix_listen(const char *path, unsigned int mode);
+ * with the given mode; *ret_id is the socket file made.  Returns the fd
+ * or -errno. */
+int unix_listen(const char *path, unsigned int mode, struct file_id *ret_id);
 /* The same, or handed_fd (>= 0) when systemd handed one over: made
- * non-blocking and used as it is.  Returns the fd or -errno. */
-int unix_listener(const char *path, unsigned int mode, int handed_fd);
-/* Close it; unlink path unless the socket was handed over (it is
- * systemd's, and outlives us). */
-void unix_listener_close(int fd, const char *path, bool handed);
+ * non-blocking and used as it is, *ret_id zeroed (systemd's file, never
+ * ours to remove).  Returns the fd or -errno. */
+int unix_listener(const char *path, unsigned int mode, int handed_fd,
+    struct file_id *ret_id);
+/* Close it, and unlink path if it is still the file id names: a newer
+ * llmfbd may have bound its own socket there meanwhile. */
+void unix_listener_close(int fd, const char *path, const struct file_id *id);
+
+/* A listener out of file descriptors: accept() fails at once while a
+ * client waits, and a level-triggered listener would wake the loop for
+ * ever.  listener_pause() stops watching it for LISTENER_PAUSE_MS. */
+struct listener_pause {
+	struct timer	 t;
+	struct loop	*l;
+	struct watcher	*w;
+};
+#define LISTENER_PAUSE_MS	100
+void listener_pause_init(struct listener_pause *p, struct loop *l,
+    struct watcher *w);
+void listener_pause(struct listener_pause *p);
+void listener_pause_cancel(struct listener_pause *p);
 
 /* The data socket at path: bound here (mode), or fd >= 0, a listening
  * socket systemd handed over, which is never unlinked. */
@@ -61,6 +80,11 @@ bool server_handed(const struct server *s);
 unsigned int server_clients(const struct server *s);
 /* Connections accepted since start (the shim's probes included). */
 uint64_t server_accepted(const struct server *s);
+/* Connections refused over limits.max_clients, max_clients_per_user or
+ * the file limit; and those closed by request_timeout or idle_timeout
+ * with a request unfinished. */
+uint64_t server_refused(const struct server *s);
+uint64_t server_timed_out(const struct server *s);
 
 /* The value of a request header (first of that name), or NULL. */
 const char *http_req_header(const struct http_req *r, const char *name);

@@ -491,8 +491,9 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
 /* ------------------------------------------------------------------ */
 /* connect() */
 
-/* The daemon cannot be reached and nothing was sent: connect fd where the
- * name really is, as if the shim had never been there. */
+/* The daemon cannot take the connection (away, full, or not a port it
+ * serves) and nothing was sent: connect fd where the name really is, as
+ * if the shim had never been there. */
 static int net_direct(int fd, unsigned idx, uint16_t port, int family,
 		      bool nonblock)
 {
@@ -505,7 +506,7 @@ static int net_direct(int fd, unsigned idx, uint16_t port, int family,
 	h.ai_socktype = SOCK_STREAM;
 	h.ai_flags = family == AF_INET6 ? AI_V4MAPPED : 0;
 	snprintf(ps, sizeof(ps), "%u", port);
-	SHIM_DEBUG("connect", "%s:%u: daemon away, connecting directly",
+	SHIM_DEBUG("connect", "%s:%u: not for llmfbd, connecting directly",
 		   synth_name[idx], port);
 	if (REAL(getaddrinfo)(synth_name[idx], ps, &h, &res) != 0) {
 		errno = EHOSTUNREACH;
@@ -695,7 +696,7 @@ static int net_redirect(int fd, const struct sockaddr *sa, socklen_t salen,
 {
 	const char *host = synth_name[idx];
 	uint16_t port = sa_port(sa);
-	char pre[PREAMBLE_LINE_MAX + 1];
+	char pre[2 * PREAMBLE_LINE_MAX];
 	struct ep_reg regs[EP_REGS_MAX];
 	struct redir *r = NULL;
 	struct stat st, tcp_st;
@@ -724,14 +725,17 @@ static int net_redirect(int fd, const struct sockaddr *sa, socklen_t salen,
 	if (r == NULL)
 		goto direct;
 
-	n = snprintf(pre, sizeof(pre), PREAMBLE_CONNECT " %s %u\r\n", host,
-		     port);
+	n = snprintf(pre, sizeof(pre), PREAMBLE_CONNECT " %s %u\r\n"
+		     PREAMBLE_ADMIT, host, port);
 	shim_guard_enter();
 	u = shim_daemon_connect(false, DAEMON_CONNECT_MS);
 	shim_guard_leave();
 	if (u < 0)
 		goto direct;
-	if (send(u, pre, (size_t)n, MSG_NOSIGNAL) != n)
+	/* Nothing of the program's is sent before llmfbd says it takes the
+	 * connection: at a limit, the connection is the program's own. */
+	if (send(u, pre, (size_t)n, MSG_NOSIGNAL) != n ||
+	    !shim_daemon_admitted(u, SHIM_ADMIT_MS))
 		goto direct;
 	copy_opts(fd, u, r);
 	/* Signal-driven I/O (F_SETOWN, O_ASYNC) and O_NONBLOCK, as set. */

@@ -2,6 +2,7 @@
  * debug log, the intercepted-host list and the daemon probe.  Nothing here
  * knows about libcurl or OpenSSL; see shim.h. */
 #include "shim.h"
+#include "shim_proto.h"
 #include "util.h"	/* ARRAY_SIZE; the shim links none of util.c */
 
 #include <dlfcn.h>
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -706,16 +708,61 @@ int shim_daemon_connect(bool nonblock, int timeout_ms)
 	return fd;
 }
 
+bool shim_daemon_admitted(int fd, int timeout_ms)
+{
+	static const char ok[] = PREAMBLE_ADMITTED;
+	char got[sizeof(ok) - 1];
+	unsigned long long until = shim_now_us() +
+				   (unsigned long long)timeout_ms * 1000;
+	size_t have = 0;
+
+	while (have < sizeof(got)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		unsigned long long now = shim_now_us();
+		ssize_t n;
+		int r;
+
+		if (now >= until)
+			return false;
+		r = poll(&p, 1, (int)((until - now + 999) / 1000));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		/* Only the answer's bytes: what follows is the program's. */
+		n = recv(fd, got + have, sizeof(got) - have, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return false;
+		have += (size_t)n;
+		if (memcmp(got, ok, have) != 0)
+			return false;	/* a refusal: not worth reading on */
+	}
+	return true;
+}
+
 bool shim_daemon_up(void)
 {
+	static const char admit[] = PREAMBLE_ADMIT;
 	int saved = errno;
+	bool up = false;
 	int fd;
 
 	shim_guard_enter();
+	/* Non-blocking: a full backlog is a daemon that does not keep up,
+	 * and the send below fails on the unconnected socket. */
 	fd = shim_daemon_connect(true, 0);
-	if (fd >= 0)
+	if (fd >= 0) {
+		up = send(fd, admit, sizeof(admit) - 1, MSG_NOSIGNAL) ==
+			     (ssize_t)(sizeof(admit) - 1) &&
+		     shim_daemon_admitted(fd, SHIM_ADMIT_MS);
+		if (!up)
+			SHIM_DEBUG("daemon", "%s: not taking connections now",
+				   sock_path);
 		REAL(close)(fd);
+	}
 	shim_guard_leave();
 	errno = saved;
-	return fd >= 0;
+	return up;
 }

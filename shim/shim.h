@@ -162,9 +162,20 @@ bool shim_host_intercepted(const char *host);
  * timeout_ms (0: no limit) for room in the backlog. */
 int shim_daemon_connect(bool nonblock, int timeout_ms);
 
-/* True when a connect() to the daemon's socket succeeds now (or would
- * block: backlog full, the daemon is alive).  The probe socket is closed. */
+/* Wait at most timeout_ms for llmfbd's answer to the ADMIT line sent on
+ * fd (common/shim_proto.h): true when it takes the connection.  Reads
+ * that answer and nothing more. */
+bool shim_daemon_admitted(int fd, int timeout_ms);
+
+/* True when llmfbd takes a connection now: a probe connection asks it
+ * (ADMIT) and is closed.  False when the daemon is away, its backlog is
+ * full, this user is at its limit, or it does not answer within
+ * SHIM_ADMIT_MS: then the program's call goes direct. */
 bool shim_daemon_up(void);
+
+/* How long the shim waits for llmfbd to say it takes a connection; a
+ * daemon that has not answered by then is treated as away. */
+#define SHIM_ADMIT_MS	1000
 
 /* net.c, for tls.c and the core */
 

@@ -17,6 +17,7 @@ B=${B:-build}
 . tests/e2e/kernel.sh
 . tests/e2e/deploy.sh
 . tests/e2e/deb.sh
+. tests/e2e/harden.sh
 
 PASS=0
 FAIL=0
@@ -576,6 +577,7 @@ else
 	t_status
 	t_breaker
 	t_retry_after
+	harden_cases
 	ladder_cases
 	dialect_cases
 	observe_cases

@@ -53,6 +53,28 @@ START_TEST(test_sent_stamp)
 }
 END_TEST
 
+/* The shim asks to be admitted: after CONNECT, or alone (a probe); once. */
+START_TEST(test_admit)
+{
+	struct origin o = { 0 };
+	size_t used;
+
+	ck_assert_int_eq(scan(&o, "LLMFB/1 CONNECT h.test 443\r\n"
+	    "LLMFB/1 ADMIT\r\n", &used), PREAMBLE_MORE);
+	ck_assert(o.admit);
+	ck_assert_str_eq(o.host, "h.test");
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(scan(&o, "LLMFB/1 ADMIT\r\n", &used), PREAMBLE_MORE);
+	ck_assert(o.admit);
+	ck_assert_uint_eq(used, 15);
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(scan(&o, "LLMFB/1 ADMIT\r\nLLMFB/1 ADMIT\r\n",
+	    &used), PREAMBLE_BAD);
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(scan(&o, "LLMFB/1 ADMITX\r\n", &used), PREAMBLE_BAD);
+}
+END_TEST
+
 START_TEST(test_needs_more)
 {
 	struct origin o = { 0 };
@@ -140,6 +162,7 @@ main(void)
 	tcase_add_test(tc, test_connect_then_http);
 	tcase_add_test(tc, test_tls_marker);
 	tcase_add_test(tc, test_needs_more);
+	tcase_add_test(tc, test_admit);
 	tcase_add_test(tc, test_sent_stamp);
 	tcase_add_test(tc, test_no_preamble);
 	tcase_add_test(tc, test_bad_lines);

@@ -1,0 +1,220 @@
+# The hardening cases: any local user may talk to the data socket, so
+# llmfbd must not be crashed, starved or confused by one, and no secret
+# may go where it was not meant to.  Sourced by run.sh.
+
+RAW=tests/e2e/rawsock.py
+
+# hd_start NAME [YAML lines...]: a second llmfbd of its own, in a
+# directory any user can reach (its socket is 0666, as the unit's), on a
+# small config for the mock's primary; extra lines go in its limits.
+# Sets HD (its directory) and HD_PID.
+hd_start() {
+	local name=$1 line
+	shift
+	HD=$(mktemp -d "${TMPDIR:-/tmp}/llmfb-$name.XXXXXX")
+	chmod 0755 "$HD"
+	install -m 0644 "$STACK_DIR/certs/ca.pem" "$HD/ca.pem"
+	{
+		echo "listen: $HD/llmfb.sock"
+		echo "control: $HD/control.sock"
+		echo "intercept: [api.openai.com]"
+		echo "ebpf: off"
+		echo "network_watch: false"
+		echo "upstream: { ca_file: $HD/ca.pem }"
+		echo "providers:"
+		echo "  p: { dialect: openai, base_url: \"https://127.0.0.1:$MOCK_PORT/primary/v1\" }"
+		echo "targets: { hp: { provider: p } }"
+		echo "routes:"
+		echo "  - { name: all, match: { host: api.openai.com }, ladder: [hp] }"
+		[ $# -eq 0 ] || echo "limits:"
+		for line in "$@"; do
+			echo "  $line"
+		done
+	} >"$HD/llmfb.yaml"
+	${HD_WRAP:-} "$B/llmfbd" -c "$HD/llmfb.yaml" -d >"$HD/log" 2>&1 &
+	HD_PID=$!
+	wait_for "llmfbd ($name)" "$B/llmfbctl" -s "$HD/control.sock" status
+}
+
+hd_stop() {
+	kill "$HD_PID" 2>/dev/null
+	wait "$HD_PID" 2>/dev/null
+	rm -rf "$HD"
+}
+
+hd_status() {
+	"$B/llmfbctl" -s "$HD/control.sock" --json status | jq -r "$1"
+}
+
+# Expect: 100-continue with the body in the same write, then a close at
+# once: the 100 cannot be sent, and the request must not be served on a
+# connection that is gone (a use-after-free, seen under make asan).
+h_expect_close() {
+	local out
+	out=$(/usr/bin/python3 "$RAW" expect-close "$STACK_DIR/llmfb.sock" 300)
+	expect_eq client "$out" "done 300"
+	expect_eq daemon-alive "$(kill -0 "$DAEMON_PID" 2>/dev/null && echo yes)" yes
+	mock_reset
+	call easy "$OAI" "$CHAT"
+	expect_eq served-after "$CODE $TARGET" "200 primary"
+	finish "harden: Expect: 100-continue, body and close in one go, 300 times: llmfbd serves on"
+}
+
+# A slow or silent client is cut off; an idle kept-alive one closed.
+h_timeouts() {
+	local out n
+	hd_start timeouts "request_timeout: 1s" "idle_timeout: 1s"
+	out=$(/usr/bin/python3 "$RAW" slowloris "$HD/llmfb.sock" --wait 20)
+	expect_match slowloris-cut "$out" '^closed after=[0-9.]+ first=HTTP/1.1_408'
+	out=$(/usr/bin/python3 "$RAW" silent "$HD/llmfb.sock" --wait 20)
+	expect_match silent-closed "$out" '^closed after='
+	out=$(/usr/bin/python3 "$RAW" idle "$HD/llmfb.sock" --wait 20)
+	expect_match idle-closed "$out" '^answered=421 closed after='
+	n=$(hd_status .timed_out)
+	expect_ge timed-out-count "$n" 2
+	expect_match metric "$("$B/llmfbctl" -s "$HD/control.sock" metrics)" \
+	    "llmfb_client_timeouts_total $n"
+	hd_stop
+	finish "harden: slowloris gets a 408, a silent client is closed, so is an idle kept-alive one"
+}
+
+# One silent client must not hold a stop for stop_timeout.
+h_stop_silent() {
+	local hold out pid
+	hd_start stop
+	pid=$HD_PID
+	coproc hold { /usr/bin/python3 "$RAW" hold "$HD/llmfb.sock" 1; }
+	read -r -u "${hold[0]}" out
+	expect_eq held "$out" "held 1"
+	kill -TERM "$pid"
+	# Gone, or a zombie not yet waited for: either way it has exited.
+	wait_for "llmfbd to stop" sh -c \
+	    "[ ! -e /proc/$pid ] || grep -q ') Z' /proc/$pid/stat" ||
+	    ERRS="$ERRS; llmfbd still runs 10 s after SIGTERM"
+	exec {hold[1]}>&-
+	wait "$hold_PID" 2>/dev/null
+	hd_stop
+	finish "harden: SIGTERM with a silent connection open stops within the grace, not stop_timeout"
+}
+
+# nobody fills its own share; root is still served, and nobody's next
+# call goes direct (fail open) instead of failing.
+h_user_limit() {
+	local hold out url="https://api.openai.com:$MOCK_PORT/v1/chat/completions"
+	if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - harden: per-user limit (needs root and setpriv)"
+		return
+	fi
+	hd_start user "max_clients_per_user: 4" "request_timeout: 1m"
+	local asnobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+	coproc hold { "${asnobody[@]}" /usr/bin/python3 "$RAW" hold \
+	    "$HD/llmfb.sock" 4; }
+	read -r -u "${hold[0]}" out
+	expect_eq nobody-holds "$out" "held 4"
+	expect_eq nobody-refused "$("${asnobody[@]}" /usr/bin/python3 "$RAW" \
+	    admit "$HD/llmfb.sock")" HTTP/1.1_503_Service_Unavailable
+	expect_eq root-admitted "$(/usr/bin/python3 "$RAW" admit \
+	    "$HD/llmfb.sock")" LLMFB/1_OK
+	mock_reset
+	# nobody's libcurl program under the shim: straight to the provider.
+	out=$("${asnobody[@]}" env LD_PRELOAD="$B/libllmfb.so" \
+	    LLMFB_SOCKET="$HD/llmfb.sock" curl -sS -o /dev/null -D - \
+	    --cacert "$HD/ca.pem" --resolve "api.openai.com:$MOCK_PORT:127.0.0.1" \
+	    -H 'Content-Type: application/json' -d "$CHAT" "$url" 2>&1 |
+	    tr -d '\r')
+	expect_match nobody-curl-direct "$out" 'HTTP/1.1 200'
+	expect_match nobody-curl-mock "$out" 'x-mock-provider: default'
+	[[ "$out" == *x-llmfb-* ]] && ERRS="$ERRS; nobody's call went through llmfbd"
+	# nobody's Python program (getaddrinfo + connect) likewise.
+	{ cat /etc/hosts; echo "127.0.0.1 api.openai.com"; } >"$HD/hosts"
+	# shellcheck disable=SC2016 # $0 and $@ are the inner sh's
+	out=$(unshare --mount sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' \
+	    "$HD/hosts" "${asnobody[@]}" env LD_PRELOAD="$B/libllmfb.so" \
+	    LLMFB_SOCKET="$HD/llmfb.sock" /usr/bin/python3 \
+	    tests/e2e/pyclient.py requests "$url" --data "$CHAT" \
+	    --cacert "$HD/ca.pem" 2>&1)
+	expect_match nobody-python-direct "$out" 'code=200 target=- .*provider=default'
+	expect_eq direct-calls "$(mock_stat default requests)" 2
+	# root, another user, is served by llmfbd meanwhile.
+	shim_on "$HD/llmfb.sock"
+	call easy "$OAI" "$CHAT"
+	shim_on
+	expect_eq root-served "$CODE $TARGET" "200 hp"
+	expect_ge refused-count "$(hd_status .refused)" 3
+	exec {hold[1]}>&-
+	wait "$hold_PID" 2>/dev/null
+	hd_stop
+	finish "harden: one user at its connection limit: its calls go direct, another user's are served"
+}
+
+# Out of file descriptors: no spin, no flood of log lines, and a call
+# still ends (served or direct), never hangs.
+h_fd_limit() {
+	local hold out t0 t1 lines
+	if ! command -v prlimit >/dev/null; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - harden: file limit (no prlimit)"
+		return
+	fi
+	HD_WRAP="prlimit --nofile=40:40" hd_start fds "request_timeout: 1m"
+	coproc hold { /usr/bin/python3 "$RAW" hold "$HD/llmfb.sock" 60; }
+	read -r -u "${hold[0]}" out
+	expect_eq held "$out" "held 60"
+	wait_for "llmfbd to shed" grep -q 'out of file descriptors' "$HD/log"
+	t0=$(awk '{print $14 + $15}' "/proc/$HD_PID/stat")
+	# Measured, not waited on: a spinning llmfbd burns this whole second.
+	sleep 1
+	t1=$(awk '{print $14 + $15}' "/proc/$HD_PID/stat")
+	expect_lt cpu-ticks-in-1s "$((t1 - t0))" 20
+	mock_reset
+	shim_on "$HD/llmfb.sock"
+	call easy "https://api.openai.com:$MOCK_PORT/v1/chat/completions" \
+	    "$CHAT" --cacert "$STACK_DIR/certs/ca.pem" \
+	    --resolve "api.openai.com:$MOCK_PORT:127.0.0.1"
+	shim_on
+	expect_eq call-ends "$CODE" 200
+	lines=$(grep -c 'out of file descriptors' "$HD/log")
+	expect_lt log-lines "$lines" 4
+	exec {hold[1]}>&-
+	wait "$hold_PID" 2>/dev/null
+	# With descriptors back, the control socket answers again.
+	wait_for "llmfbd's control socket" "$B/llmfbctl" -s "$HD/control.sock" status
+	expect_ge refused-count "$(hd_status .refused)" 1
+	hd_stop
+	finish "harden: at the file limit llmfbd refuses at once, does not spin, logs once, and calls still end"
+}
+
+# A second llmfbd on the same paths takes over; the first, leaving,
+# removes nothing of the second's.
+h_restart_overlap() {
+	local a b
+	hd_start overlap
+	a=$HD_PID
+	"$B/llmfbd" -c "$HD/llmfb.yaml" >"$HD/log2" 2>&1 &
+	b=$!
+	wait_for "the second llmfbd" sh -c "[ \"\$('$B/llmfbctl' -s '$HD/control.sock' --json status | jq .pid)\" = $b ]"
+	kill -TERM "$a"
+	wait "$a" 2>/dev/null
+	expect_eq socket-kept "$(test -S "$HD/llmfb.sock" && echo yes)" yes
+	expect_eq control-kept "$(test -S "$HD/control.sock" && echo yes)" yes
+	expect_eq hosts-kept "$(cat "$HD/llmfb.sock.hosts" 2>/dev/null | grep -c api.openai.com)" 1
+	expect_eq control-is-second "$(hd_status .pid)" "$b"
+	mock_reset
+	shim_on "$HD/llmfb.sock"
+	call easy "$OAI" "$CHAT"
+	shim_on
+	expect_eq served-by-second "$CODE $TARGET" "200 hp"
+	HD_PID=$b
+	hd_stop
+	finish "harden: restart without a pid file: the old llmfbd leaves the new one's sockets and hosts file"
+}
+
+harden_cases() {
+	h_expect_close
+	h_timeouts
+	h_stop_silent
+	h_user_limit
+	h_fd_limit
+	h_restart_overlap
+}

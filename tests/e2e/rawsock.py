@@ -1,0 +1,184 @@
+#!/usr/bin/python3
+"""rawsock: a hostile or careless client of llmfbd's data socket, for the
+hardening cases (tests/e2e/harden.sh).  It speaks bytes, not a protocol
+library, so it can do what no well-behaved client does.
+
+    rawsock.py expect-close SOCK N    N times: a POST with Expect:
+                                      100-continue and its body in one
+                                      write, then an immediate close
+    rawsock.py slowloris SOCK         a request head, one byte a 100 ms;
+                                      prints "closed after=S first=LINE"
+                                      or "finished"
+    rawsock.py silent SOCK            connects, sends nothing; prints
+                                      "closed after=S" or "open"
+    rawsock.py idle SOCK              one whole request, its answer, then
+                                      nothing; prints "answered=STATUS
+                                      closed after=S" or "... open"
+    rawsock.py hold SOCK N            opens N silent connections, prints
+                                      "held N" and keeps them until its
+                                      stdin closes
+    rawsock.py admit SOCK             the shim's ADMIT probe; prints the
+                                      first line of the answer ("" if none)
+
+Waits are bounded by --wait seconds (default 20).
+"""
+
+import argparse
+import socket
+import sys
+import time
+
+HEAD = (b"POST /v1/chat/completions HTTP/1.1\r\n"
+        b"Host: api.openai.com\r\n"
+        b"Content-Type: application/json\r\n"
+        b"Authorization: Bearer sk-slow\r\n"
+        b"Content-Length: 2\r\n\r\n{}")
+
+
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    return s
+
+
+def wait_close(s, limit):
+    """Read until EOF (or a reset); seconds it took, or None."""
+    t0 = time.monotonic()
+    s.settimeout(limit)
+    got = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    except socket.timeout:
+        return None, got
+    return time.monotonic() - t0, got
+
+
+def first_line(data):
+    return data.split(b"\r\n", 1)[0].decode("latin-1").replace(" ", "_")
+
+
+def expect_close(path, n):
+    body = b'{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}'
+    req = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+           b"Expect: 100-continue\r\nContent-Type: application/json\r\n"
+           b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    for _ in range(n):
+        s = connect(path)
+        s.sendall(req)
+        s.close()
+    print("done", n)
+
+
+def slowloris(path, limit):
+    s = connect(path)
+    t0 = time.monotonic()
+    s.setblocking(False)
+    for i in range(len(HEAD)):
+        if time.monotonic() - t0 > limit:
+            break
+        try:
+            s.send(HEAD[i:i + 1])
+            s.recv(1, socket.MSG_PEEK)
+            break           # the server said something, or closed
+        except BlockingIOError:
+            pass
+        except (BrokenPipeError, ConnectionResetError):
+            break           # closed: what it said may still be there
+        time.sleep(0.1)
+    else:
+        print("finished")
+        return
+    s.setblocking(True)
+    _, got = wait_close(s, 5)
+    print("closed after=%.2f first=%s" % (time.monotonic() - t0,
+                                           first_line(got)))
+
+
+def silent(path, limit):
+    s = connect(path)
+    took, _ = wait_close(s, limit)
+    print("open" if took is None else "closed after=%.2f" % took)
+
+
+def idle(path, limit):
+    s = connect(path)
+    s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: not-intercepted.test\r\n\r\n")
+    s.settimeout(limit)
+    got = b""
+    while b"\r\n\r\n" not in got:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    status = first_line(got).split("_")[1] if got else "0"
+    head, _, body = got.partition(b"\r\n\r\n")
+    clen = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            clen = int(line.split(b":")[1])
+    while len(body) < clen:
+        b = s.recv(65536)
+        if not b:
+            break
+        body += b
+    took, _ = wait_close(s, limit)
+    print("answered=%s %s" % (status, "open" if took is None else
+                              "closed after=%.2f" % took))
+
+
+def hold(path, n):
+    held = [connect(path) for _ in range(n)]
+    print("held", len(held), flush=True)
+    sys.stdin.read()
+
+
+def admit(path, limit):
+    s = connect(path)
+    s.settimeout(limit)
+    got = b""
+    try:
+        s.sendall(b"LLMFB/1 ADMIT\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass            # refused before we spoke: its answer is there
+    try:
+        while b"\r\n" not in got:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+    except (ConnectionResetError, socket.timeout):
+        pass
+    print(first_line(got))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode")
+    ap.add_argument("sock")
+    ap.add_argument("n", nargs="?", type=int, default=1)
+    ap.add_argument("--wait", type=float, default=20)
+    a = ap.parse_args()
+    if a.mode == "expect-close":
+        expect_close(a.sock, a.n)
+    elif a.mode == "slowloris":
+        slowloris(a.sock, a.wait)
+    elif a.mode == "silent":
+        silent(a.sock, a.wait)
+    elif a.mode == "idle":
+        idle(a.sock, a.wait)
+    elif a.mode == "hold":
+        hold(a.sock, a.n)
+    elif a.mode == "admit":
+        admit(a.sock, a.wait)
+    else:
+        ap.error("unknown mode " + a.mode)
+
+
+if __name__ == "__main__":
+    main()
