@@ -161,7 +161,7 @@ $(B)/llmfbctl: $(CTL_OBJ) $(B)/obj/daemon/config.o $(B)/obj/daemon/ynode.o \
 
 $(B)/llmfb-mock: $(B)/obj/tests/mock/mock.o $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lssl -lcrypto -ljansson -lhttp_parser -lpthread
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lssl -lcrypto -ljansson -lhttp_parser -lz -lpthread
 
 $(B)/lcclient: $(B)/obj/tests/e2e/lcclient.o
 	@$(if $(Q),echo "  LD      $@")

@@ -1139,6 +1139,8 @@ on_done(struct xfer *x, CURLcode rc)
 		return;		/* call_destroy frees the xfer */
 	if (rc != CURLE_OK) {
 		o.kind = outcome_of_curl(x, rc);
+		if (x->too_big)
+			o.why = "answer-too-large";
 		log_debug("attempt %s: %s", call->target ? call->target->name :
 		    call->host, x->errbuf[0] ? x->errbuf :
 		    curl_easy_strerror(rc));
@@ -1460,7 +1462,8 @@ attempt_ended(struct call *call, const struct outcome *o)
 	log_debug("route %s: %s failed (%s, %s), %s", call->route->name,
 	    call->target->name, fail_kind_name(fk), why,
 	    a == LADDER_TRY ? "moving on" : "giving up");
-	if (a == LADDER_FAIL && o->kind == OUT_OK && fk != FK_TECHNICAL) {
+	if (a == LADDER_FAIL && o->kind == OUT_OK && fk != FK_TECHNICAL &&
+	    !outcome_key_refused(o)) {
 		/* Nothing better qualifies: a real answer (a miss of the
 		 * quality floor, a refusal, a provider's 4xx) beats a safe
 		 * failure. */
@@ -1770,13 +1773,43 @@ attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 	return call->attempt_body;
 }
 
-/* Request headers for the upstream: the caller's, less hop-by-hop ones;
- * the caller's credentials only to its own provider (p == NULL means
- * passthrough, which is the caller's own host). */
+/* Whether p is the provider the caller called (p == NULL: passthrough,
+ * the caller's own host). */
+static bool
+own_provider(const struct call *call, const struct provider *p)
+{
+	return p == NULL || strcasecmp(p->origin, call->host) == 0;
+}
+
+/* What of the caller's request may go to a provider it did not call:
+ * the body's type and what that API itself reads.  Everything else was
+ * meant for the caller's own provider only: its credentials under any
+ * name, cookies, organisation and project ids, gateway keys. */
+static bool
+foreign_header(const char *name, bool same_dialect)
+{
+	static const char *const any[] = { "content-type", "accept",
+		"user-agent", NULL };
+	static const char *const api[] = { "anthropic-version",
+		"anthropic-beta", "openai-beta", NULL };
+	size_t i;
+
+	for (i = 0; any[i] != NULL; i++)
+		if (strcasecmp(name, any[i]) == 0)
+			return true;
+	for (i = 0; same_dialect && api[i] != NULL; i++)
+		if (strcasecmp(name, api[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Request headers for the upstream: the caller's, less hop-by-hop ones,
+ * all to its own provider and only foreign_header()s to any other; there
+ * llmfb's key for that provider. */
 static struct curl_slist *
 upstream_headers(struct call *call, const struct provider *p)
 {
-	bool own = p == NULL || strcasecmp(p->origin, call->host) == 0;
+	bool own = own_provider(call, p);
 	bool caller_cred = false, has_version = false;
 	struct curl_slist *l = NULL, *n;
 	struct buf line;
@@ -1789,11 +1822,11 @@ upstream_headers(struct call *call, const struct provider *p)
 		if (hop_by_hop(h->name) || (p != NULL &&
 		    p->dialect != call->dialect && dialect_header(h->name)))
 			continue;
-		if (credential_header(h->name)) {
-			if (!own)
-				continue;
+		if (!own && !foreign_header(h->name,
+		    p->dialect == call->dialect))
+			continue;
+		if (credential_header(h->name))
 			caller_cred = true;
-		}
 		if (strcasecmp(h->name, "anthropic-version") == 0)
 			has_version = true;
 		buf_reset(&line);
@@ -1857,7 +1890,7 @@ attempt_start(struct call *call)
 	const struct policy *pol = &call->route->policy;
 	uint64_t now = now_mono_ms(), total;
 	struct outcome broken = { .kind = OUT_BROKEN };
-	const char *body;
+	const char *body, *query;
 	struct xfer *x;
 	struct buf url;
 	size_t len;
@@ -1878,9 +1911,12 @@ attempt_start(struct call *call)
 	buf_reset(&call->held);
 	tstat_of(call, t)->attempts++;
 	buf_init(&url, 16384);
+	/* The caller's query (where some APIs take a key) is for its own
+	 * provider only. */
+	query = own_provider(call, t->provider) ? call->req->query : NULL;
 	buf_printf(&url, "%s%s%s%s", t->provider->base_url,
-	    endpoint_suffix(t->provider->dialect), call->req->query ? "?" : "",
-	    call->req->query ? call->req->query : "");
+	    endpoint_suffix(t->provider->dialect), query ? "?" : "",
+	    query ? query : "");
 	x = xfer_new(call->d->up, &call_xfer_ops, call);
 	body = attempt_body(call, t, &len);
 	if (x == NULL || body == NULL ||
@@ -1897,6 +1933,7 @@ attempt_start(struct call *call)
 		return;
 	}
 	call->xfer = x;
+	x->body_max = call->cfg->max_answer_body;
 	call->busy = t;
 	tstat_of(call, t)->in_flight++;
 	curl_easy_setopt(x->easy, CURLOPT_URL, url.data);
@@ -1935,6 +1972,17 @@ passthrough_start(struct call *call)
 	struct xfer *x;
 	struct buf url;
 
+	/* Only an API's own port: llmfbd is no relay to whatever else an
+	 * intercepted host runs.  A route serves any port: its targets are
+	 * the config's. */
+	if (!((strcmp(call->scheme, "https") == 0 && call->port == 443) ||
+	    (strcmp(call->scheme, "http") == 0 && call->port == 80))) {
+		call->d->stats->rejected++;
+		respond_error(call, 421, "invalid_request_error",
+		    "llmfb: passthrough only to port 443 (https) or 80 (http)",
+		    NULL, "rejected");
+		return;
+	}
 	call->d->stats->passthrough++;
 	x = xfer_new(call->d->up, &call_xfer_ops, call);
 	if (x == NULL || (x->req_headers = upstream_headers(call, NULL)) ==
@@ -1946,6 +1994,7 @@ passthrough_start(struct call *call)
 		return;
 	}
 	call->xfer = x;
+	x->body_max = call->cfg->max_answer_body;
 	buf_init(&url, 16384);
 	buf_printf(&url, "%s://%s:%d%s", call->scheme, call->host, call->port,
 	    call->req->target);

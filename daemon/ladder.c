@@ -31,6 +31,13 @@ outcome_classify(const struct outcome *o)
 	return FK_CLIENT;
 }
 
+bool
+outcome_key_refused(const struct outcome *o)
+{
+	return o->kind == OUT_OK && !o->own_key &&
+	    (o->status == 401 || o->status == 403);
+}
+
 const char *
 outcome_name(const struct outcome *o)
 {
@@ -53,7 +60,8 @@ moves_on(const struct policy *p, const struct outcome *o, enum fail_kind fk)
 {
 	if (fk == FK_NONE || fk == FK_CLIENT)
 		return false;
-	if (fk != FK_TECHNICAL || o->body == FK_TECHNICAL)
+	if (fk != FK_TECHNICAL || o->body == FK_TECHNICAL ||
+	    outcome_key_refused(o))
 		return true;
 	switch (o->kind) {
 	case OUT_OK:
@@ -262,6 +270,16 @@ ladder_next(struct ladder *l, const struct outcome *o, uint64_t remaining_ms,
 		 * broken exchange has nothing to say, so the safe failure
 		 * answers. */
 		return o->kind == OUT_OK ? LADDER_DELIVER : LADDER_FAIL;
+	}
+	/* A refused key of llmfb's is not retried on the same rung: the
+	 * key will not have changed. */
+	if (outcome_key_refused(o)) {
+		next = l->route->on[fk];
+		if (remaining_ms == 0 || next == RUNG_FAIL) {
+			l->rung = (int)l->route->nladder;
+			return LADDER_FAIL;
+		}
+		return pick(l, next);
 	}
 	if (remaining_ms == 0)
 		return LADDER_FAIL;

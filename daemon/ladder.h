@@ -62,6 +62,11 @@ struct ladder {
 /* What an attempt's outcome means: FK_NONE for an answer to deliver, a
  * failure kind (and so class) otherwise. */
 enum fail_kind outcome_classify(const struct outcome *o);
+/* A provider refused llmfb's own key (401, 403): llmfb's failure, never
+ * the caller's, so never delivered as it is (its body may even echo the
+ * key).  It always moves the ladder on, whatever retry_on says, and ends
+ * in the safe failure when nothing is left. */
+bool outcome_key_refused(const struct outcome *o);
 const char *outcome_name(const struct outcome *o);
 
 void ladder_init(struct ladder *l, const struct route *r,

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -8,6 +9,11 @@
 #include "loop.h"
 #include "upstream.h"
 #include "util.h"
+
+/* Past BOMB_FLOOR decoded bytes, an answer that decodes to more than
+ * BOMB_RATIO times its size on the wire is refused. */
+#define BOMB_FLOOR	(4u << 20)
+#define BOMB_RATIO	200
 
 #define XFER_HEADERS_MAX	(256u * 1024)
 #define EASY_POOL_MAX		64	/* idle easy handles kept for reuse */
@@ -208,10 +214,34 @@ static size_t
 write_cb(char *p, size_t size, size_t n, void *arg)
 {
 	struct xfer *x = arg;
-	size_t r = x->ops->on_body(x, p, size * n);
+	curl_off_t wire = 0;
+	size_t r;
 
+	if (x->body_max > 0 && size * n > x->body_max - x->body_bytes) {
+		x->too_big = true;
+		snprintf(x->errbuf, sizeof(x->errbuf), "the answer passed "
+		    "%llu bytes (limits.max_answer_body)",
+		    (unsigned long long)x->body_max);
+		return 0;
+	}
+	/* A decompression bomb is stopped before the caller gets any of
+	 * it: no real answer of this size decodes to BOMB_RATIO times what
+	 * came over the wire (libcurl counts the body before decoding). */
+	if (x->body_bytes + size * n > BOMB_FLOOR &&
+	    curl_easy_getinfo(x->easy, CURLINFO_SIZE_DOWNLOAD_T, &wire) ==
+	    CURLE_OK && wire > 0 &&
+	    (x->body_bytes + size * n) / (uint64_t)wire > BOMB_RATIO) {
+		x->too_big = true;
+		snprintf(x->errbuf, sizeof(x->errbuf), "the answer decodes "
+		    "to over %d times its %lld bytes on the wire", BOMB_RATIO,
+		    (long long)wire);
+		return 0;
+	}
+	r = x->ops->on_body(x, p, size * n);
 	if (r == XFER_PAUSE)
 		x->paused = true;
+	else
+		x->body_bytes += r;
 	return r;
 }
 

@@ -40,6 +40,12 @@ struct xfer {
 	struct curl_slist	*req_headers;	/* freed with the xfer */
 	bool			 running;
 	bool			 paused;
+	/* The body as decoded (a gzip answer grows): more than body_max
+	 * bytes (0: no cap) ends the transfer with CURLE_WRITE_ERROR and
+	 * too_big set. */
+	uint64_t		 body_max;
+	uint64_t		 body_bytes;
+	bool			 too_big;
 	char			 errbuf[CURL_ERROR_SIZE];
 };
 

@@ -210,6 +210,108 @@ h_restart_overlap() {
 	finish "harden: restart without a pid file: the old llmfbd leaves the new one's sockets and hosts file"
 }
 
+# What the caller meant for its own provider never reaches another.
+SECRET_HDRS=(-H 'x-goog-api-key: g-secret' -H 'Cookie: session=c-secret'
+    -H 'OpenAI-Organization: org-secret' -H 'OpenAI-Project: proj-secret'
+    -H 'Ocp-Apim-Subscription-Key: apim-secret')
+h_secrets() {
+	local name hdrs
+	mock_reset
+	mock_script primary 'status=503'
+	call curl "$OAI?key=q-secret" "$CHAT" "${SECRET_HDRS[@]}"
+	expect_eq served "$CODE $TARGET" "200 secondary"
+	hdrs=$(mock_str secondary last_headers)
+	for name in x-goog-api-key cookie openai-organization openai-project \
+	    ocp-apim-subscription-key; do
+		expect_eq "secondary-no-$name" "$(jq -r --arg n "$name" \
+		    '.[$n] // "absent"' <<<"$hdrs")" absent
+	done
+	expect_eq secondary-no-query "$(mock_str secondary last_query)" null
+	expect_eq secondary-own-key "$(mock_str secondary last_authorization)" \
+	    "Bearer $LLMFB_TEST_BACKUP_KEY"
+	expect_eq primary-had-query "$(mock_str primary last_query)" key=q-secret
+	expect_eq primary-had-cookie "$(mock_str primary last_headers |
+	    jq -r .cookie)" session=c-secret
+	# An Anthropic caller falling back within its dialect, and an
+	# OpenAI caller falling back to an Anthropic target.
+	mock_reset
+	mock_script aprimary 'status=529'
+	call curl "$ANT?key=q-secret" "$MSG" "${SECRET_HDRS[@]}" \
+	    -H 'anthropic-version: 2023-06-01'
+	expect_eq a-served "$CODE $TARGET" "200 asecondary"
+	hdrs=$(mock_str asecondary last_headers)
+	expect_eq a-no-secrets "$(jq -r '[."x-goog-api-key", .cookie,
+	    ."openai-organization", ."ocp-apim-subscription-key"] |
+	    map(select(. != null)) | length' <<<"$hdrs")" 0
+	expect_eq a-keeps-version "$(jq -r '."anthropic-version"' <<<"$hdrs")" \
+	    2023-06-01
+	expect_eq a-no-query "$(mock_str asecondary last_query)" null
+	mock_reset
+	mock_script xop 'status=503'
+	call curl "$OAI?key=q-secret" \
+	    '{"model":"case-xo","messages":[{"role":"user","content":"hi"}]}' \
+	    "${SECRET_HDRS[@]}"
+	expect_eq x-served "$CODE $TARGET" "200 xan"
+	expect_eq x-no-secrets "$(mock_str xan last_headers | jq -r '[
+	    ."x-goog-api-key", .cookie, ."openai-organization",
+	    ."openai-project", ."ocp-apim-subscription-key", .authorization] |
+	    map(select(. != null)) | length')" 0
+	expect_eq x-no-query "$(mock_str xan last_query)" null
+	finish "harden: on fallback to another provider no caller secret goes along (headers, cookies, query), both dialects"
+}
+
+# A provider refusing llmfb's own key: the caller gets the safe failure,
+# never the provider's 401 (which could even echo the key).
+h_own_key_401() {
+	mock_reset
+	mock_script primary 'status=503'
+	mock_script secondary 'status=401'
+	call curl "$OAI" "$CHAT"
+	expect_eq status "$CODE" 503
+	expect_eq target "$TARGET" none
+	expect_match reasons "$REASONS" 'secondary=http-401'
+	expect_match safe-failure "$(jq -r .error.message <<<"$BODY")" \
+	    'no target could serve'
+	mock_reset
+	mock_script aprimary 'status=529'
+	mock_script asecondary 'status=401'
+	call curl "$ANT" "$MSG"
+	expect_eq a-status "$CODE" 503
+	expect_eq a-shape "$(jq -r .type <<<"$BODY")" error
+	expect_match a-reasons "$REASONS" 'asecondary=http-401'
+	finish "harden: a 401 to llmfb's own key is llmfb's failure: safe failure, never the provider's answer"
+}
+
+# A gzip answer that decodes past limits.max_answer_body is a broken
+# attempt, not 100 MiB sent on as a 200.
+h_gzip_bomb() {
+	mock_reset
+	mock_script primary 'gzip_mb=100'
+	call curl "$OAI" "$CHAT"
+	expect_eq served "$CODE $TARGET" "200 secondary"
+	expect_match reasons "$REASONS" 'primary=answer-too-large'
+	expect_lt body-bytes "${#BODY}" 100000
+	finish "harden: a gzip bomb (100 MiB decoded) is cut at max_answer_body and the next rung serves"
+}
+
+# Passthrough goes to an API's own port only.
+h_passthrough_port() {
+	local out
+	mock_reset
+	out=$(curl -sS --unix-socket "$STACK_DIR/llmfb.sock" \
+	    -H 'X-Llmfb-Origin: http://api.llmfb.test:22' \
+	    -w '%{http_code}' -o "$STACK_DIR/pt.body" \
+	    http://api.llmfb.test/v1/models)
+	expect_eq port-22-refused "$out" 421
+	expect_eq mock-untouched "$(mock_stat default requests)" 0
+	out=$(curl -sS --unix-socket "$STACK_DIR/llmfb.sock" \
+	    -H 'X-Llmfb-Origin: https://api.llmfb.test:443' \
+	    -w '%{http_code}' -o "$STACK_DIR/pt.body" \
+	    http://api.llmfb.test/v1/models)
+	expect_eq port-443-served "$out" 200
+	finish "harden: passthrough only to port 443 (https) or 80 (http) of an intercepted host"
+}
+
 harden_cases() {
 	h_expect_close
 	h_timeouts
@@ -217,4 +319,8 @@ harden_cases() {
 	h_user_limit
 	h_fd_limit
 	h_restart_overlap
+	h_secrets
+	h_own_key_401
+	h_gzip_bomb
+	h_passthrough_port
 }

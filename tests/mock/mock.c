@@ -32,6 +32,7 @@
 
 #include <http_parser.h>
 #include <jansson.h>
+#include <zlib.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -75,6 +76,7 @@ struct step {
 	int64_t	 delay_ms, ttft_ms, chunks, pace_ms, cut_after;
 	int64_t	 stall_after, stall_ms, no_end, refusal, error;
 	int64_t	 malformed, close, prompt_tokens, completion_tokens;
+	int64_t	 gzip_mb;
 	char	*text;		/* NULL: "Hello from NAME" */
 	char	*finish;	/* NULL: the dialect's usual one */
 	char	*tool_args;	/* non-NULL: answer with a tool call */
@@ -126,6 +128,7 @@ static const struct step_key {
 	    COUNT_MAX, false },
 	{ "completion_tokens", offsetof(struct step, completion_tokens), 0,
 	    COUNT_MAX, false },
+	{ "gzip_mb", offsetof(struct step, gzip_mb), 1, 4096, false },
 };
 
 /* A provider lives until exit (connections keep pointers to it); a reset
@@ -136,6 +139,7 @@ struct prov {
 	size_t		 nsteps, next;
 	uint64_t	 requests, streams, connections, body_bytes;
 	char		*model, *path, *auth, *api_key;
+	char		*query;		/* the last target's, after '?' */
 	json_t		*headers;
 	json_t		*request;	/* the last request's body */
 	/* The assistant message ending the last request's messages, if
@@ -292,6 +296,8 @@ head(struct buf *out, int status, const char *ctype, int64_t clen,
 		    "Cache-Control: no-cache\r\n");
 	if (r != NULL) {
 		e |= buf_printf(out, "x-mock-provider: %s\r\n", r->prov->name);
+		if (r->st.gzip_mb > 0)
+			e |= buf_addstr(out, "Content-Encoding: gzip\r\n");
 		if (r->st.retry_after >= 0)
 			e |= buf_printf(out, "Retry-After: %" PRId64 "\r\n",
 			    r->st.retry_after);
@@ -791,6 +797,59 @@ stream_malformed(struct req *r)
 	return stream_end(r);
 }
 
+/* gzip_mb=N: a gzip answer that decodes to N MiB of blanks (about a
+ * thousandth of that on the wire), for the readers' size caps. */
+static int
+send_gzip_bomb(struct req *r)
+{
+	static char blanks[1 << 16];
+	z_stream z;
+	struct buf out;
+	int64_t left = r->st.gzip_mb << 20;
+	int rc = ABORT, zr;
+
+	memset(blanks, ' ', sizeof(blanks));
+	memset(&z, 0, sizeof(z));
+	buf_init(&out, OUT_MAX);
+	/* windowBits 15 + 16: a gzip wrapper. */
+	if (deflateInit2(&z, 9, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
+		goto out;
+	do {
+		char chunk[1 << 14];
+		size_t in = left > (int64_t)sizeof(blanks) ? sizeof(blanks) :
+		    (size_t)left;
+
+		left -= (int64_t)in;
+		z.next_in = (Bytef *)blanks;
+		z.avail_in = (uInt)in;
+		do {
+			z.next_out = (Bytef *)chunk;
+			z.avail_out = sizeof(chunk);
+			zr = deflate(&z, left > 0 ? Z_NO_FLUSH : Z_FINISH);
+			if (zr == Z_STREAM_ERROR || buf_add(&out, chunk,
+			    sizeof(chunk) - z.avail_out) < 0)
+				goto end;
+		} while (z.avail_out == 0);
+	} while (left > 0);
+	{
+		struct buf h;
+
+		buf_init(&h, 4096);
+		if (head(&h, 200, "application/json", (int64_t)out.len, r,
+		    !r->c->keep_alive) == 0 &&
+		    conn_write(r->c, h.data, h.len) == 0 &&
+		    conn_write(r->c, out.data, out.len) == 0)
+			rc = r->c->keep_alive ? KEEP : CLOSE;
+		buf_free(&h);
+	}
+end:
+	deflateEnd(&z);
+out:
+	buf_free(&out);
+	return rc;
+}
+
 static int
 respond(struct req *r)
 {
@@ -799,6 +858,8 @@ respond(struct req *r)
 	sleep_ms(r->st.delay_ms);
 	if (r->st.close)
 		return ABORT;
+	if (r->st.gzip_mb > 0)
+		return send_gzip_bomb(r);
 	if (status == 204 || status == 304)
 		return send_body(r, status, NULL, "", 0);
 	if (r->st.malformed)
@@ -899,6 +960,7 @@ prov_clear(struct prov *p)
 	steps_free(p->steps, p->nsteps);
 	free(p->model);
 	free(p->path);
+	free(p->query);
 	free(p->auth);
 	free(p->api_key);
 	free(p->prefix);
@@ -1041,6 +1103,10 @@ record(struct req *r, const char *name, const char *target)
 	char *prefix = prefix_of(r->json);
 	char *model = r->json_model ? xstrdup(r->json_model) : NULL;
 	char *path = xstrdup(target);
+	const char *q = c->url.data != NULL ?
+	    memchr(c->url.data, '?', c->url.len) : NULL;
+	char *query = q != NULL ? xstrndup(q + 1,
+	    c->url.len - (size_t)(q + 1 - c->url.data)) : NULL;
 	char *auth = header_dup(c, "authorization");
 	char *key = header_dup(c, "x-api-key");
 	struct prov *p;
@@ -1054,6 +1120,7 @@ record(struct req *r, const char *name, const char *target)
 	count_connection(c, p);
 	swap_str(&p->model, model);
 	swap_str(&p->path, path);
+	swap_str(&p->query, query);
 	swap_str(&p->auth, auth);
 	swap_str(&p->api_key, key);
 	swap_str(&p->prefix, prefix);
@@ -1329,10 +1396,10 @@ jstr(const char *s)
 static json_t *
 prov_json(const struct prov *p)
 {
-	return json_pack("{s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o, s:I, s:I,"
-	    " s:I, s:o, s:b, s:o}", "requests", (json_int_t)p->requests,
+	return json_pack("{s:I, s:I, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:I, "
+	    "s:I, s:I, s:o, s:b, s:o}", "requests", (json_int_t)p->requests,
 	    "streams", (json_int_t)p->streams, "last_model", jstr(p->model),
-	    "last_path", jstr(p->path),
+	    "last_path", jstr(p->path), "last_query", jstr(p->query),
 	    "last_body_bytes", (json_int_t)p->body_bytes,
 	    "last_authorization", jstr(p->auth),
 	    "last_x_api_key", jstr(p->api_key),

@@ -71,6 +71,42 @@ route(const char *name)
 	return NULL;
 }
 
+/* A provider refuses llmfb's own key: on to the next rung whatever
+ * retry_on says, never retried on the same rung, and never delivered;
+ * the caller's own key refused is the caller's answer. */
+START_TEST(test_own_key_refused_moves_on)
+{
+	struct outcome s401 = { OUT_OK, 401, 0, FK_NONE, NULL, false };
+	struct outcome s403 = { OUT_OK, 403, 0, FK_NONE, NULL, false };
+	struct ladder l;
+	uint64_t delay;
+
+	ck_assert(outcome_key_refused(&s401));
+	ladder_init(&l, route("one-try"), NULL, NULL);	/* no 401 in retry_on */
+	ck_assert_int_eq(ladder_first(&l), LADDER_TRY);
+	ck_assert_int_eq(ladder_next(&l, &s401, 10000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 1);
+	ck_assert_uint_eq(delay, 0);
+	ck_assert_int_eq(ladder_next(&l, &s401, 10000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 2);
+	ck_assert_int_eq(ladder_next(&l, &s401, 10000, 0, &delay), LADDER_FAIL);
+
+	ladder_init(&l, route("retries"), NULL, NULL);	/* attempts: 3 */
+	ck_assert_int_eq(ladder_first(&l), LADDER_TRY);
+	ck_assert_int_eq(ladder_next(&l, &s401, 10000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 1);
+	ck_assert_int_eq(ladder_next(&l, &s401, 10000, 0, &delay), LADDER_FAIL);
+
+	ck_assert(outcome_key_refused(&s403));
+	s401.own_key = true;
+	ck_assert(!outcome_key_refused(&s401));
+	ladder_init(&l, route("one-try"), NULL, NULL);
+	ck_assert_int_eq(ladder_first(&l), LADDER_TRY);
+	ck_assert_int_eq(ladder_next(&l, &s401, 10000, 0, &delay),
+	    LADDER_DELIVER);
+}
+END_TEST
+
 START_TEST(test_first_answers)
 {
 	struct ladder l;
@@ -423,6 +459,7 @@ ladder_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_first_answers);
+	tcase_add_test(tc, test_own_key_refused_moves_on);
 	tcase_add_test(tc, test_walks_down_then_fails);
 	tcase_add_test(tc, test_not_in_retry_on_is_delivered);
 	tcase_add_test(tc, test_unretried_technical_fails_safely);
