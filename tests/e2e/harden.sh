@@ -42,6 +42,13 @@ hd_stop() {
 	rm -rf "$HD"
 }
 
+# The coproc "hold" (rawsock.py hold) lets go when its stdin closes; it
+# may have died already, taking its variables with it.
+hold_end() {
+	[ -z "${hold[1]:-}" ] || exec {hold[1]}>&-
+	[ -z "${hold_PID:-}" ] || wait "$hold_PID" 2>/dev/null
+}
+
 hd_status() {
 	"$B/llmfbctl" -s "$HD/control.sock" --json status | jq -r "$1"
 }
@@ -91,8 +98,7 @@ h_stop_silent() {
 	wait_for "llmfbd to stop" sh -c \
 	    "[ ! -e /proc/$pid ] || grep -q ') Z' /proc/$pid/stat" ||
 	    ERRS="$ERRS; llmfbd still runs 10 s after SIGTERM"
-	exec {hold[1]}>&-
-	wait "$hold_PID" 2>/dev/null
+	hold_end
 	hd_stop
 	finish "harden: SIGTERM with a silent connection open stops within the grace, not stop_timeout"
 }
@@ -142,8 +148,7 @@ h_user_limit() {
 	shim_on
 	expect_eq root-served "$CODE $TARGET" "200 hp"
 	expect_ge refused-count "$(hd_status .refused)" 3
-	exec {hold[1]}>&-
-	wait "$hold_PID" 2>/dev/null
+	hold_end
 	hd_stop
 	finish "harden: one user at its connection limit: its calls go direct, another user's are served"
 }
@@ -176,8 +181,7 @@ h_fd_limit() {
 	expect_eq call-ends "$CODE" 200
 	lines=$(grep -c 'out of file descriptors' "$HD/log")
 	expect_lt log-lines "$lines" 4
-	exec {hold[1]}>&-
-	wait "$hold_PID" 2>/dev/null
+	hold_end
 	# With descriptors back, the control socket answers again.
 	wait_for "llmfbd's control socket" "$B/llmfbctl" -s "$HD/control.sock" status
 	expect_ge refused-count "$(hd_status .refused)" 1
