@@ -114,6 +114,33 @@ START_TEST(test_deploy_keys)
 }
 END_TEST
 
+/* The data socket's limits: defaults a host of 10,000 streams can use,
+ * and each key read. */
+START_TEST(test_limits)
+{
+	struct config *c;
+
+	c = config_load_string("l.yaml", "listen: /x\n", err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->max_clients, 16384);
+	ck_assert_uint_eq(c->max_clients_per_user, 12288);
+	ck_assert_uint_eq(c->request_timeout_ms, 30000);
+	ck_assert_uint_eq(c->idle_timeout_ms, 120000);
+	ck_assert_uint_eq(c->max_answer_body, 64ULL << 20);
+	config_unref(c);
+	c = config_load_string("l.yaml", "limits: { max_clients: 100, "
+	    "max_clients_per_user: 10, request_timeout: 5s, idle_timeout: 1m,"
+	    " max_answer_body: 8MiB }\n", err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->max_clients, 100);
+	ck_assert_uint_eq(c->max_clients_per_user, 10);
+	ck_assert_uint_eq(c->request_timeout_ms, 5000);
+	ck_assert_uint_eq(c->idle_timeout_ms, 60000);
+	ck_assert_uint_eq(c->max_answer_body, 8ULL << 20);
+	config_unref(c);
+}
+END_TEST
+
 START_TEST(test_kernel_keys)
 {
 	static const struct {
@@ -161,6 +188,15 @@ static const struct {
 	{ "exclude: { a: b }\n", "bad.yaml:1:10: exclude must be a list" },
 	{ "stop_timeout: soon\n", "bad.yaml:1:15: stop_timeout: 'soon' is "
 	    "not a duration (e.g. 500ms, 30s, 2m)" },
+	{ "limits:\n  request_timeout: never\n", "bad.yaml:2:20: "
+	    "request_timeout: 'never' is not a duration (e.g. 500ms, 30s, 2m)" },
+	{ "limits: { idle_timeout: 10ms }\n", "bad.yaml:1:9: limits out of "
+	    "range (request_timeout and idle_timeout at least 100ms)" },
+	{ "limits: { max_answer_body: 1KiB }\n", "bad.yaml:1:9: limits out "
+	    "of range (max_request_body up to 1GiB, max_header_size 1KiB to "
+	    "16MiB, max_answer_body 1MiB to 4GiB)" },
+	{ "limits: { max_clients_per_user: 0 }\n", "bad.yaml:1:33: "
+	    "max_clients_per_user must be a whole number from 1 to 1000000" },
 	{ "providers:\n  p: { dialect: grpc, base_url: https://x }\n",
 	    "bad.yaml:2:17: dialect must be openai or anthropic, not 'grpc'" },
 	{ "providers:\n  p: { dialect: openai }\n",
@@ -383,6 +419,7 @@ config_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_kernel_keys);
 	tcase_add_test(tc, test_deploy_keys);
+	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_breaker_inherits);
 	tcase_add_test(tc, test_ladder_policy);
 	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
