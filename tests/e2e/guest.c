@@ -18,11 +18,13 @@
  * POSIX timer on SIGUSR1, apart from the SIGALRM the signals case uses)
  * that turns a hang into a failing line and exit status 3.
  *
- * The fake daemon's side: the shim probes the daemon's socket at every
- * getaddrinfo() of a listed name (connect, then close), so the listener's
- * queue holds those empty connections too; daemon_accept() skips them (a
- * real redirected connection always carries its preamble before the
- * program's connect() returns). */
+ * The fake daemon's side: the shim asks the daemon to admit every
+ * connection before it hands it over (common/shim_proto.h), on a probe at
+ * each getaddrinfo() of a listed name and in connect(), and waits for the
+ * answer.  The program's thread cannot answer while it is in the shim, so
+ * an admitter thread owns the socket the shim reaches: it answers probes
+ * itself, and passes each redirected connection, once it has asked, to
+ * the cases through a pipe (g_lfd) with its preamble unread. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -64,6 +66,8 @@ extern char **environ;
 #define PORT		"443"
 #define PRE_MAX		320	/* a preamble line, with room to spare */
 #define TLS_MARK	"LLMFB/1 TLS\r\n"
+#define ADMIT_LINE	"LLMFB/1 ADMIT\r\n"
+#define ADMIT_OK	"LLMFB/1 OK\r\n"
 #define BIG		(4u << 20)	/* the 4 MB virtual TLS write */
 #define FD_LIST_MAX	1024
 
@@ -73,7 +77,8 @@ extern char **environ;
 static const char *g_dir;
 static const char *g_certdir;
 static char g_sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static int g_lfd = -1;		/* the fake daemon's listener (non-blocking) */
+static int g_lfd = -1;		/* admitted connections' fds, from the
+				 * admitter (a pipe's read end) */
 static int g_tcp = -1;		/* a real TCP listener on 127.0.0.1 */
 static uint16_t g_tcp_port;
 static char g_tcp_port_s[8];
@@ -572,7 +577,165 @@ static int real_accept(int ms)
 
 static int preamble(char *out, size_t cap, const char *host, const char *port)
 {
-	return snprintf(out, cap, "LLMFB/1 CONNECT %s %s\r\n", host, port);
+	return snprintf(out, cap, "LLMFB/1 CONNECT %s %s\r\n" ADMIT_LINE,
+			host, port);
+}
+
+/* ------------------------------------------------------------------ */
+/* The admitter (a thread): owns the socket the shim reaches, answers the
+ * shim's ADMIT at once, and passes each redirected connection through
+ * the pipe g_lfd, blocking, with its preamble unread.  Probes (ADMIT
+ * alone) it answers and closes itself. */
+
+#define ADM_MAX 256
+
+static int g_ext = -1;		/* the listener at g_sock */
+static int g_adm_out = -1;	/* g_lfd's write end */
+static int g_adm_stop[2] = { -1, -1 };
+static pthread_t g_adm_th;
+static bool g_adm_on;
+
+enum { ADM_WAIT, ADM_PROBE, ADM_ASKED, ADM_OTHER, ADM_GONE };
+
+/* What connection c asks, by the bytes waiting on it. */
+static int adm_look(int c)
+{
+	static const char admit[] = ADMIT_LINE;
+	const size_t alen = sizeof(admit) - 1;
+	char b[2 * PRE_MAX];
+	const char *eol;
+	size_t rest;
+	ssize_t r;
+
+	r = recv(c, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR ? ADM_WAIT : ADM_GONE;
+	if (r == 0)
+		return ADM_GONE;
+	if ((size_t)r >= alen && memcmp(b, admit, alen) == 0) {
+		(void)!recv(c, b, alen, MSG_DONTWAIT);	/* the probe's line */
+		return ADM_PROBE;
+	}
+	if ((eol = memmem(b, (size_t)r, "\r\n", 2)) == NULL)
+		return (size_t)r == sizeof(b) ? ADM_OTHER : ADM_WAIT;
+	eol += 2;
+	rest = (size_t)r - (size_t)(eol - b);
+	if (rest < alen)
+		return memcmp(eol, admit, rest) == 0 ? ADM_WAIT : ADM_OTHER;
+	return memcmp(eol, admit, alen) == 0 ? ADM_ASKED : ADM_OTHER;
+}
+
+static void *adm_main(void *arg)
+{
+	int pend[ADM_MAX], n = 0, i;
+
+	(void)arg;
+	for (;;) {
+		struct pollfd p[2 + ADM_MAX];
+		int np = 0, c, v;
+
+		p[np++] = (struct pollfd){ .fd = g_adm_stop[0],
+					   .events = POLLIN };
+		p[np++] = (struct pollfd){ .fd = g_ext, .events =
+					   n < ADM_MAX ? POLLIN : 0 };
+		for (i = 0; i < n; i++)
+			p[np++] = (struct pollfd){ .fd = pend[i],
+						   .events = POLLIN };
+		if (poll(p, (nfds_t)np, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents)
+			break;
+		/* downwards: dropping i moves the last one into i */
+		for (i = n - 1; i >= 0; i--) {
+			if (!p[2 + i].revents)
+				continue;
+			v = adm_look(pend[i]);
+			if (v == ADM_WAIT)
+				continue;
+			if (v == ADM_PROBE || v == ADM_ASKED)
+				(void)!write(pend[i], ADMIT_OK,
+					     sizeof(ADMIT_OK) - 1);
+			if (v == ADM_ASKED || v == ADM_OTHER) {
+				/* the cases read it as accept() gave it */
+				fcntl(pend[i], F_SETFL, 0);
+				(void)!write(g_adm_out, &pend[i],
+					     sizeof(pend[i]));
+			} else {
+				close(pend[i]);
+			}
+			pend[i] = pend[--n];
+		}
+		if (p[1].revents)
+			while (n < ADM_MAX &&
+			       (c = accept4(g_ext, NULL, NULL, SOCK_CLOEXEC |
+					    SOCK_NONBLOCK)) >= 0)
+				pend[n++] = c;
+	}
+	for (i = 0; i < n; i++)
+		close(pend[i]);
+	return NULL;
+}
+
+/* The next connection the admitter passed on, or -1 (errno EAGAIN when
+ * none waits). */
+static int lfd_take(void)
+{
+	ssize_t r;
+	int fd;
+
+	r = read(g_lfd, &fd, sizeof(fd));
+	if (r == (ssize_t)sizeof(fd))
+		return fd;
+	if (r >= 0)
+		errno = EAGAIN;
+	return -1;
+}
+
+static int spawn(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/* The fake daemon's socket at g_sock and its admitter.  0 or -1. */
+static int adm_start(void)
+{
+	struct sockaddr_un sun;
+	int pp[2];
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, g_sock, strlen(g_sock) + 1);
+	g_ext = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (g_ext < 0 || bind(g_ext, (struct sockaddr *)&sun, sizeof(sun)) ||
+	    listen(g_ext, SOMAXCONN) || pipe2(pp, O_CLOEXEC) ||
+	    pipe2(g_adm_stop, O_CLOEXEC))
+		return -1;
+	fcntl(pp[0], F_SETFL, O_NONBLOCK);
+	g_lfd = pp[0];
+	g_adm_out = pp[1];
+	if (spawn(&g_adm_th, adm_main, NULL) != 0)
+		return -1;
+	g_adm_on = true;
+	return 0;
+}
+
+/* The fake daemon goes away: its socket closes. */
+static void adm_stop(void)
+{
+	int c;
+
+	if (!g_adm_on)
+		return;
+	(void)!write(g_adm_stop[1], "x", 1);
+	pthread_join(g_adm_th, NULL);
+	g_adm_on = false;
+	xclose(&g_ext);
+	while ((c = lfd_take()) >= 0)
+		close(c);
+	xclose(&g_lfd);
+	xclose(&g_adm_out);
+	xclose(&g_adm_stop[0]);
+	xclose(&g_adm_stop[1]);
 }
 
 /* Accepted connections that have sent nothing yet.  Usually a probe about
@@ -636,7 +799,7 @@ static int daemon_accept(int ms)
 		}
 		if (!p[0].revents)
 			continue;
-		d = accept4(g_lfd, NULL, NULL, SOCK_CLOEXEC);
+		d = lfd_take();
 		if (d < 0) {
 			if (errno == EAGAIN || errno == EINTR ||
 			    errno == ECONNABORTED)
@@ -680,8 +843,7 @@ static void drain_backlog(void)
 
 	while (g_nsilent > 0)
 		silent_drop(g_nsilent - 1);
-	while (g_lfd >= 0 &&
-	       (c = accept4(g_lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+	while (g_lfd >= 0 && (c = lfd_take()) >= 0)
 		close(c);
 	while ((c = accept4(g_tcp, NULL, NULL, SOCK_CLOEXEC)) >= 0)
 		close(c);
@@ -794,6 +956,21 @@ static bool echo_feed(struct echo_srv *s, int i, const char *buf, size_t n)
 			echo_bad(s, "bad preamble", c->pre, take);
 			return false;
 		}
+		/* then the shim's ADMIT, which the admitter answered */
+		if (c->prelen < take + sizeof(ADMIT_LINE) - 1) {
+			if (memcmp(eol + 2, ADMIT_LINE, c->prelen - take)) {
+				echo_bad(s, "no ADMIT after CONNECT", c->pre,
+					 c->prelen);
+				return false;
+			}
+			return true;
+		}
+		if (memcmp(eol + 2, ADMIT_LINE, sizeof(ADMIT_LINE) - 1)) {
+			echo_bad(s, "no ADMIT after CONNECT", c->pre,
+				 c->prelen);
+			return false;
+		}
+		take += sizeof(ADMIT_LINE) - 1;
 		c->pre_ok = true;
 		atomic_fetch_add(&s->good, 1);
 		/* the rest of what was read is the program's */
@@ -843,9 +1020,7 @@ static void *echo_main(void *arg)
 		if (p[0].revents)
 			break;
 		if (li >= 0 && p[li].revents) {
-			while (s->n < ECHO_CONNS &&
-			       (d = accept4(g_lfd, NULL, NULL,
-					    SOCK_CLOEXEC)) >= 0) {
+			while (s->n < ECHO_CONNS && (d = lfd_take()) >= 0) {
 				memset(&s->c[s->n], 0, sizeof(s->c[0]));
 				s->c[s->n++].fd = d;
 			}
@@ -2875,7 +3050,7 @@ static void c_daemon_away(void)
 	       "while the daemon is up");
 
 	/* removed */
-	xclose(&g_lfd);
+	adm_stop();
 	EXPECT(unlink(g_sock) == 0, "unlink %s: %s", g_sock, ename(errno));
 	if (!away_once("socket removed", &s, slen, false) ||
 	    !away_once("socket removed, non-blocking", &s, slen, true))
@@ -2928,7 +3103,6 @@ static void run(const char *name, void (*fn)(void), int guard_secs)
 
 static int setup(void)
 {
-	struct sockaddr_un sun;
 	struct sockaddr_in sin;
 	struct sigevent sev;
 	struct sigaction sa;
@@ -2967,14 +3141,9 @@ static int setup(void)
 		return fprintf(stderr, "guest: run me with "
 			       "LD_PRELOAD=.../libllmfb.so\n"), -1;
 
-	/* the fake daemon's listener, then the hosts file */
+	/* the fake daemon's socket, then the hosts file */
 	unlink(g_sock);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, g_sock, strlen(g_sock) + 1);
-	g_lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (g_lfd < 0 || bind(g_lfd, (struct sockaddr *)&sun, sizeof(sun)) ||
-	    listen(g_lfd, SOMAXCONN))
+	if (adm_start() != 0)
 		return fprintf(stderr, "guest: listen on %s: %s\n", g_sock,
 			       ename(errno)), -1;
 	snprintf(hosts, sizeof(hosts), "%s.hosts", g_sock);
