@@ -168,6 +168,7 @@ $(B)/lcclient: $(B)/obj/tests/e2e/lcclient.o
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lcurl
 
 include tests/e2e/guest.mk
+include tests/fuzz/fuzz.mk
 
 $(B)/llmfb-bench: $(B)/obj/bench/bench.o $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
@@ -195,7 +196,7 @@ deps:
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory tools $(UNIT_BINS) nobpf
-	$(Q)$(MAKE) --no-print-directory unit e2e
+	$(Q)$(MAKE) --no-print-directory unit fuzz-replay e2e
 
 # Installing: binaries, the shim, man pages, units, the sysusers file and
 # the example config, which never replaces one already there.

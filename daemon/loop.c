@@ -228,29 +228,48 @@ next_timeout(struct loop *l)
 	return when - l->now > 60000 ? 60000 : (int)(when - l->now);
 }
 
-int
-loop_run(struct loop *l)
+/* One wake-up: wait up to timeout ms (-1: no limit) for events, run their
+ * callbacks, the deferred work and the timers due.  Returns the number of
+ * fd events handled, or -errno if epoll fails (EINTR is 0). */
+static int
+loop_turn(struct loop *l, int timeout)
 {
 	struct epoll_event ev[LOOP_BATCH];
 	int i, n;
 
-	l->stop = false;
-	while (!l->stop) {
-		n = epoll_wait(l->epfd, ev, LOOP_BATCH, next_timeout(l));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		l->now = now_mono_ms();
-		for (i = 0; i < n; i++) {
-			struct watcher *w = ev[i].data.ptr;
+	n = epoll_wait(l->epfd, ev, LOOP_BATCH, timeout);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	l->now = now_mono_ms();
+	for (i = 0; i < n; i++) {
+		struct watcher *w = ev[i].data.ptr;
 
-			w->cb(w, ev[i].events);
-		}
-		run_deferred(l);
-		run_timers(l);
-		run_deferred(l);
+		w->cb(w, ev[i].events);
 	}
+	run_deferred(l);
+	run_timers(l);
+	run_deferred(l);
+	return n;
+}
+
+int
+loop_run(struct loop *l)
+{
+	int r;
+
+	l->stop = false;
+	while (!l->stop)
+		if ((r = loop_turn(l, next_timeout(l))) < 0)
+			return r;
 	return 0;
+}
+
+int
+loop_run_once(struct loop *l, int timeout_ms)
+{
+	int t = next_timeout(l);
+
+	if (t < 0 || (timeout_ms >= 0 && t > timeout_ms))
+		t = timeout_ms;
+	return loop_turn(l, t);
 }

@@ -35,6 +35,11 @@ struct loop *loop_new(void);
 void loop_free(struct loop *l);
 /* Run until loop_stop(); returns 0 or -errno if epoll fails. */
 int loop_run(struct loop *l);
+/* One turn of loop_run, for a driver that steps the loop itself (the
+ * fuzz harness of the data socket): waits at most timeout_ms (0: only
+ * what is ready; -1: until something is), then runs what woke.  Returns
+ * the number of fd events handled, or -errno if epoll fails. */
+int loop_run_once(struct loop *l, int timeout_ms);
 void loop_stop(struct loop *l);
 uint64_t loop_now(struct loop *l);	/* cached at each wake-up */
 
