@@ -926,14 +926,18 @@ say_full(struct server *s, const char *fmt, unsigned long a, unsigned long b)
 static void
 conn_refuse(struct server *s, int fd)
 {
-	static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
-	    "Content-Type: application/json\r\nContent-Length: 112\r\n"
-	    "Retry-After: 1\r\nx-llmfb-full: 1\r\nConnection: close\r\n\r\n"
-	    "{\"error\":{\"message\":\"llmfb: too many connections from this "
-	    "user\",\"type\":\"server_error\",\"code\":\"llmfb_full\"}}\n";
+	static const char body[] = "{\"error\":{\"message\":\"llmfb: at "
+	    "its connection limit; call the provider directly\",\"type\":"
+	    "\"server_error\",\"code\":\"llmfb_full\"}}\n";
+	char msg[512];
+	int n;
 
 	s->refused++;
-	if (send(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	n = snprintf(msg, sizeof(msg), "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Retry-After: 1\r\nx-llmfb-full: 1\r\nConnection: close\r\n"
+	    "\r\n%s", sizeof(body) - 1, body);
+	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		log_debug("refusing a client: %s", strerror(errno));
 	close(fd);
 }
