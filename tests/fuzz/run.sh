@@ -24,9 +24,13 @@ count() {
 	find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l
 }
 
-# The report after the input that made it, without the replay lines.
+# The head of the report (what, where, freed where), or the log's end.
 show_report() {
-	grep -v '^replay: ' "$1" | tail -n 40 | sed 's/^/    /'
+	if grep -Eq "$REPORT|^fuzz: " "$1"; then
+		grep -v '^replay: ' "$1" | grep -E -m 1 -A 24 "$REPORT|^fuzz: "
+	else
+		grep -v '^replay: ' "$1" | tail -n 20
+	fi | sed 's/^/    /'
 }
 
 replay() {
@@ -103,8 +107,7 @@ fuzz() {
 		echo
 		echo "FAIL - fuzz: $t (log $FUZZ_DIR/logs/$t.log; inputs in" \
 		    "$FUZZ_DIR/crashes/$t):"
-		grep -E -A 30 "$REPORT|^fuzz: |==[0-9]+==" \
-		    "$FUZZ_DIR/logs/$t.log" | head -n 40 | sed 's/^/    /'
+		show_report "$FUZZ_DIR/logs/$t.log"
 	done
 	return $rc
 }
