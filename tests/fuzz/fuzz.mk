@@ -5,8 +5,9 @@
 #                       ASan and UBSan, one after another; new finds go to
 #                       $(B)/fuzz/corpus-new/TARGET, crashes to
 #                       $(B)/fuzz/crashes/TARGET.  FUZZ_TARGETS picks some.
-#   make fuzz-merge     the new finds that add coverage, into the tracked
-#                       corpus (libFuzzer -merge=1)
+#   make fuzz-merge     the new finds that reach new code, into the
+#                       tracked corpus (libFuzzer -merge=1); with
+#                       FUZZ_MINIMISE=1 the whole corpus is minimised
 #   make fuzz-cov       line coverage of each target's modules by the
 #                       tracked corpus and regression inputs (llvm-cov)
 #   make fuzz-replay    every tracked input once through each harness,
@@ -93,7 +94,8 @@ fuzz: fuzz-build
 		$(FUZZ_TARGETS)
 
 fuzz-merge: fuzz-build
-	$(Q)B=$(B) tests/fuzz/run.sh merge $(FUZZ_TARGETS)
+	$(Q)B=$(B) FUZZ_MINIMISE=$(FUZZ_MINIMISE) tests/fuzz/run.sh merge \
+		$(FUZZ_TARGETS)
 
 fuzz-cov: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/cov/fuzz_%)
 	$(Q)B=$(B) LLVM_COV=$(LLVM_COV) LLVM_PROFDATA=$(LLVM_PROFDATA) \

@@ -5,6 +5,7 @@
 #                               tests/fuzz/corpus/T and tests/fuzz/regress/T
 #   run.sh fuzz T...            $B/fuzz/fuzz_T for FUZZ_SECONDS each
 #   run.sh merge T...           new finds into tests/fuzz/corpus/T
+#                               (FUZZ_MINIMISE=1: all of it minimised)
 #   run.sh cov T:MOD,MOD...     line coverage of the modules, by the corpus
 #                               and the regression inputs
 #
@@ -112,8 +113,13 @@ fuzz() {
 	return $rc
 }
 
+# Into the tracked corpus goes only what reaches code it does not: edges,
+# not hit counts (-use_counters=0), so that it stays small; the counts'
+# variety lives on in $B/fuzz/corpus-new for the next runs.  With
+# FUZZ_MINIMISE=1 the corpus is first taken down to the fewest inputs
+# that reach what it reaches; seeds that stay keep their names.
 merge() {
-	local t bin new log before after rc=0
+	local t bin new log before after tmp f h rc=0
 
 	for t in "$@"; do
 		bin=$FUZZ_DIR/fuzz_$t
@@ -121,17 +127,35 @@ merge() {
 		log=$FUZZ_DIR/logs/$t.merge.log
 		mkdir -p "$CORPUS/$t" "$new" "$FUZZ_DIR/logs"
 		before=$(count "$CORPUS/$t")
-		# Only what adds coverage to the corpus as it is goes in;
-		# nothing already there is taken out.
-		if ! "$bin" -merge=1 -timeout=10 -rss_limit_mb=2048 \
-		    "$CORPUS/$t" "$new" </dev/null >"$log" 2>&1; then
+		if [ "${FUZZ_MINIMISE:-0}" = 1 ]; then
+			tmp=$FUZZ_DIR/minimise/$t
+			rm -rf "$tmp"
+			mkdir -p "$tmp"
+			if ! "$bin" -merge=1 -use_counters=0 -timeout=10 \
+			    -rss_limit_mb=2048 "$tmp" "$CORPUS/$t" "$new" \
+			    </dev/null >"$log" 2>&1; then
+				echo "FAIL - fuzz-merge: $t (log $log)"
+				rc=1
+				continue
+			fi
+			for f in "$CORPUS/$t"/seed-*; do
+				[ -f "$f" ] || continue
+				h=$(sha1sum "$f" | cut -d' ' -f1)
+				[ -f "$tmp/$h" ] && mv "$tmp/$h" "$tmp/${f##*/}"
+			done
+			find "$CORPUS/$t" -maxdepth 1 -type f -delete
+			find "$tmp" -maxdepth 1 -type f \
+			    -exec mv -t "$CORPUS/$t"/ {} +
+		elif ! "$bin" -merge=1 -use_counters=0 -timeout=10 \
+		    -rss_limit_mb=2048 "$CORPUS/$t" "$new" \
+		    </dev/null >"$log" 2>&1; then
 			echo "FAIL - fuzz-merge: $t (log $log)"
 			rc=1
 			continue
 		fi
 		after=$(count "$CORPUS/$t")
-		echo "$t: +$((after - before)) inputs, $after in $CORPUS/$t" \
-		    "($(du -sk "$CORPUS/$t" | cut -f1) KiB)"
+		echo "$t: $before -> $after inputs in $CORPUS/$t" \
+		    "($(du -s --apparent-size -k "$CORPUS/$t" | cut -f1) KiB)"
 	done
 	return $rc
 }
