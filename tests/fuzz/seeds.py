@@ -182,12 +182,20 @@ REQUESTS = {
                                      ("X-Pad", "a" * 1200)]),
     "big-body": http("POST", "/v1/chat/completions", OA + [
         ("Content-Length", "600")], b"x" * 600),
+    "big-body-chunked": http("POST", "/v1/chat/completions", OA + [
+        ("Transfer-Encoding", "chunked")], chunked(b"y" * 700, 100)),
+    "long-target": http("GET", "/v1/" + "t" * 8200,
+                        [("Host", "api.openai.com")]),
+    "many-headers": http("GET", "/", [("Host", "api.openai.com")] +
+                         [("x%d" % i, "v") for i in range(130)]),
+    "empty-value": http("GET", "/v1/models", [
+        ("Host", "api.openai.com"), ("X-Empty", "")]),
 }
 # Mode bits (tests/fuzz/server.c): 0-1 cuts, 2-3 ending, 4 no settling,
 # 5 small limits.
 SMALL = 0x20
 for name, req in REQUESTS.items():
-    limits = SMALL if name in ("big-header", "big-body") else 0
+    limits = SMALL if name.startswith("big-") else 0
     seed("server", name, bytes([limits]) + req)
     # The same in three pieces, read one at a time.
     seed("server", name + "-cut", bytes([limits | 2, 40, 160]) + req)

@@ -4,7 +4,8 @@
  * The real server, on a Unix socket in a directory of its own under /tmp,
  * on the daemon's own loop, which the harness steps with loop_run_once().
  * The config has no routes and intercepts no host, so call.c answers each
- * complete request at once (400 or 421), and nothing goes upstream.  Each
+ * complete request at once (400 or 421), the server itself what it
+ * refuses (400, 413, 414, 417, 431), and nothing goes upstream.  Each
  * input is one client connection:
  *
  * Input: [mode][cuts][bytes].  Mode bits 0-1: 0-3 cuts; the pieces are
