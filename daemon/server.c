@@ -690,56 +690,74 @@ conn_read(struct conn *c)
 
 /* The start of a connection: the shim's preamble lines, if any, then
  * HTTP.  Bytes are scanned where they arrived; only a line cut by the
- * read is held in c->pre until the rest comes. */
+ * read is held in c->pre, and completed from the next read with just
+ * what it lacks, so a long read after it is never held. */
 static void
 conn_read_preamble(struct conn *c, const char *data, size_t n)
 {
 	enum preamble_state st;
-	bool held = buf_pending(&c->pre) > 0;
-	size_t used;
+	const char *p, *nl;
+	size_t len, used, take;
+	bool held;
 
-	if (held) {
-		if (buf_add(&c->pre, data, n) < 0)
+	for (;;) {
+		held = buf_pending(&c->pre) > 0;
+		take = n;
+		if (held) {
+			nl = memchr(data, '\n', n);
+			if (nl != NULL)
+				take = (size_t)(nl + 1 - data);
+			if (buf_add(&c->pre, data, take) < 0)
+				goto bad;
+			p = buf_head(&c->pre);
+			len = buf_pending(&c->pre);
+		} else {
+			p = data;
+			len = n;
+		}
+		st = preamble_scan(&c->origin, p, len, &used);
+		if (used > 0)
+			origin_format(&c->origin, c->origin_url,
+			    sizeof(c->origin_url));
+		if (c->origin.admit && !c->admit_said && st != PREAMBLE_BAD) {
+			/* Taken: the shim waits for this before it lets the
+			 * program go on. */
+			c->admit_said = true;
+			if (conn_write(c, PREAMBLE_ADMITTED,
+			    sizeof(PREAMBLE_ADMITTED) - 1) < 0)
+				return;
+			conn_flush(c);
+			if (c->closed)
+				return;
+		}
+		if (st == PREAMBLE_BAD) {
+			log_debug("bad preamble from pid %ld",
+			    (long)conn_caller(c)->pid);
 			goto bad;
-		data = buf_head(&c->pre);
-		n = buf_pending(&c->pre);
-	}
-	st = preamble_scan(&c->origin, data, n, &used);
-	if (used > 0)
-		origin_format(&c->origin, c->origin_url,
-		    sizeof(c->origin_url));
-	if (c->origin.admit && !c->admit_said && st != PREAMBLE_BAD) {
-		/* Taken: the shim waits for this before it lets the
-		 * program go on. */
-		c->admit_said = true;
-		if (conn_write(c, PREAMBLE_ADMITTED,
-		    sizeof(PREAMBLE_ADMITTED) - 1) < 0)
+		}
+		if (st == PREAMBLE_DONE) {
+			c->pre_done = true;
+			if (len > used)
+				conn_parse(c, p + used, len - used);
+			if (held && !c->closed && n > take)
+				conn_parse(c, data + take, n - take);
+			buf_free(&c->pre);
 			return;
-		conn_flush(c);
-		if (c->closed)
+		}
+		if (!held) {
+			/* A line cut by this read waits for the next. */
+			if (len > used && buf_add(&c->pre, p + used,
+			    len - used) < 0)
+				goto bad;
 			return;
+		}
+		buf_consume(&c->pre, used);
+		data += take;
+		n -= take;
+		if (buf_pending(&c->pre) > 0 || n == 0)
+			return;
+		/* The held line is whole and read: on with the rest. */
 	}
-	data += used;
-	n -= used;
-	switch (st) {
-	case PREAMBLE_MORE:
-		if (held)
-			buf_consume(&c->pre, used);
-		else if (buf_add(&c->pre, data, n) < 0)
-			goto bad;
-		return;
-	case PREAMBLE_BAD:
-		log_debug("bad preamble from pid %ld",
-		    (long)conn_caller(c)->pid);
-		goto bad;
-	case PREAMBLE_DONE:
-		break;
-	}
-	c->pre_done = true;
-	if (n > 0)
-		conn_parse(c, data, n);
-	buf_free(&c->pre);
-	return;
 bad:
 	conn_fail(c, 400, "malformed llmfb preamble");
 	if (!c->closed)

@@ -22,9 +22,11 @@
  * Bit 5: small limits (max_request_body 512, max_header_size 1 KiB), so
  * that 413 and 431 are reached with small inputs.  Bits 6-7: unused.
  *
- * Besides memory errors, one property: once the client has closed, the
+ * Besides memory errors, two properties: once the client has closed, the
  * server closes its end within a few turns (no connection is left
- * behind). */
+ * behind); and a client that reads every answer gets the same statuses
+ * however its bytes were cut (the preamble and the parser hold what a
+ * read cut, never more nor less). */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -51,11 +53,15 @@ static struct daemon	 d;
 static struct config	*cfgs[2];
 static char		 dir[] = "/tmp/llmfb-fuzz-XXXXXX";
 
+#define SEEN_MAX	(256 * 1024)	/* what a client keeps of the answers */
+
 struct client {
 	int	 fd;
 	bool	 settle;	/* run the loop until quiet between pieces */
 	bool	 eof;		/* the server has closed its end */
 	int	 pieces;	/* written so far */
+	char	*seen;		/* the answers' bytes, SEEN_MAX at most */
+	size_t	 nseen;
 };
 
 static void
@@ -116,6 +122,14 @@ drain(struct client *cl)
 		n = recv(cl->fd, sink, sizeof(sink), 0);
 		if (n > 0) {
 			got += (size_t)n;
+			if (cl->seen != NULL && cl->nseen < SEEN_MAX) {
+				size_t k = SEEN_MAX - cl->nseen;
+
+				if (k > (size_t)n)
+					k = (size_t)n;
+				memcpy(cl->seen + cl->nseen, sink, k);
+				cl->nseen += k;
+			}
 			continue;
 		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
@@ -177,24 +191,42 @@ write_piece(void *arg, const uint8_t *p, size_t len)
 	}
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* The status codes of the answers in what a client saw, in order: each
+ * "HTTP/1.1 NNN" at the start or after a blank line (answers here are
+ * small JSON errors, which never hold one). */
+static void
+statuses(const struct client *cl, char *out, size_t cap)
 {
+	static const char mark[] = "HTTP/1.1 ";
+	size_t i, o = 0;
+
+	out[0] = '\0';
+	for (i = 0; i + sizeof(mark) + 2 < cl->nseen && o + 4 < cap; i++) {
+		if ((i == 0 || (i >= 4 && memcmp(cl->seen + i - 4,
+		    "\r\n\r\n", 4) == 0)) &&
+		    memcmp(cl->seen + i, mark, sizeof(mark) - 1) == 0) {
+			memcpy(out + o, cl->seen + i + sizeof(mark) - 1, 3);
+			out[o + 3] = ' ';
+			o += 4;
+			out[o] = '\0';
+		}
+	}
+}
+
+/* One client's whole exchange: connect, write the pieces, end as told.
+ * The statuses it read go to got (when not NULL). */
+static void
+exchange(const uint8_t *p, size_t n, const struct fuzz_cuts *cuts,
+    enum ending end, bool settled, char *got, size_t gotcap)
+{
+	static char seen[SEEN_MAX];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct fuzz_in in = { data, size };
 	struct client cl = { .fd = -1 };
-	struct fuzz_cuts cuts;
-	uint8_t mode = fuzz_byte(&in);
-	enum ending end = (enum ending)((mode >> 2) & 3);
 	uint64_t accepted;
 	int i;
 
-	if (d.loop == NULL)
-		setup();
-	d.cfg = cfgs[(mode >> 5) & 1];
-	fuzz_cuts_take(&in, &cuts, mode & 3);
-	cl.settle = !(mode & 0x10);
-
+	cl.settle = settled;
+	cl.seen = got != NULL ? seen : NULL;
 	accepted = server_accepted(d.server);
 	memcpy(sa.sun_path, d.cfg->listen, strlen(d.cfg->listen) + 1);
 	cl.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -205,7 +237,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (end != END_CLOSE)
 		settle(&cl);	/* accepted before the first byte */
 
-	fuzz_feed(&cuts, in.p, in.n, write_piece, &cl);
+	fuzz_feed(cuts, p, n, write_piece, &cl);
 
 	switch (end) {
 	case END_QUIET:
@@ -222,6 +254,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		loop_run_once(d.loop, 0);
 		break;
 	}
+	if (got != NULL)
+		statuses(&cl, got, gotcap);
 	client_close(&cl);
 	/* Accepted (perhaps only now), read to its end, and closed. */
 	for (i = 0; i < CLOSE_TURNS && (server_accepted(d.server) ==
@@ -230,5 +264,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(server_accepted(d.server) > accepted, "never accepted");
 	FUZZ_CHECK(server_clients(d.server) == 0, "%u connection(s) left "
 	    "open after the client closed", server_clients(d.server));
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_in in = { data, size };
+	struct fuzz_cuts cuts, whole = { 0 };
+	uint8_t mode = fuzz_byte(&in);
+	enum ending end = (enum ending)((mode >> 2) & 3);
+	bool settled = !(mode & 0x10);
+	bool compare = end == END_QUIET && settled;
+	char cut_st[256], whole_st[256];
+
+	if (d.loop == NULL)
+		setup();
+	d.cfg = cfgs[(mode >> 5) & 1];
+	fuzz_cuts_take(&in, &cuts, mode & 3);
+	exchange(in.p, in.n, &cuts, end, settled,
+	    compare ? cut_st : NULL, sizeof(cut_st));
+	if (compare && (cuts.n > 0 || cuts.bytewise)) {
+		exchange(in.p, in.n, &whole, END_QUIET, true, whole_st,
+		    sizeof(whole_st));
+		FUZZ_CHECK(strcmp(cut_st, whole_st) == 0, "cut, the answers "
+		    "were [%s]; whole, [%s]", cut_st, whole_st);
+	}
 	return 0;
 }
