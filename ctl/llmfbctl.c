@@ -324,6 +324,26 @@ print_net(const json_t *st)
 		    "answer, ms, from eBPF)\n");
 }
 
+/* Connections handed over that llmfb let be, and those it refused. */
+static void
+print_unserved(const json_t *st)
+{
+	const char *why;
+	const json_t *v;
+	bool any = false;
+
+	printf("unserved   refused at a limit %lld, timed out %lld, "
+	    "carried untouched now %lld", jnum(st, "refused"),
+	    jnum(st, "timed_out"), jnum(st, "relays"));
+	json_object_foreach((json_t *)json_object_get(st, "unserved"), why,
+	    v) {
+		printf("%s %s %lld", any ? "," : ";", why,
+		    (long long)json_integer_value(v));
+		any = true;
+	}
+	printf("\n");
+}
+
 static void
 print_status(const json_t *st)
 {
@@ -346,6 +366,7 @@ print_status(const json_t *st)
 	json_array_foreach(json_object_get(st, "intercept"), i, v)
 		printf(" %s", json_string_value(v));
 	printf("\n");
+	print_unserved(st);
 	print_net(st);
 	print_routes(st);
 	print_targets(st);

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "netview.h"
+#include "relay.h"
 #include "server.h"
 #include "stats.h"
 #include "util.h"
@@ -343,6 +344,30 @@ status_spend(struct daemon *d, const char *kind, const char *name)
 	return json_pack("{s:f, s:f}", "hour_usd", s.hour, "day_usd", s.day);
 }
 
+/* Connections llmfb let be, by why: {"tls-not-virtual": 3}. */
+static json_t *
+status_unserved(const struct daemon *d)
+{
+	const struct lset *u = &d->stats->unserved;
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; i < u->n; i++) {
+		/* The labels are why="...", escaped: no quote inside. */
+		const char *l = u->v[i].labels, *e;
+
+		if (strncmp(l, "why=\"", 5) != 0 ||
+		    (e = strchr(l + 5, '"')) == NULL)
+			continue;
+		char why[64];
+
+		snprintf(why, sizeof(why), "%.*s", (int)(e - l - 5), l + 5);
+		json_object_set_new(o, why,
+		    json_integer((json_int_t)u->v[i].v));
+	}
+	return o;
+}
+
 static json_t *
 status_targets(struct daemon *d)
 {
@@ -525,8 +550,8 @@ control_status(struct daemon *d)
 	for (i = 0; i < c->nintercept; i++)
 		json_array_append_new(hosts, json_string(c->intercept[i]));
 	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:I, "
-	    "s:o, s:o}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, "
+	    "s:o, s:I, s:o, s:o}",
 	    "version", LLMFB_VERSION,
 	    "pid", (json_int_t)getpid(),
 	    "uptime_s", (json_int_t)(time(NULL) - d->started),
@@ -537,12 +562,14 @@ control_status(struct daemon *d)
 	    "clients", (json_int_t)server_clients(d->server),
 	    "accepted", (json_int_t)server_accepted(d->server),
 	    "refused", (json_int_t)server_refused(d->server),
+	    "relays", (json_int_t)relays_open(d->relays),
 	    "timed_out", (json_int_t)server_timed_out(d->server),
 	    "calls", (json_int_t)d->stats->calls,
 	    "in_flight", (json_int_t)d->stats->in_flight,
 	    "passthrough", (json_int_t)d->stats->passthrough,
 	    "rejected", (json_int_t)d->stats->rejected,
 	    "targets", status_targets(d),
+	    "unserved", status_unserved(d),
 	    "routes", status_routes(d),
 	    "callers", status_callers(d),
 	    "faults", status_faults(d),

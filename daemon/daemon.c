@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "netview.h"
+#include "relay.h"
 #include "server.h"
 #include "stats.h"
 #include "systemd.h"
@@ -290,6 +291,8 @@ daemon_start(struct daemon *d, struct config *cfg)
 	raise_nofile(cfg);
 	if (take_sockets(d, cfg, &data_fd, &control_fd) < 0)
 		return -EINVAL;
+	if ((d->relays = relays_new(d)) == NULL)
+		return -EIO;
 	if ((d->server = server_new(d, cfg->listen, cfg->listen_mode,
 	    data_fd)) == NULL)
 		return -EIO;
@@ -458,6 +461,7 @@ daemon_free(struct daemon *d)
 		timer_cancel(d->loop, &d->watchdog);
 	}
 	server_free(d->server);
+	relays_free(d->relays);
 	control_free(d->control);
 	metrics_http_free(d->metrics);
 	netview_free(d->netview);

@@ -19,6 +19,7 @@ struct budgets;
 struct events;
 struct metrics_http;
 struct netview;
+struct relays;
 
 struct daemon {
 	struct loop	*loop;
@@ -34,6 +35,7 @@ struct daemon {
 	struct events	*events;	/* per-call records */
 	struct metrics_http *metrics;	/* the /metrics listener, or NULL */
 	struct netview	*netview;	/* eBPF and netlink */
+	struct relays	*relays;	/* connections carried untouched */
 	struct faults	 faults;	/* put in by hand, for a while */
 	struct timer	 faults_timer;	/* the next one's end */
 	struct timer	 stop_timer;	/* stop_timeout, once stopping */

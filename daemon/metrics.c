@@ -209,6 +209,10 @@ render_calls(struct prom *p, const struct stats *s)
 	    "later rung, by route, the target first left (from), the one "
 	    "that served (to), and the class and kind of the first failure.");
 	lset_render(p, "llmfb_fallbacks_total", &s->fallbacks);
+	family(p, "llmfb_unserved_total", "counter", "Connections the shim "
+	    "handed over that llmfb did not serve, by why: tls-not-virtual "
+	    "(the program's own TLS; carried to the origin untouched).");
+	lset_render(p, "llmfb_unserved_total", &s->unserved);
 }
 
 /* 0 closed, 1 half-open, 2 open: rising with the trouble, which the

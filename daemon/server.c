@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "preamble.h"
+#include "relay.h"
 #include "server.h"
 #include "util.h"
 
@@ -631,8 +632,11 @@ conn_destroy(void *arg)
 	free(c);
 }
 
+/* The connection ends here: its call is told, it is unlinked and freed
+ * after this batch of events.  Its socket is closed, unless it is handed
+ * on (keep_fd: a relay took it). */
 static void
-conn_close(struct conn *c)
+conn_end(struct conn *c, bool keep_fd)
 {
 	if (c->closed)
 		return;
@@ -645,7 +649,8 @@ conn_close(struct conn *c)
 	}
 	timer_cancel(c->srv->d->loop, &c->timer);
 	watcher_del(c->srv->d->loop, &c->w);
-	close(c->w.fd);
+	if (!keep_fd)
+		close(c->w.fd);
 	c->w.fd = -1;
 	user_put(c->srv, c->uid);
 	if (c->prev != NULL)
@@ -659,6 +664,48 @@ conn_close(struct conn *c)
 	loop_defer(c->srv->d->loop, conn_destroy, c);
 	if (c->srv->stopping && c->srv->nclients == 0)
 		daemon_drained(c->srv->d);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	conn_end(c, false);
+}
+
+/* A redirected connection whose program speaks TLS of its own: its first
+ * byte (0x16) starts a handshake record, where the shim's virtual TLS
+ * would have sent plaintext.  Not ours to read, and not to be broken:
+ * when it is for an intercepted host's HTTPS port, it is carried to the
+ * origin untouched (relay.c), with what was read of it (p1, then p2) and
+ * what is still owed to it.  Returns whether it was. */
+static bool
+conn_relay(struct conn *c, const char *p1, size_t n1, const char *p2,
+    size_t n2)
+{
+	const struct origin *o = &c->origin;
+	const char *first = n1 > 0 ? p1 : p2;
+	struct daemon *d = c->srv->d;
+	struct caller who;
+	struct buf in;
+	int fd = c->w.fd;
+
+	if (o->tls || o->host[0] == '\0' || n1 + n2 == 0 ||
+	    (unsigned char)first[0] != 0x16 || o->port != 443 ||
+	    !config_intercepts(d->cfg, o->host, strlen(o->host)) ||
+	    d->relays == NULL)
+		return false;
+	who = *conn_caller(c);
+	buf_init(&in, n1 + n2 + 1);
+	if (buf_add(&in, p1, n1) < 0 || buf_add(&in, p2, n2) < 0) {
+		buf_free(&in);
+		return false;
+	}
+	conn_end(c, true);
+	relay_start(d->relays, fd, &who, o->host, o->port, "tls-not-virtual",
+	    buf_head(&in), buf_pending(&in), buf_head(&c->out),
+	    buf_pending(&c->out));
+	buf_free(&in);
+	return true;
 }
 
 static void
@@ -736,6 +783,10 @@ conn_read_preamble(struct conn *c, const char *data, size_t n)
 			goto bad;
 		}
 		if (st == PREAMBLE_DONE) {
+			if (conn_relay(c, p + used, len - used, held ?
+			    data + take : NULL, held ? n - take : 0)) {
+				return;
+			}
 			c->pre_done = true;
 			if (len > used)
 				conn_parse(c, p + used, len - used);

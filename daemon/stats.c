@@ -154,6 +154,7 @@ stats_free(struct stats *s)
 	lset_free(&s->requests);
 	lset_free(&s->attempts);
 	lset_free(&s->fallbacks);
+	lset_free(&s->unserved);
 	free(s);
 }
 

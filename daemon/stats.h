@@ -137,6 +137,7 @@ struct stats {
 	struct lset	 requests;	/* route, target, outcome */
 	struct lset	 attempts;	/* route, target, outcome */
 	struct lset	 fallbacks;	/* route, from, to, class, kind */
+	struct lset	 unserved;	/* why: connections llmfb let be */
 	struct hist	 shim_h;	/* shim to daemon */
 	uint64_t	 calls;
 	uint64_t	 passthrough;

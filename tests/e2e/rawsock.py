@@ -19,6 +19,11 @@ library, so it can do what no well-behaved client does.
                                       stdin closes
     rawsock.py admit SOCK             the shim's ADMIT probe; prints the
                                       first line of the answer ("" if none)
+    rawsock.py tls SOCK HOST:PORT     a redirected connection whose program
+                                      speaks TLS of its own: prints what
+                                      came back after llmfbd's OK ("tls"
+                                      for a TLS record, an HTTP status
+                                      line, or "eof")
 
 Waits are bounded by --wait seconds (default 20).
 """
@@ -157,13 +162,44 @@ def admit(path, limit):
     print(first_line(got))
 
 
+def tls(path, origin, limit):
+    host, port = origin.rsplit(":", 1)
+    s = connect(path)
+    s.settimeout(limit)
+    s.sendall(("LLMFB/1 CONNECT %s %s\r\nLLMFB/1 ADMIT\r\n" %
+               (host, port)).encode())
+    ok = b""
+    while not ok.endswith(b"\r\n"):
+        b = s.recv(1)
+        if not b:
+            print("eof")
+            return
+        ok += b
+    # A TLS record header and a few bytes of a ClientHello: enough for
+    # llmfbd to see TLS, and for a TLS server to answer with an alert.
+    s.sendall(b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00")
+    got = b""
+    try:
+        got = s.recv(4096)
+    except (ConnectionResetError, socket.timeout):
+        pass
+    if not got:
+        print("eof")
+    elif got[0] in (0x15, 0x16):
+        print("tls")
+    else:
+        print(first_line(got))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mode")
     ap.add_argument("sock")
-    ap.add_argument("n", nargs="?", type=int, default=1)
+    ap.add_argument("n", nargs="?", default="1")
     ap.add_argument("--wait", type=float, default=20)
     a = ap.parse_args()
+    a.origin = a.n
+    a.n = int(a.n) if a.n.isdigit() else 1
     if a.mode == "expect-close":
         expect_close(a.sock, a.n)
     elif a.mode == "slowloris":
@@ -176,6 +212,8 @@ def main():
         hold(a.sock, a.n)
     elif a.mode == "admit":
         admit(a.sock, a.wait)
+    elif a.mode == "tls":
+        tls(a.sock, a.origin, a.wait)
     else:
         ap.error("unknown mode " + a.mode)
 

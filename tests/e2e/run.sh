@@ -18,6 +18,7 @@ B=${B:-build}
 . tests/e2e/deploy.sh
 . tests/e2e/deb.sh
 . tests/e2e/harden.sh
+. tests/e2e/reach.sh
 
 PASS=0
 FAIL=0
@@ -578,6 +579,7 @@ else
 	t_breaker
 	t_retry_after
 	harden_cases
+	reach_cases
 	ladder_cases
 	dialect_cases
 	observe_cases

@@ -1,0 +1,129 @@
+# The guest rule for programs whose TLS the shim does not virtualise:
+# GnuTLS (wget, gnutls-cli) and OpenSSL linked in statically (NodeSource's
+# /usr/bin/node).  Their connect() is redirected, but they speak TLS of
+# their own: llmfbd carries them to the origin untouched, records them as
+# unserved, and with llmfbd away they go out as without the shim.
+# Sourced by run.sh.
+
+# The origin: api.llmfb.test is intercepted with no route, and
+# upstream.connect_to pins its port 443 to the mock, which answers
+# GET /v1/models as the provider "default" with a certificate for it.
+REACH_URL=https://api.llmfb.test/v1/models
+
+# reach_client KIND URL: one call by an unmodified client of that TLS
+# stack, under SHIM_ENV (and, with REACH_HOSTS set, with that file bound
+# over /etc/hosts in a mount namespace of its own); prints the body or
+# the error.  At most 20 s.
+reach_client() {
+	local ca=$STACK_DIR/certs/ca.pem
+	local PY_WRAP=(timeout 20)
+	# shellcheck disable=SC2016 # $0 and $@ are the inner sh's
+	[ -z "${REACH_HOSTS:-}" ] || PY_WRAP+=(unshare --mount sh -c \
+	    'mount --bind "$0" /etc/hosts && exec "$@"' "$REACH_HOSTS")
+	case $1 in
+	wget)
+		"${PY_WRAP[@]}" env "${SHIM_ENV[@]}" wget -q -O- \
+		    --ca-certificate="$ca" "$2" 2>&1 ;;
+	gnutls)
+		# gnutls-cli sends the request it is given and prints the
+		# answer, the mock's certificate checked against the test CA.
+		local port
+		port=$(sed -n 's|^https://[^/:]*:\([0-9]*\)/.*|\1|p' <<<"$2")
+		printf 'GET /v1/models HTTP/1.1\r\nHost: api.llmfb.test\r\nConnection: close\r\n\r\n' |
+		    "${PY_WRAP[@]}" env "${SHIM_ENV[@]}" gnutls-cli \
+		    --x509cafile="$ca" --port="${port:-443}" api.llmfb.test 2>&1 ;;
+	node-fetch)
+		"${PY_WRAP[@]}" env "${SHIM_ENV[@]}" NODE_EXTRA_CA_CERTS="$ca" \
+		    node -e 'fetch(process.argv[1]).then(r => r.text())
+		    .then(t => console.log(t))
+		    .catch(e => { console.log("ERR", e.cause || e);
+		    process.exit(1); })' "$2" 2>&1 ;;
+	node-https)
+		"${PY_WRAP[@]}" env "${SHIM_ENV[@]}" NODE_EXTRA_CA_CERTS="$ca" \
+		    node -e 'require("https").get(process.argv[1], r => {
+		    let b = ""; r.on("data", d => b += d);
+		    r.on("end", () => console.log(b)); })
+		    .on("error", e => { console.log("ERR", e);
+		    process.exit(1); })' "$2" 2>&1 ;;
+	esac
+}
+
+reach_kinds() {
+	local k kinds="wget node-fetch node-https"
+
+	command -v gnutls-cli >/dev/null && kinds="$kinds gnutls"
+	for k in $kinds; do
+		if [ "${k%%-*}" = node ] && ! command -v node >/dev/null; then
+			continue
+		fi
+		echo "$k"
+	done
+}
+
+# llmfbd up: each is carried to the origin and gets the origin's answer.
+r_relayed() {
+	local k out n0 ev
+	n0=$(ctl --json status | jq -r '.unserved["tls-not-virtual"] // 0')
+	for k in $(reach_kinds); do
+		mock_reset
+		out=$(reach_client "$k" "$REACH_URL")
+		expect_match "$k-answer" "$out" '"mock":"default"'
+		expect_eq "$k-origin-reached" "$(mock_stat default requests)" 1
+	done
+	wait_for "the relays to end" sh -c "[ \"\$('$B/llmfbctl' -s \
+	    '$STACK_DIR/control.sock' --json status | jq .relays)\" = 0 ]"
+	expect_eq counted "$(ctl --json status |
+	    jq -r '.unserved["tls-not-virtual"] // 0')" \
+	    "$((n0 + $(reach_kinds | wc -l)))"
+	ev=$(ctl --json events 50 | jq -c 'select(.why == "tls-not-virtual"
+	    and (.caller.exe | endswith("/wget")))' | tail -1)
+	expect_match event "$ev" '"host":"api.llmfb.test".*"result":"unserved"'
+	expect_match event-bytes "$(jq -r '.bytes_down > 0' <<<"$ev")" true
+	expect_match metric "$(ctl metrics)" \
+	    'llmfb_unserved_total\{why="tls-not-virtual"\} [1-9]'
+	expect_match status-line "$(ctl status)" 'unserved .*tls-not-virtual'
+	finish "reach: $(reach_kinds | tr '\n' ' ')with their own TLS: carried to the origin untouched, and counted"
+}
+
+# llmfbd away: the same programs go out as without the shim.
+r_away() {
+	local k out hostsdir=$STACK_DIR/reach-away
+	local url="https://api.llmfb.test:$MOCK_PORT/v1/models"
+	if [ "$(id -u)" != 0 ]; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - reach: daemon away (needs root for a private /etc/hosts)"
+		return
+	fi
+	mkdir -p "$hostsdir"
+	echo api.llmfb.test >"$hostsdir/llmfb.sock.hosts"
+	{ cat /etc/hosts; echo "127.0.0.1 api.llmfb.test"; } >"$hostsdir/hosts"
+	for k in $(reach_kinds); do
+		mock_reset
+		shim_on "$hostsdir/llmfb.sock"
+		out=$(REACH_HOSTS=$hostsdir/hosts reach_client "$k" "$url")
+		shim_on
+		expect_match "$k-answer" "$out" '"mock":"default"'
+		expect_eq "$k-direct" "$(mock_stat default requests)" 1
+	done
+	finish "reach: the same programs with llmfbd away go out as without the shim"
+}
+
+# Only an intercepted host's HTTPS port is carried: llmfbd is no relay
+# for whoever writes a preamble naming another.
+r_relay_only_ours() {
+	local raw=tests/e2e/rawsock.py
+	mock_reset
+	expect_eq intercepted "$(/usr/bin/python3 "$raw" tls \
+	    "$STACK_DIR/llmfb.sock" api.llmfb.test:443)" tls
+	expect_eq not-intercepted "$(/usr/bin/python3 "$raw" tls \
+	    "$STACK_DIR/llmfb.sock" example.com:443)" HTTP/1.1_400_Bad_Request
+	expect_eq other-port "$(/usr/bin/python3 "$raw" tls \
+	    "$STACK_DIR/llmfb.sock" api.llmfb.test:22)" HTTP/1.1_400_Bad_Request
+	finish "reach: only an intercepted host's port 443 is carried; any other preamble gets a 400"
+}
+
+reach_cases() {
+	r_relayed
+	r_away
+	r_relay_only_ours
+}
