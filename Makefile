@@ -51,6 +51,7 @@ else
 EBPF_SRC := ebpf/nobpf.c
 endif
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+GO	?= $(shell command -v go 2>/dev/null)
 
 ifeq ($(V),1)
 Q :=
@@ -83,7 +84,7 @@ UNIT_TESTS := util config ladder route preamble breaker answer budget \
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
-	$(B)/llmfb-xlate $(B)/guest
+	$(B)/llmfb-xlate $(B)/guest $(if $(GO),$(B)/goclient)
 
 .PHONY: all tools check unit e2e demo bench clean install asan deps nobpf \
 	deb man units FORCE
@@ -169,6 +170,14 @@ $(B)/lcclient: $(B)/obj/tests/e2e/lcclient.o
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lcurl
 
 include tests/e2e/guest.mk
+
+# A Go client (stdlib only, Debian's golang-go) for the end-to-end tests:
+# Go's TLS and system calls are its own.  Without go, its cases skip.
+$(B)/goclient: tests/e2e/go/goclient.go
+	@$(if $(Q),echo "  GO      $@")
+	$(Q)GOCACHE=$(abspath $(B))/go/cache GOPATH=$(abspath $(B))/go/path \
+		GOFLAGS=-mod=mod GO111MODULE=off CGO_ENABLED=1 \
+		$(GO) build -o $@ $<
 include tests/fuzz/fuzz.mk
 
 $(B)/llmfb-bench: $(B)/obj/bench/bench.o $(COMMON_OBJ)

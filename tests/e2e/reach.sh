@@ -122,8 +122,49 @@ r_relay_only_ours() {
 	finish "reach: only an intercepted host's port 443 is carried; any other preamble gets a 400"
 }
 
+# Go makes its connects with its own system calls: with the cgo resolver
+# (libc's getaddrinfo, which the shim sees) it must not get a synthetic
+# address it would connect to past the shim, into nowhere.  Untouched and
+# answered, with either resolver, llmfbd up or away.
+r_go() {
+	local dns sock out t0 hostsdir=$STACK_DIR/reach-go
+	local url="https://api.llmfb.test:$MOCK_PORT/v1/models"
+	if [ ! -x "$B/goclient" ]; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - reach: Go net/http (no Go compiler: apt-get install golang-go)"
+		return
+	fi
+	if [ "$(id -u)" != 0 ]; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - reach: Go net/http (needs root for a private /etc/hosts)"
+		return
+	fi
+	mkdir -p "$hostsdir"
+	{ cat /etc/hosts; echo "127.0.0.1 api.llmfb.test"; } >"$hostsdir/hosts"
+	echo api.llmfb.test >"$hostsdir/llmfb.sock.hosts"
+	for sock in "$STACK_DIR/llmfb.sock" "$hostsdir/llmfb.sock"; do
+		for dns in go cgo; do
+			mock_reset
+			t0=$(ms_now)
+			# shellcheck disable=SC2016 # $0 and $@ are the inner sh's
+			out=$(unshare --mount sh -c \
+			    'mount --bind "$0" /etc/hosts && exec "$@"' \
+			    "$hostsdir/hosts" env LD_PRELOAD="$B/libllmfb.so" \
+			    LLMFB_SOCKET="$sock" GODEBUG=netdns=$dns \
+			    SSL_CERT_FILE="$STACK_DIR/certs/ca.pem" \
+			    "$B/goclient" "$url" 2>&1)
+			expect_match "${sock##*/}-$dns" "$out" \
+			    'code=200 body=.*"mock":"default"'
+			expect_lt "${sock##*/}-$dns-ms" "$(($(ms_now) - t0))" 10000
+		done
+		# the second round: llmfbd away (no socket in that directory)
+	done
+	finish "reach: Go net/http (both resolvers), llmfbd up and away: untouched, answered, no hang"
+}
+
 reach_cases() {
 	r_relayed
 	r_away
 	r_relay_only_ours
+	r_go
 }
