@@ -28,8 +28,10 @@
  * name it, issuer "llmfb virtual TLS"), so that programs checking the name
  * themselves (urllib3 1.26) pass; SSL_is_init_finished, SSL_get_state,
  * SSL_get_version ("TLSv1.3"), SSL_pending (0) and SSL_shutdown (done at
- * once) agree.  No ALPN protocol is selected: every client then speaks
- * HTTP/1.1, which is what the daemon serves.
+ * once) agree, and so does SSL_get_current_cipher (TLS 1.3's
+ * TLS_AES_128_GCM_SHA256, from the program's libssl).  No ALPN protocol
+ * is selected: every client then speaks HTTP/1.1, which is what the
+ * daemon serves.
  *
  * Cost for every other session, per hooked call: two loads while no
  * connection of the process is redirected, a hash probe when some are.
@@ -92,6 +94,7 @@ static struct {
 	OSSL(SSL_version);
 	OSSL(SSL_free);
 	OSSL(SSL_clear);
+	OSSL(SSL_get_current_cipher);
 	/* used */
 	OSSL(SSL_get_rfd);
 	OSSL(SSL_get_wfd);
@@ -100,6 +103,7 @@ static struct {
 	OSSL(SSL_get_servername);
 	OSSL(SSL_is_server);
 	OSSL(SSL_ctrl);
+	OSSL(SSL_CIPHER_find);
 	OSSL(BIO_read);
 	OSSL(BIO_write);
 	OSSL(BIO_test_flags);
@@ -187,6 +191,7 @@ static void tls_resolve(void)
 	HOOKED(ssl, SSL_version);
 	HOOKED(ssl, SSL_free);
 	HOOKED(ssl, SSL_clear);
+	HOOKED(ssl, SSL_get_current_cipher);
 	USED(ssl, SSL_get_rfd);
 	USED(ssl, SSL_get_wfd);
 	USED(ssl, SSL_get_rbio);
@@ -194,6 +199,7 @@ static void tls_resolve(void)
 	USED(ssl, SSL_get_servername);
 	USED(ssl, SSL_is_server);
 	USED(ssl, SSL_ctrl);
+	USED(ssl, SSL_CIPHER_find);
 	USED(cr, BIO_read);
 	USED(cr, BIO_write);
 	USED(cr, BIO_test_flags);
@@ -879,6 +885,19 @@ SHIM_EXPORT int SSL_version(const SSL *s)
 	if (vt_get(s, false) == NULL)
 		return FORWARD(SSL_version, 0, s);
 	return TLS1_3_VERSION;
+}
+
+/* TLS 1.3's TLS_AES_128_GCM_SHA256, as the program's own libssl knows
+ * it: a client may read the session's cipher (Ruby's net/http logs its
+ * name on every connect, and fails on none). */
+SHIM_EXPORT const SSL_CIPHER *SSL_get_current_cipher(const SSL *s)
+{
+	static const unsigned char aes128gcm[] = { 0x13, 0x01 };
+
+	if (vt_get(s, false) == NULL)
+		return FORWARD(SSL_get_current_cipher, NULL, s);
+	return o.SSL_CIPHER_find != NULL ?
+		o.SSL_CIPHER_find((SSL *)s, aes128gcm) : NULL;
 }
 
 SHIM_EXPORT int SSL_clear(SSL *s)

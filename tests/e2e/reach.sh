@@ -162,9 +162,47 @@ r_go() {
 	finish "reach: Go net/http (both resolvers), llmfbd up and away: untouched, answered, no hang"
 }
 
+# Ruby's net/http reads the session's cipher on every connect: served
+# through the ladder, whole and streamed; with llmfbd away, direct.
+r_ruby() {
+	local out hostsdir=$STACK_DIR/reach-rb
+	if ! command -v ruby >/dev/null; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - reach: Ruby net/http (no ruby: apt-get install ruby)"
+		return
+	fi
+	mock_reset
+	mock_script primary 'status=503' 'status=503'
+	out=$(env "${SHIM_ENV[@]}" SSL_CERT_FILE="$STACK_DIR/certs/ca.pem" \
+	    timeout 20 ruby tests/e2e/rbclient.rb "$OAI" "$CHAT" 2>&1)
+	expect_match whole "$out" 'code=200 target=secondary .*Hello from secondary'
+	out=$(env "${SHIM_ENV[@]}" SSL_CERT_FILE="$STACK_DIR/certs/ca.pem" \
+	    timeout 20 ruby tests/e2e/rbclient.rb "$OAI" "$STREAM" stream 2>&1)
+	expect_match streamed "$out" 'code=200 target=secondary .*data: \[DONE\]'
+	if [ "$(id -u)" = 0 ]; then
+		mkdir -p "$hostsdir"
+		echo api.openai.com >"$hostsdir/llmfb.sock.hosts"
+		{ cat /etc/hosts; echo "127.0.0.1 api.openai.com"; } \
+		    >"$hostsdir/hosts"
+		mock_reset
+		# shellcheck disable=SC2016 # $0 and $@ are the inner sh's
+		out=$(unshare --mount sh -c \
+		    'mount --bind "$0" /etc/hosts && exec "$@"' \
+		    "$hostsdir/hosts" env LD_PRELOAD="$B/libllmfb.so" \
+		    LLMFB_SOCKET="$hostsdir/llmfb.sock" \
+		    SSL_CERT_FILE="$STACK_DIR/certs/ca.pem" timeout 20 ruby \
+		    tests/e2e/rbclient.rb \
+		    "https://api.openai.com:$MOCK_PORT/v1/chat/completions" \
+		    "$CHAT" 2>&1)
+		expect_match away "$out" 'code=200 target=- .*Hello from default'
+	fi
+	finish "reach: Ruby net/http: served through the ladder (whole, streamed); direct with llmfbd away"
+}
+
 reach_cases() {
 	r_relayed
 	r_away
 	r_relay_only_ours
 	r_go
+	r_ruby
 }
