@@ -86,9 +86,13 @@ struct conn {
 	bool		 dispatch_queued;
 	bool		 read_eof;
 	bool		 admit_said;	/* answered the shim's ADMIT */
+	int		 fail_status;	/* an error owed once the answers
+					 * before it are out; 0: none */
+	const char	*fail_msg;
 };
 
 static void conn_close(struct conn *c);
+static void conn_fail_send(struct conn *c);
 static void conn_arm(struct conn *c);
 static void conn_timeout(struct timer *t);
 static void user_put(struct server *s, uid_t uid);
@@ -354,6 +358,10 @@ conn_respond_end(struct conn *c)
 		}
 		c->close_after = true;
 	}
+	if (c->fail_status != 0 && c->queue == NULL && !c->last) {
+		conn_fail_send(c);	/* the malformed one's turn */
+		return;
+	}
 	conn_flush(c);
 	if (!c->closed && c->queue != NULL &&
 	    !c->dispatch_queued) {
@@ -407,33 +415,41 @@ conn_respond_full(struct conn *c, int status, const struct buf *headers,
 	return r;
 }
 
-/* A malformed or oversized request: answered with an error, after the
- * answers to the requests before it, and then the connection closes. */
+/* The error a failed request is owed, now (no answer before it is due). */
 static void
-conn_fail(struct conn *c, int status, const char *msg)
+conn_fail_send(struct conn *c)
 {
 	char head[256], body[256];
 	int hn, bn;
 
+	bn = snprintf(body, sizeof(body), "{\"error\":{\"message\":\"llmfb: "
+	    "%s\",\"type\":\"invalid_request_error\",\"code\":null}}\n",
+	    c->fail_msg);
+	hn = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %d\r\n"
+	    "Connection: close\r\n\r\n", c->fail_status,
+	    reason_phrase(c->fail_status), bn);
+	c->fail_status = 0;
+	if (conn_write(c, head, (size_t)hn) == 0)
+		conn_write(c, body, (size_t)bn);
+	conn_flush(c);
+}
+
+/* A malformed or oversized request: answered with an error, after the
+ * answers to the requests before it (conn_respond_end sends it then),
+ * and then the connection closes.  msg is a string literal. */
+static void
+conn_fail(struct conn *c, int status, const char *msg)
+{
 	if (c->failed)
 		return;
 	c->failed = true;
 	c->read_eof = true;
 	c->close_after = true;
-	if (c->queue != NULL || c->responding) {
-		/* Earlier requests are answered first; the close then tells
-		 * the client this one was not. */
-		return;
-	}
-	bn = snprintf(body, sizeof(body), "{\"error\":{\"message\":\"llmfb: "
-	    "%s\",\"type\":\"invalid_request_error\",\"code\":null}}\n",
-	    msg);
-	hn = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %d\r\n"
-	    "Connection: close\r\n\r\n", status, reason_phrase(status), bn);
-	if (conn_write(c, head, (size_t)hn) == 0)
-		conn_write(c, body, (size_t)bn);
-	conn_flush(c);
+	c->fail_status = status;
+	c->fail_msg = msg;
+	if (c->queue == NULL && !c->responding)
+		conn_fail_send(c);
 }
 
 /* ---- parser callbacks -------------------------------------------------- */
@@ -547,12 +563,16 @@ on_headers_complete(http_parser *p)
 			return -1;
 		}
 		/* The body is wanted: say so now rather than make the
-		 * client wait out its Expect timeout.  The client may be
-		 * gone already: then parsing stops here. */
-		conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-		conn_flush(c);
-		if (c->closed)
-			return -1;
+		 * client wait out its Expect timeout; but only when no
+		 * answer to an earlier request is due, which the 100 would
+		 * land in the middle of.  The client may be gone already:
+		 * then parsing stops here. */
+		if (c->queue == NULL && c->call == NULL && !c->responding) {
+			conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+			conn_flush(c);
+			if (c->closed)
+				return -1;
+		}
 	}
 	return 0;
 }

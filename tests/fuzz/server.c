@@ -31,6 +31,8 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -191,25 +193,38 @@ write_piece(void *arg, const uint8_t *p, size_t len)
 	}
 }
 
-/* The status codes of the answers in what a client saw, in order: each
- * "HTTP/1.1 NNN" at the start or after a blank line (answers here are
- * small JSON errors, which never hold one). */
+/* The final status codes of the answers in what a client saw, in order,
+ * walked answer by answer (each a head, and a body of its Content-Length:
+ * the answers here are llmfb's own, never chunked).  An interim 100
+ * depends on when the rest of its request came, and is left out. */
 static void
 statuses(const struct client *cl, char *out, size_t cap)
 {
-	static const char mark[] = "HTTP/1.1 ";
-	size_t i, o = 0;
+	static const char mark[] = "HTTP/1.1 ", clen[] = "\r\ncontent-length:";
+	const char *p = cl->seen, *end = cl->seen + cl->nseen, *h, *e;
+	size_t o = 0, body;
 
 	out[0] = '\0';
-	for (i = 0; i + sizeof(mark) + 2 < cl->nseen && o + 4 < cap; i++) {
-		if ((i == 0 || (i >= 4 && memcmp(cl->seen + i - 4,
-		    "\r\n\r\n", 4) == 0)) &&
-		    memcmp(cl->seen + i, mark, sizeof(mark) - 1) == 0) {
-			memcpy(out + o, cl->seen + i + sizeof(mark) - 1, 3);
+	while ((size_t)(end - p) > sizeof(mark) + 3 && o + 4 < cap &&
+	    memcmp(p, mark, sizeof(mark) - 1) == 0) {
+		e = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+		if (e == NULL)
+			break;
+		body = 0;
+		for (h = p; h + sizeof(clen) - 1 < e; h++)
+			if (strncasecmp(h, clen, sizeof(clen) - 1) == 0) {
+				body = strtoul(h + sizeof(clen) - 1, NULL, 10);
+				break;
+			}
+		if (p[sizeof(mark) - 1] != '1') {
+			memcpy(out + o, p + sizeof(mark) - 1, 3);
 			out[o + 3] = ' ';
 			o += 4;
 			out[o] = '\0';
 		}
+		if (body > (size_t)(end - (e + 4)))
+			break;
+		p = e + 4 + body;
 	}
 }
 
