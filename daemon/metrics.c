@@ -211,7 +211,8 @@ render_calls(struct prom *p, const struct stats *s)
 	lset_render(p, "llmfb_fallbacks_total", &s->fallbacks);
 	family(p, "llmfb_unserved_total", "counter", "Connections the shim "
 	    "handed over that llmfb did not serve, by why: tls-not-virtual "
-	    "(the program's own TLS; carried to the origin untouched).");
+	    "(the program's own TLS; carried to the origin untouched), full "
+	    "(refused at a limit; the shim went direct).");
 	lset_render(p, "llmfb_unserved_total", &s->unserved);
 }
 

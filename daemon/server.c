@@ -19,6 +19,7 @@
 #include "preamble.h"
 #include "relay.h"
 #include "server.h"
+#include "stats.h"
 #include "util.h"
 
 #define READ_CHUNK	65536
@@ -1022,6 +1023,7 @@ conn_refuse(struct server *s, int fd)
 	int n;
 
 	s->refused++;
+	lset_add(&s->d->stats->unserved, "why=\"full\"", 1);
 	n = snprintf(msg, sizeof(msg), "HTTP/1.1 503 Service Unavailable\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
 	    "Retry-After: 1\r\nx-llmfb-full: 1\r\nConnection: close\r\n"

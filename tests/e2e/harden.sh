@@ -148,6 +148,7 @@ h_user_limit() {
 	shim_on
 	expect_eq root-served "$CODE $TARGET" "200 hp"
 	expect_ge refused-count "$(hd_status .refused)" 3
+	expect_ge unserved-full "$(hd_status '.unserved.full // 0')" 3
 	hold_end
 	hd_stop
 	finish "harden: one user at its connection limit: its calls go direct, another user's are served"
