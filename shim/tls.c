@@ -95,6 +95,7 @@ static struct {
 	OSSL(SSL_free);
 	OSSL(SSL_clear);
 	OSSL(SSL_get_current_cipher);
+	OSSL(SSL_get_peer_cert_chain);
 	/* used */
 	OSSL(SSL_get_rfd);
 	OSSL(SSL_get_wfd);
@@ -104,6 +105,12 @@ static struct {
 	OSSL(SSL_is_server);
 	OSSL(SSL_ctrl);
 	OSSL(SSL_CIPHER_find);
+	OSSL(SSL_get_info_callback);
+	OSSL(SSL_CTX_get_info_callback);
+	OSSL(SSL_get_SSL_CTX);
+	OSSL(OPENSSL_sk_new_null);
+	OSSL(OPENSSL_sk_push);
+	OSSL(OPENSSL_sk_pop_free);
 	OSSL(BIO_read);
 	OSSL(BIO_write);
 	OSSL(BIO_test_flags);
@@ -192,6 +199,7 @@ static void tls_resolve(void)
 	HOOKED(ssl, SSL_free);
 	HOOKED(ssl, SSL_clear);
 	HOOKED(ssl, SSL_get_current_cipher);
+	HOOKED(ssl, SSL_get_peer_cert_chain);
 	USED(ssl, SSL_get_rfd);
 	USED(ssl, SSL_get_wfd);
 	USED(ssl, SSL_get_rbio);
@@ -200,6 +208,12 @@ static void tls_resolve(void)
 	USED(ssl, SSL_is_server);
 	USED(ssl, SSL_ctrl);
 	USED(ssl, SSL_CIPHER_find);
+	USED(ssl, SSL_get_info_callback);
+	USED(ssl, SSL_CTX_get_info_callback);
+	USED(ssl, SSL_get_SSL_CTX);
+	USED(cr, OPENSSL_sk_new_null);
+	USED(cr, OPENSSL_sk_push);
+	USED(cr, OPENSSL_sk_pop_free);
 	USED(cr, BIO_read);
 	USED(cr, BIO_write);
 	USED(cr, BIO_test_flags);
@@ -265,6 +279,8 @@ struct vtls {
 	int		shutdown;	/* SSL_SENT/RECEIVED_SHUTDOWN */
 	size_t		wdone;		/* of an unfinished SSL_write */
 	bool		need_mark;	/* the daemon is still to be told */
+	bool		told_done;	/* the info callback heard the end */
+	STACK_OF(X509)	*chain;		/* SSL_get_peer_cert_chain's, or NULL */
 	bool		need_stamp;	/* ... when the first request left */
 };
 
@@ -339,6 +355,11 @@ static void vt_remove(const SSL *s)
 	pthread_mutex_lock(&vt_lock);
 	for (i = 0; i < VT_SLOTS; i++) {
 		if (atomic_load(&vt_key[i]) == s) {
+			if (vt_val[i].chain != NULL)
+				o.OPENSSL_sk_pop_free(
+				    (OPENSSL_STACK *)vt_val[i].chain,
+				    (void (*)(void *))o.X509_free);
+			vt_val[i].chain = NULL;
 			atomic_store(&vt_key[i], VT_TOMB);
 			if (atomic_fetch_sub(&vt_count, 1) == 1 &&
 			    vt_used > VT_SLOTS / 4) {
@@ -489,6 +510,24 @@ static bool vt_handshake(struct vtls *v, SSL *s)
 		v->need_mark = false;
 	}
 	v->err = SSL_ERROR_NONE;
+	if (!v->told_done) {
+		/* As OpenSSL does at the end of a handshake, from inside the
+		 * call that finished it: some programs learn from the info
+		 * callback alone that the session is up (Node's TLS sockets
+		 * emit 'secure' from SSL_CB_HANDSHAKE_DONE). */
+		void (*cb)(const SSL *, int, int) = NULL;
+
+		v->told_done = true;
+		if (o.SSL_get_info_callback != NULL)
+			cb = o.SSL_get_info_callback(s);
+		if (cb == NULL && o.SSL_CTX_get_info_callback != NULL &&
+		    o.SSL_get_SSL_CTX != NULL)
+			cb = o.SSL_CTX_get_info_callback(o.SSL_get_SSL_CTX(s));
+		if (cb != NULL) {
+			cb(s, SSL_CB_HANDSHAKE_START, 1);
+			cb(s, SSL_CB_HANDSHAKE_DONE, 1);
+		}
+	}
 	return true;
 }
 
@@ -898,6 +937,31 @@ SHIM_EXPORT const SSL_CIPHER *SSL_get_current_cipher(const SSL *s)
 		return FORWARD(SSL_get_current_cipher, NULL, s);
 	return o.SSL_CIPHER_find != NULL ?
 		o.SSL_CIPHER_find((SSL *)s, aes128gcm) : NULL;
+}
+
+/* The chain a client sees: the peer certificate alone (OpenSSL's client
+ * chain starts with it).  Node checks the server's identity from it. */
+SHIM_EXPORT STACK_OF(X509) *SSL_get_peer_cert_chain(const SSL *s)
+{
+	struct vtls *v = vt_get(s, false);
+	OPENSSL_STACK *st;
+	X509 *x;
+
+	if (v == NULL)
+		return FORWARD(SSL_get_peer_cert_chain, NULL, s);
+	if (v->chain == NULL && o.OPENSSL_sk_new_null != NULL &&
+	    o.OPENSSL_sk_push != NULL && (x = vt_cert1(v)) != NULL) {
+		if ((st = o.OPENSSL_sk_new_null()) == NULL ||
+		    o.OPENSSL_sk_push(st, x) <= 0) {
+			o.X509_free(x);
+			if (st != NULL)
+				o.OPENSSL_sk_pop_free(st,
+				    (void (*)(void *))o.X509_free);
+			return NULL;
+		}
+		v->chain = (STACK_OF(X509) *)st;
+	}
+	return v->chain;
 }
 
 SHIM_EXPORT int SSL_clear(SSL *s)

@@ -199,10 +199,76 @@ r_ruby() {
 	finish "reach: Ruby net/http: served through the ladder (whole, streamed); direct with llmfbd away"
 }
 
+# node18 ARGS...: Debian's Node 18 (tests/node18.sh), its JavaScript
+# dependencies at the paths libnode was built to find them (bound over
+# /usr/share/nodejs in a mount namespace of its own; the empty mount
+# point is made if the machine has none), under SHIM_ENV, 15 s at most.
+node18() {
+	# shellcheck disable=SC2016 # $0 and $@ are the inner sh's
+	env "${SHIM_ENV[@]}" REACH_HOSTS="${REACH_HOSTS:-}" timeout 15 \
+	    unshare --mount sh -c \
+	    'mount --bind "$0/usr/share/nodejs" /usr/share/nodejs &&
+	    { [ -z "$REACH_HOSTS" ] || mount --bind "$REACH_HOSTS" /etc/hosts; } &&
+	    LD_LIBRARY_PATH="$0/usr/lib/x86_64-linux-gnu" exec "$0/usr/bin/node" "$@"' \
+	    "$N18" "$@"
+}
+
+# Debian's Node 18 uses the system's libssl, so its sessions are virtual:
+# served through the ladder with fetch() and https, whole and streamed,
+# and the process ends by itself (its handshake must be told done through
+# the info callback, and the peer's chain must name the host).
+r_node18() {
+	local m s out rc
+	if [ "$(id -u)" != 0 ]; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - reach: Debian Node 18 (needs root for a mount namespace)"
+		return
+	fi
+	if ! N18=$(tests/node18.sh 2>"$STACK_DIR/node18.err"); then
+		SKIP=$((SKIP + 1))
+		echo "# skip - reach: Debian Node 18: $(cat "$STACK_DIR/node18.err")"
+		return
+	fi
+	mkdir -p /usr/share/nodejs
+	for m in fetch https; do
+		for s in whole stream; do
+			mock_reset
+			mock_script primary 'status=503'
+			out=$(node18 tests/e2e/nodeclient.js "$m" "$OAI" \
+			    "$([ $s = stream ] && echo "$STREAM" || echo "$CHAT")" \
+			    "$([ $s = stream ] && echo stream)" 2>&1)
+			rc=$?
+			expect_eq "$m-$s-exit" "$rc" 0
+			if [ $s = stream ]; then
+				expect_match "$m-$s" "$out" \
+				    'code=200 target=secondary .*data: \[DONE\]'
+			else
+				expect_match "$m-$s" "$out" \
+				    'code=200 target=secondary .*Hello from secondary'
+			fi
+		done
+	done
+	# llmfbd away: straight to the provider, as without the shim.
+	mkdir -p "$STACK_DIR/reach-n18"
+	echo api.openai.com >"$STACK_DIR/reach-n18/llmfb.sock.hosts"
+	{ cat /etc/hosts; echo "127.0.0.1 api.openai.com"; } \
+	    >"$STACK_DIR/reach-n18/hosts"
+	mock_reset
+	shim_on "$STACK_DIR/reach-n18/llmfb.sock"
+	out=$(REACH_HOSTS=$STACK_DIR/reach-n18/hosts \
+	    NODE_EXTRA_CA_CERTS="$STACK_DIR/certs/ca.pem" node18 \
+	    tests/e2e/nodeclient.js fetch \
+	    "https://api.openai.com:$MOCK_PORT/v1/chat/completions" "$CHAT" 2>&1)
+	shim_on
+	expect_match away "$out" 'code=200 target=- .*Hello from default'
+	finish "reach: Debian Node 18 (system libssl): fetch and https, whole and streamed, served through the ladder; exits by itself; direct with llmfbd away"
+}
+
 reach_cases() {
 	r_relayed
 	r_away
 	r_relay_only_ours
 	r_go
 	r_ruby
+	r_node18
 }
