@@ -219,12 +219,14 @@ node18() {
 # the info callback, and the peer's chain must name the host).
 r_node18() {
 	local m s out rc
+	N18=""
 	if [ "$(id -u)" != 0 ]; then
 		SKIP=$((SKIP + 1))
 		echo "# skip - reach: Debian Node 18 (needs root for a mount namespace)"
 		return
 	fi
 	if ! N18=$(tests/node18.sh 2>"$STACK_DIR/node18.err"); then
+		N18=""
 		SKIP=$((SKIP + 1))
 		echo "# skip - reach: Debian Node 18: $(cat "$STACK_DIR/node18.err")"
 		return
@@ -264,6 +266,37 @@ r_node18() {
 	finish "reach: Debian Node 18 (system libssl): fetch and https, whole and streamed, served through the ladder; exits by itself; direct with llmfbd away"
 }
 
+# The official SDKs from npm (tests/npm.sh, pinned), unmodified, on
+# Debian's Node 18, with their default base URLs: the primary fails, a
+# backup of the same dialect answers, whole and streamed.
+r_sdks() {
+	local sdk how out mods want
+	if [ -z "${N18:-}" ]; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - reach: the official SDKs (no Debian Node 18, see above)"
+		return
+	fi
+	if ! mods=$(tests/npm.sh 2>"$STACK_DIR/npm.err"); then
+		SKIP=$((SKIP + 1))
+		echo "# skip - reach: the official SDKs: $(cat "$STACK_DIR/npm.err")"
+		return
+	fi
+	for sdk in openai anthropic; do
+		want=secondary
+		[ $sdk = anthropic ] && want=asecondary
+		for how in whole stream; do
+			mock_reset
+			mock_script primary 'status=503'
+			mock_script aprimary 'status=529'
+			out=$(NODE_PATH=$mods node18 tests/e2e/sdkclient.js \
+			    $sdk $how 2>&1)
+			expect_match "$sdk-$how" "$out" \
+			    "^text=Hello from $want events=[1-9]"
+		done
+	done
+	finish "reach: the official openai and @anthropic-ai/sdk on Debian Node 18: a failing primary, served by the backup, whole and streamed"
+}
+
 reach_cases() {
 	r_relayed
 	r_away
@@ -271,4 +304,5 @@ reach_cases() {
 	r_go
 	r_ruby
 	r_node18
+	r_sdks
 }

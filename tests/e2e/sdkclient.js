@@ -1,0 +1,52 @@
+// sdkclient: an ordinary program on the official SDKs (npm openai and
+// @anthropic-ai/sdk, found through NODE_PATH), for the end-to-end tests.
+// It makes one call with the SDK's defaults (base URL included) and
+// prints one line, then lets the process end by itself:
+//   text=ANSWER-TEXT events=N            (or err=ERROR)
+// node sdkclient.js openai|anthropic whole|stream
+"use strict";
+const [sdk, how] = process.argv.slice(2);
+const messages = [{ role: "user", content: "hi" }];
+
+async function main() {
+  let text = "", events = 0;
+  if (sdk === "openai") {
+    const OpenAI = require("openai");
+    const c = new OpenAI({ apiKey: "sk-sdk-caller", maxRetries: 0 });
+    if (how === "stream") {
+      const s = await c.chat.completions.create({ model: "gpt-4o",
+        messages, stream: true });
+      for await (const ev of s) {
+        events++;
+        text += (ev.choices[0] && ev.choices[0].delta.content) || "";
+      }
+    } else {
+      const r = await c.chat.completions.create({ model: "gpt-4o",
+        messages });
+      text = r.choices[0].message.content;
+      events = 1;
+    }
+  } else {
+    const Anthropic = require("@anthropic-ai/sdk");
+    const c = new Anthropic({ apiKey: "sk-ant-sdk-caller", maxRetries: 0 });
+    if (how === "stream") {
+      const s = await c.messages.create({ model: "claude-x",
+        max_tokens: 64, messages, stream: true });
+      for await (const ev of s) {
+        events++;
+        if (ev.type === "content_block_delta") text += ev.delta.text;
+      }
+    } else {
+      const r = await c.messages.create({ model: "claude-x",
+        max_tokens: 64, messages });
+      text = r.content.map((b) => b.text).join("");
+      events = 1;
+    }
+  }
+  console.log(`text=${text} events=${events}`);
+}
+
+main().catch((e) => {
+  console.log(`err=${e.status || ""} ${e.message || e}`);
+  process.exitCode = 1;
+});
