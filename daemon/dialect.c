@@ -746,6 +746,38 @@ a2o_metadata(struct xlat *x, const struct field *f, json_t *v)
 	return 0;
 }
 
+/* output_config: effort tunes how hard the model thinks (dropped, like
+ * thinking); format asks the answer to follow a JSON schema, which the
+ * OpenAI API asks with response_format.  Anything else might change what
+ * the answer must be: refused, by name. */
+static int
+a2o_output_config(struct xlat *x, const struct field *f, json_t *v)
+{
+	const json_t *fmt, *schema;
+	const char *key, *type;
+	json_t *val;
+
+	if (!json_is_object(v))
+		return refuse(x, f);
+	json_object_foreach(v, key, val) {
+		if (strcmp(key, "effort") == 0 || json_is_null(val))
+			continue;
+		if (strcmp(key, "format") != 0)
+			return fail(x, "output_config.", key);
+	}
+	if ((fmt = get(v, "format")) == NULL || json_is_null(fmt))
+		return 0;
+	type = get_str(fmt, "type");
+	schema = get(fmt, "schema");
+	if (type == NULL || strcmp(type, "json_schema") != 0 ||
+	    !json_is_object(schema))
+		return fail(x, "output_config.format", NULL);
+	put(x, x->out, "response_format", json_pack("{s:s, s:{s:s, s:O}}",
+	    "type", "json_schema", "json_schema", "name", "output", "schema",
+	    schema));
+	return 0;
+}
+
 /* Client tools become functions.  Server tools (a type naming a version:
  * web_search_20250305, bash_20250124, ...) run at Anthropic only. */
 static int
@@ -822,10 +854,15 @@ static const struct field a2o_fields[] = {
 	{ "tool_choice", a2o_tool_choice, NULL, NULL, false },
 	{ "mcp_servers", f_off, "[[]]", NULL, false },
 	{ "container", f_off, "[]", NULL, false },
-	/* They tune how the answer is made, not what it must be. */
+	{ "output_config", a2o_output_config, NULL, NULL, false },
+	/* They tune how the answer is made, not what it must be:
+	 * context_management edits earlier turns (thinking, tool results)
+	 * at Anthropic to save context; the target is sent them whole. */
 	{ "top_k", NULL, NULL, NULL, false },
 	{ "thinking", NULL, NULL, NULL, false },
 	{ "service_tier", NULL, NULL, NULL, false },
+	{ "context_management", NULL, NULL, NULL, false },
+	{ "speed", NULL, NULL, NULL, false },
 };
 
 /* ---- requests, OpenAI to Anthropic ------------------------------------- */

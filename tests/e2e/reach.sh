@@ -297,6 +297,73 @@ r_sdks() {
 	finish "reach: the official openai and @anthropic-ai/sdk on Debian Node 18: a failing primary, served by the backup, whole and streamed"
 }
 
+# cc_daemon BACKUP: an llmfbd of its own for api.anthropic.com whose
+# primary is the mock's ccprimary and whose second rung is BACKUP (an
+# Anthropic-dialect ccback, or ccdeep, a DeepSeek-like OpenAI-dialect
+# target).  Sets CC_DIR and CC_PID.
+cc_daemon() {
+	CC_DIR=$STACK_DIR/cc-$1
+	mkdir -p "$CC_DIR"
+	cat >"$CC_DIR/llmfb.yaml" <<-EOF
+	listen: $CC_DIR/llmfb.sock
+	control: $CC_DIR/control.sock
+	intercept: [api.anthropic.com]
+	ebpf: off
+	network_watch: false
+	upstream: { ca_file: $STACK_DIR/certs/ca.pem }
+	providers:
+	  ap: { dialect: anthropic, base_url: "https://127.0.0.1:$MOCK_PORT/ccprimary/v1", origin: api.anthropic.com }
+	  ab: { dialect: anthropic, base_url: "https://127.0.0.1:$MOCK_PORT/ccback/v1", api_key_env: LLMFB_TEST_ABACKUP_KEY }
+	  od: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/ccdeep/v1", api_key_env: LLMFB_TEST_BACKUP_KEY }
+	targets:
+	  ccprimary: { provider: ap }
+	  ccback: { provider: ab }
+	  ccdeep: { provider: od, model: deepseek-chat }
+	routes:
+	  - { name: claude, match: { host: api.anthropic.com }, ladder: [ccprimary, $1] }
+	EOF
+	"$B/llmfbd" -c "$CC_DIR/llmfb.yaml" >"$CC_DIR/log" 2>&1 &
+	CC_PID=$!
+	wait_for "llmfbd for Claude Code" "$B/llmfbctl" -s "$CC_DIR/control.sock" status
+}
+
+# Claude Code, unmodified (its cli.js, run by Debian's Node 18), `claude
+# -p` with its default base URL and a dummy key: the Anthropic primary
+# answers 529, and the call is answered by an Anthropic backup, then in a
+# second run by an OpenAI-dialect one through translation (which must
+# take its context_management, output_config and thinking).
+r_claude_code() {
+	local backup out mods h
+	if [ -z "${N18:-}" ] || ! mods=$(tests/npm.sh 2>/dev/null); then
+		SKIP=$((SKIP + 1))
+		echo "# skip - reach: Claude Code (no Debian Node 18 or npm packages, see above)"
+		return
+	fi
+	for backup in ccback ccdeep; do
+		cc_daemon "$backup"
+		h=$CC_DIR/home
+		mkdir -p "$h"
+		mock_reset
+		mock_script ccprimary 'status=529'
+		shim_on "$CC_DIR/llmfb.sock"
+		out=$(HOME=$h ANTHROPIC_API_KEY=sk-ant-dummy-caller \
+		    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \
+		    node18 "$mods/@anthropic-ai/claude-code/cli.js" -p \
+		    "say hi" 2>&1)
+		shim_on
+		expect_match "$backup-answer" "$out" "Hello from $backup"
+		expect_eq "$backup-primary-tried" \
+		    "$(mock_stat ccprimary requests)" 1
+		expect_ge "$backup-backup-served" \
+		    "$(mock_stat "$backup" requests)" 1
+		[ "$backup" = ccdeep ] && expect_eq deepseek-model \
+		    "$(mock_str ccdeep last_model)" deepseek-chat
+		kill "$CC_PID"
+		wait "$CC_PID" 2>/dev/null
+	done
+	finish "reach: Claude Code 2.1.112 unmodified: a 529 primary, answered by an Anthropic backup and by an OpenAI-dialect one through translation"
+}
+
 reach_cases() {
 	r_relayed
 	r_away
@@ -305,4 +372,5 @@ reach_cases() {
 	r_ruby
 	r_node18
 	r_sdks
+	r_claude_code
 }

@@ -410,7 +410,7 @@ static json_t *
 norm_anthropic_request(const json_t *r)
 {
 	json_t *n = json_object(), *ev = json_array(), *tools = json_array();
-	const json_t *m, *t, *tc = json_object_get(r, "tool_choice");
+	const json_t *m, *t, *fmt, *tc = json_object_get(r, "tool_choice");
 	json_t *sys = joined(json_object_get(r, "system"), "\n");
 	size_t i;
 
@@ -425,6 +425,15 @@ norm_anthropic_request(const json_t *r)
 	if (json_string_length(sys) > 0)
 		json_object_set(n, "system", sys);
 	json_decref(sys);
+	/* output_config.format: an answer in a schema, which the OpenAI
+	 * side asks with response_format (the same json_answer tool). */
+	fmt = json_object_get(json_object_get(r, "output_config"), "format");
+	if (eq(str(fmt, "type"), "json_schema")) {
+		json_array_append_new(tools, json_pack("[sO]", "json_answer",
+		    json_object_get(fmt, "schema")));
+		json_object_set_new(n, "tool_choice",
+		    json_string("tool:json_answer"));
+	}
 	json_array_foreach(json_object_get(r, "tools"), i, t)
 		json_array_append_new(tools, json_pack("[sO]", str(t, "name"),
 		    json_object_get(t, "input_schema")));
