@@ -364,6 +364,40 @@ r_claude_code() {
 	finish "reach: Claude Code 2.1.112 unmodified: a 529 primary, answered by an Anthropic backup and by an OpenAI-dialect one through translation"
 }
 
+# Programs that are no LLM clients, with llmfbd up: each prints and
+# exits exactly as without the shim.  (A local HTTPS server is the mock
+# itself, by its address, through each TLS stack.)
+r_guests() {
+	local name a b i py=$STACK_DIR/reach-get.py js=$STACK_DIR/reach-get.js
+	cat >"$py" <<-EOF
+	import ssl, sys, urllib.request
+	ctx = ssl.create_default_context(cafile="$STACK_DIR/certs/ca.pem")
+	print(urllib.request.urlopen(sys.argv[1], context=ctx).read().decode())
+	EOF
+	echo 'fetch(process.argv[2]).then(r => r.text()).then(console.log)' >"$js"
+	local -a cmds=(
+	    "git ls-remote $STACK_DIR/reach-repo.git"
+	    "apt-get -s -o Debug::NoLocking=1 install --no-install-recommends bash"
+	    "wget -q -O- --ca-certificate=$STACK_DIR/certs/ca.pem $MOCK_URL/v1/models"
+	    "curl -sS --cacert $STACK_DIR/certs/ca.pem $MOCK_URL/v1/models"
+	    "/usr/bin/python3 $py $MOCK_URL/v1/models"
+	    "node $js $MOCK_URL/v1/models"
+	)
+	command -v ssh >/dev/null && cmds+=("ssh -V")
+	git init -q --bare "$STACK_DIR/reach-repo.git" 2>/dev/null
+	for i in "${!cmds[@]}"; do
+		name=${cmds[$i]%% *}
+		a=$(NODE_EXTRA_CA_CERTS="$STACK_DIR/certs/ca.pem" \
+		    bash -c "${cmds[$i]}" 2>&1; echo "rc=$?")
+		b=$(env "${SHIM_ENV[@]}" \
+		    NODE_EXTRA_CA_CERTS="$STACK_DIR/certs/ca.pem" \
+		    bash -c "${cmds[$i]}" 2>&1; echo "rc=$?")
+		expect_eq "${name##*/}-same" "$b" "$a"
+		expect_match "${name##*/}-ran" "$a" 'rc=0$'
+	done
+	finish "reach: git, apt-get -s, ssh -V and HTTPS to a host that is not intercepted (curl, wget, python, node): the same with the shim as without"
+}
+
 reach_cases() {
 	r_relayed
 	r_away
@@ -373,4 +407,5 @@ reach_cases() {
 	r_node18
 	r_sdks
 	r_claude_code
+	r_guests
 }
