@@ -39,10 +39,16 @@
 #    namespace (root only; the real file is never written), and with an
 #    empty shared object in LD_PRELOAD, for scale.
 #
+# 7. The relay (issue 18): a program with its own TLS (NodeSource's node)
+#    calling an intercepted host through the shim is carried to the origin
+#    by llmfbd, untouched; against the same program going direct.  Kept
+#    alive (RELAY_N requests on one connection) and a new connection per
+#    request (RELAY_M), RELAY_ROUNDS rounds, interleaved; medians.
+#
 # The tools (llmfb-bench, llmfb-hotpath, llmfb-xlate) come from `make
 # tools`.  Not a test: nothing here can fail the build.  SKIP_CURL=1,
-# SKIP_HOT=1, SKIP_PY=1, SKIP_XLATE=1, SKIP_EBPF=1, SKIP_PRELOAD=1 leave a
-# part out.
+# SKIP_HOT=1, SKIP_PY=1, SKIP_XLATE=1, SKIP_EBPF=1, SKIP_PRELOAD=1,
+# SKIP_RELAY=1 leave a part out.
 set -eu
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -586,3 +592,59 @@ preload_part() {
 }
 
 [ -n "${SKIP_PRELOAD:-}" ] || preload_part
+
+# ---- 7. the relay: a program's own TLS, carried untouched ----------------
+
+RELAY_ROUNDS=${RELAY_ROUNDS:-5}
+RELAY_N=${RELAY_N:-1000}
+RELAY_M=${RELAY_M:-100}
+
+relay_part() {
+	local r out v f
+	local url=https://api.llmfb.test/v1/models
+	if ! command -v node >/dev/null; then
+		echo "(part 7 skipped: no node)"
+		return
+	fi
+	: >"$STACK_DIR/relay.direct"
+	: >"$STACK_DIR/relay.relay"
+	for r in $(seq "$RELAY_ROUNDS"); do
+		for v in direct relay; do
+			if [ $v = direct ]; then
+				out=$("${NOSHIM[@]}" NODE_EXTRA_CA_CERTS="$STACK_DIR/certs/ca.pem" \
+				    node bench/relay.js \
+				    "https://api.llmfb.test:$MOCK_PORT/v1/models" \
+				    "$RELAY_N" "$RELAY_M" 127.0.0.1) || true
+			else
+				out=$("${SHIM[@]}" NODE_EXTRA_CA_CERTS="$STACK_DIR/certs/ca.pem" \
+				    node bench/relay.js "$url" "$RELAY_N" "$RELAY_M") || true
+			fi
+			case $out in
+			err=*) echo "(part 7, round $r, $v: $out)" ;;
+			esac
+			echo "$out" >>"$STACK_DIR/relay.$v"
+		done
+	done
+	rfig() { sed -n "s/.*$2=\([0-9]*\).*/\1/p" "$STACK_DIR/relay.$1" | median; }
+	cat <<-EOT
+
+	## 7. The relay: a program's own TLS carried untouched (issue 18)
+
+	NodeSource's node (OpenSSL linked in, so its TLS is not virtual),
+	GET $url: direct to the mock, and through the shim, where llmfbd
+	carries the connection to the origin (an upstream.connect_to pin to
+	the mock).  $RELAY_ROUNDS rounds, interleaved; medians of the rounds.
+
+	| what | direct | relayed | added | ratio |
+	|---|---|---|---|---|
+	EOT
+	for f in keepalive_p50_us keepalive_p99_us fresh_p50_us fresh_p99_us \
+	    keepalive_rps; do
+		local a b
+		a=$(rfig direct "$f")
+		b=$(rfig relay "$f")
+		echo "| $f | $a | $b | $((b - a)) | $(ratio "$b" "$a") |"
+	done
+}
+
+[ -n "${SKIP_RELAY:-}" ] || relay_part

@@ -45,6 +45,8 @@ struct relay {
 	bool		 cw_on, uw_on;	/* in the loop's epoll set */
 	struct pipe_half up, down;	/* client->origin, origin->client */
 	struct addrinfo	*ai, *next_ai;	/* what the name resolved to */
+	bool		 ended;		/* relay_end() ran: its events are
+					 * stale (freed after this batch) */
 	bool		 lookup_out;	/* its lookup thread runs */
 	bool		 dead;		/* closed meanwhile: freed after */
 	char		 host[254];
@@ -206,6 +208,9 @@ relay_event(struct watcher *w, uint32_t events)
 	int e;
 
 	(void)events;
+	/* The other side's event of the same batch, after the end. */
+	if (r->ended)
+		return;
 	if (r->st == R_CONNECTING && !client) {
 		socklen_t len = sizeof(e);
 
@@ -427,6 +432,9 @@ relay_end(struct relay *r, const char *result)
 	struct relays *rs = r->rs;
 	struct loop *l = rs->d->loop;
 
+	if (r->ended)
+		return;
+	r->ended = true;
 	relay_record(r, result);
 	watch(l, &r->cw, &r->cw_on, 0);
 	close(r->cw.fd);

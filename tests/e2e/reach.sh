@@ -85,6 +85,26 @@ r_relayed() {
 	finish "reach: $(reach_kinds | tr '\n' ' ')with their own TLS: carried to the origin untouched, and counted"
 }
 
+# Many relays one after another and at once (each ends with both sides'
+# events in one batch of the loop, at times): llmfbd carries them all and
+# lives on.
+r_relay_many() {
+	local out
+	if ! command -v node >/dev/null; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - reach: many relays (no node)"
+		return
+	fi
+	out=$(env "${SHIM_ENV[@]}" NODE_EXTRA_CA_CERTS="$STACK_DIR/certs/ca.pem" \
+	    timeout 60 node bench/relay.js "$REACH_URL" 200 60 2>&1)
+	expect_match node "$out" '^keepalive_p50_us=[0-9]+ .*fresh_p99_us=[0-9]+$'
+	expect_eq llmfbd-alive "$(kill -0 "$DAEMON_PID" 2>/dev/null && echo yes)" yes
+	wait_for "the relays to end" sh -c "[ \"\$('$B/llmfbctl' -s \
+	    '$STACK_DIR/control.sock' --json status | jq .relays)\" = 0 ]"
+	expect_eq relays-ended "$(ctl --json status | jq .relays)" 0
+	finish "reach: 200 requests on a relayed connection and 60 relayed connections one after another: all answered, llmfbd lives on"
+}
+
 # llmfbd away: the same programs go out as without the shim.
 r_away() {
 	local k out hostsdir=$STACK_DIR/reach-away
@@ -400,6 +420,7 @@ r_guests() {
 
 reach_cases() {
 	r_relayed
+	r_relay_many
 	r_away
 	r_relay_only_ours
 	r_go
