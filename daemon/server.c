@@ -94,6 +94,7 @@ struct conn {
 
 static void conn_close(struct conn *c);
 static void conn_fail_send(struct conn *c);
+static void conn_fail(struct conn *c, int status, const char *msg);
 static void conn_arm(struct conn *c);
 static void conn_timeout(struct timer *t);
 static void user_put(struct server *s, uid_t uid);
@@ -159,7 +160,9 @@ conn_caller(struct conn *c)
 }
 
 /* Append to a string being built from parser pieces, under the header
- * budget.  Returns 0 or -1 when over the cap. */
+ * budget.  Returns 0, -E2BIG over the cap, or -EINVAL for a NUL byte,
+ * which no field may hold (RFC 9110 5.5) and which would cut the string
+ * short where the next piece is appended. */
 static int
 append_piece(struct conn *c, char **dst, const char *at, size_t len)
 {
@@ -167,15 +170,28 @@ append_piece(struct conn *c, char **dst, const char *at, size_t len)
 	size_t old = *dst ? strlen(*dst) : 0;
 	char *p;
 
+	if (memchr(at, '\0', len) != NULL)
+		return -EINVAL;
 	r->header_bytes += len;
 	if (r->header_bytes > c->srv->d->cfg->max_header_size)
-		return -1;
+		return -E2BIG;
 	if ((p = realloc(*dst, old + len + 1)) == NULL)
-		return -1;
+		return -E2BIG;
 	memcpy(p + old, at, len);
 	p[old + len] = '\0';
 	*dst = p;
 	return 0;
+}
+
+/* A piece that could not be taken: the client is told why. */
+static int
+piece_failed(struct conn *c, int e, int status, const char *msg)
+{
+	if (e == -EINVAL)
+		conn_fail(c, 400, "a NUL byte in the request head");
+	else
+		conn_fail(c, status, msg);
+	return -1;
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -475,8 +491,11 @@ on_url(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
 
-	if (append_piece(c, &c->parsing->target, at, len) < 0 ||
-	    strlen(c->parsing->target) > MAX_TARGET) {
+	int e = append_piece(c, &c->parsing->target, at, len);
+
+	if (e < 0)
+		return piece_failed(c, e, 414, "request target too long");
+	if (strlen(c->parsing->target) > MAX_TARGET) {
 		conn_fail(c, 414, "request target too long");
 		return -1;
 	}
@@ -488,6 +507,7 @@ on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
 	struct http_req *r = c->parsing;
+	int e;
 
 	if (c->in_value || r->nh == 0) {
 		if (r->nh == MAX_HEADERS) {
@@ -508,10 +528,9 @@ on_header_field(http_parser *p, const char *at, size_t len)
 		r->nh++;
 		c->in_value = false;
 	}
-	if (append_piece(c, &r->h[r->nh - 1].name, at, len) < 0) {
-		conn_fail(c, 431, "request header fields too large");
-		return -1;
-	}
+	if ((e = append_piece(c, &r->h[r->nh - 1].name, at, len)) < 0)
+		return piece_failed(c, e, 431,
+		    "request header fields too large");
 	return 0;
 }
 
@@ -521,11 +540,12 @@ on_header_value(http_parser *p, const char *at, size_t len)
 	struct conn *c = p->data;
 	struct http_req *r = c->parsing;
 
+	int e;
+
 	c->in_value = true;
-	if (append_piece(c, &r->h[r->nh - 1].value, at, len) < 0) {
-		conn_fail(c, 431, "request header fields too large");
-		return -1;
-	}
+	if ((e = append_piece(c, &r->h[r->nh - 1].value, at, len)) < 0)
+		return piece_failed(c, e, 431,
+		    "request header fields too large");
 	return 0;
 }
 
