@@ -69,7 +69,7 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/metrics.c daemon/netwatch.c daemon/netview.c daemon/systemd.c \
 	daemon/relay.c \
 	$(EBPF_SRC)
-SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c
+SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c shim/elf.c shim/dl.c
 CTL_SRC := ctl/llmfbctl.c ctl/top.c common/ctl_client.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)

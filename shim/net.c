@@ -56,7 +56,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
-#include <elf.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -409,44 +408,6 @@ bool net_claim_name(const char *name, unsigned *host)
 /* ------------------------------------------------------------------ */
 /* Programs whose connect() the shim never sees */
 
-/* Whether the ELF file fd has a section named one of names.  Bounded:
- * at most 4096 section headers and 64 KiB of their names. */
-static bool elf_has_section(int fd, const char *const *names)
-{
-	Elf64_Ehdr eh;
-	Elf64_Shdr sh, strs;
-	char *tab = NULL;
-	bool hit = false;
-	unsigned i, j;
-
-	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum > 4096 ||
-	    eh.e_shstrndx >= eh.e_shnum ||
-	    pread(fd, &strs, sizeof(strs), (off_t)(eh.e_shoff +
-		  (uint64_t)eh.e_shstrndx * sizeof(strs))) !=
-		    (ssize_t)sizeof(strs) ||
-	    strs.sh_size == 0 || strs.sh_size > 65536 ||
-	    (tab = malloc(strs.sh_size + 1)) == NULL ||
-	    pread(fd, tab, strs.sh_size, (off_t)strs.sh_offset) !=
-		    (ssize_t)strs.sh_size)
-		goto out;
-	tab[strs.sh_size] = '\0';
-	for (i = 0; i < eh.e_shnum && !hit; i++) {
-		if (pread(fd, &sh, sizeof(sh), (off_t)(eh.e_shoff +
-			  (uint64_t)i * sizeof(sh))) != (ssize_t)sizeof(sh))
-			break;
-		if (sh.sh_name >= strs.sh_size)
-			continue;
-		for (j = 0; names[j] != NULL && !hit; j++)
-			hit = strcmp(tab + sh.sh_name, names[j]) == 0;
-	}
-out:
-	free(tab);
-	return hit;
-}
-
 /* Go's runtime makes its own system calls, even when it resolves names
  * through libc (its cgo resolver): a synthetic address handed to it would
  * be a black hole, connected to with no connect() of ours in the way.
@@ -462,7 +423,7 @@ static bool self_raw_connects(void)
 
 	if (k == 0) {
 		fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-		k = fd >= 0 && elf_has_section(fd, go) ? 2 : 1;
+		k = fd >= 0 && shim_elf_has_section(fd, go) ? 2 : 1;
 		if (fd >= 0)
 			REAL(close)(fd);
 		atomic_store_explicit(&known, k, memory_order_relaxed);

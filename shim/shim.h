@@ -177,6 +177,15 @@ bool shim_daemon_up(void);
  * daemon that has not answered by then is treated as away. */
 #define SHIM_ADMIT_MS	1000
 
+/* elf.c: what an ELF file says of itself, read with pread, bounded (at
+ * most 4096 section headers, 64 KiB of names).  64-bit files only. */
+
+/* Whether the file has a section named one of names (NULL-ended). */
+bool shim_elf_has_section(int fd, const char *const *names);
+/* Whether the file needs (DT_NEEDED) a library whose name starts with
+ * one of prefixes (NULL-ended). */
+bool shim_elf_needs(int fd, const char *const *prefixes);
+
 /* net.c, for tls.c and the core */
 
 /* Keep net.c's locks consistent across fork(); called once. */

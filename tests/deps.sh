@@ -8,7 +8,7 @@ PKGS="gcc make pkg-config libc6-dev libcurl4-openssl-dev libjansson-dev
 libyaml-dev libhttp-parser-dev libssl-dev zlib1g-dev check libsubunit-dev curl
 openssl jq ca-certificates python3 python3-requests python3-httpx tmux
 python3-prometheus-client util-linux wget gnutls-bin
-golang-go ruby
+golang-go ruby php-cli php-curl libio-socket-ssl-perl
 libnl-3-dev libnl-route-3-dev iproute2 libbpf-dev clang bpftool
 build-essential debhelper dpkg-dev lintian adduser systemd man-db groff-base"
 
