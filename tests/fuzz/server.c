@@ -44,6 +44,7 @@
 #include "log.h"
 #include "loop.h"
 #include "server.h"
+#include "shim_proto.h"
 #include "stats.h"
 
 #define TURNS_MAX	10000	/* a client's whole exchange */
@@ -205,6 +206,11 @@ statuses(const struct client *cl, char *out, size_t cap)
 	size_t o = 0, body;
 
 	out[0] = '\0';
+	/* The answer to the shim's ADMIT comes as soon as that line is
+	 * read, so whether it comes at all depends on the cuts too. */
+	if ((size_t)(end - p) >= sizeof(PREAMBLE_ADMITTED) - 1 &&
+	    memcmp(p, PREAMBLE_ADMITTED, sizeof(PREAMBLE_ADMITTED) - 1) == 0)
+		p += sizeof(PREAMBLE_ADMITTED) - 1;
 	while ((size_t)(end - p) > sizeof(mark) + 3 && o + 4 < cap &&
 	    memcmp(p, mark, sizeof(mark) - 1) == 0) {
 		e = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
