@@ -332,7 +332,27 @@ r_sdks() {
 			    "^text=Hello from $want events=[1-9]"
 		done
 	done
-	finish "reach: the official openai and @anthropic-ai/sdk on Debian Node 18: a failing primary, served by the backup, whole and streamed"
+	# llmfbd away: each SDK, pointed at the mock's port by its own
+	# variable (its base URL's host unchanged), goes out as without the
+	# shim.
+	mkdir -p "$STACK_DIR/reach-sdk"
+	echo "api.openai.com" >"$STACK_DIR/reach-sdk/llmfb.sock.hosts"
+	echo "api.anthropic.com" >>"$STACK_DIR/reach-sdk/llmfb.sock.hosts"
+	{ cat /etc/hosts
+	  echo "127.0.0.1 api.openai.com api.anthropic.com"; } \
+	    >"$STACK_DIR/reach-sdk/hosts"
+	shim_on "$STACK_DIR/reach-sdk/llmfb.sock"
+	for sdk in openai anthropic; do
+		mock_reset
+		out=$(REACH_HOSTS=$STACK_DIR/reach-sdk/hosts NODE_PATH=$mods \
+		    NODE_EXTRA_CA_CERTS="$STACK_DIR/certs/ca.pem" \
+		    OPENAI_BASE_URL="https://api.openai.com:$MOCK_PORT/v1" \
+		    ANTHROPIC_BASE_URL="https://api.anthropic.com:$MOCK_PORT" \
+		    node18 tests/e2e/sdkclient.js $sdk whole 2>&1)
+		expect_match "$sdk-away" "$out" "^text=Hello from default"
+	done
+	shim_on
+	finish "reach: the official openai and @anthropic-ai/sdk on Debian Node 18: a failing primary, served by the backup, whole and streamed; direct with llmfbd away"
 }
 
 # cc_daemon BACKUP: an llmfbd of its own for api.anthropic.com whose
@@ -399,7 +419,23 @@ r_claude_code() {
 		kill "$CC_PID"
 		wait "$CC_PID" 2>/dev/null
 	done
-	finish "reach: Claude Code 2.1.112 unmodified: a 529 primary, answered by an Anthropic backup and by an OpenAI-dialect one through translation"
+	# llmfbd away: pointed at the mock's port by ANTHROPIC_BASE_URL (its
+	# host unchanged), it goes out as without the shim.
+	mkdir -p "$STACK_DIR/reach-cc" "$STACK_DIR/reach-cc/home"
+	echo api.anthropic.com >"$STACK_DIR/reach-cc/llmfb.sock.hosts"
+	{ cat /etc/hosts; echo "127.0.0.1 api.anthropic.com"; } \
+	    >"$STACK_DIR/reach-cc/hosts"
+	mock_reset
+	shim_on "$STACK_DIR/reach-cc/llmfb.sock"
+	out=$(REACH_HOSTS=$STACK_DIR/reach-cc/hosts \
+	    HOME=$STACK_DIR/reach-cc/home ANTHROPIC_API_KEY=sk-ant-dummy-caller \
+	    ANTHROPIC_BASE_URL="https://api.anthropic.com:$MOCK_PORT" \
+	    NODE_EXTRA_CA_CERTS="$STACK_DIR/certs/ca.pem" \
+	    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \
+	    node18 "$mods/@anthropic-ai/claude-code/cli.js" -p "say hi" 2>&1)
+	shim_on
+	expect_match away "$out" "Hello from default"
+	finish "reach: Claude Code 2.1.112 unmodified: a 529 primary, answered by an Anthropic backup and by an OpenAI-dialect one through translation; direct with llmfbd away"
 }
 
 # Programs that are no LLM clients, with llmfbd up: each prints and
