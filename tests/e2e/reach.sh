@@ -10,6 +10,17 @@
 # GET /v1/models as the provider "default" with a certificate for it.
 REACH_URL=https://api.llmfb.test/v1/models
 
+# away_dir DIR HOST...: llmfbd away, for the shim: DIR holds a hosts file
+# that intercepts the HOSTs beside a socket no llmfbd listens on, and a
+# copy of /etc/hosts that maps them to the mock, for a mount namespace.
+away_dir() {
+	local d=$1
+	shift
+	mkdir -p "$d"
+	printf '%s\n' "$@" >"$d/llmfb.sock.hosts"
+	{ cat /etc/hosts; echo "127.0.0.1 $*"; } >"$d/hosts"
+}
+
 # reach_client KIND URL: one call by an unmodified client of that TLS
 # stack, under SHIM_ENV (and, with REACH_HOSTS set, with that file bound
 # over /etc/hosts in a mount namespace of its own); prints the body or
@@ -127,9 +138,7 @@ r_away() {
 		echo "# skip - reach: daemon away (needs root for a private /etc/hosts)"
 		return
 	fi
-	mkdir -p "$hostsdir"
-	echo api.llmfb.test >"$hostsdir/llmfb.sock.hosts"
-	{ cat /etc/hosts; echo "127.0.0.1 api.llmfb.test"; } >"$hostsdir/hosts"
+	away_dir "$hostsdir" api.llmfb.test
 	for k in $(reach_kinds); do
 		mock_reset
 		shim_on "$hostsdir/llmfb.sock"
@@ -173,9 +182,7 @@ r_go() {
 		echo "# skip - reach: Go net/http (needs root for a private /etc/hosts)"
 		return
 	fi
-	mkdir -p "$hostsdir"
-	{ cat /etc/hosts; echo "127.0.0.1 api.llmfb.test"; } >"$hostsdir/hosts"
-	echo api.llmfb.test >"$hostsdir/llmfb.sock.hosts"
+	away_dir "$hostsdir" api.llmfb.test
 	for sock in "$STACK_DIR/llmfb.sock" "$hostsdir/llmfb.sock"; do
 		for dns in go cgo; do
 			mock_reset
@@ -216,10 +223,7 @@ r_ruby() {
 	    timeout 20 ruby tests/e2e/rbclient.rb "$OAI" "$STREAM" stream 2>&1)
 	expect_match streamed "$out" 'code=200 target=secondary .*data: \[DONE\]'
 	if [ "$(id -u)" = 0 ]; then
-		mkdir -p "$hostsdir"
-		echo api.openai.com >"$hostsdir/llmfb.sock.hosts"
-		{ cat /etc/hosts; echo "127.0.0.1 api.openai.com"; } \
-		    >"$hostsdir/hosts"
+		away_dir "$hostsdir" api.openai.com
 		mock_reset
 		# shellcheck disable=SC2016 # $0 and $@ are the inner sh's
 		shim_on "$hostsdir/llmfb.sock"
@@ -289,10 +293,7 @@ r_node18() {
 		done
 	done
 	# llmfbd away: straight to the provider, as without the shim.
-	mkdir -p "$STACK_DIR/reach-n18"
-	echo api.openai.com >"$STACK_DIR/reach-n18/llmfb.sock.hosts"
-	{ cat /etc/hosts; echo "127.0.0.1 api.openai.com"; } \
-	    >"$STACK_DIR/reach-n18/hosts"
+	away_dir "$STACK_DIR/reach-n18" api.openai.com
 	mock_reset
 	shim_on "$STACK_DIR/reach-n18/llmfb.sock"
 	out=$(REACH_HOSTS=$STACK_DIR/reach-n18/hosts \
@@ -335,12 +336,7 @@ r_sdks() {
 	# llmfbd away: each SDK, pointed at the mock's port by its own
 	# variable (its base URL's host unchanged), goes out as without the
 	# shim.
-	mkdir -p "$STACK_DIR/reach-sdk"
-	echo "api.openai.com" >"$STACK_DIR/reach-sdk/llmfb.sock.hosts"
-	echo "api.anthropic.com" >>"$STACK_DIR/reach-sdk/llmfb.sock.hosts"
-	{ cat /etc/hosts
-	  echo "127.0.0.1 api.openai.com api.anthropic.com"; } \
-	    >"$STACK_DIR/reach-sdk/hosts"
+	away_dir "$STACK_DIR/reach-sdk" api.openai.com api.anthropic.com
 	shim_on "$STACK_DIR/reach-sdk/llmfb.sock"
 	for sdk in openai anthropic; do
 		mock_reset
@@ -421,10 +417,8 @@ r_claude_code() {
 	done
 	# llmfbd away: pointed at the mock's port by ANTHROPIC_BASE_URL (its
 	# host unchanged), it goes out as without the shim.
-	mkdir -p "$STACK_DIR/reach-cc" "$STACK_DIR/reach-cc/home"
-	echo api.anthropic.com >"$STACK_DIR/reach-cc/llmfb.sock.hosts"
-	{ cat /etc/hosts; echo "127.0.0.1 api.anthropic.com"; } \
-	    >"$STACK_DIR/reach-cc/hosts"
+	away_dir "$STACK_DIR/reach-cc" api.anthropic.com
+	mkdir -p "$STACK_DIR/reach-cc/home"
 	mock_reset
 	shim_on "$STACK_DIR/reach-cc/llmfb.sock"
 	out=$(REACH_HOSTS=$STACK_DIR/reach-cc/hosts \
@@ -492,9 +486,7 @@ r_php_perl() {
 		echo "# skip - reach: PHP and Perl (need php-cli, php-curl, libio-socket-ssl-perl and root)"
 		return
 	fi
-	mkdir -p "$hostsdir"
-	echo api.openai.com >"$hostsdir/llmfb.sock.hosts"
-	{ cat /etc/hosts; echo "127.0.0.1 api.openai.com"; } >"$hostsdir/hosts"
+	away_dir "$hostsdir" api.openai.com
 	for how in "${clients[@]}"; do
 		local -a cmd=(php tests/e2e/phpclient.php "${how#php-}")
 		[ "$how" = perl ] && cmd=(perl tests/e2e/plclient.pl)
