@@ -194,6 +194,19 @@ write_piece(void *arg, const uint8_t *p, size_t len)
 	}
 }
 
+static bool
+is_refusal(const char *code)
+{
+	static const char *const bad[] = { "400", "413", "414", "417",
+		"431" };
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (memcmp(code, bad[i], 3) == 0)
+			return true;
+	return false;
+}
+
 /* The final status codes of the answers in what a client saw, in order,
  * walked answer by answer (each a head, and a body of its Content-Length:
  * the answers here are llmfb's own, never chunked).  An interim 100
@@ -223,7 +236,13 @@ statuses(const struct client *cl, char *out, size_t cap)
 				break;
 			}
 		if (p[sizeof(mark) - 1] != '1') {
-			memcpy(out + o, p + sizeof(mark) - 1, 3);
+			/* A request both malformed and too big is refused
+			 * for whichever the parser meets first, and where a
+			 * read ends decides that: any refusal is "bad". */
+			if (is_refusal(p + sizeof(mark) - 1))
+				memcpy(out + o, "bad", 3);
+			else
+				memcpy(out + o, p + sizeof(mark) - 1, 3);
 			out[o + 3] = ' ';
 			o += 4;
 			out[o] = '\0';
