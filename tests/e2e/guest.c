@@ -7,9 +7,12 @@
  *
  * It listens on DIR/fake.sock, writes DIR/fake.sock.hosts ("localhost",
  * "api.guest.test") before its first getaddrinfo(), and a real TCP
- * listener on 127.0.0.1.  CERTDIR (tests/gen-certs.sh output: server.pem,
- * server.key, ca.pem) is for the real TLS server; without it a
- * certificate is made in memory.
+ * listener on localhost's first IPv4 address, as the resolver gave it
+ * before the name was listed (127.0.0.1 on most hosts; nothing here
+ * assumes so): with the daemon away, a connect() to localhost's
+ * synthetic address goes there.  CERTDIR (tests/gen-certs.sh output:
+ * server.pem, server.key, ca.pem) is for the real TLS server; without
+ * it a certificate is made in memory.
  *
  * One line per case, "ok - NAME" or "FAIL - NAME: REASON", then
  * "N passed, M failed"; the exit status is 0 only when every case passed.
@@ -79,9 +82,16 @@ static const char *g_certdir;
 static char g_sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int g_lfd = -1;		/* admitted connections' fds, from the
 				 * admitter (a pipe's read end) */
-static int g_tcp = -1;		/* a real TCP listener on 127.0.0.1 */
+static int g_tcp = -1;		/* a real TCP listener on g_local[0] */
 static uint16_t g_tcp_port;
 static char g_tcp_port_s[8];
+/* localhost's IPv4 addresses, as the resolver gave them before the name
+ * was listed (port 0), in order; none when it gave none, and then
+ * g_local_why says why and the listener is on 127.0.0.1. */
+#define LOCAL_MAX	16
+static struct in_addr g_local[LOCAL_MAX];
+static unsigned g_nlocal;
+static char g_local_why[128];
 
 static const char *volatile g_case = "setup";
 static volatile sig_atomic_t g_pass, g_fail;
@@ -452,6 +462,23 @@ static bool is_loop4(const struct sockaddr *sa, uint16_t port)
 	       (port == 0 || port_of(sa) == port);
 }
 
+/* The real listener's address (g_local[0]) with port. */
+static bool is_local(const struct sockaddr *sa, uint16_t port)
+{
+	return sa->sa_family == AF_INET &&
+	       ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
+	       g_local[0].s_addr && port_of(sa) == port;
+}
+
+/* The real listener's address, for connect(). */
+static void local_sin(struct sockaddr_in *sin)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(g_tcp_port);
+	sin->sin_addr = g_local[0];
+}
+
 /* The first answer of getaddrinfo(name, port, {family, SOCK_STREAM}). */
 static bool resolve(const char *name, const char *port, int family,
 		    struct sockaddr_storage *ss, socklen_t *len)
@@ -528,19 +555,18 @@ static int synth_connect(const char *name, const char *port, int family,
 static int real_connect(int flags)
 {
 	struct sockaddr_in sin;
+	char a[80];
 	int fd;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(g_tcp_port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	local_sin(&sin);
 	fd = socket(AF_INET, SOCK_STREAM | flags, 0);
 	if (fd < 0) {
 		errf("socket: %s", ename(errno));
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
-		errf("connect(127.0.0.1:%u): %s", g_tcp_port, ename(errno));
+		errf("connect(%s): %s", addr_str((struct sockaddr *)&sin, a,
+		     sizeof(a)), ename(errno));
 		close(fd);
 		return -1;
 	}
@@ -1768,8 +1794,8 @@ out:
 /* ------------------------------------------------------------------ */
 /* 6. close_range */
 
-/* fd is a real TCP connection from 127.0.0.1 to the real listener, whose
- * accepted end is a. */
+/* fd is a real TCP connection to the real listener, whose accepted end
+ * is a. */
 static bool real_answers(int fd, int a)
 {
 	struct sockaddr_storage peer, self, apeer;
@@ -1782,10 +1808,11 @@ static bool real_answers(int fd, int a)
 		errf("getpeername: %s", ename(errno));
 		return false;
 	}
-	if (!is_loop4((struct sockaddr *)&peer, g_tcp_port)) {
-		errf("getpeername gave %s, want 127.0.0.1:%u (a stale "
-		     "answer?)", addr_str((struct sockaddr *)&peer, x,
-					  sizeof(x)), g_tcp_port);
+	if (!is_local((struct sockaddr *)&peer, g_tcp_port)) {
+		errf("getpeername gave %s, want %s:%u (a stale answer?)",
+		     addr_str((struct sockaddr *)&peer, x, sizeof(x)),
+		     inet_ntop(AF_INET, &g_local[0], y, sizeof(y)),
+		     g_tcp_port);
 		return false;
 	}
 	if (getsockname(fd, (struct sockaddr *)&self, &sl) != 0 ||
@@ -1852,10 +1879,7 @@ static void c_close_range(void)
 	{
 		struct sockaddr_in sin;
 
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_port = htons(g_tcp_port);
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		local_sin(&sin);
 		EXPECT(connect(t, (struct sockaddr *)&sin, sizeof(sin)) == 0,
 		       "real connect on the reused number: %s",
 		       ename(errno));
@@ -2216,10 +2240,7 @@ static void c_signals(void)
 	echo_on = true;
 	k = synth_connect(HOST, PORT, AF_INET, SOCK_CLOEXEC, &ss, &len);
 	EXPECT(k >= 0, "%s", g_err);
-	memset(&real, 0, sizeof(real));
-	real.sin_family = AF_INET;
-	real.sin_port = htons(g_tcp_port);
-	real.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	local_sin(&real);
 
 	g_sig_fd = k;
 	g_sig_count = 0;
@@ -2991,28 +3012,41 @@ out:
 /* ------------------------------------------------------------------ */
 /* 12. daemon-away (last: it takes the fake daemon away) */
 
-/* With the daemon away: a fresh lookup of localhost is the real one, and
- * a connect() to the synthetic address s (obtained earlier) goes straight
- * to the real listener. */
+/* With the daemon away: a fresh lookup of localhost is the real one (the
+ * addresses it had before it was listed), and a connect() to the
+ * synthetic address s (obtained earlier) goes straight to the real
+ * listener, on the first of them. */
 static bool away_once(const char *how, const struct sockaddr_storage *s,
 		      socklen_t slen, bool nonblock)
 {
 	struct addrinfo h, *res = NULL, *ai;
-	char a[80];
+	char a[80], b[INET_ADDRSTRLEN];
 	int rc, fd = -1, t = -1, e, err = -1;
 	socklen_t el = sizeof(err);
 	bool ok = false;
+	unsigned i;
 
+	EXPECT(g_nlocal > 0, "localhost has no IPv4 address here (%s): a "
+	       "connect() to its synthetic address has nowhere real to go",
+	       g_local_why);
 	memset(&h, 0, sizeof(h));
 	h.ai_family = AF_INET;
 	h.ai_socktype = SOCK_STREAM;
 	rc = getaddrinfo("localhost", g_tcp_port_s, &h, &res);
 	EXPECT(rc == 0, "%s: getaddrinfo(localhost): %s", how,
 	       gai_strerror(rc));
-	for (ai = res; ai; ai = ai->ai_next)
-		EXPECT(is_loop4(ai->ai_addr, g_tcp_port), "%s: localhost "
-		       "resolved to %s, want the real 127.0.0.1:%u", how,
-		       addr_str(ai->ai_addr, a, sizeof(a)), g_tcp_port);
+	for (ai = res, i = 0; ai; ai = ai->ai_next, i++)
+		EXPECT(i < g_nlocal && ai->ai_family == AF_INET &&
+		       port_of(ai->ai_addr) == g_tcp_port &&
+		       ((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr ==
+		       g_local[i].s_addr, "%s: localhost's answer %u is %s, "
+		       "want the real %s:%u", how, i,
+		       addr_str(ai->ai_addr, a, sizeof(a)),
+		       i < g_nlocal ? inet_ntop(AF_INET, &g_local[i], b,
+						sizeof(b)) : "(none)",
+		       g_tcp_port);
+	EXPECT(i == g_nlocal, "%s: localhost has %u answers, not the real "
+	       "%u", how, i, g_nlocal);
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
 		    (nonblock ? SOCK_NONBLOCK : 0), 0);
@@ -3112,6 +3146,72 @@ static void run(const char *name, void (*fn)(void), int guard_secs)
 	fflush(stdout);
 }
 
+/* Fill g_local with localhost's IPv4 addresses, as the resolver gives
+ * them without the shim: in a child, so that the shim's first look at
+ * the hosts file (which it then trusts for a second) is the parent's,
+ * after the file is written.  None: g_local_why says why, and the
+ * listener goes on 127.0.0.1. */
+static void local_lookup(void)
+{
+	char buf[LOCAL_MAX * INET_ADDRSTRLEN + 128], *tok, *save = NULL;
+	int p[2];
+	pid_t pid;
+
+	g_local[0].s_addr = htonl(INADDR_LOOPBACK);
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		snprintf(g_local_why, sizeof(g_local_why), "pipe2: %s",
+			 ename(errno));
+		return;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct addrinfo h, *res = NULL, *ai;
+		char a[INET_ADDRSTRLEN];
+		FILE *f = fdopen(p[1], "w");
+		int rc;
+
+		if (f == NULL)
+			_exit(1);
+		memset(&h, 0, sizeof(h));
+		h.ai_family = AF_INET;
+		h.ai_socktype = SOCK_STREAM;
+		rc = getaddrinfo("localhost", NULL, &h, &res);
+		if (rc != 0)
+			fprintf(f, "error getaddrinfo: %s", gai_strerror(rc));
+		for (ai = res; ai; ai = ai->ai_next)
+			if (ai->ai_family == AF_INET &&
+			    inet_ntop(AF_INET, &((struct sockaddr_in *)
+			    ai->ai_addr)->sin_addr, a, sizeof(a)))
+				fprintf(f, "%s ", a);
+		fclose(f);
+		_exit(0);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		snprintf(g_local_why, sizeof(g_local_why), "fork: %s",
+			 ename(errno));
+		close(p[0]);
+		return;
+	}
+	if (read_all(p[0], buf, sizeof(buf), 5000) < 0)
+		snprintf(buf, sizeof(buf), "error no answer in 5 s");
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	if (strncmp(buf, "error ", 6) == 0) {
+		snprintf(g_local_why, sizeof(g_local_why), "%.100s", buf + 6);
+		return;
+	}
+	for (tok = strtok_r(buf, " ", &save); tok && g_nlocal < LOCAL_MAX;
+	     tok = strtok_r(NULL, " ", &save))
+		if (inet_pton(AF_INET, tok, &g_local[g_nlocal]) == 1)
+			g_nlocal++;
+	if (g_nlocal == 0) {
+		snprintf(g_local_why, sizeof(g_local_why), "no IPv4 answer");
+		g_local[0].s_addr = htonl(INADDR_LOOPBACK);
+	}
+}
+
 static int setup(void)
 {
 	struct sockaddr_in sin;
@@ -3152,6 +3252,9 @@ static int setup(void)
 		return fprintf(stderr, "guest: run me with "
 			       "LD_PRELOAD=.../libllmfb.so\n"), -1;
 
+	/* localhost as the resolver has it, before it is listed (and
+	 * before there is a thread to fork beside) */
+	local_lookup();
 	/* the fake daemon's socket, then the hosts file */
 	unlink(g_sock);
 	if (adm_start() != 0)
@@ -3165,16 +3268,16 @@ static int setup(void)
 		return fprintf(stderr, "guest: write %s: %s\n", hosts,
 			       ename(errno)), -1;
 
-	/* a real TCP listener */
+	/* a real TCP listener, where localhost really is */
 	g_tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_addr = g_local[0];
 	if (g_tcp < 0 || bind(g_tcp, (struct sockaddr *)&sin, sizeof(sin)) ||
 	    listen(g_tcp, SOMAXCONN) ||
 	    getsockname(g_tcp, (struct sockaddr *)&sin, &sl))
-		return fprintf(stderr, "guest: TCP listener: %s\n",
-			       ename(errno)), -1;
+		return fprintf(stderr, "guest: TCP listener on %s: %s\n",
+			       inet_ntoa(g_local[0]), ename(errno)), -1;
 	g_tcp_port = ntohs(sin.sin_port);
 	snprintf(g_tcp_port_s, sizeof(g_tcp_port_s), "%u", g_tcp_port);
 	return 0;
