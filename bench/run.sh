@@ -32,12 +32,16 @@
 #    with it in LD_PRELOAD, PRELOAD_ROUNDS rounds, interleaved, the order
 #    reversed every other round: start + exit of /bin/true (PRELOAD_N
 #    times, timed by bench/spawn.c, compiled here), of python3 -c pass
-#    and of curl on a file: URL and on https://localhost (PRELOAD_M
-#    times each), and llmfb-bench kept alive to https://localhost, a name
+#    and of curl on a file: URL and on https://127.0.0.1 (PRELOAD_M
+#    times each), and llmfb-bench kept alive to https://127.0.0.1, a host
 #    not intercepted.  /bin/true also runs with the shim in
 #    /etc/ld.so.preload: a file bind-mounted there in a private mount
 #    namespace (root only; the real file is never written), and with an
-#    empty shared object in LD_PRELOAD, for scale.
+#    empty shared object in LD_PRELOAD, for scale.  The mock is named by
+#    its literal address, not as localhost: which address localhost
+#    gives first is the host's business (::1 on a stock Debian, where
+#    the mock does not listen); and the file is the bench's own, not
+#    /etc/hostname, which a host need not have.
 #
 # 7. The relay (issue 18): a program with its own TLS (NodeSource's node)
 #    calling an intercepted host through the shim is carried to the origin
@@ -430,14 +434,14 @@ pre_run() {
 	true)	cmd=(-n "$PRELOAD_N" --warmup 50 -- /bin/true) ;;
 	python)	cmd=(-n "$PRELOAD_M" --warmup 3 -- "$PY" -c pass) ;;
 	file)	cmd=(-n "$PRELOAD_M" --warmup 3 -- curl -s -o /dev/null \
-		    file:///etc/hostname) ;;
-	https)	cmd=(-n "$PRELOAD_M" --warmup 3 -- curl -sSf -4 -o /dev/null \
+		    "file://$STACK_DIR/curl-file") ;;
+	https)	cmd=(-n "$PRELOAD_M" --warmup 3 -- curl -sSf -o /dev/null \
 		    --cacert "$STACK_DIR/certs/ca.pem" \
-		    "https://localhost:$MOCK_PORT/_mock/stats") ;;
-	bench)	# a keep-alive libcurl client, to a name not intercepted
+		    "https://127.0.0.1:$MOCK_PORT/_mock/stats") ;;
+	bench)	# a keep-alive libcurl client, to a host not intercepted
 		if [ "$v" = shim ]; then pre=("${SHIM[@]}"); fi
 		out=$(run 1 "${pre[@]}" "$B/llmfb-bench" \
-		    --url "https://localhost:$MOCK_PORT/primary/v1/chat/completions" \
+		    --url "https://127.0.0.1:$MOCK_PORT/primary/v1/chat/completions" \
 		    --cacert "$STACK_DIR/certs/ca.pem")
 		if [ "$(get errors "$out")" != 0 ]; then
 			echo "bench: llmfb-bench ($v) failed: $out" >&2
@@ -495,6 +499,7 @@ preload_part() {
 	printf 'int llmfb_bench_empty;\n' |
 	    cc -shared -fPIC -O2 -x c -o "$STACK_DIR/empty.so" -
 	echo "$STACK_DIR/libllmfb.so" >"$PRE_LIST"
+	echo llmfb-bench >"$STACK_DIR/curl-file"
 	mkdir -p "$STACK_DIR/ovl/upper" "$STACK_DIR/ovl/work"
 	: >"$STACK_DIR/ovl/upper/ld.so.preload"
 	before=$(stat -c '%d %i %s %Y' /etc/ld.so.preload 2>&1 || true)
@@ -585,10 +590,10 @@ preload_part() {
 	fi
 	pre_row "/bin/true, start + exit, µs, an empty .so in LD_PRELOAD instead (for scale)" true empty
 	pre_row "python3 -c pass, start + exit, µs" python shim
-	pre_row "curl file:///etc/hostname, start + exit, µs" file shim
-	pre_row "curl https://localhost (not intercepted), new TLS connection, start + exit, µs" https shim
-	pre_row "llmfb-bench keep-alive to https://localhost (not intercepted), p50 µs" bench_p50 shim
-	pre_row "llmfb-bench keep-alive to https://localhost (not intercepted), req/s" bench_rps shim
+	pre_row "curl file: (a 12-byte file), start + exit, µs" file shim
+	pre_row "curl https://127.0.0.1 (not intercepted), new TLS connection, start + exit, µs" https shim
+	pre_row "llmfb-bench keep-alive to https://127.0.0.1 (not intercepted), p50 µs" bench_p50 shim
+	pre_row "llmfb-bench keep-alive to https://127.0.0.1 (not intercepted), req/s" bench_rps shim
 }
 
 [ -n "${SKIP_PRELOAD:-}" ] || preload_part
