@@ -460,8 +460,8 @@ daemon_free(struct daemon *d)
 		timer_cancel(d->loop, &d->stop_timer);
 		timer_cancel(d->loop, &d->watchdog);
 	}
+	relays_free(d->relays);	/* they give their users' places back */
 	server_free(d->server);
-	relays_free(d->relays);
 	control_free(d->control);
 	metrics_http_free(d->metrics);
 	netview_free(d->netview);

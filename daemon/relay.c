@@ -21,6 +21,7 @@
 #include "events.h"
 #include "log.h"
 #include "relay.h"
+#include "server.h"
 #include "stats.h"
 #include "util.h"
 
@@ -435,6 +436,7 @@ relay_end(struct relay *r, const char *result)
 	if (r->ended)
 		return;
 	r->ended = true;
+	server_user_done(rs->d->server, r->who.uid);
 	relay_record(r, result);
 	watch(l, &r->cw, &r->cw_on, 0);
 	close(r->cw.fd);

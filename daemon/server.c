@@ -693,7 +693,8 @@ conn_end(struct conn *c, bool keep_fd)
 	if (!keep_fd)
 		close(c->w.fd);
 	c->w.fd = -1;
-	user_put(c->srv, c->uid);
+	if (!keep_fd)	/* a relay holds the user's place until it ends */
+		user_put(c->srv, c->uid);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -736,6 +737,7 @@ conn_relay(struct conn *c, const char *p1, size_t n1, const char *p2,
 	    d->relays == NULL)
 		return false;
 	who = *conn_caller(c);
+	who.uid = c->uid;	/* whose place the relay holds */
 	buf_init(&in, n1 + n2 + 1);
 	if (buf_add(&in, p1, n1) < 0 || buf_add(&in, p2, n2) < 0) {
 		buf_free(&in);
@@ -1134,7 +1136,8 @@ server_accept(struct watcher *w, uint32_t events)
 			return;
 		}
 		uid = peer_uid(fd);
-		if (s->nclients >= cfg->max_clients) {
+		if (s->nclients + relays_open(s->d->relays) >=
+		    cfg->max_clients) {
 			say_full(s, "%lu clients, the most llmfbd takes "
 			    "(limits.max_clients): refusing; shims go direct "
 			    "(uid %lu)", s->nclients, (unsigned long)uid);
@@ -1324,6 +1327,13 @@ uint64_t
 server_accepted(const struct server *s)
 {
 	return s->accepted;
+}
+
+void
+server_user_done(struct server *s, uid_t uid)
+{
+	if (s != NULL)
+		user_put(s, uid);
 }
 
 uint64_t

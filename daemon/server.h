@@ -84,6 +84,9 @@ uint64_t server_accepted(const struct server *s);
  * the file limit; and those closed by request_timeout or idle_timeout
  * with a request unfinished. */
 uint64_t server_refused(const struct server *s);
+/* A relay that took a connection over ends: its user's place (held for
+ * max_clients_per_user) is free again. */
+void server_user_done(struct server *s, uid_t uid);
 uint64_t server_timed_out(const struct server *s);
 
 /* The value of a request header (first of that name), or NULL. */

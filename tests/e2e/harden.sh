@@ -20,7 +20,8 @@ hd_start() {
 		echo "intercept: [api.openai.com]"
 		echo "ebpf: off"
 		echo "network_watch: false"
-		echo "upstream: { ca_file: $HD/ca.pem }"
+		echo "upstream: { ca_file: $HD/ca.pem," \
+		    "connect_to: [\"api.openai.com:443:127.0.0.1:$MOCK_PORT\"] }"
 		echo "providers:"
 		echo "  p: { dialect: openai, base_url: \"https://127.0.0.1:$MOCK_PORT/primary/v1\" }"
 		echo "targets: { hp: { provider: p } }"
@@ -326,6 +327,38 @@ h_passthrough_port() {
 	finish "harden: passthrough only to port 443 (https) or 80 (http) of an intercepted host"
 }
 
+# A relay (a program's own TLS, carried untouched) holds its user's place
+# as a connection did: one user cannot open more than its share of them.
+h_relay_limit() {
+	local a b out
+	if ! command -v gnutls-cli >/dev/null; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - harden: relays under the per-user limit (no gnutls-cli)"
+		return
+	fi
+	hd_start relays "max_clients_per_user: 2" "request_timeout: 1m"
+	shim_on "$HD/llmfb.sock"
+	# Two TLS sessions of gnutls-cli's own, held open by their stdin.
+	coproc a { env "${SHIM_ENV[@]}" gnutls-cli --x509cafile="$HD/ca.pem" \
+	    api.openai.com 2>&1; }
+	coproc b { env "${SHIM_ENV[@]}" gnutls-cli --x509cafile="$HD/ca.pem" \
+	    api.openai.com 2>&1; }
+	shim_on
+	wait_for "two relays" sh -c "[ \"\$('$B/llmfbctl' -s '$HD/control.sock' \
+	    --json status | jq .relays)\" = 2 ]"
+	expect_eq relays-open "$(hd_status .relays)" 2
+	out=$(/usr/bin/python3 "$RAW" admit "$HD/llmfb.sock")
+	expect_eq third-refused "$out" HTTP/1.1_503_Service_Unavailable
+	exec {a[1]}>&- {b[1]}>&-
+	wait "$a_PID" "$b_PID" 2>/dev/null
+	wait_for "the relays to end" sh -c "[ \"\$('$B/llmfbctl' -s \
+	    '$HD/control.sock' --json status | jq .relays)\" = 0 ]"
+	expect_eq place-back "$(/usr/bin/python3 "$RAW" admit "$HD/llmfb.sock")" \
+	    LLMFB/1_OK
+	hd_stop
+	finish "harden: relays hold their user's places: a third connection past max_clients_per_user is refused, and the places come back"
+}
+
 harden_cases() {
 	h_expect_close
 	h_timeouts
@@ -333,6 +366,7 @@ harden_cases() {
 	h_user_limit
 	h_fd_limit
 	h_restart_overlap
+	h_relay_limit
 	h_secrets
 	h_own_key_401
 	h_gzip_bomb
