@@ -937,6 +937,41 @@ static const struct {
 	{ CTL_VERB_VERSION, cmd_version, true },
 };
 
+/* The global options (--json, -j, -s SOCKET, --socket[=]SOCKET) are
+ * taken after the command too, as everywhere else (llmfbctl status
+ * --json), up to a "--"; what is left stays in order for the command.
+ * Returns the new count of av (av[0] the command), or -1 (said why). */
+static int
+global_options(int ac, char **av)
+{
+	int i, n = 1;
+
+	for (i = 1; i < ac; i++) {
+		const char *a = av[i];
+
+		if (strcmp(a, "--") == 0) {
+			while (i < ac)
+				av[n++] = av[i++];
+			break;
+		}
+		if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0) {
+			json_out = 1;
+		} else if (strcmp(a, "-s") == 0 || strcmp(a, "--socket") == 0) {
+			if (i + 1 == ac) {
+				fprintf(stderr, "llmfbctl: %s needs a socket "
+				    "path\n", a);
+				return -1;
+			}
+			control_path = av[++i];
+		} else if (strncmp(a, "--socket=", 9) == 0) {
+			control_path = a + 9;
+		} else {
+			av[n++] = av[i];
+		}
+	}
+	return n;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -993,6 +1028,13 @@ main(int argc, char **argv)
 		    "ambiguous" : "unknown", argv[optind]);
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	if (commands[found].fn != cmd_run) {
+		int n = global_options(argc - optind, argv + optind);
+
+		if (n < 0)
+			return EXIT_USAGE;
+		argc = optind + n;
 	}
 	if (argc - optind > 1 && commands[found].no_args) {
 		fprintf(stderr, "llmfbctl: %s takes no argument\n",

@@ -433,6 +433,13 @@ o_cli() {
 	expect_eq extra-arg "$(ctl status now 2>&1; echo "rc=$?")" \
 	    "llmfbctl: status takes no argument"$'\n'"rc=2"
 	expect_match help "$(ctl --help)" 'inject TARGET FAULT'
+	# Options go anywhere, as in every other command.
+	expect_eq json-after "$("$B/llmfbctl" status --json -s \
+	    "$STACK_DIR/control.sock" | jq -r .version)" 0.1.0
+	expect_eq socket-eq-after "$("$B/llmfbctl" status \
+	    --socket="$STACK_DIR/control.sock" -j | jq -r .version)" 0.1.0
+	expect_eq socket-missing "$(ctl status -s 2>&1; echo "rc=$?")" \
+	    "llmfbctl: -s needs a socket path"$'\n'"rc=2"
 	expect_eq version "$(ctl --json version | jq -r '"\(.llmfbctl) \(.llmfbd)"')" "0.1.0 0.1.0"
 	expect_eq unreachable "$("$B/llmfbctl" -s /nonexistent.sock status 2>/dev/null; echo "rc=$?")" "rc=1"
 	expect_eq check-usage "$(ctl check 2>/dev/null; echo "rc=$?")" "rc=2"
