@@ -668,7 +668,7 @@ respond_safe_failure(struct call *call)
 	char msg[REASONS_MAX + 128];
 	uint64_t retry_after;
 	struct buf h;
-	const char *type;
+	const char *type, *code;
 
 	stats_route(call->d->stats, call->route->name)->safe_failures++;
 	if (sf->message != NULL)
@@ -686,8 +686,10 @@ respond_safe_failure(struct call *call)
 	if (retry_after > 0)
 		buf_printf(&h, "Retry-After: %llu\r\n",
 		    (unsigned long long)retry_after);
+	/* An Anthropic caller's SDK reads the type: the same one a
+	 * provider's error of that status is translated to. */
 	if (call->dialect == DIALECT_ANTHROPIC)
-		type = sf->status == 529 ? "overloaded_error" : "api_error";
+		dialect_error_type(sf->status, call->dialect, &type, &code);
 	else
 		type = "llmfb_unavailable";
 	log_info("call route=%s: safe failure after %d attempts (%s)",

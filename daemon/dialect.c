@@ -360,9 +360,8 @@ dialect_error_status(int status, enum dialect caller)
 	return status;
 }
 
-/* The caller's error type (and OpenAI code) for a status. */
-static void
-error_type(int status, enum dialect caller, const char **type,
+void
+dialect_error_type(int status, enum dialect caller, const char **type,
     const char **code)
 {
 	*code = NULL;
@@ -455,7 +454,7 @@ dialect_error_json(const json_t *err, int status, enum dialect target,
 		    "type")));
 	if (target == caller && json_is_object(e))
 		return json_deep_copy(err);
-	error_type(status, caller, &type, &code);
+	dialect_error_type(status, caller, &type, &code);
 	return dialect_error_body(caller, type, code, msg);
 }
 
@@ -475,7 +474,7 @@ dialect_status_error(enum dialect d, int status, const char *message)
 {
 	const char *type, *code;
 
-	error_type(status, d, &type, &code);
+	dialect_error_type(status, d, &type, &code);
 	return dialect_error_body(d, type, code, message);
 }
 

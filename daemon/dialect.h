@@ -72,5 +72,9 @@ json_t *dialect_status_error(enum dialect d, int status,
     const char *message);
 /* The status the caller's SDK expects for the target's. */
 int dialect_error_status(int status, enum dialect caller);
+/* The caller's error type (and OpenAI code, or NULL) for a status:
+ * Anthropic's overloaded_error for 503 and 529, and so on. */
+void dialect_error_type(int status, enum dialect caller, const char **type,
+    const char **code);
 
 #endif

@@ -236,6 +236,10 @@ t_anthropic() {
 	call "$1" "$ANT" "$MSG"
 	expect_eq all-fail-status "$CODE" 503
 	expect_eq anthropic-error-shape "$(jq -r .type <<<"$BODY")" error
+	# 503, as docs/dialects.md maps it: what Anthropic says when it
+	# cannot take a request now.
+	expect_eq anthropic-error-type "$(jq -r .error.type <<<"$BODY")" \
+	    overloaded_error
 	expect_match anthropic-error-message \
 	    "$(jq -r .error.message <<<"$BODY")" 'no target could serve'
 	finish "$1: api.anthropic.com: 529 -> second rung; all fail (Anthropic shape)"
