@@ -176,6 +176,14 @@ hop_by_hop(const char *name)
 	return str_case_prefix(name, "x-llmfb-");
 }
 
+/* Whether p is the provider the caller called (p == NULL: passthrough,
+ * the caller's own host). */
+static bool
+own_provider(const struct call *call, const struct provider *p)
+{
+	return p == NULL || strcasecmp(p->origin, call->host) == 0;
+}
+
 /* Headers that carry the caller's credentials. */
 static bool
 credential_header(const char *name)
@@ -1164,7 +1172,7 @@ on_done(struct xfer *x, CURLcode rc)
 		o.retry_after_ms = retry_after_ms(x->headers.data,
 		    x->headers.len, time(NULL));
 	o.own_key = call->target != NULL &&
-	    strcasecmp(call->target->provider->origin, call->host) == 0 &&
+	    own_provider(call, call->target->provider) &&
 	    (http_req_header(call->req, "authorization") != NULL ||
 	    http_req_header(call->req, "x-api-key") != NULL);
 	if (rc == CURLE_OK && call->xlating && is_2xx(x->status) &&
@@ -1773,14 +1781,6 @@ attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 		return NULL;
 	*ret_len = strlen(call->attempt_body);
 	return call->attempt_body;
-}
-
-/* Whether p is the provider the caller called (p == NULL: passthrough,
- * the caller's own host). */
-static bool
-own_provider(const struct call *call, const struct provider *p)
-{
-	return p == NULL || strcasecmp(p->origin, call->host) == 0;
 }
 
 /* What of the caller's request may go to a provider it did not call:

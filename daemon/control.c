@@ -934,8 +934,7 @@ control_accept(struct watcher *w, uint32_t events)
 	}
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 	    errno == ENOMEM) {
-		log_warn("control: accept");
-		listener_pause(&ctl->pause);
+		listener_pause(&ctl->pause, "control");
 	}
 }
 

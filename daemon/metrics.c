@@ -877,8 +877,7 @@ http_accept(struct watcher *w, uint32_t events)
 	 * for a while rather than spin. */
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 	    errno == ENOMEM) {
-		log_warn("metrics: accept");
-		listener_pause(&m->pause);
+		listener_pause(&m->pause, "metrics");
 	}
 }
 

@@ -1074,8 +1074,16 @@ listener_pause_init(struct listener_pause *p, struct loop *l,
 }
 
 void
-listener_pause(struct listener_pause *p)
+listener_pause(struct listener_pause *p, const char *what)
 {
+	uint64_t now = loop_now(p->l);
+
+	if (what != NULL && (p->said_ms == 0 || now - p->said_ms >=
+	    FULL_LOG_MS)) {
+		p->said_ms = now;
+		log_warn("%s: accept (pausing it %u ms)", what,
+		    LISTENER_PAUSE_MS);
+	}
 	watcher_mod(p->l, p->w, 0);
 	timer_set(p->l, &p->t, LISTENER_PAUSE_MS);
 }
@@ -1108,7 +1116,7 @@ server_shed(struct server *s, int err)
 		if (fd >= 0)
 			return true;
 	}
-	listener_pause(&s->pause);
+	listener_pause(&s->pause, NULL);	/* say_full() said it */
 	return false;
 }
 

@@ -55,16 +55,18 @@ void unix_listener_close(int fd, const char *path, const struct file_id *id);
 
 /* A listener out of file descriptors: accept() fails at once while a
  * client waits, and a level-triggered listener would wake the loop for
- * ever.  listener_pause() stops watching it for LISTENER_PAUSE_MS. */
+ * ever.  listener_pause() stops watching it for LISTENER_PAUSE_MS, and
+ * says why (as "WHAT: accept: ...", errno's) at most every 10 s. */
 struct listener_pause {
 	struct timer	 t;
 	struct loop	*l;
 	struct watcher	*w;
+	uint64_t	 said_ms;	/* when it was last said; 0: never */
 };
 #define LISTENER_PAUSE_MS	100
 void listener_pause_init(struct listener_pause *p, struct loop *l,
     struct watcher *w);
-void listener_pause(struct listener_pause *p);
+void listener_pause(struct listener_pause *p, const char *what);
 void listener_pause_cancel(struct listener_pause *p);
 
 /* The data socket at path: bound here (mode), or fd >= 0, a listening
