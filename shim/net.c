@@ -522,9 +522,9 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
 /* ------------------------------------------------------------------ */
 /* connect() */
 
-/* The daemon cannot take the connection (away, full, or not a port it
- * serves) and nothing was sent: connect fd where the name really is, as
- * if the shim had never been there. */
+/* The daemon cannot take the connection (away, full, or silent past
+ * SHIM_ADMIT_MS) and nothing of the program's was sent: connect fd where
+ * the name really is, as if the shim had never been there. */
 static int net_direct(int fd, unsigned idx, uint16_t port, int family,
 		      bool nonblock)
 {
