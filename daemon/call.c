@@ -1171,8 +1171,9 @@ on_done(struct xfer *x, CURLcode rc)
 	if (x->status >= 400)
 		o.retry_after_ms = retry_after_ms(x->headers.data,
 		    x->headers.len, time(NULL));
-	o.own_key = call->target != NULL &&
-	    own_provider(call, call->target->provider) &&
+	o.foreign = call->target != NULL &&
+	    !own_provider(call, call->target->provider);
+	o.own_key = !o.foreign &&
 	    (http_req_header(call->req, "authorization") != NULL ||
 	    http_req_header(call->req, "x-api-key") != NULL);
 	if (rc == CURLE_OK && call->xlating && is_2xx(x->status) &&
@@ -1453,7 +1454,7 @@ attempt_ended(struct call *call, const struct outcome *o)
 			    NULL, "passthrough-failed");
 		return;
 	}
-	fk = outcome_classify(o);
+	fk = outcome_classify(o, &call->route->policy);
 	outcome_why(o, why, sizeof(why));
 	target_result(call, fk != FK_TECHNICAL);
 	latency_sample(call, o);
@@ -1473,7 +1474,7 @@ attempt_ended(struct call *call, const struct outcome *o)
 	    call->target->name, fail_kind_name(fk), why,
 	    a == LADDER_TRY ? "moving on" : "giving up");
 	if (a == LADDER_FAIL && o->kind == OUT_OK && fk != FK_TECHNICAL &&
-	    !outcome_key_refused(o)) {
+	    !outcome_llmfbs(o)) {
 		/* Nothing better qualifies: a real answer (a miss of the
 		 * quality floor, a refusal, a provider's 4xx) beats a safe
 		 * failure. */

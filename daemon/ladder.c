@@ -6,8 +6,15 @@
 #include "ladder.h"
 #include "util.h"
 
+static bool
+key_refused(const struct outcome *o)
+{
+	return o->kind == OUT_OK && !o->own_key &&
+	    (o->status == 401 || o->status == 403);
+}
+
 enum fail_kind
-outcome_classify(const struct outcome *o)
+outcome_classify(const struct outcome *o, const struct policy *p)
 {
 	int st = o->status;
 
@@ -19,23 +26,26 @@ outcome_classify(const struct outcome *o)
 		return FK_TECHNICAL;	/* 529 (overloaded) included */
 	if (o->body == FK_CONTEXT || o->body == FK_CONTENT)
 		return o->body;		/* the provider's error says why */
-	if (o->own_key)
-		return FK_CLIENT;	/* the caller's request, its key */
-	/* llmfb's own key: the caller is not to blame.  401: the key is
-	 * wrong (the target's setup); 403: refused to this account or
-	 * region. */
-	if (st == 401)
+	/* llmfb's own key refused: 403 is refused to this account or
+	 * region; 401 is the key itself (the target's setup). */
+	if (key_refused(o))
+		return st == 403 ? FK_REGION : FK_TECHNICAL;
+	if (outcome_llmfbs(o) ||
+	    (p != NULL && retry_on_status(&p->retry_on, st)))
 		return FK_TECHNICAL;
-	if (st == 403)
-		return FK_REGION;
-	return FK_CLIENT;
+	return FK_CLIENT;		/* the caller's request to its host */
 }
 
 bool
-outcome_key_refused(const struct outcome *o)
+outcome_llmfbs(const struct outcome *o)
 {
-	return o->kind == OUT_OK && !o->own_key &&
-	    (o->status == 401 || o->status == 403);
+	/* 400 is the one status every provider gives a request malformed
+	 * in itself (bad JSON, a parameter out of range): walking on would
+	 * hide the provider's word behind a safe failure the caller's SDK
+	 * retries.  Any other 4xx says what this provider or account cannot
+	 * do. */
+	return key_refused(o) || (o->kind == OUT_OK && o->foreign &&
+	    o->status > 400 && o->status < 500);
 }
 
 const char *
@@ -61,7 +71,7 @@ moves_on(const struct policy *p, const struct outcome *o, enum fail_kind fk)
 	if (fk == FK_NONE || fk == FK_CLIENT)
 		return false;
 	if (fk != FK_TECHNICAL || o->body == FK_TECHNICAL ||
-	    outcome_key_refused(o))
+	    outcome_llmfbs(o))
 		return true;
 	switch (o->kind) {
 	case OUT_OK:
@@ -260,7 +270,7 @@ ladder_next(struct ladder *l, const struct outcome *o, uint64_t remaining_ms,
     uint32_t rnd, uint64_t *ret_delay_ms)
 {
 	const struct policy *p = &l->route->policy;
-	enum fail_kind fk = outcome_classify(o);
+	enum fail_kind fk = outcome_classify(o, p);
 	uint64_t delay;
 	int next;
 
@@ -272,8 +282,10 @@ ladder_next(struct ladder *l, const struct outcome *o, uint64_t remaining_ms,
 		return o->kind == OUT_OK ? LADDER_DELIVER : LADDER_FAIL;
 	}
 	/* A refused key of llmfb's is not retried on the same rung: the
-	 * key will not have changed. */
-	if (outcome_key_refused(o)) {
+	 * key will not have changed; nor is a 4xx of a provider the caller
+	 * did not call, unless retry_on names it (a 429 is worth a wait). */
+	if (key_refused(o) || (outcome_llmfbs(o) &&
+	    !retry_on_status(&p->retry_on, o->status))) {
 		next = l->route->on[fk];
 		if (remaining_ms == 0 || next == RUNG_FAIL) {
 			l->rung = (int)l->route->nladder;

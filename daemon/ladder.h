@@ -32,6 +32,7 @@ struct outcome {
 	enum fail_kind	  body;
 	const char	 *why;		/* what body found, for reasons */
 	bool		  own_key;	/* the caller's credentials went up */
+	bool		  foreign;	/* a provider the caller did not call */
 };
 
 enum ladder_action {
@@ -59,14 +60,23 @@ struct ladder {
 	uint32_t	    considered;	/* rungs tried or found unusable */
 };
 
-/* What an attempt's outcome means: FK_NONE for an answer to deliver, a
- * failure kind (and so class) otherwise. */
-enum fail_kind outcome_classify(const struct outcome *o);
-/* A provider refused llmfb's own key (401, 403): llmfb's failure, never
- * the caller's, so never delivered as it is (its body may even echo the
- * key).  It always moves the ladder on, whatever retry_on says, and ends
- * in the safe failure when nothing is left. */
-bool outcome_key_refused(const struct outcome *o);
+/* What an attempt's outcome means under policy p (NULL: the defaults'
+ * reading): FK_NONE for an answer to deliver, a failure kind (and so
+ * class) otherwise.  A 4xx is the caller's mistake (FK_CLIENT) only when
+ * the caller could have made it: at the provider it called, and not a
+ * status the route's retry_on names. */
+enum fail_kind outcome_classify(const struct outcome *o,
+    const struct policy *p);
+/* A 4xx that is llmfb's failure, never the caller's: a provider refused
+ * llmfb's own key (401, 403), or a provider the caller did not call
+ * answered 4xx other than 400 (DeepSeek's 402 for an empty balance,
+ * Ollama's 404 for a model it lacks, a 422 for what translation sent).
+ * A 400 is the request's own (malformed in itself), at any provider.
+ * Never delivered as
+ * it is (its body may even echo the key, and the caller's SDK would
+ * blame its own request); it always moves the ladder on, whatever
+ * retry_on says, and ends in the safe failure when nothing is left. */
+bool outcome_llmfbs(const struct outcome *o);
 const char *outcome_name(const struct outcome *o);
 
 void ladder_init(struct ladder *l, const struct route *r,

@@ -162,6 +162,64 @@ l_policy() {
 	finish "ladder: the caller's own 400 is returned as is"
 }
 
+# A 4xx on llmfb's own key at a provider the caller did not call is never
+# the caller's mistake (DeepSeek's 402, Ollama's 404, a 422): the next
+# rung serves, whole or streamed, in either caller dialect; with nothing
+# left, the safe failure answers, never that provider's 4xx.  At the
+# caller's own provider, a 4xx moves on when retry_on names it.
+l_foreign_4xx() {
+	local st
+	for st in 402 404 422; do
+		mock_reset
+		mock_script la "status=$st"
+		call "$LK" "$OAI" "$(lreq case-class)"
+		expect_eq "$st-status" "$CODE" 200
+		expect_eq "$st-target" "$TARGET" lb
+		expect_eq "$st-reasons" "$REASONS" "la=http-$st"
+		expect_eq "$st-attempts" "$(counts)" "1 1 0 0"
+	done
+	mock_reset
+	mock_script la 'status=402'
+	call "$LK" "$OAI" "$(lreq case-class '"stream":true')"
+	expect_eq stream-target "$TARGET" lb
+	expect_eq stream-text "$(sse_text "$BODY")" "Hello from lb"
+	mock_reset
+	mock_script la 'status=404'
+	mock_script lb 'status=404'
+	mock_script lc 'status=402'
+	mock_script llocal 'status=422'
+	call "$LK" "$OAI" "$(lreq case-class)"
+	expect_eq all-status "$CODE" 503
+	expect_eq all-target "$TARGET" none
+	expect_match all-safe "$(jq -r .error.message <<<"$BODY")" \
+	    'no target could serve'
+	# The Anthropic caller, its first rung Anthropic, then OpenAI.
+	mock_reset
+	mock_script xap 'status=404'
+	call "$LK" "$ANT" '{"model":"case-xa","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}'
+	expect_eq a-status "$CODE" 200
+	expect_eq a-target "$TARGET" xo
+	expect_eq a-text "$(jq -r '.content[0].text' <<<"$BODY")" \
+	    "Hello from xo"
+	mock_reset
+	mock_script xap 'status=529'
+	mock_script xo 'status=402'
+	call "$LK" "$ANT" '{"model":"case-xa","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
+	expect_eq a-safe-status "$CODE" 503
+	expect_eq a-safe-shape "$(jq -r .error.type <<<"$BODY")" \
+	    overloaded_error
+	# The caller's own provider: the caller's, unless retry_on names it.
+	mock_reset
+	mock_script primary 'status=404'
+	call "$LK" "$OAI" "$CHAT"
+	expect_eq own-status "$CODE" 404
+	expect_eq own-attempts "$(mock_stat secondary requests)" 0
+	call "$LK" "$OAI" "$(lreq case-named-4xx)"
+	expect_eq named-status "$CODE" 200
+	expect_eq named-target "$TARGET" secondary
+	finish "ladder: a 402/404/422 at a provider the caller did not call moves on; retry_on may name a 4xx"
+}
+
 lq_busy() { [ "$(mock_stat lq requests)" = 1 ]; }
 
 l_region_queue_key() {
@@ -359,6 +417,7 @@ ladder_cases() {
 	l_technical
 	l_quality
 	l_policy
+	l_foreign_4xx
 	l_region_queue_key
 	l_midstream
 	l_slo

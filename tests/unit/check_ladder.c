@@ -37,14 +37,17 @@ static const char *yaml =
     "    ladder: [t0, t1, t2, t3, t4]\n"
     "    attempts: { technical: 2, business: 1, policy: 1 }\n"
     "    backoff: { base: 10ms, max: 10ms }\n"
-    "    on: { business: t3, quality: t2, policy: t4, context: fail }\n";
+    "    on: { business: t3, quality: t2, policy: t4, context: fail }\n"
+    "  - name: named-4xx\n"
+    "    ladder: [t0, t1]\n"
+    "    retry_on: [402, 404, 422, 5xx]\n";
 
-static const struct outcome ok200 = { OUT_OK, 200, 0, FK_NONE, NULL, false };
-static const struct outcome s503 = { OUT_OK, 503, 0, FK_NONE, NULL, false };
-static const struct outcome s500 = { OUT_OK, 500, 0, FK_NONE, NULL, false };
-static const struct outcome s400 = { OUT_OK, 400, 0, FK_NONE, NULL, false };
-static const struct outcome refused = { OUT_CONNECT, 0, 0, FK_NONE, NULL, false };
-static const struct outcome slow = { OUT_TIMEOUT_FIRST_BYTE, 0, 0, FK_NONE, NULL, false };
+static const struct outcome ok200 = { .kind = OUT_OK, .status = 200 };
+static const struct outcome s503 = { .kind = OUT_OK, .status = 503 };
+static const struct outcome s500 = { .kind = OUT_OK, .status = 500 };
+static const struct outcome s400 = { .kind = OUT_OK, .status = 400 };
+static const struct outcome refused = { .kind = OUT_CONNECT };
+static const struct outcome slow = { .kind = OUT_TIMEOUT_FIRST_BYTE };
 
 static void
 setup(void)
@@ -76,12 +79,12 @@ route(const char *name)
  * the caller's own key refused is the caller's answer. */
 START_TEST(test_own_key_refused_moves_on)
 {
-	struct outcome s401 = { OUT_OK, 401, 0, FK_NONE, NULL, false };
-	struct outcome s403 = { OUT_OK, 403, 0, FK_NONE, NULL, false };
+	struct outcome s401 = { OUT_OK, 401, 0, FK_NONE, NULL, false, false };
+	struct outcome s403 = { OUT_OK, 403, 0, FK_NONE, NULL, false, false };
 	struct ladder l;
 	uint64_t delay;
 
-	ck_assert(outcome_key_refused(&s401));
+	ck_assert(outcome_llmfbs(&s401));
 	ladder_init(&l, route("one-try"), NULL, NULL);	/* no 401 in retry_on */
 	ck_assert_int_eq(ladder_first(&l), LADDER_TRY);
 	ck_assert_int_eq(ladder_next(&l, &s401, 10000, 0, &delay), LADDER_TRY);
@@ -97,13 +100,90 @@ START_TEST(test_own_key_refused_moves_on)
 	ck_assert_int_eq(l.rung, 1);
 	ck_assert_int_eq(ladder_next(&l, &s401, 10000, 0, &delay), LADDER_FAIL);
 
-	ck_assert(outcome_key_refused(&s403));
+	ck_assert(outcome_llmfbs(&s403));
 	s401.own_key = true;
-	ck_assert(!outcome_key_refused(&s401));
+	ck_assert(!outcome_llmfbs(&s401));
 	ladder_init(&l, route("one-try"), NULL, NULL);
 	ck_assert_int_eq(ladder_first(&l), LADDER_TRY);
 	ck_assert_int_eq(ladder_next(&l, &s401, 10000, 0, &delay),
 	    LADDER_DELIVER);
+}
+END_TEST
+
+/* A 4xx from a provider the caller did not call is never the caller's
+ * mistake: DeepSeek's 402, Ollama's 404, a 422 for a translated request
+ * all move on at once and end in the safe failure, whatever retry_on
+ * says; at the caller's own provider, a 4xx is the caller's unless
+ * retry_on names it.  A 400 (the request malformed in itself) is the
+ * caller's anywhere. */
+START_TEST(test_foreign_4xx_moves_on)
+{
+	static const int statuses[] = { 402, 404, 409, 413, 422 };
+	struct outcome o = { .kind = OUT_OK, .foreign = true };
+	struct ladder l;
+	uint64_t delay;
+	size_t i;
+
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		o.status = statuses[i];
+		o.own_key = false;
+		o.foreign = true;
+		ck_assert(outcome_llmfbs(&o));
+		ck_assert_int_eq(outcome_classify(&o, NULL), FK_TECHNICAL);
+		/* one-try's retry_on names no 4xx but 429. */
+		ladder_init(&l, route("one-try"), NULL, NULL);
+		ck_assert_int_eq(ladder_first(&l), LADDER_TRY);
+		ck_assert_int_eq(ladder_next(&l, &o, 10000, 0, &delay),
+		    LADDER_TRY);
+		ck_assert_int_eq(l.rung, 1);
+		ck_assert_uint_eq(delay, 0);
+		ck_assert_int_eq(ladder_next(&l, &o, 10000, 0, &delay),
+		    LADDER_TRY);
+		ck_assert_int_eq(ladder_next(&l, &o, 10000, 0, &delay),
+		    LADDER_FAIL);
+
+		/* The caller's own provider, llmfb's key: the request is
+		 * the caller's... */
+		o.foreign = false;
+		ck_assert(!outcome_llmfbs(&o));
+		ck_assert_int_eq(outcome_classify(&o, NULL), FK_CLIENT);
+		ladder_init(&l, route("one-try"), NULL, NULL);
+		ladder_first(&l);
+		ck_assert_int_eq(ladder_next(&l, &o, 10000, 0, &delay),
+		    LADDER_DELIVER);
+		/* ...unless the route's retry_on names the status. */
+		o.own_key = true;
+		ladder_init(&l, route("named-4xx"), NULL, NULL);
+		ladder_first(&l);
+		if (o.status == 409 || o.status == 413) {
+			ck_assert_int_eq(ladder_next(&l, &o, 10000, 0, &delay),
+			    LADDER_DELIVER);
+			continue;
+		}
+		ck_assert_int_eq(outcome_classify(&o,
+		    &route("named-4xx")->policy), FK_TECHNICAL);
+		ck_assert_int_eq(ladder_next(&l, &o, 10000, 0, &delay),
+		    LADDER_TRY);
+		ck_assert_int_eq(l.rung, 1);
+		ck_assert_int_eq(ladder_next(&l, &o, 10000, 0, &delay),
+		    LADDER_FAIL);
+	}
+	o.status = 400;
+	o.foreign = true;
+	o.own_key = false;
+	ck_assert(!outcome_llmfbs(&o));
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_CLIENT);
+	/* A foreign 429 named by retry_on still gets its Retry-After wait
+	 * on the same rung. */
+	o.status = 429;
+	o.foreign = true;
+	o.own_key = false;
+	o.retry_after_ms = 100;
+	ladder_init(&l, route("one-try"), NULL, NULL);
+	ladder_first(&l);
+	ck_assert_int_eq(ladder_next(&l, &o, 10000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 0);
+	ck_assert_uint_eq(delay, 100);
 }
 END_TEST
 
@@ -154,9 +234,9 @@ START_TEST(test_not_in_retry_on_is_delivered)
 	ladder_first(&l);
 	ck_assert_int_eq(ladder_next(&l, &s400, 1000, 0, &delay),
 	    LADDER_DELIVER);
-	ck_assert_int_eq(outcome_classify(&s400), FK_CLIENT);
-	ck_assert_int_eq(outcome_classify(&s503), FK_TECHNICAL);
-	ck_assert_int_eq(outcome_classify(&slow), FK_TECHNICAL);
+	ck_assert_int_eq(outcome_classify(&s400, NULL), FK_CLIENT);
+	ck_assert_int_eq(outcome_classify(&s503, NULL), FK_TECHNICAL);
+	ck_assert_int_eq(outcome_classify(&slow, NULL), FK_TECHNICAL);
 }
 END_TEST
 
@@ -291,8 +371,8 @@ END_TEST
 
 START_TEST(test_retry_after_waits_or_moves_on)
 {
-	struct outcome soon = { OUT_OK, 429, 300, FK_NONE, NULL, false };
-	struct outcome later = { OUT_OK, 429, 30000, FK_NONE, NULL, false };
+	struct outcome soon = { OUT_OK, 429, 300, FK_NONE, NULL, false, false };
+	struct outcome later = { OUT_OK, 429, 30000, FK_NONE, NULL, false, false };
 	struct ladder l;
 	uint64_t delay;
 
@@ -330,44 +410,44 @@ START_TEST(test_classes)
 	/* technical: transport failures, timeouts, 5xx, 529, 429, a broken
 	 * 2xx body. */
 	o.kind = OUT_CONNECT;
-	ck_assert_int_eq(outcome_classify(&o), FK_TECHNICAL);
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_TECHNICAL);
 	o.kind = OUT_TIMEOUT_IDLE;
-	ck_assert_int_eq(outcome_classify(&o), FK_TECHNICAL);
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_TECHNICAL);
 	o.kind = OUT_OK;
 	o.status = 529;
-	ck_assert_int_eq(outcome_classify(&o), FK_TECHNICAL);
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_TECHNICAL);
 	o.status = 429;
-	ck_assert_int_eq(outcome_classify(&o), FK_TECHNICAL);
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_TECHNICAL);
 	o.status = 200;
 	o.body = FK_TECHNICAL;		/* stream without its end marker */
-	ck_assert_int_eq(outcome_classify(&o), FK_TECHNICAL);
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_TECHNICAL);
 	ck_assert_int_eq(fail_kind_class(FK_TECHNICAL), FC_TECHNICAL);
 	/* business and policy: what the body's reader found. */
 	o.body = FK_QUALITY;
-	ck_assert_int_eq(outcome_classify(&o), FK_QUALITY);
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_QUALITY);
 	ck_assert_int_eq(fail_kind_class(FK_QUALITY), FC_BUSINESS);
 	o.body = FK_CONTENT;
-	ck_assert_int_eq(outcome_classify(&o), FK_CONTENT);
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_CONTENT);
 	ck_assert_int_eq(fail_kind_class(FK_CONTENT), FC_POLICY);
 	o.body = FK_NONE;
-	ck_assert_int_eq(outcome_classify(&o), FK_NONE);
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_NONE);
 	/* A 400 that says the context is too small is policy; any other
 	 * is the caller's. */
 	o.status = 400;
 	o.body = FK_CONTEXT;
-	ck_assert_int_eq(outcome_classify(&o), FK_CONTEXT);
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_CONTEXT);
 	ck_assert_int_eq(fail_kind_class(FK_CONTEXT), FC_POLICY);
 	o.body = FK_NONE;
-	ck_assert_int_eq(outcome_classify(&o), FK_CLIENT);
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_CLIENT);
 	/* 401: the caller's own key is the caller's problem; llmfb's key
 	 * is the target's. */
 	o.status = 401;
 	o.own_key = true;
-	ck_assert_int_eq(outcome_classify(&o), FK_CLIENT);
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_CLIENT);
 	o.own_key = false;
-	ck_assert_int_eq(outcome_classify(&o), FK_TECHNICAL);
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_TECHNICAL);
 	o.status = 403;
-	ck_assert_int_eq(outcome_classify(&o), FK_REGION);
+	ck_assert_int_eq(outcome_classify(&o, NULL), FK_REGION);
 	ck_assert_int_eq(fail_kind_class(FK_REGION), FC_POLICY);
 	ck_assert_int_eq(fail_kind_class(FK_LATENCY), FC_BUSINESS);
 	ck_assert_int_eq(fail_kind_class(FK_BUDGET), FC_BUSINESS);
@@ -376,11 +456,11 @@ END_TEST
 
 START_TEST(test_rung_per_class)
 {
-	struct outcome empty = { OUT_OK, 200, 0, FK_QUALITY, "empty", false };
+	struct outcome empty = { OUT_OK, 200, 0, FK_QUALITY, "empty", false, false };
 	struct outcome refusal = { OUT_OK, 200, 0, FK_CONTENT, "refusal",
-		false };
+		false, false };
 	struct outcome context = { OUT_OK, 400, 0, FK_CONTEXT, "context",
-		false };
+		false, false };
 	struct ladder l;
 	uint64_t delay;
 
@@ -460,6 +540,7 @@ ladder_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_first_answers);
 	tcase_add_test(tc, test_own_key_refused_moves_on);
+	tcase_add_test(tc, test_foreign_4xx_moves_on);
 	tcase_add_test(tc, test_walks_down_then_fails);
 	tcase_add_test(tc, test_not_in_retry_on_is_delivered);
 	tcase_add_test(tc, test_unretried_technical_fails_safely);
