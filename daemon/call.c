@@ -290,23 +290,32 @@ breakers_retry_after_s(struct call *call)
 	return best == UINT64_MAX ? 0 : (best + 999) / 1000;
 }
 
-/* The x-llmfb-* headers every answer carries. */
-static void
-llmfb_headers(struct call *call, struct buf *h, const char *served)
+/* What "fallback" means wherever llmfb says it (x-llmfb-fallback, the
+ * record, the counters): the caller's answer did not come from the
+ * route's first rung.  A later rung's answer is one; so is the safe
+ * failure (answered is NULL), which is the ladder's last rung.  Retries
+ * on the first rung are not: x-llmfb-attempts counts them. */
+static bool
+fell_back(const struct call *call, const struct target *answered)
 {
-	/* Fallback: the answer (or the safe failure) did not come from the
-	 * first rung on its first try at it. */
-	bool fell_back = call->route != NULL && (call->ladder.rungs_tried > 1 ||
-	    (served != NULL && call->ladder.rung > 0));
+	return call->route != NULL && (answered == NULL ||
+	    answered != call->route->ladder[0]);
+}
 
+/* The x-llmfb-* headers every answer carries; served is the target whose
+ * answer it is, NULL for the safe failure. */
+static void
+llmfb_headers(struct call *call, struct buf *h, const struct target *served)
+{
 	if (call->route == NULL) {
 		buf_addstr(h, "x-llmfb-passthrough: 1\r\n");
 		return;
 	}
 	buf_printf(h, "x-llmfb-route: %s\r\n", call->route->name);
-	buf_printf(h, "x-llmfb-target: %s\r\n", served ? served : "none");
+	buf_printf(h, "x-llmfb-target: %s\r\n", served ? served->name :
+	    "none");
 	buf_printf(h, "x-llmfb-attempts: %d\r\n", call->ladder.attempts);
-	buf_printf(h, "x-llmfb-fallback: %d\r\n", fell_back ? 1 : 0);
+	buf_printf(h, "x-llmfb-fallback: %d\r\n", fell_back(call, served));
 	if (call->reasons[0] != '\0')
 		buf_printf(h, "x-llmfb-reasons: %s\r\n", call->reasons);
 	if (served != NULL && call->xlating)
@@ -506,7 +515,9 @@ record_emit(struct call *call)
 		json_object_set_new(rec, "served", call->served ?
 		    json_string(call->served->name) : json_null());
 		json_object_set_new(rec, "fallback", json_boolean(
-		    call->served != NULL && call->ladder.rung > 0));
+		    call->served != NULL ? fell_back(call, call->served) :
+		    call->result != NULL &&
+		    strcmp(call->result, "safe-failure") == 0));
 		json_object_set_new(rec, "translated", json_boolean(
 		    call->served != NULL &&
 		    call->served->provider->dialect != call->dialect));
@@ -541,7 +552,8 @@ count_call(struct call *call)
 	struct rstat *rs;
 	struct cstat *cs;
 	char labels[1024];
-	bool fell_back = call->served != NULL && call->ladder.rung > 0;
+	bool served_later = call->served != NULL &&
+	    fell_back(call, call->served);
 
 	if (call->route == NULL)
 		return;
@@ -550,7 +562,7 @@ count_call(struct call *call)
 	    "?", (uint32_t)c->uid);
 	cs->calls++;
 	cs->spend_usd += call->cost;
-	if (fell_back)
+	if (served_later)
 		cs->fallbacks++;
 	if (strcmp(call->result, "safe-failure") == 0)
 		cs->safe_failures++;
@@ -560,7 +572,7 @@ count_call(struct call *call)
 	    "target", call->served ? call->served->name : "none", "outcome",
 	    call->result, NULL) == 0)
 		lset_add(&st->requests, labels, 1);
-	if (!fell_back)
+	if (!served_later)
 		return;
 	rs->fallback_cost_diff_usd += call->cost - cost_of(
 	    call->route->ladder[0], call->last_in, call->last_out);
@@ -757,7 +769,7 @@ commit_status(struct call *call, int status, long long content_length)
 	/* A translated error is llmfb's JSON, whatever the target sent. */
 	if (call->xlating && status >= 400)
 		buf_addstr(&h, "Content-Type: application/json\r\n");
-	llmfb_headers(call, &h, call->target ? call->target->name : NULL);
+	llmfb_headers(call, &h, call->target);
 	r = conn_respond_head(call->conn, status, &h, content_length);
 	buf_free(&h);
 	return r;
@@ -783,7 +795,7 @@ count_served(struct call *call)
 	ts = tstat_of(call, call->target);
 	rs = stats_route(call->d->stats, call->route->name);
 	ts->served++;
-	if (call->ladder.rung > 0) {
+	if (fell_back(call, call->target)) {
 		ts->fallback_served++;
 		rs->fallbacks++;
 		if (call->nrec > 0)
@@ -1210,7 +1222,7 @@ on_done(struct xfer *x, CURLcode rc)
 		account(call, &call->ans);
 		conn_respond_end(call->conn);
 		call_finish(call, call->continuing ? "continued" :
-		    call->ladder.rung > 0 ? "fallback" : "served");
+		    fell_back(call, call->target) ? "fallback" : "served");
 		return;
 	}
 	attempt_failed(call, &o);
@@ -1465,7 +1477,7 @@ attempt_ended(struct call *call, const struct outcome *o)
 	a = ladder_next(&call->ladder, o, remaining, arc4random(), &delay);
 	record_attempt(call, fk, fk == FK_NONE ? NULL : why, o->status);
 	if (a == LADDER_DELIVER) {
-		deliver_held(call, call->ladder.rung > 0 ? "fallback" :
+		deliver_held(call, fell_back(call, call->target) ? "fallback" :
 		    o->status >= 400 ? "error-delivered" : "served");
 		return;
 	}

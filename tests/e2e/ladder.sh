@@ -413,6 +413,33 @@ l_records() {
 	finish "ladder: every call's record in the event log and on the control socket"
 }
 
+# x-llmfb-fallback and the record's "fallback" say one thing: the answer
+# did not come from the route's first rung (a later rung's, or the safe
+# failure).  A retry that the first rung answers is not a fallback.
+l_fallback_meaning() {
+	local ev
+	mock_reset
+	mock_script primary 'status=429 retry_after_ms=100' 'status=200'
+	call "$LK" "$OAI" "$CHAT"
+	expect_eq retried "$TARGET $ATTEMPTS $FALLBACK" "primary 2 0"
+	ev=$("$B/llmfbctl" -s "$STACK_DIR/control.sock" --json events 1)
+	expect_eq retried-record "$(jq -r .fallback <<<"$ev")" false
+	# la lacks the eu tag, so it is skipped; lb fails: the safe failure.
+	mock_reset
+	mock_script lb 'status=503'
+	call "$LK" "$OAI" "$(lreq case-eu)"
+	expect_eq skipped "$CODE $TARGET $FALLBACK" "503 none 1"
+	ev=$("$B/llmfbctl" -s "$STACK_DIR/control.sock" --json events 1)
+	expect_eq skipped-record "$(jq -r '[.result, .fallback]|join(" ")' <<<"$ev")" \
+	    "safe-failure true"
+	mock_reset
+	call "$LK" "$OAI" "$(lreq case-eu)"
+	expect_eq later "$TARGET $FALLBACK" "lb 1"
+	ev=$("$B/llmfbctl" -s "$STACK_DIR/control.sock" --json events 1)
+	expect_eq later-record "$(jq -r .fallback <<<"$ev")" true
+	finish "ladder: x-llmfb-fallback and the record mean one thing: not the first rung's answer"
+}
+
 ladder_cases() {
 	l_technical
 	l_quality
@@ -424,5 +451,6 @@ ladder_cases() {
 	l_free
 	l_exe
 	l_records
+	l_fallback_meaning
 	l_budget
 }
