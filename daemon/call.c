@@ -1062,7 +1062,7 @@ on_body_bytes(struct call *call, struct xfer *x, const char *p, size_t n)
 static enum outcome_kind
 outcome_of_curl(struct xfer *x, CURLcode rc)
 {
-	double connect = 0;
+	curl_off_t sent = 0;
 
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -1070,8 +1070,11 @@ outcome_of_curl(struct xfer *x, CURLcode rc)
 	case CURLE_COULDNT_CONNECT:
 		return OUT_CONNECT;
 	case CURLE_OPERATION_TIMEDOUT:
-		curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME, &connect);
-		return connect > 0 ? OUT_TIMEOUT_TOTAL : OUT_TIMEOUT_CONNECT;
+		/* The request went out (on a new connection or a kept one,
+		 * whose connect time is 0): the limit of the whole (the
+		 * total, or the call's deadline) ended it. */
+		curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &sent);
+		return sent > 0 ? OUT_TIMEOUT_TOTAL : OUT_TIMEOUT_CONNECT;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:

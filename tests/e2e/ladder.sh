@@ -220,6 +220,23 @@ l_foreign_4xx() {
 	finish "ladder: a 402/404/422 at a provider the caller did not call moves on; retry_on may name a 4xx"
 }
 
+# The call's deadline ends an attempt that waits for its first token on a
+# connection already open: a timeout of the whole, never of the connect.
+l_deadline() {
+	local i
+	mock_reset
+	call "$LK" "$OAI" "$(lreq case-deadline)"	# la's connection, kept
+	expect_eq warm "$TARGET" la
+	mock_script la 'ttft_ms=3s'
+	for i in 1 2; do
+		call "$LK" "$OAI" "$(lreq case-deadline '"stream":true')"
+		expect_eq "status-$i" "$CODE" 503
+		expect_eq "reasons-$i" "$REASONS" la=timeout-total
+		expect_lt "time-$i (ms)" "$ELAPSED" 2500
+	done
+	finish "ladder: a deadline that ends the wait for a first token is timeout-total, not connect"
+}
+
 lq_busy() { [ "$(mock_stat lq requests)" = 1 ]; }
 
 l_region_queue_key() {
@@ -445,6 +462,7 @@ ladder_cases() {
 	l_quality
 	l_policy
 	l_foreign_4xx
+	l_deadline
 	l_region_queue_key
 	l_midstream
 	l_slo
