@@ -198,6 +198,38 @@ free_str_list(char **v, size_t n)
 	free(v);
 }
 
+/* A program is known by the executable the kernel ran: /proc/PID/exe,
+ * with every symbolic link resolved.  A path written as it is started
+ * (/usr/bin/python3, a link to python3.11; an alternatives link) would
+ * never match it, so a pattern that is a plain path (no glob) gains its
+ * resolved form, as it is at load time: a reload follows a link that
+ * moved. */
+static void
+add_resolved_exes(char ***list, size_t *n)
+{
+	char **all, *real;
+	size_t i, nall = *n;
+
+	if (*n == 0)
+		return;
+	all = xcalloc(2 * *n, sizeof(char *));
+	memcpy(all, *list, *n * sizeof(char *));
+	for (i = 0; i < *n; i++) {
+		const char *pat = all[i];
+
+		if (pat[0] != '/' || strpbrk(pat, "*?[\\") != NULL ||
+		    (real = realpath(pat, NULL)) == NULL)
+			continue;
+		if (strcmp(real, pat) == 0)
+			free(real);
+		else
+			all[nall++] = real;
+	}
+	free(*list);
+	*list = all;
+	*n = nall;
+}
+
 static bool
 valid_host_pattern(const char *h)
 {
@@ -982,9 +1014,11 @@ load_match(struct cctx *x, const struct ynode *n, struct route_match *m)
 	if ((v = ynode_get(n, "header")) != NULL &&
 	    get_str(x, v, "match.header", &m->header) < 0)
 		return -1;
-	if ((v = ynode_get(n, "exe")) != NULL &&
-	    get_str_list(x, v, "match.exe", &m->exes, &m->nexes) < 0)
-		return -1;
+	if ((v = ynode_get(n, "exe")) != NULL) {
+		if (get_str_list(x, v, "match.exe", &m->exes, &m->nexes) < 0)
+			return -1;
+		add_resolved_exes(&m->exes, &m->nexes);
+	}
 	if ((v = ynode_get(n, "comm")) != NULL &&
 	    get_str_list(x, v, "match.comm", &m->comms, &m->ncomms) < 0)
 		return -1;

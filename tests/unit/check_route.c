@@ -1,5 +1,7 @@
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "call.h"
 #include "config.h"
@@ -90,6 +92,41 @@ match_caller(const char *exe, const char *comm, const char *unit,
 	return r ? r->name : "(none)";
 }
 
+/* match.exe written as the program is started (/usr/bin/python3, a
+ * link to python3.11) matches the executable the kernel names. */
+START_TEST(test_exe_through_links)
+{
+	char dir[] = "/tmp/llmfb-route.XXXXXX", real[64], link[64], y[512];
+	struct config *c;
+	struct route_req rq = { "api.openai.com", "/v1/chat/completions",
+		"gpt-4o", NULL, real, "python3", NULL, NULL, true, 1000,
+		1000 };
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(real, sizeof(real), "%s/python3.11", dir);
+	snprintf(link, sizeof(link), "%s/python3", dir);
+	fclose(fopen(real, "w"));
+	ck_assert_int_eq(symlink("python3.11", link), 0);
+	snprintf(y, sizeof(y), "providers:\n"
+	    "  o: { dialect: openai, base_url: 'https://o/v1' }\n"
+	    "targets:\n  t: { provider: o }\n  u: { provider: o }\n"
+	    "routes:\n"
+	    "  - { name: py, match: { exe: '%s' }, ladder: [t] }\n"
+	    "  - { name: rest, ladder: [u] }\n", link);
+	c = config_load_string("exe.yaml", y, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(route_match(c, &rq)->name, "py");
+	rq.exe = link;			/* as it is written, too */
+	ck_assert_str_eq(route_match(c, &rq)->name, "py");
+	rq.exe = "/usr/bin/perl";
+	ck_assert_str_eq(route_match(c, &rq)->name, "rest");
+	config_unref(c);
+	unlink(link);
+	unlink(real);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_by_caller)
 {
 	const char *py = "/usr/bin/python3.11", *sys = "/system.slice/x";
@@ -164,6 +201,7 @@ route_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_first_match_wins);
 	tcase_add_test(tc, test_by_caller);
+	tcase_add_test(tc, test_exe_through_links);
 	tcase_add_test(tc, test_no_match_is_passthrough);
 	tcase_add_test(tc, test_endpoints);
 	suite_add_tcase(s, tc);
