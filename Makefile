@@ -250,6 +250,7 @@ unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 
 e2e: tools
+	$(Q)B=$(B) tests/e2e/selftest.sh
 	$(Q)B=$(B) tests/e2e/run.sh
 
 demo: deps

@@ -406,9 +406,9 @@ deb_cases() {
 	DEB_WORK=$(mktemp -d "${STACK_DIR:-${TMPDIR:-/tmp}}/llmfb-deb.XXXXXX")
 	deb_t_build
 	if [ -z "$DEB_FILE" ]; then
-		SKIP=$((SKIP + 6))
-		echo "skip - deb: contents, scripts, systemd, install, upgrade, purge" \
-		    "(no package built)"
+		for c in contents scripts systemd install upgrade purge; do
+			skip "deb_t_$c" "no package built"
+		done
 		rm -rf "$DEB_WORK"
 		return
 	fi
@@ -417,9 +417,8 @@ deb_cases() {
 	deb_t_systemd
 	why=$(deb_can_install)
 	if [ -n "$why" ]; then
-		for c in "install" "upgrade" "purge"; do
-			SKIP=$((SKIP + 1))
-			echo "skip - deb: $c ($why)"
+		for c in install upgrade purge; do
+			skip "deb_t_$c" "$why"
 		done
 	else
 		deb_install_begin

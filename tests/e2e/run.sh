@@ -47,6 +47,11 @@ expect_lt() {	# what got limit
 expect_ge() {	# what got floor
 	[ "$2" -ge "$3" ] 2>/dev/null || ERRS="$ERRS; $1: $2 is below $3"
 }
+# skip NAME WHY: a case that cannot run here says so, by name.
+skip() {
+	SKIP=$((SKIP + 1))
+	echo "skip - $1 ($2)"
+}
 finish() {
 	if [ -z "$ERRS" ]; then
 		PASS=$((PASS + 1))
@@ -138,12 +143,11 @@ report_fields() {
 }
 
 KINDS="curl easy multi"
-if [ -n "${LLMFB_TEST_SANITIZED:-}" ]; then
-	# Debian's curl hangs with a sanitizer runtime preloaded.
-	KINDS="easy multi"
-	echo "# sanitized build: the curl CLI cases are skipped (curl hangs" \
-	    "with the ASan runtime preloaded); lcclient covers libcurl"
-fi
+# Debian's curl hangs with a sanitizer runtime preloaded; lcclient covers
+# libcurl there.
+NO_CURL=""
+[ -z "${LLMFB_TEST_SANITIZED:-}" ] ||
+	NO_CURL="sanitized build: Debian's curl hangs with the ASan runtime preloaded"
 
 # ---- the cases -----------------------------------------------------------
 
@@ -582,45 +586,67 @@ t_status() {
 
 stack_init
 mock_start
+# The cases in the order they run.  The client cases run once per kind
+# of client (CASE:KIND runs one); a *_cases name is a group, and any case
+# function inside one may be named alone too:
+#   tests/e2e/run.sh [CASE...]     (or E2E_ONLY="CASE ...")
+# A name that is not a case fails the run before it starts; a case a
+# group names that does not exist fails it at the end.  Nothing is
+# counted by hand: a case that cannot run here says so with skip.
+KIND_CASES="t_primary_answers t_primary_503 t_refused t_hang t_all_fail
+    t_anthropic t_stream t_daemon_absent t_passthrough t_not_llm t_big_body
+    t_parallel"
+CURL_CASES="t_hosts_change t_hsts"	# the curl CLI only
+CASES="$KIND_CASES $CURL_CASES t_malformed t_status t_breaker t_retry_after
+    harden_cases reach_cases ladder_cases dialect_cases observe_cases
+    top_cases kernel_cases deploy_cases deb_cases python_cases guest_cases"
+
+# run_case NAME[:KIND]
+run_case() {
+	local name=${1%%:*} kind k
+	[ "$name" != "$1" ] && kind=${1#*:}
+	if [[ " ${KIND_CASES//$'\n'/ } " == *" $name "* ]]; then
+		for k in ${kind:-$KINDS}; do
+			if [ "$k" = curl ] && [ -n "$NO_CURL" ]; then
+				skip "$name curl" "$NO_CURL"
+			else
+				"$name" "$k"
+			fi
+		done
+	elif [[ " $CURL_CASES " == *" $name "* ]] && [ -n "$NO_CURL" ]; then
+		skip "$name" "$NO_CURL"
+	else
+		"$name"
+	fi
+}
+
+# A command a case names that does not exist: bash runs this handler in a
+# subshell, so it leaves a note for the end of the run.
+command_not_found_handle() {
+	echo "$1" >>"$STACK_DIR/not-found"
+	echo "$0: $1: no such case or command" >&2
+	return 127
+}
+
+SELECTED=${*:-${E2E_ONLY:-$CASES}}
+for t in $SELECTED; do
+	t=${t%%:*}
+	if [ "$(type -t "$t")" != function ]; then
+		echo "no such case: $t (cases: $(echo $CASES))" >&2
+		exit 2
+	fi
+done
+
 render_config tests/e2e/e2e.yaml "$STACK_DIR/llmfb.yaml"
 daemon_start "$STACK_DIR/llmfb.yaml" -d
 shim_on
 
-# E2E_ONLY="case ...": run just those (while working on them).
-if [ -n "${E2E_ONLY:-}" ]; then
-	for t in $E2E_ONLY; do
-		$t
-	done
-else
-	for t in t_primary_answers t_primary_503 t_refused t_hang t_all_fail \
-	    t_anthropic t_stream t_daemon_absent t_passthrough t_not_llm \
-	    t_big_body t_parallel; do
-		for k in $KINDS; do
-			$t "$k"
-		done
-	done
-	if [ -n "${LLMFB_TEST_SANITIZED:-}" ]; then
-		SKIP=$((SKIP + 2 + 11))
-	else
-		t_hosts_change
-		t_hsts
-	fi
-	t_malformed
-	t_status
-	t_breaker
-	t_retry_after
-	harden_cases
-	reach_cases
-	ladder_cases
-	dialect_cases
-	observe_cases
-	top_cases
-	kernel_cases
-	deploy_cases
-	deb_cases
-	python_cases
-	guest_cases
-fi
+for t in $SELECTED; do
+	run_case "$t"
+done
+[ ! -s "$STACK_DIR/not-found" ] ||
+	ERRS="; named but not found: $(sort -u "$STACK_DIR/not-found" | paste -sd' ')"
+finish "every case and command the run names exists"
 
 # Stop the daemon cleanly (it frees everything on SIGTERM), then look at
 # what it and the shim said: a sanitizer finding fails the suite.

@@ -140,9 +140,11 @@ top_snapshot() {
 }
 
 top_cases() {
+	local c
 	if ! command -v tmux >/dev/null; then
-		echo "# no tmux: the top cases are skipped"
-		SKIP=$((SKIP + 3))
+		for c in top_q top_ctrl_c top_snapshot; do
+			skip "$c" "no tmux"
+		done
 		return
 	fi
 	cat >"$STACK_DIR/top-pane.sh" <<'EOF'
