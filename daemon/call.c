@@ -1065,7 +1065,13 @@ take_translated(struct call *call, struct xfer *x, const char *p, size_t n)
 
 	if (!is_event_stream(x)) {
 		first_token(call);
-		return buf_add(&call->xraw, p, n) < 0 ? 0 : n;
+		/* Translated only once whole: past the hold it cannot be,
+		 * and the caller could not read it as it is. */
+		if (buf_add(&call->xraw, p, n) < 0) {
+			call->too_big = true;
+			return 0;
+		}
+		return n;
 	}
 	if (!call->xs_live) {
 		dialect_stream_init(&call->xs, &call->xinfo);

@@ -238,6 +238,18 @@ x_stream_error() {
 	expect_eq one-error "$(o '[.events[] | select(. == "error")] | length')" 1
 	expect_match llmfbs "$(o .error.message)" '^"llmfb: '
 	finish "dialect: an Anthropic target's error event reaches an OpenAI caller ($LK) as one error event"
+
+	# A whole answer of the other dialect past the 8 MiB hold cannot be
+	# translated: the next rung, or the safe failure, never its bytes.
+	mock_reset
+	mock_script xap 'status=529'
+	mock_script xo 'text_kb=9216'
+	dc_call anthropic "$ANT" '{"model":"case-xa","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}'
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq status "$(o .status)" 503
+	expect_eq reasons "$(o '.headers["x-llmfb-reasons"]')" \
+	    '"xap=http-529,xo=answer-too-large"'
+	finish "dialect: a whole answer of the other dialect past the hold is too large, said so"
 }
 
 dialect_cases() {
