@@ -412,12 +412,17 @@ on_sse_event(void *arg, const char *event, const char *data, size_t len,
     size_t start, size_t end)
 {
 	struct answer *a = arg;
+	bool error = a->error_event, refusal = a->refusal;
 
 	a->fed = end;		/* where its content, if any, ends */
 	if (a->dialect == DIALECT_OPENAI)
 		openai_event(a, event, data, len);
 	else
 		anthropic_event(a, event, data, len);
+	if (!error && a->error_event)
+		a->error_start = start;
+	if (!refusal && a->refusal)
+		a->refusal_start = start;
 	a->event_end = end;
 	if (a->on_event != NULL)
 		a->on_event(a->on_event_arg, event, data, start, end);
@@ -712,6 +717,18 @@ emit_block_stop(struct buf *out, int index)
 	    "{\"type\":\"content_block_stop\",\"index\":%d}\n\n", index);
 }
 
+/* Add n to the count o[key], if it is one.  Returns whether it was. */
+static bool
+count_add(json_t *o, const char *key, uint64_t n)
+{
+	uint64_t v;
+
+	if (n == 0 || !get_count(o, key, &v) || v > (uint64_t)INT64_MAX - n)
+		return false;
+	return json_object_set_new(o, key, json_integer((json_int_t)(v + n)))
+	    == 0;
+}
+
 /* The first text of a continuation starts with the blanks its prefix
  * lost, which the caller has already: they go.  o holds "text". */
 static void
@@ -759,7 +776,7 @@ anthropic_continue(const struct answer *prev, struct cont_state *cs,
     const char *event, const char *data, struct buf *out)
 {
 	enum answer_cont r = AC_FORWARD;
-	bool close_prev, block;
+	bool close_prev, block, usage;
 	const char *type;
 	json_t *j;
 	int i, base;
@@ -803,13 +820,20 @@ anthropic_continue(const struct answer *prev, struct cont_state *cs,
 		if (close_prev)
 			cs->closed_prev = true;
 		r = AC_REPLACE;
-	} else if (close_prev && (strcmp(type, "message_delta") == 0 ||
-	    strcmp(type, "message_stop") == 0)) {
+	} else if (strcmp(type, "message_delta") == 0 ||
+	    strcmp(type, "message_stop") == 0) {
+		usage = strcmp(type, "message_delta") == 0 &&
+		    count_add(json_object_get(j, "usage"), "output_tokens",
+		    cs->out_before);
+		if (!close_prev && !usage)
+			goto out;
 		/* A continuation without blocks still closes prev's. */
-		if (emit_block_stop(out, prev->open_block) < 0 ||
-		    sse_emit(out, event, data, strlen(data)) < 0)
+		if ((close_prev && emit_block_stop(out, prev->open_block) < 0) ||
+		    (usage ? sse_emit_json(out, event, j) :
+		    sse_emit(out, event, data, strlen(data))) < 0)
 			goto fail;
-		cs->closed_prev = true;
+		if (close_prev)
+			cs->closed_prev = true;
 		r = AC_REPLACE;
 	}
 	/* error, and whatever else, goes as it is. */
@@ -857,20 +881,29 @@ openai_role_only(const char *data)
 	return only && role;
 }
 
-/* The continuation's first content, less the blanks its prefix lost. */
+/* The continuation's first content, less the blanks its prefix lost; its
+ * usage chunk, with the output of the answer it continues. */
 static enum answer_cont
-openai_trim(struct cont_state *cs, const char *data, struct buf *out)
+openai_continue(struct cont_state *cs, const char *data, struct buf *out)
 {
 	json_t *j = json_loads(data, 0, NULL);
 	json_t *d = json_object_get(json_array_get(json_object_get(j,
 	    "choices"), 0), "delta");
+	json_t *u = json_object_get(j, "usage");
 	const char *text = get_str(d, "content");
 	enum answer_cont r = AC_FORWARD;
+	bool changed = false;
 
-	if (text != NULL && *text != '\0') {
+	if (cs->trim > 0 && text != NULL && *text != '\0') {
 		trim_first_text(cs, d, "content");
-		r = sse_emit_json(out, NULL, j) < 0 ? AC_ERROR : AC_REPLACE;
+		changed = true;
 	}
+	if (count_add(u, "completion_tokens", cs->out_before)) {
+		(void)count_add(u, "total_tokens", cs->out_before);
+		changed = true;
+	}
+	if (changed)
+		r = sse_emit_json(out, NULL, j) < 0 ? AC_ERROR : AC_REPLACE;
 	json_decref(j);
 	return r;
 }
@@ -885,7 +918,8 @@ answer_continue_event(const struct answer *prev, struct cont_state *cs,
 	if (prev->dialect == DIALECT_OPENAI) {
 		if (openai_role_only(data))
 			return AC_DROP;
-		r = cs->trim > 0 ? openai_trim(cs, data, out) : AC_FORWARD;
+		r = cs->trim > 0 || cs->out_before > 0 ?
+		    openai_continue(cs, data, out) : AC_FORWARD;
 	} else {
 		r = anthropic_continue(prev, cs, event, data, out);
 	}

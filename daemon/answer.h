@@ -51,6 +51,10 @@ struct answer {
 	bool		 error_event;	/* an error inside a 2xx answer */
 	bool		 refusal;	/* refusal text, content_filter, or
 					 * stop_reason "refusal" */
+	/* Stream offsets where the first event that said so starts: what
+	 * comes from there on is the provider's ending, not the answer. */
+	size_t		 error_start;
+	size_t		 refusal_start;
 	bool		 tool_call;
 	bool		 tool_args_bad;	/* a finished call's arguments are not
 					 * a JSON object */
@@ -137,6 +141,9 @@ const char *provider_error_name(enum provider_error e);
 
 /* Where a continuation stands; zero it before the first event. */
 struct cont_state {
+	uint64_t	 out_before;	/* output tokens of the answer it
+					 * continues, added to the usage the
+					 * caller reads */
 	bool		 merged;	/* its first text block went into
 					 * prev's open one */
 	bool		 closed_prev;	/* prev's open block was stopped */
@@ -160,8 +167,10 @@ enum answer_cont {
  * merged into prev's open text block, else prev's open block is stopped
  * first; block indices are moved past prev's.  OpenAI: the continuation's
  * role-only chunk is dropped, the rest goes as it is.  Both: the first
- * text loses up to cs->trim leading blanks.  Replacement bytes
- * are appended to out. */
+ * text loses up to cs->trim leading blanks, and the usage it reports
+ * counts cs->out_before output tokens more (OpenAI's usage chunk,
+ * Anthropic's message_delta), so that the caller reads what the whole
+ * answer took.  Replacement bytes are appended to out. */
 enum answer_cont answer_continue_event(const struct answer *prev,
     struct cont_state *cs, const char *event, const char *data,
     struct buf *out);

@@ -109,6 +109,12 @@ struct call {
 	json_t			*cont_trimmed;	/* ... less its trailing blanks,
 						 * for Anthropic targets */
 	size_t			 cont_trim;	/* how many blanks that is */
+	uint64_t		 cont_out;	/* output tokens of the attempts
+						 * it continues */
+	/* The last bytes of a stream the caller got: whether they end an
+	 * event, so that an error event of ours starts a new one. */
+	char			 tail[4];
+	bool			 too_big;	/* outgrew the hold */
 	/* The record. */
 	struct caller		 caller;
 	char			 route_key[80];	/* its spend's, in budgets */
@@ -416,6 +422,12 @@ account(struct call *call, const struct answer *a)
 	}
 	if (!usage) {
 		in = call->est_in;
+		out = answer_estimate_tokens(a->text.len);
+		call->tokens_estimated = true;
+	} else if (a->stream && (!a->done || a->error_event) &&
+	    out < answer_estimate_tokens(a->text.len)) {
+		/* A stream that broke off: Anthropic's count so far is the
+		 * one in message_start, before any text. */
 		out = answer_estimate_tokens(a->text.len);
 		call->tokens_estimated = true;
 	}
@@ -803,6 +815,31 @@ count_served(struct call *call)
 	}
 }
 
+/* Bytes of the answer to the caller; the last four are kept. */
+static int
+send_body(struct call *call, const char *p, size_t n)
+{
+	size_t keep = n < sizeof(call->tail) ? n : sizeof(call->tail);
+
+	if (n == 0)
+		return 0;
+	memmove(call->tail, call->tail + keep, sizeof(call->tail) - keep);
+	memcpy(call->tail + sizeof(call->tail) - keep, p + n - keep, keep);
+	return conn_respond_body(call->conn, p, n);
+}
+
+/* Whether what the caller has of a stream ends an event (or is
+ * nothing): an empty line, as "\n\n", "\r\r" or "\r\n\r\n". */
+static bool
+at_event_boundary(const struct call *call)
+{
+	const char *t = call->tail;
+
+	return memcmp(t, "\0\0\0\0", 4) == 0 ||
+	    memcmp(t + 2, "\n\n", 2) == 0 || memcmp(t + 2, "\r\r", 2) == 0 ||
+	    memcmp(t, "\r\n\r\n", 4) == 0;
+}
+
 /* How many held bytes come before answer offset upto. */
 static size_t
 held_upto(const struct call *call, size_t upto)
@@ -830,19 +867,58 @@ send_held(struct call *call, size_t upto)
 {
 	size_t n = held_upto(call, upto);
 
-	if (n > 0 && conn_respond_body(call->conn, buf_head(&call->held), n) <
-	    0)
+	if (n > 0 && send_body(call, buf_head(&call->held), n) < 0)
 		return -1;
 	held_drop(call, upto);
 	return 0;
 }
 
+/* Whether the stream being read has said it ends badly: the provider's
+ * own error event, or a refusal the route counts as a failure.  From
+ * that event on nothing goes to the caller: what it gets instead is the
+ * route's to say (a continuation, or one error event of llmfb's). */
+static bool
+stream_withheld(const struct call *call, size_t *ret_from)
+{
+	const struct answer *a = &call->ans;
+	bool refusal = a->refusal && call->route->policy.q_refusal;
+
+	if (!a->stream || (!a->error_event && !refusal))
+		return false;
+	if (ret_from != NULL) {
+		*ret_from = a->error_event ? a->error_start : SIZE_MAX;
+		if (refusal && a->refusal_start < *ret_from)
+			*ret_from = a->refusal_start;
+	}
+	return true;
+}
+
 /* The end of a held stream: what can be sent ends at its last complete
- * event; a body, at its end. */
+ * event, and before an ending withheld; a body, at its end. */
 static size_t
 sendable(const struct call *call)
 {
-	return call->ans.stream ? call->ans.event_end : call->ans.fed;
+	size_t from;
+
+	if (!call->ans.stream)
+		return call->ans.fed;
+	if (stream_withheld(call, &from) && from < call->ans.event_end)
+		return from;
+	return call->ans.event_end;
+}
+
+/* Whether the route holds this stream whole, to judge it as a body. */
+static bool
+hold_stream(const struct call *call)
+{
+	switch (call->route->policy.q_hold_stream) {
+	case HOLD_STREAM_ALL:
+		return true;
+	case HOLD_STREAM_JSON:
+		return call->want.json;
+	default:
+		return false;
+	}
 }
 
 /* ---- upstream callbacks ------------------------------------------------ */
@@ -863,7 +939,7 @@ cont_event(void *arg, const char *event, const char *data, size_t start,
 	enum answer_cont r;
 	struct buf out;
 
-	if (call->conn == NULL)
+	if (call->conn == NULL || stream_withheld(call, NULL))
 		return;
 	buf_init(&out, ANSWER_EVENT_MAX + 1024);
 	r = answer_continue_event(&call->prev, &call->cs, event, data, &out);
@@ -871,11 +947,11 @@ cont_event(void *arg, const char *event, const char *data, size_t start,
 	case AC_FORWARD:
 		if (start >= call->held_base && end - call->held_base <=
 		    buf_pending(&call->held))
-			conn_respond_body(call->conn, buf_head(&call->held) +
+			send_body(call, buf_head(&call->held) +
 			    (start - call->held_base), end - start);
 		break;
 	case AC_REPLACE:
-		conn_respond_body(call->conn, out.data, out.len);
+		send_body(call, out.data, out.len);
 		break;
 	default:
 		break;
@@ -909,6 +985,32 @@ on_body_passthrough(struct call *call, const char *p, size_t n)
 	return n;
 }
 
+/* A stream outgrew the hold before it could be judged (no content yet,
+ * or a route that holds streams whole): it is committed to at its last
+ * whole event, and read on as a stream after its first token is, whole
+ * events only.  One that is already unreadable (an event past the
+ * reader's cap) is broken off instead, while nothing of it went out.
+ * Returns n, or 0 to break the transfer. */
+static size_t
+take_over_hold(struct call *call, const char *p, size_t n)
+{
+	struct answer *a = &call->ans;
+
+	answer_feed(a, p, n);
+	if (a->malformed || a->error_event) {
+		call->too_big = true;
+		return 0;
+	}
+	log_debug("attempt %s: a stream held past %u bytes goes out "
+	    "unjudged", call->target->name, HELD_MAX);
+	count_served(call);
+	if (commit(call, -1) < 0 || send_held(call, sendable(call)) < 0 ||
+	    buf_add(&call->held, p, n) < 0 ||
+	    send_held(call, sendable(call)) < 0)
+		return 0;
+	return n;
+}
+
 /* The bytes of a 2xx answer, in the caller's dialect: read, held until
  * they prove good, then sent.  Returns n, or 0 to break the transfer. */
 static size_t
@@ -929,10 +1031,12 @@ take(struct call *call, struct xfer *x, const char *p, size_t n)
 	if (!a->stream)
 		first_token(call);
 	if (buf_add(&call->held, p, n) < 0 && !call->committed) {
+		if (a->stream)
+			return take_over_hold(call, p, n);
 		/* Too big to hold: it goes out as it is, unchecked. */
 		count_served(call);
 		if (commit(call, -1) < 0 || send_held(call, a->fed) < 0 ||
-		    conn_respond_body(call->conn, p, n) < 0)
+		    send_body(call, p, n) < 0)
 			return 0;
 		call->held_base += n;
 		answer_feed(a, p, n);
@@ -948,10 +1052,13 @@ take(struct call *call, struct xfer *x, const char *p, size_t n)
 	}
 	if (!call->committed) {
 		/* A stream is held until its first content: a refusal is
-		 * held to its end, as it may be a reason to move on. */
-		if (!a->stream || !a->content || a->refusal)
+		 * held to its end, as it may be a reason to move on, and so
+		 * is all of it where the route judges streams whole. */
+		if (!a->stream || !a->content)
 			return n;
 		first_token(call);
+		if (a->refusal || hold_stream(call))
+			return n;
 		count_served(call);
 		if (commit(call, -1) < 0)
 			return 0;
@@ -970,7 +1077,13 @@ take_translated(struct call *call, struct xfer *x, const char *p, size_t n)
 
 	if (!is_event_stream(x)) {
 		first_token(call);
-		return buf_add(&call->xraw, p, n) < 0 ? 0 : n;
+		/* Translated only once whole: past the hold it cannot be,
+		 * and the caller could not read it as it is. */
+		if (buf_add(&call->xraw, p, n) < 0) {
+			call->too_big = true;
+			return 0;
+		}
+		return n;
 	}
 	if (!call->xs_live) {
 		dialect_stream_init(&call->xs, &call->xinfo);
@@ -1164,7 +1277,7 @@ on_done(struct xfer *x, CURLcode rc)
 		return;		/* call_destroy frees the xfer */
 	if (rc != CURLE_OK) {
 		o.kind = outcome_of_curl(x, rc);
-		if (x->too_big)
+		if (x->too_big || call->too_big)
 			o.why = "answer-too-large";
 		log_debug("attempt %s: %s", call->target ? call->target->name :
 		    call->host, x->errbuf[0] ? x->errbuf :
@@ -1200,19 +1313,25 @@ on_done(struct xfer *x, CURLcode rc)
 		if (!call->ans_live)
 			take(call, x, "", 0);
 		/* A body too big to hold went out unread: it ends unjudged. */
-		if (call->committed || call->ans.stream)
+		if (call->ans.stream) {
 			answer_end(&call->ans);
-		else
+			judge_answer(call, &o);
+		} else if (!call->committed) {
 			answer_end_body(&call->ans, buf_head(&call->held),
 			    buf_pending(&call->held));
-		judge_answer(call, &o);
+			judge_answer(call, &o);
+		} else {
+			answer_end(&call->ans);
+		}
 	} else if (rc == CURLE_OK && !is_2xx(x->status)) {
 		judge_error(call, &o);
 	}
 	/* An answer that began has ended whole: a stream with its end
-	 * marker, or a body too big to have been held and read. */
+	 * marker and no error or counted refusal in it, or a body too big
+	 * to have been held and read. */
 	if (call->committed && rc == CURLE_OK && is_2xx(x->status) &&
-	    (o.body != FK_TECHNICAL || !call->ans.stream)) {
+	    (!call->ans.stream || (o.body != FK_TECHNICAL &&
+	    !stream_withheld(call, NULL)))) {
 		if (!call->continuing)
 			send_held(call, call->ans.fed);
 		/* A stream's miss found only at its end (bad JSON, a cut by
@@ -1523,8 +1642,12 @@ stream_error_event(struct call *call, const char *why)
 	j = dialect_error_body(call->dialect, anthropic ? "api_error" :
 	    "server_error", "llmfb_stream_interrupted", msg);
 	buf_init(&ev, 8 * sizeof(msg));	/* room for escapes */
+	/* Whole events only go out, so this is a safeguard: an event cut
+	 * short is ended, and never has ours glued to it. */
+	if (!at_event_boundary(call))
+		buf_addstr(&ev, "\n\n");
 	if (j != NULL && sse_emit_json(&ev, anthropic ? "error" : NULL, j) == 0)
-		conn_respond_body(call->conn, ev.data, ev.len);
+		send_body(call, ev.data, ev.len);
 	buf_free(&ev);
 	json_decref(j);
 }
@@ -1562,16 +1685,23 @@ midstream_failed(struct call *call, const struct outcome *o)
 	const struct answer *got = call->continuing ? &call->prev : &call->ans;
 	uint64_t now = now_mono_ms(), delay = 0, remaining;
 	enum ladder_action a = LADDER_FAIL;
+	enum fail_kind fk = outcome_classify(o);
 	char why[64];
 
+	/* A refusal after the first token is the answer's content, the
+	 * rest a broken exchange. */
+	if (fk != FK_CONTENT)
+		fk = FK_TECHNICAL;
 	outcome_why(o, why, sizeof(why));
 	if (o->kind == OUT_OK && o->why == NULL)
 		snprintf(why, sizeof(why), "%s", "broken");
-	record_attempt(call, FK_TECHNICAL, why, o->status);
-	count_failure(call, o, FK_TECHNICAL, why, strlen(call->reasons));
-	target_result(call, false);
-	if (call->ans_live && is_2xx(o->status))
+	record_attempt(call, fk, why, o->status);
+	count_failure(call, o, fk, why, strlen(call->reasons));
+	target_result(call, fk != FK_TECHNICAL);
+	if (call->ans_live && is_2xx(o->status)) {
 		account(call, &call->ans);
+		call->cont_out += call->last_out;
+	}
 	remaining = call->deadline_ms > now ? call->deadline_ms - now : 0;
 	/* Continue only with a text prefix: never once a tool call went
 	 * out, and never twice over content a continuation already sent. */
@@ -1615,6 +1745,7 @@ midstream_failed(struct call *call, const struct outcome *o)
 		return;
 	}
 	rs->midstream_continued++;
+	call->cs.out_before = call->cont_out;
 	attempt_next(call, delay);
 }
 
@@ -1926,6 +2057,7 @@ attempt_start(struct call *call)
 	call->ttft_ms = NO_TIME;
 	call->net.have = false;
 	call->held_base = 0;
+	call->too_big = false;
 	buf_reset(&call->held);
 	tstat_of(call, t)->attempts++;
 	buf_init(&url, 16384);

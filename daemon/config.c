@@ -420,13 +420,26 @@ get_quality(struct cctx *x, const struct ynode *n, struct policy *p)
 		{ "refusal", offsetof(struct policy, q_refusal) },
 	};
 	static const char *const keys[] = { "empty", "json", "length",
-		"tool_args", "refusal", NULL };
+		"tool_args", "refusal", "hold_stream", NULL };
 	const struct ynode *v;
 	char what[32];
 	size_t i;
 
 	if (check_keys(x, n, "quality", keys) < 0)
 		return -1;
+	if ((v = ynode_get(n, "hold_stream")) != NULL) {
+		if (want(x, v, YNODE_SCALAR, "quality.hold_stream") < 0)
+			return -1;
+		if (strcmp(v->str, "json") == 0)
+			p->q_hold_stream = HOLD_STREAM_JSON;
+		else if (strcmp(v->str, "true") == 0)
+			p->q_hold_stream = HOLD_STREAM_ALL;
+		else if (strcmp(v->str, "false") == 0)
+			p->q_hold_stream = HOLD_STREAM_NONE;
+		else
+			return cerr(x, v, "quality.hold_stream must be true, "
+			    "false or json");
+	}
 	for (i = 0; i < ARRAY_SIZE(flags); i++) {
 		if ((v = ynode_get(n, flags[i].key)) == NULL)
 			continue;

@@ -79,6 +79,8 @@ enum fail_class { FC_NONE, FC_TECHNICAL, FC_BUSINESS, FC_POLICY, FC_CLIENT };
 #define LADDER_MAX	32
 
 enum midstream { MIDSTREAM_ERROR, MIDSTREAM_CONTINUE };
+/* Which streams are held whole and judged as a body would be. */
+enum hold_stream { HOLD_STREAM_NONE, HOLD_STREAM_JSON, HOLD_STREAM_ALL };
 
 /* Which outcomes count as a failure that moves the ladder on. */
 struct retry_on {
@@ -114,6 +116,7 @@ struct policy {
 	bool		 q_length;		/* finish by length fails */
 	bool		 q_tool_args;		/* tool arguments not JSON fail */
 	bool		 q_refusal;		/* a refusal is a policy failure */
+	enum hold_stream q_hold_stream;		/* streams judged whole */
 	enum midstream	 midstream;		/* a stream that broke */
 	/* Latency SLO: a target whose recent p95 is over it is skipped
 	 * while another qualifies.  0: none. */

@@ -215,10 +215,48 @@ x_continue() {
 	finish "dialect: an Anthropic stream cut mid-answer continues on an OpenAI target"
 }
 
+# The provider's own error inside a translated stream: it reaches the
+# caller as llmfb's one error event, never as the target's translated.
+x_stream_error() {
+	mock_reset
+	mock_script xap 'status=529'
+	mock_script xo 'chunks=3 stream_error=1 text=one+two+three'
+	dc_call anthropic "$ANT" '{"model":"case-xa","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}' --stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq partial "$(o .text)" '"one "'
+	expect_eq one-error "$(o '[.events[] | select(. == "error")] | length')" 1
+	expect_match llmfbs "$(o .error.message)" '^"llmfb: '
+	finish "dialect: an OpenAI target's error chunk reaches an Anthropic caller (python) as one error event"
+
+	mock_reset
+	mock_script xop 'status=503'
+	mock_script xan 'chunks=3 stream_error=1 text=one+two+three'
+	call "$LK" "$OAI" '{"model":"case-xo","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+	dc_check openai stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq partial "$(o .text)" '"one "'
+	expect_eq one-error "$(o '[.events[] | select(. == "error")] | length')" 1
+	expect_match llmfbs "$(o .error.message)" '^"llmfb: '
+	finish "dialect: an Anthropic target's error event reaches an OpenAI caller ($LK) as one error event"
+
+	# A whole answer of the other dialect past the 8 MiB hold cannot be
+	# translated: the next rung, or the safe failure, never its bytes.
+	mock_reset
+	mock_script xap 'status=529'
+	mock_script xo 'text_kb=9216'
+	dc_call anthropic "$ANT" '{"model":"case-xa","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}'
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq status "$(o .status)" 503
+	expect_eq reasons "$(o '.headers["x-llmfb-reasons"]')" \
+	    '"xap=http-529,xo=answer-too-large"'
+	finish "dialect: a whole answer of the other dialect past the hold is too large, said so"
+}
+
 dialect_cases() {
 	x_anthropic_caller
 	x_openai_caller
 	x_tools
 	x_continue
+	x_stream_error
 	x_errors
 }

@@ -220,6 +220,9 @@ class Reader:
                     self.want(b["type"] == "tool_use", "json delta in " +
                               str(b["type"]))
                     b["json"] += d.get("partial_json") or ""
+                elif d.get("type") in ("thinking_delta", "signature_delta"):
+                    self.want(b["type"] == "thinking", "thinking delta in " +
+                              str(b["type"]))
                 else:
                     self.bad("delta type %r" % d.get("type"))
             elif t == "content_block_stop":

@@ -325,6 +325,241 @@ l_midstream() {
 	finish "ladder: a stream cut after a tool call is never continued"
 }
 
+# An Anthropic request: MODEL [extra JSON members].
+areq() {
+	echo "{\"model\":\"$1\",\"max_tokens\":64${2:+,$2},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+}
+
+# The record of the last call: its fields as jq FILTER says.
+call_record() {
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" --json events 1 | jq -c "$1"
+}
+
+# How many error events the last answer read by dc_check had.
+n_errors() { o '[.events[] | select(. == "error")] | length'; }
+
+# A provider's own error inside a 200 stream (OpenAI's error chunk and
+# [DONE], Anthropic's overloaded_error event) is the stream breaking: the
+# caller never sees it, and gets what the route's midstream says instead.
+l_stream_error() {
+	mock_reset
+	mock_script la 'chunks=4 stream_error=2 text=one+two+three+four'
+	mock_script lb 'text=three+four'
+	call "$LK" "$OAI" "$(lreq case-cut '"stream":true')"
+	dc_check openai stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq whole "$(o .text)" '"one two three four"'
+	expect_eq no-error "$(n_errors)" 0
+	expect_eq one-done "$(grep -c '^data: \[DONE\]' <<<"$BODY")" 1
+	expect_eq prefix "$(mock_str lb last_prefix)" "one two "
+	expect_eq record "$(call_record '[.result, .attempts[0].error, .served]')" \
+	    '["continued","error-event","lb"]'
+	finish "ladder: an OpenAI error chunk mid-stream is not forwarded; the stream continues"
+
+	mock_reset
+	mock_script laa 'chunks=4 stream_error=2 text=one+two+three+four'
+	mock_script lab 'text=+three+four'
+	call "$LK" "$ANT" "$(areq case-acut '"stream":true')"
+	dc_check anthropic stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq whole "$(o .text)" '"one two three four"'
+	expect_eq no-error "$(n_errors)" 0
+	expect_eq one-start "$(grep -c '^event: message_start' <<<"$BODY")" 1
+	expect_eq record "$(call_record '[.result, .attempts[0].error]')" \
+	    '["continued","error-event"]'
+	finish "ladder: an Anthropic error event mid-stream is not forwarded; the stream continues"
+
+	# midstream: error: one error event, llmfb's, in the caller's dialect.
+	mock_reset
+	mock_script la 'chunks=3 stream_error=1 text=one+two+three'
+	call "$LK" "$OAI" "$(lreq case-class '"stream":true')"
+	dc_check openai stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq partial "$(o .text)" '"one "'
+	expect_eq one-error "$(n_errors)" 1
+	expect_match llmfbs "$(o .error.message)" '^"llmfb: .*\(error-event\)'
+	expect_eq no-done "$(grep -c '^data: \[DONE\]' <<<"$BODY")" 0
+	expect_eq record "$(call_record '[.result, .attempts[0].error]')" \
+	    '["midstream-error","error-event"]'
+
+	mock_reset
+	mock_script laa 'chunks=3 stream_error=1 text=one+two+three'
+	call "$LK" "$ANT" "$(areq case-aerr '"stream":true')"
+	dc_check anthropic stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq a-partial "$(o .text)" '"one "'
+	expect_eq a-one-error "$(n_errors)" 1
+	expect_eq a-llmfbs "$(o .error.type)" '"api_error"'
+	expect_match a-message "$(o .error.message)" '^"llmfb: '
+	finish "ladder: midstream error: one error event (llmfb's), OpenAI and Anthropic callers"
+}
+
+# A refusal that comes after the first token (Anthropic's stop_reason
+# "refusal" in message_delta, OpenAI's content_filter finish): recorded as
+# content, withheld, and handled as the route's midstream says.
+l_stream_refusal() {
+	mock_reset
+	mock_script laa 'refusal=1 chunks=3 text=I+cannot+help'
+	call "$LK" "$ANT" "$(areq case-aerr '"stream":true')"
+	dc_check anthropic stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq one-error "$(n_errors)" 1
+	expect_eq no-refusal-stop "$(o .stop)" null
+	expect_eq record "$(call_record '[.result, .attempts[0].kind, .attempts[0].error]')" \
+	    '["midstream-error","content","refusal"]'
+	finish "ladder: a streamed Anthropic refusal after its first token: recorded, an error event"
+
+	mock_reset
+	mock_script laa 'refusal=1 chunks=2 text=I+cannot'
+	mock_script lab 'text=+help+with+that.'
+	call "$LK" "$ANT" "$(areq case-acut '"stream":true')"
+	dc_check anthropic stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq whole "$(o .text)" '"I cannot help with that."'
+	expect_eq stop "$(o .stop)" '"end_turn"'
+	expect_eq record "$(call_record '[.result, .attempts[0].kind, .served]')" \
+	    '["continued","content","lab"]'
+	finish "ladder: a streamed Anthropic refusal, midstream continue: the next rung goes on"
+
+	mock_reset
+	mock_script la 'finish=content_filter chunks=3 text=one+two+three'
+	call "$LK" "$OAI" "$(lreq case-class '"stream":true')"
+	dc_check openai stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq one-error "$(n_errors)" 1
+	expect_eq no-filter-finish "$(o .stop)" null
+	expect_eq record "$(call_record '[.result, .attempts[0].kind, .attempts[0].error]')" \
+	    '["midstream-error","content","refusal"]'
+	finish "ladder: an OpenAI content_filter finish after the first token: recorded, an error event"
+}
+
+# A continued stream's usage counts the partial answer too: in the record
+# and in the usage the caller reads.  "one two " is 8 bytes: 2 tokens
+# estimated, as the broken attempt never said its count.
+l_stream_usage() {
+	mock_reset
+	mock_script la 'chunks=4 cut_after=2 text=one+two+three+four'
+	mock_script lb 'text=three+four completion_tokens=5'
+	call "$LK" "$OAI" "$(lreq case-cut \
+	    '"stream":true,"stream_options":{"include_usage":true}')"
+	dc_check openai stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq whole "$(o .text)" '"one two three four"'
+	expect_eq caller-usage "$(o .usage.output)" 7
+	expect_eq record "$(call_record '.tokens.output')" 7
+
+	mock_reset
+	mock_script laa 'chunks=4 cut_after=2 text=one+two+three+four'
+	mock_script lab 'text=+three+four completion_tokens=5'
+	call "$LK" "$ANT" "$(areq case-acut '"stream":true')"
+	dc_check anthropic stream
+	expect_eq a-valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq a-caller-usage "$(o .usage.output)" 7
+	expect_eq a-record "$(call_record '[.tokens.input, .tokens.output]')" \
+	    '[20,7]'
+	finish "ladder: a continued stream's usage counts the partial answer and the rest"
+}
+
+# quality.hold_stream: a stream held whole and judged as a body is, then
+# delivered or left unseen for the next rung.
+l_hold_stream() {
+	mock_reset
+	mock_script la 'text=not+json' && mock_script lc 'text={"ok":true}'
+	call "$LK" "$OAI" "$(lreq case-hold \
+	    '"stream":true,"response_format":{"type":"json_object"}')"
+	dc_check openai stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq target "$TARGET" lc
+	expect_eq reasons "$REASONS" la=bad-json
+	expect_eq text "$(o .text)" '"{\"ok\":true}"'
+	# Not JSON mode: not held, the same text is an answer.
+	mock_reset
+	mock_script la 'text=not+json'
+	call "$LK" "$OAI" "$(lreq case-hold '"stream":true')"
+	expect_eq not-asked "$TARGET" la
+	expect_eq not-asked-text "$(sse_text "$BODY")" "not json"
+	finish "ladder: hold_stream json: a JSON-mode stream that is not JSON falls back unseen"
+
+	mock_reset
+	mock_script laa 'refusal=1 chunks=3 text=I+cannot+help'
+	call "$LK" "$ANT" "$(areq case-ahold '"stream":true')"
+	dc_check anthropic stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq target "$TARGET" lab
+	expect_eq reasons "$REASONS" laa=refusal
+	expect_eq text "$(o .text)" '"Hello from lab"'
+	expect_eq record "$(call_record '[.result, .attempts[0].kind, .attempts[0].error]')" \
+	    '["fallback","content","refusal"]'
+	finish "ladder: hold_stream: a streamed Anthropic refusal falls back unseen"
+}
+
+# Answers past the 8 MiB hold.  A stream that outgrows it before its
+# first token (9 MiB of reasoning) is committed to at a whole event and
+# read on as any begun stream: when the connection then drops mid-event,
+# the caller's error event starts an event of its own.
+l_big() {
+	local size=$((9 << 10)) cut=$(((8 << 20) + 4096))
+
+	mock_reset
+	mock_script la "think_kb=$size cut_bytes=$cut"
+	call "$LK" "$OAI" "$(lreq case-big '"stream":true')"
+	dc_check openai stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq one-error "$(n_errors)" 1
+	expect_eq record "$(call_record '[.result, .attempts[0].kind]')" \
+	    '["midstream-error","technical"]'
+	mock_reset
+	mock_script laa "think_kb=$size cut_bytes=$cut"
+	call "$LK" "$ANT" "$(areq case-abig '"stream":true')"
+	dc_check anthropic stream
+	expect_eq a-valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq a-one-error "$(n_errors)" 1
+	finish "ladder: a stream over the hold before its first token breaks with a whole error event"
+
+	# Whole, over the stream: all of it, in order.
+	mock_reset
+	mock_script la "think_kb=$size chunks=3 text=one+two+three"
+	call "$LK" "$OAI" "$(lreq case-big '"stream":true')"
+	dc_check openai stream
+	expect_eq valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq text "$(o .text)" '"one two three"'
+	expect_eq served "$(call_record '[.result, .attempts[0].kind]')" \
+	    '["served","none"]'
+	mock_reset
+	mock_script laa "think_kb=$size chunks=3 text=one+two+three"
+	call "$LK" "$ANT" "$(areq case-abig '"stream":true')"
+	dc_check anthropic stream
+	expect_eq a-valid "$DC_RC $(o .violations)" "0 []"
+	expect_eq a-text "$(o .text)" '"one two three"'
+	finish "ladder: a stream over the hold before its first token is delivered whole"
+
+	# A whole body over the hold goes out unchecked: all of it, and the
+	# record says it was served, not that it was malformed.
+	mock_reset
+	mock_script la "text_kb=$size"
+	call "$LK" "$OAI" "$(lreq case-big)"
+	expect_eq status "$CODE" 200
+	expect_eq length "$(jq -r '.choices[0].message.content | length' \
+	    "$STACK_DIR/out/0.body")" $((size << 10))
+	expect_eq record "$(call_record '[.result, .attempts[0].kind]')" \
+	    '["served","none"]'
+	mock_reset
+	mock_script laa "text_kb=$size"
+	call "$LK" "$ANT" "$(areq case-abig)"
+	expect_eq a-length "$(jq -r '.content[0].text | length' \
+	    "$STACK_DIR/out/0.body")" $((size << 10))
+	expect_eq a-record "$(call_record '[.result, .attempts[0].kind]')" \
+	    '["served","none"]'
+	# Cut past the hold: the caller sees a broken transfer, never a
+	# short answer.
+	mock_reset
+	mock_script la "text_kb=$size cut_bytes=$cut"
+	call "$LK" "$OAI" "$(lreq case-big)"
+	expect_match broken "$(cat "$STACK_DIR/out/err")" \
+	    '(transfer closed|end of response|error)'
+	finish "ladder: a whole answer over the hold goes out unchecked, whole or visibly broken"
+}
+
 l_budget() {
 	mock_reset
 	call "$LK" "$OAI" "$(lreq case-budget)"
@@ -464,6 +699,11 @@ ladder_cases() {
 	l_deadline
 	l_region_queue_key
 	l_midstream
+	l_stream_error
+	l_stream_refusal
+	l_stream_usage
+	l_hold_stream
+	l_big
 	l_slo
 	l_free
 	l_exe

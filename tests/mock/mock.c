@@ -76,7 +76,7 @@ struct step {
 	int64_t	 delay_ms, ttft_ms, chunks, pace_ms, cut_after;
 	int64_t	 stall_after, stall_ms, no_end, refusal, error;
 	int64_t	 malformed, close, prompt_tokens, completion_tokens;
-	int64_t	 gzip_mb;
+	int64_t	 gzip_mb, stream_error, think_kb, text_kb, cut_bytes;
 	char	*text;		/* NULL: "Hello from NAME" */
 	char	*finish;	/* NULL: the dialect's usual one */
 	char	*tool_args;	/* non-NULL: answer with a tool call */
@@ -84,7 +84,8 @@ struct step {
 
 static const struct step default_step = {
 	.status = 200, .retry_after = -1, .retry_after_ms = -1,
-	.chunks = 3, .cut_after = -1, .stall_after = -1,
+	.chunks = 3, .cut_after = -1, .stall_after = -1, .stream_error = -1,
+	.cut_bytes = -1,
 	.prompt_tokens = 10, .completion_tokens = 5,
 };
 
@@ -129,6 +130,12 @@ static const struct step_key {
 	{ "completion_tokens", offsetof(struct step, completion_tokens), 0,
 	    COUNT_MAX, false },
 	{ "gzip_mb", offsetof(struct step, gzip_mb), 1, 4096, false },
+	{ "stream_error", offsetof(struct step, stream_error), 0, 100000,
+	    false },
+	{ "think_kb", offsetof(struct step, think_kb), 0, 65536, false },
+	{ "text_kb", offsetof(struct step, text_kb), 0, 65536, false },
+	{ "cut_bytes", offsetof(struct step, cut_bytes), 0, COUNT_MAX,
+	    false },
 };
 
 /* A provider lives until exit (connections keep pointers to it); a reset
@@ -198,6 +205,9 @@ struct req {
 	time_t		 created;
 	char		 id[64];
 	char		 deftext[NAME_LEN_MAX + 32];
+	char		*bigtext;	/* text_kb=: owned */
+	int		 block;		/* Anthropic: the answer's block */
+	uint64_t	 sent;		/* stream bytes written, framing too */
 };
 
 /* ---- I/O ---- */
@@ -364,6 +374,10 @@ send_body(struct req *r, int status, const char *ctype, const char *body,
 	struct buf out;
 	int rc = -1;
 
+	if (r->st.cut_bytes >= 0 && (uint64_t)r->st.cut_bytes < n) {
+		n = (size_t)r->st.cut_bytes;
+		cut = true;
+	}
 	if (r->head_only)
 		n = 0;
 	buf_init(&out, OUT_MAX);
@@ -444,8 +458,16 @@ sse_write(struct req *r, const char *event, const char *data)
 		rc = buf_printf(&out, "event: %s\n", event);
 	if (rc == 0)
 		rc = buf_printf(&out, "data: %s\n\n\r\n", data);
+	/* cut_bytes=N: the connection drops there, mid-event as it falls. */
+	if (rc == 0 && r->st.cut_bytes >= 0 &&
+	    r->sent + out.len > (uint64_t)r->st.cut_bytes) {
+		(void)conn_write(r->c, out.data, (size_t)((uint64_t)
+		    r->st.cut_bytes - r->sent));
+		rc = -1;
+	}
 	if (rc == 0)
 		rc = conn_write(r->c, out.data, out.len);
+	r->sent += out.len;
 	buf_free(&out);
 	if (rc < 0)
 		return -1;
@@ -497,6 +519,10 @@ split_text(const char *text, size_t n)
 
 typedef int (*piece_fn)(struct req *, size_t, const char *, size_t);
 
+#define STREAM_ERROR	1	/* stream_pieces: send the error event now */
+
+static json_t *openai_chunk(const struct req *, json_t *, const char *);
+
 /* The content events of text (the answer, or a tool call's arguments),
  * paced; -1 on a write error or at the cut.  A cut or a stall past the
  * last piece still happens, before the finishing events; a stall at the
@@ -510,6 +536,8 @@ stream_pieces(struct req *r, const char *text, piece_fn emit)
 
 	if (r->st.cut_after >= 0 && (size_t)r->st.cut_after < n)
 		stop = (size_t)r->st.cut_after;
+	if (r->st.stream_error >= 0 && (size_t)r->st.stream_error < stop)
+		stop = (size_t)r->st.stream_error;
 	if (r->st.stall_after >= 0 && r->st.stall_ms > 0)
 		stall = (size_t)r->st.stall_after < n ?
 		    (size_t)r->st.stall_after : n;
@@ -523,7 +551,81 @@ stream_pieces(struct req *r, const char *text, piece_fn emit)
 		rc = emit(r, i, text + b[i], b[i + 1] - b[i]);
 	}
 	free(b);
+	if (rc == 0 && r->st.stream_error >= 0 &&
+	    (r->st.cut_after < 0 || r->st.stream_error <= r->st.cut_after))
+		return STREAM_ERROR;
 	return r->st.cut_after >= 0 ? -1 : rc;
+}
+
+/* stream_error=N: the error a provider sends inside a 200 stream that
+ * fails after it began, then a clean end.  OpenAI writes an error object
+ * where a chunk would be, and then [DONE] (seen from the API:
+ * github.com/sashabaranov/go-openai/pull/396); Anthropic an `error` event,
+ * most often overloaded_error ("Error events", docs.anthropic.com, API,
+ * Streaming Messages). */
+static int
+stream_error_event(struct req *r)
+{
+	if (r->dialect == D_ANTHROPIC) {
+		if (sse_json(r, "error", json_pack("{s:s, s:{s:s, s:s}}",
+		    "type", "error", "error", "type", "overloaded_error",
+		    "message", "Overloaded")) < 0)
+			return ABORT;
+	} else if (sse_json(r, NULL, json_pack("{s:{s:s, s:s, s:n, s:n}}",
+	    "error", "message", "The server had an error while processing "
+	    "your request. Sorry about that!", "type", "server_error",
+	    "param", "code")) < 0 || sse_write(r, NULL, "[DONE]") < 0) {
+		return ABORT;
+	}
+	return stream_end(r);
+}
+
+/* think_kb=N: reasoning that is not the answer, before it, in 16 KiB
+ * events: OpenAI-compatible `reasoning_content` deltas (DeepSeek's
+ * reasoner streams them before `content`), Anthropic a thinking block
+ * (extended thinking: thinking_delta events, then signature_delta), which
+ * moves the text block to index 1. */
+static int
+stream_thinking(struct req *r)
+{
+	static char piece[16 << 10];
+	int64_t left = r->st.think_kb << 10;
+	size_t n;
+	int rc = 0;
+
+	if (left <= 0)
+		return 0;
+	memset(piece, 't', sizeof(piece));
+	if (r->dialect == D_ANTHROPIC)
+		rc = sse_json(r, "content_block_start", json_pack("{s:s, s:i,"
+		    " s:{s:s, s:s, s:s}}", "type", "content_block_start",
+		    "index", 0, "content_block", "type", "thinking", "thinking",
+		    "", "signature", ""));
+	for (; rc == 0 && left > 0; left -= (int64_t)n) {
+		n = left > (int64_t)sizeof(piece) ? sizeof(piece) :
+		    (size_t)left;
+		if (r->dialect == D_ANTHROPIC)
+			rc = sse_json(r, "content_block_delta", json_pack(
+			    "{s:s, s:i, s:{s:s, s:s%}}", "type",
+			    "content_block_delta", "index", 0, "delta", "type",
+			    "thinking_delta", "thinking", piece, n));
+		else
+			rc = sse_json(r, NULL, openai_chunk(r, json_pack(
+			    "{s:s, s:n, s:s%}", "role", "assistant", "content",
+			    "reasoning_content", piece, n), NULL));
+	}
+	if (rc == 0 && r->dialect == D_ANTHROPIC) {
+		rc = sse_json(r, "content_block_delta", json_pack("{s:s, s:i,"
+		    " s:{s:s, s:s}}", "type", "content_block_delta", "index", 0,
+		    "delta", "type", "signature_delta", "signature",
+		    "c2lnbmF0dXJl"));
+		if (rc == 0)
+			rc = sse_json(r, "content_block_stop", json_pack(
+			    "{s:s, s:i}", "type", "content_block_stop",
+			    "index", 0));
+		r->block = 1;
+	}
+	return rc;
 }
 
 /* What the answer says about why it ended, unless finish= overrides. */
@@ -604,10 +706,14 @@ openai_stream(struct req *r)
 	const char *text = r->st.tool_args != NULL ? r->st.tool_args :
 	    r->text;
 
-	if (stream_begin(r) < 0 ||
+	int rc;
+
+	if (stream_begin(r) < 0 || stream_thinking(r) < 0 ||
 	    (r->st.tool_args != NULL && openai_tool_head(r) < 0) ||
-	    stream_pieces(r, text, openai_piece) < 0)
+	    (rc = stream_pieces(r, text, openai_piece)) < 0)
 		return ABORT;
+	if (rc == STREAM_ERROR)
+		return stream_error_event(r);
 	if (r->st.no_end == END_NOTHING_AFTER)
 		return stream_end(r);
 	if (sse_json(r, NULL, openai_chunk(r, json_object(),
@@ -656,11 +762,11 @@ anthropic_piece(struct req *r, size_t i, const char *p, size_t n)
 	if (r->st.tool_args != NULL)
 		return sse_json(r, "content_block_delta", json_pack(
 		    "{s:s, s:i, s:{s:s, s:s%}}", "type", "content_block_delta",
-		    "index", 0, "delta", "type", "input_json_delta",
+		    "index", r->block, "delta", "type", "input_json_delta",
 		    "partial_json", p, n));
 	return sse_json(r, "content_block_delta", json_pack(
 	    "{s:s, s:i, s:{s:s, s:s%}}", "type", "content_block_delta",
-	    "index", 0, "delta", "type", "text_delta", "text", p, n));
+	    "index", r->block, "delta", "type", "text_delta", "text", p, n));
 }
 
 static json_t *
@@ -674,7 +780,7 @@ anthropic_block_start(const struct req *r)
 	else
 		block = json_pack("{s:s, s:s}", "type", "text", "text", "");
 	return json_pack("{s:s, s:i, s:o}", "type", "content_block_start",
-	    "index", 0, "content_block", block);
+	    "index", r->block, "content_block", block);
 }
 
 static int
@@ -682,6 +788,7 @@ anthropic_stream(struct req *r)
 {
 	const char *text = r->st.tool_args != NULL ? r->st.tool_args :
 	    r->text;
+	int rc;
 
 	if (stream_begin(r) < 0 ||
 	    sse_json(r, "message_start", json_pack("{s:s, s:{s:s, s:s, s:s,"
@@ -690,14 +797,17 @@ anthropic_stream(struct req *r)
 	    "model", r->model, "content", "stop_reason", "stop_sequence",
 	    "usage", "input_tokens", (json_int_t)r->st.prompt_tokens,
 	    "output_tokens", 0)) < 0 ||
+	    stream_thinking(r) < 0 ||
 	    sse_json(r, "content_block_start", anthropic_block_start(r)) < 0 ||
 	    sse_json(r, "ping", json_pack("{s:s}", "type", "ping")) < 0 ||
-	    stream_pieces(r, text, anthropic_piece) < 0)
+	    (rc = stream_pieces(r, text, anthropic_piece)) < 0)
 		return ABORT;
+	if (rc == STREAM_ERROR)
+		return stream_error_event(r);
 	if (r->st.no_end == END_NOTHING_AFTER)
 		return stream_end(r);
 	if (sse_json(r, "content_block_stop", json_pack("{s:s, s:i}",
-	    "type", "content_block_stop", "index", 0)) < 0)
+	    "type", "content_block_stop", "index", r->block)) < 0)
 		return ABORT;
 	if (r->st.no_end == END_NO_MARKER)
 		return stream_end(r);
@@ -1177,6 +1287,20 @@ parse_body(struct req *r)
 	r->include_usage = json_is_true(json_object_get(so, "include_usage"));
 }
 
+/* text_kb=: size bytes of words, "w0001 w0002 ...", so that a reader can
+ * tell a piece lost or doubled. */
+static char *
+big_text(size_t size)
+{
+	char *t = xcalloc(size + 1, 1);
+	size_t i, n;
+
+	for (i = 0, n = 0; i + 6 <= size; i += 6, n++)
+		snprintf(t + i, 7, "w%04zu ", n % 10000);
+	memset(t + i, 'x', size - i);
+	return t;
+}
+
 static int
 api_request(struct conn *c, const char *target, const char *path)
 {
@@ -1201,7 +1325,10 @@ api_request(struct conn *c, const char *target, const char *path)
 	record(&r, name, target);
 	snprintf(r.deftext, sizeof(r.deftext), "Hello from %s", r.prov->name);
 	r.text = r.st.text != NULL ? r.st.text : r.deftext;
+	if (r.st.text_kb > 0)
+		r.text = r.bigtext = big_text((size_t)r.st.text_kb << 10);
 	rc = respond(&r);
+	free(r.bigtext);
 	json_decref(r.json);
 	step_strings_free(&r.st);
 	return rc;

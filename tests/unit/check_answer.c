@@ -742,6 +742,31 @@ START_TEST(test_refusal)
 }
 END_TEST
 
+/* Where the event that said it starts: what the caller is not sent. */
+START_TEST(test_ending_offsets)
+{
+	static const char oa_head[] = OA_ROLE
+	    OA_CHUNK("{\"content\":\"Hel\"}", "null");
+	static const char an_head[] = AN_START AN_TEXT_START(0)
+	    AN_TEXT(0, "I") AN_BSTOP(0);
+	struct run r;
+
+	run_str(&r, DIALECT_OPENAI, true, OA_ROLE
+	    OA_CHUNK("{\"content\":\"Hel\"}", "null")
+	    "data: {\"error\":{\"message\":\"x\",\"type\":"
+	    "\"server_error\",\"param\":null,\"code\":null}}\n\n" OA_DONE);
+	ck_assert(r.a.error_event && !r.a.refusal);
+	ck_assert_uint_eq(r.a.error_start, strlen(oa_head));
+	run_free(&r);
+
+	run_str(&r, DIALECT_ANTHROPIC, true, AN_START AN_TEXT_START(0)
+	    AN_TEXT(0, "I") AN_BSTOP(0) AN_MDELTA("refusal", 1) AN_STOP);
+	ck_assert(r.a.refusal && !r.a.error_event);
+	ck_assert_uint_eq(r.a.refusal_start, strlen(an_head));
+	run_free(&r);
+}
+END_TEST
+
 START_TEST(test_empty)
 {
 	static const char *none[] = { NULL };
@@ -1461,6 +1486,50 @@ START_TEST(test_continue_trims_openai_first_text)
 }
 END_TEST
 
+/* The usage a continuation reports counts the output before it too. */
+START_TEST(test_continue_usage)
+{
+	static const char oa[] = OA_ROLE OA_CHUNK("{\"content\":\"one\"}",
+	    "null");
+	static const char an[] = AN_START AN_TEXT_START(0) AN_TEXT(0, "one");
+	struct cont_state cs = { .out_before = 2 };
+	struct answer prev;
+	struct buf out;
+
+	answer_init(&prev, DIALECT_OPENAI, true);
+	answer_feed(&prev, oa, strlen(oa));
+	buf_init(&out, 1u << 20);
+	ck_assert_int_eq(answer_continue_event(&prev, &cs, "message",
+	    "{\"choices\":[],\"usage\":{\"prompt_tokens\":12,"
+	    "\"completion_tokens\":5,\"total_tokens\":17}}", &out),
+	    AC_REPLACE);
+	ck_assert_ptr_nonnull(strstr(out.data, "\"completion_tokens\":7"));
+	ck_assert_ptr_nonnull(strstr(out.data, "\"total_tokens\":19"));
+	ck_assert_ptr_nonnull(strstr(out.data, "\"prompt_tokens\":12"));
+	/* A chunk without usage goes as it is. */
+	ck_assert_int_eq(answer_continue_event(&prev, &cs, "message",
+	    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\" two\"},"
+	    "\"finish_reason\":null}],\"usage\":null}", &out), AC_FORWARD);
+	answer_free(&prev);
+
+	buf_reset(&out);
+	memset(&cs, 0, sizeof(cs));
+	cs.out_before = 2;
+	answer_init(&prev, DIALECT_ANTHROPIC, true);
+	answer_feed(&prev, an, strlen(an));
+	ck_assert_int_eq(answer_continue_event(&prev, &cs, "message_delta",
+	    "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+	    "\"end_turn\",\"stop_sequence\":null},\"usage\":"
+	    "{\"output_tokens\":5}}", &out), AC_REPLACE);
+	/* prev's open block is closed first, then the usage counts 7. */
+	ck_assert(strncmp(out.data, "event: content_block_stop\n", 26) == 0);
+	ck_assert_ptr_nonnull(strstr(out.data, "event: message_delta\n"));
+	ck_assert_ptr_nonnull(strstr(out.data, "\"output_tokens\":7"));
+	answer_free(&prev);
+	buf_free(&out);
+}
+END_TEST
+
 START_TEST(test_continue_trims_first_text)
 {
 	/* The prefix "one two " went up as "one two": the continuation's
@@ -1645,6 +1714,7 @@ main(void)
 	tcase_add_test(verdicts, test_malformed_event);
 	tcase_add_test(verdicts, test_error_event);
 	tcase_add_test(verdicts, test_refusal);
+	tcase_add_test(verdicts, test_ending_offsets);
 	tcase_add_test(verdicts, test_empty);
 	tcase_add_test(verdicts, test_want_json);
 	tcase_add_test(verdicts, test_length);
@@ -1671,6 +1741,7 @@ main(void)
 	tcase_add_test(cont, test_continue_trims_openai_first_text);
 	tcase_add_test(cont, test_continue_error);
 	tcase_add_test(cont, test_continue_openai);
+	tcase_add_test(cont, test_continue_usage);
 	suite_add_tcase(s, cont);
 
 	sr = srunner_create(s);

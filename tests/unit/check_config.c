@@ -269,6 +269,8 @@ static const struct {
 	    "be error or continue" },
 	{ "defaults:\n  quality: { json: maybe }\n", "bad.yaml:2:20: "
 	    "quality.json must be true or false" },
+	{ "defaults:\n  quality: { hold_stream: all }\n", "bad.yaml:2:27: "
+	    "quality.hold_stream must be true, false or json" },
 	{ "defaults:\n  attempts: { technical: 2, social: 1 }\n",
 	    "bad.yaml:2:29: unknown key 'social' in attempts" },
 	{ PT "routes:\n  - ladder: [a]\n    budget: { hour: lots }\n",
@@ -302,7 +304,7 @@ static const char *ladder_yaml =
     "    fallback_max_price: 0\n"
     "    budget: { hour: 1, day: 5.5, caller_day: 0.25 }\n"
     "    slo: { first_token_p95: 1500ms, total_p95: 20s }\n"
-    "    quality: { length: true, json: false }\n"
+    "    quality: { length: true, json: false, hold_stream: json }\n"
     "    midstream: continue\n";
 
 START_TEST(test_ladder_policy)
@@ -349,6 +351,7 @@ START_TEST(test_ladder_policy)
 	ck_assert_uint_eq(r->policy.first_byte_timeout_ms, 2000);
 	ck_assert_uint_eq(r->policy.idle_timeout_ms, 5000);
 	ck_assert(r->policy.q_length && !r->policy.q_json && r->policy.q_empty);
+	ck_assert_int_eq(r->policy.q_hold_stream, HOLD_STREAM_JSON);
 	ck_assert_int_eq(r->policy.midstream, MIDSTREAM_CONTINUE);
 	config_unref(c);
 }
