@@ -1342,7 +1342,7 @@ translate_error(struct call *call, int *status)
 	int r = -1;
 
 	j = dialect_error(*status, call->held.data, call->held.len,
-	    call->xinfo.to, call->xinfo.from, status);
+	    call->target->provider->dialect, call->dialect, status);
 	if (j != NULL && (s = json_dumps(j, JSON_COMPACT)) != NULL) {
 		buf_reset(&call->held);
 		r = buf_addstr(&call->held, s);
@@ -1350,6 +1350,19 @@ translate_error(struct call *call, int *status)
 	}
 	json_decref(j);
 	return r;
+}
+
+/* Whether the held answer is a JSON array: Gemini's errors,
+ * [{"error": {...}}], which no OpenAI caller reads. */
+static bool
+held_is_array(const struct call *call)
+{
+	size_t i;
+
+	for (i = 0; i < call->held.len; i++)
+		if (!isspace((unsigned char)call->held.data[i]))
+			return call->held.data[i] == '[';
+	return false;
 }
 
 /* Deliver the held answer of the last attempt (an error, translated). */
@@ -1364,8 +1377,8 @@ deliver_held(struct call *call, const char *result)
 		stats_route(st, call->route->name)->delivered_errors++;
 	else
 		count_served(call);
-	if (call->xlating && status >= 400 && translate_error(call,
-	    &status) < 0) {
+	if (call->route != NULL && status >= 400 && (call->xlating ||
+	    held_is_array(call)) && translate_error(call, &status) < 0) {
 		respond_error(call, 502, "api_error", "llmfb: out of memory",
 		    NULL, result);
 		return;
