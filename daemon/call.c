@@ -1853,8 +1853,10 @@ upstream_headers(struct call *call, const struct provider *p)
 	}
 	if (p != NULL && p->api_key != NULL && !caller_cred) {
 		buf_reset(&line);
-		if (p->dialect == DIALECT_ANTHROPIC)
+		if (p->auth == AUTH_X_API_KEY)
 			buf_printf(&line, "x-api-key: %s", p->api_key);
+		else if (p->auth == AUTH_API_KEY)
+			buf_printf(&line, "api-key: %s", p->api_key);
 		else
 			buf_printf(&line, "Authorization: Bearer %s",
 			    p->api_key);
@@ -1898,6 +1900,54 @@ set_method(CURL *e, struct call *call, const char *body, size_t len)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
 }
 
+/* Whether the query q has the parameter name (as "name=..."). */
+static bool
+query_has(const char *q, const char *name)
+{
+	size_t n = strlen(name);
+
+	while (q != NULL && *q != '\0') {
+		if (strncmp(q, name, n) == 0 && q[n] == '=')
+			return true;
+		if ((q = strchr(q, '&')) != NULL)
+			q++;
+	}
+	return false;
+}
+
+/* A target's URL: the base URL's path, Azure's deployment, the
+ * endpoint, then the queries: the base URL's own (an Azure
+ * "?api-version=" given there stays after the path), the provider's
+ * api_version unless the caller's query has one, and the caller's. */
+static void
+target_url(struct buf *url, const struct target *t, const char *query)
+{
+	const struct provider *p = t->provider;
+	const char *bq = strchr(p->base_url, '?');
+	size_t plen = bq != NULL ? (size_t)(bq - p->base_url) :
+	    strlen(p->base_url);
+	char sep = '?';
+
+	buf_add(url, p->base_url, plen);
+	/* Azure: {endpoint}/openai/deployments/{name}/chat/completions;
+	 * the endpoint may be given with its "/openai" or without. */
+	if (t->deployment != NULL)
+		buf_printf(url, "%s/deployments/%s", plen >= 7 &&
+		    strncmp(p->base_url + plen - 7, "/openai", 7) == 0 ? "" :
+		    "/openai", t->deployment);
+	buf_addstr(url, endpoint_suffix(p->dialect));
+	if (bq != NULL && bq[1] != '\0') {
+		buf_addstr(url, bq);
+		sep = '&';
+	}
+	if (p->api_version != NULL && !query_has(query, "api-version")) {
+		buf_printf(url, "%capi-version=%s", sep, p->api_version);
+		sep = '&';
+	}
+	if (query != NULL && *query != '\0')
+		buf_printf(url, "%c%s", sep, query);
+}
+
 static void
 attempt_start(struct call *call)
 {
@@ -1929,9 +1979,7 @@ attempt_start(struct call *call)
 	/* The caller's query (where some APIs take a key) is for its own
 	 * provider only. */
 	query = own_provider(call, t->provider) ? call->req->query : NULL;
-	buf_printf(&url, "%s%s%s%s", t->provider->base_url,
-	    endpoint_suffix(t->provider->dialect), query ? "?" : "",
-	    query ? query : "");
+	target_url(&url, t, query);
 	x = xfer_new(call->d->up, &call_xfer_ops, call);
 	body = attempt_body(call, t, &len);
 	if (x == NULL || body == NULL ||
