@@ -629,8 +629,7 @@ get_auth(struct cctx *x, const struct ynode *n, struct provider *p)
 	if ((v = ynode_get(n, "auth_header")) != NULL) {
 		if (get_str(x, v, "auth_header", &a) < 0)
 			return -1;
-		if (strcasecmp(a, "bearer") == 0 ||
-		    strcasecmp(a, "authorization") == 0)
+		if (strcasecmp(a, "bearer") == 0)
 			p->auth = AUTH_BEARER;
 		else if (strcasecmp(a, "x-api-key") == 0)
 			p->auth = AUTH_X_API_KEY;
