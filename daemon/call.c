@@ -1174,7 +1174,8 @@ on_done(struct xfer *x, CURLcode rc)
 	o.own_key = call->target != NULL &&
 	    own_provider(call, call->target->provider) &&
 	    (http_req_header(call->req, "authorization") != NULL ||
-	    http_req_header(call->req, "x-api-key") != NULL);
+	    http_req_header(call->req, "x-api-key") != NULL ||
+	    http_req_header(call->req, "api-key") != NULL);
 	if (rc == CURLE_OK && call->xlating && is_2xx(x->status) &&
 	    !is_event_stream(x) && take_translated_body(call, x) < 0) {
 		o.body = FK_TECHNICAL;
