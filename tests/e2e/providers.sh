@@ -79,9 +79,40 @@ p_azure_query() {
 	finish "providers: a base_url with ?api-version= keeps it after the path"
 }
 
+# A program that calls Azure itself, with its own api-key and
+# api-version: both go to its own resource (llmfb's api_version is not
+# added), and a 401 there is the caller's, delivered, not llmfb's.
+p_azure_own() {
+	local url=https://azure.llmfb.test/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-06-01
+	az_call() {
+		rm -rf "$STACK_DIR/out" && mkdir -p "$STACK_DIR/out"
+		CODE=$(env "${SHIM_ENV[@]}" curl -sS -o "$STACK_DIR/out/0.body" \
+		    -w '%{http_code}' -H "api-key: $CALLER_KEY" \
+		    -H 'Content-Type: application/json' -d "$CHAT" "$url" \
+		    2>"$STACK_DIR/out/err")
+		BODY=$(cat "$STACK_DIR/out/0.body" 2>/dev/null)
+	}
+	mock_reset
+	mock_script pazo 'azure=gpt4o-prod'
+	az_call
+	expect_eq status "$CODE" 200
+	expect_match body "$BODY" '"Hello from pazo"'
+	expect_eq path "$(mock_str pazo last_path)" \
+	    /pazo/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-06-01
+	expect_eq caller-key "$(mock_str pazo last_headers |
+	    jq -r '.["api-key"]')" "$CALLER_KEY"
+	mock_reset
+	mock_script pazo 'azure=gpt4o-prod status=401'
+	az_call
+	expect_eq own-401-status "$CODE" 401
+	expect_match own-401-body "$BODY" '"mock pazo status 401"'
+	finish "providers: an Azure caller's own api-key and api-version go to its resource; its 401 is its own"
+}
+
 provider_cases() {
 	p_gemini_context
 	p_gemini_delivered
 	p_azure
 	p_azure_query
+	p_azure_own
 }
