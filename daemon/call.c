@@ -1901,14 +1901,21 @@ set_method(CURL *e, struct call *call, const char *body, size_t len)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
 }
 
-/* Whether the query q has the parameter name (as "name=..."). */
+/* Whether the query parameter at q is name ("name=..."). */
 static bool
-query_has(const char *q, const char *name)
+query_has_at(const char *q, const char *name)
 {
 	size_t n = strlen(name);
 
+	return strncmp(q, name, n) == 0 && q[n] == '=';
+}
+
+/* Whether the query q has the parameter name. */
+static bool
+query_has(const char *q, const char *name)
+{
 	while (q != NULL && *q != '\0') {
-		if (strncmp(q, name, n) == 0 && q[n] == '=')
+		if (query_has_at(q, name))
 			return true;
 		if ((q = strchr(q, '&')) != NULL)
 			q++;
@@ -1919,14 +1926,16 @@ query_has(const char *q, const char *name)
 /* A target's URL: the base URL's path, Azure's deployment, the
  * endpoint, then the queries: the base URL's own (an Azure
  * "?api-version=" given there stays after the path), the provider's
- * api_version unless the caller's query has one, and the caller's. */
+ * api_version, and the caller's.  A caller's own api-version (to its
+ * own provider) wins over llmfb's: never two. */
 static void
 target_url(struct buf *url, const struct target *t, const char *query)
 {
 	const struct provider *p = t->provider;
-	const char *bq = strchr(p->base_url, '?');
+	const char *bq = strchr(p->base_url, '?'), *q, *e;
 	size_t plen = bq != NULL ? (size_t)(bq - p->base_url) :
 	    strlen(p->base_url);
+	bool own_version = query_has(query, "api-version");
 	char sep = '?';
 
 	buf_add(url, p->base_url, plen);
@@ -1937,11 +1946,16 @@ target_url(struct buf *url, const struct target *t, const char *query)
 		    strncmp(p->base_url + plen - 7, "/openai", 7) == 0 ? "" :
 		    "/openai", t->deployment);
 	buf_addstr(url, endpoint_suffix(p->dialect));
-	if (bq != NULL && bq[1] != '\0') {
-		buf_addstr(url, bq);
+	/* The base URL's query, parameter by parameter. */
+	for (q = bq != NULL ? bq + 1 : ""; *q != '\0';
+	    q = *e == '&' ? e + 1 : e) {
+		e = q + strcspn(q, "&");
+		if (e == q || (own_version && query_has_at(q, "api-version")))
+			continue;
+		buf_printf(url, "%c%.*s", sep, (int)(e - q), q);
 		sep = '&';
 	}
-	if (p->api_version != NULL && !query_has(query, "api-version")) {
+	if (p->api_version != NULL && !own_version) {
 		buf_printf(url, "%capi-version=%s", sep, p->api_version);
 		sep = '&';
 	}

@@ -75,21 +75,22 @@ p_azure_query() {
 	call "$LK" "$OAI" "$(lreq case-azq)"
 	expect_eq status "$CODE" 200
 	expect_eq path "$(mock_str pazq last_path)" \
-	    /pazq/openai/deployments/dep2/chat/completions?api-version=2024-10-21
+	    "/pazq/openai/deployments/dep2/chat/completions?api-version=2024-10-21"
 	finish "providers: a base_url with ?api-version= keeps it after the path"
 }
 
 # A program that calls Azure itself, with its own api-key and
-# api-version: both go to its own resource (llmfb's api_version is not
-# added), and a 401 there is the caller's, delivered, not llmfb's.
+# api-version: both go to its own resource (llmfb's api-version, from
+# api_version or base_url, is not added), and a 401 there is the
+# caller's, delivered, not llmfb's.
 p_azure_own() {
 	local url=https://azure.llmfb.test/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-06-01
-	az_call() {
+	az_call() {	# [MODEL]
 		rm -rf "$STACK_DIR/out" && mkdir -p "$STACK_DIR/out"
 		CODE=$(env "${SHIM_ENV[@]}" curl -sS -o "$STACK_DIR/out/0.body" \
 		    -w '%{http_code}' -H "api-key: $CALLER_KEY" \
-		    -H 'Content-Type: application/json' -d "$CHAT" "$url" \
-		    2>"$STACK_DIR/out/err")
+		    -H 'Content-Type: application/json' \
+		    -d "$(lreq "${1:-gpt-4o}")" "$url" 2>"$STACK_DIR/out/err")
 		BODY=$(cat "$STACK_DIR/out/0.body" 2>/dev/null)
 	}
 	mock_reset
@@ -98,7 +99,7 @@ p_azure_own() {
 	expect_eq status "$CODE" 200
 	expect_match body "$BODY" '"Hello from pazo"'
 	expect_eq path "$(mock_str pazo last_path)" \
-	    /pazo/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-06-01
+	    "/pazo/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-06-01"
 	expect_eq caller-key "$(mock_str pazo last_headers |
 	    jq -r '.["api-key"]')" "$CALLER_KEY"
 	mock_reset
@@ -106,6 +107,12 @@ p_azure_own() {
 	az_call
 	expect_eq own-401-status "$CODE" 401
 	expect_match own-401-body "$BODY" '"mock pazo status 401"'
+	mock_reset
+	mock_script pazoq 'azure=gpt4o-prod'
+	az_call case-azoq
+	expect_eq q-status "$CODE" 200
+	expect_eq q-path "$(mock_str pazoq last_path)" \
+	    "/pazoq/openai/deployments/gpt4o-prod/chat/completions?x=1&api-version=2024-06-01"
 	finish "providers: an Azure caller's own api-key and api-version go to its resource; its 401 is its own"
 }
 
