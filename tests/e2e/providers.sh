@@ -85,12 +85,24 @@ p_azure_query() {
 # caller's, delivered, not llmfb's.
 p_azure_own() {
 	local url=https://azure.llmfb.test/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-06-01
+	# Only the api-key header: call() sends a Bearer and x-api-key too.
 	az_call() {	# [MODEL]
+		local data line
+		data=$(lreq "${1:-gpt-4o}")
 		rm -rf "$STACK_DIR/out" && mkdir -p "$STACK_DIR/out"
-		CODE=$(env "${SHIM_ENV[@]}" curl -sS -o "$STACK_DIR/out/0.body" \
-		    -w '%{http_code}' -H "api-key: $CALLER_KEY" \
-		    -H 'Content-Type: application/json' \
-		    -d "$(lreq "${1:-gpt-4o}")" "$url" 2>"$STACK_DIR/out/err")
+		if [ "$LK" = curl ]; then
+			CODE=$(env "${SHIM_ENV[@]}" curl -sS \
+			    -o "$STACK_DIR/out/0.body" -w '%{http_code}' \
+			    -H "api-key: $CALLER_KEY" \
+			    -H 'Content-Type: application/json' -d "$data" \
+			    "$url" 2>"$STACK_DIR/out/err")
+		else
+			line=$(env "${SHIM_ENV[@]}" "$B/lcclient" --mode easy \
+			    --body-dir "$STACK_DIR/out" \
+			    -H "api-key: $CALLER_KEY" --data "$data" "$url" \
+			    2>"$STACK_DIR/out/err")
+			CODE=$(field code "$line")
+		fi
 		BODY=$(cat "$STACK_DIR/out/0.body" 2>/dev/null)
 	}
 	mock_reset
