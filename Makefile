@@ -87,7 +87,7 @@ TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
 	$(B)/llmfb-xlate $(B)/guest $(if $(GO),$(B)/goclient)
 
 .PHONY: all tools check unit e2e demo bench clean install asan deps nobpf \
-	deb man units FORCE
+	deb man units examples FORCE
 all: $(B)/libllmfb.so $(B)/llmfbd $(B)/llmfbctl man units
 
 # The install paths compiled in (llmfbctl run finds the shim there),
@@ -206,7 +206,7 @@ deps:
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory tools $(UNIT_BINS) nobpf
-	$(Q)$(MAKE) --no-print-directory unit fuzz-replay e2e
+	$(Q)$(MAKE) --no-print-directory unit examples fuzz-replay e2e
 
 # Installing: binaries, the shim, man pages, units, the sysusers file and
 # the example config, which never replaces one already there.
@@ -226,7 +226,7 @@ install: all
 		$(DESTDIR)$(UNITDIR)/
 	install -m 0644 dist/llmfb.sysusers $(DESTDIR)$(SYSUSERSDIR)/llmfb.conf
 	install -m 0644 examples/llmfb.yaml $(B)/dist/llmfb-preload.conf \
-		$(DESTDIR)$(DOCDIR)/examples/
+		examples/providers/*.yaml $(DESTDIR)$(DOCDIR)/examples/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/llmfb/llmfb.yaml ]; then \
 		echo "kept $(DESTDIR)$(SYSCONFDIR)/llmfb/llmfb.yaml (the" \
 		    "example is in $(DOCDIR)/examples)"; \
@@ -248,6 +248,10 @@ nobpf:
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
+
+# The shipped example configurations pass llmfbd -n.
+examples: $(B)/llmfbd
+	$(Q)tests/examples.sh $(B)/llmfbd
 
 e2e: tools
 	$(Q)B=$(B) tests/e2e/selftest.sh

@@ -663,15 +663,23 @@ provider_error_kind(enum dialect d, int status, const char *body,
 	if (body == NULL || len == 0 ||
 	    (j = json_loadb(body, len, 0, NULL)) == NULL)
 		return PE_OTHER;
-	err = json_object_get(j, "error");
+	/* Gemini's OpenAI-compatible endpoint wraps its errors in an
+	 * array: [{"error": {"code": 400, "message": ..., "status":
+	 * "INVALID_ARGUMENT"}}]. */
+	err = json_object_get(json_is_array(j) ? json_array_get(j, 0) : j,
+	    "error");
 	code = get_str(err, "code");
 	type = get_str(err, "type");
 	if ((msg = get_str(err, "message")) == NULL)
 		msg = "";
 	if (d == DIALECT_OPENAI) {
+		/* Gemini says "The input token count (1200293) exceeds the
+		 * maximum number of tokens allowed (1048576)." */
 		if ((code != NULL &&
 		    strcmp(code, "context_length_exceeded") == 0) ||
-		    strcasestr(msg, "maximum context length") != NULL)
+		    strcasestr(msg, "maximum context length") != NULL ||
+		    (strcasestr(msg, "input token count") != NULL &&
+		    strcasestr(msg, "exceeds the maximum") != NULL))
 			e = PE_CONTEXT;
 		else if (code != NULL &&
 		    (strcmp(code, "content_filter") == 0 ||

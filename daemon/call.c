@@ -1303,7 +1303,8 @@ on_done(struct xfer *x, CURLcode rc)
 	    !own_provider(call, call->target->provider);
 	o.own_key = !o.foreign &&
 	    (http_req_header(call->req, "authorization") != NULL ||
-	    http_req_header(call->req, "x-api-key") != NULL);
+	    http_req_header(call->req, "x-api-key") != NULL ||
+	    http_req_header(call->req, "api-key") != NULL);
 	if (rc == CURLE_OK && call->xlating && is_2xx(x->status) &&
 	    !is_event_stream(x) && take_translated_body(call, x) < 0) {
 		o.body = FK_TECHNICAL;
@@ -1477,7 +1478,7 @@ translate_error(struct call *call, int *status)
 	int r = -1;
 
 	j = dialect_error(*status, call->held.data, call->held.len,
-	    call->xinfo.to, call->xinfo.from, status);
+	    call->target->provider->dialect, call->dialect, status);
 	if (j != NULL && (s = json_dumps(j, JSON_COMPACT)) != NULL) {
 		buf_reset(&call->held);
 		r = buf_addstr(&call->held, s);
@@ -1485,6 +1486,19 @@ translate_error(struct call *call, int *status)
 	}
 	json_decref(j);
 	return r;
+}
+
+/* Whether the held answer is a JSON array: Gemini's errors,
+ * [{"error": {...}}], which no OpenAI caller reads. */
+static bool
+held_is_array(const struct call *call)
+{
+	size_t i;
+
+	for (i = 0; i < call->held.len; i++)
+		if (!isspace((unsigned char)call->held.data[i]))
+			return call->held.data[i] == '[';
+	return false;
 }
 
 /* Deliver the held answer of the last attempt (an error, translated). */
@@ -1499,8 +1513,8 @@ deliver_held(struct call *call, const char *result)
 		stats_route(st, call->route->name)->delivered_errors++;
 	else
 		count_served(call);
-	if (call->xlating && status >= 400 && translate_error(call,
-	    &status) < 0) {
+	if (call->route != NULL && status >= 400 && (call->xlating ||
+	    held_is_array(call)) && translate_error(call, &status) < 0) {
 		respond_error(call, 502, "api_error", "llmfb: out of memory",
 		    NULL, result);
 		return;
@@ -1987,8 +2001,10 @@ upstream_headers(struct call *call, const struct provider *p)
 	}
 	if (p != NULL && p->api_key != NULL && !caller_cred) {
 		buf_reset(&line);
-		if (p->dialect == DIALECT_ANTHROPIC)
+		if (p->auth == AUTH_X_API_KEY)
 			buf_printf(&line, "x-api-key: %s", p->api_key);
+		else if (p->auth == AUTH_API_KEY)
+			buf_printf(&line, "api-key: %s", p->api_key);
 		else
 			buf_printf(&line, "Authorization: Bearer %s",
 			    p->api_key);
@@ -2032,6 +2048,68 @@ set_method(CURL *e, struct call *call, const char *body, size_t len)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
 }
 
+/* Whether the query parameter at q is name ("name=..."). */
+static bool
+query_has_at(const char *q, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(q, name, n) == 0 && q[n] == '=';
+}
+
+/* Whether the query q has the parameter name. */
+static bool
+query_has(const char *q, const char *name)
+{
+	while (q != NULL && *q != '\0') {
+		if (query_has_at(q, name))
+			return true;
+		if ((q = strchr(q, '&')) != NULL)
+			q++;
+	}
+	return false;
+}
+
+/* A target's URL: the base URL's path, Azure's deployment, the
+ * endpoint, then the queries: the base URL's own (an Azure
+ * "?api-version=" given there stays after the path), the provider's
+ * api_version, and the caller's.  A caller's own api-version (to its
+ * own provider) wins over llmfb's: never two. */
+static void
+target_url(struct buf *url, const struct target *t, const char *query)
+{
+	const struct provider *p = t->provider;
+	const char *bq = strchr(p->base_url, '?'), *q, *e;
+	size_t plen = bq != NULL ? (size_t)(bq - p->base_url) :
+	    strlen(p->base_url);
+	bool own_version = query_has(query, "api-version");
+	char sep = '?';
+
+	buf_add(url, p->base_url, plen);
+	/* Azure: {endpoint}/openai/deployments/{name}/chat/completions;
+	 * the endpoint may be given with its "/openai" or without. */
+	if (t->deployment != NULL)
+		buf_printf(url, "%s/deployments/%s", plen >= 7 &&
+		    strncmp(p->base_url + plen - 7, "/openai", 7) == 0 ? "" :
+		    "/openai", t->deployment);
+	buf_addstr(url, endpoint_suffix(p->dialect));
+	/* The base URL's query, parameter by parameter. */
+	for (q = bq != NULL ? bq + 1 : ""; *q != '\0';
+	    q = *e == '&' ? e + 1 : e) {
+		e = q + strcspn(q, "&");
+		if (e == q || (own_version && query_has_at(q, "api-version")))
+			continue;
+		buf_printf(url, "%c%.*s", sep, (int)(e - q), q);
+		sep = '&';
+	}
+	if (p->api_version != NULL && !own_version) {
+		buf_printf(url, "%capi-version=%s", sep, p->api_version);
+		sep = '&';
+	}
+	if (query != NULL && *query != '\0')
+		buf_printf(url, "%c%s", sep, query);
+}
+
 static void
 attempt_start(struct call *call)
 {
@@ -2064,9 +2142,7 @@ attempt_start(struct call *call)
 	/* The caller's query (where some APIs take a key) is for its own
 	 * provider only. */
 	query = own_provider(call, t->provider) ? call->req->query : NULL;
-	buf_printf(&url, "%s%s%s%s", t->provider->base_url,
-	    endpoint_suffix(t->provider->dialect), query ? "?" : "",
-	    query ? query : "");
+	target_url(&url, t, query);
 	x = xfer_new(call->d->up, &call_xfer_ops, call);
 	body = attempt_body(call, t, &len);
 	if (x == NULL || body == NULL ||

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -638,14 +639,86 @@ url_host(const char *url)
 	return e > h ? xstrndup(h, (size_t)(e - h)) : NULL;
 }
 
+/* Whether host (from a base URL) is an Azure OpenAI resource, whose
+ * keys go in "api-key". */
+static bool
+azure_host(const char *base_url)
+{
+	static const char *const sfx[] = { ".openai.azure.com",
+		".cognitiveservices.azure.com", ".services.ai.azure.com" };
+	char *h = url_host(base_url);
+	size_t i, n, m;
+	bool r = false;
+
+	for (i = 0; h != NULL && i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		n = strlen(h);
+		m = strlen(sfx[i]);
+		r = r || (n > m && strcasecmp(h + n - m, sfx[i]) == 0);
+	}
+	free(h);
+	return r;
+}
+
+/* auth_header and api_version: how a key and an API version go to the
+ * provider (Azure OpenAI wants "api-key:" and "?api-version="). */
+static int
+get_auth(struct cctx *x, const struct ynode *n, struct provider *p)
+{
+	const struct ynode *v;
+	const char *s;
+	char *a = NULL;
+	int r = -1;
+
+	p->auth = p->dialect == DIALECT_ANTHROPIC ? AUTH_X_API_KEY :
+	    azure_host(p->base_url) ? AUTH_API_KEY : AUTH_BEARER;
+	if ((v = ynode_get(n, "auth_header")) != NULL) {
+		if (get_str(x, v, "auth_header", &a) < 0)
+			return -1;
+		if (strcasecmp(a, "bearer") == 0)
+			p->auth = AUTH_BEARER;
+		else if (strcasecmp(a, "x-api-key") == 0)
+			p->auth = AUTH_X_API_KEY;
+		else if (strcasecmp(a, "api-key") == 0)
+			p->auth = AUTH_API_KEY;
+		else {
+			cerr(x, v, "auth_header must be bearer, x-api-key or "
+			    "api-key, not '%s'", a);
+			goto out;
+		}
+	}
+	if ((v = ynode_get(n, "api_version")) != NULL) {
+		if (get_str(x, v, "api_version", &p->api_version) < 0)
+			goto out;
+		for (s = p->api_version; *s != '\0'; s++)
+			if (!isalnum((unsigned char)*s) && *s != '-' &&
+			    *s != '.' && *s != '_')
+				break;
+		if (*s != '\0' || s == p->api_version) {
+			cerr(x, v, "api_version must be like 2024-10-21");
+			goto out;
+		}
+		if ((s = strchr(p->base_url, '?')) != NULL &&
+		    strstr(s, "api-version=") != NULL) {
+			cerr(x, v, "api_version is in base_url already: give "
+			    "it once");
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	free(a);
+	return r;
+}
+
 static int
 load_provider(struct cctx *x, const struct ynode *key, const struct ynode *n,
     struct provider *p)
 {
 	static const char *const keys[] = { "dialect", "base_url", "origin",
-		"api_key_env", "api_key_file", NULL };
+		"api_key_env", "api_key_file", "auth_header", "api_version",
+		NULL };
 	const struct ynode *v;
-	char *dialect = NULL;
+	char *dialect = NULL, *q;
 	size_t len;
 	int r = -1;
 
@@ -678,9 +751,15 @@ load_provider(struct cctx *x, const struct ynode *key, const struct ynode *n,
 		cerr(x, v, "base_url must start with https:// or http://");
 		goto out;
 	}
-	len = strlen(p->base_url);
+	/* The path ends before a query (Azure's "?api-version="): its
+	 * trailing slashes go, the query stays for every call. */
+	q = p->base_url + strcspn(p->base_url, "?");
+	len = (size_t)(q - p->base_url);
 	while (len > 0 && p->base_url[len - 1] == '/')
-		p->base_url[--len] = '\0';
+		len--;
+	memmove(p->base_url + len, q, strlen(q) + 1);
+	if (get_auth(x, n, p) < 0)
+		goto out;
 	if ((v = ynode_get(n, "origin")) != NULL) {
 		if (get_str(x, v, "origin", &p->origin) < 0)
 			goto out;
@@ -764,7 +843,8 @@ provider_same(const struct provider *a, const struct provider *b)
 	return a->dialect == b->dialect && str_same(a->name, b->name) &&
 	    str_same(a->base_url, b->base_url) &&
 	    str_same(a->origin, b->origin) &&
-	    str_same(a->api_key, b->api_key);
+	    str_same(a->api_key, b->api_key) && a->auth == b->auth &&
+	    str_same(a->api_version, b->api_version);
 }
 
 static bool
@@ -783,6 +863,7 @@ target_same(const struct target *a, const struct target *b)
 
 	if (!provider_same(a->provider, b->provider) ||
 	    !str_same(a->name, b->name) || !str_same(a->model, b->model) ||
+	    !str_same(a->deployment, b->deployment) ||
 	    a->nmodels != b->nmodels || a->ntags != b->ntags ||
 	    !breaker_conf_same(&a->breaker, &b->breaker) ||
 	    a->price.input != b->price.input ||
@@ -902,7 +983,8 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
     const struct ynode *n, struct target *t)
 {
 	static const char *const keys[] = { "provider", "model", "breaker",
-		"price", "context", "tags", "max_concurrency", NULL };
+		"price", "context", "tags", "max_concurrency", "deployment",
+		NULL };
 	static const char *const price_keys[] = { "input", "output", NULL };
 	const struct ynode *v, *s;
 	char *prov = NULL;
@@ -927,6 +1009,19 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 	if ((v = ynode_get(n, "model")) != NULL &&
 	    get_model(x, v, t) < 0)
 		return -1;
+	if ((v = ynode_get(n, "deployment")) != NULL) {
+		/* Azure OpenAI's deployment names: letters, digits, - _ . */
+		if (get_str(x, v, "deployment", &t->deployment) < 0)
+			return -1;
+		if (t->provider->dialect != DIALECT_OPENAI)
+			return cerr(x, v, "target %s: deployment is for Azure "
+			    "OpenAI, an openai provider", t->name);
+		if (t->deployment[0] == '\0' || t->deployment[strspn(
+		    t->deployment, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")] != '\0')
+			return cerr(x, v, "deployment must be a name of "
+			    "letters, digits, '-', '_' and '.'");
+	}
 	if ((v = ynode_get(n, "breaker")) != NULL &&
 	    get_breaker(x, v, &t->breaker) < 0)
 		return -1;
@@ -1686,10 +1781,12 @@ config_unref(struct config *c)
 		free_secret(p->api_key);
 		free(p->api_key_env);
 		free(p->api_key_file);
+		free(p->api_version);
 	}
 	for (i = 0; i < c->ntargets; i++) {
 		free(c->targets[i].name);
 		free(c->targets[i].model);
+		free(c->targets[i].deployment);
 		for (j = 0; j < c->targets[i].nmodels; j++) {
 			free(c->targets[i].models[j].requested);
 			free(c->targets[i].models[j].own);

@@ -19,6 +19,10 @@
 
 enum dialect { DIALECT_OPENAI, DIALECT_ANTHROPIC };
 
+/* The header llmfb's key goes in: OpenAI's Authorization: Bearer,
+ * Anthropic's x-api-key, Azure OpenAI's api-key. */
+enum auth_header { AUTH_BEARER, AUTH_X_API_KEY, AUTH_API_KEY };
+
 struct provider {
 	char		*name;
 	enum dialect	 dialect;
@@ -27,6 +31,8 @@ struct provider {
 	char		*api_key;	/* secret: never logged; may be NULL */
 	char		*api_key_env;	/* where it came from, for status */
 	char		*api_key_file;
+	enum auth_header auth;		/* how api_key is sent */
+	char		*api_version;	/* Azure: ?api-version=; NULL: none */
 };
 
 /* USD per million tokens. */
@@ -44,6 +50,7 @@ struct target {
 	char		*name;
 	struct provider	*provider;
 	char		*model;		/* NULL: by models[], else the caller's */
+	char		*deployment;	/* Azure: /deployments/NAME; may be NULL */
 	struct model_map *models;	/* requested (glob) -> its own */
 	size_t		  nmodels;
 	size_t		 index;

@@ -486,6 +486,18 @@ dialect_error(int status, const char *body, size_t len, enum dialect target,
 	json_t *out;
 
 	*ret_status = dialect_error_status(status, caller);
+	/* Gemini's errors come as an array of one error object: no
+	 * caller's SDK reads that, so it is said again in the caller's
+	 * own shape, even when the dialects are the same (it is read as
+	 * from the other dialect, never copied as it is). */
+	if (json_is_array(in) && json_is_object(json_array_get(in, 0))) {
+		json_t *e = json_incref(json_array_get(in, 0));
+
+		json_decref(in);
+		in = e;
+		target = caller == DIALECT_OPENAI ? DIALECT_ANTHROPIC :
+		    DIALECT_OPENAI;
+	}
 	out = dialect_error_json(in, status, target, caller);
 	json_decref(in);
 	return out;

@@ -19,6 +19,7 @@ B=${B:-build}
 . tests/e2e/deb.sh
 . tests/e2e/harden.sh
 . tests/e2e/reach.sh
+. tests/e2e/providers.sh
 
 PASS=0
 FAIL=0
@@ -27,6 +28,7 @@ ERRS=""
 CALLER_KEY="sk-caller-secret-0123"
 export LLMFB_TEST_BACKUP_KEY="sk-backup-from-config"
 export LLMFB_TEST_ABACKUP_KEY="sk-ant-backup-from-config"
+export LLMFB_TEST_AZURE_KEY="azure-key-from-config-0123"
 CHAT='{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}'
 STREAM='{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}'
 MSG='{"model":"claude-x","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}'
@@ -598,8 +600,9 @@ KIND_CASES="t_primary_answers t_primary_503 t_refused t_hang t_all_fail
     t_parallel"
 CURL_CASES="t_hosts_change t_hsts"	# the curl CLI only
 CASES="$KIND_CASES $CURL_CASES t_malformed t_status t_breaker t_retry_after
-    harden_cases reach_cases ladder_cases dialect_cases observe_cases
-    top_cases kernel_cases deploy_cases deb_cases python_cases guest_cases"
+    harden_cases reach_cases ladder_cases dialect_cases provider_cases
+    observe_cases top_cases kernel_cases deploy_cases deb_cases python_cases
+    guest_cases"
 
 # run_case NAME[:KIND]
 run_case() {

@@ -63,7 +63,18 @@ enum dialect { D_OPENAI, D_ANTHROPIC };
 enum endpoint { EP_OTHER, EP_CHAT, EP_MESSAGES };
 
 /* The provider error bodies error= can ask for. */
-enum { ERR_PLAIN, ERR_CONTEXT, ERR_CONTENT_FILTER };
+enum {
+	ERR_PLAIN, ERR_CONTEXT, ERR_CONTENT_FILTER,
+	ERR_GEMINI, ERR_GEMINI_CONTEXT,	/* [{"error": {...}}] */
+	ERR_BALANCE,			/* DeepSeek's 402 */
+	ERR_MODEL_NOT_FOUND,		/* Ollama's 404 */
+	ERR_DEPLOYMENT_NOT_FOUND,	/* Azure OpenAI's 404 */
+};
+
+/* The error= names, in the order of the enum. */
+static const char *const error_names[] = { "plain", "context",
+	"content_filter", "gemini", "gemini_context", "balance",
+	"model_not_found", "deployment_not_found" };
 
 /* How much of a stream's ending no_end= leaves out. */
 enum { END_ALL, END_NO_MARKER, END_NOTHING_AFTER };
@@ -80,6 +91,7 @@ struct step {
 	char	*text;		/* NULL: "Hello from NAME" */
 	char	*finish;	/* NULL: the dialect's usual one */
 	char	*tool_args;	/* non-NULL: answer with a tool call */
+	char	*azure;		/* non-NULL: Azure OpenAI, this deployment */
 };
 
 static const struct step default_step = {
@@ -97,6 +109,7 @@ static const struct str_key {
 	{ "text", offsetof(struct step, text) },
 	{ "finish", offsetof(struct step, finish) },
 	{ "tool_args", offsetof(struct step, tool_args) },
+	{ "azure", offsetof(struct step, azure) },
 };
 
 #define STEP_STR(st, k) \
@@ -193,6 +206,7 @@ struct conn {
 struct req {
 	struct conn	*c;
 	struct prov	*prov;
+	const char	*api;		/* the path after the provider's name */
 	enum endpoint	 ep;
 	enum dialect	 dialect;
 	json_t		*json;		/* the request body, NULL if not JSON */
@@ -848,6 +862,103 @@ anthropic_message(const struct req *r)
 
 /* ---- errors and dispatch ---- */
 
+/* Whether the query [q, end) has a non-empty parameter name. */
+static bool
+query_has(const char *q, const char *end, const char *name)
+{
+	size_t n = strlen(name);
+
+	while (q < end) {
+		if ((size_t)(end - q) > n + 1 && strncmp(q, name, n) == 0 &&
+		    q[n] == '=' && q[n + 1] != '&')
+			return true;
+		if ((q = memchr(q, '&', (size_t)(end - q))) == NULL)
+			break;
+		q++;
+	}
+	return false;
+}
+
+/* Google's names for the statuses (google.rpc.Code), as Gemini puts
+ * them in "status". */
+static const char *
+gemini_status(int status)
+{
+	switch (status) {
+	case 400: return "INVALID_ARGUMENT";
+	case 401: return "UNAUTHENTICATED";
+	case 403: return "PERMISSION_DENIED";
+	case 404: return "NOT_FOUND";
+	case 429: return "RESOURCE_EXHAUSTED";
+	case 503: return "UNAVAILABLE";
+	case 504: return "DEADLINE_EXCEEDED";
+	default: return status >= 500 ? "INTERNAL" : "FAILED_PRECONDITION";
+	}
+}
+
+/* Gemini's OpenAI-compatible endpoint
+ * (generativelanguage.googleapis.com/v1beta/openai/) answers errors as
+ * an array of one Google error object, e.g. (github.com/FuzzAnything/
+ * PromptFuzz/issues/42, a 400 from that endpoint):
+ *   [{"error": {"code": 400, "message": "Invalid JSON payload received.
+ *     ...", "status": "INVALID_ARGUMENT", "details": [...]}}]
+ * and a prompt over the window says (github.com/google-gemini/
+ * gemini-cli/issues/6678, 12214, 13006):
+ *   "The input token count (1200293) exceeds the maximum number of
+ *    tokens allowed (1048576)." */
+static json_t *
+error_gemini(const struct req *r, int status)
+{
+	const char *msg = r->st.error == ERR_GEMINI_CONTEXT ?
+	    "The input token count (1200293) exceeds the maximum number of"
+	    " tokens allowed (1048576)." : status == 429 ?
+	    "Resource has been exhausted (e.g. check quota)." :
+	    status >= 500 ? "The model is overloaded. Please try again"
+	    " later." : "Request contains an invalid argument.";
+
+	return json_pack("[{s:{s:i, s:s, s:s}}]", "error", "code", status,
+	    "message", msg, "status", gemini_status(status));
+}
+
+/* Real bodies for the statuses a ladder must not take for the caller's
+ * mistake:
+ * - DeepSeek's 402 (api-docs.deepseek.com/quick_start/error_codes:
+ *   "402 - Insufficient Balance"; the body as clients log it, e.g. in
+ *   github.com/continuedev/continue/issues/9942):
+ *   {"error": {"message": "Insufficient Balance", "type":
+ *    "unknown_error", "param": null, "code": "invalid_request_error"}}
+ * - Ollama's OpenAI-compatible /v1/chat/completions for a model not
+ *   pulled (github.com/netease-youdao/QAnything/issues/555):
+ *   {"error": {"message": "model \"llama3\" not found, try pulling it
+ *    first", "type": "api_error", "param": null, "code": null}}
+ * - Azure OpenAI for a deployment the resource has not (learn.microsoft
+ *   .com/en-us/answers/questions/1299621; LibreChat discussion 1284):
+ *   {"error": {"code": "DeploymentNotFound", "message": "The API
+ *    deployment for this resource does not exist. ..."}} */
+static json_t *
+error_provider(const struct req *r)
+{
+	char msg[160];
+
+	switch (r->st.error) {
+	case ERR_BALANCE:
+		return json_pack("{s:{s:s, s:s, s:n, s:s}}", "error",
+		    "message", "Insufficient Balance", "type", "unknown_error",
+		    "param", "code", "invalid_request_error");
+	case ERR_MODEL_NOT_FOUND:
+		snprintf(msg, sizeof(msg), "model \"%.64s\" not found, try "
+		    "pulling it first", r->model);
+		return json_pack("{s:{s:s, s:s, s:n, s:n}}", "error",
+		    "message", msg, "type", "api_error", "param", "code");
+	default:
+		return json_pack("{s:{s:s, s:s}}", "error", "code",
+		    "DeploymentNotFound", "message", "The API deployment for"
+		    " this resource does not exist. If you created the"
+		    " deployment within the last 5 minutes, please wait a"
+		    " moment and try again.");
+	}
+}
+
 /* The bodies real providers send for the errors a gateway must tell
  * apart from a plain failure: a prompt too long for the model, and a
  * content filter (Azure OpenAI's words for the OpenAI dialect). */
@@ -879,6 +990,10 @@ error_json(const struct req *r, int status)
 	const char *type;
 	char msg[128];
 
+	if (r->st.error == ERR_GEMINI || r->st.error == ERR_GEMINI_CONTEXT)
+		return error_gemini(r, status);
+	if (r->st.error >= ERR_BALANCE)
+		return error_provider(r);
 	if (r->st.error != ERR_PLAIN)
 		return error_known(r);
 	snprintf(msg, sizeof(msg), "mock %s status %d", r->prov->name,
@@ -960,14 +1075,65 @@ out:
 	return rc;
 }
 
+static char *header_dup(const struct conn *, const char *);
+
+/* azure=DEPLOYMENT: the request must be what Azure OpenAI takes, else
+ * Azure's answer (learn.microsoft.com/azure/ai-foundry/openai/reference:
+ * POST {endpoint}/openai/deployments/{deployment-id}/chat/completions
+ * ?api-version=2024-10-21, the key in an "api-key" header; or the v1
+ * API, {endpoint}/openai/v1/chat/completions, with no api-version):
+ * - no api-key: 401 {"error": {"code": "401", "message": "Access
+ *   denied due to invalid subscription key or wrong API endpoint. ..."}}
+ *   (github.com/SciSharp/BotSharp/issues/386);
+ * - no api-version, or another path: 404 {"error": {"code": "404",
+ *   "message": "Resource not found"}} (learn.microsoft.com/en-us/
+ *   answers/questions/1360789);
+ * - another deployment: 404 DeploymentNotFound (error_provider).
+ * Returns -1 when the request passes. */
+static int
+azure_check(struct req *r)
+{
+	static const char dep[] = "/openai/deployments/";
+	const char *api = r->api, *d = r->st.azure, *q;
+	char *key = header_dup(r->c, "api-key");
+	size_t n = strlen(d);
+	bool ok_key = key != NULL && *key != '\0';
+
+	free(key);
+	q = memchr(r->c->url.data, '?', r->c->url.len);
+	if (!ok_key)
+		return send_json(r, 401, json_pack("{s:{s:s, s:s}}", "error",
+		    "code", "401", "message", "Access denied due to invalid"
+		    " subscription key or wrong API endpoint. Make sure to"
+		    " provide a valid key for an active subscription and use a"
+		    " correct regional API endpoint for your resource."));
+	if (strcmp(api, "/openai/v1/chat/completions") == 0)
+		return -1;
+	if (strncmp(api, dep, sizeof(dep) - 1) != 0 ||
+	    strchr(api + sizeof(dep) - 1, '/') == NULL ||
+	    strcmp(strchr(api + sizeof(dep) - 1, '/'), "/chat/completions")
+	    != 0 || q == NULL || !query_has(q + 1, r->c->url.data +
+	    r->c->url.len, "api-version"))
+		return send_json(r, 404, json_pack("{s:{s:s, s:s}}", "error",
+		    "code", "404", "message", "Resource not found"));
+	api += sizeof(dep) - 1;
+	if (strncmp(api, d, n) != 0 || api[n] != '/') {
+		r->st.error = ERR_DEPLOYMENT_NOT_FOUND;
+		return send_json(r, 404, error_provider(r));
+	}
+	return -1;
+}
+
 static int
 respond(struct req *r)
 {
-	int status = (int)r->st.status;
+	int status = (int)r->st.status, rc;
 
 	sleep_ms(r->st.delay_ms);
 	if (r->st.close)
 		return ABORT;
+	if (r->st.azure != NULL && (rc = azure_check(r)) >= 0)
+		return rc;
 	if (r->st.gzip_mb > 0)
 		return send_gzip_bomb(r);
 	if (status == 204 || status == 304)
@@ -1312,6 +1478,7 @@ api_request(struct conn *c, const char *target, const char *path)
 	memset(&r, 0, sizeof(r));
 	r.c = c;
 	api = split_provider(path, name);
+	r.api = api;
 	r.ep = endpoint_of(api, c->parser.method);
 	r.dialect = r.ep == EP_MESSAGES ? D_ANTHROPIC : D_OPENAI;
 	r.head_only = c->parser.method == HTTP_HEAD;
@@ -1394,13 +1561,12 @@ step_set(struct step *st, const char *key, const char *val)
 			return text_decode(val, STEP_STR(st, &str_keys[i])) <
 			    0 ? -2 : 0;
 	if (strcmp(key, "error") == 0) {
-		if (strcmp(val, "context") == 0)
-			st->error = ERR_CONTEXT;
-		else if (strcmp(val, "content_filter") == 0)
-			st->error = ERR_CONTENT_FILTER;
-		else
-			return -2;
-		return 0;
+		for (i = 1; i < ARRAY_SIZE(error_names); i++)
+			if (strcmp(val, error_names[i]) == 0) {
+				st->error = (int64_t)i;
+				return 0;
+			}
+		return -2;
 	}
 	for (i = 0; i < ARRAY_SIZE(step_keys); i++) {
 		k = &step_keys[i];

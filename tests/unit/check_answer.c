@@ -1272,6 +1272,17 @@ START_TEST(test_provider_errors)
 	ck_assert_int_eq(pe(A, 400, "{\"error\":{\"code\":\"content_filter\","
 	    "\"message\":\"filtered\"}}"), PE_OTHER);
 
+	/* Gemini's OpenAI-compatible endpoint: an array of one error. */
+	ck_assert_int_eq(pe(O, 400, "[{\"error\":{\"code\":400,\"message\":"
+	    "\"The input token count (1200293) exceeds the maximum number of "
+	    "tokens allowed (1048576).\",\"status\":\"INVALID_ARGUMENT\"}}]"),
+	    PE_CONTEXT);
+	ck_assert_int_eq(pe(O, 400, "[{\"error\":{\"code\":400,\"message\":"
+	    "\"Request contains an invalid argument.\",\"status\":"
+	    "\"INVALID_ARGUMENT\"}}]"), PE_OTHER);
+	ck_assert_int_eq(pe(O, 400, "[]"), PE_OTHER);
+	ck_assert_int_eq(pe(O, 400, "[1, \"x\"]"), PE_OTHER);
+
 	ck_assert_int_eq(pe(O, 502, "<html><body>502 Bad Gateway</body>"
 	    "</html>"), PE_OTHER);
 	ck_assert_int_eq(provider_error_kind(O, 500, NULL, 0), PE_OTHER);

@@ -1,4 +1,5 @@
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,75 @@ START_TEST(test_good)
 	/* The second route keeps the default retry_on. */
 	ck_assert(c->routes[1].policy.retry_on.timeout);
 	config_unref(c);
+}
+END_TEST
+
+/* Azure OpenAI: the key's header, api-version, deployments, and a
+ * base_url whose query stays apart from its path. */
+START_TEST(test_azure)
+{
+	static const char *const bad_az[][2] = {
+		{ "  p: { dialect: openai, base_url: 'https://x', "
+		    "auth_header: cookie }\n", "az.yaml:2:61: auth_header must "
+		    "be bearer, x-api-key or api-key, not 'cookie'" },
+		{ "  p: { dialect: openai, base_url: 'https://x', "
+		    "api_version: '2024 10' }\n", "az.yaml:2:61: api_version "
+		    "must be like 2024-10-21" },
+		{ "  p: { dialect: openai, base_url: "
+		    "'https://x/openai?api-version=1', api_version: '2' }\n",
+		    "az.yaml:2:82: api_version is in base_url already: give "
+		    "it once" },
+		{ "  p: { dialect: anthropic, base_url: 'https://x' }\n"
+		    "targets:\n  t: { provider: p, deployment: d }\n",
+		    "az.yaml:4:33: target t: deployment is for Azure OpenAI, "
+		    "an openai provider" },
+		{ "  p: { dialect: openai, base_url: 'https://x' }\n"
+		    "targets:\n  t: { provider: p, deployment: 'a/b' }\n",
+		    "az.yaml:4:33: deployment must be a name of letters, "
+		    "digits, '-', '_' and '.'" },
+	};
+	struct config *c;
+	char text[512];
+	size_t i;
+
+	c = config_load_string("az.yaml", "providers:\n"
+	    "  az:\n"
+	    "    dialect: openai\n"
+	    "    base_url: https://res.openai.azure.com/openai/\n"
+	    "    api_version: 2024-10-21\n"
+	    "  azq:\n"
+	    "    dialect: openai\n"
+	    "    base_url: 'https://x/openai/v1/?api-version=preview'\n"
+	    "    auth_header: api-key\n"
+	    "  o: { dialect: openai, base_url: 'https://api.openai.com/v1' }\n"
+	    "  a: { dialect: anthropic, base_url: 'https://h/v1' }\n"
+	    "  ab: { dialect: openai, base_url: 'https://h/v1', "
+	    "auth_header: x-api-key }\n"
+	    "targets:\n"
+	    "  t: { provider: az, model: gpt-4o, deployment: gpt-4o.prod_1 }\n"
+	    "  u: { provider: azq }\n", err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->providers[0].base_url,
+	    "https://res.openai.azure.com/openai");
+	ck_assert_int_eq(c->providers[0].auth, AUTH_API_KEY);	/* the host */
+	ck_assert_str_eq(c->providers[0].api_version, "2024-10-21");
+	ck_assert_str_eq(c->providers[1].base_url,
+	    "https://x/openai/v1?api-version=preview");
+	ck_assert_int_eq(c->providers[1].auth, AUTH_API_KEY);
+	ck_assert_ptr_null(c->providers[1].api_version);
+	ck_assert_int_eq(c->providers[2].auth, AUTH_BEARER);
+	ck_assert_int_eq(c->providers[3].auth, AUTH_X_API_KEY);
+	ck_assert_int_eq(c->providers[4].auth, AUTH_X_API_KEY);
+	ck_assert_str_eq(config_target(c, "t")->deployment, "gpt-4o.prod_1");
+	ck_assert_ptr_null(config_target(c, "u")->deployment);
+	config_unref(c);
+
+	for (i = 0; i < sizeof(bad_az) / sizeof(bad_az[0]); i++) {
+		snprintf(text, sizeof(text), "providers:\n%s", bad_az[i][0]);
+		c = config_load_string("az.yaml", text, err, sizeof(err));
+		ck_assert_msg(c == NULL, "case %zu loaded", i);
+		ck_assert_str_eq(err, bad_az[i][1]);
+	}
 }
 END_TEST
 
@@ -420,6 +490,7 @@ config_suite(void)
 
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_azure);
 	tcase_add_test(tc, test_kernel_keys);
 	tcase_add_test(tc, test_deploy_keys);
 	tcase_add_test(tc, test_limits);
