@@ -1699,7 +1699,7 @@ midstream_failed(struct call *call, const struct outcome *o)
 	const struct answer *got = call->continuing ? &call->prev : &call->ans;
 	uint64_t now = now_mono_ms(), delay = 0, remaining;
 	enum ladder_action a = LADDER_FAIL;
-	enum fail_kind fk = outcome_classify(o);
+	enum fail_kind fk = outcome_classify(o, &call->route->policy);
 	char why[64];
 
 	/* A refusal after the first token is the answer's content, the

@@ -128,7 +128,32 @@ p_azure_own() {
 	finish "providers: an Azure caller's own api-key and api-version go to its resource; its 401 is its own"
 }
 
+# DeepSeek's 402 "Insufficient Balance" and Ollama's 404 for a model not
+# pulled, with the bodies they send, are llmfb's failures (issue 19 item
+# 1): the next rung serves, whole or streamed; with nothing left, the safe
+# failure, never their answer.
+p_balance_model() {
+	local s
+	for s in '' '"stream":true'; do
+		mock_reset
+		mock_script pds 'status=402 error=balance'
+		mock_script poll 'status=404 error=model_not_found'
+		call "$LK" "$OAI" "$(lreq case-ds "$s")"
+		expect_eq "status${s:+ (stream)}" "$CODE" 200
+		expect_eq "target${s:+ (stream)}" "$TARGET" big
+		expect_eq "reasons${s:+ (stream)}" "$REASONS" \
+		    ds=http-402,oll=http-404
+	done
+	expect_eq text "$(sse_text "$BODY")" "Hello from pbig"
+	mock_script pbig 'status=404 error=model_not_found'
+	call "$LK" "$OAI" "$(lreq case-ds)"
+	expect_eq safe "$CODE $TARGET" "503 none"
+	expect_eq not-theirs "$(grep -c 'Insufficient\|pulling' <<<"$BODY")" 0
+	finish "providers: DeepSeek's 402 and Ollama's 404 move the ladder on; never delivered"
+}
+
 provider_cases() {
+	p_balance_model
 	p_gemini_context
 	p_gemini_delivered
 	p_azure
