@@ -817,6 +817,7 @@ cmd_check(int argc, char **argv)
 {
 	char err[CONFIG_ERR_MAX];
 	struct config *c;
+	size_t i;
 
 	if (argc != 2) {
 		fprintf(stderr, "llmfbctl: check needs a file\n");
@@ -826,6 +827,11 @@ cmd_check(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	for (i = 0; i < c->nwarnings; i++)
+		fprintf(stderr, "%s\n", c->warnings[i]);
+	if (c->warnings_dropped > 0)
+		fprintf(stderr, "%s: %zu more warnings\n", argv[1],
+		    c->warnings_dropped);
 	printf("%s: configuration OK (%zu providers, %zu targets, %zu "
 	    "routes)\n", argv[1], c->nproviders, c->ntargets, c->nroutes);
 	config_unref(c);

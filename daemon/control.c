@@ -466,6 +466,9 @@ status_routes(struct daemon *d)
 		    json_integer((json_int_t)rs->client_gone_fell_back));
 		json_object_set_new(v, "fallback_cost_diff_usd",
 		    json_real(rs->fallback_cost_diff_usd));
+		/* What its fallbacks spent, for budget.fallback_*. */
+		json_object_set_new(v, "fallback_budget",
+		    status_spend(d, "fallback", r->name));
 	}
 	return arr;
 }

@@ -74,8 +74,9 @@ END_TEST
 
 START_TEST(test_defaults)
 {
-	struct config *c = config_load_string("empty.yaml", "", err,
-	    sizeof(err));
+	/* Not empty (an empty file is an error): one key, at its default. */
+	struct config *c = config_load_string("min.yaml",
+	    "listen: " CONFIG_DEFAULT_LISTEN "\n", err, sizeof(err));
 
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_str_eq(c->listen, CONFIG_DEFAULT_LISTEN);
@@ -178,7 +179,7 @@ static const struct {
 } bad[] = {
 	{ "listen: [a\n", "bad.yaml:2:1: did not find expected ',' or ']'" },
 	{ "listne: /x\n", "bad.yaml:1:1: unknown key 'listne' in the "
-	    "configuration" },
+	    "configuration: did you mean 'listen'?" },
 	{ "listen: /x\nebpf: maybe\n", "bad.yaml:2:7: ebpf must be auto, "
 	    "on or off" },
 	{ "network_watch: 2\n", "bad.yaml:1:16: network_watch must be true "
@@ -434,6 +435,9 @@ main(void)
 {
 	SRunner *sr = srunner_create(config_suite());
 	int failed;
+
+	/* good names it: an unset api_key_env is an error. */
+	setenv("CHECK_CONFIG_KEY", "sk-test", 1);
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
