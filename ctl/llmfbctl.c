@@ -709,16 +709,27 @@ cmd_uninject(int argc, char **argv)
 static int
 cmd_reload(int argc, char **argv)
 {
-	json_t *doc;
+	json_t *doc, *w;
+	size_t i;
 
 	(void)argc;
 	(void)argv;
 	if (ctl_call(CTL_VERB_RELOAD, &doc) != 0)
 		return 1;
-	if (json_out)
+	if (json_out) {
 		print_json(doc, JSON_COMPACT);
-	else
+	} else {
+		/* Warnings load: said, and the exit status stays 0. */
+		json_array_foreach(json_object_get(doc, "warnings"), i, w)
+			if (json_is_string(w))
+				fprintf(stderr, "%s\n", json_string_value(w));
+		if (json_integer_value(json_object_get(doc,
+		    "warnings_dropped")) > 0)
+			fprintf(stderr, "%lld more warnings\n", (long long)
+			    json_integer_value(json_object_get(doc,
+			    "warnings_dropped")));
 		printf("reloaded %s\n", jstr(doc, "config", "?"));
+	}
 	json_decref(doc);
 	return 0;
 }

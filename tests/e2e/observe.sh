@@ -316,7 +316,9 @@ o_config_mistakes() {
 	expect_match warn-check "$out" "llmfb.yaml:[0-9]+:15: warning: retry_on replaces the defaults; 429, 500, 501, 502, 504, 505, 506, 507 and 94 more are no longer retried: list them to keep them"
 	expect_match warn-check-ok "$out" "configuration OK .*rc=0$"
 	expect_match warn-ctl-check "$(ctl check "$cfg" 2>&1)" "warning: retry_on replaces the defaults"
-	ctl reload >/dev/null
+	out=$(ctl reload 2>&1; echo "rc=$?")
+	expect_match warn-reload "$out" "llmfb.yaml:[0-9]+:15: warning: retry_on replaces the defaults.*"$'\n'"reloaded .*rc=0$"
+	expect_eq warn-reload-json "$(ctl --json reload | jq '.warnings|length')" 2
 	expect_match warn-logged "$(cat "$STACK_DIR/llmfbd.log")" "reload: .*llmfb.yaml:[0-9]+:15: warning: retry_on replaces the defaults"
 	config_restore
 	finish "config mistakes: bare durations, unset keys, other tools' keys refused with a hint; warnings said and logged"
