@@ -1826,6 +1826,16 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 	    load_limits(x, c, v) < 0)
 		goto out;
 	if ((v = ynode_get(root, "defaults")) != NULL) {
+		size_t i;
+
+		/* budget, ladder, match...: a likely place to try them. */
+		for (i = 0; v->type == YNODE_MAP && i < v->n; i++)
+			if (key_in(v->keys[i]->str, route_keys)) {
+				cerr(x, v->keys[i], "unknown key '%s' in "
+				    "defaults: it is a route's own, put it on "
+				    "each route", v->keys[i]->str);
+				goto out;
+			}
 		if (check_keys(x, v, "defaults", policy_keys) < 0 ||
 		    get_policy(x, v, &defaults) < 0)
 			goto out;

@@ -220,7 +220,9 @@ static const struct {
 	{ "defaults:\n  attempts: 0\n", "bad.yaml:2:13: attempts must be a "
 	    "whole number from 1 to 10" },
 	{ "defaults:\n  ladder: [x]\n", "bad.yaml:2:3: unknown key 'ladder' "
-	    "in defaults" },
+	    "in defaults: it is a route's own, put it on each route" },
+	{ "defaults:\n  budget: { day: 5 }\n", "bad.yaml:2:3: unknown key "
+	    "'budget' in defaults: it is a route's own, put it on each route" },
 	{ "intercept: [api.openai.com, 'bad host']\n", "bad.yaml:1:29: "
 	    "intercept: 'bad host' is not a host name (or *.domain)" },
 	{ "limits: { max_request_body: lots }\n", "bad.yaml:1:29: "
