@@ -321,6 +321,29 @@ o_config_mistakes() {
 	expect_eq warn-reload-json "$(ctl --json reload | jq '.warnings|length')" 2
 	expect_match warn-logged "$(cat "$STACK_DIR/llmfbd.log")" "reload: .*llmfb.yaml:[0-9]+:15: warning: retry_on replaces the defaults"
 	config_restore
+
+	# At start too: a daemon of its own, with a route nobody reaches.
+	local d=$STACK_DIR/warnstart pid
+	mkdir -p "$d/state"
+	cat >"$d/llmfb.yaml" <<-EOF
+	listen: $d/llmfb.sock
+	control: $d/control.sock
+	state_dir: $d/state
+	ebpf: off
+	network_watch: false
+	intercept: [api.openai.com]
+	providers:
+	  p: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/oa/v1" }
+	targets: { t: { provider: p } }
+	routes:
+	  - { name: dead, match: { host: api.deepseek.com }, ladder: [t] }
+	EOF
+	"$B/llmfbd" -c "$d/llmfb.yaml" >"$d/log" 2>&1 &
+	pid=$!
+	wait_for "llmfbd (warnings)" "$B/llmfbctl" -s "$d/control.sock" status
+	kill -TERM "$pid"
+	wait "$pid"
+	expect_match start-logged "$(cat "$d/log")" "llmfb.yaml:11:34: warning: route dead: match.host api.deepseek.com is not in intercept, so no call for it reaches llmfbd and the route never matches: add it to intercept"
 	finish "config mistakes: bare durations, unset keys, other tools' keys refused with a hint; warnings said and logged"
 }
 
