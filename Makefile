@@ -80,7 +80,8 @@ CTL_OBJ := $(CTL_SRC:%.c=$(B)/obj/%.o)
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
 UNIT_TESTS := util config ladder route preamble breaker answer budget \
-	caller latency sse dialect dialect_stream inject metrics netwatch
+	caller latency sse dialect dialect_stream inject metrics netwatch \
+	config_lint
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \

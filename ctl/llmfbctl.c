@@ -709,16 +709,27 @@ cmd_uninject(int argc, char **argv)
 static int
 cmd_reload(int argc, char **argv)
 {
-	json_t *doc;
+	json_t *doc, *w;
+	size_t i;
 
 	(void)argc;
 	(void)argv;
 	if (ctl_call(CTL_VERB_RELOAD, &doc) != 0)
 		return 1;
-	if (json_out)
+	if (json_out) {
 		print_json(doc, JSON_COMPACT);
-	else
+	} else {
+		/* Warnings load: said, and the exit status stays 0. */
+		json_array_foreach(json_object_get(doc, "warnings"), i, w)
+			if (json_is_string(w))
+				fprintf(stderr, "%s\n", json_string_value(w));
+		if (json_integer_value(json_object_get(doc,
+		    "warnings_dropped")) > 0)
+			fprintf(stderr, "%lld more warnings\n", (long long)
+			    json_integer_value(json_object_get(doc,
+			    "warnings_dropped")));
 		printf("reloaded %s\n", jstr(doc, "config", "?"));
+	}
 	json_decref(doc);
 	return 0;
 }
@@ -817,6 +828,7 @@ cmd_check(int argc, char **argv)
 {
 	char err[CONFIG_ERR_MAX];
 	struct config *c;
+	size_t i;
 
 	if (argc != 2) {
 		fprintf(stderr, "llmfbctl: check needs a file\n");
@@ -826,6 +838,11 @@ cmd_check(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	for (i = 0; i < c->nwarnings; i++)
+		fprintf(stderr, "%s\n", c->warnings[i]);
+	if (c->warnings_dropped > 0)
+		fprintf(stderr, "%s: %zu more warnings\n", argv[1],
+		    c->warnings_dropped);
 	printf("%s: configuration OK (%zu providers, %zu targets, %zu "
 	    "routes)\n", argv[1], c->nproviders, c->ntargets, c->nroutes);
 	config_unref(c);

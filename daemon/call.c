@@ -118,6 +118,7 @@ struct call {
 	/* The record. */
 	struct caller		 caller;
 	char			 route_key[80];	/* its spend's, in budgets */
+	char			 fallback_key[80]; /* its fallbacks' spend */
 	char			 caller_key[320];
 	struct attempt_rec	 rec[RECORDS_MAX];
 	int			 nrec;
@@ -444,6 +445,9 @@ account(struct call *call, const struct answer *a)
 	if (cost > 0) {
 		budgets_add(call->d->budgets, call->route_key, cost, now);
 		budgets_add(call->d->budgets, call->caller_key, cost, now);
+		if (call->ladder.rung > 0)
+			budgets_add(call->d->budgets, call->fallback_key,
+			    cost, now);
 		daemon_spent(call->d);
 	}
 	return cost;
@@ -1792,6 +1796,17 @@ spent_past(const struct budgets *b, const char *key, double hour,
 	return (hour >= 0 && s.hour >= hour) || (day >= 0 && s.day >= day);
 }
 
+/* A paid fallback (a rung after the first) is out once the route's
+ * fallbacks spent their limit; the primary goes on serving. */
+static bool
+over_fallback_budget(struct call *call, const struct target *t)
+{
+	const struct budget_conf *b = &call->route->budget;
+
+	return priced(t) && spent_past(call->d->budgets, call->fallback_key,
+	    b->fallback_hour, b->fallback_day);
+}
+
 /* A paid target is out once the route's or the caller's spend reached
  * its limit, or when this call alone would pass the per-call one. */
 static bool
@@ -1886,6 +1901,8 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 		return skip(call, t, FK_CONTEXT, "context-window");
 	if (i > 0 && !fallback_allowed(r, t))
 		return skip(call, t, FK_BUDGET, "fallback-cap");
+	if (i > 0 && over_fallback_budget(call, t))
+		return skip(call, t, FK_BUDGET, "fallback-budget");
 	if (over_budget(call, t))
 		return skip(call, t, FK_BUDGET, "budget");
 	if (t->max_concurrency > 0 && ts->in_flight >= t->max_concurrency)
@@ -2313,6 +2330,8 @@ budget_keys(struct call *call)
 
 	snprintf(call->route_key, sizeof(call->route_key), "route:%s",
 	    call->route->name);
+	snprintf(call->fallback_key, sizeof(call->fallback_key),
+	    "fallback:%s", call->route->name);
 	snprintf(call->caller_key, sizeof(call->caller_key),
 	    "caller:uid=%u:%.*s", (unsigned)c->uid,
 	    (int)sizeof(call->caller_key) - 32, prog);

@@ -27,6 +27,9 @@ struct cctx {
 	char		*err;
 	size_t		 errlen;
 	bool		 failed;
+	char		**warn;		/* CONFIG_WARN_MAX, given to the config */
+	size_t		 nwarn;
+	size_t		 warn_dropped;
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -50,6 +53,32 @@ cerr(struct cctx *x, const struct ynode *at, const char *fmt, ...)
 	return -1;
 }
 
+/* What loads but is most likely a mistake: kept for the config, which
+ * llmfbd -n prints and start and reload log.  Never fails the load. */
+__attribute__((format(printf, 3, 4)))
+static void
+cwarn(struct cctx *x, const struct ynode *at, const char *fmt, ...)
+{
+	char msg[CONFIG_ERR_MAX], line[CONFIG_ERR_MAX + 64];
+	va_list ap;
+
+	if (x->nwarn == CONFIG_WARN_MAX) {
+		x->warn_dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (at != NULL)
+		snprintf(line, sizeof(line), "%s:%d:%d: warning: %s", x->file,
+		    at->line, at->col, msg);
+	else
+		snprintf(line, sizeof(line), "%s: warning: %s", x->file, msg);
+	if (x->warn == NULL)
+		x->warn = xcalloc(CONFIG_WARN_MAX, sizeof(*x->warn));
+	x->warn[x->nwarn++] = xstrdup(line);
+}
+
 /* ---- typed accessors ---------------------------------------------- */
 
 static int
@@ -63,24 +92,170 @@ want(struct cctx *x, const struct ynode *n, enum ynode_type t,
 	return 0;
 }
 
-/* Refuse keys outside the allowed list: catches typos. */
+/* ---- unknown keys, and what llmfb calls them ------------------------ */
+
+/* Names other fallback tools (LiteLLM, OpenRouter, Portkey, SDK options)
+ * use for what llmfb has under another name.  `is` is the llmfb key the
+ * hint names; it is given only where that key is allowed, so `timeout`
+ * points at timeouts in a route and at request_timeout in limits.  A
+ * NULL `is` applies anywhere. */
+static const struct {
+	const char	*key;
+	const char	*is;
+	const char	*hint;
+} key_aliases[] = {
+	{ "max_retries", "attempts", "tries per target, e.g. attempts: 2" },
+	{ "retries", "attempts", "tries per target, e.g. attempts: 2" },
+	{ "num_retries", "attempts", "tries per target, e.g. attempts: 2" },
+	{ "retry", "retry_on", "the outcomes that move the ladder on" },
+	{ "fallbacks", "ladder", "the targets in order, e.g. ladder: "
+	    "[gpt-4o, claude]" },
+	{ "fallback", "ladder", "the targets in order, e.g. ladder: "
+	    "[gpt-4o, claude]" },
+	{ "fallback_models", "ladder", "the targets in order" },
+	{ "models", "ladder", "the targets in order" },
+	{ "targets", "ladder", "the targets in order" },
+	{ "order", "ladder", "the targets in order" },
+	{ "weights", NULL, "llmfb has no weights: a route's ladder is "
+	    "tried in order and the first target that qualifies serves" },
+	{ "weight", NULL, "llmfb has no weights: a route's ladder is "
+	    "tried in order and the first target that qualifies serves" },
+	{ "strategy", NULL, "llmfb has one strategy: the ladder in order "
+	    "(on: says where each kind of failure goes)" },
+	{ "routing_strategy", NULL, "llmfb has one strategy: the ladder in "
+	    "order (on: says where each kind of failure goes)" },
+	{ "timeout", "timeouts", "per attempt: timeouts: { connect: 5s, "
+	    "first_token: 60s, total: 10m }; the whole call: deadline" },
+	{ "timeout", "request_timeout", "a request's head and body" },
+	{ "request_timeout", "timeouts", "per attempt: timeouts: { total: "
+	    "10m }; the whole call: deadline" },
+	{ "api_key", "api_key_env", "api_key_env: VARIABLE or api_key_file: "
+	    "PATH (a key is never written in the file)" },
+	{ "key", "api_key_env", "api_key_env: VARIABLE or api_key_file: PATH" },
+	{ "api_base", "base_url", "e.g. base_url: https://api.openai.com/v1" },
+	{ "url", "base_url", "e.g. base_url: https://api.openai.com/v1" },
+	{ "endpoint", "base_url", "e.g. base_url: https://api.openai.com/v1" },
+	{ "type", "dialect", "openai or anthropic" },
+	{ "api", "dialect", "openai or anthropic" },
+	{ "model_list", "targets", "a provider and a model each" },
+	{ "cooldown", "breaker", "a circuit breaker's setting: breaker: { "
+	    "cooldown: 30s } at the top or on a target" },
+	{ "circuit_breaker", "breaker", "failures, ratio, window, "
+	    "min_requests, cooldown, probes" },
+	{ "max_budget", "budget", "USD per hour or day, e.g. budget: "
+	    "{ day: 50 }" },
+	{ "rpm", "max_concurrency", "attempts in flight at once (llmfb has "
+	    "no rate limits)" },
+	{ "tpm", "max_concurrency", "attempts in flight at once (llmfb has "
+	    "no rate limits)" },
+	{ "max_parallel_requests", "max_concurrency", "attempts in flight "
+	    "at once" },
+	{ "hosts", "intercept", "the hosts the shim hands to llmfbd" },
+	{ "host", "match", "a route's hosts: match: { host: api.openai.com }" },
+};
+
+static bool
+key_in(const char *k, const char *const *list)
+{
+	size_t i;
+
+	for (i = 0; list != NULL && list[i] != NULL; i++)
+		if (strcmp(k, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Optimal string alignment distance (a swap of two neighbours is one
+ * edit), cut off at 9: keys are short, and only small distances are
+ * worth a suggestion. */
+static size_t
+key_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, d[33][33];
+
+	if (la > 32 || lb > 32)
+		return 9;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++)
+		for (j = 1; j <= lb; j++) {
+			size_t c = tolower((unsigned char)a[i - 1]) ==
+			    tolower((unsigned char)b[j - 1]) ? 0 : 1, v;
+
+			v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + c < v)
+				v = d[i - 1][j - 1] + c;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[la][lb] < 9 ? d[la][lb] : 9;
+}
+
+/* "unknown key" with a hint: what llmfb calls it, or the nearest allowed
+ * key when it is a likely typo (a third of its letters at most, and at
+ * least one edit allowed).  The allowed keys come in up to two lists. */
+static int
+unknown_key(struct cctx *x, const struct ynode *at, const char *what,
+    const char *const *a, const char *const *b)
+{
+	const char *k = at->str, *best = NULL;
+	const char *const *lists[2] = { a, b };
+	size_t i, j, d, bestd = 9, limit;
+
+	for (i = 0; i < ARRAY_SIZE(key_aliases); i++) {
+		if (strcmp(k, key_aliases[i].key) != 0)
+			continue;
+		if (key_aliases[i].is == NULL)
+			return cerr(x, at, "unknown key '%s' in %s: %s", k,
+			    what, key_aliases[i].hint);
+		if (key_in(key_aliases[i].is, a) ||
+		    key_in(key_aliases[i].is, b))
+			return cerr(x, at, "unknown key '%s' in %s: llmfb "
+			    "calls it '%s' (%s)", k, what, key_aliases[i].is,
+			    key_aliases[i].hint);
+	}
+	limit = strlen(k) / 3 > 0 ? strlen(k) / 3 : 1;
+	for (i = 0; i < 2; i++)
+		for (j = 0; lists[i] != NULL && lists[i][j] != NULL; j++) {
+			d = key_distance(k, lists[i][j]);
+			if (d < bestd) {
+				bestd = d;
+				best = lists[i][j];
+			}
+		}
+	if (best != NULL && bestd <= limit)
+		return cerr(x, at, "unknown key '%s' in %s: did you mean "
+		    "'%s'?", k, what, best);
+	return cerr(x, at, "unknown key '%s' in %s", k, what);
+}
+
+/* Refuse keys outside the allowed lists (b may be NULL): catches typos. */
+static int
+check_keys2(struct cctx *x, const struct ynode *map, const char *what,
+    const char *const *a, const char *const *b)
+{
+	size_t i;
+
+	if (want(x, map, YNODE_MAP, what) < 0)
+		return -1;
+	for (i = 0; i < map->n; i++)
+		if (!key_in(map->keys[i]->str, a) &&
+		    !key_in(map->keys[i]->str, b))
+			return unknown_key(x, map->keys[i], what, a, b);
+	return 0;
+}
+
 static int
 check_keys(struct cctx *x, const struct ynode *map, const char *what,
     const char *const *allowed)
 {
-	size_t i, j;
-
-	if (want(x, map, YNODE_MAP, what) < 0)
-		return -1;
-	for (i = 0; i < map->n; i++) {
-		for (j = 0; allowed[j] != NULL; j++)
-			if (strcmp(map->keys[i]->str, allowed[j]) == 0)
-				break;
-		if (allowed[j] == NULL)
-			return cerr(x, map->keys[i], "unknown key '%s' in %s",
-			    map->keys[i]->str, what);
-	}
-	return 0;
+	return check_keys2(x, map, what, allowed, NULL);
 }
 
 static int
@@ -100,8 +275,18 @@ static int
 get_duration(struct cctx *x, const struct ynode *n, const char *what,
     uint64_t *ret)
 {
+	const char *p;
+
 	if (want(x, n, YNODE_SCALAR, what) < 0)
 		return -1;
+	/* A bare number would be milliseconds, which nobody reads
+	 * `cooldown: 30` as: every duration says its unit.  0 needs none. */
+	for (p = n->str; *p >= '0' && *p <= '9'; p++)
+		;
+	if (p > n->str && *p == '\0' && strspn(n->str, "0") != (size_t)(p -
+	    n->str))
+		return cerr(x, n, "%s: '%s' has no unit: write %ss or %sms "
+		    "(units: ms, s, m, h)", what, n->str, n->str, n->str);
 	if (parse_duration_ms(n->str, ret) < 0)
 		return cerr(x, n, "%s: '%s' is not a duration (e.g. 500ms, "
 		    "30s, 2m)", what, n->str);
@@ -299,9 +484,50 @@ retry_on_set(struct retry_on *r, int status)
 	r->status[status / 8] |= (uint8_t)(1u << (status % 8));
 }
 
+/* A retry_on list replaces the one it would inherit (the defaults, or
+ * `defaults:`'s) rather than add to it: say which of those it drops,
+ * since leaving out 529 or 504 is rarely meant. */
+static void
+retry_on_dropped(struct cctx *x, const struct ynode *at,
+    const struct retry_on *was, const struct retry_on *now)
+{
+	char list[128];		/* 8 names: "connect" is the longest */
+	size_t len = 0, n = 0, more = 0;
+	int st;
+
+#define DROPPED(s) do {							\
+	if (n < 8)							\
+		len += (size_t)snprintf(list + len, sizeof(list) - len,	\
+		    "%s%s", n > 0 ? ", " : "", (s));			\
+	else								\
+		more++;							\
+	n++;								\
+} while (0)
+	for (st = 400; st < 600; st++)
+		if (retry_on_status(was, st) && !retry_on_status(now, st)) {
+			char num[8];
+
+			snprintf(num, sizeof(num), "%d", st);
+			DROPPED(num);
+		}
+	if (was->connect && !now->connect)
+		DROPPED("connect");
+	if (was->timeout && !now->timeout)
+		DROPPED("timeout");
+#undef DROPPED
+	if (n == 0)
+		return;
+	if (more > 0)
+		snprintf(list + len, sizeof(list) - len, " and %zu more", more);
+	cwarn(x, at, "retry_on replaces the defaults; %s %s no longer "
+	    "retried: list %s to keep %s", list, n > 1 ? "are" : "is",
+	    n > 1 ? "them" : "it", n > 1 ? "them" : "it");
+}
+
 static int
 get_retry_on(struct cctx *x, const struct ynode *n, struct retry_on *r)
 {
+	struct retry_on was = *r;
 	size_t i;
 
 	if (want(x, n, YNODE_SEQ, "retry_on") < 0)
@@ -329,23 +555,13 @@ get_retry_on(struct cctx *x, const struct ynode *n, struct retry_on *r)
 			    "status (400-599), 4xx, 5xx, connect or timeout",
 			    s);
 	}
+	retry_on_dropped(x, n, &was, r);
 	return 0;
 }
 
 static const char *const policy_keys[] = { "retry_on", "attempts",
 	"backoff", "timeouts", "deadline", "safe_failure", "retry_after_max",
 	"quality", "midstream", "slo", "fallback_max_price", NULL };
-
-static bool
-is_policy_key(const char *k)
-{
-	size_t i;
-
-	for (i = 0; policy_keys[i] != NULL; i++)
-		if (strcmp(k, policy_keys[i]) == 0)
-			return true;
-	return false;
-}
 
 static void
 policy_default(struct policy *p)
@@ -1256,7 +1472,7 @@ static int
 load_budget(struct cctx *x, const struct ynode *n, struct budget_conf *b)
 {
 	static const char *const keys[] = { "hour", "day", "caller_hour",
-		"caller_day", "call", NULL };
+		"caller_day", "call", "fallback_hour", "fallback_day", NULL };
 	const struct {
 		const char	*key;
 		double		*dst;
@@ -1264,6 +1480,8 @@ load_budget(struct cctx *x, const struct ynode *n, struct budget_conf *b)
 		{ "hour", &b->hour }, { "day", &b->day },
 		{ "caller_hour", &b->caller_hour },
 		{ "caller_day", &b->caller_day }, { "call", &b->call },
+		{ "fallback_hour", &b->fallback_hour },
+		{ "fallback_day", &b->fallback_day },
 	};
 	const struct ynode *v;
 	char what[32];
@@ -1281,6 +1499,10 @@ load_budget(struct cctx *x, const struct ynode *n, struct budget_conf *b)
 	return 0;
 }
 
+/* A route's own keys; it takes policy_keys too. */
+static const char *const route_keys[] = { "name", "match", "ladder", "on",
+	"require_tags", "fallback_targets", "budget", NULL };
+
 static int
 load_route(struct cctx *x, struct config *c, const struct ynode *n,
     const struct policy *defaults, struct route *r)
@@ -1290,19 +1512,8 @@ load_route(struct cctx *x, struct config *c, const struct ynode *n,
 	size_t i, j;
 
 	policy_copy(&r->policy, defaults);
-	if (want(x, n, YNODE_MAP, "route") < 0)
+	if (check_keys2(x, n, "route", route_keys, policy_keys) < 0)
 		return -1;
-	for (i = 0; i < n->n; i++) {
-		const char *k = n->keys[i]->str;
-
-		if (strcmp(k, "name") != 0 && strcmp(k, "match") != 0 &&
-		    strcmp(k, "ladder") != 0 && strcmp(k, "on") != 0 &&
-		    strcmp(k, "require_tags") != 0 &&
-		    strcmp(k, "fallback_targets") != 0 &&
-		    strcmp(k, "budget") != 0 && !is_policy_key(k))
-			return cerr(x, n->keys[i], "unknown key '%s' in route",
-			    k);
-	}
 	if ((v = ynode_get(n, "name")) != NULL) {
 		if (get_str(x, v, "route name", &r->name) < 0 ||
 		    check_name(x, v, "route", r->name) < 0)
@@ -1369,7 +1580,7 @@ load_route(struct cctx *x, struct config *c, const struct ynode *n,
 		if (rc < 0)
 			return -1;
 	}
-	r->budget = (struct budget_conf){ -1, -1, -1, -1, -1 };
+	r->budget = (struct budget_conf){ -1, -1, -1, -1, -1, -1, -1 };
 	if ((v = ynode_get(n, "budget")) != NULL &&
 	    load_budget(x, v, &r->budget) < 0)
 		return -1;
@@ -1582,6 +1793,94 @@ get_exclude(struct cctx *x, const struct ynode *n, struct config *c)
 	return 0;
 }
 
+/* ---- checks across sections --------------------------------------- */
+
+/* A key named by api_key_env must be there when llmfbd starts, checks or
+ * reloads: calls would otherwise go out with no key and come back 401
+ * from a fallback the caller never chose.  Done here rather than while
+ * the provider loads, so that llmfbctl status can still say where a key
+ * came from. */
+static int
+check_key_env(struct cctx *x, const struct config *c,
+    const struct ynode *providers)
+{
+	const struct ynode *at;
+	size_t i;
+
+	for (i = 0; i < c->nproviders; i++) {
+		const struct provider *p = &c->providers[i];
+
+		if (p->api_key_env == NULL || p->api_key != NULL)
+			continue;
+		at = ynode_get(ynode_get(providers, p->name), "api_key_env");
+		return cerr(x, at, "provider %s: api_key_env %s is not set "
+		    "(or empty) in llmfbd's environment: set it (as a service, "
+		    "with EnvironmentFile= in a drop-in, see llmfbd(8)), use "
+		    "api_key_file, or remove the line to send only the "
+		    "callers' keys", p->name, p->api_key_env);
+	}
+	return 0;
+}
+
+/* Whether a call for host pattern h can reach llmfbd: only the hosts in
+ * intercept are handed over by the shim.  A wildcard route host counts
+ * as reachable when some intercepted host falls under it. */
+static bool
+host_intercepted(const struct config *c, const char *h)
+{
+	char probe[260];
+	size_t i;
+
+	if (h[0] == '*' && h[1] == '.') {
+		snprintf(probe, sizeof(probe), "x%s", h + 1);
+		if (config_intercepts(c, probe, strlen(probe)))
+			return true;
+		for (i = 0; i < c->nintercept; i++) {
+			const char *p = c->intercept[i];
+
+			if (p[0] == '*' && p[1] == '.')
+				p += 2;
+			if (host_match(h, p, strlen(p)))
+				return true;
+		}
+		return false;
+	}
+	return config_intercepts(c, h, strlen(h));
+}
+
+/* A route for a host the shim never hands over never matches. */
+static void
+check_dead_routes(struct cctx *x, const struct config *c,
+    const struct ynode *routes)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->nroutes; i++) {
+		const struct route *r = &c->routes[i];
+		const struct ynode *hn = ynode_get(ynode_get(routes->items[i],
+		    "match"), "host");
+		size_t live = 0;
+
+		for (j = 0; j < r->match.nhosts; j++) {
+			if (host_intercepted(c, r->match.hosts[j])) {
+				live++;
+				continue;
+			}
+			cwarn(x, hn->type == YNODE_SEQ ? hn->items[j] : hn,
+			    "route %s: match.host %s is not in intercept, so "
+			    "no call for it reaches llmfbd%s: add it to "
+			    "intercept", r->name, r->match.hosts[j],
+			    j + 1 == r->match.nhosts && live == 0 ?
+			    " and the route never matches" : "");
+		}
+		if (r->match.nhosts == 0 && c->nintercept == 0)
+			cwarn(x, routes->items[i], "route %s: intercept is "
+			    "empty, so no call reaches llmfbd and the route "
+			    "never matches: list the providers' hosts in "
+			    "intercept", r->name);
+	}
+}
+
 static struct config *
 config_from_tree(struct cctx *x, const struct ynode *root)
 {
@@ -1613,8 +1912,15 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 	breaker_default(&c->breaker);
 	policy_default(&defaults);
 
-	if (check_keys(x, root, "the configuration", top_keys) < 0)
+	if (!ynode_is_null(root) &&
+	    check_keys(x, root, "the configuration", top_keys) < 0)
 		goto out;
+	if (ynode_is_null(root) || root->n == 0) {
+		cerr(x, root, "the configuration is empty: it needs at least "
+		    "intercept, providers, targets and routes (see "
+		    "llmfb.yaml(5) and examples/llmfb.yaml)");
+		goto out;
+	}
 	if ((v = ynode_get(root, "listen")) != NULL &&
 	    get_str(x, v, "listen", &c->listen) < 0)
 		goto out;
@@ -1664,22 +1970,23 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 	if ((v = ynode_get(root, "defaults")) != NULL) {
 		size_t i;
 
-		if (want(x, v, YNODE_MAP, "defaults") < 0)
-			goto out;
-		for (i = 0; i < v->n; i++)
-			if (!is_policy_key(v->keys[i]->str)) {
+		/* budget, ladder, match...: a likely place to try them. */
+		for (i = 0; v->type == YNODE_MAP && i < v->n; i++)
+			if (key_in(v->keys[i]->str, route_keys)) {
 				cerr(x, v->keys[i], "unknown key '%s' in "
-				    "defaults", v->keys[i]->str);
+				    "defaults: it is a route's own, put it on "
+				    "each route", v->keys[i]->str);
 				goto out;
 			}
-		if (get_policy(x, v, &defaults) < 0)
+		if (check_keys(x, v, "defaults", policy_keys) < 0 ||
+		    get_policy(x, v, &defaults) < 0)
 			goto out;
 	}
 	if ((v = ynode_get(root, "breaker")) != NULL &&
 	    get_breaker(x, v, &c->breaker) < 0)
 		goto out;
 	if ((v = ynode_get(root, "providers")) != NULL &&
-	    load_providers(x, c, v) < 0)
+	    (load_providers(x, c, v) < 0 || check_key_env(x, c, v) < 0))
 		goto out;
 	if ((v = ynode_get(root, "targets")) != NULL &&
 	    load_targets(x, c, v) < 0)
@@ -1697,7 +2004,11 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 			    &c->routes[i]) < 0)
 				goto out;
 		}
+		check_dead_routes(x, c, v);
 	}
+	if (c->nroutes == 0 && c->nintercept > 0)
+		cwarn(x, root, "no routes: every intercepted call goes to its "
+		    "original host unchanged");
 	if (c->listen == NULL)
 		c->listen = xstrdup(CONFIG_DEFAULT_LISTEN);
 	if (c->control == NULL)
@@ -1710,6 +2021,11 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		goto out;
 	}
 	free(defaults.safe.message);
+	c->warnings = x->warn;
+	c->nwarnings = x->nwarn;
+	c->warnings_dropped = x->warn_dropped;
+	x->warn = NULL;
+	x->nwarn = 0;
 	return c;
 out:
 	free(defaults.safe.message);
@@ -1726,6 +2042,7 @@ config_finish(struct cctx *x, struct ynode *root, const char *path)
 		return NULL;
 	c = config_from_tree(x, root);
 	ynode_free(root);
+	free_str_list(x->warn, x->nwarn);	/* a failed load's */
 	if (c != NULL)
 		c->path = xstrdup(path);
 	return c;
@@ -1819,6 +2136,7 @@ config_unref(struct config *c)
 	free_str_list(c->intercept, c->nintercept);
 	free_str_list(c->exclude, c->nexclude);
 	free_str_list(c->connect_to, c->nconnect_to);
+	free_str_list(c->warnings, c->nwarnings);
 	free(c->path);
 	free(c->listen);
 	free(c->control);

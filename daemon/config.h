@@ -16,6 +16,7 @@
 #define CONFIG_DEFAULT_CONTROL	"/run/llmfb/control.sock"
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/llmfb"
 #define CONFIG_ERR_MAX		512
+#define CONFIG_WARN_MAX		32	/* warnings kept; more are counted */
 
 enum dialect { DIALECT_OPENAI, DIALECT_ANTHROPIC };
 
@@ -141,6 +142,9 @@ struct budget_conf {
 	double		 hour, day;		/* the route's */
 	double		 caller_hour, caller_day; /* each caller's on it */
 	double		 call;			/* one call's estimate */
+	/* Spend on rungs after the first only: past it the fallbacks that
+	 * cost money are passed over, and the primary still serves. */
+	double		 fallback_hour, fallback_day;
 };
 
 struct route_match {
@@ -191,6 +195,11 @@ enum ebpf_mode { EBPF_AUTO, EBPF_ON, EBPF_OFF };
 struct config {
 	int		  refs;
 	char		 *path;
+	/* What loads but is likely a mistake: "FILE:LINE:COL: warning:
+	 * ...", for llmfbd -n to print and start and reload to log. */
+	char		**warnings;
+	size_t		  nwarnings;
+	size_t		  warnings_dropped; /* past CONFIG_WARN_MAX */
 	char		 *listen;	/* data socket */
 	uint32_t	  listen_mode;
 	char		 *control;	/* control socket */

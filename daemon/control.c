@@ -344,6 +344,20 @@ status_spend(struct daemon *d, const char *kind, const char *name)
 	return json_pack("{s:f, s:f}", "hour_usd", s.hour, "day_usd", s.day);
 }
 
+/* A reload's answer: the file, and its warnings, so that whoever
+ * reloaded sees them and not only the log. */
+static json_t *
+reload_reply(const struct config *c)
+{
+	json_t *w = json_array();
+	size_t i;
+
+	for (i = 0; i < c->nwarnings; i++)
+		json_array_append_new(w, json_string(c->warnings[i]));
+	return json_pack("{s:s, s:o, s:I}", "config", c->path, "warnings", w,
+	    "warnings_dropped", (json_int_t)c->warnings_dropped);
+}
+
 /* Connections llmfb let be, by why: {"tls-not-virtual": 3}. */
 static json_t *
 status_unserved(const struct daemon *d)
@@ -466,6 +480,9 @@ status_routes(struct daemon *d)
 		    json_integer((json_int_t)rs->client_gone_fell_back));
 		json_object_set_new(v, "fallback_cost_diff_usd",
 		    json_real(rs->fallback_cost_diff_usd));
+		/* What its fallbacks spent, for budget.fallback_*. */
+		json_object_set_new(v, "fallback_budget",
+		    status_spend(d, "fallback", r->name));
 	}
 	return arr;
 }
@@ -798,8 +815,7 @@ handle(struct cconn *cc, char *line)
 		if (daemon_reload(d, err, sizeof(err)) < 0)
 			reply(cc, false, err);
 		else
-			reply_json(cc, json_pack("{s:s}", "config",
-			    d->cfg->path));
+			reply_json(cc, reload_reply(d->cfg));
 	} else if (strcmp(line, CTL_VERB_METRICS) == 0 && arg == NULL) {
 		handle_metrics(cc);
 	} else if (strcmp(line, CTL_VERB_BYPASS) == 0 && arg == NULL) {

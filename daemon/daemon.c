@@ -398,6 +398,7 @@ static int
 reload(struct daemon *d, char *err, size_t errlen)
 {
 	struct config *c = config_load(d->cfg_path, err, errlen);
+	size_t i;
 	int r;
 
 	if (c == NULL) {
@@ -406,6 +407,11 @@ reload(struct daemon *d, char *err, size_t errlen)
 		    "%s", err);
 		return -1;
 	}
+	for (i = 0; i < c->nwarnings; i++)
+		log_warnx("reload: %s", c->warnings[i]);
+	if (c->warnings_dropped > 0)
+		log_warnx("reload: %s: %zu more warnings", c->path,
+		    c->warnings_dropped);
 	if (strcmp(c->listen, d->cfg->listen) != 0 ||
 	    strcmp(c->control, d->cfg->control) != 0 ||
 	    c->listen_mode != d->cfg->listen_mode)

@@ -125,6 +125,7 @@ main(int argc, char **argv)
 	struct config *cfg;
 	int ch, check = 0, bg = 0, level = LOG_LVL_INFO, r;
 	int ready = -1, pidfd = -1;
+	size_t i;
 
 	if (llmfb_shim_disable != NULL)
 		llmfb_shim_disable();
@@ -178,6 +179,19 @@ main(int argc, char **argv)
 		fprintf(stderr, "llmfbd: %s\n", err);
 		return 1;
 	}
+	/* Warnings do not stop it: said on stderr with -n, logged else. */
+	for (i = 0; i < cfg->nwarnings; i++) {
+		if (check)
+			fprintf(stderr, "llmfbd: %s\n", cfg->warnings[i]);
+		else
+			log_warnx("%s", cfg->warnings[i]);
+	}
+	if (cfg->warnings_dropped > 0 && check)
+		fprintf(stderr, "llmfbd: %s: %zu more warnings\n", path,
+		    cfg->warnings_dropped);
+	else if (cfg->warnings_dropped > 0)
+		log_warnx("%s: %zu more warnings", path,
+		    cfg->warnings_dropped);
 	if (check) {
 		printf("%s: configuration OK (%zu providers, %zu targets, "
 		    "%zu routes)\n", path, cfg->nproviders, cfg->ntargets,

@@ -591,6 +591,34 @@ l_budget() {
 	finish "ladder: a damaged budgets file is set aside with a clear message"
 }
 
+# budget.fallback_*: a cap on what the rungs after the first spend.  Once
+# the fallback lb spent it, lb is passed over (a safe failure when the
+# primary fails) while the priced primary la still serves; a route
+# budget would have stopped la as well.
+l_fallback_budget() {
+	local st
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$OAI" "$(lreq case-fbudget)"
+	expect_eq fallback-served "$CODE $TARGET" "200 lb"
+	st=$("$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status)
+	expect_eq fallback-spent "$(jq '.routes[]|select(.name=="fbudget")|.fallback_budget.hour_usd > 0' <<<"$st")" true
+	call "$LK" "$OAI" "$(lreq case-fbudget)"
+	expect_eq safe-failure "$CODE" 503
+	expect_eq reasons "$REASONS" "la=http-503,lb=fallback-budget"
+	call "$LK" "$OAI" "$(lreq case-fbudget '"stream":true')"
+	expect_eq stream-safe-failure "$CODE" 503
+	expect_eq attempts "$(mock_stat la requests) $(mock_stat lb requests)" \
+	    "3 1"
+	mock_script la 'status=200'
+	call "$LK" "$OAI" "$(lreq case-fbudget)"
+	expect_eq primary-serves "$CODE $TARGET" "200 la"
+	call "$LK" "$OAI" "$(lreq case-fbudget '"stream":true')"
+	expect_eq primary-streams "$CODE $TARGET" "200 la"
+	expect_eq stream-text "$(sse_text "$BODY")" "Hello from la"
+	finish "ladder: the fallback spend cap skips a spent priced fallback; the primary still serves"
+}
+
 l_slo() {
 	local i
 	mock_reset
@@ -710,4 +738,5 @@ ladder_cases() {
 	l_records
 	l_fallback_meaning
 	l_budget
+	l_fallback_budget
 }

@@ -278,6 +278,75 @@ o_bad_reload() {
 	finish "a bad reload is refused with file:line:column; the running config stays"
 }
 
+# The config mistakes that used to load (issue 19): a bare duration, an
+# unset api_key_env, a key from another tool.  Each is refused with
+# file:line:column and a hint, by llmfbd -n and by a reload, which keeps
+# the running config.  A likely mistake that loads is a warning: llmfbd
+# -n prints it and a reload logs it.
+o_config_mistakes() {
+	local cfg=$STACK_DIR/llmfb.yaml out failures
+	failures=$(ctl --json status | jq .reload_failures)
+
+	config_edit -e 's/first_byte: 800ms/first_byte: 800/'
+	out=$(ctl reload 2>&1; echo "rc=$?")
+	expect_match bare-reload "$out" "llmfb.yaml:[0-9]+:[0-9]+: timeouts.first_byte: '800' has no unit: write 800s or 800ms .*"$'\n'"rc=1$"
+	out=$("$B/llmfbd" -n -c "$cfg" 2>&1; echo "rc=$?")
+	expect_match bare-check "$out" "llmfb.yaml:[0-9]+:[0-9]+: timeouts.first_byte: '800' has no unit.*"$'\n'"rc=1$"
+	config_restore
+
+	config_edit -e 's/api_key_env: LLMFB_TEST_BACKUP_KEY/api_key_env: LLMFB_TEST_UNSET_KEY/'
+	out=$(env -u LLMFB_TEST_UNSET_KEY "$B/llmfbd" -n -c "$cfg" 2>&1; echo "rc=$?")
+	expect_match unset-check "$out" "llmfb.yaml:[0-9]+:[0-9]+: provider backup: api_key_env LLMFB_TEST_UNSET_KEY is not set \(or empty\) in llmfbd's environment: .*"$'\n'"rc=1$"
+	out=$(ctl reload 2>&1; echo "rc=$?")
+	expect_match unset-reload "$out" "api_key_env LLMFB_TEST_UNSET_KEY is not set.*"$'\n'"rc=1$"
+	config_restore
+
+	config_edit -e 's/^    ladder: \[oa, ob\]$/    fallbacks: [oa, ob]/'
+	out=$(ctl reload 2>&1; echo "rc=$?")
+	expect_match hint "$out" "llmfb.yaml:[0-9]+:5: unknown key 'fallbacks' in route: llmfb calls it 'ladder' .*"$'\n'"rc=1$"
+	expect_eq counted "$(ctl --json status | jq .reload_failures)" $((failures + 3))
+	mock_reset
+	call "$LK" "$OAI" "$(oreq)"
+	expect_eq still-serving "$CODE $TARGET" "200 oa"
+	config_restore
+
+	# Warnings load: said by llmfbd -n (rc 0) and logged on reload.
+	config_edit -e 's/^    ladder: \[oa, ob\]$/    ladder: [oa, ob]\n    retry_on: [503]/'
+	out=$("$B/llmfbd" -n -c "$cfg" 2>&1; echo "rc=$?")
+	expect_match warn-check "$out" "llmfb.yaml:[0-9]+:15: warning: retry_on replaces the defaults; 429, 500, 501, 502, 504, 505, 506, 507 and 94 more are no longer retried: list them to keep them"
+	expect_match warn-check-ok "$out" "configuration OK .*rc=0$"
+	expect_match warn-ctl-check "$(ctl check "$cfg" 2>&1)" "warning: retry_on replaces the defaults"
+	out=$(ctl reload 2>&1; echo "rc=$?")
+	expect_match warn-reload "$out" "llmfb.yaml:[0-9]+:15: warning: retry_on replaces the defaults.*"$'\n'"reloaded .*rc=0$"
+	expect_eq warn-reload-json "$(ctl --json reload | jq '.warnings|length')" 2
+	expect_match warn-logged "$(cat "$STACK_DIR/llmfbd.log")" "reload: .*llmfb.yaml:[0-9]+:15: warning: retry_on replaces the defaults"
+	config_restore
+
+	# At start too: a daemon of its own, with a route nobody reaches.
+	local d=$STACK_DIR/warnstart pid
+	mkdir -p "$d/state"
+	cat >"$d/llmfb.yaml" <<-EOF
+	listen: $d/llmfb.sock
+	control: $d/control.sock
+	state_dir: $d/state
+	ebpf: off
+	network_watch: false
+	intercept: [api.openai.com]
+	providers:
+	  p: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/oa/v1" }
+	targets: { t: { provider: p } }
+	routes:
+	  - { name: dead, match: { host: api.deepseek.com }, ladder: [t] }
+	EOF
+	"$B/llmfbd" -c "$d/llmfb.yaml" >"$d/log" 2>&1 &
+	pid=$!
+	wait_for "llmfbd (warnings)" "$B/llmfbctl" -s "$d/control.sock" status
+	kill -TERM "$pid"
+	wait "$pid"
+	expect_match start-logged "$(cat "$d/log")" "llmfb.yaml:11:34: warning: route dead: match.host api.deepseek.com is not in intercept, so no call for it reaches llmfbd and the route never matches: add it to intercept"
+	finish "config mistakes: bare durations, unset keys, other tools' keys refused with a hint; warnings said and logged"
+}
+
 o_carry_over() {
 	mock_reset
 	call "$LK" "$OAI" "$(oreq)"
@@ -468,6 +537,7 @@ observe_cases() {
 	o_inject
 	o_reload
 	o_bad_reload
+	o_config_mistakes
 	o_carry_over
 	o_metrics
 	o_event_log

@@ -9,8 +9,10 @@
  * (target_same(), which a reload trusts to keep a target's state), and
  * its lookups find what it holds.
  *
- * api_key_env names are read from the environment: LLMFB_FUZZ_KEY is set,
- * so that seeds naming it get past it.  api_key_file and ca_file are
+ * api_key_env names are read from the environment, and an unset one
+ * stops the load: LLMFB_FUZZ_KEY is set, and so are the names the seeds
+ * (the unit tests', the e2e's, the examples') use, so that they get past
+ * it.  api_key_file and ca_file are
  * real paths: run the fuzzer with stdin from /dev/null (fuzz.mk does). */
 #include <stdbool.h>
 #include <string.h>
@@ -46,11 +48,17 @@ check_same(const struct config *a, const struct config *b)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const char *const names[] = { "LLMFB_FUZZ_KEY",
+		"CHECK_CONFIG_KEY", "LLMFB_TEST_BACKUP_KEY",
+		"LLMFB_TEST_ABACKUP_KEY", "DEMO_BACKUP_KEY", "OPENAI_API_KEY",
+		"ANTHROPIC_API_KEY", "AZURE_OPENAI_KEY" };
 	char err[CONFIG_ERR_MAX], err2[CONFIG_ERR_MAX];
 	struct config *a, *b;
 	char *text;
+	size_t i;
 
-	setenv("LLMFB_FUZZ_KEY", "sk-fuzz", 0);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		setenv(names[i], "sk-fuzz", 0);
 	if ((text = malloc(size + 1)) == NULL)
 		return 0;
 	memcpy(text, data, size);

@@ -144,8 +144,9 @@ END_TEST
 
 START_TEST(test_defaults)
 {
-	struct config *c = config_load_string("empty.yaml", "", err,
-	    sizeof(err));
+	/* Not empty (an empty file is an error): one key, at its default. */
+	struct config *c = config_load_string("min.yaml",
+	    "listen: " CONFIG_DEFAULT_LISTEN "\n", err, sizeof(err));
 
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_str_eq(c->listen, CONFIG_DEFAULT_LISTEN);
@@ -248,7 +249,7 @@ static const struct {
 } bad[] = {
 	{ "listen: [a\n", "bad.yaml:2:1: did not find expected ',' or ']'" },
 	{ "listne: /x\n", "bad.yaml:1:1: unknown key 'listne' in the "
-	    "configuration" },
+	    "configuration: did you mean 'listen'?" },
 	{ "listen: /x\nebpf: maybe\n", "bad.yaml:2:7: ebpf must be auto, "
 	    "on or off" },
 	{ "network_watch: 2\n", "bad.yaml:1:16: network_watch must be true "
@@ -289,7 +290,9 @@ static const struct {
 	{ "defaults:\n  attempts: 0\n", "bad.yaml:2:13: attempts must be a "
 	    "whole number from 1 to 10" },
 	{ "defaults:\n  ladder: [x]\n", "bad.yaml:2:3: unknown key 'ladder' "
-	    "in defaults" },
+	    "in defaults: it is a route's own, put it on each route" },
+	{ "defaults:\n  budget: { day: 5 }\n", "bad.yaml:2:3: unknown key "
+	    "'budget' in defaults: it is a route's own, put it on each route" },
 	{ "intercept: [api.openai.com, 'bad host']\n", "bad.yaml:1:29: "
 	    "intercept: 'bad host' is not a host name (or *.domain)" },
 	{ "limits: { max_request_body: lots }\n", "bad.yaml:1:29: "
@@ -508,6 +511,9 @@ main(void)
 {
 	SRunner *sr = srunner_create(config_suite());
 	int failed;
+
+	/* good names it: an unset api_key_env is an error. */
+	setenv("CHECK_CONFIG_KEY", "sk-test", 1);
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
