@@ -62,6 +62,10 @@ usage(FILE *f)
 	    "llmfb (eBPF)\n"
 	    "  run [--] PROGRAM ARGS  run PROGRAM with its LLM calls through "
 	    "llmfbd\n"
+	    "  ca init|rotate|install|uninstall [-c CONFIG]\n"
+	    "                         the local CA: make it, replace it, "
+	    "trust it host-wide\n"
+	    "                         or not\n"
 	    "  version                llmfbctl's and the daemon's versions\n"
 	    "\n"
 	    "  -s socket  control socket (default $LLMFB_CONTROL or "
@@ -861,6 +865,38 @@ find_shim(char *out, size_t len)
 	return access(out, R_OK);
 }
 
+/* With the local CA up, what each runtime reads to trust it, for this
+ * program only: Node (and Bun) add NODE_EXTRA_CA_CERTS to their own
+ * roots; OpenSSL, Go, rustls-native-certs, Ruby and Python take
+ * SSL_CERT_FILE in place of the system's, so it names the system's
+ * trust and the CA together; Deno reads DENO_CERT.  A variable the
+ * caller set is left as it is. */
+static void
+run_ca_env(const json_t *st)
+{
+	const json_t *ca = json_object_get(st, "ca");
+	const char *cert = jstr(ca, "cert", NULL);
+	const char *bundle = jstr(ca, "bundle", NULL);
+	static const char *const vars[] = { "NODE_EXTRA_CA_CERTS",
+		"SSL_CERT_FILE", "DENO_CERT" };
+	size_t i;
+
+	if (!json_is_true(json_object_get(ca, "loaded")) || cert == NULL ||
+	    bundle == NULL)
+		return;
+	for (i = 0; i < ARRAY_SIZE(vars); i++) {
+		const char *v = strcmp(vars[i], "SSL_CERT_FILE") == 0 ?
+		    bundle : cert;
+
+		if (getenv(vars[i]) != NULL) {
+			fprintf(stderr, "llmfbctl: run: %s is set already: "
+			    "the local CA is not added to it\n", vars[i]);
+			continue;
+		}
+		setenv(vars[i], v, 1);
+	}
+}
+
 static int
 cmd_run(int argc, char **argv)
 {
@@ -896,6 +932,7 @@ cmd_run(int argc, char **argv)
 	else
 		fprintf(stderr, "llmfbctl: run: llmfbd is not answering on "
 		    "%s; the program's calls go direct\n", control_path);
+	run_ca_env(doc);
 	json_decref(doc);
 	snprintf(preload, sizeof(preload), "%s%s%s", shim, old && *old ? " " :
 	    "", old && *old ? old : "");
@@ -934,6 +971,7 @@ static const struct {
 	{ CTL_VERB_METRICS, cmd_metrics, true },
 	{ CTL_VERB_BYPASS, cmd_bypass, true },
 	{ "run", cmd_run, false },
+	{ "ca", ca_main, false },
 	{ CTL_VERB_VERSION, cmd_version, true },
 };
 

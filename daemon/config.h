@@ -214,6 +214,10 @@ struct config {
 	bool		  network_watch; /* rtnetlink: lost routes open
 					 * breakers */
 	struct breaker_conf breaker;	/* every target's, unless its own */
+	/* ca: the local CA that terminates TLS the shim cannot virtualise
+	 * (ca.h); off unless enabled. */
+	bool		  ca_enabled;
+	char		 *ca_dir;	/* its key and certificate */
 	struct provider	 *providers;
 	size_t		  nproviders;
 	struct target	 *targets;

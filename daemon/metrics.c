@@ -214,6 +214,11 @@ render_calls(struct prom *p, const struct stats *s)
 	    "(the program's own TLS; carried to the origin untouched), full "
 	    "(refused at a limit; the shim went direct).");
 	lset_render(p, "llmfb_unserved_total", &s->unserved);
+	family(p, "llmfb_tls_terminated_total", "counter", "Connections "
+	    "whose own TLS llmfbd terminated with the local CA's leaf, by "
+	    "result: ok (served), rejected (the client refused the "
+	    "certificate), failed (another handshake failure).");
+	lset_render(p, "llmfb_tls_terminated_total", &s->terminated);
 }
 
 /* 0 closed, 1 half-open, 2 open: rising with the trouble, which the

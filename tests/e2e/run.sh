@@ -19,6 +19,7 @@ B=${B:-build}
 . tests/e2e/deb.sh
 . tests/e2e/harden.sh
 . tests/e2e/reach.sh
+. tests/e2e/ca.sh
 
 PASS=0
 FAIL=0
@@ -611,6 +612,7 @@ else
 	t_retry_after
 	harden_cases
 	reach_cases
+	ca_cases
 	ladder_cases
 	dialect_cases
 	observe_cases

@@ -1,0 +1,266 @@
+# The local CA (ca: in the config): programs whose TLS the shim cannot
+# virtualise (NodeSource's /usr/bin/node with its OpenSSL linked in, the
+# npm SDKs on it, wget and gnutls-cli on GnuTLS), unmodified, served
+# through the ladder once they trust the CA; carried untouched with the
+# CA off; straight out with llmfbd away; failing as on any untrusted
+# certificate, and counted, when they do not trust it.  Sourced by
+# run.sh.
+
+# ca_daemon: an llmfbd of its own with the CA on, for api.openai.com and
+# api.anthropic.com (ladders primary > secondary, aprimary > asecondary),
+# each pinned to the mock by upstream.connect_to, so that what is relayed
+# untouched reaches the mock (as provider "default").  Sets CA_DIR,
+# CA_PID, CA_CFG.
+ca_daemon() {
+	CA_DIR=$STACK_DIR/ca-d
+	CA_CFG=$CA_DIR/llmfb.yaml
+	mkdir -p "$CA_DIR"
+	cat >"$CA_CFG" <<-EOF
+	listen: $CA_DIR/llmfb.sock
+	control: $CA_DIR/control.sock
+	intercept: [api.openai.com, api.anthropic.com]
+	ebpf: off
+	network_watch: false
+	ca: { enabled: true, dir: $CA_DIR/ca }
+	# Breakers off: the primary fails on purpose in every case.
+	breaker: { failures: 0, ratio: 0% }
+	upstream:
+	  ca_file: $STACK_DIR/certs/ca.pem
+	  connect_to:
+	    - "api.openai.com:443:127.0.0.1:$MOCK_PORT"
+	    - "api.anthropic.com:443:127.0.0.1:$MOCK_PORT"
+	providers:
+	  openai: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/primary/v1", origin: api.openai.com }
+	  backup: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/secondary/v1", api_key_env: LLMFB_TEST_BACKUP_KEY }
+	  anthropic: { dialect: anthropic, base_url: "https://127.0.0.1:$MOCK_PORT/aprimary/v1", origin: api.anthropic.com }
+	  abackup: { dialect: anthropic, base_url: "https://127.0.0.1:$MOCK_PORT/asecondary/v1", api_key_env: LLMFB_TEST_ABACKUP_KEY }
+	targets:
+	  primary: { provider: openai }
+	  secondary: { provider: backup, model: backup-model }
+	  aprimary: { provider: anthropic }
+	  asecondary: { provider: abackup, model: claude-backup }
+	routes:
+	  - { name: chat, match: { host: api.openai.com }, ladder: [primary, secondary] }
+	  - { name: messages, match: { host: api.anthropic.com }, ladder: [aprimary, asecondary] }
+	EOF
+	"$B/llmfbd" -c "$CA_CFG" >"$CA_DIR/log" 2>&1 &
+	CA_PID=$!
+	STACK_PIDS="$STACK_PIDS $CA_PID"
+	wait_for "llmfbd with the CA" "$B/llmfbctl" -s "$CA_DIR/control.sock" status
+	wait_for "the CA's certificate" test -s "$CA_DIR/llmfb.sock.ca.pem"
+	# Both CAs in one file: Node takes one NODE_EXTRA_CA_CERTS.
+	cat "$STACK_DIR/certs/ca.pem" "$CA_DIR/llmfb.sock.ca.pem" \
+	    >"$CA_DIR/both.pem"
+}
+
+CA_SDK_ENV=()
+
+cactl() { "$B/llmfbctl" -s "$CA_DIR/control.sock" "$@"; }
+
+ca_status() { cactl --json status | jq -r "$1"; }
+
+# ca_set on|off: the CA enabled or not, by a reload.
+ca_set() {
+	local v=false
+	[ "$1" = on ] && v=true
+	sed -i "s/^ca: { enabled: [a-z]*,/ca: { enabled: $v,/" "$CA_CFG"
+	cactl reload >/dev/null
+}
+
+CA_OAI=https://api.openai.com/v1/chat/completions
+
+# ca_client KIND HOW TRUST [URL]: one call by an unmodified client, its
+# connects redirected by the shim to the CA daemon (SHIM_ENV), trusting
+# TRUST (a CA file); HOW is whole or stream.  Prints one line:
+# "code=... target=... body=..." (nodeclient's), "text=..." (the SDKs'),
+# or the body or error (wget, gnutls-cli).  At most 20 s.
+ca_client() {
+	local kind=$1 how=$2 trust=$3 url=${4:-$CA_OAI} data=$CHAT port
+	local -a wrap=(timeout 20)
+	[ "$how" = stream ] && data=$STREAM
+	# shellcheck disable=SC2016 # $0 and $@ are the inner sh's
+	[ -z "${REACH_HOSTS:-}" ] || wrap+=(unshare --mount sh -c \
+	    'mount --bind "$0" /etc/hosts && exec "$@"' "$REACH_HOSTS")
+	case $kind in
+	node-fetch|node-https)
+		"${wrap[@]}" env "${SHIM_ENV[@]}" NODE_EXTRA_CA_CERTS="$trust" \
+		    node tests/e2e/nodeclient.js "${kind#node-}" "$url" "$data" \
+		    "$([ "$how" = stream ] && echo stream)" 2>&1 ;;
+	openai|anthropic)
+		"${wrap[@]}" env "${SHIM_ENV[@]}" NODE_EXTRA_CA_CERTS="$trust" \
+		    NODE_PATH="$CA_MODS" "${CA_SDK_ENV[@]}" \
+		    node tests/e2e/sdkclient.js "$kind" "$how" 2>&1 ;;
+	wget)
+		"${wrap[@]}" env "${SHIM_ENV[@]}" wget -nv -O- \
+		    --header='Content-Type: application/json' \
+		    --post-data="$data" --ca-certificate="$trust" "$url" 2>&1 ;;
+	gnutls)
+		port=$(sed -n 's|^https://[^/:]*:\([0-9]*\)/.*|\1|p' <<<"$url")
+		printf 'POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+		    "${#data}" "$data" |
+		    "${wrap[@]}" env "${SHIM_ENV[@]}" gnutls-cli \
+		    --x509cafile="$trust" --port="${port:-443}" \
+		    api.openai.com 2>&1 ;;
+	esac
+}
+
+# The kinds this machine has, and the SDKs if npm gave them.
+ca_kinds() {
+	local k
+	for k in node-fetch node-https openai anthropic wget gnutls; do
+		case $k in
+		node-*) command -v node >/dev/null || continue ;;
+		openai|anthropic) [ -n "${CA_MODS:-}" ] || continue ;;
+		wget) command -v wget >/dev/null || continue ;;
+		gnutls) command -v gnutls-cli >/dev/null || continue ;;
+		esac
+		echo "$k"
+	done
+}
+
+# ca_want KIND WHO: the pattern KIND's answer from WHO (a mock name)
+# matches.
+ca_want() {
+	local who=$2
+	case $1 in
+	anthropic) [ "$who" = secondary ] && who=asecondary
+		echo "^text=Hello from $who events=[1-9]" ;;
+	openai) echo "^text=Hello from $who events=[1-9]" ;;
+	node-*) echo "code=200 .*Hello from $who" ;;
+	*) echo "Hello from $who" ;;
+	esac
+}
+
+ca_setup() {
+	[ -n "${CA_DIR:-}" ] && return 0
+	if [ -n "${LLMFB_TEST_SANITIZED:-}" ]; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - ca: (sanitized build: Node cannot take the shim's ASan runtime in)"
+		return 1
+	fi
+	CA_MODS=$(tests/npm.sh 2>"$STACK_DIR/ca-npm.err") || CA_MODS=""
+	ca_daemon
+}
+
+# CA on, trusted: each client's call reaches llmfbd's ladder (the
+# primary answers 503; the backup serves), whole and streamed.
+c_terminated() {
+	local k how out n0 want
+	ca_setup || return
+	n0=$(ca_status '.ca.terminated.ok // 0')
+	shim_on "$CA_DIR/llmfb.sock"
+	for k in $(ca_kinds); do
+		for how in whole stream; do
+			# gnutls-cli and wget print what comes: one is enough.
+			[ "$how" = stream ] && [ "$k" = wget ] && continue
+			[ "$how" = stream ] && [ "$k" = gnutls ] && continue
+			mock_reset
+			mock_script primary 'status=503'
+			mock_script aprimary 'status=529'
+			out=$(ca_client "$k" "$how" "$CA_DIR/both.pem")
+			want=$(ca_want "$k" secondary)
+			[ "$how" = stream ] && [ "${k%%-*}" = node ] &&
+			    want='code=200 .*data: \[DONE\]'
+			expect_match "$k-$how" "$out" "$want"
+			expect_eq "$k-$how-primary-tried" "$(($(mock_stat primary \
+			    requests) + $(mock_stat aprimary requests)))" 1
+		done
+	done
+	shim_on
+	expect_ge counted-ok "$(ca_status '.ca.terminated.ok // 0')" \
+	    $((n0 + 1))
+	expect_eq no-relay "$(ca_status '.unserved["tls-not-virtual"] // 0')" 0
+	expect_match log "$(cat "$CA_DIR/log")" 'terminated with the local CA'
+	finish "ca: $(ca_kinds | tr '\n' ' ')trusting the local CA: their own TLS terminated by llmfbd, served through the ladder, whole and streamed"
+}
+
+# CA off (a reload): the same clients are carried to the origin
+# untouched (the mock, by upstream.connect_to), as before the CA.
+c_off() {
+	local k out n0
+	ca_setup || return
+	ca_set off
+	expect_eq disabled "$(ca_status .ca.loaded)" false
+	expect_eq cert-withdrawn "$(test -e "$CA_DIR/llmfb.sock.ca.pem" &&
+	    echo there || echo gone)" gone
+	n0=$(ca_status '.unserved["tls-not-virtual"] // 0')
+	shim_on "$CA_DIR/llmfb.sock"
+	for k in $(ca_kinds); do
+		mock_reset
+		mock_script primary 'status=503'
+		out=$(ca_client "$k" whole "$CA_DIR/both.pem")
+		expect_match "$k" "$out" "$(ca_want "$k" default)"
+		expect_eq "$k-no-ladder" "$(mock_stat primary requests)" 0
+	done
+	shim_on
+	wait_for "the relays to end" sh -c "[ \"\$('$B/llmfbctl' -s \
+	    '$CA_DIR/control.sock' --json status | jq .relays)\" = 0 ]"
+	expect_eq relayed "$(ca_status '.unserved["tls-not-virtual"] // 0')" \
+	    "$((n0 + $(ca_kinds | wc -l)))"
+	ca_set on
+	expect_eq enabled-again "$(ca_status .ca.loaded)" true
+	finish "ca: with the CA off, $(ca_kinds | tr '\n' ' ')are carried to the origin untouched"
+}
+
+# llmfbd away: the same programs go out as without llmfb.
+c_away() {
+	local k out hostsdir=$STACK_DIR/ca-away
+	ca_setup || return
+	if [ "$(id -u)" != 0 ]; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - ca: llmfbd away (needs root for a private /etc/hosts)"
+		return
+	fi
+	away_dir "$hostsdir" api.openai.com api.anthropic.com
+	shim_on "$hostsdir/llmfb.sock"
+	for k in $(ca_kinds); do
+		mock_reset
+		CA_SDK_ENV=(OPENAI_BASE_URL="https://api.openai.com:$MOCK_PORT/v1"
+		    ANTHROPIC_BASE_URL="https://api.anthropic.com:$MOCK_PORT")
+		out=$(REACH_HOSTS=$hostsdir/hosts \
+		    ca_client "$k" whole "$STACK_DIR/certs/ca.pem" \
+		    "https://api.openai.com:$MOCK_PORT/v1/chat/completions")
+		CA_SDK_ENV=()
+		expect_match "$k" "$out" "$(ca_want "$k" default)"
+	done
+	shim_on
+	finish "ca: with llmfbd away, $(ca_kinds | tr '\n' ' ')go out as without llmfb"
+}
+
+# CA on, not trusted: each client fails as on any untrusted certificate
+# (nothing reaches a provider), and each is counted and recorded.
+c_untrusted() {
+	local k out n0 ev
+	ca_setup || return
+	n0=$(ca_status '.ca.terminated.rejected // 0')
+	shim_on "$CA_DIR/llmfb.sock"
+	for k in $(ca_kinds); do
+		mock_reset
+		out=$(ca_client "$k" whole "$STACK_DIR/certs/ca.pem")
+		# What each says of a certificate it does not trust (the
+		# openai SDK says "Connection error." of any).
+		expect_match "$k-fails" "$out" \
+		    'certificate|CERT|issuer|verif|VERIFY|Connection error'
+		expect_eq "$k-no-answer" "$(grep -c 'Hello from' <<<"$out")" 0
+		expect_eq "$k-nothing-sent" "$(($(mock_stat primary requests) +
+		    $(mock_stat default requests)))" 0
+	done
+	shim_on
+	wait_for "the terminations to end" sh -c "[ \"\$('$B/llmfbctl' -s \
+	    '$CA_DIR/control.sock' --json status | jq .ca.open)\" = 0 ]"
+	expect_eq counted "$(ca_status '.ca.terminated.rejected // 0')" \
+	    "$((n0 + $(ca_kinds | wc -l)))"
+	ev=$(cactl --json events 50 | jq -c 'select(.result == "rejected")' |
+	    tail -1)
+	expect_match event "$ev" '"host":"api.openai.com".*"tls":"terminated"'
+	expect_match metric "$(cactl metrics)" \
+	    'llmfb_tls_terminated_total\{result="rejected"\} [1-9]'
+	finish "ca: $(ca_kinds | tr '\n' ' ')not trusting the CA fail as on an untrusted certificate; counted (status, metric, event)"
+}
+
+ca_cases() {
+	c_terminated
+	c_off
+	c_away
+	c_untrusted
+}
