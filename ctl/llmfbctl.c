@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "ca.h"
 #include "config.h"
 #include "ctl.h"
 #include "ctl_client.h"
@@ -870,7 +871,8 @@ find_shim(char *out, size_t len)
  * roots; OpenSSL, Go, rustls-native-certs, Ruby and Python take
  * SSL_CERT_FILE in place of the system's, so it names the system's
  * trust and the CA together; Deno reads DENO_CERT.  A variable the
- * caller set is left as it is. */
+ * caller set to the system's trust gets the bundle (the same, and the
+ * CA); one set to anything else is left as it is, and said so. */
 static void
 run_ca_env(const json_t *st)
 {
@@ -886,9 +888,13 @@ run_ca_env(const json_t *st)
 		return;
 	for (i = 0; i < ARRAY_SIZE(vars); i++) {
 		const char *v = strcmp(vars[i], "SSL_CERT_FILE") == 0 ?
-		    bundle : cert;
+		    bundle : cert, *was = getenv(vars[i]);
 
-		if (getenv(vars[i]) != NULL) {
+		if (was != NULL && strcmp(was, CA_SYSTEM_BUNDLE) == 0) {
+			setenv(vars[i], bundle, 1);
+			continue;
+		}
+		if (was != NULL && *was != '\0') {
 			fprintf(stderr, "llmfbctl: run: %s is set already: "
 			    "the local CA is not added to it\n", vars[i]);
 			continue;

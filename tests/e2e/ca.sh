@@ -258,9 +258,102 @@ c_untrusted() {
 	finish "ca: $(ca_kinds | tr '\n' ' ')not trusting the CA fail as on an untrusted certificate; counted (status, metric, event)"
 }
 
+# llmfbctl run: the shim and, with the CA up, what each runtime needs to
+# trust it, for the one program: unmodified Node served through the
+# ladder with nothing set by hand.
+c_run() {
+	local out
+	ca_setup || return
+	command -v node >/dev/null || { SKIP=$((SKIP + 1)); echo "# skip - ca: llmfbctl run (no node)"; return; }
+	mock_reset
+	mock_script primary 'status=503'
+	out=$(env -u NODE_EXTRA_CA_CERTS LLMFB_SHIM="$B/libllmfb.so" timeout 20 "$B/llmfbctl" \
+	    -s "$CA_DIR/control.sock" run node tests/e2e/nodeclient.js fetch \
+	    "$CA_OAI" "$CHAT" 2>&1)
+	expect_match served "$out" 'code=200 target=secondary .*Hello from secondary'
+	out=$(env -u NODE_EXTRA_CA_CERTS -u SSL_CERT_FILE \
+	    LLMFB_SHIM="$B/libllmfb.so" "$B/llmfbctl" -s "$CA_DIR/control.sock" \
+	    run sh -c 'echo "$NODE_EXTRA_CA_CERTS $SSL_CERT_FILE"')
+	expect_eq env "$out" "$CA_DIR/llmfb.sock.ca.pem $CA_DIR/llmfb.sock.ca-bundle.pem"
+	# Set to the system's trust (as on this machine, at times): the
+	# bundle, which is that and the CA; set to another file: kept.
+	out=$(SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+	    NODE_EXTRA_CA_CERTS=/x.pem LLMFB_SHIM="$B/libllmfb.so" "$B/llmfbctl" \
+	    -s "$CA_DIR/control.sock" run sh -c \
+	    'echo "$NODE_EXTRA_CA_CERTS $SSL_CERT_FILE"' 2>/dev/null)
+	expect_eq env-kept "$out" "/x.pem $CA_DIR/llmfb.sock.ca-bundle.pem"
+	# The bundle: the system's trust, then the CA.
+	expect_ge bundle-has-system "$(grep -c 'BEGIN CERTIFICATE' \
+	    "$CA_DIR/llmfb.sock.ca-bundle.pem")" 2
+	expect_eq bundle-ends-with-ca "$(tail -n "$(wc -l <"$CA_DIR/llmfb.sock.ca.pem")" \
+	    "$CA_DIR/llmfb.sock.ca-bundle.pem" | sha1sum)" \
+	    "$(sha1sum <"$CA_DIR/llmfb.sock.ca.pem")"
+	finish "ca: llmfbctl run sets NODE_EXTRA_CA_CERTS and SSL_CERT_FILE (system trust + CA): unmodified Node served with nothing set by hand"
+}
+
+# llmfbctl ca rotate: a new CA, which llmfbd takes at once; what trusted
+# the old one is refused.  install / uninstall: the system store (in a
+# mount namespace of its own, over copies of /etc/ssl/certs and
+# /usr/local/share/ca-certificates), by update-ca-certificates.
+c_ctl() {
+	local old out ns=$STACK_DIR/ca-store
+	ca_setup || return
+	cp "$CA_DIR/llmfb.sock.ca.pem" "$CA_DIR/old.pem"
+	expect_match key-mode "$(stat -c %a "$CA_DIR/ca/ca.key")" '^600$'
+	out=$(cactl ca init -c "$CA_CFG" 2>&1; echo "rc=$?")
+	expect_match init-refuses-over "$out" 'exists.*rc=1$'
+	out=$(cactl ca rotate -c "$CA_CFG" 2>&1)
+	expect_match rotated "$out" 'reloaded'
+	expect_eq new-published "$(cmp -s "$CA_DIR/old.pem" \
+	    "$CA_DIR/llmfb.sock.ca.pem" && echo same || echo new)" new
+	cat "$STACK_DIR/certs/ca.pem" "$CA_DIR/llmfb.sock.ca.pem" \
+	    >"$CA_DIR/both.pem"
+	shim_on "$CA_DIR/llmfb.sock"
+	mock_reset
+	mock_script primary 'status=503'
+	out=$(ca_client node-fetch whole "$CA_DIR/both.pem")
+	expect_match new-trusted "$out" 'code=200 target=secondary'
+	out=$(ca_client node-fetch whole "$CA_DIR/old.pem")
+	expect_match old-refused "$out" 'err=.*VERIFY|err=.*CERT'
+	shim_on
+	if [ "$(id -u)" != 0 ] || ! command -v update-ca-certificates >/dev/null; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - ca: install/uninstall (needs root and update-ca-certificates)"
+		finish "ca: init refuses over a CA; rotate makes a new one llmfbd takes at once"
+		return
+	fi
+	mkdir -p "$ns/certs" "$ns/local"
+	cp -a /etc/ssl/certs/. "$ns/certs/"
+	cp -a /usr/local/share/ca-certificates/. "$ns/local/" 2>/dev/null
+	# shellcheck disable=SC2016 # the inner sh's
+	out=$(unshare --mount sh -c '
+	    mount --bind "$1/certs" /etc/ssl/certs &&
+	    mount --bind "$1/local" /usr/local/share/ca-certificates || exit 9
+	    ctl() { "$2" -s "$3" ca "$@"; }
+	    "$2" -s "$3" ca install -c "$4" >/dev/null 2>&1 || echo install-failed
+	    openssl verify -CApath /etc/ssl/certs "$5" >/dev/null 2>&1 &&
+	        echo trusted-after-install
+	    grep -c "BEGIN CERT" /etc/ssl/certs/ca-certificates.crt
+	    "$2" -s "$3" ca uninstall >/dev/null 2>&1 || echo uninstall-failed
+	    openssl verify -CApath /etc/ssl/certs "$5" >/dev/null 2>&1 ||
+	        echo untrusted-after-uninstall
+	    grep -c "BEGIN CERT" /etc/ssl/certs/ca-certificates.crt
+	    ' sh "$ns" "$B/llmfbctl" "$CA_DIR/control.sock" "$CA_CFG" \
+	    "$CA_DIR/llmfb.sock.ca.pem" 2>&1)
+	expect_match installed "$out" 'trusted-after-install'
+	expect_match uninstalled "$out" 'untrusted-after-uninstall'
+	expect_eq one-more-then-back "$(sed -n 2p <<<"$out")" \
+	    "$(($(sed -n 4p <<<"$out") + 1))"
+	expect_eq host-store-untouched "$(test -e \
+	    /usr/local/share/ca-certificates/llmfb-local-ca.crt && echo touched)" ""
+	finish "ca: init refuses over a CA; rotate makes a new one llmfbd takes at once (the old one refused); install/uninstall add it to and take it from the system store"
+}
+
 ca_cases() {
 	c_terminated
 	c_off
 	c_away
 	c_untrusted
+	c_run
+	c_ctl
 }
