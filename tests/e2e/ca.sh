@@ -349,6 +349,25 @@ c_ctl() {
 	finish "ca: init refuses over a CA; rotate makes a new one llmfbd takes at once (the old one refused); install/uninstall add it to and take it from the system store"
 }
 
+# Many terminated connections, one after another on a kept-alive one and
+# each on its own: all answered, none left open, llmfbd lives on.
+c_many() {
+	local out
+	ca_setup || return
+	command -v node >/dev/null || { SKIP=$((SKIP + 1)); echo "# skip - ca: many (no node)"; return; }
+	mock_reset
+	out=$(env "${SHIM_ENV[@]/#LLMFB_SOCKET=*/LLMFB_SOCKET=$CA_DIR/llmfb.sock}" \
+	    NODE_EXTRA_CA_CERTS="$CA_DIR/both.pem" timeout 90 node bench/relay.js \
+	    https://api.openai.com/v1/models 200 60 2>&1)
+	expect_match node "$out" '^keepalive_p50_us=[0-9]+ .*fresh_p99_us=[0-9]+$'
+	expect_eq llmfbd-alive "$(kill -0 "$CA_PID" 2>/dev/null && echo yes)" yes
+	wait_for "the terminations to end" sh -c "[ \"\$('$B/llmfbctl' -s \
+	    '$CA_DIR/control.sock' --json status | jq .ca.open)\" = 0 ]"
+	expect_eq none-open "$(ca_status .ca.open)" 0
+	expect_eq clients-back "$(ca_status .clients)" 0
+	finish "ca: 200 requests on a terminated connection and 60 terminated connections one after another: all answered, none left open"
+}
+
 ca_cases() {
 	c_terminated
 	c_off
@@ -356,4 +375,5 @@ ca_cases() {
 	c_untrusted
 	c_run
 	c_ctl
+	c_many
 }
