@@ -185,7 +185,7 @@ host_ctx(struct terms *ts, const char *host, char *err, size_t errlen)
 	    !SSL_CTX_use_certificate(ctx, leaf) ||
 	    !SSL_CTX_use_PrivateKey(ctx, key) ||
 	    !SSL_CTX_check_private_key(ctx)) {
-		snprintf(err, errlen, "%s: TLS context: %s", host,
+		snprintf(err, errlen, "%.200s: TLS context: %s", host,
 		    ERR_reason_error_string(ERR_get_error()));
 		ERR_clear_error();
 		SSL_CTX_free(ctx);

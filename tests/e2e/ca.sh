@@ -376,4 +376,11 @@ ca_cases() {
 	c_run
 	c_ctl
 	c_many
+	if [ -n "${CA_PID:-}" ]; then
+		# Its findings (a sanitized llmfbd) join the suite's.
+		kill "$CA_PID" 2>/dev/null
+		wait "$CA_PID" 2>/dev/null
+		grep -h -A30 -E 'Sanitizer|runtime error' "$CA_DIR/log" \
+		    >>"$STACK_DIR/sanitizer.log" 2>/dev/null || true
+	fi
 }
