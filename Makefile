@@ -46,7 +46,7 @@ BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
 	   -Iebpf -I/usr/include/$(shell $(CC) -dumpmachine)
 ifeq ($(BPF),1)
-EBPF_SRC := ebpf/ebpf.c ebpf/netlat.c ebpf/sslwatch.c
+EBPF_SRC := ebpf/ebpf.c ebpf/netlat.c ebpf/sslwatch.c ebpf/redirect.c
 DAEMON_LIBS += -lbpf
 else
 EBPF_SRC := ebpf/nobpf.c
@@ -69,6 +69,7 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/sse.c daemon/dialect.c daemon/dialect_stream.c daemon/inject.c \
 	daemon/metrics.c daemon/netwatch.c daemon/netview.c daemon/systemd.c \
 	daemon/relay.c daemon/ca.c daemon/tlshello.c daemon/tlsterm.c \
+	daemon/kredir.c \
 	$(EBPF_SRC)
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c shim/elf.c shim/dl.c
 CTL_SRC := ctl/llmfbctl.c ctl/top.c ctl/ca.c common/ctl_client.c
@@ -138,6 +139,7 @@ $(B)/ebpf/%.skel.h: $(B)/ebpf/%.bpf.o
 $(B)/obj/ebpf/%.o: ALL_CFLAGS += -I$(B)/ebpf
 $(B)/obj/ebpf/netlat.o: $(B)/ebpf/netlat.skel.h
 $(B)/obj/ebpf/sslwatch.o: $(B)/ebpf/sslwatch.skel.h
+$(B)/obj/ebpf/redirect.o: $(B)/ebpf/connredir.skel.h
 
 # Unit tests reach into the daemon's modules; llmfbctl into its config.
 $(B)/obj/tests/unit/%.o: ALL_CFLAGS += -Idaemon

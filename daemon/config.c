@@ -1467,6 +1467,28 @@ load_ca(struct cctx *x, struct config *c, const struct ynode *n)
 	return 0;
 }
 
+/* redirect: { cgroup: PATH, port: N }: the eBPF connect redirection. */
+static int
+load_redirect(struct cctx *x, struct config *c, const struct ynode *n)
+{
+	static const char *const keys[] = { "cgroup", "port", NULL };
+	const struct ynode *v;
+
+	if (check_keys(x, n, "redirect", keys) < 0)
+		return -1;
+	if ((v = ynode_get(n, "cgroup")) == NULL)
+		return cerr(x, n, "redirect: cgroup is required (a cgroup v2 "
+		    "directory, e.g. /sys/fs/cgroup/system.slice/x.service)");
+	if (get_str(x, v, "redirect.cgroup", &c->redirect_cgroup) < 0)
+		return -1;
+	if (c->redirect_cgroup[0] != '/')
+		return cerr(x, v, "redirect.cgroup must be an absolute path");
+	if ((v = ynode_get(n, "port")) != NULL &&
+	    get_int(x, v, "redirect.port", 0, 65535, &c->redirect_port) < 0)
+		return -1;
+	return 0;
+}
+
 static struct config *
 config_from_tree(struct cctx *x, const struct ynode *root)
 {
@@ -1475,7 +1497,7 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		"targets", "defaults", "routes", "breaker", "state_dir",
 		"events", "control_group", "metrics_listen", "ebpf",
 		"bypass_watch", "network_watch", "exclude", "stop_timeout",
-		"ca", NULL };
+		"ca", "redirect", NULL };
 	struct config *c = xcalloc(1, sizeof(*c));
 	struct policy defaults;
 	const struct ynode *v;
@@ -1590,6 +1612,9 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 	if (c->state_dir == NULL)
 		c->state_dir = xstrdup(CONFIG_DEFAULT_STATE_DIR);
 	if ((v = ynode_get(root, "ca")) != NULL && load_ca(x, c, v) < 0)
+		goto out;
+	if ((v = ynode_get(root, "redirect")) != NULL &&
+	    load_redirect(x, c, v) < 0)
 		goto out;
 	if (c->ca_dir == NULL) {
 		size_t n = strlen(c->state_dir) + sizeof("/ca");
@@ -1716,6 +1741,7 @@ config_unref(struct config *c)
 	free(c->ca_file);
 	free(c->state_dir);
 	free(c->ca_dir);
+	free(c->redirect_cgroup);
 	free(c->events);
 	free(c->control_gids);
 	free(c->metrics_addr);

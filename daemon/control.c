@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "inject.h"
+#include "kredir.h"
 #include "ladder.h"
 #include "log.h"
 #include "metrics.h"
@@ -589,7 +590,7 @@ control_status(struct daemon *d)
 		json_array_append_new(hosts, json_string(c->intercept[i]));
 	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:I, "
 	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, "
-	    "s:o, s:I, s:o, s:o, s:o}",
+	    "s:o, s:I, s:o, s:o, s:o, s:o}",
 	    "version", LLMFB_VERSION,
 	    "pid", (json_int_t)getpid(),
 	    "uptime_s", (json_int_t)(time(NULL) - d->started),
@@ -614,7 +615,8 @@ control_status(struct daemon *d)
 	    "followers", (json_int_t)followers(d->control),
 	    "ebpf", netview_status_ebpf(d->netview),
 	    "network", netview_status_network(d->netview),
-	    "ca", status_ca(d));
+	    "ca", status_ca(d),
+	    "redirect", kredir_status(d->kredir));
 }
 
 /* events [N] [FILTER...]: the latest N records that pass, oldest

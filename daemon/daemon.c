@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "hostsfile.h"
+#include "kredir.h"
 #include "log.h"
 #include "metrics.h"
 #include "netview.h"
@@ -439,6 +440,7 @@ daemon_start(struct daemon *d, struct config *cfg)
 		return -EIO;
 	if ((d->control = control_new(d, cfg->control, control_fd)) == NULL)
 		return -EIO;
+	d->kredir = kredir_start(d, cfg);
 	if (cfg->metrics_addr != NULL && (d->metrics = metrics_http_new(d,
 	    cfg->metrics_addr, cfg->metrics_port)) == NULL)
 		return -EIO;
@@ -580,6 +582,7 @@ reload(struct daemon *d, char *err, size_t errlen)
 	d->cfg = c;
 	netview_reload(d->netview, c);
 	ca_update(d, c);
+	kredir_reload(d->kredir, c);
 	d->reloads++;
 	log_info("reloaded %s: %zu routes, %zu targets", c->path, c->nroutes,
 	    c->ntargets);
@@ -602,6 +605,7 @@ daemon_free(struct daemon *d)
 		timer_cancel(d->loop, &d->stop_timer);
 		timer_cancel(d->loop, &d->watchdog);
 	}
+	kredir_free(d->kredir);
 	terms_free(d->terms);	/* they give their users' places back */
 	relays_free(d->relays);
 	ca_free(d->ca);

@@ -21,6 +21,7 @@ struct metrics_http;
 struct netview;
 struct relays;
 struct terms;
+struct kredir;
 struct ca;
 
 struct daemon {
@@ -39,6 +40,7 @@ struct daemon {
 	struct netview	*netview;	/* eBPF and netlink */
 	struct relays	*relays;	/* connections carried untouched */
 	struct terms	*terms;		/* TLS terminated with the CA's */
+	struct kredir	*kredir;	/* connects sent by eBPF, or NULL */
 	struct ca	*ca;		/* the local CA, when enabled and
 					 * loaded */
 	char		 ca_error[256];	/* why it is not, when enabled */

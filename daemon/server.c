@@ -1233,6 +1233,12 @@ conn_new(struct server *s, int fd, uid_t uid)
 	return c;
 }
 
+void
+server_user_hold(struct server *s, uid_t uid)
+{
+	user_take(s, uid, UINT32_MAX);
+}
+
 int
 server_adopt(struct server *s, int fd, uid_t uid, const struct caller *who)
 {

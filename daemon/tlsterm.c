@@ -1,4 +1,5 @@
 /* Terminating TLS with the local CA's leaves: see tlsterm.h. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,9 @@
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
+#include "ebpf.h"
 #include "events.h"
+#include "kredir.h"
 #include "log.h"
 #include "relay.h"
 #include "server.h"
@@ -55,6 +58,10 @@ struct term {
 	uint64_t	 app_bytes;	/* plaintext the client sent */
 	char		 host[254];
 	int		 port;
+	bool		 kernel;	/* redirected by the kernel: host
+					 * comes from the hello */
+	struct redirect_orig orig;	/* ... and where it was going */
+	char		 orig_addr[INET6_ADDRSTRLEN];
 	struct caller	 who;
 	uint64_t	 start_ms;
 };
@@ -563,12 +570,19 @@ term_to_relay(struct term *t, const char *why)
 	struct terms *ts = t->ts;
 	int fd = t->cw.fd;
 
-	log_debug("tls %s:%d: %s: relayed untouched", t->host, t->port, why);
+	log_debug("tls %s:%d: %s: relayed untouched", t->host[0] ? t->host :
+	    t->orig_addr, t->port, why);
 	watch(ts->d->loop, &t->cw, &t->cw_on, 0);
 	t->cw.fd = -1;
-	relay_start(ts->d->relays, fd, &t->who, t->host, t->port,
-	    "tls-not-virtual", buf_head(&t->hello), buf_pending(&t->hello),
-	    buf_head(&t->cout), buf_pending(&t->cout));
+	if (t->kernel && t->host[0] == '\0')
+		relay_start_addr(ts->d->relays, fd, &t->who, t->orig_addr,
+		    t->orig_addr, t->port, "kernel-not-ours",
+		    buf_head(&t->hello), buf_pending(&t->hello));
+	else
+		relay_start(ts->d->relays, fd, &t->who, t->host, t->port,
+		    t->kernel ? "kernel-not-served" : "tls-not-virtual",
+		    buf_head(&t->hello), buf_pending(&t->hello),
+		    buf_head(&t->cout), buf_pending(&t->cout));
 	t->ended = true;	/* its user's place went with the socket */
 	timer_cancel(ts->d->loop, &t->timer);
 	buf_free(&t->hello);
@@ -603,6 +617,22 @@ term_decide(struct term *t)
 	if (h != TLS_HELLO_OK) {
 		term_to_relay(t, "no whole ClientHello");
 		return;
+	}
+	if (t->kernel) {
+		/* The name must be intercepted and have the address the
+		 * program was going to: llmfbd serves no other name, and
+		 * carries a shared address's other names where they went. */
+		if (sni[0] == '\0' || !config_intercepts(d->cfg, sni,
+		    strlen(sni)) || !(t->orig.synthetic ||
+		    kredir_has(d->kredir, sni, &t->orig))) {
+			term_to_relay(t, "not an intercepted host's name");
+			return;
+		}
+		snprintf(t->host, sizeof(t->host), "%s", sni);
+		if (d->ca == NULL) {
+			term_to_relay(t, "no CA");
+			return;
+		}
 	}
 	if (sni[0] == '\0' || strcmp(sni, t->host) != 0) {
 		term_to_relay(t, "its server name is not the host it "
@@ -691,6 +721,22 @@ term_start(struct terms *ts, int fd, const struct caller *who,
 		return;
 	}
 	term_decide(t);
+}
+
+void
+term_start_kernel(struct terms *ts, int fd, const struct caller *who,
+    const struct redirect_orig *o)
+{
+	struct term *t;
+
+	/* Started as any other, with no host yet: term_decide reads it
+	 * from the hello. */
+	term_start(ts, fd, who, "", o->port, NULL, 0, NULL, 0);
+	if ((t = ts->list) == NULL || t->cw.fd != fd || t->ended)
+		return;
+	t->kernel = true;
+	t->orig = *o;
+	inet_ntop(o->family, o->addr, t->orig_addr, sizeof(t->orig_addr));
 }
 
 /* ---- the end --------------------------------------------------------- */

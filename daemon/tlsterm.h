@@ -42,4 +42,12 @@ void term_start(struct terms *t, int fd, const struct caller *who,
     const char *host, int port, const void *pending, size_t npending,
     const void *out, size_t nout);
 
+/* The same for a connection the kernel redirected (kredir.c): no host
+ * is known but from its ClientHello, which is served when it names an
+ * intercepted host that resolves to o's address (or o is in the shim's
+ * synthetic range); anything else is carried to o untouched. */
+struct redirect_orig;
+void term_start_kernel(struct terms *t, int fd, const struct caller *who,
+    const struct redirect_orig *o);
+
 #endif

@@ -368,6 +368,117 @@ c_many() {
 	finish "ca: 200 requests on a terminated connection and 60 terminated connections one after another: all answered, none left open"
 }
 
+# kr_go CGROUP HOSTS URL [JSON]: the unmodified Go client (no shim) in
+# the cgroup CGROUP, api.openai.com looked up in HOSTS (a mount namespace
+# of its own), trusting the test CA and the local CA; each resolver in
+# turn, one line each.
+kr_go() {
+	local cg=$1 hosts=$2 dns
+	shift 2
+	for dns in go cgo; do
+		# shellcheck disable=SC2016 # $0 and $@ are the inner sh's
+		timeout 25 unshare --mount sh -c 'mount --bind "$0" /etc/hosts &&
+		    echo $$ >"$1/cgroup.procs" && shift && exec "$@"' "$hosts" \
+		    "$cg" env GODEBUG=netdns=$dns SSL_CERT_FILE="$KR_DIR/both.pem" \
+		    "$B/goclient" "$@" 2>&1
+	done
+}
+
+# The kernel path (redirect:): Go net/http makes its own connects, which
+# no shim sees; llmfbd's eBPF programs, attached to a child cgroup made
+# for the case (never the root), send them to its loopback listener, and
+# the call is served through the ladder (both resolvers); with the CA
+# off, carried to the origin untouched; other destinations untouched;
+# with llmfbd away, straight out.  An unusable cgroup: llmfbd runs and
+# says why.
+c_kernel() {
+	local root cg out n0 pid
+	KR_DIR=$STACK_DIR/kr
+	ca_setup || return
+	if [ "$(id -u)" != 0 ] || [ ! -x "$B/goclient" ]; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - ca: the kernel path (needs root and Go)"
+		return
+	fi
+	root=$(findmnt -n -t cgroup2 -o TARGET | head -1)
+	if [ -z "$root" ]; then
+		SKIP=$((SKIP + 1))
+		echo "# skip - ca: the kernel path (no cgroup v2 mounted)"
+		return
+	fi
+	cg=$root/llmfb-test-$$
+	mkdir -p "$KR_DIR" "$cg"
+	# llmfbd and Go both find api.openai.com at 127.0.0.2 (port 443:
+	# nothing listens there, so only a redirect answers).
+	{ cat /etc/hosts; echo "127.0.0.2 api.openai.com"; } >"$KR_DIR/hosts"
+	sed -e "s|$CA_DIR|$KR_DIR|g" -e '/^intercept:/s/, api.anthropic.com//' \
+	    "$CA_CFG" >"$KR_DIR/llmfb.yaml"
+	echo "redirect: { cgroup: $cg }" >>"$KR_DIR/llmfb.yaml"
+	# shellcheck disable=SC2016 # the inner sh's
+	unshare --mount sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' \
+	    "$KR_DIR/hosts" "$B/llmfbd" -d -c "$KR_DIR/llmfb.yaml" \
+	    >"$KR_DIR/log" 2>&1 &
+	pid=$!
+	STACK_PIDS="$STACK_PIDS $pid"
+	wait_for "llmfbd with redirect" "$B/llmfbctl" -s "$KR_DIR/control.sock" status
+	wait_for "the addresses" sh -c "[ \"\$('$B/llmfbctl' -s \
+	    '$KR_DIR/control.sock' --json status | jq .redirect.addresses)\" -ge 1 ]"
+	cat "$STACK_DIR/certs/ca.pem" "$KR_DIR/llmfb.sock.ca.pem" >"$KR_DIR/both.pem"
+	krctl() { "$B/llmfbctl" -s "$KR_DIR/control.sock" "$@"; }
+	expect_eq redirect-on "$(krctl --json status | jq .redirect.on)" true
+	n0=$(krctl --json status | jq '.ca.terminated.ok // 0')
+	mock_reset
+	mock_script primary 'status=503' 'status=503'
+	out=$(kr_go "$cg" "$KR_DIR/hosts" "$CA_OAI" "$CHAT")
+	expect_eq served-both-resolvers "$(grep -c \
+	    'code=200 body=.*Hello from secondary' <<<"$out")" 2
+	expect_eq primary-tried "$(mock_stat primary requests)" 2
+	expect_eq accepted "$(krctl --json status | jq .redirect.accepted)" 2
+	expect_eq terminated "$(krctl --json status | jq '.ca.terminated.ok // 0')" \
+	    $((n0 + 2))
+	expect_match caller "$(krctl --json events 5 | jq -r .caller.exe | sort -u)" \
+	    '/goclient'
+	# Another destination, from the same cgroup: untouched.
+	mock_reset
+	out=$(kr_go "$cg" "$KR_DIR/hosts" "$MOCK_URL/v1/models")
+	expect_eq others-untouched "$(grep -c 'code=200 body=.*"mock":"default"' \
+	    <<<"$out")" 2
+	expect_eq others-not-accepted "$(krctl --json status | jq .redirect.accepted)" 2
+	# The CA off: redirected, and carried to the origin (the mock, by
+	# upstream.connect_to) untouched.
+	sed -i 's/^ca: { enabled: true,/ca: { enabled: false,/' "$KR_DIR/llmfb.yaml"
+	krctl reload >/dev/null
+	mock_reset
+	mock_script primary 'status=503' 'status=503'
+	out=$(kr_go "$cg" "$KR_DIR/hosts" "$CA_OAI" "$CHAT")
+	expect_eq ca-off-untouched "$(grep -c 'code=200 body=.*Hello from default' \
+	    <<<"$out")" 2
+	expect_eq ca-off-no-ladder "$(mock_stat primary requests)" 0
+	# llmfbd away: its programs go with it, and the same client goes
+	# straight out (here to the mock's port).
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+	{ cat /etc/hosts; echo "127.0.0.1 api.openai.com"; } >"$KR_DIR/hosts-away"
+	mock_reset
+	out=$(kr_go "$cg" "$KR_DIR/hosts-away" \
+	    "https://api.openai.com:$MOCK_PORT/v1/chat/completions" "$CHAT")
+	expect_eq away-direct "$(grep -c 'code=200 body=.*Hello from default' \
+	    <<<"$out")" 2
+	# A cgroup that is not there: llmfbd runs, serves, says why.
+	sed -i "s|^redirect: .*|redirect: { cgroup: $cg-none }|" "$KR_DIR/llmfb.yaml"
+	"$B/llmfbd" -c "$KR_DIR/llmfb.yaml" >"$KR_DIR/log2" 2>&1 &
+	pid=$!
+	wait_for "llmfbd without redirect" "$B/llmfbctl" -s "$KR_DIR/control.sock" status
+	out=$(krctl --json status | jq -c .redirect)
+	expect_match degraded "$out" '"on":false.*"why":"cgroup .*-none: No such file'
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+	grep -h -A30 -E 'Sanitizer|runtime error' "$KR_DIR/log" \
+	    >>"$STACK_DIR/sanitizer.log" 2>/dev/null || true
+	rmdir "$cg"
+	finish "ca: the kernel path: Go net/http (both resolvers, no shim) in a cgroup, redirected by eBPF and served through the ladder; other destinations untouched; CA off: carried untouched; llmfbd away: direct; no cgroup: runs and says why"
+}
+
 ca_cases() {
 	c_terminated
 	c_off
@@ -376,6 +487,7 @@ ca_cases() {
 	c_run
 	c_ctl
 	c_many
+	c_kernel
 	if [ -n "${CA_PID:-}" ]; then
 		# Its findings (a sanitized llmfbd) join the suite's.
 		kill "$CA_PID" 2>/dev/null
