@@ -330,6 +330,36 @@ print_net(const json_t *st)
 }
 
 /* Connections handed over that llmfb let be, and those it refused. */
+/* The local CA and the kernel path, when configured. */
+static void
+print_ca(const json_t *st)
+{
+	const json_t *ca = json_object_get(st, "ca"), *r, *t;
+
+	if (json_is_true(json_object_get(ca, "enabled"))) {
+		t = json_object_get(ca, "terminated");
+		if (json_is_true(json_object_get(ca, "loaded")))
+			printf("local CA   on (%s): terminated: ok %lld, "
+			    "rejected by the client %lld, failed %lld; open "
+			    "%lld\n", jstr(ca, "cert", "?"), jnum(t, "ok"),
+			    jnum(t, "rejected"), jnum(t, "failed"),
+			    jnum(ca, "open"));
+		else
+			printf("local CA   off: %s\n", jstr(ca, "error", "?"));
+	}
+	r = json_object_get(st, "redirect");
+	if (json_object_get(r, "cgroup") == NULL)
+		return;
+	if (json_is_true(json_object_get(r, "on")))
+		printf("redirect   on, cgroup %s, to port %lld: %lld addresses, "
+		    "%lld connections\n", jstr(r, "cgroup", "?"),
+		    jnum(r, "port"), jnum(r, "addresses"),
+		    jnum(r, "accepted"));
+	else
+		printf("redirect   off (cgroup %s): %s\n", jstr(r, "cgroup",
+		    "?"), jstr(r, "why", "?"));
+}
+
 static void
 print_unserved(const json_t *st)
 {
@@ -372,6 +402,7 @@ print_status(const json_t *st)
 		printf(" %s", json_string_value(v));
 	printf("\n");
 	print_unserved(st);
+	print_ca(st);
 	print_net(st);
 	print_routes(st);
 	print_targets(st);

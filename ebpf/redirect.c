@@ -65,7 +65,13 @@ redirect_open(struct redirect **out, const char *cgroup, pid_t self,
 		if ((r->link[i] = bpf_program__attach_cgroup(progs[i],
 		    r->cgfd)) == NULL) {
 			e = -errno;
-			ebpf_explain(e, "attach to the cgroup", why, whylen);
+			if (e == -EPERM || e == -EACCES)
+				snprintf(why, whylen, "no permission to attach "
+				    "to cgroup %s (needs root, or CAP_BPF and "
+				    "CAP_NET_ADMIN)", cgroup);
+			else
+				ebpf_explain(e, "attach to the cgroup", why,
+				    whylen);
 			goto fail;
 		}
 	}

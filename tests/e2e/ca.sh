@@ -255,6 +255,8 @@ c_untrusted() {
 	expect_match event "$ev" '"host":"api.openai.com".*"tls":"terminated"'
 	expect_match metric "$(cactl metrics)" \
 	    'llmfb_tls_terminated_total\{result="rejected"\} [1-9]'
+	expect_match status-line "$(cactl status)" \
+	    'local CA   on .*rejected by the client [1-9]'
 	finish "ca: $(ca_kinds | tr '\n' ' ')not trusting the CA fail as on an untrusted certificate; counted (status, metric, event)"
 }
 
@@ -426,6 +428,7 @@ c_kernel() {
 	cat "$STACK_DIR/certs/ca.pem" "$KR_DIR/llmfb.sock.ca.pem" >"$KR_DIR/both.pem"
 	krctl() { "$B/llmfbctl" -s "$KR_DIR/control.sock" "$@"; }
 	expect_eq redirect-on "$(krctl --json status | jq .redirect.on)" true
+	expect_match status-line "$(krctl status)" 'redirect   on, cgroup .*: 1 addresses'
 	n0=$(krctl --json status | jq '.ca.terminated.ok // 0')
 	mock_reset
 	mock_script primary 'status=503' 'status=503'
@@ -471,6 +474,7 @@ c_kernel() {
 	wait_for "llmfbd without redirect" "$B/llmfbctl" -s "$KR_DIR/control.sock" status
 	out=$(krctl --json status | jq -c .redirect)
 	expect_match degraded "$out" '"on":false.*"why":"cgroup .*-none: No such file'
+	expect_match degraded-said "$(krctl status)" 'redirect   off .*No such file'
 	kill "$pid"
 	wait "$pid" 2>/dev/null
 	grep -h -A30 -E 'Sanitizer|runtime error' "$KR_DIR/log" \
