@@ -1,6 +1,7 @@
 # The local CA (ca: in the config): programs whose TLS the shim cannot
 # virtualise (NodeSource's /usr/bin/node with its OpenSSL linked in, the
-# npm SDKs on it, wget and gnutls-cli on GnuTLS), unmodified, served
+# npm SDKs on it, Bun and a Bun-compiled executable with BoringSSL, wget
+# and gnutls-cli on GnuTLS), unmodified, served
 # through the ladder once they trust the CA; carried untouched with the
 # CA off; straight out with llmfbd away; failing as on any untrusted
 # certificate, and counted, when they do not trust it.  Sourced by
@@ -86,6 +87,14 @@ ca_client() {
 		"${wrap[@]}" env "${SHIM_ENV[@]}" NODE_EXTRA_CA_CERTS="$trust" \
 		    node tests/e2e/nodeclient.js "${kind#node-}" "$url" "$data" \
 		    "$([ "$how" = stream ] && echo stream)" 2>&1 ;;
+	bun)
+		"${wrap[@]}" env "${SHIM_ENV[@]}" NODE_EXTRA_CA_CERTS="$trust" \
+		    "$CA_BUN" tests/e2e/nodeclient.js fetch "$url" "$data" \
+		    "$([ "$how" = stream ] && echo stream)" 2>&1 ;;
+	bun-compiled)
+		"${wrap[@]}" env "${SHIM_ENV[@]}" NODE_EXTRA_CA_CERTS="$trust" \
+		    "$STACK_DIR/bunclient" fetch "$url" "$data" \
+		    "$([ "$how" = stream ] && echo stream)" 2>&1 ;;
 	openai|anthropic)
 		"${wrap[@]}" env "${SHIM_ENV[@]}" NODE_EXTRA_CA_CERTS="$trust" \
 		    NODE_PATH="$CA_MODS" "${CA_SDK_ENV[@]}" \
@@ -107,8 +116,11 @@ ca_client() {
 # The kinds this machine has, and the SDKs if npm gave them.
 ca_kinds() {
 	local k
-	for k in node-fetch node-https openai anthropic wget gnutls; do
+	for k in node-fetch node-https openai anthropic bun bun-compiled wget \
+	    gnutls; do
 		case $k in
+		bun) [ -n "${CA_BUN:-}" ] || continue ;;
+		bun-compiled) [ -x "$STACK_DIR/bunclient" ] || continue ;;
 		node-*) command -v node >/dev/null || continue ;;
 		openai|anthropic) [ -n "${CA_MODS:-}" ] || continue ;;
 		wget) command -v wget >/dev/null || continue ;;
@@ -126,7 +138,7 @@ ca_want() {
 	anthropic) [ "$who" = secondary ] && who=asecondary
 		echo "^text=Hello from $who events=[1-9]" ;;
 	openai) echo "^text=Hello from $who events=[1-9]" ;;
-	node-*) echo "code=200 .*Hello from $who" ;;
+	node-*|bun*) echo "code=200 .*Hello from $who" ;;
 	*) echo "Hello from $who" ;;
 	esac
 }
@@ -139,6 +151,12 @@ ca_setup() {
 		return 1
 	fi
 	CA_MODS=$(tests/npm.sh 2>"$STACK_DIR/ca-npm.err") || CA_MODS=""
+	CA_BUN=$(tests/bun.sh 2>"$STACK_DIR/ca-bun.err") || CA_BUN=""
+	# A single-file executable, as Claude Code's native build is one
+	# (bun build --compile: the runtime and the script, offline).
+	[ -z "$CA_BUN" ] || (cd "$STACK_DIR" && "$CA_BUN" build --compile \
+	    "$OLDPWD/tests/e2e/nodeclient.js" --outfile bunclient) \
+	    >"$STACK_DIR/ca-bun-build.log" 2>&1 || rm -f "$STACK_DIR/bunclient"
 	ca_daemon
 }
 
@@ -159,7 +177,8 @@ c_terminated() {
 			mock_script aprimary 'status=529'
 			out=$(ca_client "$k" "$how" "$CA_DIR/both.pem")
 			want=$(ca_want "$k" secondary)
-			[ "$how" = stream ] && [ "${k%%-*}" = node ] &&
+			[ "$how" = stream ] && { [ "${k%%-*}" = node ] ||
+			    [ "${k%%-*}" = bun ]; } &&
 			    want='code=200 .*data: \[DONE\]'
 			expect_match "$k-$how" "$out" "$want"
 			expect_eq "$k-$how-primary-tried" "$(($(mock_stat primary \
