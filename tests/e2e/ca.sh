@@ -431,7 +431,8 @@ c_kernel() {
 	mkdir -p "$KR_DIR" "$cg"
 	# llmfbd and Go both find api.openai.com at 127.0.0.2 (port 443:
 	# nothing listens there, so only a redirect answers).
-	{ cat /etc/hosts; echo "127.0.0.2 api.openai.com"; } >"$KR_DIR/hosts"
+	{ cat /etc/hosts; echo "127.0.0.2 api.openai.com other.llmfb.test"; } \
+	    >"$KR_DIR/hosts"
 	sed -e "s|$CA_DIR|$KR_DIR|g" -e '/^intercept:/s/, api.anthropic.com//' \
 	    "$CA_CFG" >"$KR_DIR/llmfb.yaml"
 	echo "redirect: { cgroup: $cg }" >>"$KR_DIR/llmfb.yaml"
@@ -466,6 +467,19 @@ c_kernel() {
 	expect_eq others-untouched "$(grep -c 'code=200 body=.*"mock":"default"' \
 	    <<<"$out")" 2
 	expect_eq others-not-accepted "$(krctl --json status | jq .redirect.accepted)" 2
+	# Another name on an intercepted host's address (as on a CDN): carried
+	# to that address untouched, by llmfbd's own connect, which is never
+	# redirected, though llmfbd is in the cgroup now (redirected, it would
+	# come back to llmfbd again and again).
+	echo "$pid" >"$cg/cgroup.procs"
+	n0=$(krctl --json status | jq .redirect.accepted)
+	out=$(kr_go "$cg" "$KR_DIR/hosts" https://other.llmfb.test/v1/models)
+	expect_eq other-name-fails-as-direct "$(grep -c 'connection refused\|EOF\|reset' \
+	    <<<"$out")" 2
+	expect_eq own-connects-exempt "$(krctl --json status | jq .redirect.accepted)" \
+	    $((n0 + 2))
+	expect_eq other-name-relayed "$(krctl --json status |
+	    jq '.unserved["kernel-not-ours"] // 0')" 2
 	# The CA off: redirected, and carried to the origin (the mock, by
 	# upstream.connect_to) untouched.
 	sed -i 's/^ca: { enabled: true,/ca: { enabled: false,/' "$KR_DIR/llmfb.yaml"
