@@ -32,7 +32,8 @@ LDFLAGS	?=
 
 PKGS_DAEMON := libcurl jansson yaml-0.1 libnl-route-3.0
 DAEMON_CFLAGS := $(shell pkg-config --cflags $(PKGS_DAEMON) 2>/dev/null)
-DAEMON_LIBS := $(shell pkg-config --libs $(PKGS_DAEMON) 2>/dev/null) -lhttp_parser
+DAEMON_LIBS := $(shell pkg-config --libs $(PKGS_DAEMON) 2>/dev/null) -lhttp_parser \
+	-lssl -lcrypto
 
 # eBPF: built when clang, bpftool and libbpf are there (BPF=1), else
 # llmfbd links ebpf/nobpf.c and says at run time that it has none.
@@ -45,7 +46,7 @@ BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
 	   -Iebpf -I/usr/include/$(shell $(CC) -dumpmachine)
 ifeq ($(BPF),1)
-EBPF_SRC := ebpf/ebpf.c ebpf/netlat.c ebpf/sslwatch.c
+EBPF_SRC := ebpf/ebpf.c ebpf/netlat.c ebpf/sslwatch.c ebpf/redirect.c
 DAEMON_LIBS += -lbpf
 else
 EBPF_SRC := ebpf/nobpf.c
@@ -67,10 +68,11 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/budget.c daemon/caller.c daemon/latency.c daemon/events.c \
 	daemon/sse.c daemon/dialect.c daemon/dialect_stream.c daemon/inject.c \
 	daemon/metrics.c daemon/netwatch.c daemon/netview.c daemon/systemd.c \
-	daemon/relay.c \
+	daemon/relay.c daemon/ca.c daemon/tlshello.c daemon/tlsterm.c \
+	daemon/kredir.c \
 	$(EBPF_SRC)
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c shim/elf.c shim/dl.c
-CTL_SRC := ctl/llmfbctl.c ctl/top.c common/ctl_client.c
+CTL_SRC := ctl/llmfbctl.c ctl/top.c ctl/ca.c common/ctl_client.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
 DAEMON_LIB_OBJ := $(DAEMON_LIB_SRC:%.c=$(B)/obj/%.o)
@@ -81,7 +83,7 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
 UNIT_TESTS := util config ladder route preamble breaker answer budget \
 	caller latency sse dialect dialect_stream inject metrics netwatch \
-	config_lint
+	config_lint ca
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
@@ -138,6 +140,7 @@ $(B)/ebpf/%.skel.h: $(B)/ebpf/%.bpf.o
 $(B)/obj/ebpf/%.o: ALL_CFLAGS += -I$(B)/ebpf
 $(B)/obj/ebpf/netlat.o: $(B)/ebpf/netlat.skel.h
 $(B)/obj/ebpf/sslwatch.o: $(B)/ebpf/sslwatch.skel.h
+$(B)/obj/ebpf/redirect.o: $(B)/ebpf/connredir.skel.h
 
 # Unit tests reach into the daemon's modules; llmfbctl into its config.
 $(B)/obj/tests/unit/%.o: ALL_CFLAGS += -Idaemon
@@ -158,9 +161,9 @@ $(B)/llmfbd: $(B)/obj/daemon/main.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
 
 # llmfbctl check reads a config as llmfbd does: the same parser.
 $(B)/llmfbctl: $(CTL_OBJ) $(B)/obj/daemon/config.o $(B)/obj/daemon/ynode.o \
-	$(COMMON_OBJ)
+	$(B)/obj/daemon/ca.o $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -ljansson -lyaml
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -ljansson -lyaml -lssl -lcrypto
 
 $(B)/llmfb-mock: $(B)/obj/tests/mock/mock.o $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")

@@ -48,11 +48,17 @@
 #    by llmfbd, untouched; against the same program going direct.  Kept
 #    alive (RELAY_N requests on one connection) and a new connection per
 #    request (RELAY_M), RELAY_ROUNDS rounds, interleaved; medians.
+# 8. Terminated TLS (issue 20): the same node program through the shim to
+#    an llmfbd with the local CA on (its TLS terminated by llmfbd), against
+#    it going direct and against Debian's Node 18 (system libssl: virtual
+#    TLS, the same V8 and http stack) through the shim; kept alive and a
+#    new connection per request, as part 7; and llmfbd's CPU time per
+#    request for each path.
 #
 # The tools (llmfb-bench, llmfb-hotpath, llmfb-xlate) come from `make
 # tools`.  Not a test: nothing here can fail the build.  SKIP_CURL=1,
 # SKIP_HOT=1, SKIP_PY=1, SKIP_XLATE=1, SKIP_EBPF=1, SKIP_PRELOAD=1,
-# SKIP_RELAY=1 leave a part out.
+# SKIP_RELAY=1, SKIP_TERM=1 leave a part out.
 set -eu
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -653,3 +659,104 @@ relay_part() {
 }
 
 [ -n "${SKIP_RELAY:-}" ] || relay_part
+
+# ---- 8. terminated TLS: the local CA ----------------------------------------
+
+TERM_ROUNDS=${TERM_ROUNDS:-5}
+TERM_N=${TERM_N:-1000}
+TERM_M=${TERM_M:-100}
+
+# llmfbd's CPU time so far (user + system), in clock ticks.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+term_part() {
+	local r out v f dir=$STACK_DIR/bterm pid n18="" t0 hz
+	local url=https://api.llmfb.test/v1/models
+	if ! command -v node >/dev/null; then
+		echo "(part 8 skipped: no node)"
+		return
+	fi
+	hz=$(getconf CLK_TCK)
+	[ "$(id -u)" = 0 ] && n18=$(tests/node18.sh 2>/dev/null) || n18=""
+	mkdir -p "$dir"
+	cat >"$dir/llmfb.yaml" <<-EOF
+	listen: $dir/llmfb.sock
+	control: $dir/control.sock
+	intercept: [api.llmfb.test]
+	ebpf: off
+	network_watch: false
+	ca: { enabled: true, dir: $dir/ca }
+	upstream:
+	  ca_file: $STACK_DIR/certs/ca.pem
+	  connect_to: ["api.llmfb.test:443:127.0.0.1:$MOCK_PORT"]
+	EOF
+	"$B/llmfbd" -c "$dir/llmfb.yaml" >"$dir/log" 2>&1 &
+	pid=$!
+	STACK_PIDS="$STACK_PIDS $pid"
+	wait_for "llmfbd with the CA" "$B/llmfbctl" -s "$dir/control.sock" status
+	wait_for "its CA" test -s "$dir/llmfb.sock.ca.pem"
+	cat "$STACK_DIR/certs/ca.pem" "$dir/llmfb.sock.ca.pem" >"$dir/both.pem"
+	for v in direct term virtual; do : >"$STACK_DIR/term.$v"; done
+	for r in $(seq "$TERM_ROUNDS"); do
+		for v in direct term virtual; do
+			t0=$(ticks "$pid")
+			case $v in
+			direct)
+				out=$("${NOSHIM[@]}" NODE_EXTRA_CA_CERTS="$STACK_DIR/certs/ca.pem" \
+				    node bench/relay.js \
+				    "https://api.llmfb.test:$MOCK_PORT/v1/models" \
+				    "$TERM_N" "$TERM_M" 127.0.0.1) || true ;;
+			term)
+				out=$(env LD_PRELOAD="$STACK_DIR/libllmfb.so" \
+				    LLMFB_SOCKET="$dir/llmfb.sock" \
+				    NODE_EXTRA_CA_CERTS="$dir/both.pem" \
+				    node bench/relay.js "$url" "$TERM_N" "$TERM_M") || true ;;
+			virtual)
+				[ -n "$n18" ] || continue
+				# shellcheck disable=SC2016 # the inner sh's
+				out=$(env LD_PRELOAD="$STACK_DIR/libllmfb.so" \
+				    LLMFB_SOCKET="$dir/llmfb.sock" \
+				    NODE_EXTRA_CA_CERTS="$dir/both.pem" \
+				    unshare --mount sh -c \
+				    'mount --bind "$0/usr/share/nodejs" /usr/share/nodejs &&
+				    LD_LIBRARY_PATH="$0/usr/lib/x86_64-linux-gnu" exec "$0/usr/bin/node" "$@"' \
+				    "$n18" bench/relay.js "$url" "$TERM_N" "$TERM_M") || true ;;
+			esac
+			case $out in
+			err=*|"") echo "(part 8, round $r, $v: ${out:-no output})" ;;
+			esac
+			echo "$out cpu_us=$(( ($(ticks "$pid") - t0) * 1000000 / hz / (TERM_N + TERM_M) ))" \
+			    >>"$STACK_DIR/term.$v"
+		done
+	done
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	tfig() { sed -n "s/.*$2=\([0-9]*\).*/\1/p" "$STACK_DIR/term.$1" | median; }
+	cat <<-EOT
+
+	## 8. Terminated TLS: the local CA (issue 20)
+
+	GET $url by a node program, $TERM_N requests on one kept-alive
+	connection and $TERM_M each on a new one (TCP and TLS handshake
+	included): NodeSource's node direct to the mock; the same through the
+	shim to an llmfbd with the CA on, which terminates its TLS and passes
+	the request on (passthrough: the same server path a call takes);
+	Debian's Node 18 through the shim, its TLS virtual$([ -n "$n18" ] ||
+	    echo " (not run: needs root and tests/node18.sh)").  llmfbd's CPU
+	is its user and system time over the run, per request.
+	$TERM_ROUNDS rounds, interleaved; medians of the rounds.
+
+	| what | direct | terminated | virtual (Node 18) | terminated - direct |
+	|---|---|---|---|---|
+	EOT
+	for f in keepalive_p50_us keepalive_p99_us fresh_p50_us fresh_p99_us \
+	    keepalive_rps cpu_us; do
+		local a b c
+		a=$(tfig direct "$f")
+		b=$(tfig term "$f")
+		c=$(tfig virtual "$f")
+		echo "| $f | ${a:--} | ${b:--} | ${c:--} | $(( ${b:-0} - ${a:-0} )) |"
+	done
+}
+
+[ -n "${SKIP_TERM:-}" ] || term_part

@@ -20,5 +20,7 @@ void fmt_ms(char *out, size_t len, const json_t *v);
 /* llmfbctl top ARGS: the live view (ctl/top.c).  Returns the exit
  * status. */
 int top_main(int argc, char **argv);
+/* llmfbctl ca VERB [-c CONFIG]: the local CA (ctl/ca.c). */
+int ca_main(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "ca.h"
 #include "config.h"
 #include "ctl.h"
 #include "ctl_client.h"
@@ -62,6 +63,10 @@ usage(FILE *f)
 	    "llmfb (eBPF)\n"
 	    "  run [--] PROGRAM ARGS  run PROGRAM with its LLM calls through "
 	    "llmfbd\n"
+	    "  ca init|rotate|install|uninstall [-c CONFIG]\n"
+	    "                         the local CA: make it, replace it, "
+	    "trust it host-wide\n"
+	    "                         or not\n"
 	    "  version                llmfbctl's and the daemon's versions\n"
 	    "\n"
 	    "  -s socket  control socket (default $LLMFB_CONTROL or "
@@ -325,6 +330,36 @@ print_net(const json_t *st)
 }
 
 /* Connections handed over that llmfb let be, and those it refused. */
+/* The local CA and the kernel path, when configured. */
+static void
+print_ca(const json_t *st)
+{
+	const json_t *ca = json_object_get(st, "ca"), *r, *t;
+
+	if (json_is_true(json_object_get(ca, "enabled"))) {
+		t = json_object_get(ca, "terminated");
+		if (json_is_true(json_object_get(ca, "loaded")))
+			printf("local CA   on (%s): terminated: ok %lld, "
+			    "rejected by the client %lld, failed %lld; open "
+			    "%lld\n", jstr(ca, "cert", "?"), jnum(t, "ok"),
+			    jnum(t, "rejected"), jnum(t, "failed"),
+			    jnum(ca, "open"));
+		else
+			printf("local CA   off: %s\n", jstr(ca, "error", "?"));
+	}
+	r = json_object_get(st, "redirect");
+	if (json_object_get(r, "cgroup") == NULL)
+		return;
+	if (json_is_true(json_object_get(r, "on")))
+		printf("redirect   on, cgroup %s, to port %lld: %lld addresses, "
+		    "%lld connections\n", jstr(r, "cgroup", "?"),
+		    jnum(r, "port"), jnum(r, "addresses"),
+		    jnum(r, "accepted"));
+	else
+		printf("redirect   off (cgroup %s): %s\n", jstr(r, "cgroup",
+		    "?"), jstr(r, "why", "?"));
+}
+
 static void
 print_unserved(const json_t *st)
 {
@@ -367,6 +402,7 @@ print_status(const json_t *st)
 		printf(" %s", json_string_value(v));
 	printf("\n");
 	print_unserved(st);
+	print_ca(st);
 	print_net(st);
 	print_routes(st);
 	print_targets(st);
@@ -878,6 +914,43 @@ find_shim(char *out, size_t len)
 	return access(out, R_OK);
 }
 
+/* With the local CA up, what each runtime reads to trust it, for this
+ * program only: Node (and Bun) add NODE_EXTRA_CA_CERTS to their own
+ * roots; OpenSSL, Go, rustls-native-certs, Ruby and Python take
+ * SSL_CERT_FILE in place of the system's, so it names the system's
+ * trust and the CA together; Deno reads DENO_CERT.  A variable the
+ * caller set to the system's trust gets the bundle (the same, and the
+ * CA); one set to anything else is left as it is, and said so. */
+static void
+run_ca_env(const json_t *st)
+{
+	const json_t *ca = json_object_get(st, "ca");
+	const char *cert = jstr(ca, "cert", NULL);
+	const char *bundle = jstr(ca, "bundle", NULL);
+	static const char *const vars[] = { "NODE_EXTRA_CA_CERTS",
+		"SSL_CERT_FILE", "DENO_CERT" };
+	size_t i;
+
+	if (!json_is_true(json_object_get(ca, "loaded")) || cert == NULL ||
+	    bundle == NULL)
+		return;
+	for (i = 0; i < ARRAY_SIZE(vars); i++) {
+		const char *v = strcmp(vars[i], "SSL_CERT_FILE") == 0 ?
+		    bundle : cert, *was = getenv(vars[i]);
+
+		if (was != NULL && strcmp(was, CA_SYSTEM_BUNDLE) == 0) {
+			setenv(vars[i], bundle, 1);
+			continue;
+		}
+		if (was != NULL && *was != '\0') {
+			fprintf(stderr, "llmfbctl: run: %s is set already: "
+			    "the local CA is not added to it\n", vars[i]);
+			continue;
+		}
+		setenv(vars[i], v, 1);
+	}
+}
+
 static int
 cmd_run(int argc, char **argv)
 {
@@ -913,6 +986,7 @@ cmd_run(int argc, char **argv)
 	else
 		fprintf(stderr, "llmfbctl: run: llmfbd is not answering on "
 		    "%s; the program's calls go direct\n", control_path);
+	run_ca_env(doc);
 	json_decref(doc);
 	snprintf(preload, sizeof(preload), "%s%s%s", shim, old && *old ? " " :
 	    "", old && *old ? old : "");
@@ -951,6 +1025,7 @@ static const struct {
 	{ CTL_VERB_METRICS, cmd_metrics, true },
 	{ CTL_VERB_BYPASS, cmd_bypass, true },
 	{ "run", cmd_run, false },
+	{ "ca", ca_main, false },
 	{ CTL_VERB_VERSION, cmd_version, true },
 };
 

@@ -213,6 +213,28 @@ read_cgroup(int dirfd, struct caller *c)
 }
 
 int
+caller_from_pid(pid_t pid, uid_t uid, gid_t gid, struct caller *c)
+{
+	char dir[32];
+	int dirfd;
+
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	c->uid = uid;
+	c->gid = gid;
+	if (pid <= 0)
+		return 0;
+	snprintf(dir, sizeof(dir), "/proc/%ld", (long)pid);
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	read_exe(dirfd, c);
+	read_comm(dirfd, c);
+	read_cgroup(dirfd, c);
+	close(dirfd);
+	return 0;
+}
+
+int
 caller_from_fd(int fd, struct caller *c)
 {
 	struct ucred uc;

@@ -39,6 +39,10 @@ struct caller {
  * when even SO_PEERCRED fails (c is then all empty); /proc reads that fail
  * leave their fields empty. */
 int caller_from_fd(int fd, struct caller *c);
+/* The same for a process the kernel named otherwise (an eBPF program at
+ * its connect): cred stays false, since a process of that uid may have
+ * exited and its pid been reused by the time /proc is read. */
+int caller_from_pid(pid_t pid, uid_t uid, gid_t gid, struct caller *c);
 
 /* From /proc/PID/cgroup text (cgroup v2 "0::/path", or v1 lines
  * "N:ctrls:/path": the "0::" line is preferred, else the name=systemd

@@ -1881,6 +1881,55 @@ check_dead_routes(struct cctx *x, const struct config *c,
 	}
 }
 
+/* ---- ca: the local certificate authority ------------------------- */
+
+/* ca: { enabled: BOOL, dir: PATH }.  The directory defaults to the
+ * state directory's ca/ (read after state_dir). */
+static int
+load_ca(struct cctx *x, struct config *c, const struct ynode *n)
+{
+	static const char *const keys[] = { "enabled", "dir", NULL };
+	const struct ynode *v;
+
+	if (check_keys(x, n, "ca", keys) < 0)
+		return -1;
+	if ((v = ynode_get(n, "enabled")) != NULL &&
+	    get_bool(x, v, "ca.enabled", &c->ca_enabled) < 0)
+		return -1;
+	if ((v = ynode_get(n, "dir")) != NULL) {
+		if (get_str(x, v, "ca.dir", &c->ca_dir) < 0)
+			return -1;
+		if (c->ca_dir[0] != '/')
+			return cerr(x, v, "ca.dir must be an absolute path");
+	}
+	if (c->ca_enabled && c->nintercept == 0)
+		return cerr(x, n, "ca: enabled with no intercepted host: it "
+		    "would have no name to vouch for");
+	return 0;
+}
+
+/* redirect: { cgroup: PATH, port: N }: the eBPF connect redirection. */
+static int
+load_redirect(struct cctx *x, struct config *c, const struct ynode *n)
+{
+	static const char *const keys[] = { "cgroup", "port", NULL };
+	const struct ynode *v;
+
+	if (check_keys(x, n, "redirect", keys) < 0)
+		return -1;
+	if ((v = ynode_get(n, "cgroup")) == NULL)
+		return cerr(x, n, "redirect: cgroup is required (a cgroup v2 "
+		    "directory, e.g. /sys/fs/cgroup/system.slice/x.service)");
+	if (get_str(x, v, "redirect.cgroup", &c->redirect_cgroup) < 0)
+		return -1;
+	if (c->redirect_cgroup[0] != '/')
+		return cerr(x, v, "redirect.cgroup must be an absolute path");
+	if ((v = ynode_get(n, "port")) != NULL &&
+	    get_int(x, v, "redirect.port", 0, 65535, &c->redirect_port) < 0)
+		return -1;
+	return 0;
+}
+
 static struct config *
 config_from_tree(struct cctx *x, const struct ynode *root)
 {
@@ -1889,7 +1938,7 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		"targets", "defaults", "routes", "breaker", "state_dir",
 		"events", "control_group", "metrics_listen", "ebpf",
 		"bypass_watch", "network_watch", "exclude", "stop_timeout",
-		NULL };
+		"ca", "redirect", NULL };
 	struct config *c = xcalloc(1, sizeof(*c));
 	struct policy defaults;
 	const struct ynode *v;
@@ -2015,6 +2064,17 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		c->control = xstrdup(CONFIG_DEFAULT_CONTROL);
 	if (c->state_dir == NULL)
 		c->state_dir = xstrdup(CONFIG_DEFAULT_STATE_DIR);
+	if ((v = ynode_get(root, "ca")) != NULL && load_ca(x, c, v) < 0)
+		goto out;
+	if ((v = ynode_get(root, "redirect")) != NULL &&
+	    load_redirect(x, c, v) < 0)
+		goto out;
+	if (c->ca_dir == NULL) {
+		size_t n = strlen(c->state_dir) + sizeof("/ca");
+
+		c->ca_dir = xcalloc(1, n);
+		snprintf(c->ca_dir, n, "%s/ca", c->state_dir);
+	}
 	if (strcmp(c->listen, c->control) == 0) {
 		cerr(x, ynode_get(root, "control"), "control and listen "
 		    "must be different sockets");
@@ -2142,6 +2202,8 @@ config_unref(struct config *c)
 	free(c->control);
 	free(c->ca_file);
 	free(c->state_dir);
+	free(c->ca_dir);
+	free(c->redirect_cgroup);
 	free(c->events);
 	free(c->control_gids);
 	free(c->metrics_addr);

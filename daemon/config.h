@@ -233,6 +233,15 @@ struct config {
 	bool		  network_watch; /* rtnetlink: lost routes open
 					 * breakers */
 	struct breaker_conf breaker;	/* every target's, unless its own */
+	/* ca: the local CA that terminates TLS the shim cannot virtualise
+	 * (ca.h); off unless enabled. */
+	bool		  ca_enabled;
+	char		 *ca_dir;	/* its key and certificate */
+	/* redirect: connects the shim does not see, sent to llmfbd by
+	 * eBPF in this cgroup (NULL: none), to this loopback port (0:
+	 * any). */
+	char		 *redirect_cgroup;
+	int		  redirect_port;
 	struct provider	 *providers;
 	size_t		  nproviders;
 	struct target	 *targets;

@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "inject.h"
+#include "kredir.h"
 #include "ladder.h"
 #include "log.h"
 #include "metrics.h"
@@ -23,6 +24,7 @@
 #include "relay.h"
 #include "server.h"
 #include "stats.h"
+#include "tlsterm.h"
 #include "util.h"
 
 /* What a follower or an events request wants to see; NULL: any. */
@@ -557,6 +559,43 @@ followers(const struct control *ctl)
 	return n;
 }
 
+/* The local CA: whether it is up, where its public parts are for
+ * programs (llmfbctl run), and what terminating TLS with it came to. */
+static json_t *
+status_ca(const struct daemon *d)
+{
+	const struct config *c = d->cfg;
+	const struct lset *u = &d->stats->terminated;
+	json_t *o, *counts = json_object();
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < u->n; i++) {
+		const char *l = u->v[i].labels, *e;
+		char key[64];
+
+		if (strncmp(l, "result=\"", 8) != 0 ||
+		    (e = strchr(l + 8, '"')) == NULL)
+			continue;
+		snprintf(key, sizeof(key), "%.*s", (int)(e - (l + 8)), l + 8);
+		json_object_set_new(counts, key,
+		    json_integer((json_int_t)u->v[i].v));
+	}
+	o = json_pack("{s:b, s:b, s:s, s:o, s:I}",
+	    "enabled", c->ca_enabled, "loaded", d->ca != NULL,
+	    "dir", c->ca_dir, "terminated", counts,
+	    "open", (json_int_t)terms_open(d->terms));
+	if (d->ca_error[0] != '\0')
+		json_object_set_new(o, "error", json_string(d->ca_error));
+	if (d->ca != NULL) {
+		snprintf(path, sizeof(path), "%s.ca.pem", c->listen);
+		json_object_set_new(o, "cert", json_string(path));
+		snprintf(path, sizeof(path), "%s.ca-bundle.pem", c->listen);
+		json_object_set_new(o, "bundle", json_string(path));
+	}
+	return o;
+}
+
 json_t *
 control_status(struct daemon *d)
 {
@@ -568,7 +607,7 @@ control_status(struct daemon *d)
 		json_array_append_new(hosts, json_string(c->intercept[i]));
 	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:I, "
 	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, "
-	    "s:o, s:I, s:o, s:o}",
+	    "s:o, s:I, s:o, s:o, s:o, s:o}",
 	    "version", LLMFB_VERSION,
 	    "pid", (json_int_t)getpid(),
 	    "uptime_s", (json_int_t)(time(NULL) - d->started),
@@ -592,7 +631,9 @@ control_status(struct daemon *d)
 	    "faults", status_faults(d),
 	    "followers", (json_int_t)followers(d->control),
 	    "ebpf", netview_status_ebpf(d->netview),
-	    "network", netview_status_network(d->netview));
+	    "network", netview_status_network(d->netview),
+	    "ca", status_ca(d),
+	    "redirect", kredir_status(d->kredir));
 }
 
 /* events [N] [FILTER...]: the latest N records that pass, oldest

@@ -10,11 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "budget.h"
+#include "ca.h"
 #include "control.h"
 #include "daemon.h"
 #include "events.h"
 #include "hostsfile.h"
+#include "kredir.h"
 #include "log.h"
 #include "metrics.h"
 #include "netview.h"
@@ -22,6 +25,7 @@
 #include "server.h"
 #include "stats.h"
 #include "systemd.h"
+#include "tlsterm.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -30,6 +34,142 @@ static struct watcher sigw = { .fd = -1 };
 static int reload(struct daemon *d, char *err, size_t errlen);
 
 #define BUDGETS_SAVE_MS	1000	/* spend reaches the disk this soon */
+
+/* ---- the local CA (ca:) ---------------------------------------------- */
+
+/* Write data to path (0644) through a temporary file and a rename. */
+static int
+publish(const char *path, const struct buf *b)
+{
+	char tmp[4096];
+	FILE *f;
+	int r = 0;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	if ((f = fopen(tmp, "we")) == NULL)
+		return -errno;
+	if (fwrite(b->data, 1, b->len, f) != b->len)
+		r = -EIO;
+	if (fchmod(fileno(f), 0644) < 0 && r == 0)
+		r = -errno;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+/* The CA's public parts, beside the data socket (which every program
+ * can reach, where the CA's own directory is llmfbd's): SOCKET.ca.pem,
+ * and SOCKET.ca-bundle.pem, the system's trust and the CA, which
+ * llmfbctl run points SSL_CERT_FILE at. */
+static void
+ca_publish(struct daemon *d, const struct config *c)
+{
+	char path[4096], pem[8192];
+	struct buf b;
+	FILE *f;
+	int n, r;
+
+	if (d->ca == NULL) {
+		snprintf(path, sizeof(path), "%s.ca.pem", c->listen);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s.ca-bundle.pem", c->listen);
+		unlink(path);
+		return;
+	}
+	if ((n = ca_cert_pem(d->ca, pem, sizeof(pem))) < 0)
+		return;
+	buf_init(&b, 64u << 20);
+	buf_add(&b, pem, (size_t)n);
+	snprintf(path, sizeof(path), "%s.ca.pem", c->listen);
+	if ((r = publish(path, &b)) < 0)
+		log_warnx("ca: %s: %s", path, strerror(-r));
+	buf_reset(&b);
+	if ((f = fopen(CA_SYSTEM_BUNDLE, "re")) != NULL) {
+		char chunk[65536];
+		size_t got;
+
+		while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			buf_add(&b, chunk, got);
+		fclose(f);
+		if (b.len > 0 && b.data[b.len - 1] != '\n')
+			buf_add(&b, "\n", 1);
+	}
+	buf_add(&b, pem, (size_t)n);
+	snprintf(path, sizeof(path), "%s.ca-bundle.pem", c->listen);
+	if ((r = publish(path, &b)) < 0)
+		log_warnx("ca: %s: %s", path, strerror(-r));
+	buf_free(&b);
+}
+
+/* The CA as c says: off, or loaded from its directory (made there on
+ * first use).  One that cannot be had leaves TLS the shim cannot
+ * virtualise relayed untouched, and says why (status too); a reload
+ * that finds none keeps the one it had from the same directory. */
+static void
+ca_update(struct daemon *d, const struct config *c)
+{
+	char err[sizeof(d->ca_error)];
+	struct ca *ca;
+	size_t i;
+
+	d->ca_error[0] = '\0';
+	if (!c->ca_enabled) {
+		if (d->ca != NULL)
+			log_info("ca: disabled; TLS the shim cannot "
+			    "virtualise is relayed untouched");
+		ca_free(d->ca);
+		d->ca = NULL;
+		terms_ca_changed(d->terms);
+		ca_publish(d, c);
+		return;
+	}
+	ca = ca_open(c->ca_dir, err, sizeof(err));
+	if (ca == NULL && errno == ENOENT) {
+		if (ca_make(c->ca_dir, c->intercept, c->nintercept, err,
+		    sizeof(err)) == 0) {
+			log_info("ca: made a local CA in %s for the %zu "
+			    "intercepted hosts", c->ca_dir, c->nintercept);
+			ca = ca_open(c->ca_dir, err, sizeof(err));
+		}
+	}
+	if (ca == NULL) {
+		snprintf(d->ca_error, sizeof(d->ca_error), "%s", err);
+		if (d->ca != NULL && strcmp(ca_dir(d->ca), c->ca_dir) == 0) {
+			log_warnx("ca: %s; keeping the CA loaded before", err);
+			return;
+		}
+		log_warnx("ca: %s: TLS the shim cannot virtualise is relayed "
+		    "untouched", err);
+		ca_free(d->ca);
+		d->ca = NULL;
+		terms_ca_changed(d->terms);
+		ca_publish(d, c);
+		return;
+	}
+	ca_free(d->ca);
+	d->ca = ca;
+	terms_ca_changed(d->terms);
+	for (i = 0; i < c->nintercept; i++) {
+		const char *h = c->intercept[i];
+		char probe[300];
+
+		if (h[0] == '*' && h[1] == '.')
+			snprintf(probe, sizeof(probe), "x%s", h + 1);
+		else
+			snprintf(probe, sizeof(probe), "%s", h);
+		if (!ca_covers(ca, probe))
+			log_warnx("ca: %s is intercepted but the CA in %s "
+			    "cannot vouch for it (made before it was added): "
+			    "relayed untouched until llmfbctl ca rotate", h,
+			    c->ca_dir);
+	}
+	ca_publish(d, c);
+}
 
 static void
 budgets_flush(struct daemon *d)
@@ -293,11 +433,14 @@ daemon_start(struct daemon *d, struct config *cfg)
 		return -EINVAL;
 	if ((d->relays = relays_new(d)) == NULL)
 		return -EIO;
+	d->terms = terms_new(d);
+	ca_update(d, cfg);
 	if ((d->server = server_new(d, cfg->listen, cfg->listen_mode,
 	    data_fd)) == NULL)
 		return -EIO;
 	if ((d->control = control_new(d, cfg->control, control_fd)) == NULL)
 		return -EIO;
+	d->kredir = kredir_start(d, cfg);
 	if (cfg->metrics_addr != NULL && (d->metrics = metrics_http_new(d,
 	    cfg->metrics_addr, cfg->metrics_port)) == NULL)
 		return -EIO;
@@ -444,6 +587,8 @@ reload(struct daemon *d, char *err, size_t errlen)
 	config_unref(d->cfg);
 	d->cfg = c;
 	netview_reload(d->netview, c);
+	ca_update(d, c);
+	kredir_reload(d->kredir, c);
 	d->reloads++;
 	log_info("reloaded %s: %zu routes, %zu targets", c->path, c->nroutes,
 	    c->ntargets);
@@ -466,7 +611,10 @@ daemon_free(struct daemon *d)
 		timer_cancel(d->loop, &d->stop_timer);
 		timer_cancel(d->loop, &d->watchdog);
 	}
-	relays_free(d->relays);	/* they give their users' places back */
+	kredir_free(d->kredir);
+	terms_free(d->terms);	/* they give their users' places back */
+	relays_free(d->relays);
+	ca_free(d->ca);
 	server_free(d->server);
 	control_free(d->control);
 	metrics_http_free(d->metrics);

@@ -20,6 +20,9 @@ struct events;
 struct metrics_http;
 struct netview;
 struct relays;
+struct terms;
+struct kredir;
+struct ca;
 
 struct daemon {
 	struct loop	*loop;
@@ -36,6 +39,11 @@ struct daemon {
 	struct metrics_http *metrics;	/* the /metrics listener, or NULL */
 	struct netview	*netview;	/* eBPF and netlink */
 	struct relays	*relays;	/* connections carried untouched */
+	struct terms	*terms;		/* TLS terminated with the CA's */
+	struct kredir	*kredir;	/* connects sent by eBPF, or NULL */
+	struct ca	*ca;		/* the local CA, when enabled and
+					 * loaded */
+	char		 ca_error[256];	/* why it is not, when enabled */
 	struct faults	 faults;	/* put in by hand, for a while */
 	struct timer	 faults_timer;	/* the next one's end */
 	struct timer	 stop_timer;	/* stop_timeout, once stopping */

@@ -212,8 +212,15 @@ render_calls(struct prom *p, const struct stats *s)
 	family(p, "llmfb_unserved_total", "counter", "Connections the shim "
 	    "handed over that llmfb did not serve, by why: tls-not-virtual "
 	    "(the program's own TLS; carried to the origin untouched), full "
-	    "(refused at a limit; the shim went direct).");
+	    "(refused at a limit; the shim went direct), kernel-not-served "
+	    "(sent by eBPF, the CA off: carried to the host), kernel-not-ours "
+	    "(sent by eBPF, another name: carried to its address).");
 	lset_render(p, "llmfb_unserved_total", &s->unserved);
+	family(p, "llmfb_tls_terminated_total", "counter", "Connections "
+	    "whose own TLS llmfbd terminated with the local CA's leaf, by "
+	    "result: ok (served), rejected (the client refused the "
+	    "certificate), failed (another handshake failure).");
+	lset_render(p, "llmfb_tls_terminated_total", &s->terminated);
 }
 
 /* 0 closed, 1 half-open, 2 open: rising with the trouble, which the

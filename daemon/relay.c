@@ -368,16 +368,14 @@ pinned(const struct config *c, const char *host, int port, char *name,
 	}
 }
 
-void
-relay_start(struct relays *rs, int fd, const struct caller *who,
+/* A relay set up, listed, with what it owes each side queued; NULL when
+ * that failed (it has ended). */
+static struct relay *
+relay_new(struct relays *rs, int fd, const struct caller *who,
     const char *host, int port, const char *why, const void *pending,
     size_t npending, const void *out, size_t nout)
 {
-	struct daemon *d = rs->d;
-	struct lookup *lk;
 	struct relay *r;
-	pthread_attr_t at;
-	pthread_t th;
 
 	r = xcalloc(1, sizeof(*r));
 	r->rs = rs;
@@ -403,11 +401,54 @@ relay_start(struct relays *rs, int fd, const struct caller *who,
 	if (buf_add(&r->up.q, pending, npending) < 0 ||
 	    buf_add(&r->down.q, out, nout) < 0) {
 		relay_end(r, "broken");
-		return;
+		return NULL;
 	}
 	log_info("relay %s:%d for pid %ld (%s): %s, carried to the origin "
 	    "untouched", host, port, (long)who->pid, who->exe[0] ? who->exe :
 	    who->comm, why);
+	return r;
+}
+
+void
+relay_start_addr(struct relays *rs, int fd, const struct caller *who,
+    const char *host, const char *addr, int port, const char *why,
+    const void *pending, size_t npending)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+	struct relay *r;
+	char ps[8];
+
+	if ((r = relay_new(rs, fd, who, host, port, why, pending, npending,
+	    NULL, 0)) == NULL)
+		return;
+	snprintf(ps, sizeof(ps), "%d", port);
+	/* A numeric address: no lookup, nothing blocks. */
+	if (getaddrinfo(addr, ps, &hints, &r->ai) != 0) {
+		r->ai = NULL;
+		relay_end(r, "unresolved");
+		return;
+	}
+	r->next_ai = r->ai;
+	relay_connect_next(r);
+	if (!r->ended)
+		relay_watch(r);
+}
+
+void
+relay_start(struct relays *rs, int fd, const struct caller *who,
+    const char *host, int port, const char *why, const void *pending,
+    size_t npending, const void *out, size_t nout)
+{
+	struct daemon *d = rs->d;
+	struct lookup *lk;
+	struct relay *r;
+	pthread_attr_t at;
+	pthread_t th;
+
+	if ((r = relay_new(rs, fd, who, host, port, why, pending, npending,
+	    out, nout)) == NULL)
+		return;
 	lk = xcalloc(1, sizeof(*lk));
 	lk->r = r;
 	lk->done = rs->pipe[1];

@@ -29,5 +29,11 @@ unsigned int relays_open(const struct relays *r);
 void relay_start(struct relays *r, int fd, const struct caller *who,
     const char *host, int port, const char *why, const void *pending,
     size_t npending, const void *out, size_t nout);
+/* The same to a numeric address (a connection the kernel redirected,
+ * whose destination is all that is known of it); host names it in the
+ * record. */
+void relay_start_addr(struct relays *r, int fd, const struct caller *who,
+    const char *host, const char *addr, int port, const char *why,
+    const void *pending, size_t npending);
 
 #endif

@@ -20,6 +20,7 @@
 #include "relay.h"
 #include "server.h"
 #include "stats.h"
+#include "tlsterm.h"
 #include "util.h"
 
 #define READ_CHUNK	65536
@@ -87,6 +88,9 @@ struct conn {
 	bool		 dispatch_queued;
 	bool		 read_eof;
 	bool		 admit_said;	/* answered the shim's ADMIT */
+	bool		 adopted;	/* a terminated TLS connection's
+					 * plaintext: its place is held by
+					 * the terminator (tlsterm.c) */
 	int		 fail_status;	/* an error owed once the answers
 					 * before it are out; 0: none */
 	const char	*fail_msg;
@@ -101,6 +105,7 @@ static void user_put(struct server *s, uid_t uid);
 static void conn_dispatch(void *arg);
 static void conn_read_preamble(struct conn *c, const char *data, size_t n);
 static void conn_parse(struct conn *c, const char *data, size_t n);
+static struct conn *conn_new(struct server *s, int fd, uid_t uid);
 
 /* ---- request objects ------------------------------------------------ */
 
@@ -199,7 +204,9 @@ piece_failed(struct conn *c, int e, int status, const char *msg)
 static void
 conn_update_events(struct conn *c)
 {
-	uint32_t ev = EPOLLRDHUP;
+	/* An adopted connection that has read its end is still answered
+	 * (conn_read): its hang-up is no news then. */
+	uint32_t ev = c->adopted && c->read_eof ? 0 : EPOLLRDHUP;
 
 	if (c->closed)
 		return;
@@ -693,7 +700,8 @@ conn_end(struct conn *c, bool keep_fd)
 	if (!keep_fd)
 		close(c->w.fd);
 	c->w.fd = -1;
-	if (!keep_fd)	/* a relay holds the user's place until it ends */
+	/* A relay or terminator holds the user's place until it ends. */
+	if (!keep_fd && !c->adopted)
 		user_put(c->srv, c->uid);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -719,7 +727,10 @@ conn_close(struct conn *c)
  * would have sent plaintext.  Not ours to read, and not to be broken:
  * when it is for an intercepted host's HTTPS port, it is carried to the
  * origin untouched (relay.c), with what was read of it (p1, then p2) and
- * what is still owed to it.  Returns whether it was. */
+ * what is still owed to it; or, while the local CA is up, to the
+ * terminator (tlsterm.c), which serves it when its ClientHello names the
+ * host and the CA can vouch for it, and relays it otherwise.  Returns
+ * whether it was. */
 static bool
 conn_relay(struct conn *c, const char *p1, size_t n1, const char *p2,
     size_t n2)
@@ -744,9 +755,14 @@ conn_relay(struct conn *c, const char *p1, size_t n1, const char *p2,
 		return false;
 	}
 	conn_end(c, true);
-	relay_start(d->relays, fd, &who, o->host, o->port, "tls-not-virtual",
-	    buf_head(&in), buf_pending(&in), buf_head(&c->out),
-	    buf_pending(&c->out));
+	if (d->ca != NULL && d->terms != NULL)
+		term_start(d->terms, fd, &who, o->host, o->port,
+		    buf_head(&in), buf_pending(&in), buf_head(&c->out),
+		    buf_pending(&c->out));
+	else
+		relay_start(d->relays, fd, &who, o->host, o->port,
+		    "tls-not-virtual", buf_head(&in), buf_pending(&in),
+		    buf_head(&c->out), buf_pending(&c->out));
 	buf_free(&in);
 	return true;
 }
@@ -764,6 +780,18 @@ conn_read(struct conn *c)
 		return;
 	}
 	if (n == 0) {
+		/* Over terminated TLS a client may end its side after its
+		 * request and wait for the answer (gnutls-cli sends its
+		 * close_notify so): what it asked is answered, then the
+		 * connection closes.  If it has really gone, writing to it
+		 * fails at the terminator, which closes this end. */
+		if (c->adopted && (c->queue != NULL || c->call != NULL ||
+		    c->responding)) {
+			c->read_eof = true;
+			c->close_after = true;
+			conn_update_events(c);
+			return;
+		}
 		/* The client has gone (or half-closed, which HTTP clients
 		 * do not do mid-request): whatever it waits for is moot. */
 		conn_close(c);
@@ -1160,36 +1188,68 @@ server_accept(struct watcher *w, uint32_t events)
 			conn_refuse(s, fd);
 			continue;
 		}
-		c = xcalloc(1, sizeof(*c));
-		c->srv = s;
-		c->uid = uid;
-		http_parser_init(&c->parser, HTTP_REQUEST);
-		c->parser.data = c;
-		buf_init(&c->out, OUT_MAX);
-		buf_init(&c->pre, 2 * PREAMBLE_LINE_MAX);
-		timer_init(&c->timer, conn_timeout, c);
-		c->w.fd = fd;
-		c->w.cb = conn_event;
-		c->w.arg = c;
-		c->w.events = EPOLLIN | EPOLLRDHUP;
-		if (watcher_add(s->d->loop, &c->w) < 0) {
-			log_warn("epoll add");
+		if ((c = conn_new(s, fd, uid)) == NULL) {
 			user_put(s, uid);
 			close(fd);
-			free(c);
 			continue;
 		}
-		c->next = s->conns;
-		if (s->conns != NULL)
-			s->conns->prev = c;
-		s->conns = c;
-		s->nclients++;
 		s->accepted++;
-		/* A new connection is a request under way: its first bytes
-		 * are due within request_timeout. */
-		c->rx_since = loop_now(s->d->loop);
-		conn_arm(c);
 	}
+}
+
+/* A connection on fd, watched and listed; NULL when epoll says no. */
+static struct conn *
+conn_new(struct server *s, int fd, uid_t uid)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->srv = s;
+	c->uid = uid;
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	buf_init(&c->out, OUT_MAX);
+	buf_init(&c->pre, 2 * PREAMBLE_LINE_MAX);
+	timer_init(&c->timer, conn_timeout, c);
+	c->w.fd = fd;
+	c->w.cb = conn_event;
+	c->w.arg = c;
+	c->w.events = EPOLLIN | EPOLLRDHUP;
+	if (watcher_add(s->d->loop, &c->w) < 0) {
+		log_warn("epoll add");
+		buf_free(&c->out);
+		buf_free(&c->pre);
+		free(c);
+		return NULL;
+	}
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nclients++;
+	/* A new connection is a request under way: its first bytes are due
+	 * within request_timeout. */
+	c->rx_since = loop_now(s->d->loop);
+	conn_arm(c);
+	return c;
+}
+
+void
+server_user_hold(struct server *s, uid_t uid)
+{
+	user_take(s, uid, UINT32_MAX);
+}
+
+int
+server_adopt(struct server *s, int fd, uid_t uid, const struct caller *who)
+{
+	struct conn *c;
+
+	if (s->stopping || (c = conn_new(s, fd, uid)) == NULL)
+		return -1;
+	c->adopted = true;
+	c->caller = *who;
+	c->caller_known = true;
+	return 0;
 }
 
 int

@@ -90,6 +90,16 @@ uint64_t server_refused(const struct server *s);
  * max_clients_per_user) is free again. */
 void server_user_done(struct server *s, uid_t uid);
 uint64_t server_timed_out(const struct server *s);
+/* A connection the kernel redirected (not accepted here) holds a place
+ * of uid's, given back by server_user_done(); over no limit, since
+ * refusing it would break the program. */
+void server_user_hold(struct server *s, uid_t uid);
+/* Serve fd (one end of a socketpair, non-blocking) as a data-socket
+ * connection of uid's, its caller who: the plaintext of a connection
+ * whose TLS llmfbd terminated.  It holds no place of uid's (the
+ * terminator holds the one its connection took).  0, or -1. */
+int server_adopt(struct server *s, int fd, uid_t uid,
+    const struct caller *who);
 
 /* The value of a request header (first of that name), or NULL. */
 const char *http_req_header(const struct http_req *r, const char *name);

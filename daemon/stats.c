@@ -155,6 +155,7 @@ stats_free(struct stats *s)
 	lset_free(&s->attempts);
 	lset_free(&s->fallbacks);
 	lset_free(&s->unserved);
+	lset_free(&s->terminated);
 	free(s);
 }
 

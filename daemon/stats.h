@@ -138,6 +138,8 @@ struct stats {
 	struct lset	 attempts;	/* route, target, outcome */
 	struct lset	 fallbacks;	/* route, from, to, class, kind */
 	struct lset	 unserved;	/* why: connections llmfb let be */
+	struct lset	 terminated;	/* result: TLS ended with the CA's
+					 * leaves (tlsterm.c) */
 	struct hist	 shim_h;	/* shim to daemon */
 	uint64_t	 calls;
 	uint64_t	 passthrough;

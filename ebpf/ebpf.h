@@ -61,4 +61,35 @@ int netlat_lookup(struct netlat_probes *n, uint64_t cookie,
     struct net_sample *out);
 void netlat_close(struct netlat_probes *n);
 
+/* ---- redirect: connects the shim does not see (connredir.h) ---------- */
+
+struct redirect;
+struct sockaddr_storage;
+
+/* Where a redirected connection was going, and who made it. */
+struct redirect_orig {
+	int		 family;	/* AF_INET or AF_INET6 */
+	uint8_t		 addr[16];	/* IPv4 in the first 4 */
+	uint16_t	 port;		/* host order */
+	bool		 synthetic;	/* the shim's range */
+	uint32_t	 pid, uid, gid;
+};
+
+/* Load the connect4, connect6 and sockops programs and attach them to
+ * the cgroup (v2) directory cgroup, sending connects to the redirected
+ * addresses to port (host order) on loopback; process self is never
+ * redirected.  0, or -errno with why set. */
+int redirect_open(struct redirect **out, const char *cgroup, pid_t self,
+    uint16_t port, char *why, size_t whylen);
+/* The addresses (with their ports) redirected from now on, in place of
+ * those before.  0 or -errno. */
+int redirect_set_targets(struct redirect *r,
+    const struct sockaddr_storage *addrs, size_t n);
+/* The original destination of the accepted connection whose peer port
+ * is sport (family AF_INET or AF_INET6, as accepted), taken from the map.
+ * 0, or -ENOENT. */
+int redirect_take(struct redirect *r, int family, uint16_t sport,
+    struct redirect_orig *out);
+void redirect_close(struct redirect *r);
+
 #endif

@@ -137,3 +137,42 @@ bypass_close(struct bypass_watch *bw)
 {
 	(void)bw;
 }
+
+int
+redirect_open(struct redirect **out, const char *cgroup, pid_t self,
+    uint16_t port, char *why, size_t whylen)
+{
+	(void)cgroup;
+	(void)self;
+	(void)port;
+	*out = NULL;
+	snprintf(why, whylen, "%s", NOBPF);
+	return -ENOTSUP;
+}
+
+int
+redirect_set_targets(struct redirect *r,
+    const struct sockaddr_storage *addrs, size_t n)
+{
+	(void)r;
+	(void)addrs;
+	(void)n;
+	return -ENOTSUP;
+}
+
+int
+redirect_take(struct redirect *r, int family, uint16_t sport,
+    struct redirect_orig *out)
+{
+	(void)r;
+	(void)family;
+	(void)sport;
+	(void)out;
+	return -ENOENT;
+}
+
+void
+redirect_close(struct redirect *r)
+{
+	(void)r;
+}

@@ -20,6 +20,7 @@ B=${B:-build}
 . tests/e2e/harden.sh
 . tests/e2e/reach.sh
 . tests/e2e/providers.sh
+. tests/e2e/ca.sh
 
 PASS=0
 FAIL=0
@@ -600,7 +601,7 @@ KIND_CASES="t_primary_answers t_primary_503 t_refused t_hang t_all_fail
     t_parallel"
 CURL_CASES="t_hosts_change t_hsts"	# the curl CLI only
 CASES="$KIND_CASES $CURL_CASES t_malformed t_status t_breaker t_retry_after
-    harden_cases reach_cases ladder_cases dialect_cases provider_cases
+    harden_cases reach_cases ca_cases ladder_cases dialect_cases provider_cases
     observe_cases top_cases kernel_cases deploy_cases deb_cases python_cases
     guest_cases"
 
@@ -641,7 +642,11 @@ for t in $SELECTED; do
 done
 
 render_config tests/e2e/e2e.yaml "$STACK_DIR/llmfb.yaml"
-daemon_start "$STACK_DIR/llmfb.yaml" -d
+if ! daemon_start "$STACK_DIR/llmfb.yaml" -d; then
+	echo "FAIL - llmfbd did not start; its log:"
+	tail -20 "$STACK_DIR/llmfbd.log"
+	exit 1
+fi
 shim_on
 
 for t in $SELECTED; do

@@ -14,7 +14,7 @@
 #                       built as the unit tests are; `make check` runs it,
 #                       `make asan` runs it sanitized
 
-FUZZ_ALL	:= server preamble config dialect_req dialect_ans \
+FUZZ_ALL	:= server preamble config dialect_req dialect_ans tlshello \
 		   dialect_stream sse answer
 FUZZ_TARGETS	?= $(FUZZ_ALL)
 FUZZ_SECONDS	?= 60
@@ -27,6 +27,7 @@ FUZZ_DIR	:= $(B)/fuzz
 # The modules each target is there for: what fuzz-cov reports.
 FUZZ_MOD_server		:= daemon/server.c daemon/preamble.c
 FUZZ_MOD_preamble	:= daemon/preamble.c
+FUZZ_MOD_tlshello	:= daemon/tlshello.c
 FUZZ_MOD_config		:= daemon/config.c daemon/ynode.c
 FUZZ_MOD_dialect_req	:= daemon/dialect.c
 FUZZ_MOD_dialect_ans	:= daemon/dialect.c

@@ -485,6 +485,41 @@ START_TEST(test_refcount)
 }
 END_TEST
 
+/* ca: off unless enabled; its directory under state_dir unless said. */
+START_TEST(test_local_ca)
+{
+	static const char *base = "intercept: [api.openai.com]\n"
+	    "state_dir: /var/lib/x\n";
+	char text[512];
+	struct config *c;
+
+	c = config_load_string("ca.yaml", base, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert(!c->ca_enabled);
+	ck_assert_str_eq(c->ca_dir, "/var/lib/x/ca");
+	config_unref(c);
+	snprintf(text, sizeof(text), "%sca: { enabled: true, dir: /etc/ca }\n",
+	    base);
+	c = config_load_string("ca.yaml", text, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert(c->ca_enabled);
+	ck_assert_str_eq(c->ca_dir, "/etc/ca");
+	config_unref(c);
+	snprintf(text, sizeof(text), "%sca: { enabled: true, dir: ca }\n",
+	    base);
+	ck_assert_ptr_null(config_load_string("ca.yaml", text, err,
+	    sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "absolute"));
+	snprintf(text, sizeof(text), "%sca: { enable: true }\n", base);
+	ck_assert_ptr_null(config_load_string("ca.yaml", text, err,
+	    sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "unknown key 'enable' in ca"));
+	ck_assert_ptr_null(config_load_string("ca.yaml",
+	    "ca: { enabled: true }\n", err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "no intercepted host"));
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -502,6 +537,7 @@ config_suite(void)
 	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_refcount);
+	tcase_add_test(tc, test_local_ca);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -39,6 +39,7 @@ static const char *const families[] = {
 	"llmfb_passthrough_total", "llmfb_rejected_total", "llmfb_in_flight",
 	"llmfb_requests_total", "llmfb_attempts_total",
 	"llmfb_fallbacks_total", "llmfb_unserved_total",
+	"llmfb_tls_terminated_total",
 	"llmfb_first_token_seconds",
 	"llmfb_attempt_seconds", "llmfb_network_seconds",
 	"llmfb_provider_seconds", "llmfb_tcp_retransmits_total",
