@@ -472,8 +472,7 @@ o_secrets() {
 o_access() {
 	local sock=$STACK_DIR/control.sock
 	if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
-		SKIP=$((SKIP + 1))
-		echo "skip - control socket access (needs root and setpriv)"
+		skip "control socket access" "needs root and setpriv"
 		return
 	fi
 	expect_eq socket-mode "$(stat -c '%a %G' "$sock")" "660 adm"
