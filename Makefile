@@ -90,7 +90,7 @@ TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
 	$(B)/llmfb-xlate $(B)/guest $(if $(GO),$(B)/goclient)
 
 .PHONY: all tools check unit e2e demo bench clean install asan deps nobpf \
-	deb man units examples FORCE
+	deb man units examples style FORCE
 all: $(B)/libllmfb.so $(B)/llmfbd $(B)/llmfbctl man units
 
 # The install paths compiled in (llmfbctl run finds the shim there),
@@ -210,7 +210,7 @@ deps:
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory tools $(UNIT_BINS) nobpf
-	$(Q)$(MAKE) --no-print-directory unit examples fuzz-replay e2e
+	$(Q)$(MAKE) --no-print-directory style unit examples fuzz-replay e2e
 
 # Installing: binaries, the shim, man pages, units, the sysusers file and
 # the example config, which never replaces one already there.
@@ -249,6 +249,11 @@ deb:
 # tests check that it runs and says why it has no eBPF.
 nobpf:
 	$(Q)$(MAKE) --no-print-directory B=$(B)/nobpf BPF=0 $(B)/nobpf/llmfbd
+
+# One brace style everywhere (tests/style.py says which).
+style:
+	$(Q)tests/style.py $$(git ls-files '*.c' '*.h' 2>/dev/null || \
+		find . -name '*.[ch]' -not -path './build*')
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
