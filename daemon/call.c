@@ -22,6 +22,7 @@
 #include "netview.h"
 #include "route.h"
 #include "server.h"
+#include "shared.h"
 #include "stats.h"
 #include "upstream.h"
 #include "util.h"
@@ -252,8 +253,15 @@ tstat_of(struct call *call, const struct target *t)
 static void
 target_result(struct call *call, bool ok)
 {
-	breaker_record(&tstat_of(call, call->target)->br,
-	    &call->target->breaker, ok, now_mono_ms());
+	struct breaker *b = &tstat_of(call, call->target)->br;
+	enum breaker_state was = b->state;
+	uint64_t opens = b->opens;
+
+	breaker_record(b, &call->target->breaker, ok, now_mono_ms());
+	/* Opened, or closed by a probe: the fleet hears of it. */
+	if (b->opens != opens || (was != BREAKER_CLOSED &&
+	    b->state == BREAKER_CLOSED))
+		shared_breaker_changed(call->d->shared, call->target, b);
 }
 
 /* The attempt no longer occupies its target. */
@@ -432,6 +440,9 @@ account(struct call *call, const struct answer *a)
 	if (cost > 0) {
 		budgets_add(call->d->budgets, call->route_key, cost, now);
 		budgets_add(call->d->budgets, call->caller_key, cost, now);
+		shared_budget_add(call->d->shared, call->route_key, cost, now);
+		shared_budget_add(call->d->shared, call->caller_key, cost,
+		    now);
 		daemon_spent(call->d);
 	}
 	return cost;
@@ -1753,8 +1764,11 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 	 * breaker costs no attempt. */
 	if (!breaker_allow(&ts->br, &t->breaker, now)) {
 		ts->skipped_open++;
+		/* fleet-breaker-open: another host's failures opened it,
+		 * and no call from here reached the target. */
 		return skip(call, t, FK_TECHNICAL, ts->br.unreachable ?
-		    "unreachable" : "breaker-open");
+		    "unreachable" : ts->br.fleet_remote ?
+		    "fleet-breaker-open" : "breaker-open");
 	}
 	return FK_NONE;
 }

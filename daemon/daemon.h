@@ -20,6 +20,7 @@ struct events;
 struct metrics_http;
 struct netview;
 struct relays;
+struct shared;
 
 struct daemon {
 	struct loop	*loop;
@@ -36,6 +37,7 @@ struct daemon {
 	struct metrics_http *metrics;	/* the /metrics listener, or NULL */
 	struct netview	*netview;	/* eBPF and netlink */
 	struct relays	*relays;	/* connections carried untouched */
+	struct shared	*shared;	/* fleet state on Redis, or NULL */
 	struct faults	 faults;	/* put in by hand, for a while */
 	struct timer	 faults_timer;	/* the next one's end */
 	struct timer	 stop_timer;	/* stop_timeout, once stopping */

@@ -1,0 +1,79 @@
+/* Fleet state on Redis: breakers and budgets shared by the llmfbd of
+ * many hosts (docs/fleet.md).
+ *
+ * Nothing here is ever waited for by a call.  Every decision reads local
+ * state (the breaker in stats, the spend in budgets); this module feeds
+ * that state in the background from two hiredis async links on llmfbd's
+ * own loop, one for commands and one subscribed to the fleet's channel.
+ * Redis away, slow or partitioned: the links drop (an answer overdue by
+ * shared.timeout), the host goes on alone, counts it, and resynchronises
+ * when a link is back.
+ *
+ * Keys and channel, all under shared.prefix P:
+ *	P breaker:TARGET	"HOST WALL_MS", expires when it half-opens
+ *	P probe:TARGET		HOST holding the half-open probe lease
+ *	P budget:h:HOUR:KEY	the fleet's spend in that UTC hour (USD)
+ *	P budget:d:DAY:KEY	... that UTC day
+ *	P events		the channel: open, close, spend, hb
+ */
+#ifndef LLMFB_SHARED_H
+#define LLMFB_SHARED_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct daemon;
+struct shared;
+struct shared_conf;
+struct target;
+struct breaker;
+
+enum shared_fail {
+	SHARED_FAIL_CONNECT,	/* could not connect */
+	SHARED_FAIL_AUTH,	/* the password was refused */
+	SHARED_FAIL_TIMEOUT,	/* an answer later than shared.timeout */
+	SHARED_FAIL_LOST,	/* the link broke */
+	SHARED_FAIL_ERROR,	/* a command answered an error */
+	SHARED_FAIL_COUNT
+};
+
+struct shared_stats {
+	bool		 up;		/* both links ready */
+	uint64_t	 connects;	/* times they became ready */
+	uint64_t	 failures[SHARED_FAIL_COUNT];
+	uint64_t	 ops;		/* commands sent */
+	uint64_t	 remote_opens;	/* breakers opened by another host */
+	uint64_t	 remote_closes;
+	uint64_t	 leases_won;	/* half-open probes this host made */
+	uint64_t	 leases_lost;	/* ... left to another host */
+	uint64_t	 leases_late;	/* no answer within max_wait: alone */
+	uint64_t	 budget_offline; /* spend counted while Redis was away */
+	uint64_t	 lag_ms;	/* the last remote message's age */
+	uint64_t	 rtt_us;	/* the last heartbeat's round trip */
+};
+
+const char *shared_fail_name(enum shared_fail f);
+
+/* Ask Redis, synchronously and within shared.timeout (at most 2 s),
+ * whether it takes the password.  Returns 0 when it does, 1 when Redis
+ * cannot be reached (err says why; the daemon goes on alone), -1 when it
+ * refused (err says so, without the password). */
+int shared_check(const struct shared_conf *c, char *err, size_t errlen);
+/* Start the links on d's loop (never NULL).  shared_free ends them. */
+struct shared *shared_new(struct daemon *d, const struct shared_conf *c);
+void shared_free(struct shared *sh);
+/* A target's breaker opened here (by its own failures) or closed after
+ * a probe: tell the fleet.  sh may be NULL. */
+void shared_breaker_changed(struct shared *sh, const struct target *t,
+    struct breaker *b);
+/* Spend added locally to key: count it in the fleet's windows. */
+void shared_budget_add(struct shared *sh, const char *key, double usd,
+    time_t now);
+const struct shared_stats *shared_stats(const struct shared *sh);
+/* For status --fleet: the links and each host's last heartbeat. */
+json_t *shared_status(struct shared *sh);
+
+#endif
