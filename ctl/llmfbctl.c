@@ -447,7 +447,8 @@ cmd_status(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--fleet") == 0) {
 		fleet = true;
 	} else if (argc > 1) {
-		fprintf(stderr, "llmfbctl: status takes only --fleet\n");
+		fprintf(stderr, "llmfbctl: status takes no argument but "
+		    "--fleet\n");
 		return EXIT_USAGE;
 	}
 	if (ctl_call(CTL_VERB_STATUS, &doc) != 0)
