@@ -49,8 +49,12 @@ struct host_view {
 	json_t		*view;
 };
 
+/* Spend Redis has not confirmed: id 0, never sent (one per key, summed);
+ * else one spend whose answer was lost with the link, sent again with
+ * the same id so Redis counts it once (docs/fleet.md). */
 struct unsent {
 	char		*key;
+	uint64_t	 id;
 	int64_t		 hour, day;	/* the windows h and d belong to */
 	double		 h, d;
 };
@@ -79,6 +83,8 @@ struct shared {
 	size_t		 nhosts;
 	struct unsent	*unsent;
 	size_t		 nunsent;
+	uint64_t	 nonce;		/* names this run's spend ids */
+	uint64_t	 seq;
 	struct shared_stats st;
 };
 
@@ -94,11 +100,13 @@ struct op {
 	uint64_t	 ask_ms;	/* OP_LEASE: the breaker's fleet_ask_ms */
 	int64_t		 hour, day;	/* OP_BUDGET */
 	double		 hadd, dadd;
+	uint64_t	 id;		/* OP_BUDGET: the spend's id */
 	char		 name[];	/* target or budget key */
 };
 
 static void link_fail(struct shared *sh, enum shared_fail why,
     const char *detail);
+static void went_up(struct shared *sh);
 
 static const char *const fail_names[SHARED_FAIL_COUNT] = {
 	[SHARED_FAIL_CONNECT] = "connect", [SHARED_FAIL_AUTH] = "auth",
@@ -613,20 +621,27 @@ on_close(struct shared *sh, const char *host, const char *target)
 
 /* Raise both windows to at least the floors, add, publish the totals;
  * the totals back as strings (a Lua number would lose the fraction).
- * KEYS: hour, day.  ARGV: hour floor, day floor, hour add, day add,
- * hour ttl ms, day ttl ms, channel, message head, budget key. */
+ * The add counts once per id: a spend sent again after its answer was
+ * lost is not counted twice (the id is kept an hour).
+ * KEYS: hour, day, id.  ARGV: hour floor, day floor, hour add, day add,
+ * hour ttl ms, day ttl ms, channel, message head, budget key, id ttl. */
 static const char budget_script[] =
+    "local add = {tonumber(ARGV[3]), tonumber(ARGV[4])}\n"
+    "if (add[1] > 0 or add[2] > 0) and\n"
+    "    not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[10]) then\n"
+    "  add = {0, 0}\n"
+    "end\n"
     "local out = {}\n"
     "for i = 1, 2 do\n"
     "  local v = tonumber(redis.call('GET', KEYS[i]) or '0') or 0\n"
     "  local floor = tonumber(ARGV[i])\n"
     "  if floor > v then redis.call('SET', KEYS[i], ARGV[i]) v = floor end\n"
-    "  if tonumber(ARGV[2 + i]) > 0 then\n"
+    "  if add[i] > 0 then\n"
     "    out[i] = redis.call('INCRBYFLOAT', KEYS[i], ARGV[2 + i])\n"
     "  else\n"
     "    out[i] = string.format('%.17g', v)\n"
     "  end\n"
-    "  if v > 0 or tonumber(ARGV[2 + i]) > 0 then\n"
+    "  if v > 0 or add[i] > 0 then\n"
     "    redis.call('PEXPIRE', KEYS[i], ARGV[4 + i])\n"
     "  end\n"
     "end\n"
@@ -640,31 +655,46 @@ window(time_t now, int64_t width)
 	return (int64_t)now >= 0 ? (int64_t)now / width : -1;
 }
 
-static struct unsent *
-unsent_find(struct shared *sh, const char *key)
+/* What key has that Redis did not confirm, in now's windows. */
+static struct spend
+unsent_of(const struct unsent *v, size_t n, const char *key, int64_t hour,
+    int64_t day, bool only_new)
 {
+	struct spend u = { 0, 0 };
 	size_t i;
 
-	for (i = 0; i < sh->nunsent; i++)
-		if (strcmp(sh->unsent[i].key, key) == 0)
-			return &sh->unsent[i];
-	return NULL;
+	for (i = 0; i < n; i++) {
+		if (strcmp(v[i].key, key) != 0 || (only_new && v[i].id != 0))
+			continue;
+		if (v[i].hour == hour)
+			u.hour += v[i].h;
+		if (v[i].day == day)
+			u.day += v[i].d;
+	}
+	return u;
 }
 
-/* Spend Redis did not take: sent on the next connect. */
+/* Spend Redis did not take (id 0) or may not have (its id): sent on the
+ * next connect.  Past UNSENT_MAX entries it is counted locally only. */
 static void
-unsent_add(struct shared *sh, const char *key, double h, double d,
-    int64_t hour, int64_t day)
+unsent_add(struct shared *sh, const char *key, uint64_t id, double h,
+    double d, int64_t hour, int64_t day)
 {
-	struct unsent *u = unsent_find(sh, key);
+	struct unsent *u = NULL;
+	size_t i;
 
+	for (i = 0; id == 0 && i < sh->nunsent; i++)
+		if (sh->unsent[i].id == 0 &&
+		    strcmp(sh->unsent[i].key, key) == 0)
+			u = &sh->unsent[i];
 	if (u == NULL) {
 		if (sh->nunsent == UNSENT_MAX)
-			return;		/* counted locally all the same */
+			return;
 		if (sh->unsent == NULL)
 			sh->unsent = xcalloc(UNSENT_MAX, sizeof(*sh->unsent));
 		u = &sh->unsent[sh->nunsent++];
 		u->key = xstrdup(key);
+		u->id = id;
 		u->hour = hour;
 		u->day = day;
 	}
@@ -690,15 +720,22 @@ unsent_clear(struct shared *sh)
 	sh->nunsent = 0;
 }
 
+/* Send key's floors and adds; id 0: a new spend id. */
 static void
 budget_sync(struct shared *sh, const char *key, double hfloor, double dfloor,
-    double hadd, double dadd, time_t now)
+    double hadd, double dadd, time_t now, uint64_t id)
 {
-	char hk[KEY_MAX], dk[KEY_MAX], a[4][40], head[200];
+	char hk[KEY_MAX], dk[KEY_MAX], ik[KEY_MAX], a[4][40], head[200];
 	int64_t hour = window(now, HOUR_S), day = window(now, DAY_S);
-	const char *argv[] = { "EVAL", budget_script, "2", hk, dk, a[0], a[1],
-		a[2], a[3], "7200000", "172800000", sh->channel, head, key };
+	const char *argv[] = { "EVAL", budget_script, "3", hk, dk, ik, a[0],
+		a[1], a[2], a[3], "7200000", "172800000", sh->channel, head,
+		key, "3600000" };
 	struct op *op;
+
+	if (id == 0)
+		id = ++sh->seq;
+	snprintf(ik, sizeof(ik), "%sspend:%s:%" PRIu64 ":%" PRIu64,
+	    sh->conf.prefix, sh->conf.name, sh->nonce, id);
 
 	snprintf(hk, sizeof(hk), "%sbudget:h:%" PRId64 ":%s",
 	    sh->conf.prefix, hour, key);
@@ -715,8 +752,9 @@ budget_sync(struct shared *sh, const char *key, double hfloor, double dfloor,
 	op->day = day;
 	op->hadd = hadd;
 	op->dadd = dadd;
-	if (cmd_send(sh, op, 14, argv) < 0)
-		unsent_add(sh, key, hadd, dadd, hour, day);
+	op->id = id;
+	if (cmd_send(sh, op, 16, argv) < 0)
+		unsent_add(sh, key, id, hadd, dadd, hour, day);
 }
 
 /* The fleet's totals for key in windows hour and day: local spend is
@@ -759,11 +797,11 @@ budget_reply(struct shared *sh, const struct op *op, const redisReply *r)
 
 	if (r == NULL) {
 		/* The link went with the answer: Redis may or may not have
-		 * counted it.  Counted again on connect, so the fleet's
-		 * total errs high, never low. */
-		if (!sh->freeing)
-			unsent_add(sh, op->name, op->hadd, op->dadd, op->hour,
-			    op->day);
+		 * counted it.  Sent again on connect with its id, so it
+		 * counts once either way. */
+		if (!sh->freeing && (op->hadd > 0 || op->dadd > 0))
+			unsent_add(sh, op->name, op->id, op->hadd, op->dadd,
+			    op->hour, op->day);
 		return;
 	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -783,45 +821,58 @@ shared_budget_add(struct shared *sh, const char *key, double usd,
 		return;
 	if (!sh->st.up) {
 		sh->st.budget_offline++;
-		unsent_add(sh, key, usd, usd, window(now, HOUR_S),
+		unsent_add(sh, key, 0, usd, usd, window(now, HOUR_S),
 		    window(now, DAY_S));
 		return;
 	}
-	budget_sync(sh, key, 0, 0, usd, usd, now);
+	budget_sync(sh, key, 0, 0, usd, usd, now, 0);
 }
 
-/* On connecting: each key's spend as this host knows it is a floor for
- * the fleet's (a Redis that restarted empty gets it back), and what was
- * spent while Redis was away is added on top. */
+/* On connecting: each key's spend as this host knows it, less what
+ * Redis has not confirmed, is a floor for the fleet's (a Redis that
+ * restarted empty gets it back); what was spent while Redis was away is
+ * added on top, and spends whose answer was lost are sent again under
+ * their ids (counted only if Redis had not). */
 static void
 budgets_resync(struct shared *sh)
 {
 	const struct config *c = sh->d->cfg;
 	time_t now = time(NULL);
 	int64_t hour = window(now, HOUR_S), day = window(now, DAY_S);
+	struct unsent *pend = sh->unsent;
+	size_t i, npend = sh->nunsent;
+	struct spend s, u, a;
 	char key[80];
-	struct spend s;
-	struct unsent *u;
 	const char *k;
-	double uh, ud;
-	size_t i;
 
+	/* Sends that fail now queue anew: work from the old list. */
+	sh->unsent = NULL;
+	sh->nunsent = 0;
 	for (i = 0; (k = budgets_key(sh->d->budgets, i, &s, now)) != NULL;
 	    i++) {
-		u = unsent_find(sh, k);
-		uh = u != NULL && u->hour == hour ? u->h : 0;
-		ud = u != NULL && u->day == day ? u->d : 0;
-		if (s.hour <= 0 && s.day <= 0 && uh <= 0 && ud <= 0)
+		u = unsent_of(pend, npend, k, hour, day, false);
+		a = unsent_of(pend, npend, k, hour, day, true);
+		if (s.hour <= 0 && s.day <= 0)
 			continue;
-		budget_sync(sh, k, s.hour - uh, s.day - ud, uh, ud, now);
+		budget_sync(sh, k, s.hour - u.hour, s.day - u.day, a.hour,
+		    a.day, now, 0);
 	}
-	unsent_clear(sh);
+	for (i = 0; i < npend; i++) {
+		if (pend[i].id != 0 && (pend[i].hour == hour ||
+		    pend[i].day == day))
+			budget_sync(sh, pend[i].key, 0, 0,
+			    pend[i].hour == hour ? pend[i].h : 0,
+			    pend[i].day == day ? pend[i].d : 0, now,
+			    pend[i].id);
+		free(pend[i].key);
+	}
+	free(pend);
 	/* Learn the fleet's spend on routes not spent on here yet. */
 	for (i = 0; i < c->nroutes; i++) {
 		snprintf(key, sizeof(key), "route:%s", c->routes[i].name);
 		s = budgets_get(sh->d->budgets, key, now);
 		if (s.hour <= 0 && s.day <= 0)
-			budget_sync(sh, key, 0, 0, 0, 0, now);
+			budget_sync(sh, key, 0, 0, 0, 0, now, 0);
 	}
 }
 
@@ -938,7 +989,11 @@ sub_reply(redisAsyncContext *ac, void *reply, void *priv)
 	    r->element[0]->type != REDIS_REPLY_STRING)
 		return;
 	if (strcmp(r->element[0]->str, "subscribe") == 0) {
+		/* Up once both links are: this answer or the PING's may
+		 * come first. */
 		sh->sub_ready = true;
+		if (sh->cmd_ready && !sh->st.up && !sh->failing)
+			went_up(sh);
 		return;
 	}
 	if (strcmp(r->element[0]->str, "message") != 0 ||
@@ -1101,10 +1156,10 @@ teardown(void *arg)
 	cmd = sh->cmd;
 	sub = sh->sub;
 	sh->cmd = sh->sub = NULL;
-	sh->freeing = true;	/* rc_cleanup: no second link_fail */
+	/* failing is still set: rc_cleanup calls no second link_fail,
+	 * and unanswered spends are kept to be sent again. */
 	rc_free(cmd);
 	rc_free(sub);
-	sh->freeing = false;
 	sh->outstanding = 0;
 	timer_cancel(sh->d->loop, &sh->stall);
 	sh->failing = false;
@@ -1302,6 +1357,7 @@ shared_new(struct daemon *d, const struct shared_conf *c)
 	sh->conf.name = xstrdup(c->name);
 	where_of(c, sh->where, sizeof(sh->where));
 	snprintf(sh->channel, sizeof(sh->channel), "%sevents", c->prefix);
+	sh->nonce = now_real_ns() / 1000;
 	timer_init(&sh->reconnect, reconnect_fired, sh);
 	timer_init(&sh->tick, tick_fired, sh);
 	timer_init(&sh->stall, stall_fired, sh);

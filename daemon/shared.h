@@ -14,6 +14,8 @@
  *	P probe:TARGET		HOST holding the half-open probe lease
  *	P budget:h:HOUR:KEY	the fleet's spend in that UTC hour (USD)
  *	P budget:d:DAY:KEY	... that UTC day
+ *	P spend:HOST:RUN:N	a spend counted (an hour): sent again, it
+ *				is not counted twice
  *	P events		the channel: open, close, spend, hb
  */
 #ifndef LLMFB_SHARED_H

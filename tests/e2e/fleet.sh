@@ -59,8 +59,12 @@ redis_kill() {
 	wait "$REDIS_PID" 2>/dev/null || true
 }
 
-# fleet_config HOST [PASSWORD_FILE]: host's config, on stdout.
+# fleet_config HOST [PASSWORD_FILE]: host's config, on stdout.  Host c
+# reaches Redis through a forwarder that can be stopped: a partition of
+# that host alone.
 fleet_config() {
+	local sock=$FD/redis.sock
+	[ "$1" = c ] && sock=$FD/proxy.sock
 	cat <<EOF
 listen: $FD/$1/llmfb.sock
 control: $FD/$1/control.sock
@@ -74,7 +78,7 @@ upstream:
   ca_file: $STACK_DIR/certs/ca.pem
 breaker: { failures: 2, ratio: 0%, cooldown: 4s }
 shared:
-  address: unix:$FD/redis.sock
+  address: unix:$sock
   password_file: ${2:-$FD/pass}
   prefix: "e2e:"
   name: host-$1
@@ -120,6 +124,11 @@ fleet_setup() {
 	mkdir -p "$FD"
 	printf '%s\n' "$FLEET_PASS" >"$FD/pass"
 	redis_start
+	/usr/bin/python3 tests/e2e/sockproxy.py "$FD/proxy.sock" \
+	    "$FD/redis.sock" &
+	PROXY_PID=$!
+	STACK_PIDS="$STACK_PIDS $PROXY_PID"
+	wait_for "the forwarder" test -S "$FD/proxy.sock"
 	for h in $FLEET_HOSTS; do
 		mkdir -p "$FD/$h"
 		fleet_config "$h" >"$FD/$h/llmfb.yaml"
@@ -136,6 +145,8 @@ fleet_teardown() {
 		wait "$p" 2>/dev/null || true
 	done
 	redis_kill
+	kill "$PROXY_PID" 2>/dev/null || true
+	wait "$PROXY_PID" 2>/dev/null || true
 	shim_on
 }
 
@@ -323,6 +334,54 @@ fleet_password_case() {
 	finish "fleet: a wrong password is refused at start and at reload, without saying it"
 }
 
+# Redis partitioned from c alone (its forwarder stopped: nothing
+# answers, nothing closes): c goes on alone within shared.timeout while
+# a and b stay linked; what happened meanwhile reaches c when the way is
+# back.
+fleet_partition_case() {
+	local h t0 el before
+	mock_reset
+	mock_script fdown 'status=503'
+	for h in $FLEET_HOSTS; do
+		fleet_ctl "$h" reset down >/dev/null
+	done
+	before=$(fleet_spend a fleet-outage)
+	kill -STOP "$PROXY_PID"
+	# Before c notices: its spend goes out and the answer never comes
+	# (the forwarder holds it).  Redis counts it when the way is back,
+	# and c sends it again then: it must count once.
+	fleet_call c fleet-outage
+	expect_eq c-answered-unknowing "$CODE $TARGET" "200 paid"
+	wait_for "c: alone" fleet_alone c || ERRS="$ERRS; c never went alone"
+	expect_match c-timeout-counted "$(fleet_ctl c metrics)" \
+	    'llmfb_shared_failures_total\{kind="timeout"\} [1-9]'
+	fleet_up a || ERRS="$ERRS; a lost Redis too"
+	fleet_up b || ERRS="$ERRS; b lost Redis too"
+	t0=$(ms_now)
+	fleet_call c fleet-outage
+	el=$(( $(ms_now) - t0 ))
+	expect_eq c-answered "$CODE $TARGET" "200 paid"
+	expect_lt c-no-wait-on-redis "$el" 1500
+	fleet_call a fleet-breaker
+	fleet_call a fleet-breaker
+	wait_for "b: open" fleet_breaker_is b down open ||
+	    ERRS="$ERRS; b did not follow a"
+	expect_eq c-cut-off "$(fleet_breaker c down state)" closed
+	kill -CONT "$PROXY_PID"
+	wait_for "c: back" fleet_up c || ERRS="$ERRS; c did not come back"
+	wait_for "c: open from the fleet" fleet_breaker_is c down open ||
+	    ERRS="$ERRS; c did not learn a's open"
+	expect_eq c-from-fleet "$(fleet_breaker c down from_fleet)" true
+	# c's two calls, each counted once.
+	wait_for "a: c's spend" fleet_spend_is a fleet-outage \
+	    "$(usd "$before + 0.25")"
+	expect_eq a-spend "$(usd "$(fleet_spend a fleet-outage)")" \
+	    "$(usd "$before + 0.25")"
+	expect_eq c-spend "$(usd "$(fleet_spend c fleet-outage)")" \
+	    "$(usd "$before + 0.25")"
+	finish "fleet: Redis partitioned from c alone: c goes on alone (call in ${el} ms), learns on return"
+}
+
 fleet_status_case() {
 	local out
 	out=$(fleet_ctl a status --fleet)
@@ -343,6 +402,7 @@ fleet_cases() {
 	fleet_budget_case
 	fleet_status_case
 	fleet_password_case
+	fleet_partition_case
 	fleet_outage_case
 	fleet_teardown
 }
