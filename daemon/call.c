@@ -341,6 +341,7 @@ note_times(struct call *call, uint32_t ttft, uint32_t total)
 	struct tstat *ts = tstat_of(call, call->target);
 
 	latency_add(&ts->lat, now_mono_ms(), ttft, total);
+	shared_latency_add(call->d->shared, call->target, ts, ttft, total);
 	if (ttft != NO_TIME)
 		hist_add(&ts->ttft_h, ttft);
 	hist_add(&ts->total_h, total);
@@ -1756,8 +1757,11 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 		return skip(call, t, FK_BUDGET, "budget");
 	if (t->max_concurrency > 0 && ts->in_flight >= t->max_concurrency)
 		return skip(call, t, FK_TECHNICAL, "queue-full");
-	if (strict && over_slo(&r->policy, &ts->lat, now))
-		return skip(call, t, FK_LATENCY, "slo");
+	/* fleet-slo: over only with the other hosts' samples. */
+	if (strict && over_slo(&r->policy, shared_latency_view(call->d->shared,
+	    ts), now))
+		return skip(call, t, FK_LATENCY, over_slo(&r->policy, &ts->lat,
+		    now) ? "slo" : "fleet-slo");
 	if (ts->drained)
 		return skip(call, t, FK_TECHNICAL, "drained");
 	/* Last: in half-open, a yes takes one of the probes.  An open

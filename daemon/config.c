@@ -1587,7 +1587,8 @@ load_shared(struct cctx *x, struct config *c, const struct ynode *n)
 {
 	static const char *const keys[] = { "address", "password_env",
 		"password_file", "tls", "prefix", "name", "max_wait",
-		"timeout", "reconnect", "breakers", "budgets", NULL };
+		"timeout", "reconnect", "breakers", "budgets", "latency",
+		NULL };
 	struct shared_conf *s;
 	const struct ynode *v;
 	const char *val;
@@ -1600,7 +1601,7 @@ load_shared(struct cctx *x, struct config *c, const struct ynode *n)
 	s->max_wait_ms = 5;
 	s->timeout_ms = 1000;
 	s->reconnect_ms = 1000;
-	s->breakers = s->budgets = true;
+	s->breakers = s->budgets = s->latency = true;
 	if ((v = ynode_get(n, "address")) == NULL)
 		return cerr(x, n, "shared: address is required (HOST:PORT or "
 		    "unix:/PATH)");
@@ -1672,6 +1673,9 @@ load_shared(struct cctx *x, struct config *c, const struct ynode *n)
 		return -1;
 	if ((v = ynode_get(n, "budgets")) != NULL &&
 	    get_bool(x, v, "shared.budgets", &s->budgets) < 0)
+		return -1;
+	if ((v = ynode_get(n, "latency")) != NULL &&
+	    get_bool(x, v, "shared.latency", &s->latency) < 0)
 		return -1;
 	return 0;
 }

@@ -187,6 +187,7 @@ struct shared_conf {
 	uint64_t	 reconnect_ms;	/* between tries while it is away */
 	bool		 breakers;	/* what is shared */
 	bool		 budgets;
+	bool		 latency;	/* first-token samples, for SLOs */
 };
 
 #define SHARED_PREFIX_MAX	64

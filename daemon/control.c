@@ -428,6 +428,12 @@ status_targets(struct daemon *d)
 		json_object_set_new(v, "error_rate_by_class",
 		    rate_by_class(ts->by_fail, ts->attempts));
 		json_object_set_new(v, "drained", json_boolean(ts->drained));
+		/* In a fleet sharing latency: the samples SLOs are judged
+		 * on, this host's and the others'. */
+		if (d->shared != NULL && d->cfg->shared != NULL &&
+		    d->cfg->shared->latency)
+			json_object_set_new(v, "fleet_latency",
+			    status_latency(&ts->fleet_lat));
 		json_object_set_new(v, "injected",
 		    json_integer((json_int_t)ts->injected));
 		json_object_set_new(v, "network", status_net(ts));

@@ -14,6 +14,7 @@
 #include "budget.h"
 #include "config.h"
 #include "daemon.h"
+#include "latency.h"
 #include "log.h"
 #include "loop.h"
 #include "shared.h"
@@ -85,6 +86,8 @@ struct shared {
 	size_t		 nunsent;
 	uint64_t	 nonce;		/* names this run's spend ids */
 	uint64_t	 seq;
+	char		 lat[MSG_MAX / 2];	/* this tick's samples */
+	size_t		 latlen;
 	struct shared_stats st;
 };
 
@@ -356,6 +359,14 @@ breakers_on(const struct shared *sh)
 	const struct shared_conf *c = sh->d->cfg->shared;
 
 	return c != NULL && c->breakers;
+}
+
+static bool
+latency_on(const struct shared *sh)
+{
+	const struct shared_conf *c = sh->d->cfg->shared;
+
+	return c != NULL && c->latency;
 }
 
 static bool
@@ -908,6 +919,28 @@ note_lag(struct shared *sh, uint64_t sent_wall)
 	sh->st.lag_ms = now > sent_wall ? now - sent_wall : 0;
 }
 
+/* "TARGET TTFT TOTAL ..." from another host: into the fleet's view. */
+static void
+on_latency(struct shared *sh, char *p)
+{
+	const struct target *t;
+	uint64_t ttft, total, now = now_mono_ms();
+	char *name, *a, *b;
+
+	if (!latency_on(sh))
+		return;
+	while ((name = strsep(&p, " ")) != NULL && (a = strsep(&p, " ")) !=
+	    NULL && (b = strsep(&p, " ")) != NULL) {
+		if (parse_u64(a, 0, UINT32_MAX, &ttft) < 0 ||
+		    parse_u64(b, 0, UINT32_MAX, &total) < 0)
+			return;
+		if ((t = config_target(sh->d->cfg, name)) != NULL)
+			latency_add(&stats_target(sh->d->stats,
+			    t->name)->fleet_lat, now, (uint32_t)ttft,
+			    (uint32_t)total);
+	}
+}
+
 /* One message: "VERB HOST ..." split at spaces, the last field the rest
  * of the line (a budget key may hold spaces). */
 static void
@@ -921,6 +954,8 @@ on_message(struct shared *sh, char *msg)
 
 	if (strncmp(msg, "spend ", 6) == 0)
 		want = 7;
+	else if (strncmp(msg, "lat ", 4) == 0)
+		want = 4;
 	else if (strncmp(msg, "hb ", 3) == 0)
 		want = 4;
 	else if (strncmp(msg, "open ", 5) == 0)
@@ -956,7 +991,9 @@ on_message(struct shared *sh, char *msg)
 	if (parse_u64(f[2], 0, UINT64_MAX, &wall) < 0)
 		return;
 	note_lag(sh, wall);
-	if (f[0][0] == 'h') {
+	if (f[0][0] == 'l') {
+		on_latency(sh, f[3]);
+	} else if (f[0][0] == 'h') {
 		struct host_view *hv = host_find(sh, f[1]);
 
 		json_decref(hv->view);
@@ -1243,6 +1280,55 @@ heartbeat(struct shared *sh)
 	free(text);
 }
 
+/* This tick's samples, in one message: "lat HOST WALL_MS TARGET TTFT
+ * TOTAL ...". */
+static void
+latency_flush(struct shared *sh)
+{
+	const char *argv[] = { "PUBLISH", sh->channel, NULL };
+	char msg[MSG_MAX];
+
+	if (sh->latlen == 0)
+		return;
+	if ((size_t)snprintf(msg, sizeof(msg), "lat %s %" PRIu64 "%.*s",
+	    sh->conf.name, now_wall_ms(), (int)sh->latlen, sh->lat) <
+	    sizeof(msg) && sh->st.up) {
+		argv[2] = msg;
+		cmd_plain(sh, 3, argv);
+	}
+	sh->latlen = 0;
+}
+
+void
+shared_latency_add(struct shared *sh, const struct target *t,
+    struct tstat *ts, uint32_t ttft_ms, uint32_t total_ms)
+{
+	char one[128];
+	int n;
+
+	if (sh == NULL || !latency_on(sh))
+		return;
+	latency_add(&ts->fleet_lat, now_mono_ms(), ttft_ms, total_ms);
+	if (!sh->st.up)
+		return;
+	n = snprintf(one, sizeof(one), " %s %" PRIu32 " %" PRIu32, t->name,
+	    ttft_ms, total_ms);
+	if (n < 0 || (size_t)n >= sizeof(one))
+		return;
+	if (sh->latlen + (size_t)n > sizeof(sh->lat))
+		latency_flush(sh);
+	memcpy(sh->lat + sh->latlen, one, (size_t)n);
+	sh->latlen += (size_t)n;
+}
+
+const struct latency *
+shared_latency_view(const struct shared *sh, const struct tstat *ts)
+{
+	if (sh == NULL || !latency_on(sh))
+		return &ts->lat;
+	return &ts->fleet_lat;
+}
+
 static void
 tick_fired(struct timer *t)
 {
@@ -1253,6 +1339,7 @@ tick_fired(struct timer *t)
 	    sh->conf.timeout_ms + TICK_MS) {
 		link_fail(sh, SHARED_FAIL_TIMEOUT, "the subscription is silent");
 	} else if (sh->st.up) {
+		latency_flush(sh);
 		if (breakers_on(sh))
 			leases_ask(sh);
 		if (now - sh->last_hb_ms >= HEARTBEAT_MS) {

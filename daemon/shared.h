@@ -16,7 +16,7 @@
  *	P budget:d:DAY:KEY	... that UTC day
  *	P spend:HOST:RUN:N	a spend counted (an hour): sent again, it
  *				is not counted twice
- *	P events		the channel: open, close, spend, hb
+ *	P events		the channel: open, close, spend, lat, hb
  */
 #ifndef LLMFB_SHARED_H
 #define LLMFB_SHARED_H
@@ -32,6 +32,7 @@ struct shared;
 struct shared_conf;
 struct target;
 struct breaker;
+struct latency;
 
 enum shared_fail {
 	SHARED_FAIL_CONNECT,	/* could not connect */
@@ -74,6 +75,15 @@ void shared_breaker_changed(struct shared *sh, const struct target *t,
 /* Spend added locally to key: count it in the fleet's windows. */
 void shared_budget_add(struct shared *sh, const char *key, double usd,
     time_t now);
+/* An attempt's times at t: into the fleet's view here, and to the other
+ * hosts with the next tick's batch. */
+struct tstat;
+void shared_latency_add(struct shared *sh, const struct target *t,
+    struct tstat *ts, uint32_t ttft_ms, uint32_t total_ms);
+/* The samples an SLO is judged on: the fleet's (this host's and the
+ * others') in a fleet that shares latency, else this host's. */
+const struct latency *shared_latency_view(const struct shared *sh,
+    const struct tstat *ts);
 const struct shared_stats *shared_stats(const struct shared *sh);
 /* For status --fleet: the links and each host's last heartbeat. */
 json_t *shared_status(struct shared *sh);

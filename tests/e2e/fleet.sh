@@ -88,9 +88,11 @@ providers:
   fdown: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/fdown/v1" }
   fup:   { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/fup/v1" }
   fpay:  { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/fpay/v1" }
+  fslow: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/fslow/v1" }
 targets:
   down: { provider: fdown }
   up:   { provider: fup }
+  slow: { provider: fslow }
   # The mock counts 10 prompt tokens a call: 0.125 USD, exact in binary.
   paid: { provider: fpay, price: { input: 12500, output: 0 } }
 routes:
@@ -103,6 +105,10 @@ routes:
     match: { model: fleet-budget }
     ladder: [paid, up]
     budget: { day: 1.0 }
+  - name: fleet-slo
+    match: { model: fleet-slo }
+    ladder: [slow, up]
+    slo: { first_token_p95: 300ms, min_samples: 3 }
   - name: fleet-outage
     match: { model: fleet-outage }
     ladder: [paid, up]
@@ -382,6 +388,33 @@ fleet_partition_case() {
 	finish "fleet: Redis partitioned from c alone: c goes on alone (call in ${el} ms), learns on return"
 }
 
+# Latency: a's first tokens from slow are over the route's SLO; b has
+# never called slow, and passes it over on a's samples.
+fleet_latency_case() {
+	local i
+	mock_reset
+	mock_script fslow 'delay_ms=500'
+	for i in 1 2 3; do
+		fleet_call a fleet-slo
+		expect_eq "a-call-$i" "$CODE $TARGET" "200 slow"
+	done
+	fleet_call a fleet-slo
+	expect_eq a-passes-over "$TARGET" up
+	expect_match a-own-samples "$REASONS" 'slow=slo'
+	wait_for "b: a's samples" fleet_p95_known b
+	fleet_call b fleet-slo
+	expect_eq b-passes-over "$TARGET" up
+	expect_match b-fleet-samples "$REASONS" 'slow=fleet-slo'
+	expect_eq none-from-b "$(mock_stat fslow requests)" 3
+	finish "fleet: a target over its SLO on a is passed over on b, from a's samples"
+}
+
+# b holds a's 3 samples of slow in its fleet view.
+fleet_p95_known() {
+	[ "$(fleet_ctl "$1" --json status | jq -r '.targets[] |
+	    select(.name == "slow") | .fleet_latency.samples')" -ge 3 ]
+}
+
 fleet_status_case() {
 	local out
 	out=$(fleet_ctl a status --fleet)
@@ -400,6 +433,7 @@ fleet_cases() {
 	fleet_setup
 	fleet_breaker_case
 	fleet_budget_case
+	fleet_latency_case
 	fleet_status_case
 	fleet_password_case
 	fleet_partition_case

@@ -430,7 +430,8 @@ START_TEST(test_shared)
 	ck_assert_str_eq(c->shared->prefix, "llmfb:");
 	ck_assert_ptr_nonnull(c->shared->name);	/* the host name */
 	ck_assert_uint_eq(c->shared->max_wait_ms, 5);
-	ck_assert(c->shared->breakers && c->shared->budgets);
+	ck_assert(c->shared->breakers && c->shared->budgets &&
+	    c->shared->latency);
 	config_unref(c);
 
 	c = config_load_string("e.yaml", "", err, sizeof(err));
@@ -440,7 +441,7 @@ START_TEST(test_shared)
 	setenv("CHECK_REDIS_PW", "s3cret", 1);
 	c = config_load_string("s.yaml", "shared: { address: '[::1]:6380', "
 	    "password_env: CHECK_REDIS_PW, prefix: 'team-a:', name: web-1, "
-	    "max_wait: 2ms, budgets: false }", err, sizeof(err));
+	    "max_wait: 2ms, budgets: false, latency: off }", err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_str_eq(c->shared->host, "::1");
 	ck_assert_int_eq(c->shared->port, 6380);
@@ -448,7 +449,8 @@ START_TEST(test_shared)
 	ck_assert_str_eq(c->shared->prefix, "team-a:");
 	ck_assert_str_eq(c->shared->name, "web-1");
 	ck_assert_uint_eq(c->shared->max_wait_ms, 2);
-	ck_assert(c->shared->breakers && !c->shared->budgets);
+	ck_assert(c->shared->breakers && !c->shared->budgets &&
+	    !c->shared->latency);
 
 	/* The password from a file, one line; a reload that keeps it
 	 * keeps the links (shared_conf_same). */
