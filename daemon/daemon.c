@@ -287,7 +287,7 @@ daemon_start(struct daemon *d, struct config *cfg)
 		/* A wrong password stops the start: a fleet member that
 		 * cannot join must not look like one that did.  Redis
 		 * merely away is not fatal: the host goes on alone. */
-		r = shared_check(cfg->shared, err, sizeof(err));
+		r = shared_check(cfg->shared, 2000, err, sizeof(err));
 		if (r < 0) {
 			log_warnx("%s", err);
 			return -EACCES;
@@ -426,8 +426,10 @@ reload(struct daemon *d, char *err, size_t errlen)
 		    "%s", err);
 		return -1;
 	}
+	/* The loop waits here, at a reload that changes the link only:
+	 * a short bound, and a Redis too slow for it is not an error. */
 	if (c->shared != NULL && !shared_conf_same(c->shared,
-	    d->cfg->shared) && shared_check(c->shared, err, errlen) < 0) {
+	    d->cfg->shared) && shared_check(c->shared, 250, err, errlen) < 0) {
 		config_unref(c);
 		d->reload_failures++;
 		snprintf(d->last_reload_error, sizeof(d->last_reload_error),

@@ -1270,13 +1270,16 @@ heartbeat(struct shared *sh)
 	char msg[MSG_MAX];
 
 	json_decref(v);
-	if (text == NULL)
-		return;
-	if ((size_t)snprintf(msg, sizeof(msg), "hb %s %" PRIu64 " %s",
-	    sh->conf.name, now_wall_ms(), text) < sizeof(msg)) {
-		argv[2] = msg;
-		cmd_send(sh, op_new(sh, OP_HB, NULL), 3, argv);
-	}
+	/* The heartbeat must go whatever the view: our own coming back is
+	 * how the subscription is known alive.  Too big a view (hundreds of
+	 * routes) goes as a note. */
+	if (text == NULL || (size_t)snprintf(msg, sizeof(msg),
+	    "hb %s %" PRIu64 " %s", sh->conf.name, now_wall_ms(), text) >=
+	    sizeof(msg))
+		snprintf(msg, sizeof(msg), "hb %s %" PRIu64 " "
+		    "{\"truncated\":true}", sh->conf.name, now_wall_ms());
+	argv[2] = msg;
+	cmd_send(sh, op_new(sh, OP_HB, NULL), 3, argv);
 	free(text);
 }
 
@@ -1364,9 +1367,10 @@ where_of(const struct shared_conf *c, char *out, size_t len)
 }
 
 int
-shared_check(const struct shared_conf *c, char *err, size_t errlen)
+shared_check(const struct shared_conf *c, uint64_t max_ms, char *err,
+    size_t errlen)
 {
-	uint64_t ms = c->timeout_ms < 2000 ? c->timeout_ms : 2000;
+	uint64_t ms = c->timeout_ms < max_ms ? c->timeout_ms : max_ms;
 	struct timeval tv = { (time_t)(ms / 1000),
 		(suseconds_t)(ms % 1000) * 1000 };
 	redisContext *rc;

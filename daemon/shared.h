@@ -60,11 +60,12 @@ struct shared_stats {
 
 const char *shared_fail_name(enum shared_fail f);
 
-/* Ask Redis, synchronously and within shared.timeout (at most 2 s),
+/* Ask Redis, synchronously and within shared.timeout (at most max_ms),
  * whether it takes the password.  Returns 0 when it does, 1 when Redis
  * cannot be reached (err says why; the daemon goes on alone), -1 when it
  * refused (err says so, without the password). */
-int shared_check(const struct shared_conf *c, char *err, size_t errlen);
+int shared_check(const struct shared_conf *c, uint64_t max_ms, char *err,
+    size_t errlen);
 /* Start the links on d's loop (never NULL).  shared_free ends them. */
 struct shared *shared_new(struct daemon *d, const struct shared_conf *c);
 void shared_free(struct shared *sh);

@@ -154,6 +154,9 @@ fleet_teardown() {
 	kill "$PROXY_PID" 2>/dev/null || true
 	wait "$PROXY_PID" 2>/dev/null || true
 	shim_on
+	# Their sanitizer reports, if any, count at the end of the run.
+	grep -h -A30 -E 'Sanitizer|runtime error' "$FD"/*/log \
+	    >>"$STACK_DIR/sanitizer.log" 2>/dev/null || true
 }
 
 fleet_call() {		# HOST MODEL
