@@ -389,9 +389,10 @@ print_fleet(const json_t *f)
 	    json_is_true(json_object_get(f, "up")) ? "linked to Redis" :
 	    "ALONE: Redis away", jstr(f, "address", "?"), jstr(f, "host", "?"),
 	    jstr(f, "prefix", "?"));
-	printf("link       connects %lld, ops %lld, rtt %lld us, lag %lld ms, "
-	    "failures", jnum(f, "connects"), jnum(f, "ops"),
-	    jnum(f, "rtt_us"), jnum(f, "lag_ms"));
+	printf("link       connects %lld, ops %lld, rtt %lld us, lag %lld us "
+	    "(last open %lld us), failures", jnum(f, "connects"),
+	    jnum(f, "ops"), jnum(f, "rtt_us"), jnum(f, "lag_us"),
+	    jnum(f, "open_lag_us"));
 	json_object_foreach((json_t *)fails, k, v)
 		printf(" %s %lld", k, (long long)json_integer_value(v));
 	printf("\n");

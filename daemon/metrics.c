@@ -529,7 +529,7 @@ render_shared(struct prom *p, const struct daemon *d)
 	    st->budget_offline);
 	family(p, "llmfb_shared_lag_seconds", "gauge", "Age of the last "
 	    "message from another host on arrival (clocks apart count in).");
-	sample_d(p, "llmfb_shared_lag_seconds", NULL, st->lag_ms / 1000.0);
+	sample_d(p, "llmfb_shared_lag_seconds", NULL, st->lag_us / 1e6);
 	family(p, "llmfb_shared_rtt_seconds", "gauge", "The last heartbeat's "
 	    "round trip to Redis.");
 	sample_d(p, "llmfb_shared_rtt_seconds", NULL, st->rtt_us / 1e6);

@@ -46,7 +46,7 @@ struct rconn {
 struct host_view {
 	char		*name;
 	uint64_t	 seen_ms;	/* monotonic, here */
-	uint64_t	 lag_ms;
+	uint64_t	 lag_us;
 	json_t		*view;
 };
 
@@ -84,6 +84,7 @@ struct shared {
 	size_t		 nhosts;
 	struct unsent	*unsent;
 	size_t		 nunsent;
+	char		 sha[48];	/* the budget script's, once loaded */
 	uint64_t	 nonce;		/* names this run's spend ids */
 	uint64_t	 seq;
 	char		 lat[MSG_MAX / 2];	/* this tick's samples */
@@ -92,7 +93,7 @@ struct shared {
 };
 
 enum op_kind { OP_AUTH, OP_PING, OP_PLAIN, OP_HB, OP_LEASE, OP_BREAKER_GET,
-	OP_BUDGET };
+	OP_BUDGET, OP_SCRIPT };
 
 /* One command's context, freed by its callback (hiredis calls it once,
  * with NULL when the link went before the answer). */
@@ -127,6 +128,14 @@ static uint64_t
 now_wall_ms(void)
 {
 	return now_real_ns() / 1000000;
+}
+
+/* Messages carry the sender's wall clock in µs: on a LAN an open
+ * arrives well within a millisecond. */
+static uint64_t
+now_wall_us(void)
+{
+	return now_real_ns() / 1000;
 }
 
 static void
@@ -416,7 +425,7 @@ publish_open(struct shared *sh, const struct target *t, uint64_t left_ms)
 	key_of(sh, key, sizeof(key), "probe", t->name);
 	cmd_plain(sh, 2, del);
 	snprintf(msg, sizeof(msg), "open %s %" PRIu64 " %s %" PRIu64,
-	    sh->conf.name, wall, t->name, left_ms);
+	    sh->conf.name, now_wall_us(), t->name, left_ms);
 	publish(sh, msg);
 }
 
@@ -441,7 +450,7 @@ shared_breaker_changed(struct shared *sh, const struct target *t,
 		key_of(sh, key, sizeof(key), "probe", t->name);
 		cmd_plain(sh, 2, del);
 		snprintf(msg, sizeof(msg), "close %s %" PRIu64 " %s",
-		    sh->conf.name, now_wall_ms(), t->name);
+		    sh->conf.name, now_wall_us(), t->name);
 		publish(sh, msg);
 		log_info("shared: breaker of %s closed by a probe here: told "
 		    "the fleet", t->name);
@@ -609,6 +618,7 @@ on_open(struct shared *sh, const char *host, const char *target,
 	b = &stats_target(sh->d->stats, t->name)->br;
 	if (breaker_fleet_open(b, &t->breaker, left_ms, now_mono_ms())) {
 		sh->st.remote_opens++;
+		sh->st.open_lag_us = sh->st.lag_us;
 		log_info("shared: %s opened the breaker of %s: open here too",
 		    host, t->name);
 	}
@@ -738,7 +748,10 @@ budget_sync(struct shared *sh, const char *key, double hfloor, double dfloor,
 {
 	char hk[KEY_MAX], dk[KEY_MAX], ik[KEY_MAX], a[4][40], head[200];
 	int64_t hour = window(now, HOUR_S), day = window(now, DAY_S);
-	const char *argv[] = { "EVAL", budget_script, "3", hk, dk, ik, a[0],
+	/* EVALSHA once the script is loaded on this link: Redis need not
+	 * hash 700 bytes per spend. */
+	const char *argv[] = { sh->sha[0] ? "EVALSHA" : "EVAL",
+		sh->sha[0] ? sh->sha : budget_script, "3", hk, dk, ik, a[0],
 		a[1], a[2], a[3], "7200000", "172800000", sh->channel, head,
 		key, "3600000" };
 	struct op *op;
@@ -813,6 +826,20 @@ budget_reply(struct shared *sh, const struct op *op, const redisReply *r)
 		if (!sh->freeing && (op->hadd > 0 || op->dadd > 0))
 			unsent_add(sh, op->name, op->id, op->hadd, op->dadd,
 			    op->hour, op->day);
+		return;
+	}
+	if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) ==
+	    0) {
+		/* Flushed by hand (SCRIPT FLUSH): back to EVAL, and this
+		 * spend sent again under its id. */
+		time_t now = time(NULL);
+		bool hour = op->hour == window(now, HOUR_S);
+		bool day = op->day == window(now, DAY_S);
+
+		sh->sha[0] = '\0';
+		if (hour || day)
+			budget_sync(sh, op->name, 0, 0, hour ? op->hadd : 0,
+			    day ? op->dadd : 0, now, op->id);
 		return;
 	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -914,9 +941,9 @@ host_find(struct shared *sh, const char *name)
 static void
 note_lag(struct shared *sh, uint64_t sent_wall)
 {
-	uint64_t now = now_wall_ms();
+	uint64_t now = now_wall_us();
 
-	sh->st.lag_ms = now > sent_wall ? now - sent_wall : 0;
+	sh->st.lag_us = now > sent_wall ? now - sent_wall : 0;
 }
 
 /* "TARGET TTFT TOTAL ..." from another host: into the fleet's view. */
@@ -999,7 +1026,7 @@ on_message(struct shared *sh, char *msg)
 		json_decref(hv->view);
 		hv->view = json_loads(f[3], 0, NULL);
 		hv->seen_ms = now_mono_ms();
-		hv->lag_ms = sh->st.lag_ms;
+		hv->lag_us = sh->st.lag_us;
 	} else if (f[0][0] == 'o') {
 		if (parse_u64(f[4], 0, UINT64_MAX, &left) == 0)
 			on_open(sh, f[1], f[3], left);
@@ -1051,8 +1078,14 @@ went_up(struct shared *sh)
 	sh->st.connects++;
 	sh->auth_said = false;
 	sh->sub_seen_ms = now_mono_ms();
+	sh->sha[0] = '\0';
 	log_info("shared: connected to Redis at %s as %s", sh->where,
 	    sh->conf.name);
+	if (budgets_on(sh)) {
+		const char *load[] = { "SCRIPT", "LOAD", budget_script };
+
+		cmd_send(sh, op_new(sh, OP_SCRIPT, NULL), 3, load);
+	}
 	if (breakers_on(sh))
 		breakers_resync(sh);
 	if (budgets_on(sh))
@@ -1127,6 +1160,11 @@ op_done(redisAsyncContext *ac, void *reply, void *priv)
 		break;
 	case OP_BUDGET:
 		budget_reply(sh, op, r);
+		break;
+	case OP_SCRIPT:
+		if (r != NULL && r->type == REDIS_REPLY_STRING &&
+		    r->len < sizeof(sh->sha))
+			memcpy(sh->sha, r->str, r->len + 1);
 		break;
 	case OP_PLAIN:
 		break;
@@ -1274,10 +1312,10 @@ heartbeat(struct shared *sh)
 	 * how the subscription is known alive.  Too big a view (hundreds of
 	 * routes) goes as a note. */
 	if (text == NULL || (size_t)snprintf(msg, sizeof(msg),
-	    "hb %s %" PRIu64 " %s", sh->conf.name, now_wall_ms(), text) >=
+	    "hb %s %" PRIu64 " %s", sh->conf.name, now_wall_us(), text) >=
 	    sizeof(msg))
 		snprintf(msg, sizeof(msg), "hb %s %" PRIu64 " "
-		    "{\"truncated\":true}", sh->conf.name, now_wall_ms());
+		    "{\"truncated\":true}", sh->conf.name, now_wall_us());
 	argv[2] = msg;
 	cmd_send(sh, op_new(sh, OP_HB, NULL), 3, argv);
 	free(text);
@@ -1294,7 +1332,7 @@ latency_flush(struct shared *sh)
 	if (sh->latlen == 0)
 		return;
 	if ((size_t)snprintf(msg, sizeof(msg), "lat %s %" PRIu64 "%.*s",
-	    sh->conf.name, now_wall_ms(), (int)sh->latlen, sh->lat) <
+	    sh->conf.name, now_wall_us(), (int)sh->latlen, sh->lat) <
 	    sizeof(msg) && sh->st.up) {
 		argv[2] = msg;
 		cmd_plain(sh, 3, argv);
@@ -1519,14 +1557,14 @@ shared_status(struct shared *sh)
 		json_array_append_new(hosts, json_pack("{s:s, s:b, s:I, s:I, "
 		    "s:O?}", "host", sh->hosts[i].name, "self", false,
 		    "age_ms", (json_int_t)(now - sh->hosts[i].seen_ms),
-		    "lag_ms", (json_int_t)sh->hosts[i].lag_ms, "view",
+		    "lag_us", (json_int_t)sh->hosts[i].lag_us, "view",
 		    sh->hosts[i].view));
 	fails = json_object();
 	for (i = 0; i < SHARED_FAIL_COUNT; i++)
 		json_object_set_new(fails, fail_names[i],
 		    json_integer((json_int_t)sh->st.failures[i]));
 	return json_pack("{s:s, s:s, s:s, s:b, s:I, s:o, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 	    "address", sh->where, "host", sh->conf.name,
 	    "prefix", sh->conf.prefix, "up", sh->st.up,
 	    "connects", (json_int_t)sh->st.connects, "failures", fails,
@@ -1538,7 +1576,8 @@ shared_status(struct shared *sh)
 	    "leases_late", (json_int_t)sh->st.leases_late,
 	    "budget_offline", (json_int_t)sh->st.budget_offline,
 	    "unsent_keys", (json_int_t)sh->nunsent,
-	    "lag_ms", (json_int_t)sh->st.lag_ms,
+	    "lag_us", (json_int_t)sh->st.lag_us,
+	    "open_lag_us", (json_int_t)sh->st.open_lag_us,
 	    "rtt_us", (json_int_t)sh->st.rtt_us,
 	    "hosts", hosts);
 }

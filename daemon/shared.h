@@ -54,7 +54,8 @@ struct shared_stats {
 	uint64_t	 leases_lost;	/* ... left to another host */
 	uint64_t	 leases_late;	/* no answer within max_wait: alone */
 	uint64_t	 budget_offline; /* spend counted while Redis was away */
-	uint64_t	 lag_ms;	/* the last remote message's age */
+	uint64_t	 lag_us;	/* the last remote message's age */
+	uint64_t	 open_lag_us;	/* ... of the last open applied here */
 	uint64_t	 rtt_us;	/* the last heartbeat's round trip */
 };
 

@@ -258,17 +258,22 @@ fleet_budget_case() {
 # alone and counts it; once Redis is back (empty), spend and breakers
 # are resynchronised.
 fleet_outage_case() {
-	local h t0 el max=0 before want
+	local h t0 el max=0 before want prev
 	mock_reset
 	mock_script fdown 'status=503'
 	for h in $FLEET_HOSTS; do
 		fleet_ctl "$h" reset down >/dev/null
 	done
+	prev=$(fleet_spend a fleet-outage)
+	# Scripts flushed by hand: each spend is sent again as EVAL, once.
+	redis_cli script flush >/dev/null
 	for h in $FLEET_HOSTS; do
 		fleet_call "$h" fleet-outage
 	done
 	# What every host knows was spent before Redis goes.
 	before=$(fleet_spend a fleet-outage)
+	expect_eq counted-once-after-flush "$(usd "$before")" \
+	    "$(usd "$prev + 3 * 0.125")"
 	for h in b c; do
 		wait_for "$h: spend shared" fleet_spend_is "$h" fleet-outage \
 		    "$(usd "$before")" || ERRS="$ERRS; $h: spend not shared"
