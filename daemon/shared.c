@@ -24,7 +24,7 @@
 #define TICK_MS		100	/* breakers' lease checks */
 #define HEARTBEAT_MS	1000
 #define HOSTS_MAX	256	/* other hosts' heartbeats kept */
-#define UNSENT_MAX	4096	/* budget keys spent while Redis was away */
+#define UNSENT_MAX	4096	/* spends Redis has not confirmed */
 #define KEY_MAX		512
 #define MSG_MAX		4096
 #define HOUR_S		3600
@@ -56,7 +56,7 @@ struct host_view {
 struct unsent {
 	char		*key;
 	uint64_t	 id;
-	int64_t		 hour, day;	/* the windows h and d belong to */
+	int64_t		 hour, day;	/* the windows of h and d */
 	double		 h, d;
 };
 
@@ -68,15 +68,15 @@ struct shared {
 	struct rconn	*cmd, *sub;
 	bool		 cmd_ready, sub_ready;
 	bool		 failing;	/* a teardown is deferred */
-	struct shared	**pending;	/* ... and holds this pointer to us */
+	struct shared	**pending;	/* ... and holds this to us */
 	bool		 freeing;
 	bool		 auth_said;	/* the refusal is logged once */
 	uint64_t	 opened_ms;	/* the links were opened then */
-	uint64_t	 sub_seen_ms;	/* our own heartbeat came back then */
+	uint64_t	 sub_seen_ms;	/* our heartbeat came back then */
 	struct timer	 reconnect;
 	struct timer	 tick;
-	struct timer	 stall;		/* an answer overdue drops the link */
-	struct timer	 lease;		/* max_wait for a lease's answer */
+	struct timer	 stall;		/* an answer overdue */
+	struct timer	 lease;		/* max_wait for leases */
 	uint64_t	 outstanding;	/* commands not answered yet */
 	uint64_t	 last_answer_ms;
 	uint64_t	 last_hb_ms;
@@ -84,7 +84,7 @@ struct shared {
 	size_t		 nhosts;
 	struct unsent	*unsent;
 	size_t		 nunsent;
-	char		 sha[48];	/* the budget script's, once loaded */
+	char		 sha[48];	/* the budget script's, loaded */
 	uint64_t	 nonce;		/* names this run's spend ids */
 	uint64_t	 seq;
 	char		 lat[MSG_MAX / 2];	/* this tick's samples */
@@ -101,7 +101,7 @@ struct op {
 	struct shared	*sh;
 	enum op_kind	 kind;
 	uint64_t	 sent_us;
-	uint64_t	 ask_ms;	/* OP_LEASE: the breaker's fleet_ask_ms */
+	uint64_t	 ask_ms;	/* OP_LEASE: its fleet_ask_ms */
 	int64_t		 hour, day;	/* OP_BUDGET */
 	double		 hadd, dadd;
 	uint64_t	 id;		/* OP_BUDGET: the spend's id */
@@ -282,7 +282,7 @@ rc_free(struct rconn *rc)
 	free(rc);
 }
 
-/* ---- commands ------------------------------------------------------------ */
+/* ---- commands --------------------------------------------------------- */
 
 static void op_done(redisAsyncContext *ac, void *reply, void *priv);
 
@@ -360,7 +360,7 @@ stall_fired(struct timer *t)
 	    sh->conf.timeout_ms - now);
 }
 
-/* ---- breakers ------------------------------------------------------------- */
+/* ---- breakers --------------------------------------------------------- */
 
 static bool
 breakers_on(const struct shared *sh)
@@ -638,7 +638,7 @@ on_close(struct shared *sh, const char *host, const char *target)
 	}
 }
 
-/* ---- budgets -------------------------------------------------------------- */
+/* ---- budgets ---------------------------------------------------------- */
 
 /* Raise both windows to at least the floors, add, publish the totals;
  * the totals back as strings (a Lua number would lose the fraction).
@@ -914,7 +914,7 @@ budgets_resync(struct shared *sh)
 	}
 }
 
-/* ---- the channel ---------------------------------------------------------- */
+/* ---- the channel ------------------------------------------------------ */
 
 static struct host_view *
 host_find(struct shared *sh, const char *name)
@@ -1069,7 +1069,7 @@ sub_reply(redisAsyncContext *ac, void *reply, void *priv)
 	free(msg);
 }
 
-/* ---- the links ------------------------------------------------------------ */
+/* ---- the links -------------------------------------------------------- */
 
 static void
 went_up(struct shared *sh)
@@ -1265,7 +1265,7 @@ link_fail(struct shared *sh, enum shared_fail why, const char *detail)
 	loop_defer(sh->d->loop, teardown, sh->pending);
 }
 
-/* ---- the tick: leases, heartbeat ------------------------------------------ */
+/* ---- the tick: leases, heartbeat -------------------------------------- */
 
 static json_t *
 own_view(struct shared *sh)
@@ -1378,7 +1378,8 @@ tick_fired(struct timer *t)
 
 	if (sh->st.up && now - sh->sub_seen_ms > HEARTBEAT_MS +
 	    sh->conf.timeout_ms + TICK_MS) {
-		link_fail(sh, SHARED_FAIL_TIMEOUT, "the subscription is silent");
+		link_fail(sh, SHARED_FAIL_TIMEOUT,
+		    "the subscription is silent");
 	} else if (sh->st.up) {
 		latency_flush(sh);
 		if (breakers_on(sh))
@@ -1391,7 +1392,7 @@ tick_fired(struct timer *t)
 	timer_set(sh->d->loop, &sh->tick, TICK_MS);
 }
 
-/* ---- the module ----------------------------------------------------------- */
+/* ---- the module ------------------------------------------------------- */
 
 static void
 where_of(const struct shared_conf *c, char *out, size_t len)
@@ -1449,9 +1450,10 @@ shared_check(const struct shared_conf *c, uint64_t max_ms, char *err,
 		goto out;
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
-		snprintf(err, errlen, "shared: Redis at %s refused us: %.200s%s",
-		    where, r->str, strncmp(r->str, "NOAUTH", 6) == 0 ?
-		    " (set shared.password_env or shared.password_file)" : "");
+		snprintf(err, errlen, "shared: Redis at %s refused us: "
+		    "%.200s%s", where, r->str,
+		    strncmp(r->str, "NOAUTH", 6) == 0 ? " (set shared."
+		    "password_env or shared.password_file)" : "");
 		ret = -1;
 		goto out;
 	}

@@ -48,14 +48,14 @@ struct shared_stats {
 	uint64_t	 connects;	/* times they became ready */
 	uint64_t	 failures[SHARED_FAIL_COUNT];
 	uint64_t	 ops;		/* commands sent */
-	uint64_t	 remote_opens;	/* breakers opened by another host */
+	uint64_t	 remote_opens;	/* opened by another host */
 	uint64_t	 remote_closes;
-	uint64_t	 leases_won;	/* half-open probes this host made */
-	uint64_t	 leases_lost;	/* ... left to another host */
-	uint64_t	 leases_late;	/* no answer within max_wait: alone */
-	uint64_t	 budget_offline; /* spend counted while Redis was away */
-	uint64_t	 lag_us;	/* the last remote message's age */
-	uint64_t	 open_lag_us;	/* ... of the last open applied here */
+	uint64_t	 leases_won;	/* probes this host made */
+	uint64_t	 leases_lost;	/* ... another host made */
+	uint64_t	 leases_late;	/* unanswered in max_wait */
+	uint64_t	 budget_offline; /* spends while Redis was away */
+	uint64_t	 lag_us;	/* last remote message's age */
+	uint64_t	 open_lag_us;	/* ... of the last open */
 	uint64_t	 rtt_us;	/* the last heartbeat's round trip */
 };
 

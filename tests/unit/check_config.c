@@ -421,8 +421,8 @@ START_TEST(test_shared)
 	FILE *f;
 	int fd;
 
-	c = config_load_string("s.yaml", "shared: { address: 'unix:/run/r.sock' }",
-	    err, sizeof(err));
+	c = config_load_string("s.yaml",
+	    "shared: { address: 'unix:/run/r.sock' }", err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_str_eq(c->shared->socket, "/run/r.sock");
 	ck_assert_ptr_null(c->shared->host);
@@ -484,7 +484,8 @@ static const struct {
 	{ "shared: { prefix: x }",
 	  "b.yaml:1:9: shared: address is required (HOST:PORT or unix:/PATH)" },
 	{ "shared: { address: redis }",
-	  "b.yaml:1:20: shared.address: 'redis' is not HOST:PORT or unix:/PATH" },
+	  "b.yaml:1:20: shared.address: 'redis' is not HOST:PORT or "
+	  "unix:/PATH" },
 	{ "shared: { address: 'unix:r.sock' }",
 	  "b.yaml:1:20: shared.address: a Unix socket path must be absolute" },
 	{ "shared: { address: 'h:1', tls: true }",
