@@ -441,9 +441,8 @@ account(struct call *call, const struct answer *a)
 	if (cost > 0) {
 		budgets_add(call->d->budgets, call->route_key, cost, now);
 		budgets_add(call->d->budgets, call->caller_key, cost, now);
-		shared_budget_add(call->d->shared, call->route_key, cost, now);
-		shared_budget_add(call->d->shared, call->caller_key, cost,
-		    now);
+		shared_budget_add(call->d->shared, (const char *const[]){
+		    call->route_key, call->caller_key }, 2, cost, now);
 		daemon_spent(call->d);
 	}
 	return cost;

@@ -27,6 +27,7 @@
 #define UNSENT_MAX	4096	/* spends Redis has not confirmed */
 #define KEY_MAX		512
 #define MSG_MAX		4096
+#define BUDGET_OP_KEYS	2	/* a call's: its route's and its caller's */
 #define HOUR_S		3600
 #define DAY_S		86400
 
@@ -103,7 +104,8 @@ struct op {
 	uint64_t	 sent_us;
 	uint64_t	 ask_ms;	/* OP_LEASE: its fleet_ask_ms */
 	int64_t		 hour, day;	/* OP_BUDGET */
-	double		 hadd, dadd;
+	size_t		 nkeys;		/* budget keys in name, \0 apart */
+	double		 hadd[BUDGET_OP_KEYS], dadd[BUDGET_OP_KEYS];
 	uint64_t	 id;		/* OP_BUDGET: the spend's id */
 	char		 name[];	/* target or budget key */
 };
@@ -285,6 +287,20 @@ rc_free(struct rconn *rc)
 /* ---- commands --------------------------------------------------------- */
 
 static void op_done(redisAsyncContext *ac, void *reply, void *priv);
+
+static struct op *
+op_new_len(struct shared *sh, enum op_kind kind, const char *name,
+    size_t len)
+{
+	struct op *op = xcalloc(1, sizeof(*op) + (len ? len : 1));
+
+	op->sh = sh;
+	op->kind = kind;
+	op->sent_us = now_mono_us();
+	if (name != NULL)
+		memcpy(op->name, name, len);
+	return op;
+}
 
 static struct op *
 op_new(struct shared *sh, enum op_kind kind, const char *name)
@@ -640,34 +656,47 @@ on_close(struct shared *sh, const char *host, const char *target)
 
 /* ---- budgets ---------------------------------------------------------- */
 
-/* Raise both windows to at least the floors, add, publish the totals;
- * the totals back as strings (a Lua number would lose the fraction).
- * The add counts once per id: a spend sent again after its answer was
- * lost is not counted twice (the id is kept an hour).
- * KEYS: hour, day, id.  ARGV: hour floor, day floor, hour add, day add,
- * hour ttl ms, day ttl ms, channel, message head, budget key, id ttl. */
+/* For each of N budget keys: raise its hour and day to at least the
+ * floors, add, publish the totals; the totals back as strings (a Lua
+ * number would lose the fraction).  The adds count once per id: a spend
+ * sent again after its answer was lost is not counted twice (the id is
+ * kept an hour).  KEYS: hour and day of each key, then the id.  ARGV:
+ * hour floor, day floor, hour add, day add of each key; hour ttl ms, day
+ * ttl ms, channel, message head, id ttl ms; the budget keys. */
 static const char budget_script[] =
-    "local add = {tonumber(ARGV[3]), tonumber(ARGV[4])}\n"
-    "if (add[1] > 0 or add[2] > 0) and\n"
-    "    not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[10]) then\n"
-    "  add = {0, 0}\n"
+    "local n = (#KEYS - 1) / 2\n"
+    "local any = false\n"
+    "for i = 1, n do\n"
+    "  if tonumber(ARGV[4*i-1]) > 0 or tonumber(ARGV[4*i]) > 0 then\n"
+    "    any = true\n"
+    "  end\n"
     "end\n"
+    "local fresh = not any or\n"
+    "    redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[4*n+5])\n"
     "local out = {}\n"
-    "for i = 1, 2 do\n"
-    "  local v = tonumber(redis.call('GET', KEYS[i]) or '0') or 0\n"
-    "  local floor = tonumber(ARGV[i])\n"
-    "  if floor > v then redis.call('SET', KEYS[i], ARGV[i]) v = floor end\n"
-    "  if add[i] > 0 then\n"
-    "    out[i] = redis.call('INCRBYFLOAT', KEYS[i], ARGV[2 + i])\n"
-    "  else\n"
-    "    out[i] = string.format('%.17g', v)\n"
+    "for i = 1, n do\n"
+    "  local tot = {}\n"
+    "  for j = 0, 1 do\n"
+    "    local k = KEYS[2*i-1+j]\n"
+    "    local v = tonumber(redis.call('GET', k) or '0') or 0\n"
+    "    local floor = tonumber(ARGV[4*i-3+j])\n"
+    "    if floor > v then redis.call('SET', k, ARGV[4*i-3+j]) v = floor end\n"
+    "    local add = 0\n"
+    "    if fresh then add = tonumber(ARGV[4*i-1+j]) end\n"
+    "    if add > 0 then\n"
+    "      tot[j+1] = redis.call('INCRBYFLOAT', k, ARGV[4*i-1+j])\n"
+    "    else\n"
+    "      tot[j+1] = string.format('%.17g', v)\n"
+    "    end\n"
+    "    if v > 0 or add > 0 then\n"
+    "      redis.call('PEXPIRE', k, ARGV[4*n+1+j])\n"
+    "    end\n"
     "  end\n"
-    "  if v > 0 or add[i] > 0 then\n"
-    "    redis.call('PEXPIRE', KEYS[i], ARGV[4 + i])\n"
-    "  end\n"
+    "  out[2*i-1] = tot[1]\n"
+    "  out[2*i] = tot[2]\n"
+    "  redis.call('PUBLISH', ARGV[4*n+3], ARGV[4*n+4] .. ' ' .. tot[1] ..\n"
+    "      ' ' .. tot[2] .. ' ' .. ARGV[4*n+5+i])\n"
     "end\n"
-    "redis.call('PUBLISH', ARGV[7], ARGV[8] .. ' ' .. out[1] .. ' ' ..\n"
-    "    out[2] .. ' ' .. ARGV[9])\n"
     "return out\n";
 
 static int64_t
@@ -741,44 +770,88 @@ unsent_clear(struct shared *sh)
 	sh->nunsent = 0;
 }
 
-/* Send key's floors and adds; id 0: a new spend id. */
+/* One key's part of a budget command. */
+struct bitem {
+	const char	*key;
+	double		 hfloor, dfloor;
+	double		 hadd, dadd;
+};
+
+/* Send the keys' floors and adds (n at most BUDGET_OP_KEYS) in one
+ * command; id 0: a new spend id.  What cannot be sent waits for the
+ * next connect, under the id. */
 static void
-budget_sync(struct shared *sh, const char *key, double hfloor, double dfloor,
-    double hadd, double dadd, time_t now, uint64_t id)
+budget_sync(struct shared *sh, const struct bitem *it, size_t n, time_t now,
+    uint64_t id)
 {
-	char hk[KEY_MAX], dk[KEY_MAX], ik[KEY_MAX], a[4][40], head[200];
+	char hk[BUDGET_OP_KEYS][KEY_MAX], dk[BUDGET_OP_KEYS][KEY_MAX];
+	char a[BUDGET_OP_KEYS][4][40], ik[KEY_MAX], head[200], nk[8];
+	char names[BUDGET_OP_KEYS * KEY_MAX];
 	int64_t hour = window(now, HOUR_S), day = window(now, DAY_S);
-	/* EVALSHA once the script is loaded on this link: Redis need not
-	 * hash 700 bytes per spend. */
-	const char *argv[] = { sh->sha[0] ? "EVALSHA" : "EVAL",
-		sh->sha[0] ? sh->sha : budget_script, "3", hk, dk, ik, a[0],
-		a[1], a[2], a[3], "7200000", "172800000", sh->channel, head,
-		key, "3600000" };
+	const char *argv[9 + 7 * BUDGET_OP_KEYS];
+	size_t i, j, argc = 0, len = 0, kl;
 	struct op *op;
 
+	if (n == 0 || n > BUDGET_OP_KEYS)
+		return;
 	if (id == 0)
 		id = ++sh->seq;
 	snprintf(ik, sizeof(ik), "%sspend:%s:%" PRIu64 ":%" PRIu64,
 	    sh->conf.prefix, sh->conf.name, sh->nonce, id);
-
-	snprintf(hk, sizeof(hk), "%sbudget:h:%" PRId64 ":%s",
-	    sh->conf.prefix, hour, key);
-	snprintf(dk, sizeof(dk), "%sbudget:d:%" PRId64 ":%s",
-	    sh->conf.prefix, day, key);
-	snprintf(a[0], sizeof(a[0]), "%.17g", hfloor > 0 ? hfloor : 0);
-	snprintf(a[1], sizeof(a[1]), "%.17g", dfloor > 0 ? dfloor : 0);
-	snprintf(a[2], sizeof(a[2]), "%.17g", hadd);
-	snprintf(a[3], sizeof(a[3]), "%.17g", dadd);
 	snprintf(head, sizeof(head), "spend %s %" PRId64 " %" PRId64,
 	    sh->conf.name, hour, day);
-	op = op_new(sh, OP_BUDGET, key);
+	snprintf(nk, sizeof(nk), "%zu", 2 * n + 1);
+	/* EVALSHA once the script is loaded on this link: Redis need not
+	 * hash the script for every spend. */
+	argv[argc++] = sh->sha[0] ? "EVALSHA" : "EVAL";
+	argv[argc++] = sh->sha[0] ? sh->sha : budget_script;
+	argv[argc++] = nk;
+	for (i = 0; i < n; i++) {
+		snprintf(hk[i], sizeof(hk[i]), "%sbudget:h:%" PRId64 ":%s",
+		    sh->conf.prefix, hour, it[i].key);
+		snprintf(dk[i], sizeof(dk[i]), "%sbudget:d:%" PRId64 ":%s",
+		    sh->conf.prefix, day, it[i].key);
+		argv[argc++] = hk[i];
+		argv[argc++] = dk[i];
+	}
+	argv[argc++] = ik;
+	for (i = 0; i < n; i++) {
+		double v[4] = { it[i].hfloor > 0 ? it[i].hfloor : 0,
+			it[i].dfloor > 0 ? it[i].dfloor : 0, it[i].hadd,
+			it[i].dadd };
+
+		for (j = 0; j < 4; j++) {
+			snprintf(a[i][j], sizeof(a[i][j]), "%.17g", v[j]);
+			argv[argc++] = a[i][j];
+		}
+	}
+	argv[argc++] = "7200000";
+	argv[argc++] = "172800000";
+	argv[argc++] = sh->channel;
+	argv[argc++] = head;
+	argv[argc++] = "3600000";
+	for (i = 0; i < n; i++) {
+		argv[argc++] = it[i].key;
+		kl = strlen(it[i].key) + 1;
+		if (len + kl > sizeof(names))
+			return;
+		memcpy(names + len, it[i].key, kl);
+		len += kl;
+	}
+	op = op_new_len(sh, OP_BUDGET, names, len);
 	op->hour = hour;
 	op->day = day;
-	op->hadd = hadd;
-	op->dadd = dadd;
+	op->nkeys = n;
 	op->id = id;
-	if (cmd_send(sh, op, 16, argv) < 0)
-		unsent_add(sh, key, id, hadd, dadd, hour, day);
+	for (i = 0; i < n; i++) {
+		op->hadd[i] = it[i].hadd;
+		op->dadd[i] = it[i].dadd;
+	}
+	if (cmd_send(sh, op, (int)argc, argv) < 0)
+		for (i = 0; i < n; i++)
+			if (it[i].hadd > 0 || it[i].dadd > 0)
+				unsent_add(sh, it[i].key, id, it[i].hadd,
+				    it[i].dadd, hour, day);
 }
 
 /* The fleet's totals for key in windows hour and day: local spend is
@@ -814,18 +887,40 @@ parse_double(const char *s, double *ret)
 	return true;
 }
 
+/* The op's keys, as items with no floors (for sending it again). */
+static size_t
+op_items(const struct op *op, struct bitem *it, bool hour, bool day)
+{
+	const char *k = op->name;
+	size_t i;
+
+	for (i = 0; i < op->nkeys; i++) {
+		it[i] = (struct bitem){ .key = k,
+			.hadd = hour ? op->hadd[i] : 0,
+			.dadd = day ? op->dadd[i] : 0 };
+		k += strlen(k) + 1;
+	}
+	return op->nkeys;
+}
+
 static void
 budget_reply(struct shared *sh, const struct op *op, const redisReply *r)
 {
+	struct bitem it[BUDGET_OP_KEYS];
 	double h, d;
+	size_t i, n;
 
 	if (r == NULL) {
 		/* The link went with the answer: Redis may or may not have
-		 * counted it.  Sent again on connect with its id, so it
+		 * counted it.  Sent again on connect under its id, so it
 		 * counts once either way. */
-		if (!sh->freeing && (op->hadd > 0 || op->dadd > 0))
-			unsent_add(sh, op->name, op->id, op->hadd, op->dadd,
-			    op->hour, op->day);
+		if (sh->freeing)
+			return;
+		n = op_items(op, it, true, true);
+		for (i = 0; i < n; i++)
+			if (it[i].hadd > 0 || it[i].dadd > 0)
+				unsent_add(sh, it[i].key, op->id, it[i].hadd,
+				    it[i].dadd, op->hour, op->day);
 		return;
 	}
 	if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) ==
@@ -838,32 +933,44 @@ budget_reply(struct shared *sh, const struct op *op, const redisReply *r)
 
 		sh->sha[0] = '\0';
 		if (hour || day)
-			budget_sync(sh, op->name, 0, 0, hour ? op->hadd : 0,
-			    day ? op->dadd : 0, now, op->id);
+			budget_sync(sh, it, op_items(op, it, hour, day), now,
+			    op->id);
 		return;
 	}
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	    r->element[0]->type != REDIS_REPLY_STRING ||
-	    r->element[1]->type != REDIS_REPLY_STRING ||
-	    !parse_double(r->element[0]->str, &h) ||
-	    !parse_double(r->element[1]->str, &d))
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 * op->nkeys)
 		return;
-	budget_apply(sh, op->name, op->hour, op->day, h, d);
+	n = op_items(op, it, true, true);
+	for (i = 0; i < n; i++) {
+		if (r->element[2 * i]->type != REDIS_REPLY_STRING ||
+		    r->element[2 * i + 1]->type != REDIS_REPLY_STRING ||
+		    !parse_double(r->element[2 * i]->str, &h) ||
+		    !parse_double(r->element[2 * i + 1]->str, &d))
+			continue;
+		budget_apply(sh, it[i].key, op->hour, op->day, h, d);
+	}
 }
 
 void
-shared_budget_add(struct shared *sh, const char *key, double usd,
-    time_t now)
+shared_budget_add(struct shared *sh, const char *const *keys, size_t n,
+    double usd, time_t now)
 {
-	if (sh == NULL || !budgets_on(sh) || !isfinite(usd) || usd <= 0)
+	struct bitem it[BUDGET_OP_KEYS];
+	size_t i;
+
+	if (sh == NULL || !budgets_on(sh) || !isfinite(usd) || usd <= 0 ||
+	    n > BUDGET_OP_KEYS)
 		return;
 	if (!sh->st.up) {
 		sh->st.budget_offline++;
-		unsent_add(sh, key, 0, usd, usd, window(now, HOUR_S),
-		    window(now, DAY_S));
+		for (i = 0; i < n; i++)
+			unsent_add(sh, keys[i], 0, usd, usd,
+			    window(now, HOUR_S), window(now, DAY_S));
 		return;
 	}
-	budget_sync(sh, key, 0, 0, usd, usd, now, 0);
+	for (i = 0; i < n; i++)
+		it[i] = (struct bitem){ .key = keys[i], .hadd = usd,
+			.dadd = usd };
+	budget_sync(sh, it, n, now, 0);
 }
 
 /* On connecting: each key's spend as this host knows it, less what
@@ -892,25 +999,39 @@ budgets_resync(struct shared *sh)
 		a = unsent_of(pend, npend, k, hour, day, true);
 		if (s.hour <= 0 && s.day <= 0)
 			continue;
-		budget_sync(sh, k, s.hour - u.hour, s.day - u.day, a.hour,
-		    a.day, now, 0);
+		budget_sync(sh, &(struct bitem){ .key = k,
+		    .hfloor = s.hour - u.hour, .dfloor = s.day - u.day,
+		    .hadd = a.hour, .dadd = a.day }, 1, now, 0);
 	}
-	for (i = 0; i < npend; i++) {
-		if (pend[i].id != 0 && (pend[i].hour == hour ||
-		    pend[i].day == day))
-			budget_sync(sh, pend[i].key, 0, 0,
-			    pend[i].hour == hour ? pend[i].h : 0,
-			    pend[i].day == day ? pend[i].d : 0, now,
-			    pend[i].id);
+	/* A spend whose answer was lost goes again whole, its keys in one
+	 * command under its id: they were added to the list together. */
+	for (i = 0; i < npend; ) {
+		struct bitem it[BUDGET_OP_KEYS];
+		size_t n = 0;
+		uint64_t id = pend[i].id;
+
+		do {
+			if (id != 0 && n < BUDGET_OP_KEYS)
+				it[n++] = (struct bitem){ .key = pend[i].key,
+				    .hadd = pend[i].hour == hour ?
+				    pend[i].h : 0,
+				    .dadd = pend[i].day == day ?
+				    pend[i].d : 0 };
+			i++;
+		} while (id != 0 && i < npend && pend[i].id == id);
+		if (n > 0)
+			budget_sync(sh, it, n, now, id);
+	}
+	for (i = 0; i < npend; i++)
 		free(pend[i].key);
-	}
 	free(pend);
 	/* Learn the fleet's spend on routes not spent on here yet. */
 	for (i = 0; i < c->nroutes; i++) {
 		snprintf(key, sizeof(key), "route:%s", c->routes[i].name);
 		s = budgets_get(sh->d->budgets, key, now);
 		if (s.hour <= 0 && s.day <= 0)
-			budget_sync(sh, key, 0, 0, 0, 0, now, 0);
+			budget_sync(sh, &(struct bitem){ .key = key }, 1,
+			    now, 0);
 	}
 }
 

@@ -74,9 +74,10 @@ void shared_free(struct shared *sh);
  * a probe: tell the fleet.  sh may be NULL. */
 void shared_breaker_changed(struct shared *sh, const struct target *t,
     struct breaker *b);
-/* Spend added locally to key: count it in the fleet's windows. */
-void shared_budget_add(struct shared *sh, const char *key, double usd,
-    time_t now);
+/* A call's spend, added locally to its n keys (at most 2: its route's
+ * and its caller's): count it in the fleet's windows, in one command. */
+void shared_budget_add(struct shared *sh, const char *const *keys,
+    size_t n, double usd, time_t now);
 /* An attempt's times at t: into the fleet's view here, and to the other
  * hosts with the next tick's batch. */
 struct tstat;

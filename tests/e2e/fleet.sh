@@ -251,6 +251,11 @@ fleet_budget_case() {
 	expect_eq redis-total "$(usd "$(redis_cli get \
 	    "e2e:budget:d:$(( $(date +%s) / 86400 )):route:fleet-budget")")" \
 	    "$(usd "$paid * 0.125")"
+	# The caller's spend (curl, as root: one program on three hosts)
+	# goes in the same command as the route's.
+	expect_eq redis-caller-total "$(usd "$(redis_cli get \
+	    "e2e:budget:d:$(( $(date +%s) / 86400 )):caller:uid=$(id -u):$(readlink -f "$(command -v curl)")")")" \
+	    "$(usd "$paid * 0.125")"
 	finish "fleet: a day budget spent from three hosts stops all three at one total ($paid calls)"
 }
 
