@@ -350,6 +350,19 @@ fleet_password_case() {
 	expect_eq still-serving "$CODE" 200
 	fleet_config a >"$FD/a/llmfb.yaml"
 	expect_eq good-reload "$(fleet_ctl a reload >/dev/null 2>&1; echo $?)" 0
+	expect_eq same-link-kept "$(fleet_ctl a --json status |
+	    jq -r .fleet.connects)" 1
+	# Another prefix is another fleet: a reload relinks under it.
+	fleet_config a | sed 's/prefix: "e2e:"/prefix: "e2e-other:"/' \
+	    >"$FD/a/llmfb.yaml"
+	expect_eq relink-reload "$(fleet_ctl a reload >/dev/null 2>&1; echo $?)" 0
+	wait_for "a: relinked" fleet_up a || ERRS="$ERRS; a did not relink"
+	expect_eq new-prefix "$(fleet_ctl a --json status | jq -r .fleet.prefix)" \
+	    e2e-other:
+	fleet_config a >"$FD/a/llmfb.yaml"
+	fleet_ctl a reload >/dev/null 2>&1
+	wait_for "a: back in the fleet" fleet_up a ||
+	    ERRS="$ERRS; a did not come back"
 	finish "fleet: a wrong password is refused at start and at reload, without saying it"
 }
 
