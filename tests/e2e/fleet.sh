@@ -64,7 +64,7 @@ redis_kill() {
 # that host alone.
 fleet_config() {
 	local sock=$FD/redis.sock
-	[ "$1" = c ] && sock=$FD/proxy.sock
+	[ "$1" = c ] || [ "$1" = e ] && sock=$FD/proxy.sock
 	cat <<EOF
 listen: $FD/$1/llmfb.sock
 control: $FD/$1/control.sock
@@ -441,6 +441,42 @@ fleet_p95_known() {
 	    select(.name == "slow") | .fleet_latency.samples')" -ge 3 ]
 }
 
+# Redis slow for host e (its forwarder stopped, e's timeout 20 s so it
+# does not drop the link): a breaker the fleet holds open asks for the
+# probe lease at the end of its cooldown, gets no answer within
+# max_wait (5 ms), and half-opens on e alone.
+fleet_slow_case() {
+	local p
+	mkdir -p "$FD/e"
+	fleet_config e | sed 's/timeout: 300ms/timeout: 20s/' >"$FD/e/llmfb.yaml"
+	fleet_start_host e
+	p=$FLEET_PID_e
+	wait_for "e: linked" fleet_up e || ERRS="$ERRS; e never linked"
+	mock_reset
+	mock_script fdown 'status=503'
+	for h in $FLEET_HOSTS e; do
+		fleet_ctl "$h" reset down >/dev/null
+	done
+	fleet_call a fleet-breaker
+	fleet_call a fleet-breaker
+	wait_for "e: open" fleet_breaker_is e down open ||
+	    ERRS="$ERRS; e did not follow a"
+	expect_eq e-held "$(fleet_breaker e down fleet_hold)" true
+	kill -STOP "$PROXY_PID"
+	wait_for "e: half-open alone" fleet_breaker_is e down half-open ||
+	    ERRS="$ERRS; e never half-opened"
+	expect_eq e-lease-late "$(fleet_ctl e --json status |
+	    jq -r .fleet.leases_late)" 1
+	expect_eq e-still-linked "$(fleet_ctl e --json status |
+	    jq -r .fleet.up)" true
+	kill -CONT "$PROXY_PID"
+	kill "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	wait_for "the fleet linked again" fleet_all_up ||
+	    ERRS="$ERRS; the fleet did not relink"
+	finish "fleet: a lease Redis does not answer within max_wait is not waited for"
+}
+
 fleet_status_case() {
 	local out
 	out=$(fleet_ctl a status --fleet)
@@ -462,6 +498,7 @@ fleet_cases() {
 	fleet_latency_case
 	fleet_status_case
 	fleet_password_case
+	fleet_slow_case
 	fleet_partition_case
 	fleet_outage_case
 	fleet_teardown
