@@ -6,6 +6,7 @@
 #   tests/e2e/run.sh fleet_cases
 
 FLEET_HOSTS="a b c"
+declare -A FLEET_PID=()	# host -> llmfbd's pid
 FLEET_PASS="fleet-pass-$$-$RANDOM"
 
 # fleet_ctl HOST ARGS...: llmfbctl on that host's control socket.
@@ -119,7 +120,7 @@ EOF
 fleet_start_host() {
 	local h=$1
 	"$B/llmfbd" -c "$FD/$h/llmfb.yaml" -d >>"$FD/$h/log" 2>&1 &
-	eval "FLEET_PID_$h=$!"
+	FLEET_PID[$h]=$!
 	STACK_PIDS="$STACK_PIDS $!"
 	wait_for "llmfbd $h" fleet_ctl "$h" status
 }
@@ -146,7 +147,7 @@ fleet_setup() {
 fleet_teardown() {
 	local h p
 	for h in $FLEET_HOSTS; do
-		p=$(eval echo "\$FLEET_PID_$h")
+		p=${FLEET_PID[$h]}
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
@@ -450,7 +451,7 @@ fleet_slow_case() {
 	mkdir -p "$FD/e"
 	fleet_config e | sed 's/timeout: 300ms/timeout: 20s/' >"$FD/e/llmfb.yaml"
 	fleet_start_host e
-	p=$FLEET_PID_e
+	p=${FLEET_PID[e]}
 	wait_for "e: linked" fleet_up e || ERRS="$ERRS; e never linked"
 	mock_reset
 	mock_script fdown 'status=503'
