@@ -117,9 +117,12 @@ routes:
 EOF
 }
 
+# FLEET_WRAP="valgrind ..." runs host FLEET_WRAP_HOST (default b) under
+# it, as harden.sh's HD_WRAP does.
 fleet_start_host() {
-	local h=$1
-	"$B/llmfbd" -c "$FD/$h/llmfb.yaml" -d >>"$FD/$h/log" 2>&1 &
+	local h=$1 wrap=""
+	[ "$h" = "${FLEET_WRAP_HOST:-b}" ] && wrap=${FLEET_WRAP:-}
+	$wrap "$B/llmfbd" -c "$FD/$h/llmfb.yaml" -d >>"$FD/$h/log" 2>&1 &
 	FLEET_PID[$h]=$!
 	STACK_PIDS="$STACK_PIDS $!"
 	wait_for "llmfbd $h" fleet_ctl "$h" status
