@@ -118,11 +118,13 @@ EOF
 }
 
 # FLEET_WRAP="valgrind ..." runs host FLEET_WRAP_HOST (default b) under
-# it, as harden.sh's HD_WRAP does.
+# it, as harden.sh's HD_WRAP does; FLEET_LLMFBD is the llmfbd every host
+# runs (a sanitized build's, say) when it is not $B's.
 fleet_start_host() {
 	local h=$1 wrap=""
 	[ "$h" = "${FLEET_WRAP_HOST:-b}" ] && wrap=${FLEET_WRAP:-}
-	$wrap "$B/llmfbd" -c "$FD/$h/llmfb.yaml" -d >>"$FD/$h/log" 2>&1 &
+	$wrap "${FLEET_LLMFBD:-$B/llmfbd}" -c "$FD/$h/llmfb.yaml" -d \
+	    >>"$FD/$h/log" 2>&1 &
 	FLEET_PID[$h]=$!
 	STACK_PIDS="$STACK_PIDS $!"
 	wait_for "llmfbd $h" fleet_ctl "$h" status
