@@ -30,7 +30,7 @@ ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -D_GNU_SOURCE \
 	   -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
 LDFLAGS	?=
 
-PKGS_DAEMON := libcurl jansson yaml-0.1 libnl-route-3.0
+PKGS_DAEMON := libcurl jansson yaml-0.1 libnl-route-3.0 hiredis
 DAEMON_CFLAGS := $(shell pkg-config --cflags $(PKGS_DAEMON) 2>/dev/null)
 DAEMON_LIBS := $(shell pkg-config --libs $(PKGS_DAEMON) 2>/dev/null) -lhttp_parser \
 	-lssl -lcrypto
@@ -69,7 +69,7 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/sse.c daemon/dialect.c daemon/dialect_stream.c daemon/inject.c \
 	daemon/metrics.c daemon/netwatch.c daemon/netview.c daemon/systemd.c \
 	daemon/relay.c daemon/ca.c daemon/tlshello.c daemon/tlsterm.c \
-	daemon/kredir.c daemon/ratelimit.c daemon/group.c \
+	daemon/kredir.c daemon/ratelimit.c daemon/group.c daemon/shared.c \
 	$(EBPF_SRC)
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c shim/elf.c shim/dl.c
 CTL_SRC := ctl/llmfbctl.c ctl/top.c ctl/ca.c common/ctl_client.c

@@ -499,7 +499,7 @@ o_cli() {
 	expect_eq usage "$(ctl 2>/dev/null; echo "rc=$?")" "rc=2"
 	expect_eq unknown "$(ctl frobnicate 2>/dev/null; echo "rc=$?")" "rc=2"
 	expect_eq extra-arg "$(ctl status now 2>&1; echo "rc=$?")" \
-	    "llmfbctl: status takes no argument"$'\n'"rc=2"
+	    "llmfbctl: status takes no argument but --fleet"$'\n'"rc=2"
 	expect_match help "$(ctl --help)" 'inject TARGET FAULT'
 	# Options go anywhere, as in every other command.
 	expect_eq json-after "$("$B/llmfbctl" status --json -s \
