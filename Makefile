@@ -79,7 +79,7 @@ CTL_OBJ := $(CTL_SRC:%.c=$(B)/obj/%.o)
 # drag libcurl, jansson or anything else into the host process.
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
-UNIT_TESTS := util config ladder route preamble breaker answer budget \
+UNIT_TESTS := util log config ladder route preamble breaker answer budget \
 	caller latency sse dialect dialect_stream inject metrics netwatch
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 

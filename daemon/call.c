@@ -712,7 +712,7 @@ respond_safe_failure(struct call *call)
 		dialect_error_type(sf->status, call->dialect, &type, &code);
 	else
 		type = "llmfb_unavailable";
-	log_info("call route=%s: safe failure after %d attempts (%s)",
+	log_warnx("call route=%s: safe failure after %d attempts (%s)",
 	    call->route->name, call->ladder.attempts, call->reasons);
 	respond_error(call, sf->status, type, msg, &h, "safe-failure");
 	buf_free(&h);
@@ -1580,7 +1580,7 @@ midstream_failed(struct call *call, const struct outcome *o)
 	    got->content)
 		a = ladder_next(&call->ladder, o, remaining, arc4random(),
 		    &delay);
-	log_info("call route=%s target=%s: the answer broke off (%s): %s",
+	log_warnx("call route=%s target=%s: the answer broke off (%s): %s",
 	    call->route->name, call->target->name, why,
 	    a == LADDER_TRY ? "continuing on the next rung" : "ending it");
 	attempt_release(call);

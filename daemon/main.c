@@ -43,21 +43,21 @@ pidfile_open(const char *path)
 	int fd, len;
 
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
-		fprintf(stderr, "llmfbd: %s: %s\n", path, strerror(errno));
+		log_msg(LOG_LVL_ERR, true, "%s", path);
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		n = read(fd, buf, sizeof(buf) - 1);
 		buf[n > 0 ? n : 0] = '\0';
 		buf[strcspn(buf, "\n")] = '\0';
-		fprintf(stderr, "llmfbd: already running (pid %s, %s)\n",
+		log_msg(LOG_LVL_ERR, false, "already running (pid %s, %s)",
 		    buf[0] ? buf : "unknown", path);
 		close(fd);
 		return -1;
 	}
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
-		fprintf(stderr, "llmfbd: %s: %s\n", path, strerror(errno));
+		log_msg(LOG_LVL_ERR, true, "%s", path);
 		close(fd);
 		return -1;
 	}
@@ -168,14 +168,14 @@ main(int argc, char **argv)
 	if (bg && pidfile != NULL && pidfile[0] != '/') {
 		if (getcwd(cwd, sizeof(cwd)) == NULL || (size_t)snprintf(abspid,
 		    sizeof(abspid), "%s/%s", cwd, pidfile) >= sizeof(abspid)) {
-			fprintf(stderr, "llmfbd: %s: cannot make it absolute\n",
-			    pidfile);
+			log_msg(LOG_LVL_ERR, false, "%s: cannot make it "
+			    "absolute", pidfile);
 			return 1;
 		}
 		pidfile = abspid;
 	}
 	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "llmfbd: %s\n", err);
+		log_msg(LOG_LVL_ERR, false, "%s", err);
 		return 1;
 	}
 	if (check) {

@@ -142,6 +142,52 @@ d_background() {
 	finish "deploy: llmfbd -b returns once it serves; -p refuses a second one; the pid file goes at exit; a bad config is said on the terminal"
 }
 
+# Under systemd stderr is journald's stream, named by JOURNAL_STREAM: each
+# line then carries its priority as "<N>" (sd-daemon(3)), so that errors
+# and refusals are not all priority 6.  Here the stream is a file, named
+# the way systemd names it (DEV:INO).  And the unit's ExecReload is one
+# that fails when the config is refused.
+d_journal() {
+	DDIR=$STACK_DIR/journal
+	local log pid out rc c
+	deploy_config "$DDIR" dj
+	c=$DDIR/control.sock
+	log=$DDIR/llmfbd.log
+	printf 'routes: [\n' >"$DDIR/bad.yaml"
+	: >"$DDIR/bad.log"
+	JOURNAL_STREAM=$(stat -c %d:%i "$DDIR/bad.log") "$B/llmfbd" \
+	    -c "$DDIR/bad.yaml" 2>>"$DDIR/bad.log"
+	expect_eq bad-exit "$?" 1
+	expect_match bad-is-error "$(cat "$DDIR/bad.log")" \
+	    '^<3>error: .*bad.yaml:[0-9]+:[0-9]+: '
+	: >"$log"
+	JOURNAL_STREAM=$(stat -c %d:%i "$log") "$B/llmfbd" \
+	    -c "$DDIR/llmfb.yaml" 2>>"$log" &
+	pid=$!
+	wait_for "llmfbd at $c" "$B/llmfbctl" -s "$c" status
+	cp "$DDIR/llmfb.yaml" "$DDIR/good.yaml"
+	printf 'routes: [\n' >>"$DDIR/llmfb.yaml"
+	out=$("$B/llmfbctl" -s "$c" reload 2>&1)
+	rc=$?
+	expect_eq refused-exit "$rc" 1
+	expect_match refused-is-warning "$(cat "$log")" \
+	    $'(^|\n)<4>warning: reload refused, keeping the running config: .*llmfb.yaml:[0-9]+:[0-9]+: '
+	expect_match info-is-6 "$(cat "$log")" $'(^|\n)<6>info: listening on '
+	# Every line has its priority.
+	expect_eq unprefixed "$(grep -cv '^<[0-7]>' "$log")" 0
+	cp "$DDIR/good.yaml" "$DDIR/llmfb.yaml"
+	"$B/llmfbctl" -s "$c" reload >/dev/null
+	expect_eq good-exit "$?" 0
+	kill -TERM "$pid"
+	wait "$pid"
+	# A stderr that is not the stream JOURNAL_STREAM names: no prefixes.
+	out=$(JOURNAL_STREAM=1:1 "$B/llmfbd" -c "$DDIR/bad.yaml" 2>&1)
+	expect_match plain "$out" '^llmfbd: error: .*bad.yaml:'
+	expect_match exec-reload "$(u_get "$B/dist/llmfbd.service" ExecReload)" \
+	    '^/[^ ]*/llmfbctl reload$'
+	finish "deploy: journal priorities: a bad config is <3>, a refused reload <4> and llmfbctl reload exits 1 (the unit's ExecReload), info <6>"
+}
+
 # The whole host: the shim in /etc/ld.so.preload, in a private mount
 # namespace so that nothing outside it sees the file.  Inside: llmfbd (it
 # loads the shim too, and must leave itself alone), a plain curl with no
@@ -293,6 +339,7 @@ d_man() {
 
 deploy_cases() {
 	d_activation
+	d_journal
 	d_background
 	d_hostwide
 	d_install
