@@ -64,9 +64,12 @@ usage(FILE *f)
 	    "llmfbd\n"
 	    "  version                llmfbctl's and the daemon's versions\n"
 	    "\n"
-	    "  -s socket  control socket (default $LLMFB_CONTROL or "
+	    "  -s socket      control socket (default $LLMFB_CONTROL or "
 	    CONTROL_DEFAULT ")\n"
-	    "  --json     print JSON (status, events, trip... and version)\n"
+	    "  --json         print JSON (status, events, trip... and "
+	    "version)\n"
+	    "  -V, --version  llmfbctl's version, without asking the daemon\n"
+	    "  -h, --help     this\n"
 	    "\n"
 	    "exit status: 0 done, 1 refused, unreachable or a bad config, "
 	    "2 usage\n");
@@ -392,8 +395,16 @@ cmd_status(int argc, char **argv)
 
 /* ---- events ------------------------------------------------------------ */
 
+const char *
+attempt_kind(const json_t *a)
+{
+	const char *kind = jstr(a, "kind", "?");
+
+	return strcmp(kind, "none") == 0 ? "ok" : kind;
+}
+
 /* One call per line: when, which route and program, what happened, and
- * each attempt as target:kind(why). */
+ * each attempt as target:kind(why), the one that answered target:ok. */
 static void
 print_event(const json_t *ev)
 {
@@ -410,7 +421,7 @@ print_event(const json_t *ev)
 	    jstr(ev, "served", "-"));
 	json_array_foreach(json_object_get(ev, "attempts"), i, a) {
 		printf("%s%s:%s", i ? " > " : " attempts=",
-		    jstr(a, "target", "?"), jstr(a, "kind", "?"));
+		    jstr(a, "target", "?"), attempt_kind(a));
 		if (json_object_get(a, "error") != NULL)
 			printf("(%s)", jstr(a, "error", ""));
 		if (json_object_get(a, "injected") != NULL)
@@ -979,6 +990,7 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	size_t i, found = ARRAY_SIZE(commands), matches = 0;
@@ -987,7 +999,7 @@ main(int argc, char **argv)
 	control_path = getenv("LLMFB_CONTROL");
 	if (control_path == NULL || *control_path == '\0')
 		control_path = CONTROL_DEFAULT;
-	while ((ch = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+s:jhV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			control_path = optarg;
@@ -997,6 +1009,11 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			/* llmfbctl's own, without asking the daemon (the
+			 * version command asks). */
+			printf("llmfbctl %s\n", LLMFB_VERSION);
 			return 0;
 		default:
 			usage(stderr);

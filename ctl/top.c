@@ -725,14 +725,13 @@ worth_showing(const json_t *ev)
 }
 
 /* "HH:MM:SS route program result served=X attempts=a:kind(why) > b:ok",
- * as llmfbctl events says it but for the attempt that answered ("ok",
- * not the failure kind "none").  Past the cap an attempt is left off. */
+ * as llmfbctl events says it.  Past the cap an attempt is left off. */
 static void
 recent_add(struct recent *rc, const json_t *ev)
 {
 	const json_t *caller = json_object_get(ev, "caller"), *a;
 	double secs = json_number_value(json_object_get(ev, "time"));
-	const char *prog = jstr(caller, "comm", ""), *kind;
+	const char *prog = jstr(caller, "comm", "");
 	char when[16];
 	struct buf b;
 	size_t i;
@@ -747,10 +746,8 @@ recent_add(struct recent *rc, const json_t *ev)
 	    jstr(ev, "route", "-"), prog, jstr(ev, "result", "?"),
 	    jstr(ev, "served", "-"));
 	json_array_foreach(json_object_get(ev, "attempts"), i, a) {
-		kind = jstr(a, "kind", "?");
 		buf_printf(&b, "%s%s:%s", i ? " > " : " attempts=",
-		    jstr(a, "target", "?"), strcmp(kind, "none") == 0 ? "ok" :
-		    kind);
+		    jstr(a, "target", "?"), attempt_kind(a));
 		if (json_object_get(a, "error") != NULL)
 			buf_printf(&b, "(%s)", jstr(a, "error", ""));
 		if (json_object_get(a, "injected") != NULL)

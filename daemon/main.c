@@ -23,13 +23,15 @@ extern void llmfb_shim_disable(void) __attribute__((weak));
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: llmfbd [-bdnV] [-c file] [-p pidfile]\n"
-	    "  -c file  configuration (default " CONFIG_DEFAULT_PATH ")\n"
-	    "  -n       check the configuration and exit\n"
-	    "  -b       run in the background once the sockets are ready\n"
-	    "  -p file  write the pid there (and refuse to start twice)\n"
-	    "  -d       log debug messages\n"
-	    "  -V       print the version and exit\n");
+	fprintf(f, "usage: llmfbd [-bdnVh] [-c file] [-p pidfile]\n"
+	    "  -c file        configuration (default " CONFIG_DEFAULT_PATH ")\n"
+	    "  -n             check the configuration and exit\n"
+	    "  -b             run in the background once the sockets are "
+	    "ready\n"
+	    "  -p file        write the pid there (and refuse to start twice)\n"
+	    "  -d             log debug messages\n"
+	    "  -V, --version  print the version and exit\n"
+	    "  -h, --help     print this and exit\n");
 }
 
 /* The pid file, locked for as long as llmfbd runs: a second llmfbd with
@@ -125,10 +127,16 @@ main(int argc, char **argv)
 	struct config *cfg;
 	int ch, check = 0, bg = 0, level = LOG_LVL_INFO, r;
 	int ready = -1, pidfd = -1;
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 
 	if (llmfb_shim_disable != NULL)
 		llmfb_shim_disable();
-	while ((ch = getopt(argc, argv, "bc:dnp:Vh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "bc:dnp:Vh", opts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
 			bg = 1;

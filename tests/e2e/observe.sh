@@ -71,7 +71,7 @@ o_status_events() {
 	expect_eq by-caller "$(ctl --json events -n 4 --route obs --caller "$(jget "$ev" .caller.comm)" | jq -s 'length')" 4
 	expect_eq by-other-caller "$(ctl --json events -n 4 --caller no-such-program | jq -s 'length')" 0
 	expect_match text "$(ctl events -n 1 --route obs)" \
-	    ' obs .* served +served=oa attempts=oa:none '
+	    ' obs .* served +served=oa attempts=oa:ok '
 	expect_match status-text "$(ctl status)" 'obs +[0-9]+ +[0-9]+ .*tech'
 	finish "llmfbctl status and events under traffic with fallbacks, field by field"
 }
@@ -433,6 +433,14 @@ o_cli() {
 	expect_eq extra-arg "$(ctl status now 2>&1; echo "rc=$?")" \
 	    "llmfbctl: status takes no argument"$'\n'"rc=2"
 	expect_match help "$(ctl --help)" 'inject TARGET FAULT'
+	# As users expect of --help and --version: on stdout, exit 0, and
+	# llmfbctl's own version without a daemon.
+	expect_eq ctl-version "$("$B/llmfbctl" -s /nonexistent.sock --version; echo "rc=$?")" \
+	    "llmfbctl 0.1.0"$'\n'"rc=0"
+	expect_match d-help "$("$B/llmfbd" --help 2>/dev/null; echo "rc=$?")" \
+	    $'^usage: llmfbd .*\nrc=0$'
+	expect_eq d-version "$("$B/llmfbd" --version; echo "rc=$?")" \
+	    "llmfbd 0.1.0"$'\n'"rc=0"
 	# Options go anywhere, as in every other command.
 	expect_eq json-after "$("$B/llmfbctl" status --json -s \
 	    "$STACK_DIR/control.sock" | jq -r .version)" 0.1.0
