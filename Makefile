@@ -17,6 +17,7 @@ MANDIR	?= $(PREFIX)/share/man
 DOCDIR	?= $(PREFIX)/share/doc/llmfb
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 VERSION	:= $(shell sed -n 's/^\#define LLMFB_VERSION[^"]*"\(.*\)"/\1/p' common/ctl_proto.h)
 
 OPT	?= -O2 -g
@@ -208,14 +209,17 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory tools $(UNIT_BINS) nobpf
 	$(Q)$(MAKE) --no-print-directory unit fuzz-replay e2e
 
-# Installing: binaries, the shim, man pages, units, the sysusers file and
-# the example config, which never replaces one already there.
+# Installing: binaries, the shim, man pages, units, the sysusers file,
+# bash completion, the logrotate file (for the example config's event log;
+# a file in /etc, so a conffile in the package) and the example config,
+# which never replaces one already there.
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 		$(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(SYSCONFDIR)/llmfb \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
-		$(DESTDIR)$(DOCDIR)/examples
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d
 	install -m 0755 $(B)/llmfbd $(DESTDIR)$(SBINDIR)/llmfbd
 	install -m 0755 $(B)/llmfbctl $(DESTDIR)$(BINDIR)/llmfbctl
 	install -m 0644 $(B)/libllmfb.so $(DESTDIR)$(PKGLIBDIR)/libllmfb.so
@@ -225,6 +229,10 @@ install: all
 	install -m 0644 $(B)/dist/llmfbd.service $(B)/dist/llmfbd.socket \
 		$(DESTDIR)$(UNITDIR)/
 	install -m 0644 dist/llmfb.sysusers $(DESTDIR)$(SYSUSERSDIR)/llmfb.conf
+	install -m 0644 dist/completion/llmfbctl dist/completion/llmfbd \
+		$(DESTDIR)$(BASHCOMPDIR)/
+	install -m 0644 dist/llmfb.logrotate \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/llmfb
 	install -m 0644 examples/llmfb.yaml $(B)/dist/llmfb-preload.conf \
 		$(DESTDIR)$(DOCDIR)/examples/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/llmfb/llmfb.yaml ]; then \

@@ -298,7 +298,10 @@ d_install() {
 	    "lib/systemd/system/llmfbd.service 644" \
 	    "lib/systemd/system/llmfbd.socket 644" \
 	    "lib/sysusers.d/llmfb.conf 644" \
-	    "share/doc/llmfb/examples/llmfb-preload.conf 644"; do
+	    "share/doc/llmfb/examples/llmfb-preload.conf 644" \
+	    "share/bash-completion/completions/llmfbctl 644" \
+	    "share/bash-completion/completions/llmfbd 644" \
+	    "../../etc/logrotate.d/llmfb 644"; do
 		set -- $f
 		expect_eq "$1" "$(stat -c %a "$d$p/$1" 2>&1)" "$2"
 	done
@@ -352,6 +355,35 @@ deploy_cases() {
 u_get() { sed -n "s/^$2=//p" "$1" | tail -1; }
 # "CAP_BPF CAP_PERFMON" -> "+bpf,+perfmon", setpriv's way.
 u_caps() { tr ' ' '\n' <<<"$1" | sed -n 's/^CAP_\(.*\)/+\L\1/p' | paste -sd,; }
+
+# deb_rotate PID: the packaged logrotate file, forced, on the packaged
+# llmfbd's event log: the log moves aside, SIGUSR1 (what the postrotate's
+# systemctl kill sends; it needs systemd, absent here) makes llmfbd let go
+# of it, and the next record starts a new file, made by logrotate as the
+# unit's user.
+deb_rotate() {
+	local log=/var/log/llmfb/events.log out n
+	if ! command -v logrotate >/dev/null; then
+		echo "# deploy: no logrotate here (tests/deps.sh installs it): rotation not tried"
+		return
+	fi
+	n=$(wc -l <"$log")
+	logrotate -f -s "$DDIR/logrotate.state" /etc/logrotate.d/llmfb \
+	    >"$DDIR/logrotate.out" 2>&1
+	expect_eq logrotate "$?:$(head -3 "$DDIR/logrotate.out")" "0:"
+	expect_eq rotated "$(wc -l <"$log.1" 2>&1)" "$n"
+	expect_eq created "$(stat -c '%U:%G %a %s' "$log" 2>&1)" "llmfb:llmfb 640 0"
+	kill -USR1 "$1"
+	wait_for "the event log's reopen" grep -q 'event log reopened' \
+	    "$DDIR/llmfbd.log"
+	out=$(/usr/bin/llmfbctl run -- curl -sS -o /dev/null -w '%{http_code}' \
+	    -H "Authorization: Bearer $CALLER_KEY" \
+	    -H 'Content-Type: application/json' -d "$CHAT" "$OAI" 2>&1)
+	expect_eq after-rotation "$out" 200
+	wait_for "a record in the new file" test -s "$log"
+	expect_eq new-file "$(wc -l <"$log")" 1
+	expect_eq old-file "$(wc -l <"$log.1")" "$n"
+}
 
 # Called by tests/e2e/deb.sh with the package installed (STAGE: installed
 # or upgraded).  What systemd would do for llmfbd.socket and
@@ -445,6 +477,7 @@ deb_installed_hook() {
 		expect_eq caller-exe "$(/usr/bin/llmfbctl --json events -n 1 |
 		    jq -r '.caller.exe')" /usr/bin/curl
 		expect_eq events-log "$(stat -c %U /var/log/llmfb/events.log)" "$user"
+		deb_rotate "$dpid"
 		kill -TERM "$apid"
 	else
 		ERRS="$ERRS; llmfbd: $(tail -5 "$DDIR/llmfbd.log")"
@@ -455,5 +488,5 @@ deb_installed_hook() {
 	cp -p "$DDIR/config.saved" "$cfg"
 	rm -f /etc/llmfb/test-ca.pem "$listen" "$listen.notify" "$listen.hosts"
 	[ "$had_run" = yes ] || rm -rf /run/llmfb
-	finish "deploy: the package's llmfbd, started as its units start it ($1): runs as $user with the unit's capabilities, serves llmfbctl run and the drop-in, eBPF timing and netlink on"
+	finish "deploy: the package's llmfbd, started as its units start it ($1): runs as $user with the unit's capabilities, serves llmfbctl run and the drop-in, eBPF timing and netlink on, the logrotate file rotates its event log"
 }

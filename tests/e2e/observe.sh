@@ -469,6 +469,36 @@ o_cli() {
 	finish "llmfbctl: exit codes, help, version, check, run"
 }
 
+# bash completion (dist/completion): what a user gets on TAB, asked of
+# the functions the way bash asks (COMP_WORDS, COMP_CWORD, COMPREPLY).
+o_completion() {
+	comp() {	# PROG WORDS...: the sorted candidates for the last word
+		bash -c 'source "dist/completion/$1"; shift
+		    COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		    "_${1##*/}"; printf "%s\n" "${COMPREPLY[@]}" | sort |
+		    paste -sd" "' comp "$@"
+	}
+	local s=$STACK_DIR/control.sock
+	expect_eq commands "$(comp llmfbctl "$B/llmfbctl" '')" \
+	    "$("$B/llmfbctl" --help | sed -n '/^commands/,/^$/s/^  \([a-z]\{1,\}\).*/\1/p' | sort | paste -sd' ')"
+	expect_match has-trip "$(comp llmfbctl "$B/llmfbctl" '')" '(^| )trip( |$)'
+	expect_eq prefix "$(comp llmfbctl "$B/llmfbctl" -s "$s" re)" "reload reset"
+	expect_eq options "$(comp llmfbctl "$B/llmfbctl" --v)" "--version"
+	# Target and route names from the running daemon, through -s.
+	expect_eq targets "$(comp llmfbctl "$B/llmfbctl" -s "$s" trip o)" "oa ob oc"
+	expect_eq routes "$(comp llmfbctl "$B/llmfbctl" -s "$s" events \
+	    --route "$(ctl --json status | jq -r '.routes[0].name' | cut -c1-3)")" \
+	    "$(ctl --json status | jq -r --arg p "$(ctl --json status |
+	    jq -r '.routes[0].name' | cut -c1-3)" '.routes[].name |
+	    select(startswith($p))' | sort | paste -sd' ')"
+	expect_eq classes "$(comp llmfbctl "$B/llmfbctl" events --class qu)" quality
+	expect_eq fault "$(comp llmfbctl "$B/llmfbctl" inject oa st)" "status="
+	expect_eq daemon "$(comp llmfbd llmfbd --h)" "--help"
+	expect_eq syntax "$(bash -n dist/completion/llmfbctl && bash -n \
+	    dist/completion/llmfbd && echo ok)" ok
+	finish "bash completion: commands from --help, targets and routes from the daemon, options, classes"
+}
+
 observe_cases() {
 	o_status_events
 	o_follow
@@ -482,4 +512,5 @@ observe_cases() {
 	o_secrets
 	o_access
 	o_cli
+	o_completion
 }
