@@ -126,7 +126,7 @@ $(B)/obj/%.o: %.c
 	$(Q)$(CC) $(ALL_CFLAGS) $(DAEMON_CFLAGS) -MMD -MP -c -o $@ $<
 
 # The BPF programs and their skeletons (ebpf/x.bpf.c -> x.skel.h).
-$(B)/ebpf/%.bpf.o: ebpf/%.bpf.c ebpf/%.h ebpf/vmlinux.h
+$(B)/ebpf/%.bpf.o: ebpf/%.bpf.c ebpf/%.h ebpf/vmlinux.h ebpf/selfpid.bpf.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  BPF     $<")
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c -o $@ $<
