@@ -234,7 +234,8 @@ install: all
 	install -m 0644 dist/llmfb.logrotate \
 		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/llmfb
 	install -m 0644 examples/llmfb.yaml $(B)/dist/llmfb-preload.conf \
-		$(DESTDIR)$(DOCDIR)/examples/
+		dist/prometheus/llmfb-alerts.yml \
+		dist/grafana/llmfb-dashboard.json $(DESTDIR)$(DOCDIR)/examples/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/llmfb/llmfb.yaml ]; then \
 		echo "kept $(DESTDIR)$(SYSCONFDIR)/llmfb/llmfb.yaml (the" \
 		    "example is in $(DOCDIR)/examples)"; \

@@ -429,6 +429,10 @@ account(struct call *call, const struct answer *a)
 	ts->out_tokens += out;
 	ts->spend_usd += cost;
 	stats_route(call->d->stats, call->route->name)->spend_usd += cost;
+	stats_model_add(call->d->stats, call->target->provider->name,
+	    target_model(call->target, call->model) ?
+	    target_model(call->target, call->model) : call->model, in, out,
+	    cost);
 	if (cost > 0) {
 		budgets_add(call->d->budgets, call->route_key, cost, now);
 		budgets_add(call->d->budgets, call->caller_key, cost, now);

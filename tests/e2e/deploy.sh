@@ -301,7 +301,9 @@ d_install() {
 	    "share/doc/llmfb/examples/llmfb-preload.conf 644" \
 	    "share/bash-completion/completions/llmfbctl 644" \
 	    "share/bash-completion/completions/llmfbd 644" \
-	    "../../etc/logrotate.d/llmfb 644"; do
+	    "../../etc/logrotate.d/llmfb 644" \
+	    "share/doc/llmfb/examples/llmfb-alerts.yml 644" \
+	    "share/doc/llmfb/examples/llmfb-dashboard.json 644"; do
 		set -- $f
 		expect_eq "$1" "$(stat -c %a "$d$p/$1" 2>&1)" "$2"
 	done

@@ -59,12 +59,12 @@ k_timing() {
 	# Valid exposition (observe.sh's checker), with the new families.
 	st=$(ctl metrics | /usr/bin/python3 tests/e2e/promcheck.py -)
 	expect_eq metric-count \
-	    "$(prom_value "$st" 'llmfb_provider_seconds_count{target="ka"}')" 2
+	    "$(prom_value "$st" 'llmfb_provider_seconds_count{target="ka",provider="kp-a"}')" 2
 	expect_eq metric-sum "$(prom_value "$st" \
-	    'llmfb_provider_seconds_sum{target="ka"}' |
+	    'llmfb_provider_seconds_sum{target="ka",provider="kp-a"}' |
 	    awk '{ print ($1 >= 0.18 && $1 < 0.5) }')" 1
 	expect_eq metric-reachable \
-	    "$(prom_value "$st" 'llmfb_target_reachable{target="ka"}')" 1
+	    "$(prom_value "$st" 'llmfb_target_reachable{target="ka",provider="kp-a"}')" 1
 	finish "kernel: eBPF puts a 200 ms wait on the provider, not the network"
 }
 

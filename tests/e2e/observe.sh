@@ -321,14 +321,15 @@ o_metrics() {
 	    'llmfb_attempts_total{route="obs",target="oa",outcome="ok"} 1' \
 	    'llmfb_attempts_total{route="obs",target="ob",outcome="ok"} 3' \
 	    'llmfb_fallbacks_total{route="obs",from="oa",to="ob",class="technical",kind="technical"} 3' \
-	    'llmfb_attempt_seconds_count{target="ob"} 3' \
-	    'llmfb_first_token_seconds_count{target="ob"} 3' \
+	    'llmfb_attempt_seconds_count{target="ob",provider="op-b"} 3' \
+	    'llmfb_first_token_seconds_count{target="ob",provider="op-b"} 3' \
+	    'llmfb_model_tokens_total{provider="op-b",model="case-obs",direction="input"} 30' \
 	    'llmfb_shim_to_daemon_seconds_count 4'; do
 		d=$(/usr/bin/python3 -c 'import sys; print(round(float(sys.argv[2]) - float(sys.argv[1])))' \
 		    "$(prom_value "$m0" "${k% *}")" "$(prom_value "$m1" "${k% *}")")
 		expect_eq "${k% *}" "$d" "${k##* }"
 	done
-	expect_eq breaker-gauge "$(prom_value "$m1" 'llmfb_breaker_state{target="oa"}')" 0
+	expect_eq breaker-gauge "$(prom_value "$m1" 'llmfb_breaker_state{target="oa",provider="op-a"}')" 0
 	# A Python call, through the socket and TLS layers: stamped too.
 	py_call requests "$OAI" --data "$(oreq)"
 	m0=$(ctl metrics | /usr/bin/python3 tests/e2e/promcheck.py -)
@@ -336,7 +337,11 @@ o_metrics() {
 	expect_eq python-stamped "$(( $(prom_value "$m0" llmfb_shim_to_daemon_seconds_count) -
 	    $(prom_value "$m1" llmfb_shim_to_daemon_seconds_count) ))" 1
 	expect_eq spend "$(/usr/bin/python3 -c 'import sys; print(float(sys.argv[1]) > 0)' \
-	    "$(prom_value "$m1" 'llmfb_target_spend_usd_total{target="ob"}')")" True
+	    "$(prom_value "$m1" 'llmfb_target_spend_usd_total{target="ob",provider="op-b"}')")" True
+	# Money in decimals, at most nine places: no binary noise.
+	expect_eq usd-decimal "$(ctl metrics | grep '_usd' | grep -v '^#' |
+	    grep -cvE ' -?[0-9]+(\.[0-9]{1,9})?$')" 0
+	expect_eq model-spend "$(ctl metrics | grep -c '^llmfb_model_spend_usd_total{provider="op-b",model="case-obs"} ')" 1
 	# The loopback listener serves the same exposition.
 	expect_match http "$(curl -sS "http://127.0.0.1:$METRICS_PORT/metrics" |
 	    /usr/bin/python3 tests/e2e/promcheck.py - | head -c 1)" '^\{$'
@@ -469,6 +474,42 @@ o_cli() {
 	finish "llmfbctl: exit codes, help, version, check, run"
 }
 
+# The alert rules and the Grafana dashboard that ship (dist/prometheus,
+# dist/grafana): the rules load and fire as their test file says
+# (promtool), every dashboard query parses as PromQL (promtool, as
+# recording rules), and every llmfb_ metric either names is one llmfbd
+# serves.
+o_prometheus() {
+	local dir=$STACK_DIR/prom fams m missing=""
+	if ! command -v promtool >/dev/null; then
+		SKIP=$((SKIP + 1))
+		echo "skip - prometheus: no promtool (Debian's prometheus; tests/deps.sh installs it)"
+		return
+	fi
+	mkdir -p "$dir"
+	expect_match rules "$(promtool check rules dist/prometheus/llmfb-alerts.yml 2>&1)" \
+	    'SUCCESS: 5 rules found'
+	expect_match rules-test "$(cd dist/prometheus &&
+	    promtool test rules llmfb-alerts.test.yml 2>&1)" 'SUCCESS'
+	jq -r '.panels[].targets[].expr' dist/grafana/llmfb-dashboard.json \
+	    >"$dir/exprs"
+	expect_ge dashboard-queries "$(wc -l <"$dir/exprs")" 15
+	# Grafana's variables, as Grafana fills them in.
+	jq -r '{groups: [{name: "dashboard", rules: [.panels[].targets[].expr |
+	    gsub("\\$__rate_interval"; "5m") | gsub("\\$instance|\\$route"; ".*")] |
+	    to_entries | map({record: "llmfb:dashboard_\(.key)", expr: .value})}]}' \
+	    dist/grafana/llmfb-dashboard.json >"$dir/dashboard-rules.yml"
+	expect_match dashboard-promql "$(promtool check rules "$dir/dashboard-rules.yml" 2>&1)" \
+	    'SUCCESS: [0-9]+ rules found'
+	fams=$(ctl metrics | sed -n 's/^# TYPE \([^ ]*\) .*/\1/p')
+	for m in $(cat "$dir/exprs" dist/prometheus/llmfb-alerts.yml |
+	    grep -o 'llmfb_[a-z0-9_]*' | sed -E 's/_(bucket|sum|count)$//' | sort -u); do
+		grep -qx "$m" <<<"$fams" || missing="$missing $m"
+	done
+	expect_eq metrics-exist "$missing" ""
+	finish "prometheus: the alert rules load and fire as tested, the dashboard's queries parse, every metric they name is served"
+}
+
 # bash completion (dist/completion): what a user gets on TAB, asked of
 # the functions the way bash asks (COMP_WORDS, COMP_CWORD, COMPREPLY).
 o_completion() {
@@ -513,4 +554,5 @@ observe_cases() {
 	o_access
 	o_cli
 	o_completion
+	o_prometheus
 }
