@@ -71,7 +71,7 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/relay.c \
 	$(EBPF_SRC)
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c shim/elf.c shim/dl.c
-CTL_SRC := ctl/llmfbctl.c ctl/top.c common/ctl_client.c
+CTL_SRC := ctl/llmfbctl.c ctl/top.c ctl/import.c common/ctl_client.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
 DAEMON_LIB_OBJ := $(DAEMON_LIB_SRC:%.c=$(B)/obj/%.o)

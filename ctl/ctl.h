@@ -21,6 +21,10 @@ void fmt_ms(char *out, size_t len, const json_t *v);
  * that answered (the event log's kind "none", no failure). */
 const char *attempt_kind(const json_t *a);
 
+/* llmfbctl import litellm FILE (ctl/import.c).  Returns the exit
+ * status. */
+int import_main(int argc, char **argv);
+
 /* llmfbctl top ARGS: the live view (ctl/top.c).  Returns the exit
  * status. */
 int top_main(int argc, char **argv);

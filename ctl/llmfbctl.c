@@ -57,6 +57,8 @@ usage(FILE *f)
 	    "  reload                 load the configuration file again\n"
 	    "  check FILE             check a configuration file, without a "
 	    "daemon\n"
+	    "  import litellm FILE    an llmfb config from a LiteLLM "
+	    "config.yaml, on stdout\n"
 	    "  metrics                the Prometheus metrics\n"
 	    "  bypass                 programs that call LLM hosts without "
 	    "llmfb (eBPF)\n"
@@ -942,6 +944,7 @@ static const struct {
 	{ CTL_VERB_UNINJECT, cmd_uninject, false },
 	{ CTL_VERB_RELOAD, cmd_reload, true },
 	{ "check", cmd_check, false },
+	{ "import", import_main, false },
 	{ CTL_VERB_METRICS, cmd_metrics, true },
 	{ CTL_VERB_BYPASS, cmd_bypass, true },
 	{ "run", cmd_run, false },

@@ -474,6 +474,101 @@ o_cli() {
 	finish "llmfbctl: exit codes, help, version, check, run"
 }
 
+# llmfbctl import litellm: configs shaped like LiteLLM's documented ones
+# (tests/import/) give configs llmfbd accepts, with the ladders, retries,
+# timeouts, breaker and keys their LiteLLM settings say, and no key that
+# was written in the file.  Then one imported config runs: its fallback
+# serves when its first model_name fails.
+o_import() {
+	local dir=$STACK_DIR/import out err rc f
+	mkdir -p "$dir"
+	for f in reliability schema mixed; do
+		AZURE_API_BASE=https://eastus.openai.azure.com/ \
+		    "$B/llmfbctl" import litellm "tests/import/$f.yaml" \
+		    >"$dir/$f.yaml" 2>"$dir/$f.err"
+		expect_eq "$f-exit" "$?" 0
+		expect_match "$f-valid" "$("$B/llmfbd" -n -c "$dir/$f.yaml" 2>&1)" \
+		    'configuration OK'
+		expect_eq "$f-no-secret" "$(grep -c 'sk-literal' "$dir/$f.yaml")" 0
+	done
+	out=$(cat "$dir/reliability.yaml")
+	expect_match rel-ladder "$out" $'match: \\{ model: "gpt-3.5-turbo" \\}\n    ladder: \\[gpt-3.5-turbo, gpt-4\\]'
+	expect_match rel-azure "$out" 'base_url: "https://my-endpoint-canada-berri992.openai.azure.com/openai/v1"'
+	expect_match rel-key "$out" 'api_key_env: "LLMFB_KEY_azure"'
+	expect_match rel-says-key "$(cat "$dir/reliability.err")" \
+	    'reliability.yaml:5:5: api_key is written in the file'
+	out=$(cat "$dir/schema.yaml")
+	expect_match sch-gpt4 "$out" 'ladder: \[gpt-4, gpt-3.5-turbo, claude-2\]'
+	expect_match sch-context "$out" $'ladder: \\[gpt-3.5-turbo, gpt-3.5-turbo-16k\\]\n    on: \\{ context: gpt-3.5-turbo-16k \\}'
+	# router_settings over litellm_settings, as LiteLLM's router reads them.
+	expect_match sch-retries "$out" $'defaults:\n  attempts: 3\n  timeouts: \\{ total: 30s \\}'
+	expect_match sch-breaker "$out" 'breaker: \{ failures: 4, cooldown: 60s \}'
+	expect_match sch-price "$out" 'model: "gpt-4o", price: \{ input: 2.5, output: 10 \}, context: 128000'
+	expect_match sch-route-timeouts "$out" 'timeouts: \{ total: 300s, first_token: 60s \}'
+	expect_match sch-env "$out" 'api_key_env: "ANTHROPIC_API_KEY"'
+	expect_match sch-unmapped "$out" 'not carried over \(no counterpart\): routing_strategy'
+	expect_match sch-bedrock "$(cat "$dir/schema.err")" "provider 'bedrock' has no"
+	out=$(cat "$dir/mixed.yaml")
+	expect_match mix-balanced "$out" 'ladder: \[gpt-4o, gpt-4o-2, gpt-4o-3, claude-sonnet, local\]'
+	expect_match mix-content "$out" 'on: \{ content: claude-sonnet \}'
+	expect_match mix-ollama "$out" 'base_url: "http://localhost:11434/v1"'
+	expect_match mix-intercept "$out" 'intercept: \["api.openai.com", "eastus.openai.azure.com", "westeu.openai.azure.com", "api.anthropic.com"\]'
+	expect_eq not-litellm "$("$B/llmfbctl" import litellm "$dir/mixed.yaml" 2>&1 >/dev/null; echo "rc=$?")" \
+	    "llmfbctl: $dir/mixed.yaml: no model_list: not a LiteLLM proxy config"$'\n'"rc=1"
+	expect_eq usage "$("$B/llmfbctl" import portkey x 2>/dev/null; echo "rc=$?")" "rc=2"
+	# docs/migrating.md's examples: the LiteLLM one is what the import
+	# writes, the Portkey one is a valid config.
+	awk '/^Example: LiteLLM/ { f = 1 } /^becomes$/ { f = 0 }
+	    f && /^    / { sub(/^    /, ""); print }' docs/migrating.md >"$dir/doc.litellm"
+	awk '/^becomes$/ { n++ } /^The end-to-end/ { n = 9 }
+	    n == 1 && /^    / { sub(/^    /, ""); print }' docs/migrating.md >"$dir/doc.want"
+	expect_eq doc-litellm "$("$B/llmfbctl" import litellm "$dir/doc.litellm" |
+	    grep -v '^#')" "$(cat "$dir/doc.want")"
+	awk '/^becomes$/ { n++ } n == 2 && /^    / { sub(/^    /, ""); print }' \
+	    docs/migrating.md >"$dir/doc.portkey"
+	expect_match doc-portkey "$("$B/llmfbd" -n -c "$dir/doc.portkey" 2>&1)" \
+	    'configuration OK'
+	# One imported config, run: two model_names on the mock, the first
+	# failing; num_retries 1 is two tries on it, then the fallback.
+	cat >"$dir/live.litellm" <<-EOF2
+	model_list:
+	  - model_name: imp
+	    litellm_params:
+	      model: openai/gpt-4o
+	      api_base: https://127.0.0.1:$MOCK_PORT/ia/v1
+	  - model_name: imp-b
+	    litellm_params:
+	      model: openai/gpt-4o-mini
+	      api_base: https://127.0.0.1:$MOCK_PORT/ib/v1
+	router_settings:
+	  num_retries: 1
+	  fallbacks: [{"imp": ["imp-b"]}]
+	EOF2
+	"$B/llmfbctl" import litellm "$dir/live.litellm" >"$dir/live.yaml"
+	sed -i 's/^intercept: .*/intercept: [api.openai.com]/' "$dir/live.yaml"
+	cat >>"$dir/live.yaml" <<-EOF2
+	listen: $dir/llmfb.sock
+	control: $dir/control.sock
+	state_dir: $dir
+	ebpf: off
+	upstream: { ca_file: $STACK_DIR/certs/ca.pem }
+	EOF2
+	"$B/llmfbd" -c "$dir/live.yaml" >"$dir/llmfbd.log" 2>&1 &
+	local lpid=$!
+	wait_for "the imported config's llmfbd" "$B/llmfbctl" -s "$dir/control.sock" status
+	mock_reset
+	mock_script ia 'status=503' 'status=503'
+	shim_on "$dir/llmfb.sock"
+	call "$LK" "$OAI" "$(lreq imp)"
+	shim_on
+	expect_eq live-fallback "$CODE $TARGET" "200 imp-b"
+	expect_eq live-retried "$(mock_stat ia requests)" 2
+	expect_eq live-model "$(mock_stat ib last_model)" gpt-4o-mini
+	kill "$lpid"
+	wait "$lpid"
+	finish "llmfbctl import litellm: LiteLLM's documented shapes become valid llmfb configs (ladders, retries, timeouts, breaker, keys, no literal key); an imported config falls back as its fallbacks say"
+}
+
 # The alert rules and the Grafana dashboard that ship (dist/prometheus,
 # dist/grafana): the rules load and fire as their test file says
 # (promtool), every dashboard query parses as PromQL (promtool, as
@@ -535,6 +630,7 @@ o_completion() {
 	expect_eq classes "$(comp llmfbctl "$B/llmfbctl" events --class qu)" quality
 	expect_eq fault "$(comp llmfbctl "$B/llmfbctl" inject oa st)" "status="
 	expect_eq daemon "$(comp llmfbd llmfbd --h)" "--help"
+	expect_eq import "$(comp llmfbctl "$B/llmfbctl" import l)" litellm
 	expect_eq syntax "$(bash -n dist/completion/llmfbctl && bash -n \
 	    dist/completion/llmfbd && echo ok)" ok
 	finish "bash completion: commands from --help, targets and routes from the daemon, options, classes"
@@ -555,4 +651,5 @@ observe_cases() {
 	o_cli
 	o_completion
 	o_prometheus
+	o_import
 }
