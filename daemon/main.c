@@ -20,6 +20,9 @@
  * must not hand llmfbd's own calls to the providers back to llmfbd. */
 extern void llmfb_shim_disable(void) __attribute__((weak));
 
+/* sysexits(3)'s EX_CONFIG: the configuration file is bad. */
+#define EXIT_CONFIG	78
+
 static void
 usage(FILE *f)
 {
@@ -184,7 +187,13 @@ main(int argc, char **argv)
 	}
 	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
 		log_msg(LOG_LVL_ERR, false, "%s", err);
-		return 1;
+		if (check)
+			return 1;
+		/* Under socket activation: calls go direct until a good
+		 * config is there; and 78, which the unit does not restart
+		 * on (RestartPreventExitStatus=): a restart cannot mend it. */
+		daemon_fail_open(&d);
+		return EXIT_CONFIG;
 	}
 	if (check) {
 		printf("%s: configuration OK (%zu providers, %zu targets, "
@@ -206,6 +215,8 @@ main(int argc, char **argv)
 		detached(ready, level);
 	if (r == 0)
 		r = daemon_run(&d);
+	else
+		daemon_fail_open(&d);
 	daemon_free(&d);
 	if (pidfd >= 0) {
 		/* Ours while locked: unlinked before the lock goes. */

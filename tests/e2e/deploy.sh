@@ -110,6 +110,51 @@ d_activation() {
 	finish "deploy: a handed socket llmfbd does not know is refused, with its name and path"
 }
 
+# A restart onto a broken config while the socket unit holds the socket
+# (activate.py stands in for systemd): the new llmfbd exits 78, which the
+# unit does not restart on, and removes the hosts file the last one left,
+# so that shims leave the provider's host alone: the next call goes
+# straight to it at once, instead of waiting on a socket nobody serves.
+d_broken_restart() {
+	DDIR=$STACK_DIR/broken
+	local log=$DDIR/act.log apid pid1 pid2 t0 ms out
+	deploy_config "$DDIR" dk
+	/usr/bin/python3 tests/e2e/activate.py "$DDIR/llmfb.sock" "$log" \
+	    --restarts 1 -- "$B/llmfbd" -c "$DDIR/llmfb.yaml" \
+	    >>"$DDIR/llmfbd.log" 2>&1 &
+	apid=$!
+	wait_for "READY=1" grep -q "READY=1" "$log"
+	pid1=$(awk '$1 == "start" { print $2; exit }' "$log")
+	dcall first "$DDIR/llmfb.sock"
+	expect_eq served-first "$(dresult first)" "200 dk"
+	printf 'routes: [\n' >>"$DDIR/llmfb.yaml"
+	kill -TERM "$pid1"
+	wait_for "the restarted llmfbd's exit" \
+	    test "$(grep -c '^exit' "$log")" -ge 2
+	pid2=$(awk '$1 == "start" { p = $2 } END { print p }' "$log")
+	expect_eq config-exit "$(awk -v p="$pid2" '$1 == "exit" && $2 == p { print $3 }' "$log")" 78
+	expect_eq socket-kept "$(test -S "$DDIR/llmfb.sock" && echo yes)" yes
+	expect_eq hosts-gone "$(test -e "$DDIR/llmfb.sock.hosts" || echo gone)" gone
+	expect_match says "$(cat "$DDIR/llmfbd.log")" \
+	    'not serving: removed .*llmfb.sock.hosts'
+	mock_reset
+	t0=$(ms_now)
+	out=$(LD_PRELOAD="$B/libllmfb.so" LLMFB_SOCKET="$DDIR/llmfb.sock" \
+	    "$B/lcclient" --mode easy --cacert "$STACK_DIR/certs/ca.pem" \
+	    --resolve "api.openai.com:$MOCK_PORT:127.0.0.1" \
+	    -H "Authorization: Bearer $CALLER_KEY" --data "$CHAT" \
+	    "https://api.openai.com:$MOCK_PORT/v1/chat/completions")
+	ms=$(( $(ms_now) - t0 ))
+	report_fields "$out"
+	expect_eq direct "$CODE $TARGET" "200 -"
+	expect_eq at-the-provider "$(mock_stat default requests)" 1
+	# Not the shim's one-second admission wait.
+	expect_lt at-once "$ms" 900
+	kill -TERM "$apid"
+	wait "$apid"
+	finish "deploy: a restart onto a broken config under socket activation: exit 78 (not restarted), the hosts file goes, calls go direct at once"
+}
+
 d_background() {
 	DDIR=$STACK_DIR/bg
 	local out rc pid
@@ -137,7 +182,7 @@ d_background() {
 	printf 'routes: [\n' >"$DDIR/bad.yaml"
 	out=$("$B/llmfbd" -b -c "$DDIR/bad.yaml" 2>&1)
 	rc=$?
-	expect_eq bad-rc "$rc" 1
+	expect_eq bad-rc "$rc" 78
 	expect_match bad-says "$out" 'bad.yaml:[0-9]+:[0-9]+: '
 	finish "deploy: llmfbd -b returns once it serves; -p refuses a second one; the pid file goes at exit; a bad config is said on the terminal"
 }
@@ -157,7 +202,7 @@ d_journal() {
 	: >"$DDIR/bad.log"
 	JOURNAL_STREAM=$(stat -c %d:%i "$DDIR/bad.log") "$B/llmfbd" \
 	    -c "$DDIR/bad.yaml" 2>>"$DDIR/bad.log"
-	expect_eq bad-exit "$?" 1
+	expect_eq bad-exit "$?" 78
 	expect_match bad-is-error "$(cat "$DDIR/bad.log")" \
 	    '^<3>error: .*bad.yaml:[0-9]+:[0-9]+: '
 	: >"$log"
@@ -345,6 +390,7 @@ d_man() {
 deploy_cases() {
 	d_activation
 	d_journal
+	d_broken_restart
 	d_background
 	d_hostwide
 	d_install
