@@ -17,6 +17,7 @@ B=${B:-build}
 . tests/e2e/kernel.sh
 . tests/e2e/deploy.sh
 . tests/e2e/deb.sh
+. tests/e2e/nspawn.sh
 . tests/e2e/harden.sh
 . tests/e2e/reach.sh
 
@@ -599,7 +600,8 @@ KIND_CASES="t_primary_answers t_primary_503 t_refused t_hang t_all_fail
 CURL_CASES="t_hosts_change t_hsts"	# the curl CLI only
 CASES="$KIND_CASES $CURL_CASES t_malformed t_status t_breaker t_retry_after
     harden_cases reach_cases ladder_cases dialect_cases observe_cases
-    top_cases kernel_cases deploy_cases deb_cases python_cases guest_cases"
+    top_cases kernel_cases deploy_cases deb_cases nspawn_cases python_cases
+    guest_cases"
 
 # run_case NAME[:KIND]
 run_case() {
