@@ -14,6 +14,7 @@ if [ "${E2E_HOSTS:-}" = debian ] && [ -z "${E2E_HOSTS_IN:-}" ]; then
 	hosts=$(mktemp)
 	printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n\n::1\tlocalhost ip6-localhost ip6-loopback\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n' \
 	    "$(hostname)" >"$hosts"
+	chmod 0644 "$hosts"	# read by the cases that run as nobody
 	E2E_HOSTS_IN=1 exec unshare -m sh -c 'mount --bind "$1" /etc/hosts &&
 	    rm -f "$1" && shift && exec "$@"' sh "$hosts" "$0" "$@"
 fi
