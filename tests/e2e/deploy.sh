@@ -45,6 +45,8 @@ deploy_config() {
 }
 
 notes() { grep -c "^notify .*$1" "$DDIR/act.log" 2>/dev/null; }
+notes_ge() { [ "$(notes "$1")" -ge "$2" ]; }	# for wait_for
+log_has_ge() { [ "$(grep -c "$2" "$1")" -ge "$3" ]; }	# FILE RE N
 
 d_activation() {
 	DDIR=$STACK_DIR/act
@@ -62,9 +64,9 @@ d_activation() {
 	expect_match handed "$(cat "$DDIR/llmfbd.log")" \
 	    'socket activation: 1 socket handed over'
 	expect_match status "$(cat "$log")" "notify $pid1 STATUS=serving: 1 routes"
-	wait_for "two watchdog pings" test "$(notes WATCHDOG=1)" -ge 2
+	wait_for "two watchdog pings" notes_ge WATCHDOG=1 2
 	"$B/llmfbctl" -s "$c" reload >/dev/null
-	wait_for "READY=1 after the reload" test "$(notes READY=1)" -ge 2
+	wait_for "READY=1 after the reload" notes_ge READY=1 2
 	# RELOADING=1 (with the clock), then READY=1 again.
 	expect_eq reload-says "$(awk '/RELOADING=1\|MONOTONIC_USEC=[0-9]+$/ {
 	    r = NR } /READY=1/ && r { ok = 1 } END { print ok ? "yes" : "no" }' \
@@ -76,7 +78,7 @@ d_activation() {
 	mock_script da 'delay_ms=1500'
 	dcall a "$DDIR/llmfb.sock" &
 	local apid_a=$!
-	wait_for "call A at the mock" test "$(mock_stat da requests)" -ge 2
+	wait_for "call A at the mock" mock_requests_ge da 2
 	kill -TERM "$pid1"
 	wait_for "STOPPING=1" grep -q "^notify $pid1 STOPPING=1" "$log"
 	dcall b "$DDIR/llmfb.sock" &
@@ -129,8 +131,7 @@ d_broken_restart() {
 	expect_eq served-first "$(dresult first)" "200 dk"
 	printf 'routes: [\n' >>"$DDIR/llmfb.yaml"
 	kill -TERM "$pid1"
-	wait_for "the restarted llmfbd's exit" \
-	    test "$(grep -c '^exit' "$log")" -ge 2
+	wait_for "the restarted llmfbd's exit" log_has_ge "$log" '^exit' 2
 	pid2=$(awk '$1 == "start" { p = $2 } END { print p }' "$log")
 	expect_eq config-exit "$(awk -v p="$pid2" '$1 == "exit" && $2 == p { print $3 }' "$log")" 78
 	expect_eq socket-kept "$(test -S "$DDIR/llmfb.sock" && echo yes)" yes
@@ -153,6 +154,43 @@ d_broken_restart() {
 	kill -TERM "$apid"
 	wait "$apid"
 	finish "deploy: a restart onto a broken config under socket activation: exit 78 (not restarted), the hosts file goes, calls go direct at once"
+
+	# A call already queued in the socket when that llmfbd starts is
+	# refused at once (a close), not left to its shim's admission wait.
+	: >"$log"
+	rm -f "$DDIR/go" "$DDIR/queued" "$DDIR/queued.in" "$DDIR/llmfb.sock"
+	/usr/bin/python3 tests/e2e/activate.py "$DDIR/llmfb.sock" "$log" \
+	    --start-on "$DDIR/go" --hold -- "$B/llmfbd" -c "$DDIR/llmfb.yaml" \
+	    >>"$DDIR/llmfbd.log" 2>&1 &
+	apid=$!
+	wait_for "the socket" test -S "$DDIR/llmfb.sock"
+	/usr/bin/python3 - "$DDIR/llmfb.sock" "$DDIR/queued" <<-'PY' &
+	import socket, sys, time
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+	s.connect(sys.argv[1])
+	s.sendall(b"LLMFB/1 ADMIT\r\n")
+	open(sys.argv[2] + ".in", "w").close()
+	s.settimeout(5)
+	t0 = time.monotonic()
+	try:
+	    got = "closed" if s.recv(64) == b"" else "answered"
+	except ConnectionResetError:
+	    got = "closed"	# closed with ADMIT unread: a reset, to the shim a no too
+	except socket.timeout:
+	    got = "no answer"
+	open(sys.argv[2], "w").write("%s %d\n" % (got, (time.monotonic() - t0) * 1000))
+	PY
+	local qpid=$!
+	wait_for "the queued call" test -e "$DDIR/queued.in"
+	touch "$DDIR/go"
+	wait "$qpid"
+	expect_match queued-refused "$(cat "$DDIR/queued")" '^closed [0-9]+$'
+	expect_lt queued-at-once "$(cut -d' ' -f2 "$DDIR/queued")" 3000
+	expect_match queued-says "$(cat "$DDIR/llmfbd.log")" \
+	    'not serving: 1 waiting call refused'
+	kill -TERM "$apid"
+	wait "$apid"
+	finish "deploy: a call queued in the socket when llmfbd cannot start is refused at once"
 }
 
 d_background() {

@@ -63,11 +63,10 @@ nspawn_boot() {
 	    --bind-ro="$NSPAWN_DIR:/srv/t" >"$NSPAWN_DIR/boot.log" 2>&1 &
 	NSPAWN_PID=$!
 	for i in $(seq 600); do
-		if [ -z "$NSPAWN_LEADER" ]; then
-			NSPAWN_LEADER=$(tr -d ' ' \
-			    <"/proc/$NSPAWN_PID/task/$NSPAWN_PID/children" \
-			    2>/dev/null)
-		fi
+		# Read each time: nspawn's first child is a helper that
+		# exits once it has made the container's init.
+		NSPAWN_LEADER=$(tr -d ' ' \
+		    <"/proc/$NSPAWN_PID/task/$NSPAWN_PID/children" 2>/dev/null)
 		if [ -n "$NSPAWN_LEADER" ]; then
 			state=$(nsx systemctl is-system-running 2>/dev/null)
 			case $state in
@@ -77,7 +76,7 @@ nspawn_boot() {
 		kill -0 "$NSPAWN_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	NSPAWN_WHY="the root did not boot here (state '$state'): $(tail -2 "$NSPAWN_DIR/boot.log" | tr '\n' ' ')"
+	NSPAWN_WHY="the root did not boot here in 60 s (state '${state:-unknown}'): $(tail -4 "$NSPAWN_DIR/boot.log" | tr '\n' ' ')"
 }
 
 nspawn_halt() {
@@ -164,7 +163,7 @@ nspawn_t_unit() {
 		nspawn_call "inflight.$i" https://api.openai.com/v1/chat/completions &
 		pids="$pids $!"
 	done
-	wait_for "ten calls at the mock" test "$(mock_stat nsp requests)" -ge 10
+	wait_for "ten calls at the mock" mock_requests_ge nsp 10
 	nsx systemctl restart llmfbd.service
 	for i in $pids; do wait "$i"; done
 	ok=0
