@@ -17,6 +17,7 @@ MANDIR	?= $(PREFIX)/share/man
 DOCDIR	?= $(PREFIX)/share/doc/llmfb
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 VERSION	:= $(shell sed -n 's/^\#define LLMFB_VERSION[^"]*"\(.*\)"/\1/p' common/ctl_proto.h)
 
 OPT	?= -O2 -g
@@ -72,7 +73,7 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/kredir.c daemon/ratelimit.c daemon/group.c daemon/shared.c \
 	$(EBPF_SRC)
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c shim/elf.c shim/dl.c
-CTL_SRC := ctl/llmfbctl.c ctl/top.c ctl/ca.c common/ctl_client.c
+CTL_SRC := ctl/llmfbctl.c ctl/top.c ctl/ca.c ctl/import.c common/ctl_client.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
 DAEMON_LIB_OBJ := $(DAEMON_LIB_SRC:%.c=$(B)/obj/%.o)
@@ -81,7 +82,7 @@ CTL_OBJ := $(CTL_SRC:%.c=$(B)/obj/%.o)
 # drag libcurl, jansson or anything else into the host process.
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
-UNIT_TESTS := util config ladder route preamble breaker answer budget \
+UNIT_TESTS := util log config ladder route preamble breaker answer budget \
 	caller latency sse dialect dialect_stream inject metrics netwatch \
 	config_lint ca ratelimit
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
@@ -128,7 +129,7 @@ $(B)/obj/%.o: %.c
 	$(Q)$(CC) $(ALL_CFLAGS) $(DAEMON_CFLAGS) -MMD -MP -c -o $@ $<
 
 # The BPF programs and their skeletons (ebpf/x.bpf.c -> x.skel.h).
-$(B)/ebpf/%.bpf.o: ebpf/%.bpf.c ebpf/%.h ebpf/vmlinux.h
+$(B)/ebpf/%.bpf.o: ebpf/%.bpf.c ebpf/%.h ebpf/vmlinux.h ebpf/selfpid.bpf.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  BPF     $<")
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c -o $@ $<
@@ -212,14 +213,17 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory tools $(UNIT_BINS) nobpf
 	$(Q)$(MAKE) --no-print-directory style unit examples fuzz-replay e2e
 
-# Installing: binaries, the shim, man pages, units, the sysusers file and
-# the example config, which never replaces one already there.
+# Installing: binaries, the shim, man pages, units, the sysusers file,
+# bash completion, the logrotate file (for the example config's event log;
+# a file in /etc, so a conffile in the package) and the example config,
+# which never replaces one already there.
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 		$(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(SYSCONFDIR)/llmfb \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
-		$(DESTDIR)$(DOCDIR)/examples
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d
 	install -m 0755 $(B)/llmfbd $(DESTDIR)$(SBINDIR)/llmfbd
 	install -m 0755 $(B)/llmfbctl $(DESTDIR)$(BINDIR)/llmfbctl
 	install -m 0644 $(B)/libllmfb.so $(DESTDIR)$(PKGLIBDIR)/libllmfb.so
@@ -229,8 +233,14 @@ install: all
 	install -m 0644 $(B)/dist/llmfbd.service $(B)/dist/llmfbd.socket \
 		$(DESTDIR)$(UNITDIR)/
 	install -m 0644 dist/llmfb.sysusers $(DESTDIR)$(SYSUSERSDIR)/llmfb.conf
+	install -m 0644 dist/completion/llmfbctl dist/completion/llmfbd \
+		$(DESTDIR)$(BASHCOMPDIR)/
+	install -m 0644 dist/llmfb.logrotate \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/llmfb
 	install -m 0644 examples/llmfb.yaml $(B)/dist/llmfb-preload.conf \
-		examples/providers/*.yaml $(DESTDIR)$(DOCDIR)/examples/
+		examples/providers/*.yaml \
+		dist/prometheus/llmfb-alerts.yml \
+		dist/grafana/llmfb-dashboard.json $(DESTDIR)$(DOCDIR)/examples/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/llmfb/llmfb.yaml ]; then \
 		echo "kept $(DESTDIR)$(SYSCONFDIR)/llmfb/llmfb.yaml (the" \
 		    "example is in $(DOCDIR)/examples)"; \

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +13,27 @@
 int log_verbosity = LOG_LVL_INFO;
 static const char *log_prog = "llmfb";
 static bool log_syslog;
+static bool log_journal;
+
+/* Whether stderr is the stream systemd connected to journald: it says so
+ * in JOURNAL_STREAM ("DEV:INO" of that stream, systemd.exec(5)).  Checked
+ * against stderr itself, so that a program started with its stderr
+ * redirected elsewhere (a pipe, a file) does not write prefixes there. */
+bool
+log_stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (e == NULL || sscanf(e, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_init(const char *progname, int level, bool use_syslog)
@@ -19,6 +41,7 @@ log_init(const char *progname, int level, bool use_syslog)
 	log_prog = progname;
 	log_verbosity = level;
 	log_syslog = use_syslog;
+	log_journal = !use_syslog && log_stderr_is_journal();
 	if (use_syslog)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -37,6 +60,12 @@ vlog(int level, bool with_errno, const char *fmt, va_list ap)
 			syslog(prio[level], "%s: %s", msg, strerror(saved));
 		else
 			syslog(prio[level], "%s", msg);
+	} else if (log_journal) {
+		/* journald reads a leading "<N>" as the line's priority
+		 * (sd-daemon(3)); it names the program itself. */
+		fprintf(stderr, "<%d>%s: %s%s%s\n", prio[level], name[level],
+		    msg, with_errno ? ": " : "", with_errno ? strerror(saved) :
+		    "");
 	} else if (with_errno) {
 		fprintf(stderr, "%s: %s: %s: %s\n", log_prog, name[level], msg,
 		    strerror(saved));

@@ -11,7 +11,10 @@ enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 extern int log_verbosity;
 
+/* use_syslog: syslog(3), LOG_DAEMON.  Otherwise stderr, each line with
+ * its priority as a "<N>" prefix when stderr is journald's stream. */
 void log_init(const char *progname, int level, bool use_syslog);
+bool log_stderr_is_journal(void);
 void log_msg(int level, bool with_errno, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void fatal(const char *fmt, ...)

@@ -17,6 +17,14 @@ void fmt_uptime(char *out, size_t len, json_int_t s);
 /* Milliseconds, whole or to two decimals, or "-" when v is none. */
 void fmt_ms(char *out, size_t len, const json_t *v);
 
+/* An attempt's kind as events and top print it: "ok" for the attempt
+ * that answered (the event log's kind "none", no failure). */
+const char *attempt_kind(const json_t *a);
+
+/* llmfbctl import litellm FILE (ctl/import.c).  Returns the exit
+ * status. */
+int import_main(int argc, char **argv);
+
 /* llmfbctl top ARGS: the live view (ctl/top.c).  Returns the exit
  * status. */
 int top_main(int argc, char **argv);

@@ -60,6 +60,8 @@ usage(FILE *f)
 	    "  reload                 load the configuration file again\n"
 	    "  check FILE             check a configuration file, without a "
 	    "daemon\n"
+	    "  import litellm FILE    an llmfb config from a LiteLLM "
+	    "config.yaml, on stdout\n"
 	    "  metrics                the Prometheus metrics\n"
 	    "  bypass                 programs that call LLM hosts without "
 	    "llmfb (eBPF)\n"
@@ -71,9 +73,12 @@ usage(FILE *f)
 	    "                         or not\n"
 	    "  version                llmfbctl's and the daemon's versions\n"
 	    "\n"
-	    "  -s socket  control socket (default $LLMFB_CONTROL or "
+	    "  -s socket      control socket (default $LLMFB_CONTROL or "
 	    CONTROL_DEFAULT ")\n"
-	    "  --json     print JSON (status, events, trip... and version)\n"
+	    "  --json         print JSON (status, events, trip... and "
+	    "version)\n"
+	    "  -V, --version  llmfbctl's version, without asking the daemon\n"
+	    "  -h, --help     this\n"
 	    "\n"
 	    "exit status: 0 done, 1 refused, unreachable or a bad config, "
 	    "2 usage\n");
@@ -509,8 +514,16 @@ cmd_status(int argc, char **argv)
 
 /* ---- events ------------------------------------------------------------ */
 
+const char *
+attempt_kind(const json_t *a)
+{
+	const char *kind = jstr(a, "kind", "?");
+
+	return strcmp(kind, "none") == 0 ? "ok" : kind;
+}
+
 /* One call per line: when, which route and program, what happened, and
- * each attempt as target:kind(why). */
+ * each attempt as target:kind(why), the one that answered target:ok. */
 static void
 print_event(const json_t *ev)
 {
@@ -527,7 +540,7 @@ print_event(const json_t *ev)
 	    jstr(ev, "served", "-"));
 	json_array_foreach(json_object_get(ev, "attempts"), i, a) {
 		printf("%s%s:%s", i ? " > " : " attempts=",
-		    jstr(a, "target", "?"), jstr(a, "kind", "?"));
+		    jstr(a, "target", "?"), attempt_kind(a));
 		if (json_object_get(a, "error") != NULL)
 			printf("(%s)", jstr(a, "error", ""));
 		if (json_object_get(a, "injected") != NULL)
@@ -1103,6 +1116,7 @@ static const struct {
 	{ CTL_VERB_UNINJECT, cmd_uninject, false },
 	{ CTL_VERB_RELOAD, cmd_reload, true },
 	{ "check", cmd_check, false },
+	{ "import", import_main, false },
 	{ CTL_VERB_METRICS, cmd_metrics, true },
 	{ CTL_VERB_BYPASS, cmd_bypass, true },
 	{ "run", cmd_run, false },
@@ -1152,6 +1166,7 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	size_t i, found = ARRAY_SIZE(commands), matches = 0;
@@ -1160,7 +1175,7 @@ main(int argc, char **argv)
 	control_path = getenv("LLMFB_CONTROL");
 	if (control_path == NULL || *control_path == '\0')
 		control_path = CONTROL_DEFAULT;
-	while ((ch = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+s:jhV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			control_path = optarg;
@@ -1170,6 +1185,11 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			/* llmfbctl's own, without asking the daemon (the
+			 * version command asks). */
+			printf("llmfbctl %s\n", LLMFB_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -70,9 +70,13 @@ struct table {
 	struct marks	 last;
 };
 
+/* How a line is coloured, when the terminal has colours. */
+enum tone { TONE_PLAIN, TONE_WARN, TONE_BAD };
+
 /* The latest fallbacks and failures as lines, newest at next - 1. */
 struct recent {
 	char		*line[RECENT_MAX];
+	enum tone	 tone[RECENT_MAX];
 	size_t		 next;
 	size_t		 n;
 };
@@ -102,6 +106,7 @@ struct term {
 /* Lines for one frame, cut to the screen and written at once. */
 struct screen {
 	bool		 tty;
+	bool		 color;		/* a terminal that has colours */
 	bool		 clear;		/* clear it all first (resized) */
 	int		 rows, cols;
 	int		 n;		/* lines so far */
@@ -255,21 +260,25 @@ term_size(struct screen *s)
  * error texts come from other programs: any byte that is not plain
  * printable ASCII becomes '?', so none can drive the terminal, and a
  * byte is a column. */
+static void vput(struct screen *s, enum tone tone, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
 static void put(struct screen *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+static void tput(struct screen *s, enum tone tone, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
+/* A line in a tone: the whole line in one colour, after it was cut, so
+ * that an escape never counts as a column. */
 static void
-put(struct screen *s, const char *fmt, ...)
+vput(struct screen *s, enum tone tone, const char *fmt, va_list ap)
 {
+	static const char *const sgr[] = { "", "\033[33m", "\033[1;31m" };
 	char text[LINE_MAX_COLS + 1];
-	va_list ap;
 	size_t len, i;
 
 	if (s->n >= s->rows)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
 	len = strlen(text);
 	if (len > (size_t)s->cols)
 		len = (size_t)s->cols;
@@ -280,10 +289,56 @@ put(struct screen *s, const char *fmt, ...)
 	/* No newline after the last line: the screen never scrolls. */
 	if (s->n > 0)
 		buf_addstr(&s->out, s->tty ? "\r\n" : "\n");
+	if (s->color && tone != TONE_PLAIN)
+		buf_addstr(&s->out, sgr[tone]);
 	buf_add(&s->out, text, len);
+	if (s->color && tone != TONE_PLAIN)
+		buf_addstr(&s->out, "\033[m");
 	if (s->tty && len < (size_t)s->cols)
 		buf_addstr(&s->out, "\033[K");
 	s->n++;
+}
+
+static void
+put(struct screen *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vput(s, TONE_PLAIN, fmt, ap);
+	va_end(ap);
+}
+
+static void
+tput(struct screen *s, enum tone tone, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vput(s, tone, fmt, ap);
+	va_end(ap);
+}
+
+/* Columns past 80 that a name column may take (share: 1 for all of
+ * them, 2 for half...), up to a name's 64 characters; none in a
+ * snapshot, whose lines are not cut. */
+static int
+extra(const struct screen *s, int share, int base)
+{
+	int e = s->tty && s->cols > 80 ? (s->cols - 80) / share : 0;
+
+	return base + e > 64 ? 64 - base : e;
+}
+
+/* Does the terminal have colours?  As ls(1) and most tools guess it: a
+ * TERM that is not "dumb", and no NO_COLOR (no-color.org). */
+static bool
+term_has_color(void)
+{
+	const char *term = getenv("TERM"), *no = getenv("NO_COLOR");
+
+	return term != NULL && term[0] != '\0' && strcmp(term, "dumb") != 0 &&
+	    (no == NULL || no[0] == '\0');
 }
 
 /* HH:MM:SS, local time. */
@@ -371,11 +426,12 @@ draw_header(const struct top *t, struct screen *s)
 static void
 draw_routes(const struct top *t, struct screen *s, size_t shown)
 {
-	char head[160], rate[16], pct[16];
+	char head[256], rate[16], pct[16];
 	const struct row *r;
+	int w = 24 + extra(s, 3, 24);
 	size_t i;
 
-	snprintf(head, sizeof(head), "%-24s %8s %10s %10s %9s %10s",
+	snprintf(head, sizeof(head), "%-*s %8s %10s %10s %9s %10s", w,
 	    "BUSIEST ROUTES", "CALLS/S", "CALLS", "FALLBACKS", "FALLBACK%",
 	    "SAFE-FAIL");
 	section(s, head, shown, t->routes.n);
@@ -383,7 +439,8 @@ draw_routes(const struct top *t, struct screen *s, size_t shown)
 		r = &t->routes.v[i];
 		fmt_rate(rate, sizeof(rate), r->delta, t->dt);
 		fmt_pct(pct, sizeof(pct), jnum(r->o, "fallbacks"), r->total);
-		put(s, "%-24.24s %8s %10lld %10lld %9s %10lld",
+		tput(s, jnum(r->o, "safe_failures") > 0 ? TONE_WARN :
+		    TONE_PLAIN, "%-*.*s %8s %10lld %10lld %9s %10lld", w, w,
 		    jstr(r->o, "name", "?"), rate, r->total,
 		    jnum(r->o, "fallbacks"), pct, jnum(r->o, "safe_failures"));
 	}
@@ -392,14 +449,18 @@ draw_routes(const struct top *t, struct screen *s, size_t shown)
 static void
 draw_targets(const struct top *t, struct screen *s, size_t shown)
 {
-	char head[160], rate[16], pct[16], ttft[16], total[16], state[40];
+	char head[256], rate[16], pct[16], ttft[16], total[16], state[40];
 	const json_t *lat;
 	const struct row *r;
+	/* Wide: the provider too, then longer names. */
+	bool prov = s->tty && s->cols >= 120;
+	int w = 14 + (prov ? extra(s, 4, 14) : 0);
+	const char *bs;
 	size_t i;
 
-	snprintf(head, sizeof(head), "%-14s %-15s %6s %8s %6s %6s %6s %9s",
-	    "TARGETS", "BREAKER", "REQ/S", "ATTEMPTS", "ERROR%", "TTFT95",
-	    "TOT95", "SPEND-USD");
+	snprintf(head, sizeof(head), "%-*s %s%-15s %6s %8s %6s %6s %6s %9s",
+	    w, "TARGETS", prov ? "PROVIDER             " : "", "BREAKER",
+	    "REQ/S", "ATTEMPTS", "ERROR%", "TTFT95", "TOT95", "SPEND-USD");
 	section(s, head, shown, t->targets.n);
 	for (i = 0; i < shown; i++) {
 		r = &t->targets.v[i];
@@ -410,33 +471,39 @@ draw_targets(const struct top *t, struct screen *s, size_t shown)
 		    "first_token_p95_ms"));
 		fmt_ms(total, sizeof(total), json_object_get(lat,
 		    "total_p95_ms"));
-		snprintf(state, sizeof(state), "%s%s",
-		    jstr(json_object_get(r->o, "breaker"), "state", "?"),
+		bs = jstr(json_object_get(r->o, "breaker"), "state", "?");
+		snprintf(state, sizeof(state), "%s%s", bs,
 		    json_is_true(json_object_get(r->o, "drained")) ?
 		    ",drained" : "");
-		put(s, "%-14.14s %-15s %6s %8lld %6s %6s %6s %9.4f",
-		    jstr(r->o, "name", "?"), state, rate, r->total, pct, ttft,
-		    total, json_number_value(json_object_get(r->o,
-		    "spend_usd")));
+		tput(s, strcmp(bs, "open") == 0 ? TONE_BAD :
+		    strcmp(bs, "closed") != 0 || json_is_true(json_object_get(
+		    r->o, "drained")) ? TONE_WARN : TONE_PLAIN,
+		    "%-*.*s %-*.*s%s%-15s %6s %8lld %6s %6s %6s %9.4f", w, w,
+		    jstr(r->o, "name", "?"), prov ? 20 : 0, prov ? 20 : 0,
+		    prov ? jstr(r->o, "provider", "?") : "", prov ? " " : "",
+		    state, rate, r->total, pct, ttft, total,
+		    json_number_value(json_object_get(r->o, "spend_usd")));
 	}
 }
 
 static void
 draw_callers(const struct top *t, struct screen *s, size_t shown)
 {
-	char head[160], rate[16], prog[40];
+	char head[256], rate[16], prog[80];
 	const struct row *r;
+	int w = 28 + extra(s, 2, 28);
 	size_t i;
 
-	snprintf(head, sizeof(head), "%-28s %6s %7s %8s %9s %5s %9s",
+	snprintf(head, sizeof(head), "%-*s %6s %7s %8s %9s %5s %9s", w,
 	    "BUSIEST PROGRAMS", "UID", "CALLS/S", "CALLS", "FALLBACKS", "SAFE",
 	    "SPEND-USD");
 	section(s, head, shown, t->callers.n);
 	for (i = 0; i < shown; i++) {
 		r = &t->callers.v[i];
 		fmt_rate(rate, sizeof(rate), r->delta, t->dt);
-		fmt_tail(prog, sizeof(prog), jstr(r->o, "program", "?"), 28);
-		put(s, "%-28s %6lld %7s %8lld %9lld %5lld %9.4f", prog,
+		fmt_tail(prog, sizeof(prog), jstr(r->o, "program", "?"),
+		    (size_t)w);
+		put(s, "%-*s %6lld %7s %8lld %9lld %5lld %9.4f", w, prog,
 		    jnum(r->o, "uid"), rate, r->total, jnum(r->o, "fallbacks"),
 		    jnum(r->o, "safe_failures"), json_number_value(
 		    json_object_get(r->o, "spend_usd")));
@@ -473,9 +540,11 @@ draw_recent(const struct top *t, struct screen *s)
 	put(s, "%s", "");
 	put(s, "RECENT FALLBACKS AND FAILURES (newest first)%s",
 	    t->sub < 0 && s->tty ? "  [not following: retrying]" : "");
-	for (i = 0; i < rc->n; i++)
-		put(s, "%s", rc->line[(rc->next + RECENT_MAX - 1 - i) %
-		    RECENT_MAX]);
+	for (i = 0; i < rc->n; i++) {
+		size_t k = (rc->next + RECENT_MAX - 1 - i) % RECENT_MAX;
+
+		tput(s, rc->tone[k], "%s", rc->line[k]);
+	}
 }
 
 /* How many rows each table gets: all when they fit, else the longest
@@ -724,15 +793,42 @@ worth_showing(const json_t *ev)
 	return false;
 }
 
-/* "HH:MM:SS route program result served=X attempts=a:kind(why) > b:ok",
- * as llmfbctl events says it but for the attempt that answered ("ok",
- * not the failure kind "none").  Past the cap an attempt is left off. */
+/* "HH:MM:SS route result served=X why 12ms program attempts=a:kind(why) >
+ * b:ok": what happened and why first, so that an 80-column screen shows
+ * them, then the detail a wide one has room for.  The why is the call's
+ * reasons (x-llmfb-reasons: failures and skips alike, a breaker-open
+ * rung included), else its failed attempts' kinds.  Past the cap an
+ * attempt is left off. */
+/* The why of a record (see recent_add), static. */
+static const char *
+reasons_of(const json_t *ev)
+{
+	static char why[256];
+	const json_t *a;
+	size_t i, k = 0;
+	int n;
+
+	if (jstr(ev, "reasons", NULL) != NULL)
+		return jstr(ev, "reasons", "");
+	why[0] = '\0';
+	json_array_foreach(json_object_get(ev, "attempts"), i, a) {
+		if (strcmp(jstr(a, "kind", "none"), "none") == 0)
+			continue;
+		n = snprintf(why + k, sizeof(why) - k, "%s%s=%s", k ? "," : "",
+		    jstr(a, "target", "?"), jstr(a, "kind", "?"));
+		if (n < 0 || (size_t)n >= sizeof(why) - k)
+			break;
+		k += (size_t)n;
+	}
+	return k ? why : "-";
+}
+
 static void
 recent_add(struct recent *rc, const json_t *ev)
 {
 	const json_t *caller = json_object_get(ev, "caller"), *a;
 	double secs = json_number_value(json_object_get(ev, "time"));
-	const char *prog = jstr(caller, "comm", ""), *kind;
+	const char *prog = jstr(caller, "comm", "");
 	char when[16];
 	struct buf b;
 	size_t i;
@@ -743,23 +839,24 @@ recent_add(struct recent *rc, const json_t *ev)
 	fmt_clock(when, sizeof(when), secs > 0 && secs < 1e12 ?
 	    (time_t)secs : 0);
 	buf_init(&b, LINE_MAX_COLS);
-	buf_printf(&b, "%s %-14s %-16s %-14s served=%s", when,
-	    jstr(ev, "route", "-"), prog, jstr(ev, "result", "?"),
-	    jstr(ev, "served", "-"));
+	buf_printf(&b, "%s %-12s %-12s served=%-6s %s %lldms %s", when,
+	    jstr(ev, "route", "-"), jstr(ev, "result", "?"),
+	    jstr(ev, "served", "-"), reasons_of(ev), jnum(ev, "duration_ms"),
+	    prog);
 	json_array_foreach(json_object_get(ev, "attempts"), i, a) {
-		kind = jstr(a, "kind", "?");
 		buf_printf(&b, "%s%s:%s", i ? " > " : " attempts=",
-		    jstr(a, "target", "?"), strcmp(kind, "none") == 0 ? "ok" :
-		    kind);
+		    jstr(a, "target", "?"), attempt_kind(a));
 		if (json_object_get(a, "error") != NULL)
 			buf_printf(&b, "(%s)", jstr(a, "error", ""));
 		if (json_object_get(a, "injected") != NULL)
 			buf_printf(&b, "[injected %s]",
 			    jstr(a, "injected", ""));
 	}
-	buf_printf(&b, " %lldms", jnum(ev, "duration_ms"));
 	free(rc->line[rc->next]);
 	rc->line[rc->next] = b.data ? b.data : xstrdup("");
+	rc->tone[rc->next] = strcmp(jstr(ev, "result", ""), "fallback") == 0 ||
+	    strcmp(jstr(ev, "result", ""), "continued") == 0 ? TONE_WARN :
+	    TONE_BAD;
 	rc->next = (rc->next + 1) % RECENT_MAX;
 	if (rc->n < RECENT_MAX)
 		rc->n++;
@@ -904,7 +1001,7 @@ wait_for_wake(struct top *t, uint64_t next, const sigset_t *mask)
 static int
 live(struct top *t)
 {
-	struct screen s = { .tty = true };
+	struct screen s = { .tty = true, .color = term_has_color() };
 	struct term tm = { .have = false };
 	sigset_t old, waitmask;
 	uint64_t next = 0;

@@ -451,6 +451,10 @@ account(struct call *call, const struct answer *a)
 	ts->out_tokens += out;
 	ts->spend_usd += cost;
 	stats_route(call->d->stats, call->route->name)->spend_usd += cost;
+	stats_model_add(call->d->stats, call->target->provider->name,
+	    target_model(call->target, call->model) ?
+	    target_model(call->target, call->model) : call->model, in, out,
+	    cost);
 	if (cost > 0) {
 		budgets_add(call->d->budgets, call->route_key, cost, now);
 		budgets_add(call->d->budgets, call->caller_key, cost, now);
@@ -739,7 +743,7 @@ respond_safe_failure(struct call *call)
 		dialect_error_type(sf->status, call->dialect, &type, &code);
 	else
 		type = "llmfb_unavailable";
-	log_info("call route=%s: safe failure after %d attempts (%s)",
+	log_warnx("call route=%s: safe failure after %d attempts (%s)",
 	    call->route->name, call->ladder.attempts, call->reasons);
 	respond_error(call, sf->status, type, msg, &h, "safe-failure");
 	buf_free(&h);
@@ -1739,7 +1743,7 @@ midstream_failed(struct call *call, const struct outcome *o)
 	    got->content)
 		a = ladder_next(&call->ladder, o, remaining, arc4random(),
 		    &delay);
-	log_info("call route=%s target=%s: the answer broke off (%s): %s",
+	log_warnx("call route=%s target=%s: the answer broke off (%s): %s",
 	    call->route->name, call->target->name, why,
 	    a == LADDER_TRY ? "continuing on the next rung" : "ending it");
 	attempt_release(call);

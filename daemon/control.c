@@ -856,7 +856,7 @@ handle(struct cconn *cc, char *line)
 	char err[CONFIG_ERR_MAX], *arg;
 
 	if (cc->refused) {
-		log_info("control: refused a peer that is neither root nor in "
+		log_warnx("control: refused a peer that is neither root nor in "
 		    "control_group");
 		reply(cc, false, "permission denied");
 		return;
@@ -868,9 +868,11 @@ handle(struct cconn *cc, char *line)
 	} else if (strcmp(line, CTL_VERB_VERSION) == 0 && arg == NULL) {
 		reply_json(cc, json_pack("{s:s}", "version", LLMFB_VERSION));
 	} else if (strcmp(line, CTL_VERB_RELOAD) == 0 && arg == NULL) {
-		if (daemon_reload(d, err, sizeof(err)) < 0)
+		if (daemon_reload(d, err, sizeof(err)) < 0) {
+			log_warnx("reload refused, keeping the running "
+			    "config: %s", err);
 			reply(cc, false, err);
-		else
+		} else
 			reply_json(cc, reload_reply(d->cfg));
 	} else if (strcmp(line, CTL_VERB_METRICS) == 0 && arg == NULL) {
 		handle_metrics(cc);

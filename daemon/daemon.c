@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -344,6 +346,7 @@ take_sockets(struct daemon *d, struct config *cfg, int *data_fd,
 		}
 	}
 	d->handed = *data_fd >= 0;
+	d->handed_fd = *data_fd;
 	if (n > 0)
 		log_info("socket activation: %d socket%s handed over", n,
 		    n == 1 ? "" : "s");
@@ -483,6 +486,66 @@ daemon_start(struct daemon *d, struct config *cfg)
 	notify_status(d);
 	systemd_notify("READY=1");
 	return 0;
+}
+
+/* Let the shims of one handed data socket (at path) go direct: its hosts
+ * file goes, and the calls already waiting in it are accepted and closed
+ * (a close is a refusal to the shim's admission probe). */
+static void
+fail_open_socket(int fd, const char *path)
+{
+	char hosts[256];
+	int c, n = 0;
+
+	if (path[0] != '\0' && (size_t)snprintf(hosts, sizeof(hosts),
+	    "%s.hosts", path) < sizeof(hosts)) {
+		if (unlink(hosts) == 0)
+			log_warnx("not serving: removed %s, so that shims "
+			    "leave its hosts alone", hosts);
+		else if (errno != ENOENT)
+			log_warn("not serving: %s", hosts);
+	}
+	while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
+	    0) {
+		close(c);
+		n++;
+	}
+	if (n > 0)
+		log_warnx("not serving: %d waiting call%s refused, to go "
+		    "direct", n, n == 1 ? "" : "s");
+}
+
+/* systemd holds a handed data socket, and keeps it after llmfbd failed:
+ * without this, shims would go on handing calls to a socket nobody
+ * serves (each waiting out its admission probe), and each call would
+ * start llmfbd again, to fail again.  The next llmfbd writes the hosts
+ * file again. */
+void
+daemon_fail_open(struct daemon *d)
+{
+	struct systemd_fd fds[SYSTEMD_FDS_MAX];
+	char err[256];
+	int i, n;
+
+	if (d->handed) {
+		/* daemon_start took the sockets; listen is the socket's
+		 * path by then. */
+		fcntl(d->handed_fd, F_SETFL, fcntl(d->handed_fd, F_GETFL) |
+		    O_NONBLOCK);
+		fail_open_socket(d->handed_fd, d->cfg ? d->cfg->listen : "");
+		return;
+	}
+	if ((n = systemd_listen_fds(fds, SYSTEMD_FDS_MAX, err,
+	    sizeof(err))) <= 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (strcmp(fds[i].name, "control") == 0 ||
+		    (fds[i].name[0] == '\0' && i > 0))
+			continue;
+		fcntl(fds[i].fd, F_SETFL, fcntl(fds[i].fd, F_GETFL) |
+		    O_NONBLOCK);
+		fail_open_socket(fds[i].fd, fds[i].path);
+	}
 }
 
 /* SIGTERM: no new calls; those in flight get stop_timeout to finish.

@@ -52,6 +52,7 @@ struct daemon {
 	struct timer	 watchdog;	/* WATCHDOG=1 to systemd */
 	uint64_t	 watchdog_ms;
 	bool		 handed;	/* the data socket is systemd's */
+	int		 handed_fd;	/* it, when handed */
 	struct file_id	 hosts_id;	/* the hosts file we wrote last */
 	bool		 stopping;	/* SIGTERM: finishing calls */
 	time_t		 started;	/* wall clock */
@@ -63,6 +64,9 @@ struct daemon {
 /* Start everything on a loaded config (takes its reference).
  * Returns 0 or -errno, having logged why. */
 int daemon_start(struct daemon *d, struct config *cfg);
+/* llmfbd could not start (a bad config, a failed daemon_start): make the
+ * shims of a data socket systemd handed over fail open at once. */
+void daemon_fail_open(struct daemon *d);
 /* Load the config file again; on success swap it in.  A bad file leaves
  * the running config in place.  Returns 0 or -1 (error in err). */
 int daemon_reload(struct daemon *d, char *err, size_t errlen);

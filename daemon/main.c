@@ -20,16 +20,21 @@
  * must not hand llmfbd's own calls to the providers back to llmfbd. */
 extern void llmfb_shim_disable(void) __attribute__((weak));
 
+/* sysexits(3)'s EX_CONFIG: the configuration file is bad. */
+#define EXIT_CONFIG	78
+
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: llmfbd [-bdnV] [-c file] [-p pidfile]\n"
-	    "  -c file  configuration (default " CONFIG_DEFAULT_PATH ")\n"
-	    "  -n       check the configuration and exit\n"
-	    "  -b       run in the background once the sockets are ready\n"
-	    "  -p file  write the pid there (and refuse to start twice)\n"
-	    "  -d       log debug messages\n"
-	    "  -V       print the version and exit\n");
+	fprintf(f, "usage: llmfbd [-bdnVh] [-c file] [-p pidfile]\n"
+	    "  -c file        configuration (default " CONFIG_DEFAULT_PATH ")\n"
+	    "  -n             check the configuration and exit\n"
+	    "  -b             run in the background once the sockets are "
+	    "ready\n"
+	    "  -p file        write the pid there (and refuse to start twice)\n"
+	    "  -d             log debug messages\n"
+	    "  -V, --version  print the version and exit\n"
+	    "  -h, --help     print this and exit\n");
 }
 
 /* The pid file, locked for as long as llmfbd runs: a second llmfbd with
@@ -43,21 +48,21 @@ pidfile_open(const char *path)
 	int fd, len;
 
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
-		fprintf(stderr, "llmfbd: %s: %s\n", path, strerror(errno));
+		log_msg(LOG_LVL_ERR, true, "%s", path);
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		n = read(fd, buf, sizeof(buf) - 1);
 		buf[n > 0 ? n : 0] = '\0';
 		buf[strcspn(buf, "\n")] = '\0';
-		fprintf(stderr, "llmfbd: already running (pid %s, %s)\n",
+		log_msg(LOG_LVL_ERR, false, "already running (pid %s, %s)",
 		    buf[0] ? buf : "unknown", path);
 		close(fd);
 		return -1;
 	}
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
-		fprintf(stderr, "llmfbd: %s: %s\n", path, strerror(errno));
+		log_msg(LOG_LVL_ERR, true, "%s", path);
 		close(fd);
 		return -1;
 	}
@@ -126,10 +131,16 @@ main(int argc, char **argv)
 	int ch, check = 0, bg = 0, level = LOG_LVL_INFO, r;
 	int ready = -1, pidfd = -1;
 	size_t i;
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 
 	if (llmfb_shim_disable != NULL)
 		llmfb_shim_disable();
-	while ((ch = getopt(argc, argv, "bc:dnp:Vh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "bc:dnp:Vh", opts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
 			bg = 1;
@@ -169,15 +180,21 @@ main(int argc, char **argv)
 	if (bg && pidfile != NULL && pidfile[0] != '/') {
 		if (getcwd(cwd, sizeof(cwd)) == NULL || (size_t)snprintf(abspid,
 		    sizeof(abspid), "%s/%s", cwd, pidfile) >= sizeof(abspid)) {
-			fprintf(stderr, "llmfbd: %s: cannot make it absolute\n",
-			    pidfile);
+			log_msg(LOG_LVL_ERR, false, "%s: cannot make it "
+			    "absolute", pidfile);
 			return 1;
 		}
 		pidfile = abspid;
 	}
 	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "llmfbd: %s\n", err);
-		return 1;
+		log_msg(LOG_LVL_ERR, false, "%s", err);
+		if (check)
+			return 1;
+		/* Under socket activation: calls go direct until a good
+		 * config is there; and 78, which the unit does not restart
+		 * on (RestartPreventExitStatus=): a restart cannot mend it. */
+		daemon_fail_open(&d);
+		return EXIT_CONFIG;
 	}
 	/* Warnings do not stop it: said on stderr with -n, logged else. */
 	for (i = 0; i < cfg->nwarnings; i++) {
@@ -212,6 +229,8 @@ main(int argc, char **argv)
 		detached(ready, level);
 	if (r == 0)
 		r = daemon_run(&d);
+	else
+		daemon_fail_open(&d);
 	daemon_free(&d);
 	if (pidfd >= 0) {
 		/* Ours while locked: unlinked before the lock goes. */

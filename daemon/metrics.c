@@ -70,6 +70,28 @@ fmt_double(char *out, size_t len, double v)
 	snprintf(out, len, "%.17g", v);
 }
 
+/* Money: US dollars to the nano-dollar (a token at $0.001 per million
+ * costs one), never the binary noise of a sum of doubles
+ * ("0.30000000000000004"): fixed decimals, trailing zeros trimmed. */
+static void
+fmt_usd(char *out, size_t len, double v)
+{
+	size_t n;
+
+	if (!isfinite(v)) {
+		fmt_double(out, len, v);
+		return;
+	}
+	snprintf(out, len, "%.9f", v);
+	n = strlen(out);
+	while (n > 0 && out[n - 1] == '0')
+		out[--n] = '\0';
+	if (n > 0 && out[n - 1] == '.')
+		out[--n] = '\0';
+	if (strcmp(out, "-0") == 0)
+		snprintf(out, len, "0");
+}
+
 static void
 family(struct prom *p, const char *name, const char *type, const char *help)
 {
@@ -114,6 +136,15 @@ sample_d(struct prom *p, const char *name, const char *labels, double v)
 	char s[32];
 
 	fmt_double(s, sizeof(s), v);
+	sample(p, name, labels, s);
+}
+
+static void
+sample_usd(struct prom *p, const char *name, const char *labels, double v)
+{
+	char s[48];
+
+	fmt_usd(s, sizeof(s), v);
 	sample(p, name, labels, s);
 }
 
@@ -241,7 +272,7 @@ breaker_gauge(enum breaker_state s)
 }
 
 /* Per target and per route families that are one field each. */
-enum vkind { V_U64, V_DBL, V_BOOL };
+enum vkind { V_U64, V_USD, V_BOOL };
 
 struct field {
 	const char	*name;
@@ -261,17 +292,17 @@ static const struct field tfields[] = {
 	    "target.", offsetof(struct tstat, in_flight), V_U64 },
 	{ "llmfb_target_spend_usd_total", "counter", "Spend on a target in US "
 	    "dollars, at its configured price.",
-	    offsetof(struct tstat, spend_usd), V_DBL },
+	    offsetof(struct tstat, spend_usd), V_USD },
 };
 
 static const struct field rfields[] = {
 	{ "llmfb_route_spend_usd_total", "counter", "Spend on a route in US "
-	    "dollars.", offsetof(struct rstat, spend_usd), V_DBL },
+	    "dollars.", offsetof(struct rstat, spend_usd), V_USD },
 	/* A cheaper fallback makes it go down: a gauge. */
 	{ "llmfb_fallback_cost_diff_usd", "gauge", "What fallbacks cost in US "
 	    "dollars: served minus what the primary would have cost, summed "
 	    "over fallbacks (negative: they saved).",
-	    offsetof(struct rstat, fallback_cost_diff_usd), V_DBL },
+	    offsetof(struct rstat, fallback_cost_diff_usd), V_USD },
 	{ "llmfb_safe_failures_total", "counter", "Calls answered with the "
 	    "route's safe failure.", offsetof(struct rstat, safe_failures),
 	    V_U64 },
@@ -293,8 +324,8 @@ field_sample(struct prom *p, const struct field *f, const char *labels,
 	case V_U64:
 		sample_u(p, f->name, labels, *(const uint64_t *)at);
 		break;
-	case V_DBL:
-		sample_d(p, f->name, labels, *(const double *)at);
+	case V_USD:
+		sample_usd(p, f->name, labels, *(const double *)at);
 		break;
 	case V_BOOL:
 		sample_u(p, f->name, labels, *(const bool *)at ? 1 : 0);
@@ -310,6 +341,14 @@ name_label(char *out, const char *label, const char *value)
 	return prom_labels(out, LABELS_MAX, label, value, NULL) == 0;
 }
 
+/* A target's series carry its provider too: dashboards group by it. */
+static bool
+target_label(char *out, const struct target *t)
+{
+	return prom_labels(out, LABELS_MAX, "target", t->name, "provider",
+	    t->provider->name, NULL) == 0;
+}
+
 static void
 render_target_hists(struct prom *p, struct daemon *d)
 {
@@ -320,13 +359,13 @@ render_target_hists(struct prom *p, struct daemon *d)
 	family(p, "llmfb_first_token_seconds", "histogram", "Time to an "
 	    "answer's first token, by target.");
 	for (i = 0; i < c->ntargets; i++)
-		if (name_label(lb, "target", c->targets[i].name))
+		if (target_label(lb, &c->targets[i]))
 			hist(p, "llmfb_first_token_seconds", lb, &stats_target(
 			    d->stats, c->targets[i].name)->ttft_h);
 	family(p, "llmfb_attempt_seconds", "histogram", "Time an answered "
 	    "attempt took from its start to its end, by target.");
 	for (i = 0; i < c->ntargets; i++)
-		if (name_label(lb, "target", c->targets[i].name))
+		if (target_label(lb, &c->targets[i]))
 			hist(p, "llmfb_attempt_seconds", lb, &stats_target(
 			    d->stats, c->targets[i].name)->total_h);
 }
@@ -345,27 +384,27 @@ render_target_net(struct prom *p, struct daemon *d)
 	    "share of an answer's wait (a round trip, and the TCP handshake "
 	    "when the attempt connected), by target; from eBPF.");
 	for (i = 0; i < c->ntargets; i++)
-		if (name_label(lb, "target", c->targets[i].name))
+		if (target_label(lb, &c->targets[i]))
 			hist(p, "llmfb_network_seconds", lb, &stats_target(
 			    d->stats, c->targets[i].name)->network_h);
 	family(p, "llmfb_provider_seconds", "histogram", "The provider's "
 	    "share: from the request's last byte out to the answer's first "
 	    "byte in, less a round trip, by target; from eBPF.");
 	for (i = 0; i < c->ntargets; i++)
-		if (name_label(lb, "target", c->targets[i].name))
+		if (target_label(lb, &c->targets[i]))
 			hist(p, "llmfb_provider_seconds", lb, &stats_target(
 			    d->stats, c->targets[i].name)->provider_h);
 	family(p, "llmfb_tcp_retransmits_total", "counter", "TCP "
 	    "retransmits during attempts, by target; from eBPF.");
 	for (i = 0; i < c->ntargets; i++)
-		if (name_label(lb, "target", c->targets[i].name))
+		if (target_label(lb, &c->targets[i]))
 			sample_u(p, "llmfb_tcp_retransmits_total", lb,
 			    stats_target(d->stats,
 			    c->targets[i].name)->retransmits);
 	family(p, "llmfb_tcp_srtt_seconds", "gauge", "The smoothed round "
 	    "trip time at the last answer, by target; from eBPF.");
 	for (i = 0; i < c->ntargets; i++)
-		if (name_label(lb, "target", c->targets[i].name))
+		if (target_label(lb, &c->targets[i]))
 			sample_d(p, "llmfb_tcp_srtt_seconds", lb, stats_target(
 			    d->stats, c->targets[i].name)->srtt_us / 1e6);
 	family(p, "llmfb_target_reachable", "gauge", "1 when a route and a "
@@ -374,7 +413,7 @@ render_target_net(struct prom *p, struct daemon *d)
 	for (i = 0; i < c->ntargets; i++) {
 		ts = stats_target(d->stats, c->targets[i].name);
 		if (ts->addr[0] != '\0' &&
-		    name_label(lb, "target", c->targets[i].name))
+		    target_label(lb, &c->targets[i]))
 			sample_u(p, "llmfb_target_reachable", lb,
 			    !ts->unreachable);
 	}
@@ -394,7 +433,7 @@ render_breakers(struct prom *p, struct daemon *d)
 		const struct target *t = &c->targets[i];
 		const struct tstat *ts = stats_target(d->stats, t->name);
 
-		if (name_label(lb, "target", t->name))
+		if (target_label(lb, t))
 			sample_u(p, "llmfb_breaker_state", lb, breaker_gauge(
 			    breaker_state(&ts->br, &t->breaker, now)));
 	}
@@ -410,7 +449,7 @@ render_target_fields(struct prom *p, struct daemon *d)
 	for (k = 0; k < ARRAY_SIZE(tfields); k++) {
 		family(p, tfields[k].name, tfields[k].type, tfields[k].help);
 		for (i = 0; i < c->ntargets; i++)
-			if (name_label(lb, "target", c->targets[i].name))
+			if (target_label(lb, &c->targets[i]))
 				field_sample(p, &tfields[k], lb, stats_target(
 				    d->stats, c->targets[i].name));
 	}
@@ -427,16 +466,49 @@ render_tokens(struct prom *p, struct daemon *d)
 	    "direction, as the provider counted them (estimated when it did "
 	    "not).");
 	for (i = 0; i < c->ntargets; i++) {
-		const char *name = c->targets[i].name;
-		const struct tstat *ts = stats_target(d->stats, name);
+		const struct target *t = &c->targets[i];
+		const struct tstat *ts = stats_target(d->stats, t->name);
 
-		if (prom_labels(lb, sizeof(lb), "target", name, "direction",
-		    "input", NULL) == 0)
+		if (prom_labels(lb, sizeof(lb), "target", t->name, "provider",
+		    t->provider->name, "direction", "input", NULL) == 0)
 			sample_u(p, "llmfb_tokens_total", lb, ts->in_tokens);
-		if (prom_labels(lb, sizeof(lb), "target", name, "direction",
-		    "output", NULL) == 0)
+		if (prom_labels(lb, sizeof(lb), "target", t->name, "provider",
+		    t->provider->name, "direction", "output", NULL) == 0)
 			sample_u(p, "llmfb_tokens_total", lb, ts->out_tokens);
 	}
+}
+
+/* What each target is (one series, value 1, to join on), and tokens and
+ * spend by the model a provider was asked for. */
+static void
+render_models(struct prom *p, struct daemon *d)
+{
+	const struct config *c = d->cfg;
+	const struct lset *s;
+	char lb[LABELS_MAX];
+	size_t i;
+
+	family(p, "llmfb_target_info", "gauge", "A target's provider, dialect "
+	    "and model (empty: the caller's, or mapped per request), value "
+	    "1.");
+	for (i = 0; i < c->ntargets; i++) {
+		const struct target *t = &c->targets[i];
+
+		if (prom_labels(lb, sizeof(lb), "target", t->name, "provider",
+		    t->provider->name, "dialect", t->provider->dialect ==
+		    DIALECT_ANTHROPIC ? "anthropic" : "openai", "model",
+		    t->model ? t->model : "", NULL) == 0)
+			sample_u(p, "llmfb_target_info", lb, 1);
+	}
+	family(p, "llmfb_model_tokens_total", "counter", "Tokens by provider, "
+	    "the model it was asked for, and direction.");
+	lset_render(p, "llmfb_model_tokens_total", &d->stats->model_tokens);
+	family(p, "llmfb_model_spend_usd_total", "counter", "Spend in US "
+	    "dollars by provider and the model it was asked for.");
+	s = &d->stats->model_spend;
+	for (i = 0; i < s->n; i++)
+		sample_usd(p, "llmfb_model_spend_usd_total", s->v[i].labels,
+		    s->v[i].v);
 }
 
 static void
@@ -488,9 +560,10 @@ render_tail(struct prom *p, const struct stats *s)
 	    "the shim handing a call over to llmfbd taking it.");
 	hist(p, "llmfb_shim_to_daemon_seconds", "", &s->shim_h);
 	scalar(p, "llmfb_metrics_label_sets_dropped_total", "counter",
-	    "Label sets of requests, attempts and fallbacks not counted: "
-	    "past 4096 per family.", s->requests.dropped +
-	    s->attempts.dropped + s->fallbacks.dropped);
+	    "Label sets of requests, attempts, fallbacks and models not "
+	    "counted: past 4096 per family.", s->requests.dropped +
+	    s->attempts.dropped + s->fallbacks.dropped +
+	    s->model_tokens.dropped + s->model_spend.dropped);
 }
 
 /* Fleet state on Redis: only in a fleet (shared: in the config), like
@@ -555,6 +628,7 @@ metrics_render(struct daemon *d, struct buf *out)
 	render_breakers(&p, d);
 	render_target_fields(&p, d);
 	render_tokens(&p, d);
+	render_models(&p, d);
 	render_route_fields(&p, d);
 	render_aborts(&p, d);
 	render_tail(&p, d->stats);

@@ -291,7 +291,7 @@ relay_connect_next(struct relay *r)
 		}
 		return;
 	}
-	log_info("relay %s:%d for pid %ld: the origin cannot be reached",
+	log_warnx("relay %s:%d for pid %ld: the origin cannot be reached",
 	    r->host, r->port, (long)r->who.pid);
 	relay_end(r, "unreachable");
 }
@@ -329,7 +329,7 @@ lookup_done(struct watcher *w, uint32_t events)
 			continue;
 		}
 		if (lk->err != 0) {
-			log_info("relay %s:%d: %s", r->host, r->port,
+			log_warnx("relay %s:%d: %s", r->host, r->port,
 			    gai_strerror(lk->err));
 			free(lk);
 			relay_end(r, "unresolved");

@@ -60,6 +60,27 @@ lset_add(struct lset *s, const char *labels, double v)
 }
 
 void
+stats_model_add(struct stats *s, const char *provider, const char *model,
+    uint64_t in, uint64_t out, double cost)
+{
+	char labels[256];	/* metrics.c prints at most LABELS_MAX */
+
+	if (model == NULL)
+		model = "";
+	/* A label set too long to print (a caller's model name over
+	 * 256 bytes) is left out, as lset_add leaves out one too many. */
+	if (prom_labels(labels, sizeof(labels), "provider", provider,
+	    "model", model, "direction", "input", NULL) == 0)
+		lset_add(&s->model_tokens, labels, (double)in);
+	if (prom_labels(labels, sizeof(labels), "provider", provider,
+	    "model", model, "direction", "output", NULL) == 0)
+		lset_add(&s->model_tokens, labels, (double)out);
+	if (prom_labels(labels, sizeof(labels), "provider", provider,
+	    "model", model, NULL) == 0)
+		lset_add(&s->model_spend, labels, cost);
+}
+
+void
 lset_free(struct lset *s)
 {
 	size_t i;
@@ -156,6 +177,8 @@ stats_free(struct stats *s)
 	lset_free(&s->fallbacks);
 	lset_free(&s->unserved);
 	lset_free(&s->terminated);
+	lset_free(&s->model_tokens);
+	lset_free(&s->model_spend);
 	free(s);
 }
 

@@ -61,6 +61,11 @@ struct lset {
 };
 
 void lset_add(struct lset *s, const char *labels, double v);
+struct stats;
+/* One answer's tokens and cost under the model its provider was asked
+ * for (NULL: unknown, counted as ""). */
+void stats_model_add(struct stats *s, const char *provider,
+    const char *model, uint64_t in, uint64_t out, double cost);
 void lset_free(struct lset *s);
 
 struct tstat {
@@ -142,6 +147,10 @@ struct stats {
 	struct lset	 unserved;	/* why: connections llmfb let be */
 	struct lset	 terminated;	/* result: TLS ended with the CA's
 					 * leaves (tlsterm.c) */
+	/* By the model a provider was asked for (the target's, or the
+	 * caller's): provider, model, direction; and provider, model. */
+	struct lset	 model_tokens;
+	struct lset	 model_spend;
 	struct hist	 shim_h;	/* shim to daemon */
 	uint64_t	 calls;
 	uint64_t	 passthrough;

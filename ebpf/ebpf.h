@@ -28,6 +28,24 @@ const char *ebpf_unavailable(void);
 void ebpf_explain(int err, const char *what, char *why, size_t whylen);
 /* Send libbpf's own messages to the log, at debug level. */
 void ebpf_log_libbpf(void);
+/* llmfbd's pid namespace, as the BPF side needs it to know llmfbd's own
+ * tasks (ebpf/selfpid.bpf.h): 0, or -errno when /proc cannot say. */
+int ebpf_self_ns(uint64_t *ret_dev, uint64_t *ret_ino, bool *ret_init);
+/* CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON: what loading needs. */
+bool ebpf_may_load(void);
+/* A skeleton's selfpid.bpf.h variables, for process self (getpid()).
+ * Without /proc to ask, llmfbd is taken to be in the initial namespace. */
+#define EBPF_SELF_NS_SET(ro, self) do {					\
+	uint64_t dev_ = 0, ino_ = 0;					\
+	bool init_ = true;						\
+									\
+	if (ebpf_self_ns(&dev_, &ino_, &init_) < 0)			\
+		init_ = true;						\
+	(ro)->self_tgid = (__u32)(self);				\
+	(ro)->self_ns_dev = dev_;					\
+	(ro)->self_ns_ino = ino_;					\
+	(ro)->self_init_ns = init_;					\
+} while (0)
 
 enum netlat_prog { NETLAT_STATE, NETLAT_SEND, NETLAT_RECV, NETLAT_PROBE,
 	NETLAT_RETRANS, NETLAT_PROGS };

@@ -19,10 +19,9 @@
 #include <bpf/bpf_tracing.h>
 
 #include "netlat.h"
+#include "selfpid.bpf.h"	/* llmfbd: is_self() */
 
 char LICENSE[] SEC("license") = "GPL";
-
-const volatile __u32 targ_tgid = 0;	/* llmfbd */
 
 /* The upstream socket llmfbd's main thread read from last.  libcurl
  * hands over an answer's head straight after the read that completed it,
@@ -47,7 +46,7 @@ cookie_of(const struct sock *sk)
 static __always_inline int
 ours(void)
 {
-	return (bpf_get_current_pid_tgid() >> 32) == targ_tgid;
+	return is_self(bpf_get_current_pid_tgid());
 }
 
 SEC("raw_tp/inet_sock_set_state")
@@ -104,8 +103,9 @@ BPF_PROG(received, struct sock *sk, int ret, int flags)
 {
 	__u64 id = bpf_get_current_pid_tgid(), cookie;
 
-	/* The main thread only: curl's resolver threads read DNS. */
-	if (ret <= 0 || id != ((__u64)targ_tgid << 32 | targ_tgid) ||
+	/* The main thread only (its tid is the tgid, in any namespace):
+	 * curl's resolver threads read DNS. */
+	if (ret <= 0 || (__u32)id != id >> 32 || !is_self(id) ||
 	    (cookie = cookie_of(sk)) == 0 ||
 	    bpf_map_lookup_elem(&socks, &cookie) == NULL)
 		return 0;

@@ -78,7 +78,7 @@ netlat_open(struct netlat_probes **out, pid_t self, char *why, size_t whylen)
 		ebpf_explain(r, "open the BPF programs", why, whylen);
 		goto fail;
 	}
-	n->skel->rodata->targ_tgid = (__u32)self;
+	EBPF_SELF_NS_SET(n->skel->rodata, self);
 	if ((vmlinux = btf__load_vmlinux_btf()) == NULL) {
 		r = -errno;
 		ebpf_explain(r, "read the kernel's BTF", why, whylen);

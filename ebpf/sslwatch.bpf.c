@@ -20,12 +20,12 @@
 #include <bpf/bpf_tracing.h>
 
 #include "sslwatch.h"
+/* llmfbd's own process: its TLS to the providers is the intercepted path,
+ * not a bypass (is_self).  Events name programs by their pid in llmfbd's
+ * namespace, so that its /proc finds them (self_view_tgid). */
+#include "selfpid.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* llmfbd's own process: its TLS to the providers is the intercepted path,
- * not a bypass. */
-const volatile __u32 self_tgid = 0;
 
 /* Records the ring buffer had no room for; the loader reports them. */
 __u64 sslw_dropped = 0;
@@ -90,15 +90,18 @@ static __always_inline void
 emit(__u32 type, __u64 pid_tgid, __u64 latency_ns, const char *host)
 {
 	struct sslw_event *e;
+	__u64 view = self_view(pid_tgid);
 
+	if (view == 0)
+		return;		/* a program llmfbd cannot name */
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (e == NULL) {
 		__sync_fetch_and_add(&sslw_dropped, 1);
 		return;
 	}
 	e->type = type;
-	e->pid = pid_tgid >> 32;
-	e->tid = (__u32)pid_tgid;
+	e->pid = view >> 32;
+	e->tid = (__u32)view;
 	e->pad = 0;
 	e->latency_ns = latency_ns;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
@@ -113,16 +116,16 @@ BPF_KPROBE(sslw_ctrl, void *ssl, int cmd, long larg, void *parg)
 	struct sslw_conn_key k = {};
 	struct sslw_conn c = {};
 	char name[2 * SSLW_HOST_MAX] = {};
-	__u32 tgid;
+	__u64 id;
 	long n;
 	int i;
 
 	if (cmd != SSLW_CTRL_SET_TLSEXT_HOSTNAME)
 		return 0;
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (tgid == self_tgid)
+	id = bpf_get_current_pid_tgid();
+	if (is_self(id))
 		return 0;
-	k.tgid = tgid;
+	k.tgid = id >> 32;
 	k.ssl = (__u64)ssl;
 	/* One byte more than a host can have, to tell a long name from a
 	 * host of exactly SSLW_HOST_MAX - 1 characters. */

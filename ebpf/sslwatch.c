@@ -25,7 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <linux/capability.h>
 #include <linux/types.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -130,33 +129,6 @@ prog_of(const struct bypass_watch *bw, enum prog p)
 		return bw->skel->progs.sslw_read_ex_ret;
 	}
 	return NULL;
-}
-
-/* CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON: what loading these needs. */
-static bool
-may_load_bpf(void)
-{
-	char line[256];
-	uint64_t eff = 0;
-	bool found = false;
-	FILE *f;
-
-	if ((f = fopen("/proc/self/status", "re")) == NULL)
-		return geteuid() == 0;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "CapEff:", 7) != 0)
-			continue;
-		errno = 0;
-		eff = strtoull(line + 7, NULL, 16);
-		found = errno == 0;
-		break;
-	}
-	fclose(f);
-	if (!found)
-		return geteuid() == 0;
-	return (eff & (1ULL << CAP_SYS_ADMIN)) != 0 ||
-	    ((eff & (1ULL << CAP_BPF)) != 0 &&
-	    (eff & (1ULL << CAP_PERFMON)) != 0);
 }
 
 /* A host name or "*.suffix" as the kernel side compares it: lower case,
@@ -659,14 +631,17 @@ bypass_open(struct bypass_watch **out, pid_t self, const char *const *hosts,
 		    strerror(-err));
 		goto fail;
 	}
-	bw->skel->rodata->self_tgid = (__u32)self;
+	EBPF_SELF_NS_SET(bw->skel->rodata, self);
 	/* Attached per libssl copy below, never by the skeleton. */
 	bpf_object__for_each_program(p, bw->skel->obj)
 		bpf_program__set_autoattach(p, false);
 	if ((err = sslwatch__load(bw->skel)) != 0) {
 		if (err > 0)
 			err = -err;
-		if ((err == -EPERM || err == -EACCES) && !may_load_bpf())
+		/* EPERM: no capability, or bpf() refused by a filter; the
+		 * ring buffer probe would fail the same way and blame the
+		 * kernel. */
+		if (err == -EPERM || err == -EACCES)
 			ebpf_explain(err, "load BPF programs", why, whylen);
 		else if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF,
 		    NULL) == 0)

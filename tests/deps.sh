@@ -11,7 +11,8 @@ python3-prometheus-client util-linux wget gnutls-bin
 golang-go ruby php-cli php-curl libio-socket-ssl-perl
 libnl-3-dev libnl-route-3-dev iproute2 libbpf-dev clang bpftool
 build-essential debhelper dpkg-dev lintian adduser systemd man-db groff-base
-libhiredis-dev redis-server redis-tools"
+libhiredis-dev redis-server redis-tools logrotate bash-completion prometheus
+debootstrap systemd-container"
 
 missing=""
 for p in $PKGS; do

@@ -2,7 +2,7 @@
 """A stand-in for systemd's socket activation and notification, for tests.
 
     activate.py SOCKET LOG [--name NAME] [--restarts N] [--watchdog USEC]
-                -- COMMAND ARGS...
+                [--start-on FILE] [--hold] -- COMMAND ARGS...
 
 Binds a listening Unix socket at SOCKET (mode 0666) and keeps it for its
 whole life, as llmfbd.socket does.  Starts COMMAND with the socket as fd 3
@@ -11,9 +11,14 @@ and NOTIFY_SOCKET (a datagram socket of its own), like systemd.  When the
 command exits it is started again, up to N times (Restart=).  Every event
 is a line in LOG: "start PID", "notify PID <message, newlines as |>",
 "exit PID STATUS", "done".  SIGTERM ends it: the command gets SIGTERM too.
+--start-on FILE: the command starts once FILE exists, so that a test can
+queue connections in the socket first, as they queue while the service
+is not running.  --hold: the socket stays after the last exit, until
+SIGTERM, as systemd keeps a socket unit's socket when its service failed.
 """
 import os
 import select
+import time
 import signal
 import socket
 import subprocess
@@ -25,7 +30,8 @@ def main():
     sep = args.index("--")
     opts, cmd = args[:sep], args[sep + 1:]
     path, log_path = opts[0], opts[1]
-    name, restarts, watchdog = "data", 0, None
+    name, restarts, watchdog, start_on = "data", 0, None, None
+    hold = False
     i = 2
     while i < len(opts):
         if opts[i] == "--name":
@@ -34,6 +40,11 @@ def main():
             restarts = int(opts[i + 1])
         elif opts[i] == "--watchdog":
             watchdog = opts[i + 1]
+        elif opts[i] == "--start-on":
+            start_on = opts[i + 1]
+        elif opts[i] == "--hold":
+            hold = True
+            i -= 1
         i += 2
 
     if os.path.exists(path):
@@ -76,6 +87,8 @@ def main():
         log.write("start %d\n" % p.pid)
         return p
 
+    while start_on is not None and not os.path.exists(start_on):
+        time.sleep(0.02)
     child = start()
     while True:
         try:
@@ -98,6 +111,8 @@ def main():
                                           msg.strip().replace("\n", "|")))
         log.write("exit %d %d\n" % (child.pid, st))
         if stop or restarts <= 0:
+            while hold and not stop:
+                signal.pause()
             break
         restarts -= 1
         child = start()

@@ -89,7 +89,10 @@ deb_t_contents() {
 	    /usr/share/man/man8/llmfbd.8.gz /usr/share/man/man8/llmfbctl.8.gz \
 	    /usr/share/man/man8/libllmfb.8.gz \
 	    /lib/systemd/system/llmfbd.service /lib/systemd/system/llmfbd.socket \
-	    /etc/llmfb/llmfb.yaml /usr/share/doc/llmfb/copyright; do
+	    /etc/llmfb/llmfb.yaml /usr/share/doc/llmfb/copyright \
+	    /etc/logrotate.d/llmfb \
+	    /usr/share/bash-completion/completions/llmfbctl \
+	    /usr/share/bash-completion/completions/llmfbd; do
 		grep -qxF "$f" <<<"$list" || ERRS="$ERRS; $f is not in the package"
 	done
 	# The shim is private: not in a directory the dynamic linker searches.
@@ -97,14 +100,14 @@ deb_t_contents() {
 	    "$(grep -cE "^/(usr/)?lib/($ma/)?libllmfb" <<<"$list")" 0
 	rm -rf "$DEB_WORK/ctl"
 	dpkg-deb -e "$DEB_FILE" "$DEB_WORK/ctl"
-	expect_eq conffiles "$(cat "$DEB_WORK/ctl/conffiles" 2>/dev/null)" \
-	    /etc/llmfb/llmfb.yaml
+	expect_eq conffiles "$(sort "$DEB_WORK/ctl/conffiles" 2>/dev/null |
+	    paste -sd' ')" "/etc/llmfb/llmfb.yaml /etc/logrotate.d/llmfb"
 	dep=$(dpkg-deb -f "$DEB_FILE" Depends)
 	expect_match depends-adduser "$dep" '(^|, )adduser(,|$| )'
 	expect_match depends-libs "$dep" 'libcurl4.*libjansson4'
 	expect_eq architecture "$(dpkg-deb -f "$DEB_FILE" Architecture)" \
 	    "$(dpkg-architecture -qDEB_HOST_ARCH)"
-	finish "deb: programs, private shim, man pages, units, conffile, Depends"
+	finish "deb: programs, private shim, man pages, units, logrotate, completion, conffiles, Depends"
 }
 
 # ---- c: maintainer scripts ---------------------------------------------------
@@ -331,6 +334,10 @@ deb_t_install() {
 	expect_eq ld.so.preload "$(deb_preload_sum)" "$DEB_PRELOAD_SUM"
 	expect_match config-check \
 	    "$(/usr/sbin/llmfbd -n -c /etc/llmfb/llmfb.yaml 2>&1)" 'configuration OK'
+	if command -v logrotate >/dev/null; then
+		expect_eq logrotate-d "$(logrotate -d /etc/logrotate.d/llmfb 2>&1 |
+		    grep -ci 'error')" 0
+	fi
 	expect_eq man-page "$(man -w llmfbd 2>&1)" /usr/share/man/man8/llmfbd.8.gz
 	expect_eq man-page-5 "$(man -w 5 llmfb.yaml 2>&1)" \
 	    /usr/share/man/man5/llmfb.yaml.5.gz

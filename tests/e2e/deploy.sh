@@ -45,6 +45,8 @@ deploy_config() {
 }
 
 notes() { grep -c "^notify .*$1" "$DDIR/act.log" 2>/dev/null; }
+notes_ge() { [ "$(notes "$1")" -ge "$2" ]; }	# for wait_for
+log_has_ge() { [ "$(grep -c "$2" "$1")" -ge "$3" ]; }	# FILE RE N
 
 d_activation() {
 	DDIR=$STACK_DIR/act
@@ -62,9 +64,9 @@ d_activation() {
 	expect_match handed "$(cat "$DDIR/llmfbd.log")" \
 	    'socket activation: 1 socket handed over'
 	expect_match status "$(cat "$log")" "notify $pid1 STATUS=serving: 1 routes"
-	wait_for "two watchdog pings" test "$(notes WATCHDOG=1)" -ge 2
+	wait_for "two watchdog pings" notes_ge WATCHDOG=1 2
 	"$B/llmfbctl" -s "$c" reload >/dev/null
-	wait_for "READY=1 after the reload" test "$(notes READY=1)" -ge 2
+	wait_for "READY=1 after the reload" notes_ge READY=1 2
 	# RELOADING=1 (with the clock), then READY=1 again.
 	expect_eq reload-says "$(awk '/RELOADING=1\|MONOTONIC_USEC=[0-9]+$/ {
 	    r = NR } /READY=1/ && r { ok = 1 } END { print ok ? "yes" : "no" }' \
@@ -76,7 +78,7 @@ d_activation() {
 	mock_script da 'delay_ms=1500'
 	dcall a "$DDIR/llmfb.sock" &
 	local apid_a=$!
-	wait_for "call A at the mock" test "$(mock_stat da requests)" -ge 2
+	wait_for "call A at the mock" mock_requests_ge da 2
 	kill -TERM "$pid1"
 	wait_for "STOPPING=1" grep -q "^notify $pid1 STOPPING=1" "$log"
 	dcall b "$DDIR/llmfb.sock" &
@@ -110,6 +112,87 @@ d_activation() {
 	finish "deploy: a handed socket llmfbd does not know is refused, with its name and path"
 }
 
+# A restart onto a broken config while the socket unit holds the socket
+# (activate.py stands in for systemd): the new llmfbd exits 78, which the
+# unit does not restart on, and removes the hosts file the last one left,
+# so that shims leave the provider's host alone: the next call goes
+# straight to it at once, instead of waiting on a socket nobody serves.
+d_broken_restart() {
+	DDIR=$STACK_DIR/broken
+	local log=$DDIR/act.log apid pid1 pid2 t0 ms out
+	deploy_config "$DDIR" dk
+	/usr/bin/python3 tests/e2e/activate.py "$DDIR/llmfb.sock" "$log" \
+	    --restarts 1 -- "$B/llmfbd" -c "$DDIR/llmfb.yaml" \
+	    >>"$DDIR/llmfbd.log" 2>&1 &
+	apid=$!
+	wait_for "READY=1" grep -q "READY=1" "$log"
+	pid1=$(awk '$1 == "start" { print $2; exit }' "$log")
+	dcall first "$DDIR/llmfb.sock"
+	expect_eq served-first "$(dresult first)" "200 dk"
+	printf 'routes: [\n' >>"$DDIR/llmfb.yaml"
+	kill -TERM "$pid1"
+	wait_for "the restarted llmfbd's exit" log_has_ge "$log" '^exit' 2
+	pid2=$(awk '$1 == "start" { p = $2 } END { print p }' "$log")
+	expect_eq config-exit "$(awk -v p="$pid2" '$1 == "exit" && $2 == p { print $3 }' "$log")" 78
+	expect_eq socket-kept "$(test -S "$DDIR/llmfb.sock" && echo yes)" yes
+	expect_eq hosts-gone "$(test -e "$DDIR/llmfb.sock.hosts" || echo gone)" gone
+	expect_match says "$(cat "$DDIR/llmfbd.log")" \
+	    'not serving: removed .*llmfb.sock.hosts'
+	mock_reset
+	t0=$(ms_now)
+	out=$(LD_PRELOAD="$B/libllmfb.so" LLMFB_SOCKET="$DDIR/llmfb.sock" \
+	    "$B/lcclient" --mode easy --cacert "$STACK_DIR/certs/ca.pem" \
+	    --resolve "api.openai.com:$MOCK_PORT:127.0.0.1" \
+	    -H "Authorization: Bearer $CALLER_KEY" --data "$CHAT" \
+	    "https://api.openai.com:$MOCK_PORT/v1/chat/completions")
+	ms=$(( $(ms_now) - t0 ))
+	report_fields "$out"
+	expect_eq direct "$CODE $TARGET" "200 -"
+	expect_eq at-the-provider "$(mock_stat default requests)" 1
+	# Not the shim's one-second admission wait.
+	expect_lt at-once "$ms" 900
+	kill -TERM "$apid"
+	wait "$apid"
+	finish "deploy: a restart onto a broken config under socket activation: exit 78 (not restarted), the hosts file goes, calls go direct at once"
+
+	# A call already queued in the socket when that llmfbd starts is
+	# refused at once (a close), not left to its shim's admission wait.
+	: >"$log"
+	rm -f "$DDIR/go" "$DDIR/queued" "$DDIR/queued.in" "$DDIR/llmfb.sock"
+	/usr/bin/python3 tests/e2e/activate.py "$DDIR/llmfb.sock" "$log" \
+	    --start-on "$DDIR/go" --hold -- "$B/llmfbd" -c "$DDIR/llmfb.yaml" \
+	    >>"$DDIR/llmfbd.log" 2>&1 &
+	apid=$!
+	wait_for "the socket" test -S "$DDIR/llmfb.sock"
+	/usr/bin/python3 - "$DDIR/llmfb.sock" "$DDIR/queued" <<-'PY' &
+	import socket, sys, time
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+	s.connect(sys.argv[1])
+	s.sendall(b"LLMFB/1 ADMIT\r\n")
+	open(sys.argv[2] + ".in", "w").close()
+	s.settimeout(5)
+	t0 = time.monotonic()
+	try:
+	    got = "closed" if s.recv(64) == b"" else "answered"
+	except ConnectionResetError:
+	    got = "closed"	# closed with ADMIT unread: a reset, to the shim a no too
+	except socket.timeout:
+	    got = "no answer"
+	open(sys.argv[2], "w").write("%s %d\n" % (got, (time.monotonic() - t0) * 1000))
+	PY
+	local qpid=$!
+	wait_for "the queued call" test -e "$DDIR/queued.in"
+	touch "$DDIR/go"
+	wait "$qpid"
+	expect_match queued-refused "$(cat "$DDIR/queued")" '^closed [0-9]+$'
+	expect_lt queued-at-once "$(cut -d' ' -f2 "$DDIR/queued")" 3000
+	expect_match queued-says "$(cat "$DDIR/llmfbd.log")" \
+	    'not serving: 1 waiting call refused'
+	kill -TERM "$apid"
+	wait "$apid"
+	finish "deploy: a call queued in the socket when llmfbd cannot start is refused at once"
+}
+
 d_background() {
 	DDIR=$STACK_DIR/bg
 	local out rc pid
@@ -137,9 +220,55 @@ d_background() {
 	printf 'routes: [\n' >"$DDIR/bad.yaml"
 	out=$("$B/llmfbd" -b -c "$DDIR/bad.yaml" 2>&1)
 	rc=$?
-	expect_eq bad-rc "$rc" 1
+	expect_eq bad-rc "$rc" 78
 	expect_match bad-says "$out" 'bad.yaml:[0-9]+:[0-9]+: '
 	finish "deploy: llmfbd -b returns once it serves; -p refuses a second one; the pid file goes at exit; a bad config is said on the terminal"
+}
+
+# Under systemd stderr is journald's stream, named by JOURNAL_STREAM: each
+# line then carries its priority as "<N>" (sd-daemon(3)), so that errors
+# and refusals are not all priority 6.  Here the stream is a file, named
+# the way systemd names it (DEV:INO).  And the unit's ExecReload is one
+# that fails when the config is refused.
+d_journal() {
+	DDIR=$STACK_DIR/journal
+	local log pid out rc c
+	deploy_config "$DDIR" dj
+	c=$DDIR/control.sock
+	log=$DDIR/llmfbd.log
+	printf 'routes: [\n' >"$DDIR/bad.yaml"
+	: >"$DDIR/bad.log"
+	JOURNAL_STREAM=$(stat -c %d:%i "$DDIR/bad.log") "$B/llmfbd" \
+	    -c "$DDIR/bad.yaml" 2>>"$DDIR/bad.log"
+	expect_eq bad-exit "$?" 78
+	expect_match bad-is-error "$(cat "$DDIR/bad.log")" \
+	    '^<3>error: .*bad.yaml:[0-9]+:[0-9]+: '
+	: >"$log"
+	JOURNAL_STREAM=$(stat -c %d:%i "$log") "$B/llmfbd" \
+	    -c "$DDIR/llmfb.yaml" 2>>"$log" &
+	pid=$!
+	wait_for "llmfbd at $c" "$B/llmfbctl" -s "$c" status
+	cp "$DDIR/llmfb.yaml" "$DDIR/good.yaml"
+	printf 'routes: [\n' >>"$DDIR/llmfb.yaml"
+	out=$("$B/llmfbctl" -s "$c" reload 2>&1)
+	rc=$?
+	expect_eq refused-exit "$rc" 1
+	expect_match refused-is-warning "$(cat "$log")" \
+	    $'(^|\n)<4>warning: reload refused, keeping the running config: .*llmfb.yaml:[0-9]+:[0-9]+: '
+	expect_match info-is-6 "$(cat "$log")" $'(^|\n)<6>info: listening on '
+	# Every line has its priority.
+	expect_eq unprefixed "$(grep -cv '^<[0-7]>' "$log")" 0
+	cp "$DDIR/good.yaml" "$DDIR/llmfb.yaml"
+	"$B/llmfbctl" -s "$c" reload >/dev/null
+	expect_eq good-exit "$?" 0
+	kill -TERM "$pid"
+	wait "$pid"
+	# A stderr that is not the stream JOURNAL_STREAM names: no prefixes.
+	out=$(JOURNAL_STREAM=1:1 "$B/llmfbd" -c "$DDIR/bad.yaml" 2>&1)
+	expect_match plain "$out" '^llmfbd: error: .*bad.yaml:'
+	expect_match exec-reload "$(u_get "$B/dist/llmfbd.service" ExecReload)" \
+	    '^/[^ ]*/llmfbctl reload$'
+	finish "deploy: journal priorities: a bad config is <3>, a refused reload <4> and llmfbctl reload exits 1 (the unit's ExecReload), info <6>"
 }
 
 # The whole host: the shim in /etc/ld.so.preload, in a private mount
@@ -251,7 +380,12 @@ d_install() {
 	    "lib/systemd/system/llmfbd.service 644" \
 	    "lib/systemd/system/llmfbd.socket 644" \
 	    "lib/sysusers.d/llmfb.conf 644" \
-	    "share/doc/llmfb/examples/llmfb-preload.conf 644"; do
+	    "share/doc/llmfb/examples/llmfb-preload.conf 644" \
+	    "share/bash-completion/completions/llmfbctl 644" \
+	    "share/bash-completion/completions/llmfbd 644" \
+	    "../../etc/logrotate.d/llmfb 644" \
+	    "share/doc/llmfb/examples/llmfb-alerts.yml 644" \
+	    "share/doc/llmfb/examples/llmfb-dashboard.json 644"; do
 		set -- $f
 		expect_eq "$1" "$(stat -c %a "$d$p/$1" 2>&1)" "$2"
 	done
@@ -292,6 +426,8 @@ d_man() {
 
 deploy_cases() {
 	d_activation
+	d_journal
+	d_broken_restart
 	d_background
 	d_hostwide
 	d_install
@@ -304,6 +440,35 @@ deploy_cases() {
 u_get() { sed -n "s/^$2=//p" "$1" | tail -1; }
 # "CAP_BPF CAP_PERFMON" -> "+bpf,+perfmon", setpriv's way.
 u_caps() { tr ' ' '\n' <<<"$1" | sed -n 's/^CAP_\(.*\)/+\L\1/p' | paste -sd,; }
+
+# deb_rotate PID: the packaged logrotate file, forced, on the packaged
+# llmfbd's event log: the log moves aside, SIGUSR1 (what the postrotate's
+# systemctl kill sends; it needs systemd, absent here) makes llmfbd let go
+# of it, and the next record starts a new file, made by logrotate as the
+# unit's user.
+deb_rotate() {
+	local log=/var/log/llmfb/events.log out n
+	if ! command -v logrotate >/dev/null; then
+		echo "# deploy: no logrotate here (tests/deps.sh installs it): rotation not tried"
+		return
+	fi
+	n=$(wc -l <"$log")
+	logrotate -f -s "$DDIR/logrotate.state" /etc/logrotate.d/llmfb \
+	    >"$DDIR/logrotate.out" 2>&1
+	expect_eq logrotate "$?:$(head -3 "$DDIR/logrotate.out")" "0:"
+	expect_eq rotated "$(wc -l <"$log.1" 2>&1)" "$n"
+	expect_eq created "$(stat -c '%U:%G %a %s' "$log" 2>&1)" "llmfb:llmfb 640 0"
+	kill -USR1 "$1"
+	wait_for "the event log's reopen" grep -q 'event log reopened' \
+	    "$DDIR/llmfbd.log"
+	out=$(/usr/bin/llmfbctl run -- curl -sS -o /dev/null -w '%{http_code}' \
+	    -H "Authorization: Bearer $CALLER_KEY" \
+	    -H 'Content-Type: application/json' -d "$CHAT" "$OAI" 2>&1)
+	expect_eq after-rotation "$out" 200
+	wait_for "a record in the new file" test -s "$log"
+	expect_eq new-file "$(wc -l <"$log")" 1
+	expect_eq old-file "$(wc -l <"$log.1")" "$n"
+}
 
 # Called by tests/e2e/deb.sh with the package installed (STAGE: installed
 # or upgraded).  What systemd would do for llmfbd.socket and
@@ -396,6 +561,7 @@ deb_installed_hook() {
 		expect_eq caller-exe "$(/usr/bin/llmfbctl --json events -n 1 |
 		    jq -r '.caller.exe')" /usr/bin/curl
 		expect_eq events-log "$(stat -c %U /var/log/llmfb/events.log)" "$user"
+		deb_rotate "$dpid"
 		kill -TERM "$apid"
 	else
 		ERRS="$ERRS; llmfbd: $(tail -5 "$DDIR/llmfbd.log")"
@@ -406,5 +572,5 @@ deb_installed_hook() {
 	cp -p "$DDIR/config.saved" "$cfg"
 	rm -f /etc/llmfb/test-ca.pem "$listen" "$listen.notify" "$listen.hosts"
 	[ "$had_run" = yes ] || rm -rf /run/llmfb
-	finish "deploy: the package's llmfbd, started as its units start it ($1): runs as $user with the unit's capabilities, serves llmfbctl run and the drop-in, eBPF timing and netlink on"
+	finish "deploy: the package's llmfbd, started as its units start it ($1): runs as $user with the unit's capabilities, serves llmfbctl run and the drop-in, eBPF timing and netlink on, the logrotate file rotates its event log"
 }

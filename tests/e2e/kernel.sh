@@ -58,12 +58,12 @@ k_timing() {
 	# Valid exposition (observe.sh's checker), with the new families.
 	st=$(ctl metrics | /usr/bin/python3 tests/e2e/promcheck.py -)
 	expect_eq metric-count \
-	    "$(prom_value "$st" 'llmfb_provider_seconds_count{target="ka"}')" 2
+	    "$(prom_value "$st" 'llmfb_provider_seconds_count{target="ka",provider="kp-a"}')" 2
 	expect_eq metric-sum "$(prom_value "$st" \
-	    'llmfb_provider_seconds_sum{target="ka"}' |
+	    'llmfb_provider_seconds_sum{target="ka",provider="kp-a"}' |
 	    awk '{ print ($1 >= 0.18 && $1 < 0.5) }')" 1
 	expect_eq metric-reachable \
-	    "$(prom_value "$st" 'llmfb_target_reachable{target="ka"}')" 1
+	    "$(prom_value "$st" 'llmfb_target_reachable{target="ka",provider="kp-a"}')" 1
 	finish "kernel: eBPF puts a 200 ms wait on the provider, not the network"
 }
 
@@ -338,10 +338,103 @@ k_netns() {
 	netns_down
 }
 
+# llmfbd in a pid namespace of its own, as in a container: its getpid()
+# is not the pid the kernel's BPF helpers give.  Its calls are still
+# timed; its own calls to the providers (to api.openai.com, pinned to the
+# mock, so their TLS names an intercepted host) are not listed as a
+# bypass, and a program in its namespace that bypasses it is, under the
+# pid llmfbd's /proc knows it by.
+k_pidns() {
+	DDIR=$STACK_DIR/pidns
+	local c st rec list upid kpid out pid
+	k_root "llmfbd in a pid namespace" || return
+	deploy_config "$DDIR" kp
+	c=$DDIR/control.sock
+	sed -i -e '/^ebpf: off$/d' \
+	    -e "s|https://127.0.0.1:$MOCK_PORT/kp/v1|https://api.openai.com/kp/v1|" \
+	    -e "s|^upstream: {|upstream: { connect_to: [\"api.openai.com:443:127.0.0.1:$MOCK_PORT\"],|" \
+	    "$DDIR/llmfb.yaml"
+	unshare -p -f --mount-proc "$B/llmfbd" -c "$DDIR/llmfb.yaml" \
+	    >"$DDIR/llmfbd.log" 2>&1 &
+	upid=$!
+	wait_for "llmfbd in its pid namespace" "$B/llmfbctl" -s "$c" status
+	kpid=$(tr -d " " <"/proc/$upid/task/$upid/children")
+	st=$("$B/llmfbctl" -s "$c" --json status)
+	expect_eq pid-in-ns "$(jtrue "$st" .pid)" 1
+	expect_eq timing-on "$(jtrue "$st" '.ebpf.network_timing.on')" true
+	expect_eq watch-on "$(jtrue "$st" '.ebpf.bypass_watch.on')" true
+	mock_reset
+	mock_script kp 'delay_ms=200'
+	shim_on "$DDIR/llmfb.sock"
+	call "$LK" "$OAI" "$CHAT"
+	shim_on
+	expect_eq served "$CODE $TARGET" "200 kp"
+	rec=$("$B/llmfbctl" -s "$c" --json events -n 1 | tail -1)
+	expect_eq timed "$(jtrue "$rec" '.attempts[0].net != null')" true
+	expect_eq provider-about-200ms "$(jtrue "$rec" \
+	    '.attempts[0].net.provider_ms | . >= 180 and . < 400')" true
+	# A bypass in llmfbd's namespace, after llmfbd's own call: once it
+	# is listed, llmfbd's call went through the watch before it.
+	echo "127.0.0.1 api.openai.com" >"$DDIR/hosts"
+	out=$(nsenter -t "$kpid" -p -m --wd="$PWD" -- unshare -m sh -c \
+	    'mount --bind "$1" /etc/hosts && shift && exec /usr/bin/python3 "$@"' \
+	    sh "$DDIR/hosts" "$PWD/tests/e2e/bypass_client.py" \
+	    "https://api.openai.com:$MOCK_PORT/kp/v1/chat/completions" \
+	    "$STACK_DIR/certs/ca.pem" 2)
+	pid=$(head -1 <<<"$out")
+	expect_eq bypass-answers "$(tail -n +2 <<<"$out" | tr '\n' ' ')" "200 200 "
+	wait_for "the bypass list" sh -c "'$B/llmfbctl' -s '$c' --json bypass |
+	    jq -e --argjson p '$pid' '.programs[]|select(.pid==\$p and .answered==2)'" ||
+	    true
+	list=$("$B/llmfbctl" -s "$c" --json bypass)
+	expect_eq bypass-listed "$(jq -r --argjson p "$pid" \
+	    '.programs[]|select(.pid==$p)|.exe' <<<"$list")" \
+	    "$(readlink -f /usr/bin/python3)"
+	expect_eq self-not-listed "$(jq '[.programs[]|select(.comm=="llmfbd"
+	    or .pid==1)]|length' <<<"$list")" 0
+	# unshare blocks SIGTERM while it waits: llmfbd is told directly.
+	kill "$kpid" 2>/dev/null
+	wait "$upid" 2>/dev/null
+	finish "kernel: llmfbd in a pid namespace: its calls are timed, its own TLS is no bypass, a bypass in its namespace is listed by its pid there"
+}
+
+# bpf() refused although llmfbd has the capabilities, as a system call
+# filter or a container refuses it: here a user namespace, where llmfbd is
+# root with every capability but bpf() answers EPERM.  Both eBPF parts
+# say so, not that the kernel lacks something.
+k_bpf_refused() {
+	DDIR=$STACK_DIR/userns
+	local c st upid
+	k_root "bpf() refused in a user namespace" || return
+	if ! unshare -U -r true 2>/dev/null; then
+		SKIP=$((SKIP + 1))
+		echo "skip - kernel: bpf() refused (no user namespaces here)"
+		return
+	fi
+	deploy_config "$DDIR" ku
+	sed -i -e '/^ebpf: off$/d' "$DDIR/llmfb.yaml"
+	c=$DDIR/control.sock
+	unshare -U -r "$B/llmfbd" -c "$DDIR/llmfb.yaml" >"$DDIR/llmfbd.log" 2>&1 &
+	upid=$!
+	wait_for "llmfbd in a user namespace" "$B/llmfbctl" -s "$c" status
+	st=$("$B/llmfbctl" -s "$c" --json status)
+	expect_match timing-why "$(jtrue "$st" '.ebpf.network_timing.why')" \
+	    '^bpf\(\) refused .*despite the capabilities'
+	expect_match watch-why "$(jtrue "$st" '.ebpf.bypass_watch.why')" \
+	    '^bpf\(\) refused .*despite the capabilities'
+	expect_match bypass-says "$("$B/llmfbctl" -s "$c" bypass)" \
+	    'bypass watch off: bpf\(\) refused'
+	kill "$upid"
+	wait "$upid" 2>/dev/null
+	finish "kernel: bpf() refused despite the capabilities: timing and the bypass watch say so"
+}
+
 kernel_cases() {
 	k_timing
 	k_bypass
 	k_unprivileged
 	k_nobpf
 	k_netns
+	k_pidns
+	k_bpf_refused
 }

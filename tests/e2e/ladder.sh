@@ -688,7 +688,7 @@ l_records() {
 	expect_eq log-same "$(jq -c . <<<"$log")" "$(jq -c . <<<"$ev")"
 	expect_eq no-secret "$(grep -c 'sk-' "$STACK_DIR/events.log")" 0
 	expect_match text "$("$B/llmfbctl" -s "$STACK_DIR/control.sock" events 1)" \
-	    'classes .* fallback +served=lc attempts=la:quality\(empty\) > lc:none'
+	    'classes .* fallback +served=lc attempts=la:quality\(empty\) > lc:ok'
 	finish "ladder: every call's record in the event log and on the control socket"
 }
 

@@ -71,7 +71,7 @@ o_status_events() {
 	expect_eq by-caller "$(ctl --json events -n 4 --route obs --caller "$(jget "$ev" .caller.comm)" | jq -s 'length')" 4
 	expect_eq by-other-caller "$(ctl --json events -n 4 --caller no-such-program | jq -s 'length')" 0
 	expect_match text "$(ctl events -n 1 --route obs)" \
-	    ' obs .* served +served=oa attempts=oa:none '
+	    ' obs .* served +served=oa attempts=oa:ok '
 	expect_match status-text "$(ctl status)" 'obs +[0-9]+ +[0-9]+ .*tech'
 	finish "llmfbctl status and events under traffic with fallbacks, field by field"
 }
@@ -390,14 +390,15 @@ o_metrics() {
 	    'llmfb_attempts_total{route="obs",target="oa",outcome="ok"} 1' \
 	    'llmfb_attempts_total{route="obs",target="ob",outcome="ok"} 3' \
 	    'llmfb_fallbacks_total{route="obs",from="oa",to="ob",class="technical",kind="technical"} 3' \
-	    'llmfb_attempt_seconds_count{target="ob"} 3' \
-	    'llmfb_first_token_seconds_count{target="ob"} 3' \
+	    'llmfb_attempt_seconds_count{target="ob",provider="op-b"} 3' \
+	    'llmfb_first_token_seconds_count{target="ob",provider="op-b"} 3' \
+	    'llmfb_model_tokens_total{provider="op-b",model="case-obs",direction="input"} 30' \
 	    'llmfb_shim_to_daemon_seconds_count 4'; do
 		d=$(/usr/bin/python3 -c 'import sys; print(round(float(sys.argv[2]) - float(sys.argv[1])))' \
 		    "$(prom_value "$m0" "${k% *}")" "$(prom_value "$m1" "${k% *}")")
 		expect_eq "${k% *}" "$d" "${k##* }"
 	done
-	expect_eq breaker-gauge "$(prom_value "$m1" 'llmfb_breaker_state{target="oa"}')" 0
+	expect_eq breaker-gauge "$(prom_value "$m1" 'llmfb_breaker_state{target="oa",provider="op-a"}')" 0
 	# A Python call, through the socket and TLS layers: stamped too.
 	py_call requests "$OAI" --data "$(oreq)"
 	m0=$(ctl metrics | /usr/bin/python3 tests/e2e/promcheck.py -)
@@ -405,7 +406,11 @@ o_metrics() {
 	expect_eq python-stamped "$(( $(prom_value "$m0" llmfb_shim_to_daemon_seconds_count) -
 	    $(prom_value "$m1" llmfb_shim_to_daemon_seconds_count) ))" 1
 	expect_eq spend "$(/usr/bin/python3 -c 'import sys; print(float(sys.argv[1]) > 0)' \
-	    "$(prom_value "$m1" 'llmfb_target_spend_usd_total{target="ob"}')")" True
+	    "$(prom_value "$m1" 'llmfb_target_spend_usd_total{target="ob",provider="op-b"}')")" True
+	# Money in decimals, at most nine places: no binary noise.
+	expect_eq usd-decimal "$(ctl metrics | grep '_usd' | grep -v '^#' |
+	    grep -cvE ' -?[0-9]+(\.[0-9]{1,9})?$')" 0
+	expect_eq model-spend "$(ctl metrics | grep -c '^llmfb_model_spend_usd_total{provider="op-b",model="case-obs"} ')" 1
 	# The loopback listener serves the same exposition.
 	expect_match http "$(curl -sS "http://127.0.0.1:$METRICS_PORT/metrics" |
 	    /usr/bin/python3 tests/e2e/promcheck.py - | head -c 1)" '^\{$'
@@ -501,6 +506,14 @@ o_cli() {
 	expect_eq extra-arg "$(ctl status now 2>&1; echo "rc=$?")" \
 	    "llmfbctl: status takes no argument but --fleet"$'\n'"rc=2"
 	expect_match help "$(ctl --help)" 'inject TARGET FAULT'
+	# As users expect of --help and --version: on stdout, exit 0, and
+	# llmfbctl's own version without a daemon.
+	expect_eq ctl-version "$("$B/llmfbctl" -s /nonexistent.sock --version; echo "rc=$?")" \
+	    "llmfbctl 0.1.0"$'\n'"rc=0"
+	expect_match d-help "$("$B/llmfbd" --help 2>/dev/null; echo "rc=$?")" \
+	    $'^usage: llmfbd .*\nrc=0$'
+	expect_eq d-version "$("$B/llmfbd" --version; echo "rc=$?")" \
+	    "llmfbd 0.1.0"$'\n'"rc=0"
 	# Options go anywhere, as in every other command.
 	expect_eq json-after "$("$B/llmfbctl" status --json -s \
 	    "$STACK_DIR/control.sock" | jq -r .version)" 0.1.0
@@ -529,6 +542,168 @@ o_cli() {
 	finish "llmfbctl: exit codes, help, version, check, run"
 }
 
+# llmfbctl import litellm: configs shaped like LiteLLM's documented ones
+# (tests/import/) give configs llmfbd accepts, with the ladders, retries,
+# timeouts, breaker and keys their LiteLLM settings say, and no key that
+# was written in the file.  Then one imported config runs: its fallback
+# serves when its first model_name fails.
+o_import() {
+	local dir=$STACK_DIR/import out err rc f
+	mkdir -p "$dir"
+	for f in reliability schema mixed; do
+		AZURE_API_BASE=https://eastus.openai.azure.com/ \
+		    "$B/llmfbctl" import litellm "tests/import/$f.yaml" \
+		    >"$dir/$f.yaml" 2>"$dir/$f.err"
+		expect_eq "$f-exit" "$?" 0
+		expect_match "$f-valid" "$("$B/llmfbd" -n -c "$dir/$f.yaml" 2>&1)" \
+		    'configuration OK'
+		expect_eq "$f-no-secret" "$(grep -c 'sk-literal' "$dir/$f.yaml")" 0
+	done
+	out=$(cat "$dir/reliability.yaml")
+	expect_match rel-ladder "$out" $'match: \\{ model: "gpt-3.5-turbo" \\}\n    ladder: \\[gpt-3.5-turbo, gpt-4\\]'
+	expect_match rel-azure "$out" 'base_url: "https://my-endpoint-canada-berri992.openai.azure.com/openai/v1"'
+	expect_match rel-key "$out" 'api_key_env: "LLMFB_KEY_azure"'
+	expect_match rel-says-key "$(cat "$dir/reliability.err")" \
+	    'reliability.yaml:5:5: api_key is written in the file'
+	out=$(cat "$dir/schema.yaml")
+	expect_match sch-gpt4 "$out" 'ladder: \[gpt-4, gpt-3.5-turbo, claude-2\]'
+	expect_match sch-context "$out" $'ladder: \\[gpt-3.5-turbo, gpt-3.5-turbo-16k\\]\n    on: \\{ context: gpt-3.5-turbo-16k \\}'
+	# router_settings over litellm_settings, as LiteLLM's router reads them.
+	expect_match sch-retries "$out" $'defaults:\n  attempts: 3\n  timeouts: \\{ total: 30s \\}'
+	expect_match sch-breaker "$out" 'breaker: \{ failures: 4, cooldown: 60s \}'
+	expect_match sch-price "$out" 'model: "gpt-4o", price: \{ input: 2.5, output: 10 \}, context: 128000'
+	expect_match sch-route-timeouts "$out" 'timeouts: \{ total: 300s, first_token: 60s \}'
+	expect_match sch-env "$out" 'api_key_env: "ANTHROPIC_API_KEY"'
+	expect_match sch-unmapped "$out" 'not carried over \(no counterpart\): routing_strategy'
+	expect_match sch-bedrock "$(cat "$dir/schema.err")" "provider 'bedrock' has no"
+	out=$(cat "$dir/mixed.yaml")
+	expect_match mix-balanced "$out" 'ladder: \[gpt-4o, gpt-4o-2, gpt-4o-3, claude-sonnet, local\]'
+	expect_match mix-content "$out" 'on: \{ content: claude-sonnet \}'
+	expect_match mix-ollama "$out" 'base_url: "http://localhost:11434/v1"'
+	expect_match mix-intercept "$out" 'intercept: \["api.openai.com", "eastus.openai.azure.com", "westeu.openai.azure.com", "api.anthropic.com"\]'
+	expect_eq not-litellm "$("$B/llmfbctl" import litellm "$dir/mixed.yaml" 2>&1 >/dev/null; echo "rc=$?")" \
+	    "llmfbctl: $dir/mixed.yaml: no model_list: not a LiteLLM proxy config"$'\n'"rc=1"
+	expect_eq usage "$("$B/llmfbctl" import portkey x 2>/dev/null; echo "rc=$?")" "rc=2"
+	# docs/migrating.md's examples: the LiteLLM one is what the import
+	# writes, the Portkey one is a valid config.
+	awk '/^Example: LiteLLM/ { f = 1 } /^becomes$/ { f = 0 }
+	    f && /^    / { sub(/^    /, ""); print }' docs/migrating.md >"$dir/doc.litellm"
+	awk '/^becomes$/ { n++ } /^The end-to-end/ { n = 9 }
+	    n == 1 && /^    / { sub(/^    /, ""); print }' docs/migrating.md >"$dir/doc.want"
+	expect_eq doc-litellm "$("$B/llmfbctl" import litellm "$dir/doc.litellm" |
+	    grep -v '^#')" "$(cat "$dir/doc.want")"
+	awk '/^becomes$/ { n++ } n == 2 && /^    / { sub(/^    /, ""); print }' \
+	    docs/migrating.md >"$dir/doc.portkey"
+	expect_match doc-portkey "$("$B/llmfbd" -n -c "$dir/doc.portkey" 2>&1)" \
+	    'configuration OK'
+	# One imported config, run: two model_names on the mock, the first
+	# failing; num_retries 1 is two tries on it, then the fallback.
+	cat >"$dir/live.litellm" <<-EOF2
+	model_list:
+	  - model_name: imp
+	    litellm_params:
+	      model: openai/gpt-4o
+	      api_base: https://127.0.0.1:$MOCK_PORT/ia/v1
+	  - model_name: imp-b
+	    litellm_params:
+	      model: openai/gpt-4o-mini
+	      api_base: https://127.0.0.1:$MOCK_PORT/ib/v1
+	router_settings:
+	  num_retries: 1
+	  fallbacks: [{"imp": ["imp-b"]}]
+	EOF2
+	"$B/llmfbctl" import litellm "$dir/live.litellm" >"$dir/live.yaml"
+	sed -i 's/^intercept: .*/intercept: [api.openai.com]/' "$dir/live.yaml"
+	cat >>"$dir/live.yaml" <<-EOF2
+	listen: $dir/llmfb.sock
+	control: $dir/control.sock
+	state_dir: $dir
+	ebpf: off
+	upstream: { ca_file: $STACK_DIR/certs/ca.pem }
+	EOF2
+	"$B/llmfbd" -c "$dir/live.yaml" >"$dir/llmfbd.log" 2>&1 &
+	local lpid=$!
+	wait_for "the imported config's llmfbd" "$B/llmfbctl" -s "$dir/control.sock" status
+	mock_reset
+	mock_script ia 'status=503' 'status=503'
+	shim_on "$dir/llmfb.sock"
+	call "$LK" "$OAI" "$(lreq imp)"
+	shim_on
+	expect_eq live-fallback "$CODE $TARGET" "200 imp-b"
+	expect_eq live-retried "$(mock_stat ia requests)" 2
+	expect_eq live-model "$(mock_stat ib last_model)" gpt-4o-mini
+	kill "$lpid"
+	wait "$lpid"
+	finish "llmfbctl import litellm: LiteLLM's documented shapes become valid llmfb configs (ladders, retries, timeouts, breaker, keys, no literal key); an imported config falls back as its fallbacks say"
+}
+
+# The alert rules and the Grafana dashboard that ship (dist/prometheus,
+# dist/grafana): the rules load and fire as their test file says
+# (promtool), every dashboard query parses as PromQL (promtool, as
+# recording rules), and every llmfb_ metric either names is one llmfbd
+# serves.
+o_prometheus() {
+	local dir=$STACK_DIR/prom fams m missing=""
+	if ! command -v promtool >/dev/null; then
+		SKIP=$((SKIP + 1))
+		echo "skip - prometheus: no promtool (Debian's prometheus; tests/deps.sh installs it)"
+		return
+	fi
+	mkdir -p "$dir"
+	expect_match rules "$(promtool check rules dist/prometheus/llmfb-alerts.yml 2>&1)" \
+	    'SUCCESS: 5 rules found'
+	expect_match rules-test "$(cd dist/prometheus &&
+	    promtool test rules llmfb-alerts.test.yml 2>&1)" 'SUCCESS'
+	jq -r '.panels[].targets[].expr' dist/grafana/llmfb-dashboard.json \
+	    >"$dir/exprs"
+	expect_ge dashboard-queries "$(wc -l <"$dir/exprs")" 15
+	# Grafana's variables, as Grafana fills them in.
+	jq -r '{groups: [{name: "dashboard", rules: [.panels[].targets[].expr |
+	    gsub("\\$__rate_interval"; "5m") | gsub("\\$instance|\\$route"; ".*")] |
+	    to_entries | map({record: "llmfb:dashboard_\(.key)", expr: .value})}]}' \
+	    dist/grafana/llmfb-dashboard.json >"$dir/dashboard-rules.yml"
+	expect_match dashboard-promql "$(promtool check rules "$dir/dashboard-rules.yml" 2>&1)" \
+	    'SUCCESS: [0-9]+ rules found'
+	fams=$(ctl metrics | sed -n 's/^# TYPE \([^ ]*\) .*/\1/p')
+	for m in $(cat "$dir/exprs" dist/prometheus/llmfb-alerts.yml |
+	    grep -o 'llmfb_[a-z0-9_]*' | sed -E 's/_(bucket|sum|count)$//' | sort -u); do
+		grep -qx "$m" <<<"$fams" || missing="$missing $m"
+	done
+	expect_eq metrics-exist "$missing" ""
+	finish "prometheus: the alert rules load and fire as tested, the dashboard's queries parse, every metric they name is served"
+}
+
+# bash completion (dist/completion): what a user gets on TAB, asked of
+# the functions the way bash asks (COMP_WORDS, COMP_CWORD, COMPREPLY).
+o_completion() {
+	comp() {	# PROG WORDS...: the sorted candidates for the last word
+		bash -c 'source "dist/completion/$1"; shift
+		    COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		    "_${1##*/}"; printf "%s\n" "${COMPREPLY[@]}" | sort |
+		    paste -sd" "' comp "$@"
+	}
+	local s=$STACK_DIR/control.sock
+	expect_eq commands "$(comp llmfbctl "$B/llmfbctl" '')" \
+	    "$("$B/llmfbctl" --help | sed -n '/^commands/,/^$/s/^  \([a-z]\{1,\}\).*/\1/p' | sort | paste -sd' ')"
+	expect_match has-trip "$(comp llmfbctl "$B/llmfbctl" '')" '(^| )trip( |$)'
+	expect_eq prefix "$(comp llmfbctl "$B/llmfbctl" -s "$s" re)" "reload reset"
+	expect_eq options "$(comp llmfbctl "$B/llmfbctl" --v)" "--version"
+	# Target and route names from the running daemon, through -s.
+	expect_eq targets "$(comp llmfbctl "$B/llmfbctl" -s "$s" trip o)" "oa ob oc"
+	expect_eq routes "$(comp llmfbctl "$B/llmfbctl" -s "$s" events \
+	    --route "$(ctl --json status | jq -r '.routes[0].name' | cut -c1-3)")" \
+	    "$(ctl --json status | jq -r --arg p "$(ctl --json status |
+	    jq -r '.routes[0].name' | cut -c1-3)" '.routes[].name |
+	    select(startswith($p))' | sort | paste -sd' ')"
+	expect_eq classes "$(comp llmfbctl "$B/llmfbctl" events --class qu)" quality
+	expect_eq fault "$(comp llmfbctl "$B/llmfbctl" inject oa st)" "status="
+	expect_eq daemon "$(comp llmfbd llmfbd --h)" "--help"
+	expect_eq import "$(comp llmfbctl "$B/llmfbctl" import l)" litellm
+	expect_eq syntax "$(bash -n dist/completion/llmfbctl && bash -n \
+	    dist/completion/llmfbd && echo ok)" ok
+	finish "bash completion: commands from --help, targets and routes from the daemon, options, classes"
+}
+
 observe_cases() {
 	o_status_events
 	o_follow
@@ -543,4 +718,7 @@ observe_cases() {
 	o_secrets
 	o_access
 	o_cli
+	o_completion
+	o_prometheus
+	o_import
 }

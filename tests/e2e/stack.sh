@@ -103,3 +103,8 @@ mock_stat() {
 	mockc "$MOCK_URL/_mock/stats" | jq -r --arg n "$1" --arg f "$2" \
 	    '.[$n][$f] // 0'
 }
+
+# mock_requests_ge NAME N: the mock's NAME had N requests or more.  For
+# wait_for, which runs its command again each time: `wait_for ... test
+# "$(mock_stat ...)" -ge N` would compare one value, read once.
+mock_requests_ge() { [ "$(mock_stat "$1" requests)" -ge "$2" ]; }

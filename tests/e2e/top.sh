@@ -26,11 +26,12 @@ top_wait() {
 }
 
 # top_start SESSION SOCKET INTERVAL [then...]: llmfbctl top in a 160x48
-# pane; what the pane runs after it ("then") keeps it open.
+# pane (TOP_SIZE=COLSxROWS for another); what the pane runs after it
+# ("then") keeps it open.
 top_start() {
-	local name=$1 sock=$2 interval=$3
+	local name=$1 sock=$2 interval=$3 size=${TOP_SIZE:-160x48}
 	shift 3
-	ttmux new-session -d -x 160 -y 48 -s "$name" \
+	ttmux new-session -d -x "${size%x*}" -y "${size#*x}" -s "$name" \
 	    "bash '$STACK_DIR/top-pane.sh' '$B' '$sock' $interval '$STACK_DIR/$name' $*" \; \
 	    set-option -g remain-on-exit off
 }
@@ -65,7 +66,9 @@ fallback_call() {
 }
 
 TOP_HEADER='^llmfbd [0-9.]+ +up [0-9]'
-TOP_FALLBACK='^[0-9]{2}:[0-9]{2}:[0-9]{2} classes +[^ ]+ +fallback +served=lb attempts=la:[a-z0-9-]+(\([^)]*\))? > lb:ok [0-9]+ms$'
+# What happened and why first (the reasons), then time, program and the
+# attempts.
+TOP_FALLBACK='^[0-9]{2}:[0-9]{2}:[0-9]{2} classes +fallback +served=lb +la=[^ ]+ [0-9]+ms [^ ]+ attempts=la:[a-z0-9-]+(\([^)]*\))? > lb:ok$'
 
 # q: the live view, a daemon that comes back, a fallback as it happens,
 # the counts, and quitting.
@@ -82,7 +85,8 @@ top_q() {
 	top_wait "reconnected" top "$TOP_HEADER"
 	top_wait "routes" top '^BUSIEST ROUTES +CALLS/S +CALLS +FALLBACKS'
 	top_wait "a route row" top '^classes +[-0-9.]+ +[0-9]+ +[0-9]+ '
-	top_wait "targets" top '^TARGETS +BREAKER'
+	# 160 columns: the provider too.
+	top_wait "targets" top '^TARGETS +PROVIDER +BREAKER'
 	top_wait "following" top '^RECENT FALLBACKS AND FAILURES \(newest first\)$'
 	n=$(classes_calls)
 	fallback_call q
@@ -127,7 +131,7 @@ top_snapshot() {
 	    cat; echo "rc=${PIPESTATUS[0]}")
 	expect_match snapshot "$out" $'\nBUSIEST ROUTES +CALLS/S'
 	expect_match "snapshot's fallbacks" "$out" \
-	    $'\n[0-9:]{8} classes +[^ ]+ +fallback +served=lb '
+	    $'\n[0-9:]{8} classes +fallback +served=lb +la='
 	expect_match "snapshot's status" "$out" $'\nrc=0$'
 	expect_eq "no escapes" "$(grep -c $'\e' <<<"$out")" 0
 	out=$("$B/llmfbctl" -s "$STACK_DIR/control.sock" top -i 0.1 2>&1)
@@ -139,10 +143,51 @@ top_snapshot() {
 	finish "top: a snapshot when stdout is no terminal; bad usage exits 2"
 }
 
+# 80x24: a fallback's line shows its reason before it is cut; a rung
+# passed over with its breaker open is shown with why; colour, as the
+# terminal (tmux's) has it: fallbacks yellow, an open breaker red.
+top_narrow() {
+	local line
+	TOP_SIZE=80x24 top_start narrow "$STACK_DIR/control.sock" 0.5 sleep 60
+	top_wait "first screen" narrow "$TOP_HEADER"
+	top_wait "routes at 80" narrow '^BUSIEST ROUTES {12}CALLS/S'
+	fallback_call narrow
+	top_wait "the reason at 80 columns" narrow \
+	    '^[0-9:]{8} classes +fallback +served=lb +la=[a-z0-9-]+ '
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" trip la >/dev/null
+	mock_reset
+	call "$LK" "$OAI" "$(lreq case-class)"
+	expect_eq "narrow: skipped la" "$TARGET" lb
+	top_wait "the breaker-open skip" narrow \
+	    '^[0-9:]{8} classes +fallback +served=lb +la=breaker-open [0-9]+ms'
+	line=$(ttmux capture-pane -e -p -t narrow | grep -m1 'la=breaker-open')
+	expect_match "narrow: fallback in yellow" "$line" $'^\e\\[33m[0-9:]{8} classes'
+	top_wait "la open" narrow '^la +open '
+	expect_match "narrow: open breaker in red" \
+	    "$(ttmux capture-pane -e -p -t narrow | grep -m1 '^.*la  *open ')" \
+	    $'\e\\[(1;)?31mla +open'
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" reset la >/dev/null
+	ttmux send-keys -t narrow q
+	top_ended narrow narrow
+	finish "top: at 80 columns each fallback shows its reason first, breaker-open skips included; colours for fallbacks and open breakers"
+}
+
+# 200 columns: the width is used (longer names, the provider column).
+top_wide() {
+	TOP_SIZE=200x50 top_start wide "$STACK_DIR/control.sock" 0.5 sleep 60
+	top_wait "first screen" wide "$TOP_HEADER"
+	top_wait "wide route names" wide '^BUSIEST ROUTES {40,}CALLS/S'
+	top_wait "the provider column" wide '^TARGETS +PROVIDER +BREAKER'
+	top_wait "a provider" wide '^la +lp-a +closed'
+	ttmux send-keys -t wide q
+	top_ended wide wide
+	finish "top: a wide terminal is used: wider name columns and each target's provider"
+}
+
 top_cases() {
 	local c
 	if ! command -v tmux >/dev/null; then
-		for c in top_q top_ctrl_c top_snapshot; do
+		for c in top_q top_ctrl_c top_snapshot top_narrow top_wide; do
 			skip "$c" "no tmux"
 		done
 		return
@@ -163,6 +208,8 @@ EOF
 	top_q
 	top_ctrl_c
 	top_snapshot
+	top_narrow
+	top_wide
 	ttmux kill-server 2>/dev/null
 	trap stack_stop EXIT
 }

@@ -47,7 +47,9 @@ static const char *const families[] = {
 	"llmfb_breaker_state",
 	"llmfb_breaker_opens_total", "llmfb_target_drained",
 	"llmfb_target_in_flight", "llmfb_target_spend_usd_total",
-	"llmfb_tokens_total", "llmfb_route_spend_usd_total",
+	"llmfb_tokens_total", "llmfb_target_info",
+	"llmfb_model_tokens_total", "llmfb_model_spend_usd_total",
+	"llmfb_route_spend_usd_total",
 	"llmfb_fallback_cost_diff_usd", "llmfb_safe_failures_total",
 	"llmfb_midstream_continued_total", "llmfb_midstream_errors_total",
 	"llmfb_client_aborts_total", "llmfb_shim_to_daemon_seconds",
@@ -250,21 +252,21 @@ START_TEST(test_histogram)
 			if (ttft_a[k] <= le_ms[i])
 				below++;
 		snprintf(line, sizeof(line), "llmfb_first_token_seconds_bucket"
-		    "{target=\"a\",le=\"%s\"} %zu", les[i], below);
+		    "{target=\"a\",provider=\"p\",le=\"%s\"} %zu", les[i], below);
 		ck_line(t, line);
 		snprintf(line, sizeof(line), "llmfb_first_token_seconds_bucket"
-		    "{target=\"b\",le=\"%s\"} 0", les[i]);
+		    "{target=\"b\",provider=\"p\",le=\"%s\"} 0", les[i]);
 		ck_line(t, line);
 	}
-	ck_line(t, "llmfb_first_token_seconds_bucket{target=\"a\","
+	ck_line(t, "llmfb_first_token_seconds_bucket{target=\"a\",provider=\"p\","
 	    "le=\"0.1\"} 4");
-	ck_line(t, "llmfb_first_token_seconds_bucket{target=\"a\","
+	ck_line(t, "llmfb_first_token_seconds_bucket{target=\"a\",provider=\"p\","
 	    "le=\"+Inf\"} 7");
-	ck_line(t, "llmfb_first_token_seconds_count{target=\"a\"} 7");
-	ck_line(t, "llmfb_first_token_seconds_sum{target=\"b\"} 0");
-	ck_line(t, "llmfb_attempt_seconds_bucket{target=\"a\",le=\"0.1\"} 0");
-	ck_line(t, "llmfb_attempt_seconds_bucket{target=\"a\",le=\"0.25\"} 1");
-	ck_line(t, "llmfb_attempt_seconds_sum{target=\"a\"} 0.25");
+	ck_line(t, "llmfb_first_token_seconds_count{target=\"a\",provider=\"p\"} 7");
+	ck_line(t, "llmfb_first_token_seconds_sum{target=\"b\",provider=\"p\"} 0");
+	ck_line(t, "llmfb_attempt_seconds_bucket{target=\"a\",provider=\"p\",le=\"0.1\"} 0");
+	ck_line(t, "llmfb_attempt_seconds_bucket{target=\"a\",provider=\"p\",le=\"0.25\"} 1");
+	ck_line(t, "llmfb_attempt_seconds_sum{target=\"a\",provider=\"p\"} 0.25");
 	ck_line(t, "llmfb_shim_to_daemon_seconds_bucket{le=\"0.025\"} 1");
 	ck_line(t, "llmfb_shim_to_daemon_seconds_bucket{le=\"+Inf\"} 1");
 	ck_line(t, "llmfb_shim_to_daemon_seconds_sum 0.0005");
@@ -280,7 +282,7 @@ START_TEST(test_histogram_sum)
 
 	for (i = 0; i < ARRAY_SIZE(ttft_a); i++)
 		want += ttft_a[i] / 1000;
-	p = strstr(t, "\nllmfb_first_token_seconds_sum{target=\"a\"} ");
+	p = strstr(t, "\nllmfb_first_token_seconds_sum{target=\"a\",provider=\"p\"} ");
 	ck_assert_ptr_nonnull(p);
 	got = strtod(strchr(p, '}') + 2, NULL);
 	/* Printed so that it reads back exactly. */
@@ -296,16 +298,16 @@ START_TEST(test_breakers)
 	const char *t;
 
 	t = render();
-	ck_line(t, "llmfb_breaker_state{target=\"a\"} 2");	/* tripped */
-	ck_line(t, "llmfb_breaker_state{target=\"b\"} 0");
-	ck_line(t, "llmfb_breaker_opens_total{target=\"a\"} 1");
-	ck_line(t, "llmfb_breaker_opens_total{target=\"b\"} 0");
+	ck_line(t, "llmfb_breaker_state{target=\"a\",provider=\"p\"} 2");	/* tripped */
+	ck_line(t, "llmfb_breaker_state{target=\"b\",provider=\"p\"} 0");
+	ck_line(t, "llmfb_breaker_opens_total{target=\"a\",provider=\"p\"} 1");
+	ck_line(t, "llmfb_breaker_opens_total{target=\"b\",provider=\"p\"} 0");
 	/* Open for longer than its cooldown: seen as half-open. */
 	ck_assert_uint_gt(now, b->breaker.cooldown_ms + 1);
 	ts->br.state = BREAKER_OPEN;
 	ts->br.opened_ms = now - b->breaker.cooldown_ms - 1;
 	t = render();
-	ck_line(t, "llmfb_breaker_state{target=\"b\"} 1");
+	ck_line(t, "llmfb_breaker_state{target=\"b\",provider=\"p\"} 1");
 }
 END_TEST
 
@@ -313,14 +315,14 @@ START_TEST(test_targets_and_routes)
 {
 	const char *t = render();
 
-	ck_line(t, "llmfb_target_drained{target=\"a\"} 0");
-	ck_line(t, "llmfb_target_drained{target=\"b\"} 1");
-	ck_line(t, "llmfb_target_in_flight{target=\"a\"} 1");
-	ck_line(t, "llmfb_tokens_total{target=\"a\",direction=\"input\"} 1200");
-	ck_line(t, "llmfb_tokens_total{target=\"a\",direction=\"output\"} 345");
-	ck_line(t, "llmfb_tokens_total{target=\"b\",direction=\"input\"} 0");
-	ck_line(t, "llmfb_target_spend_usd_total{target=\"a\"} 0.5");
-	ck_line(t, "llmfb_target_spend_usd_total{target=\"b\"} 0.1");
+	ck_line(t, "llmfb_target_drained{target=\"a\",provider=\"p\"} 0");
+	ck_line(t, "llmfb_target_drained{target=\"b\",provider=\"p\"} 1");
+	ck_line(t, "llmfb_target_in_flight{target=\"a\",provider=\"p\"} 1");
+	ck_line(t, "llmfb_tokens_total{target=\"a\",provider=\"p\",direction=\"input\"} 1200");
+	ck_line(t, "llmfb_tokens_total{target=\"a\",provider=\"p\",direction=\"output\"} 345");
+	ck_line(t, "llmfb_tokens_total{target=\"b\",provider=\"p\",direction=\"input\"} 0");
+	ck_line(t, "llmfb_target_spend_usd_total{target=\"a\",provider=\"p\"} 0.5");
+	ck_line(t, "llmfb_target_spend_usd_total{target=\"b\",provider=\"p\"} 0.1");
 	ck_line(t, "llmfb_route_spend_usd_total{route=\"chat\"} 1.25");
 	ck_line(t, "llmfb_fallback_cost_diff_usd{route=\"chat\"} -0.125");
 	ck_line(t, "llmfb_client_aborts_total{route=\"chat\","
@@ -331,15 +333,15 @@ START_TEST(test_targets_and_routes)
 	ck_line(t, "llmfb_midstream_continued_total{route=\"chat\"} 4");
 	ck_line(t, "llmfb_midstream_errors_total{route=\"chat\"} 6");
 	/* The kernel's view: network time in the fast buckets. */
-	ck_line(t, "llmfb_network_seconds_bucket{target=\"a\",le=\"0.00025\"} 0");
-	ck_line(t, "llmfb_network_seconds_bucket{target=\"a\",le=\"0.0005\"} 1");
-	ck_line(t, "llmfb_provider_seconds_bucket{target=\"a\",le=\"0.1\"} 0");
-	ck_line(t, "llmfb_provider_seconds_bucket{target=\"a\",le=\"0.25\"} 1");
-	ck_line(t, "llmfb_tcp_retransmits_total{target=\"a\"} 3");
-	ck_line(t, "llmfb_tcp_srtt_seconds{target=\"a\"} 0.0015");
-	ck_line(t, "llmfb_target_reachable{target=\"a\"} 0");
+	ck_line(t, "llmfb_network_seconds_bucket{target=\"a\",provider=\"p\",le=\"0.00025\"} 0");
+	ck_line(t, "llmfb_network_seconds_bucket{target=\"a\",provider=\"p\",le=\"0.0005\"} 1");
+	ck_line(t, "llmfb_provider_seconds_bucket{target=\"a\",provider=\"p\",le=\"0.1\"} 0");
+	ck_line(t, "llmfb_provider_seconds_bucket{target=\"a\",provider=\"p\",le=\"0.25\"} 1");
+	ck_line(t, "llmfb_tcp_retransmits_total{target=\"a\",provider=\"p\"} 3");
+	ck_line(t, "llmfb_tcp_srtt_seconds{target=\"a\",provider=\"p\"} 0.0015");
+	ck_line(t, "llmfb_target_reachable{target=\"a\",provider=\"p\"} 0");
 	/* b was never reached: no address, no verdict. */
-	ck_assert_ptr_null(strstr(t, "llmfb_target_reachable{target=\"b\"}"));
+	ck_assert_ptr_null(strstr(t, "llmfb_target_reachable{target=\"b\",provider=\"p\"}"));
 	/* Only what the running config names. */
 	ck_assert_ptr_null(strstr(t, "\"gone\""));
 	ck_assert_ptr_null(strstr(t, "\"old\""));
@@ -387,7 +389,39 @@ START_TEST(test_no_secrets)
 	ck_assert_ptr_nonnull(config_target(d.cfg, "a")->provider->api_key);
 	ck_assert_ptr_null(strstr(t, "sk-very-secret"));
 	ck_assert_ptr_null(strstr(t, "secret-host"));
-	ck_assert_ptr_null(strstr(t, "m1"));
+	/* Model names are no secret: llmfb_target_info and the model
+	 * families carry them (issue 24). */
+}
+END_TEST
+
+/* Model and provider labels where they belong, and money in decimals:
+ * 0.1 + 0.2 dollars is 0.3, not 0.30000000000000004. */
+START_TEST(test_models_and_money)
+{
+	const char *t;
+
+	stats_model_add(d.stats, "p", "m1", 1000, 200, 0.1);
+	stats_model_add(d.stats, "p", "m1", 10, 2, 0.2);
+	stats_model_add(d.stats, "p", NULL, 5, 0, 0);
+	stats_target(d.stats, "a")->spend_usd = 0.1 + 0.2;
+	stats_route(d.stats, "chat")->spend_usd = 1e-9 * 3;
+	t = render();
+	ck_line(t, "llmfb_target_info{target=\"a\",provider=\"p\","
+	    "dialect=\"openai\",model=\"m1\"} 1");
+	ck_line(t, "llmfb_model_tokens_total{provider=\"p\",model=\"m1\","
+	    "direction=\"input\"} 1010");
+	ck_line(t, "llmfb_model_tokens_total{provider=\"p\",model=\"m1\","
+	    "direction=\"output\"} 202");
+	ck_line(t, "llmfb_model_tokens_total{provider=\"p\",model=\"\","
+	    "direction=\"input\"} 5");
+	ck_line(t, "llmfb_model_spend_usd_total{provider=\"p\",model=\"m1\"} "
+	    "0.3");
+	ck_line(t, "llmfb_model_spend_usd_total{provider=\"p\",model=\"\"} 0");
+	ck_line(t, "llmfb_target_spend_usd_total{target=\"a\",provider=\"p\"} "
+	    "0.3");
+	ck_line(t, "llmfb_route_spend_usd_total{route=\"chat\"} 0.000000003");
+	ck_line(t, "llmfb_tokens_total{target=\"a\",provider=\"p\","
+	    "direction=\"input\"} 1200");
 }
 END_TEST
 
@@ -787,6 +821,7 @@ main(void)
 	tcase_add_test(tc, test_breakers);
 	tcase_add_test(tc, test_targets_and_routes);
 	tcase_add_test(tc, test_families);
+	tcase_add_test(tc, test_models_and_money);
 	tcase_add_test(tc, test_no_secrets);
 	tcase_add_test(tc, test_too_small);
 	tcase_add_test(tc, test_dump);
