@@ -74,7 +74,24 @@ struct iprov {
 	char	*base_url;
 	char	*key_env;	/* NULL: none */
 	bool	 key_literal;	/* the LiteLLM file had the key itself */
+	char	 key_var[NAME_LEN + 16]; /* then the variable named for it */
 };
+
+/* The environment variable named for provider name's key:
+ * LLMFB_KEY_ and the name in upper case, '_' for what a variable's name
+ * cannot hold ("azure-2" -> LLMFB_KEY_AZURE_2). */
+static void
+key_var(const char *name, char *out, size_t outlen)
+{
+	static const char prefix[] = "LLMFB_KEY_";
+	size_t n = sizeof(prefix) - 1;
+
+	memcpy(out, prefix, n);
+	for (; *name != '\0' && n + 1 < outlen; name++)
+		out[n++] = isalnum((unsigned char)*name) ?
+		    (char)toupper((unsigned char)*name) : '_';
+	out[n] = '\0';
+}
 
 struct idep {
 	char		*group;		/* model_name */
@@ -226,11 +243,13 @@ provider_for(struct import *im, const struct ynode *at, const char *dialect,
 	p->base_url = xstrdup(base_url);
 	p->key_env = env ? xstrdup(env) : NULL;
 	p->key_literal = key != NULL && env == NULL;
-	if (p->key_literal)
+	if (p->key_literal) {
+		key_var(p->name, p->key_var, sizeof(p->key_var));
 		warn_at(im, at, "api_key is written in the file: llmfb reads "
 		    "keys from the environment or a file; the output names "
-		    "LLMFB_KEY_%s for provider %s (the key is not copied)",
-		    p->name, p->name);
+		    "%s for provider %s (the key is not copied)",
+		    p->key_var, p->name);
+	}
 	return p;
 }
 
@@ -527,7 +546,7 @@ print_config(struct import *im, const struct ynode *doc)
 			printf(", api_key_env: ");
 			put_str(p->key_env);
 		} else if (p->key_literal) {
-			printf(", api_key_env: \"LLMFB_KEY_%s\"", p->name);
+			printf(", api_key_env: \"%s\"", p->key_var);
 		}
 		printf(" }%s\n", p->key_literal ? "   # the key was in the "
 		    "LiteLLM file: set it in this variable" : "");

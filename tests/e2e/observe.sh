@@ -547,6 +547,15 @@ o_cli() {
 # timeouts, breaker and keys their LiteLLM settings say, and no key that
 # was written in the file.  Then one imported config runs: its fallback
 # serves when its first model_name fails.
+# llmfbd -n on FILE with every api_key_env it names set, as the service
+# would have them.
+check_with_keys() {
+	local vars
+	vars=$(sed -n 's/.*api_key_env: *"\{0,1\}\([A-Za-z_][A-Za-z0-9_]*\).*/\1=sk-test/p' "$1")
+	# shellcheck disable=SC2086 # one NAME=value per word
+	env $vars "$B/llmfbd" -n -c "$1" 2>&1
+}
+
 o_import() {
 	local dir=$STACK_DIR/import out err rc f
 	mkdir -p "$dir"
@@ -555,14 +564,14 @@ o_import() {
 		    "$B/llmfbctl" import litellm "tests/import/$f.yaml" \
 		    >"$dir/$f.yaml" 2>"$dir/$f.err"
 		expect_eq "$f-exit" "$?" 0
-		expect_match "$f-valid" "$("$B/llmfbd" -n -c "$dir/$f.yaml" 2>&1)" \
+		expect_match "$f-valid" "$(check_with_keys "$dir/$f.yaml")" \
 		    'configuration OK'
 		expect_eq "$f-no-secret" "$(grep -c 'sk-literal' "$dir/$f.yaml")" 0
 	done
 	out=$(cat "$dir/reliability.yaml")
 	expect_match rel-ladder "$out" $'match: \\{ model: "gpt-3.5-turbo" \\}\n    ladder: \\[gpt-3.5-turbo, gpt-4\\]'
 	expect_match rel-azure "$out" 'base_url: "https://my-endpoint-canada-berri992.openai.azure.com/openai/v1"'
-	expect_match rel-key "$out" 'api_key_env: "LLMFB_KEY_azure"'
+	expect_match rel-key "$out" 'api_key_env: "LLMFB_KEY_AZURE"'
 	expect_match rel-says-key "$(cat "$dir/reliability.err")" \
 	    'reliability.yaml:5:5: api_key is written in the file'
 	out=$(cat "$dir/schema.yaml")
@@ -594,7 +603,7 @@ o_import() {
 	    grep -v '^#')" "$(cat "$dir/doc.want")"
 	awk '/^becomes$/ { n++ } n == 2 && /^    / { sub(/^    /, ""); print }' \
 	    docs/migrating.md >"$dir/doc.portkey"
-	expect_match doc-portkey "$("$B/llmfbd" -n -c "$dir/doc.portkey" 2>&1)" \
+	expect_match doc-portkey "$(check_with_keys "$dir/doc.portkey")" \
 	    'configuration OK'
 	# One imported config, run: two model_names on the mock, the first
 	# failing; num_retries 1 is two tries on it, then the fallback.
@@ -689,7 +698,7 @@ o_completion() {
 	expect_eq prefix "$(comp llmfbctl "$B/llmfbctl" -s "$s" re)" "reload reset"
 	expect_eq options "$(comp llmfbctl "$B/llmfbctl" --v)" "--version"
 	# Target and route names from the running daemon, through -s.
-	expect_eq targets "$(comp llmfbctl "$B/llmfbctl" -s "$s" trip o)" "oa ob oc"
+	expect_eq targets "$(comp llmfbctl "$B/llmfbctl" -s "$s" trip o)" "oa ob oc oll"
 	expect_eq routes "$(comp llmfbctl "$B/llmfbctl" -s "$s" events \
 	    --route "$(ctl --json status | jq -r '.routes[0].name' | cut -c1-3)")" \
 	    "$(ctl --json status | jq -r --arg p "$(ctl --json status |
