@@ -52,7 +52,7 @@ struct call {
 	char			 host[256];	/* original host, lowercase */
 	char			 scheme[8];
 	int			 port;
-	enum endpoint		 ep;
+	const struct api	*api;		/* the caller's; NULL: none */
 	enum dialect		 dialect;	/* the caller's */
 	json_t			*json;		/* parsed body (ladder only) */
 	char			*model;		/* requested model or NULL */
@@ -85,12 +85,15 @@ struct call {
 	struct buf		 held;
 	size_t			 held_base;	/* answer offset of held[0] */
 	struct answer_want	 want;
-	/* Translation, for targets of the other dialect: the request in it
-	 * (made once, when one is first considered), or why it cannot be;
-	 * and the running attempt's answer on its way back. */
-	json_t			*xjson;
-	char			 xwhy[DIALECT_WHY_MAX];
-	struct dialect_info	 xinfo;
+	/* Translation, for targets of another API: the request in each
+	 * (made once, when a target of it is first considered), or why it
+	 * cannot be; and the running attempt's answer on its way back. */
+	struct xlation {
+		json_t		*json;
+		char		 why[DIALECT_WHY_MAX];
+		struct dialect_info info;
+	}			 x[DIALECTS];
+	const struct xlation	*xl;		/* the running attempt's */
 	bool			 xlating;	/* the running attempt is */
 	struct dialect_stream	 xs;
 	bool			 xs_live;
@@ -140,32 +143,6 @@ static void attempt_ended(struct call *call, const struct outcome *o);
 static void attempt_failed(struct call *call, const struct outcome *o);
 
 /* ---- small helpers --------------------------------------------------- */
-
-static bool
-has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-enum endpoint
-endpoint_of(const char *method, const char *path)
-{
-	if (strcmp(method, "POST") != 0)
-		return EP_OTHER;
-	if (has_suffix(path, "/chat/completions"))
-		return EP_OPENAI_CHAT;
-	if (has_suffix(path, "/v1/messages"))
-		return EP_ANTHROPIC_MESSAGES;
-	return EP_OTHER;
-}
-
-static const char *
-endpoint_suffix(enum dialect d)
-{
-	return d == DIALECT_ANTHROPIC ? "/messages" : "/chat/completions";
-}
 
 /* Headers that describe one hop, never forwarded either way. */
 static bool
@@ -327,7 +304,7 @@ llmfb_headers(struct call *call, struct buf *h, const struct target *served)
 		buf_printf(h, "x-llmfb-reasons: %s\r\n", call->reasons);
 	if (served != NULL && call->xlating)
 		buf_printf(h, "x-llmfb-translated: %s\r\n",
-		    dialect_name(call->xinfo.to));
+		    dialect_name(call->xl->info.to));
 }
 
 /* ---- the call's record ------------------------------------------------- */
@@ -606,6 +583,7 @@ static void
 call_destroy(void *arg)
 {
 	struct call *call = arg;
+	size_t i;
 
 	attempt_release(call);
 	timer_cancel(call->d->loop, &call->retry);
@@ -614,7 +592,8 @@ call_destroy(void *arg)
 	json_decref(call->json);
 	json_decref(call->cont_json);
 	json_decref(call->cont_trimmed);
-	json_decref(call->xjson);
+	for (i = 0; i < DIALECTS; i++)
+		json_decref(call->x[i].json);
 	if (call->xs_live)
 		dialect_stream_free(&call->xs);
 	buf_free(&call->xraw);
@@ -722,12 +701,11 @@ respond_safe_failure(struct call *call)
 	if (retry_after > 0)
 		buf_printf(&h, "Retry-After: %llu\r\n",
 		    (unsigned long long)retry_after);
-	/* An Anthropic caller's SDK reads the type: the same one a
-	 * provider's error of that status is translated to. */
-	if (call->dialect == DIALECT_ANTHROPIC)
+	/* A caller's SDK may read the type: unless its API has one for
+	 * this, the one a provider's error of that status is translated
+	 * to. */
+	if ((type = api_of(call->dialect)->safe_failure_type) == NULL)
 		dialect_error_type(sf->status, call->dialect, &type, &code);
-	else
-		type = "llmfb_unavailable";
 	log_info("call route=%s: safe failure after %d attempts (%s)",
 	    call->route->name, call->ladder.attempts, call->reasons);
 	respond_error(call, sf->status, type, msg, &h, "safe-failure");
@@ -735,14 +713,6 @@ respond_safe_failure(struct call *call)
 }
 
 /* ---- delivering an upstream answer --------------------------------- */
-
-/* Headers of one provider's API, which mean nothing in the other's. */
-static bool
-dialect_header(const char *name)
-{
-	return str_case_prefix(name, "anthropic-") ||
-	    str_case_prefix(name, "openai-");
-}
 
 /* Send the held response head with this status: upstream headers less
  * the hop-by-hop ones (and, translated, the other API's), plus ours.
@@ -772,7 +742,7 @@ commit_status(struct call *call, int status, long long content_length)
 			memcpy(name, p, nlen);
 			name[nlen] = '\0';
 			if (!hop_by_hop(name) && !(call->xlating &&
-			    (dialect_header(name) || (status >= 400 &&
+			    (api_header(name) || (status >= 400 &&
 			    strcasecmp(name, "content-type") == 0)))) {
 				buf_add(&h, p, len);
 				if (len == 0 || p[len - 1] != '\r')
@@ -1090,7 +1060,7 @@ take_translated(struct call *call, struct xfer *x, const char *p, size_t n)
 		return n;
 	}
 	if (!call->xs_live) {
-		dialect_stream_init(&call->xs, &call->xinfo);
+		dialect_stream_init(&call->xs, &call->xl->info);
 		call->xs_live = true;
 	}
 	buf_reset(out);
@@ -1114,7 +1084,7 @@ take_translated_body(struct call *call, struct xfer *x)
 
 	in = json_loadb(call->xraw.data ? call->xraw.data : "",
 	    call->xraw.len, 0, NULL);
-	out = in != NULL ? dialect_response(in, &call->xinfo) : NULL;
+	out = in != NULL ? dialect_response(in, &call->xl->info) : NULL;
 	if (out != NULL && (s = json_dumps(out, JSON_COMPACT)) != NULL &&
 	    take(call, x, s, strlen(s)) == strlen(s))
 		r = 0;
@@ -1650,21 +1620,21 @@ attempt_ended(struct call *call, const struct outcome *o)
 static void
 stream_error_event(struct call *call, const char *why)
 {
-	bool anthropic = call->dialect == DIALECT_ANTHROPIC;
+	const struct api *api = api_of(call->dialect);
 	char msg[256];
 	struct buf ev;
 	json_t *j;
 
 	snprintf(msg, sizeof(msg), "llmfb: the answer broke off after it "
 	    "began (%s); what was sent is incomplete", why);
-	j = dialect_error_body(call->dialect, anthropic ? "api_error" :
-	    "server_error", "llmfb_stream_interrupted", msg);
+	j = dialect_error_body(call->dialect, api->stream_error_type,
+	    "llmfb_stream_interrupted", msg);
 	buf_init(&ev, 8 * sizeof(msg));	/* room for escapes */
 	/* Whole events only go out, so this is a safeguard: an event cut
 	 * short is ended, and never has ours glued to it. */
 	if (!at_event_boundary(call))
 		buf_addstr(&ev, "\n\n");
-	if (j != NULL && sse_emit_json(&ev, anthropic ? "error" : NULL, j) == 0)
+	if (j != NULL && sse_emit_json(&ev, api->error_event, j) == 0)
 		send_body(call, ev.data, ev.len);
 	buf_free(&ev);
 	json_decref(j);
@@ -1855,25 +1825,26 @@ skip(struct call *call, const struct target *t, enum fail_kind fk,
 	return fk;
 }
 
-/* Whether the request can be said in the other dialect; it is
- * translated the first time a target of it is considered. */
+/* Whether the request can be said in API to; it is translated the
+ * first time a target of that API is considered. */
 static bool
-translatable(struct call *call)
+translatable(struct call *call, enum dialect to)
 {
-	if (call->xjson != NULL)
+	struct xlation *xl = &call->x[to];
+
+	if (xl->json != NULL)
 		return true;
-	if (call->xwhy[0] != '\0')
+	if (xl->why[0] != '\0')
 		return false;
-	call->xinfo = (struct dialect_info){
+	xl->info = (struct dialect_info){
 		.from = call->dialect,
-		.to = call->dialect == DIALECT_OPENAI ? DIALECT_ANTHROPIC :
-		    DIALECT_OPENAI,
+		.to = to,
 		.created = (int64_t)time(NULL),
 	};
-	call->xjson = dialect_request(call->json, &call->xinfo, call->xwhy);
-	if (call->xjson == NULL && call->xwhy[0] == '\0')
-		snprintf(call->xwhy, sizeof(call->xwhy), "%s", "unknown");
-	return call->xjson != NULL;
+	xl->json = dialect_request(call->json, &xl->info, xl->why);
+	if (xl->json == NULL && xl->why[0] == '\0')
+		snprintf(xl->why, sizeof(xl->why), "%s", "unknown");
+	return xl->json != NULL;
 }
 
 static enum fail_kind
@@ -1887,8 +1858,9 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 	size_t k;
 
 	if (t->provider->dialect != call->dialect) {
-		if (!translatable(call)) {
-			snprintf(why, sizeof(why), "dialect:%s", call->xwhy);
+		if (!translatable(call, t->provider->dialect)) {
+			snprintf(why, sizeof(why), "dialect:%s",
+			    call->x[t->provider->dialect].why);
 			return skip(call, t, FK_DIALECT, why);
 		}
 		if (target_model(t, call->model) == NULL)
@@ -1930,23 +1902,24 @@ static const char *
 attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 {
 	const char *model = target_model(t, call->model);
-	bool anthropic = t->provider->dialect == DIALECT_ANTHROPIC;
-	json_t *cont = anthropic ? call->cont_trimmed : call->cont_json;
+	bool trim = api_of(t->provider->dialect)->prefix_no_trailing_blank;
+	json_t *cont = trim ? call->cont_trimmed : call->cont_json;
 	char why[DIALECT_WHY_MAX];
 	json_t *copy;
 
 	free(call->attempt_body);
 	call->attempt_body = NULL;
 	if (cont != NULL)
-		call->cs.trim = anthropic ? call->cont_trim : 0;
+		call->cs.trim = trim ? call->cont_trim : 0;
 	if (cont == NULL && !call->xlating && (model == NULL ||
 	    (call->model != NULL && strcmp(model, call->model) == 0))) {
 		*ret_len = call->body.len;
 		return call->body.data ? call->body.data : "";
 	}
 	if (call->xlating)
-		copy = cont == NULL ? json_copy(call->xjson) :
-		    dialect_request(cont, &call->xinfo, why);
+		copy = cont == NULL ? json_copy(call->xl->json) :
+		    dialect_request(cont, &call->x[t->provider->dialect].info,
+		    why);
 	else
 		copy = json_copy(cont != NULL ? cont : call->json);
 	if (copy == NULL)
@@ -1966,19 +1939,18 @@ attempt_body(struct call *call, const struct target *t, size_t *ret_len)
  * meant for the caller's own provider only: its credentials under any
  * name, cookies, organisation and project ids, gateway keys. */
 static bool
-foreign_header(const char *name, bool same_dialect)
+foreign_header(const char *name, const struct api *same)
 {
 	static const char *const any[] = { "content-type", "accept",
 		"user-agent", NULL };
-	static const char *const api[] = { "anthropic-version",
-		"anthropic-beta", "openai-beta", NULL };
 	size_t i;
 
 	for (i = 0; any[i] != NULL; i++)
 		if (strcasecmp(name, any[i]) == 0)
 			return true;
-	for (i = 0; same_dialect && api[i] != NULL; i++)
-		if (strcasecmp(name, api[i]) == 0)
+	for (i = 0; same != NULL && same->own_headers != NULL &&
+	    same->own_headers[i] != NULL; i++)
+		if (strcasecmp(name, same->own_headers[i]) == 0)
 			return true;
 	return false;
 }
@@ -1989,6 +1961,7 @@ foreign_header(const char *name, bool same_dialect)
 static struct curl_slist *
 upstream_headers(struct call *call, const struct provider *p)
 {
+	const struct api *api = p != NULL ? api_of(p->dialect) : NULL;
 	bool own = own_provider(call, p);
 	bool caller_cred = false, has_version = false;
 	struct curl_slist *l = NULL, *n;
@@ -2000,14 +1973,15 @@ upstream_headers(struct call *call, const struct provider *p)
 		const struct header *h = &call->req->h[i];
 
 		if (hop_by_hop(h->name) || (p != NULL &&
-		    p->dialect != call->dialect && dialect_header(h->name)))
+		    p->dialect != call->dialect && api_header(h->name)))
 			continue;
 		if (!own && !foreign_header(h->name,
-		    p->dialect == call->dialect))
+		    p->dialect == call->dialect ? api : NULL))
 			continue;
 		if (credential_header(h->name))
 			caller_cred = true;
-		if (strcasecmp(h->name, "anthropic-version") == 0)
+		if (api != NULL && api->version_header != NULL &&
+		    strcasecmp(h->name, api->version_header) == 0)
 			has_version = true;
 		buf_reset(&line);
 		if (buf_printf(&line, "%s: %s", h->name, h->value) < 0)
@@ -2031,9 +2005,11 @@ upstream_headers(struct call *call, const struct provider *p)
 			goto fail;
 		l = n;
 	}
-	if (p != NULL && p->dialect == DIALECT_ANTHROPIC && !has_version) {
-		if ((n = curl_slist_append(l, "anthropic-version: 2023-06-01"))
-		    == NULL)
+	if (api != NULL && api->version_header != NULL && !has_version) {
+		buf_reset(&line);
+		if (buf_printf(&line, "%s: %s", api->version_header,
+		    api->version) < 0 ||
+		    (n = curl_slist_append(l, line.data)) == NULL)
 			goto fail;
 		l = n;
 	}
@@ -2109,7 +2085,7 @@ target_url(struct buf *url, const struct target *t, const char *query)
 		buf_printf(url, "%s/deployments/%s", plen >= 7 &&
 		    strncmp(p->base_url + plen - 7, "/openai", 7) == 0 ? "" :
 		    "/openai", t->deployment);
-	buf_addstr(url, endpoint_suffix(p->dialect));
+	buf_addstr(url, api_of(p->dialect)->path);
 	/* The base URL's query, parameter by parameter. */
 	for (q = bq != NULL ? bq + 1 : ""; *q != '\0';
 	    q = *e == '&' ? e + 1 : e) {
@@ -2143,6 +2119,7 @@ attempt_start(struct call *call)
 		return;
 	call->target = t;
 	call->xlating = t->provider->dialect != call->dialect;
+	call->xl = &call->x[t->provider->dialect];
 	if (call->xs_live) {
 		dialect_stream_free(&call->xs);
 		call->xs_live = false;
@@ -2404,8 +2381,9 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	note_shim_latency(call);
 	d->stats->calls++;
 	d->stats->in_flight++;
-	call->ep = endpoint_of(r->method, r->path);
-	call->dialect = call->ep == EP_ANTHROPIC_MESSAGES ? DIALECT_ANTHROPIC :
+	call->api = api_of_request(r->method, r->path);
+	/* Not a call of any API: llmfb's own errors are OpenAI's shape. */
+	call->dialect = call->api != NULL ? call->api->dialect :
 	    DIALECT_OPENAI;
 
 	if (parse_origin(call) < 0) {
@@ -2427,7 +2405,7 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 		    "memory", NULL, "rejected");
 		return NULL;
 	}
-	if (call->ep != EP_OTHER) {
+	if (call->api != NULL) {
 		call->json = json_loadb(call->body.data ? call->body.data : "",
 		    call->body.len, 0, &jerr);
 		if (call->json == NULL || !json_is_object(call->json)) {

@@ -5,6 +5,7 @@
 #ifndef LLMFB_CONFIG_H
 #define LLMFB_CONFIG_H
 
+#include "api.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,8 +18,6 @@
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/llmfb"
 #define CONFIG_ERR_MAX		512
 #define CONFIG_WARN_MAX		32	/* warnings kept; more are counted */
-
-enum dialect { DIALECT_OPENAI, DIALECT_ANTHROPIC };
 
 /* The header llmfb's key goes in: OpenAI's Authorization: Bearer,
  * Anthropic's x-api-key, Azure OpenAI's api-key. */

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "api.h"
 
 #define DIALECT_MAX_TOKENS_DEFAULT	4096
 #define DIALECT_JSON_TOOL		"json_answer"
@@ -29,6 +29,10 @@ struct dialect_info {
 					 * Anthropic target) */
 	int64_t		 created;	/* OpenAI "created" of the answer */
 };
+
+/* Whether a request of from can be said in to at all (then
+ * dialect_request may still refuse one that asks what to cannot say). */
+bool dialect_translates(enum dialect from, enum dialect to);
 
 /* req (in info->from) in info->to, a new object (req is not changed),
  * with its model as it was (the caller sets the target's); from == to

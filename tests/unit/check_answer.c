@@ -797,10 +797,11 @@ START_TEST(test_want_json)
 	static const char *fenced[] = { "```json\n{\"a\":1}\n```", NULL };
 	static const char *number[] = { " 42\n", NULL };
 	const struct answer_want json = { .json = true };
-	int d;
+	const struct api *const *api;
 
-	for (d = DIALECT_OPENAI; d <= DIALECT_ANTHROPIC; d++) {
-		const char *fin = d == DIALECT_OPENAI ? "stop" : "end_turn";
+	for (api = apis; *api != NULL; api++) {
+		enum dialect d = (*api)->dialect;
+		const char *fin = (*api)->finish_name[FINISH_STOP];
 
 		ck_assert_int_eq(stream_verdict(d, fin, good, &json), AV_OK);
 		ck_assert_int_eq(stream_verdict(d, fin, prose, &json),
