@@ -11,8 +11,7 @@
 #include "call.h"
 #include "caller.h"
 #include "config.h"
-#include "control.h"
-#include "daemon.h"
+#include "state.h"
 #include "dialect.h"
 #include "dialect_stream.h"
 #include "events.h"
@@ -64,7 +63,6 @@ struct call {
 	char			*attempt_body;	/* rewritten body, or NULL */
 	const struct target	*target;	/* of the running attempt */
 	const struct target	*busy;		/* counted in its in_flight */
-	struct curl_slist	*connect_to;
 	struct timer		 first_token;
 	struct timer		 idle;
 	struct timer		 retry;
@@ -351,13 +349,8 @@ record_attempt(struct call *call, enum fail_kind fk, const char *why,
 	snprintf(a->injected, sizeof(a->injected), "%s", call->faulted ?
 	    call->fault_name : "");
 	a->status = status;
-	if (call->xfer != NULL) {
-		curl_easy_getinfo(call->xfer->easy, CURLINFO_APPCONNECT_TIME,
-		    &connect);
-		if (connect <= 0)
-			curl_easy_getinfo(call->xfer->easy,
-			    CURLINFO_CONNECT_TIME, &connect);
-	}
+	if (call->xfer != NULL)
+		connect = xfer_connect_s(call->xfer);
 	a->connect_ms = (uint32_t)(connect * 1000);
 	netview_attempt(call->d->netview, call->xfer, &call->net,
 	    tstat_of(call, call->target), &a->net);
@@ -425,7 +418,7 @@ account(struct call *call, const struct answer *a)
 		if (call->ladder.rung > 0)
 			budgets_add(call->d->budgets, call->fallback_key,
 			    cost, now);
-		daemon_spent(call->d);
+		daemon_hook_spent(call->d);
 	}
 	return cost;
 }
@@ -528,8 +521,7 @@ record_emit(struct call *call)
 			    json_string(call->reasons));
 	}
 	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL) {
-		events_add(call->d->events, line, strlen(line));
-		control_publish(call->d->control, rec, line, strlen(line));
+		daemon_hook_record(call->d, rec, line, strlen(line));
 	}
 	free(line);
 	json_decref(rec);
@@ -588,7 +580,6 @@ call_destroy(void *arg)
 	attempt_release(call);
 	timer_cancel(call->d->loop, &call->retry);
 	timer_cancel(call->d->loop, &call->fault_timer);
-	curl_slist_free_all(call->connect_to);
 	json_decref(call->json);
 	json_decref(call->cont_json);
 	json_decref(call->cont_trimmed);
@@ -1147,30 +1138,23 @@ on_body_bytes(struct call *call, struct xfer *x, const char *p, size_t n)
 }
 
 static enum outcome_kind
-outcome_of_curl(struct xfer *x, CURLcode rc)
+outcome_of_end(enum xfer_end e)
 {
-	curl_off_t sent = 0;
-
-	switch (rc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
+	switch (e) {
+	case XE_OK:
+		return OUT_OK;
+	case XE_CONNECT:
 		return OUT_CONNECT;
-	case CURLE_OPERATION_TIMEDOUT:
-		/* The request went out (on a new connection or a kept one,
-		 * whose connect time is 0): the limit of the whole (the
-		 * total, or the call's deadline) ended it. */
-		curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &sent);
-		return sent > 0 ? OUT_TIMEOUT_TOTAL : OUT_TIMEOUT_CONNECT;
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_CACERT_BADFILE:
+	case XE_TIMEOUT_CONNECT:
+		return OUT_TIMEOUT_CONNECT;
+	case XE_TIMEOUT_TOTAL:
+		return OUT_TIMEOUT_TOTAL;
+	case XE_TLS:
 		return OUT_TLS;
-	default:
-		return OUT_BROKEN;
+	case XE_BROKEN:
+		break;
 	}
+	return OUT_BROKEN;
 }
 
 /* What a finished 2xx answer says about itself, under the route's
@@ -1240,7 +1224,7 @@ attempt_failed(struct call *call, const struct outcome *o)
 }
 
 static void
-on_done(struct xfer *x, CURLcode rc)
+on_done(struct xfer *x, enum xfer_end e)
 {
 	struct call *call = x->arg;
 	struct outcome o = { .kind = OUT_OK, .status = (int)x->status };
@@ -1249,18 +1233,17 @@ on_done(struct xfer *x, CURLcode rc)
 	timer_cancel(call->d->loop, &call->idle);
 	if (call->finishing)
 		return;		/* call_destroy frees the xfer */
-	if (rc != CURLE_OK) {
-		o.kind = outcome_of_curl(x, rc);
+	if (e != XE_OK) {
+		o.kind = outcome_of_end(e);
 		if (x->too_big || call->too_big)
 			o.why = "answer-too-large";
 		log_debug("attempt %s: %s", call->target ? call->target->name :
-		    call->host, x->errbuf[0] ? x->errbuf :
-		    curl_easy_strerror(rc));
+		    call->host, xfer_error(x, e));
 	}
 	if (call->route == NULL) {
 		/* Passthrough: one attempt, delivered whatever it is. */
 		if (call->committed) {
-			if (rc == CURLE_OK)
+			if (e == XE_OK)
 				conn_respond_end(call->conn);
 			else
 				conn_abort(call->conn);
@@ -1279,11 +1262,11 @@ on_done(struct xfer *x, CURLcode rc)
 	    (http_req_header(call->req, "authorization") != NULL ||
 	    http_req_header(call->req, "x-api-key") != NULL ||
 	    http_req_header(call->req, "api-key") != NULL);
-	if (rc == CURLE_OK && call->xlating && is_2xx(x->status) &&
+	if (e == XE_OK && call->xlating && is_2xx(x->status) &&
 	    !is_event_stream(x) && take_translated_body(call, x) < 0) {
 		o.body = FK_TECHNICAL;
 		o.why = "untranslatable";
-	} else if (rc == CURLE_OK && is_2xx(x->status)) {
+	} else if (e == XE_OK && is_2xx(x->status)) {
 		/* No byte of it came: it is read all the same, as empty. */
 		if (!call->ans_live)
 			take(call, x, "", 0);
@@ -1298,13 +1281,13 @@ on_done(struct xfer *x, CURLcode rc)
 		} else {
 			answer_end(&call->ans);
 		}
-	} else if (rc == CURLE_OK && !is_2xx(x->status)) {
+	} else if (e == XE_OK && !is_2xx(x->status)) {
 		judge_error(call, &o);
 	}
 	/* An answer that began has ended whole: a stream with its end
 	 * marker and no error or counted refusal in it, or a body too big
 	 * to have been held and read. */
-	if (call->committed && rc == CURLE_OK && is_2xx(x->status) &&
+	if (call->committed && e == XE_OK && is_2xx(x->status) &&
 	    (!call->ans.stream || (o.body != FK_TECHNICAL &&
 	    !stream_withheld(call, NULL)))) {
 		if (!call->continuing)
@@ -1379,7 +1362,7 @@ fault_fired(struct timer *t)
 	struct outcome o = { .kind = OUT_BROKEN };
 	const struct target *tg = call->target;
 	const char *ctype, *model;
-	CURLcode rc = CURLE_WRITE_ERROR;
+	enum xfer_end e = XE_BROKEN;
 	char *body;
 	bool stream;
 
@@ -1400,9 +1383,9 @@ fault_fired(struct timer *t)
 	x->status = call->fault.kind == FAULT_STATUS ? call->fault.arg : 200;
 	buf_printf(&x->headers, "Content-Type: %s\r\n", ctype);
 	if (body != NULL && on_body(x, body, strlen(body)) == strlen(body))
-		rc = CURLE_OK;
+		e = XE_OK;
 	free(body);
-	on_done(x, rc);
+	on_done(x, e);
 }
 
 /* Whether an operator put a fault in this attempt; if so, it is set up
@@ -1955,90 +1938,66 @@ foreign_header(const char *name, const struct api *same)
 	return false;
 }
 
-/* Request headers for the upstream: the caller's, less hop-by-hop ones,
- * all to its own provider and only foreign_header()s to any other; there
- * llmfb's key for that provider. */
-static struct curl_slist *
-upstream_headers(struct call *call, const struct provider *p)
+/* Request headers for the upstream, as lines into h: the caller's, less
+ * hop-by-hop ones, all to its own provider and only foreign_header()s to
+ * any other; there llmfb's key for that provider.  0 or -1. */
+static int
+upstream_headers(struct call *call, const struct provider *p, struct buf *h)
 {
 	const struct api *api = p != NULL ? api_of(p->dialect) : NULL;
 	bool own = own_provider(call, p);
 	bool caller_cred = false, has_version = false;
-	struct curl_slist *l = NULL, *n;
-	struct buf line;
 	size_t i;
 
-	buf_init(&line, 64 * 1024);
 	for (i = 0; i < call->req->nh; i++) {
-		const struct header *h = &call->req->h[i];
+		const struct header *rh = &call->req->h[i];
 
-		if (hop_by_hop(h->name) || (p != NULL &&
-		    p->dialect != call->dialect && api_header(h->name)))
+		if (hop_by_hop(rh->name) || (p != NULL &&
+		    p->dialect != call->dialect && api_header(rh->name)))
 			continue;
-		if (!own && !foreign_header(h->name,
+		if (!own && !foreign_header(rh->name,
 		    p->dialect == call->dialect ? api : NULL))
 			continue;
-		if (credential_header(h->name))
+		if (credential_header(rh->name))
 			caller_cred = true;
 		if (api != NULL && api->version_header != NULL &&
-		    strcasecmp(h->name, api->version_header) == 0)
+		    strcasecmp(rh->name, api->version_header) == 0)
 			has_version = true;
-		buf_reset(&line);
-		if (buf_printf(&line, "%s: %s", h->name, h->value) < 0)
-			continue;
-		if ((n = curl_slist_append(l, line.data)) == NULL)
-			goto fail;
-		l = n;
+		if (buf_printf(h, "%s: %s\r\n", rh->name, rh->value) < 0)
+			return -1;
 	}
 	if (p != NULL && p->api_key != NULL && !caller_cred) {
-		buf_reset(&line);
+		int r;
+
 		if (p->auth == AUTH_X_API_KEY)
-			buf_printf(&line, "x-api-key: %s", p->api_key);
+			r = buf_printf(h, "x-api-key: %s\r\n", p->api_key);
 		else if (p->auth == AUTH_API_KEY)
-			buf_printf(&line, "api-key: %s", p->api_key);
+			r = buf_printf(h, "api-key: %s\r\n", p->api_key);
 		else
-			buf_printf(&line, "Authorization: Bearer %s",
+			r = buf_printf(h, "Authorization: Bearer %s\r\n",
 			    p->api_key);
-		n = curl_slist_append(l, line.data);
-		explicit_bzero(line.data, line.len);
-		if (n == NULL)
-			goto fail;
-		l = n;
+		if (r < 0)
+			return -1;
 	}
-	if (api != NULL && api->version_header != NULL && !has_version) {
-		buf_reset(&line);
-		if (buf_printf(&line, "%s: %s", api->version_header,
-		    api->version) < 0 ||
-		    (n = curl_slist_append(l, line.data)) == NULL)
-			goto fail;
-		l = n;
-	}
-	/* No "Expect: 100-continue" round trip for large bodies. */
-	if ((n = curl_slist_append(l, "Expect:")) == NULL)
-		goto fail;
-	buf_free(&line);
-	return n;
-fail:
-	buf_free(&line);
-	curl_slist_free_all(l);
-	return NULL;
+	if (api != NULL && api->version_header != NULL && !has_version &&
+	    buf_printf(h, "%s: %s\r\n", api->version_header, api->version) < 0)
+		return -1;
+	return 0;
 }
 
+/* What an attempt sends, less its URL, body and timeouts. */
 static void
-set_method(CURL *e, struct call *call, const char *body, size_t len)
+request_init(struct call *call, struct xfer_request *rq, const char *url,
+    const struct buf *headers)
 {
-	const char *m = call->req->method;
-
-	if (strcmp(m, "GET") == 0 && len == 0)
-		return;
-	if (strcmp(m, "HEAD") == 0) {
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-		return;
-	}
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	if (strcmp(m, "POST") != 0)
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+	*rq = (struct xfer_request){
+		.url = url,
+		.method = call->req->method,
+		.headers = headers,
+		.ca_file = call->cfg->ca_file,
+		.connect_to = call->cfg->connect_to,
+		.nconnect_to = call->cfg->nconnect_to,
+	};
 }
 
 /* Whether the query parameter at q is name ("name=..."). */
@@ -2111,9 +2070,10 @@ attempt_start(struct call *call)
 	uint64_t now = now_mono_ms(), total;
 	struct outcome broken = { .kind = OUT_BROKEN };
 	const char *body, *query;
+	struct xfer_request rq;
+	struct buf url, h;
 	struct xfer *x;
-	struct buf url;
-	size_t len;
+	size_t len = 0;
 
 	if (call->finishing || call->conn == NULL)
 		return;
@@ -2137,10 +2097,25 @@ attempt_start(struct call *call)
 	 * provider only. */
 	query = own_provider(call, t->provider) ? call->req->query : NULL;
 	target_url(&url, t, query);
+	buf_init(&h, call->cfg->max_header_size + 64 * 1024);
 	x = xfer_new(call->d->up, &call_xfer_ops, call);
 	body = attempt_body(call, t, &len);
+	total = pol->total_timeout_ms;
+	if (call->deadline_ms > now && call->deadline_ms - now < total)
+		total = call->deadline_ms - now;
+	if (!total)
+		total = 1;
+	request_init(call, &rq, url.data, &h);
+	rq.body = body;
+	rq.len = len;
+	rq.connect_timeout_ms = pol->connect_timeout_ms;
+	rq.timeout_ms = total;
 	if (x == NULL || body == NULL ||
-	    (x->req_headers = upstream_headers(call, t->provider)) == NULL) {
+	    upstream_headers(call, t->provider, &h) < 0 ||
+	    xfer_set(x, &rq) < 0) {
+		if (h.data != NULL)
+			explicit_bzero(h.data, h.len);
+		buf_free(&h);
 		buf_free(&url);
 		xfer_free(x);
 		log_warnx("route %s: cannot set up an attempt", call->route->name);
@@ -2156,27 +2131,15 @@ attempt_start(struct call *call)
 	x->body_max = call->cfg->max_answer_body;
 	call->busy = t;
 	tstat_of(call, t)->in_flight++;
-	curl_easy_setopt(x->easy, CURLOPT_URL, url.data);
+	explicit_bzero(h.data, h.len);		/* it held a key */
+	buf_free(&h);
 	buf_free(&url);
-	set_method(x->easy, call, body, len);
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->req_headers);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)pol->connect_timeout_ms);
-	total = pol->total_timeout_ms;
-	if (call->deadline_ms > now && call->deadline_ms - now < total)
-		total = call->deadline_ms - now;
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)(total ? total : 1));
-	if (call->cfg->ca_file != NULL)
-		curl_easy_setopt(x->easy, CURLOPT_CAINFO, call->cfg->ca_file);
-	if (call->connect_to != NULL)
-		curl_easy_setopt(x->easy, CURLOPT_CONNECT_TO, call->connect_to);
 	timer_set(call->d->loop, &call->first_token,
 	    pol->first_byte_timeout_ms);
-	if (fault_begin(call, total ? total : 1)) {
+	if (fault_begin(call, total)) {
 		/* The transfer's own timeout counts from its start. */
 		if (call->fault.kind == FAULT_DELAY && !call->fault_times_out)
-			curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS,
-			    (long)(total - call->fault.arg));
+			xfer_set_timeout(x, total - call->fault.arg);
 		return;
 	}
 	if (xfer_start(x) < 0)
@@ -2189,8 +2152,10 @@ static void
 passthrough_start(struct call *call)
 {
 	struct outcome broken = { .kind = OUT_BROKEN };
+	struct xfer_request rq;
+	struct buf url, h;
 	struct xfer *x;
-	struct buf url;
+	int r;
 
 	/* Only an API's own port: llmfbd is no relay to whatever else an
 	 * intercepted host runs.  A route serves any port: its targets are
@@ -2204,9 +2169,22 @@ passthrough_start(struct call *call)
 		return;
 	}
 	call->d->stats->passthrough++;
+	buf_init(&url, 16384);
+	buf_printf(&url, "%s://%s:%d%s", call->scheme, call->host, call->port,
+	    call->req->target);
+	buf_init(&h, call->cfg->max_header_size + 64 * 1024);
+	request_init(call, &rq, url.data, &h);
+	rq.body = call->body.data ? call->body.data : "";
+	rq.len = call->body.len;
+	rq.connect_timeout_ms = PASSTHROUGH_CONNECT_MS;
 	x = xfer_new(call->d->up, &call_xfer_ops, call);
-	if (x == NULL || (x->req_headers = upstream_headers(call, NULL)) ==
-	    NULL) {
+	r = x == NULL || upstream_headers(call, NULL, &h) < 0 ||
+	    xfer_set(x, &rq) < 0 ? -1 : 0;
+	if (h.data != NULL)
+		explicit_bzero(h.data, h.len);
+	buf_free(&h);
+	buf_free(&url);
+	if (r < 0) {
 		xfer_free(x);
 		respond_error(call, 502, "llmfb_passthrough_failed",
 		    "llmfb: cannot set up the request", NULL,
@@ -2215,20 +2193,6 @@ passthrough_start(struct call *call)
 	}
 	call->xfer = x;
 	x->body_max = call->cfg->max_answer_body;
-	buf_init(&url, 16384);
-	buf_printf(&url, "%s://%s:%d%s", call->scheme, call->host, call->port,
-	    call->req->target);
-	curl_easy_setopt(x->easy, CURLOPT_URL, url.data);
-	buf_free(&url);
-	set_method(x->easy, call, call->body.data ? call->body.data : "",
-	    call->body.len);
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->req_headers);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)PASSTHROUGH_CONNECT_MS);
-	if (call->cfg->ca_file != NULL)
-		curl_easy_setopt(x->easy, CURLOPT_CAINFO, call->cfg->ca_file);
-	if (call->connect_to != NULL)
-		curl_easy_setopt(x->easy, CURLOPT_CONNECT_TO, call->connect_to);
 	if (xfer_start(x) < 0)
 		attempt_ended(call, &broken);
 }
@@ -2278,22 +2242,6 @@ parse_origin(struct call *call)
 	call->host[hlen] = '\0';
 	call->port = port;
 	return 0;
-}
-
-static struct curl_slist *
-connect_to_list(const struct config *cfg)
-{
-	struct curl_slist *l = NULL, *n;
-	size_t i;
-
-	for (i = 0; i < cfg->nconnect_to; i++) {
-		if ((n = curl_slist_append(l, cfg->connect_to[i])) == NULL) {
-			curl_slist_free_all(l);
-			return NULL;
-		}
-		l = n;
-	}
-	return l;
 }
 
 /* Spend is kept per route and per caller: its user and its program,
@@ -2397,12 +2345,6 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 		d->stats->rejected++;
 		respond_error(call, 421, "invalid_request_error",
 		    "llmfb: this host is not intercepted", NULL, "rejected");
-		return NULL;
-	}
-	if (call->cfg->nconnect_to > 0 &&
-	    (call->connect_to = connect_to_list(call->cfg)) == NULL) {
-		respond_error(call, 500, "llmfb_internal", "llmfb: out of "
-		    "memory", NULL, "rejected");
 		return NULL;
 	}
 	if (call->api != NULL) {

@@ -15,10 +15,10 @@
 #include "buf.h"
 #include "config.h"
 #include "ctl_proto.h"
-#include "daemon.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
+#include "state.h"
 #include "stats.h"
 #include "util.h"
 
