@@ -19,6 +19,7 @@
 #include "ladder.h"
 #include "log.h"
 #include "netview.h"
+#include "record.h"
 #include "route.h"
 #include "server.h"
 #include "stats.h"
@@ -26,21 +27,7 @@
 #include "util.h"
 
 #define HELD_MAX	ANSWER_BODY_MAX	/* an answer held before delivery */
-#define REASONS_MAX	512
 #define PASSTHROUGH_CONNECT_MS	10000
-#define RECORDS_MAX	16		/* attempts kept in a call's record */
-#define NO_TIME		UINT32_MAX
-
-/* One attempt, for the call's record. */
-struct attempt_rec {
-	const char		*target;	/* the config's, held by the call */
-	enum fail_kind		 fk;		/* FK_NONE: it answered */
-	char			 why[40];
-	char			 injected[FAULT_NAME_MAX]; /* "": none */
-	int			 status;
-	uint32_t		 connect_ms, first_token_ms, total_ms;
-	struct net_rec		 net;		/* what the kernel saw */
-};
 
 struct call {
 	struct daemon		*d;
@@ -48,16 +35,12 @@ struct call {
 	struct conn		*conn;		/* NULL once the client left */
 	struct http_req		*req;		/* valid while conn is */
 	struct buf		 body;		/* the request body (owned) */
-	char			 host[256];	/* original host, lowercase */
 	char			 scheme[8];
 	int			 port;
 	const struct api	*api;		/* the caller's; NULL: none */
 	enum dialect		 dialect;	/* the caller's */
 	json_t			*json;		/* parsed body (ladder only) */
-	char			*model;		/* requested model or NULL */
-	const struct route	*route;		/* NULL: passthrough */
 	struct ladder		 ladder;
-	uint64_t		 start_ms;
 	uint64_t		 deadline_ms;	/* monotonic */
 	struct xfer		*xfer;		/* the running attempt */
 	char			*attempt_body;	/* rewritten body, or NULL */
@@ -116,22 +99,7 @@ struct call {
 	 * event, so that an error event of ours starts a new one. */
 	char			 tail[4];
 	bool			 too_big;	/* outgrew the hold */
-	/* The record. */
-	struct caller		 caller;
-	char			 route_key[80];	/* its spend's, in budgets */
-	char			 fallback_key[80]; /* its fallbacks' spend */
-	char			 caller_key[320];
-	struct attempt_rec	 rec[RECORDS_MAX];
-	int			 nrec;
-	uint64_t		 in_tokens, out_tokens;
-	bool			 tokens_estimated;
-	uint64_t		 last_in, last_out; /* the last answer's */
-	double			 cost;
-	const struct target	*served;
-	const char		*first_from;	/* the first target left */
-	enum fail_kind		 first_fk;	/* and why */
-	const char		*result;	/* how the call ended */
-	char			 reasons[REASONS_MAX];
+	struct record		 r;		/* what it says of itself */
 	bool			 committed;	/* answer's head went out */
 	bool			 finishing;
 };
@@ -163,7 +131,7 @@ hop_by_hop(const char *name)
 static bool
 own_provider(const struct call *call, const struct provider *p)
 {
-	return p == NULL || strcasecmp(p->origin, call->host) == 0;
+	return p == NULL || strcasecmp(p->origin, call->r.host) == 0;
 }
 
 /* Headers that carry the caller's credentials. */
@@ -182,7 +150,7 @@ static void
 insert_reason(struct call *call, size_t at, const char *target,
     const char *why)
 {
-	char item[128], *r = call->reasons;
+	char item[128], *r = call->r.reasons;
 	size_t len = strlen(r), n;
 
 	n = (size_t)snprintf(item, sizeof(item), "%s=%s%s", target, why,
@@ -192,7 +160,7 @@ insert_reason(struct call *call, size_t at, const char *target,
 		item[0] = ',';
 		n++;
 	}
-	if (n >= sizeof(item) || len + n >= sizeof(call->reasons))
+	if (n >= sizeof(item) || len + n >= sizeof(call->r.reasons))
 		return;		/* full: the first reasons matter most */
 	memmove(r + at + n, r + at, len - at + 1);
 	memcpy(r + at, item, n);
@@ -201,7 +169,7 @@ insert_reason(struct call *call, size_t at, const char *target,
 static void
 add_reason_str(struct call *call, const char *target, const char *why)
 {
-	insert_reason(call, strlen(call->reasons), target, why);
+	insert_reason(call, strlen(call->r.reasons), target, why);
 }
 
 /* What went wrong in an attempt, in a few words: "http-503",
@@ -263,8 +231,8 @@ breakers_retry_after_s(struct call *call)
 	const struct target *t;
 	size_t i;
 
-	for (i = 0; i < call->route->nladder; i++) {
-		t = call->route->ladder[i];
+	for (i = 0; i < call->r.route->nladder; i++) {
+		t = call->r.route->ladder[i];
 		w = breaker_wait_ms(&tstat_of(call, t)->br, &t->breaker, now);
 		if (w > 0 && w < best)
 			best = w;
@@ -272,116 +240,66 @@ breakers_retry_after_s(struct call *call)
 	return best == UINT64_MAX ? 0 : (best + 999) / 1000;
 }
 
-/* What "fallback" means wherever llmfb says it (x-llmfb-fallback, the
- * record, the counters): the caller's answer did not come from the
- * route's first rung.  A later rung's answer is one; so is the safe
- * failure (answered is NULL), which is the ladder's last rung.  Retries
- * on the first rung are not: x-llmfb-attempts counts them. */
-static bool
-fell_back(const struct call *call, const struct target *answered)
-{
-	return call->route != NULL && (answered == NULL ||
-	    answered != call->route->ladder[0]);
-}
-
 /* The x-llmfb-* headers every answer carries; served is the target whose
  * answer it is, NULL for the safe failure. */
 static void
 llmfb_headers(struct call *call, struct buf *h, const struct target *served)
 {
-	if (call->route == NULL) {
+	if (call->r.route == NULL) {
 		buf_addstr(h, "x-llmfb-passthrough: 1\r\n");
 		return;
 	}
-	buf_printf(h, "x-llmfb-route: %s\r\n", call->route->name);
+	buf_printf(h, "x-llmfb-route: %s\r\n", call->r.route->name);
 	buf_printf(h, "x-llmfb-target: %s\r\n", served ? served->name :
 	    "none");
 	buf_printf(h, "x-llmfb-attempts: %d\r\n", call->ladder.attempts);
-	buf_printf(h, "x-llmfb-fallback: %d\r\n", fell_back(call, served));
-	if (call->reasons[0] != '\0')
-		buf_printf(h, "x-llmfb-reasons: %s\r\n", call->reasons);
+	buf_printf(h, "x-llmfb-fallback: %d\r\n", record_fell_back(&call->r, served));
+	if (call->r.reasons[0] != '\0')
+		buf_printf(h, "x-llmfb-reasons: %s\r\n", call->r.reasons);
 	if (served != NULL && call->xlating)
 		buf_printf(h, "x-llmfb-translated: %s\r\n",
 		    dialect_name(call->xl->info.to));
 }
 
-/* ---- the call's record ------------------------------------------------- */
+/* ---- the call's record (record.c) ---------------------------------- */
 
-/* An attempt's times, kept for the SLO and the status (recent) and for
- * the metrics (all). */
 static void
 note_times(struct call *call, uint32_t ttft, uint32_t total)
 {
-	struct tstat *ts = tstat_of(call, call->target);
-
-	latency_add(&ts->lat, now_mono_ms(), ttft, total);
-	if (ttft != NO_TIME)
-		hist_add(&ts->ttft_h, ttft);
-	hist_add(&ts->total_h, total);
+	record_times(&call->r, call->target, ttft, total);
 }
 
-
+/* The running attempt ended so: its times, its connection and what the
+ * kernel saw of it go into the record. */
 static void
-record_attempt(struct call *call, enum fail_kind fk, const char *why,
+attempt_record(struct call *call, enum fail_kind fk, const char *why,
     int status)
 {
-	struct attempt_rec *a;
-	double connect = 0;
-	uint64_t now = now_mono_ms();
-	char labels[1024];
+	struct attempt_rec a;
 
 	if (call->target == NULL)
 		return;
-	if (fk != FK_NONE && call->first_from == NULL) {
-		call->first_from = call->target->name;
-		call->first_fk = fk;
-	}
-	if (prom_labels(labels, sizeof(labels), "route", call->route->name,
-	    "target", call->target->name, "outcome", fk == FK_NONE ? "ok" :
-	    fail_kind_name(fk), NULL) == 0)
-		lset_add(&call->d->stats->attempts, labels, 1);
-	if (call->nrec >= RECORDS_MAX)
-		return;
-	a = &call->rec[call->nrec++];
-	a->target = call->target->name;
-	a->fk = fk;
-	snprintf(a->why, sizeof(a->why), "%s", why ? why : "");
-	snprintf(a->injected, sizeof(a->injected), "%s", call->faulted ?
+	memset(&a, 0, sizeof(a));
+	snprintf(a.why, sizeof(a.why), "%s", why ? why : "");
+	snprintf(a.injected, sizeof(a.injected), "%s", call->faulted ?
 	    call->fault_name : "");
-	a->status = status;
+	a.status = status;
 	if (call->xfer != NULL)
-		connect = xfer_connect_s(call->xfer);
-	a->connect_ms = (uint32_t)(connect * 1000);
+		a.connect_ms = (uint32_t)(xfer_connect_s(call->xfer) * 1000);
 	netview_attempt(call->d->netview, call->xfer, &call->net,
-	    tstat_of(call, call->target), &a->net);
-	a->first_token_ms = call->ttft_ms;
-	a->total_ms = (uint32_t)(now - call->attempt_ms);
+	    tstat_of(call, call->target), &a.net);
+	a.first_token_ms = call->ttft_ms;
+	a.total_ms = (uint32_t)(now_mono_ms() - call->attempt_ms);
+	record_attempt(&call->r, call->target, fk, &a);
 }
 
-static double
-cost_of(const struct target *t, uint64_t in, uint64_t out)
-{
-	return ((double)in * t->price.input + (double)out * t->price.output) /
-	    1e6;
-}
-
-static bool
-priced(const struct target *t)
-{
-	return t->price.input > 0 || t->price.output > 0;
-}
-
-/* The tokens an answer cost (the provider's count, or one from the
- * request and the text when it gave none), on its target, its route and
- * its caller.  Returns the cost. */
+/* The tokens an answer cost: the provider's count, or one from the
+ * request and the text when it gave none.  Returns the cost. */
 static double
 account(struct call *call, const struct answer *a)
 {
-	struct tstat *ts = tstat_of(call, call->target);
 	uint64_t in = a->in_tokens, out = a->out_tokens;
-	bool usage = a->usage;
-	time_t now = time(NULL);
-	double cost;
+	bool usage = a->usage, estimated = false;
 
 	if (call->xs_live) {
 		/* A translated stream: the target's own counts, which the
@@ -394,179 +312,16 @@ account(struct call *call, const struct answer *a)
 	if (!usage) {
 		in = call->est_in;
 		out = answer_estimate_tokens(a->text.len);
-		call->tokens_estimated = true;
+		estimated = true;
 	} else if (a->stream && (!a->done || a->error_event) &&
 	    out < answer_estimate_tokens(a->text.len)) {
 		/* A stream that broke off: Anthropic's count so far is the
 		 * one in message_start, before any text. */
 		out = answer_estimate_tokens(a->text.len);
-		call->tokens_estimated = true;
+		estimated = true;
 	}
-	cost = cost_of(call->target, in, out);
-	call->last_in = in;
-	call->last_out = out;
-	call->in_tokens += in;
-	call->out_tokens += out;
-	call->cost += cost;
-	ts->in_tokens += in;
-	ts->out_tokens += out;
-	ts->spend_usd += cost;
-	stats_route(call->d->stats, call->route->name)->spend_usd += cost;
-	if (cost > 0) {
-		budgets_add(call->d->budgets, call->route_key, cost, now);
-		budgets_add(call->d->budgets, call->caller_key, cost, now);
-		if (call->ladder.rung > 0)
-			budgets_add(call->d->budgets, call->fallback_key,
-			    cost, now);
-		daemon_hook_spent(call->d);
-	}
-	return cost;
-}
-
-static double
-ms_of(uint32_t us)
-{
-	return us / 1000.0;
-}
-
-/* The kernel's figures for one attempt (ebpf/netlat.bpf.c). */
-static json_t *
-net_json(const struct net_rec *n)
-{
-	return json_pack("{s:f, s:f, s:f, s:f, s:o?, s:i, s:b}",
-	    "network_ms", ms_of(n->network_us),
-	    "provider_ms", ms_of(n->provider_us),
-	    "wait_ms", ms_of(n->wait_us), "rtt_ms", ms_of(n->srtt_us),
-	    "connect_ms", n->new_conn ? json_real(ms_of(n->connect_us)) :
-	    NULL, "retransmits", (int)n->retrans, "new_connection",
-	    n->new_conn);
-}
-
-static json_t *
-attempts_json(const struct call *call)
-{
-	json_t *arr = json_array();
-	int i;
-
-	for (i = 0; i < call->nrec; i++) {
-		const struct attempt_rec *a = &call->rec[i];
-		json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}",
-		    "target", a->target,
-		    "class", fail_class_name(fail_kind_class(a->fk)),
-		    "kind", fail_kind_name(a->fk), "status", a->status,
-		    "connect_ms", (int)a->connect_ms,
-		    "total_ms", (int)a->total_ms);
-
-		if (o == NULL)
-			continue;
-		json_object_set_new(o, "first_token_ms", a->first_token_ms ==
-		    NO_TIME ? json_null() : json_integer(a->first_token_ms));
-		if (a->why[0] != '\0')
-			json_object_set_new(o, "error", json_string(a->why));
-		if (a->injected[0] != '\0')
-			json_object_set_new(o, "injected",
-			    json_string(a->injected));
-		if (a->net.have)
-			json_object_set_new(o, "net", net_json(&a->net));
-		json_array_append_new(arr, o);
-	}
-	return arr;
-}
-
-/* One JSON line per call for the event log and the control socket:
- * names, numbers and reasons, never a header or a body. */
-static void
-record_emit(struct call *call)
-{
-	const struct caller *c = &call->caller;
-	struct timespec ts;
-	json_t *rec;
-	char *line;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	rec = json_pack("{s:f, s:s, s:s, s:{s:i, s:i, s:i, s:s, s:s, s:s},"
-	    " s:s, s:i}",
-	    "time", (double)ts.tv_sec + ts.tv_nsec / 1e9,
-	    "host", call->host, "route", call->route ? call->route->name : "",
-	    "caller", "pid", (int)c->pid, "uid", (int)c->uid, "gid",
-	    (int)c->gid, "exe", c->exe, "comm", c->comm, "unit", c->unit,
-	    "result", call->result ? call->result : "unknown",
-	    "duration_ms", (int)(now_mono_ms() - call->start_ms));
-	if (rec == NULL)
-		return;
-	json_object_set_new(rec, "model", call->model ?
-	    json_string(call->model) : json_null());
-	if (call->route != NULL) {
-		json_object_set_new(rec, "attempts", attempts_json(call));
-		json_object_set_new(rec, "served", call->served ?
-		    json_string(call->served->name) : json_null());
-		json_object_set_new(rec, "fallback", json_boolean(
-		    call->served != NULL ? fell_back(call, call->served) :
-		    call->result != NULL &&
-		    strcmp(call->result, "safe-failure") == 0));
-		json_object_set_new(rec, "translated", json_boolean(
-		    call->served != NULL &&
-		    call->served->provider->dialect != call->dialect));
-		json_object_set_new(rec, "tokens", json_pack("{s:I, s:I, s:b}",
-		    "input", (json_int_t)call->in_tokens, "output",
-		    (json_int_t)call->out_tokens, "estimated",
-		    call->tokens_estimated));
-		json_object_set_new(rec, "cost_usd", json_real(call->cost));
-		if (call->served != NULL)
-			json_object_set_new(rec, "cost_diff_usd", json_real(
-			    call->cost - cost_of(call->route->ladder[0],
-			    call->last_in, call->last_out)));
-		if (call->reasons[0] != '\0')
-			json_object_set_new(rec, "reasons",
-			    json_string(call->reasons));
-	}
-	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL) {
-		daemon_hook_record(call->d, rec, line, strlen(line));
-	}
-	free(line);
-	json_decref(rec);
-}
-
-/* The call ended: count it by route, served target and result, by its
- * program, and what its fallback cost beside the primary. */
-static void
-count_call(struct call *call)
-{
-	struct stats *st = call->d->stats;
-	const struct caller *c = &call->caller;
-	struct rstat *rs;
-	struct cstat *cs;
-	char labels[1024];
-	bool served_later = call->served != NULL &&
-	    fell_back(call, call->served);
-
-	if (call->route == NULL)
-		return;
-	rs = stats_route(st, call->route->name);
-	cs = stats_caller(st, c->exe[0] ? c->exe : c->comm[0] ? c->comm :
-	    "?", (uint32_t)c->uid);
-	cs->calls++;
-	cs->spend_usd += call->cost;
-	if (served_later)
-		cs->fallbacks++;
-	if (strcmp(call->result, "safe-failure") == 0)
-		cs->safe_failures++;
-	if (strcmp(call->result, "client-gone") == 0)
-		cs->client_gone++;
-	if (prom_labels(labels, sizeof(labels), "route", call->route->name,
-	    "target", call->served ? call->served->name : "none", "outcome",
-	    call->result, NULL) == 0)
-		lset_add(&st->requests, labels, 1);
-	if (!served_later)
-		return;
-	rs->fallback_cost_diff_usd += call->cost - cost_of(
-	    call->route->ladder[0], call->last_in, call->last_out);
-	if (prom_labels(labels, sizeof(labels), "route", call->route->name,
-	    "from", call->first_from ? call->first_from :
-	    call->route->ladder[0]->name, "to", call->served->name, "class",
-	    fail_class_name(fail_kind_class(call->first_fk)), "kind",
-	    fail_kind_name(call->first_fk), NULL) == 0)
-		lset_add(&st->fallbacks, labels, 1);
+	return record_account(&call->r, call->target, in, out, estimated,
+	    call->ladder.rung > 0);
 }
 
 /* ---- ending a call ----------------------------------------------------- */
@@ -593,7 +348,7 @@ call_destroy(void *arg)
 		answer_free(&call->ans);
 	if (call->continuing)
 		answer_free(&call->prev);
-	free(call->model);
+	free(call->r.model);
 	free(call->attempt_body);
 	buf_free(&call->body);
 	buf_free(&call->held);
@@ -609,15 +364,14 @@ call_finish(struct call *call, const char *result)
 	if (call->finishing)
 		return;
 	call->finishing = true;
-	if (call->result == NULL)
-		call->result = result;
+	if (call->r.result == NULL)
+		call->r.result = result;
 	call->d->stats->in_flight--;
 	timer_cancel(call->d->loop, &call->first_token);
 	timer_cancel(call->d->loop, &call->idle);
 	timer_cancel(call->d->loop, &call->retry);
 	timer_cancel(call->d->loop, &call->fault_timer);
-	count_call(call);
-	record_emit(call);
+	record_end(&call->r);
 	loop_defer(call->d->loop, call_destroy, call);
 }
 
@@ -628,9 +382,9 @@ call_client_gone(struct call *call)
 		return;
 	call->conn = NULL;
 	call->req = NULL;
-	if (call->route != NULL) {
+	if (call->r.route != NULL) {
 		struct rstat *rs = stats_route(call->d->stats,
-		    call->route->name);
+		    call->r.route->name);
 
 		rs->client_gone++;
 		/* The user-impact signal: did waiting for a fallback lose
@@ -670,19 +424,19 @@ respond_error(struct call *call, int status, const char *type,
 static void
 respond_safe_failure(struct call *call)
 {
-	const struct safe_failure *sf = &call->route->policy.safe;
+	const struct safe_failure *sf = &call->r.route->policy.safe;
 	char msg[REASONS_MAX + 128];
 	uint64_t retry_after;
 	struct buf h;
 	const char *type, *code;
 
-	stats_route(call->d->stats, call->route->name)->safe_failures++;
+	stats_route(call->d->stats, call->r.route->name)->safe_failures++;
 	if (sf->message != NULL)
 		snprintf(msg, sizeof(msg), "%s", sf->message);
 	else
 		snprintf(msg, sizeof(msg), "llmfb: no target could serve this "
-		    "request (route %s; %s)", call->route->name,
-		    call->reasons[0] ? call->reasons : "no usable target");
+		    "request (route %s; %s)", call->r.route->name,
+		    call->r.reasons[0] ? call->r.reasons : "no usable target");
 	buf_init(&h, 4096);
 	llmfb_headers(call, &h, NULL);
 	buf_addstr(&h, "x-llmfb-safe-failure: 1\r\n");
@@ -698,7 +452,7 @@ respond_safe_failure(struct call *call)
 	if ((type = api_of(call->dialect)->safe_failure_type) == NULL)
 		dialect_error_type(sf->status, call->dialect, &type, &code);
 	log_info("call route=%s: safe failure after %d attempts (%s)",
-	    call->route->name, call->ladder.attempts, call->reasons);
+	    call->r.route->name, call->ladder.attempts, call->r.reasons);
 	respond_error(call, sf->status, type, msg, &h, "safe-failure");
 	buf_free(&h);
 }
@@ -766,17 +520,17 @@ count_served(struct call *call)
 	struct tstat *ts;
 	struct rstat *rs;
 
-	if (call->route == NULL || call->target == NULL)
+	if (call->r.route == NULL || call->target == NULL)
 		return;
-	call->served = call->target;
+	call->r.served = call->target;
 	ts = tstat_of(call, call->target);
-	rs = stats_route(call->d->stats, call->route->name);
+	rs = stats_route(call->d->stats, call->r.route->name);
 	ts->served++;
-	if (fell_back(call, call->target)) {
+	if (record_fell_back(&call->r, call->target)) {
 		ts->fallback_served++;
 		rs->fallbacks++;
-		if (call->nrec > 0)
-			rs->fallback_by[call->rec[0].fk]++;
+		if (call->r.nrec > 0)
+			rs->fallback_by[call->r.rec[0].fk]++;
 	}
 }
 
@@ -846,7 +600,7 @@ static bool
 stream_withheld(const struct call *call, size_t *ret_from)
 {
 	const struct answer *a = &call->ans;
-	bool refusal = a->refusal && call->route->policy.q_refusal;
+	bool refusal = a->refusal && call->r.route->policy.q_refusal;
 
 	if (!a->stream || (!a->error_event && !refusal))
 		return false;
@@ -876,7 +630,7 @@ sendable(const struct call *call)
 static bool
 hold_stream(const struct call *call)
 {
-	switch (call->route->policy.q_hold_stream) {
+	switch (call->r.route->policy.q_hold_stream) {
 	case HOLD_STREAM_ALL:
 		return true;
 	case HOLD_STREAM_JSON:
@@ -1120,11 +874,11 @@ on_body_bytes(struct call *call, struct xfer *x, const char *p, size_t n)
 	 * bytes again on resume. */
 	if (call->committed && conn_pending(call->conn) >= CONN_HIGH_WATER)
 		return XFER_PAUSE;
-	if (call->route == NULL)
+	if (call->r.route == NULL)
 		return on_body_passthrough(call, p, n);
-	if (call->route->policy.idle_timeout_ms > 0)
+	if (call->r.route->policy.idle_timeout_ms > 0)
 		timer_set(call->d->loop, &call->idle,
-		    call->route->policy.idle_timeout_ms);
+		    call->r.route->policy.idle_timeout_ms);
 	if (!is_2xx(x->status)) {
 		/* An error answer, held whole: it may be a reason to move
 		 * on, and it is read once it is complete. */
@@ -1162,7 +916,7 @@ outcome_of_end(enum xfer_end e)
 static void
 judge_answer(struct call *call, struct outcome *o)
 {
-	const struct policy *p = &call->route->policy;
+	const struct policy *p = &call->r.route->policy;
 	enum answer_verdict v = answer_verdict(&call->ans, &call->want);
 
 	o->why = answer_verdict_name(v);
@@ -1238,9 +992,9 @@ on_done(struct xfer *x, enum xfer_end e)
 		if (x->too_big || call->too_big)
 			o.why = "answer-too-large";
 		log_debug("attempt %s: %s", call->target ? call->target->name :
-		    call->host, xfer_error(x, e));
+		    call->r.host, xfer_error(x, e));
 	}
-	if (call->route == NULL) {
+	if (call->r.route == NULL) {
 		/* Passthrough: one attempt, delivered whatever it is. */
 		if (call->committed) {
 			if (e == XE_OK)
@@ -1294,15 +1048,15 @@ on_done(struct xfer *x, enum xfer_end e)
 			send_held(call, call->ans.fed);
 		/* A stream's miss found only at its end (bad JSON, a cut by
 		 * length) cannot be taken back: the record says so. */
-		call->served = call->target;
-		record_attempt(call, o.body, o.why, o.status);
+		call->r.served = call->target;
+		attempt_record(call, o.body, o.why, o.status);
 		target_result(call, true);
 		note_times(call, call->ttft_ms,
 		    (uint32_t)(now_mono_ms() - call->attempt_ms));
 		account(call, &call->ans);
 		conn_respond_end(call->conn);
 		call_finish(call, call->continuing ? "continued" :
-		    fell_back(call, call->target) ? "fallback" : "served");
+		    record_fell_back(&call->r, call->target) ? "fallback" : "served");
 		return;
 	}
 	attempt_failed(call, &o);
@@ -1376,10 +1130,10 @@ fault_fired(struct timer *t)
 		attempt_failed(call, &o);
 		return;
 	}
-	model = target_model(tg, call->model);
+	model = target_model(tg, call->r.model);
 	stream = json_is_true(json_object_get(call->json, "stream"));
 	body = fault_answer(&call->fault, tg->provider->dialect, stream,
-	    model ? model : call->model, &ctype);
+	    model ? model : call->r.model, &ctype);
 	x->status = call->fault.kind == FAULT_STATUS ? call->fault.arg : 200;
 	buf_printf(&x->headers, "Content-Type: %s\r\n", ctype);
 	if (body != NULL && on_body(x, body, strlen(body)) == strlen(body))
@@ -1394,11 +1148,11 @@ fault_fired(struct timer *t)
 static bool
 fault_begin(struct call *call, uint64_t total_ms)
 {
-	const struct caller *c = &call->caller;
+	const struct caller *c = &call->r.caller;
 	struct fault *f;
 
 	f = faults_match(&call->d->faults, call->target->name,
-	    call->route->name, c->comm, c->exe, c->unit, (long)c->pid,
+	    call->r.route->name, c->comm, c->exe, c->unit, (long)c->pid,
 	    call->attempt_ms);
 	if (f == NULL)
 		return false;
@@ -1466,11 +1220,11 @@ deliver_held(struct call *call, const char *result)
 	bool stream = call->ans_live && call->ans.stream;
 	int status = (int)call->xfer->status;
 
-	if (call->route != NULL && status >= 400)
-		stats_route(st, call->route->name)->delivered_errors++;
+	if (call->r.route != NULL && status >= 400)
+		stats_route(st, call->r.route->name)->delivered_errors++;
 	else
 		count_served(call);
-	if (call->route != NULL && status >= 400 && (call->xlating ||
+	if (call->r.route != NULL && status >= 400 && (call->xlating ||
 	    held_is_array(call)) && translate_error(call, &status) < 0) {
 		respond_error(call, 502, "api_error", "llmfb: out of memory",
 		    NULL, result);
@@ -1549,7 +1303,7 @@ attempt_ended(struct call *call, const struct outcome *o)
 	char why[64];
 	size_t mark;
 
-	if (call->route == NULL) {
+	if (call->r.route == NULL) {
 		if (o->kind == OUT_OK)
 			deliver_held(call, "passthrough");
 		else
@@ -1559,23 +1313,23 @@ attempt_ended(struct call *call, const struct outcome *o)
 			    NULL, "passthrough-failed");
 		return;
 	}
-	fk = outcome_classify(o, &call->route->policy);
+	fk = outcome_classify(o, &call->r.route->policy);
 	outcome_why(o, why, sizeof(why));
 	target_result(call, fk != FK_TECHNICAL);
 	latency_sample(call, o);
 	if (call->ans_live && is_2xx(o->status))
 		account(call, &call->ans);	/* tokens spent all the same */
 	remaining = call->deadline_ms > now ? call->deadline_ms - now : 0;
-	mark = strlen(call->reasons);
+	mark = strlen(call->r.reasons);
 	a = ladder_next(&call->ladder, o, remaining, arc4random(), &delay);
-	record_attempt(call, fk, fk == FK_NONE ? NULL : why, o->status);
+	attempt_record(call, fk, fk == FK_NONE ? NULL : why, o->status);
 	if (a == LADDER_DELIVER) {
-		deliver_held(call, fell_back(call, call->target) ? "fallback" :
+		deliver_held(call, record_fell_back(&call->r, call->target) ? "fallback" :
 		    o->status >= 400 ? "error-delivered" : "served");
 		return;
 	}
 	count_failure(call, o, fk, why, mark);
-	log_debug("route %s: %s failed (%s, %s), %s", call->route->name,
+	log_debug("route %s: %s failed (%s, %s), %s", call->r.route->name,
 	    call->target->name, fail_kind_name(fk), why,
 	    a == LADDER_TRY ? "moving on" : "giving up");
 	if (a == LADDER_FAIL && o->kind == OUT_OK && fk != FK_TECHNICAL &&
@@ -1652,11 +1406,11 @@ continuation_request(struct call *call, bool trim, size_t *ret_trim)
 static void
 midstream_failed(struct call *call, const struct outcome *o)
 {
-	struct rstat *rs = stats_route(call->d->stats, call->route->name);
+	struct rstat *rs = stats_route(call->d->stats, call->r.route->name);
 	const struct answer *got = call->continuing ? &call->prev : &call->ans;
 	uint64_t now = now_mono_ms(), delay = 0, remaining;
 	enum ladder_action a = LADDER_FAIL;
-	enum fail_kind fk = outcome_classify(o, &call->route->policy);
+	enum fail_kind fk = outcome_classify(o, &call->r.route->policy);
 	char why[64];
 
 	/* A refusal after the first token is the answer's content, the
@@ -1666,23 +1420,23 @@ midstream_failed(struct call *call, const struct outcome *o)
 	outcome_why(o, why, sizeof(why));
 	if (o->kind == OUT_OK && o->why == NULL)
 		snprintf(why, sizeof(why), "%s", "broken");
-	record_attempt(call, fk, why, o->status);
-	count_failure(call, o, fk, why, strlen(call->reasons));
+	attempt_record(call, fk, why, o->status);
+	count_failure(call, o, fk, why, strlen(call->r.reasons));
 	target_result(call, fk != FK_TECHNICAL);
 	if (call->ans_live && is_2xx(o->status)) {
 		account(call, &call->ans);
-		call->cont_out += call->last_out;
+		call->cont_out += call->r.last_out;
 	}
 	remaining = call->deadline_ms > now ? call->deadline_ms - now : 0;
 	/* Continue only with a text prefix: never once a tool call went
 	 * out, and never twice over content a continuation already sent. */
-	if (call->route->policy.midstream == MIDSTREAM_CONTINUE &&
+	if (call->r.route->policy.midstream == MIDSTREAM_CONTINUE &&
 	    !got->tool_call && !(call->continuing && call->ans.content) &&
 	    got->content)
 		a = ladder_next(&call->ladder, o, remaining, arc4random(),
 		    &delay);
 	log_info("call route=%s target=%s: the answer broke off (%s): %s",
-	    call->route->name, call->target->name, why,
+	    call->r.route->name, call->target->name, why,
 	    a == LADDER_TRY ? "continuing on the next rung" : "ending it");
 	attempt_release(call);
 	if (!got->stream || call->conn == NULL) {
@@ -1754,9 +1508,9 @@ spent_past(const struct budgets *b, const char *key, double hour,
 static bool
 over_fallback_budget(struct call *call, const struct target *t)
 {
-	const struct budget_conf *b = &call->route->budget;
+	const struct budget_conf *b = &call->r.route->budget;
 
-	return priced(t) && spent_past(call->d->budgets, call->fallback_key,
+	return target_priced(t) && spent_past(call->d->budgets, call->r.fallback_key,
 	    b->fallback_hour, b->fallback_day);
 }
 
@@ -1765,14 +1519,14 @@ over_fallback_budget(struct call *call, const struct target *t)
 static bool
 over_budget(struct call *call, const struct target *t)
 {
-	const struct budget_conf *b = &call->route->budget;
+	const struct budget_conf *b = &call->r.route->budget;
 
-	if (!priced(t))
+	if (!target_priced(t))
 		return false;
-	if (b->call >= 0 && cost_of(t, call->est_in, call->max_out) > b->call)
+	if (b->call >= 0 && target_cost(t, call->est_in, call->max_out) > b->call)
 		return true;
-	return spent_past(call->d->budgets, call->route_key, b->hour,
-	    b->day) || spent_past(call->d->budgets, call->caller_key,
+	return spent_past(call->d->budgets, call->r.route_key, b->hour,
+	    b->day) || spent_past(call->d->budgets, call->r.caller_key,
 	    b->caller_hour, b->caller_day);
 }
 
@@ -1799,9 +1553,9 @@ static enum fail_kind
 skip(struct call *call, const struct target *t, enum fail_kind fk,
     const char *why)
 {
-	if (call->first_from == NULL) {
-		call->first_from = t->name;
-		call->first_fk = fk;
+	if (call->r.first_from == NULL) {
+		call->r.first_from = t->name;
+		call->r.first_fk = fk;
 	}
 	tstat_of(call, t)->skipped[fk]++;
 	add_reason_str(call, t->name, why);
@@ -1834,7 +1588,7 @@ static enum fail_kind
 target_usable(const struct target *t, int i, bool strict, void *arg)
 {
 	struct call *call = arg;
-	const struct route *r = call->route;
+	const struct route *r = call->r.route;
 	struct tstat *ts = tstat_of(call, t);
 	uint64_t now = now_mono_ms();
 	char why[DIALECT_WHY_MAX + 16];
@@ -1846,7 +1600,7 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 			    call->x[t->provider->dialect].why);
 			return skip(call, t, FK_DIALECT, why);
 		}
-		if (target_model(t, call->model) == NULL)
+		if (target_model(t, call->r.model) == NULL)
 			return skip(call, t, FK_DIALECT, "dialect:model");
 	}
 	for (k = 0; k < r->nrequire_tags; k++)
@@ -1884,7 +1638,7 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 static const char *
 attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 {
-	const char *model = target_model(t, call->model);
+	const char *model = target_model(t, call->r.model);
 	bool trim = api_of(t->provider->dialect)->prefix_no_trailing_blank;
 	json_t *cont = trim ? call->cont_trimmed : call->cont_json;
 	char why[DIALECT_WHY_MAX];
@@ -1895,7 +1649,7 @@ attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 	if (cont != NULL)
 		call->cs.trim = trim ? call->cont_trim : 0;
 	if (cont == NULL && !call->xlating && (model == NULL ||
-	    (call->model != NULL && strcmp(model, call->model) == 0))) {
+	    (call->r.model != NULL && strcmp(model, call->r.model) == 0))) {
 		*ret_len = call->body.len;
 		return call->body.data ? call->body.data : "";
 	}
@@ -2065,8 +1819,8 @@ target_url(struct buf *url, const struct target *t, const char *query)
 static void
 attempt_start(struct call *call)
 {
-	const struct target *t = call->route->ladder[call->ladder.rung];
-	const struct policy *pol = &call->route->policy;
+	const struct target *t = call->r.route->ladder[call->ladder.rung];
+	const struct policy *pol = &call->r.route->policy;
 	uint64_t now = now_mono_ms(), total;
 	struct outcome broken = { .kind = OUT_BROKEN };
 	const char *body, *query;
@@ -2118,7 +1872,7 @@ attempt_start(struct call *call)
 		buf_free(&h);
 		buf_free(&url);
 		xfer_free(x);
-		log_warnx("route %s: cannot set up an attempt", call->route->name);
+		log_warnx("route %s: cannot set up an attempt", call->r.route->name);
 		/* Once the caller has part of an answer, it must end as a
 		 * stream ends, never with a second response head. */
 		if (call->committed)
@@ -2170,7 +1924,7 @@ passthrough_start(struct call *call)
 	}
 	call->d->stats->passthrough++;
 	buf_init(&url, 16384);
-	buf_printf(&url, "%s://%s:%d%s", call->scheme, call->host, call->port,
+	buf_printf(&url, "%s://%s:%d%s", call->scheme, call->r.host, call->port,
 	    call->req->target);
 	buf_init(&h, call->cfg->max_header_size + 64 * 1024);
 	request_init(call, &rq, url.data, &h);
@@ -2229,7 +1983,7 @@ parse_origin(struct call *call)
 	}
 	colon = strchr(h, ':');
 	hlen = colon ? (size_t)(colon - h) : strlen(h);
-	if (hlen == 0 || hlen >= sizeof(call->host))
+	if (hlen == 0 || hlen >= sizeof(call->r.host))
 		return -EINVAL;
 	if (colon != NULL && parse_int(colon + 1, 1, 65535, &port) < 0)
 		return -EINVAL;
@@ -2237,9 +1991,9 @@ parse_origin(struct call *call)
 		if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '.' &&
 		    h[i] != '_')
 			return -EINVAL;
-		call->host[i] = (char)tolower((unsigned char)h[i]);
+		call->r.host[i] = (char)tolower((unsigned char)h[i]);
 	}
-	call->host[hlen] = '\0';
+	call->r.host[hlen] = '\0';
 	call->port = port;
 	return 0;
 }
@@ -2250,16 +2004,16 @@ parse_origin(struct call *call)
 static void
 budget_keys(struct call *call)
 {
-	const struct caller *c = &call->caller;
+	const struct caller *c = &call->r.caller;
 	const char *prog = c->exe[0] ? c->exe : c->comm[0] ? c->comm : "?";
 
-	snprintf(call->route_key, sizeof(call->route_key), "route:%s",
-	    call->route->name);
-	snprintf(call->fallback_key, sizeof(call->fallback_key),
-	    "fallback:%s", call->route->name);
-	snprintf(call->caller_key, sizeof(call->caller_key),
+	snprintf(call->r.route_key, sizeof(call->r.route_key), "route:%s",
+	    call->r.route->name);
+	snprintf(call->r.fallback_key, sizeof(call->r.fallback_key),
+	    "fallback:%s", call->r.route->name);
+	snprintf(call->r.caller_key, sizeof(call->r.caller_key),
 	    "caller:uid=%u:%.*s", (unsigned)c->uid,
-	    (int)sizeof(call->caller_key) - 32, prog);
+	    (int)sizeof(call->r.caller_key) - 32, prog);
 }
 
 static uint64_t
@@ -2281,10 +2035,10 @@ read_request(struct call *call)
 	if (call->max_out == 0)
 		call->max_out = json_u64(json_object_get(call->json,
 		    "max_completion_tokens"));
-	call->want.json = call->route->policy.q_json && type != NULL &&
+	call->want.json = call->r.route->policy.q_json && type != NULL &&
 	    (strcmp(type, "json_object") == 0 ||
 	    strcmp(type, "json_schema") == 0);
-	call->want.forbid_length = call->route->policy.q_length;
+	call->want.forbid_length = call->r.route->policy.q_length;
 }
 
 /* From the shim handing the request over (its stamp: a preamble line
@@ -2312,12 +2066,13 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	json_t *model;
 
 	call->d = d;
+	call->r.d = d;
 	call->cfg = config_ref(d->cfg);
 	call->conn = c;
 	call->req = r;
 	call->body = r->body;			/* the call owns it now */
 	buf_init(&r->body, 0);
-	call->start_ms = now_mono_ms();
+	call->r.start_ms = now_mono_ms();
 	timer_init(&call->first_token, first_token_timeout, call);
 	timer_init(&call->idle, idle_timeout, call);
 	timer_init(&call->retry, retry_fired, call);
@@ -2325,7 +2080,7 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	buf_init(&call->held, HELD_MAX);
 	buf_init(&call->xraw, ANSWER_BODY_MAX);
 	buf_init(&call->xout, HELD_MAX);
-	call->caller = *conn_caller(c);
+	call->r.caller = *conn_caller(c);
 	note_shim_latency(call);
 	d->stats->calls++;
 	d->stats->in_flight++;
@@ -2333,6 +2088,7 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	/* Not a call of any API: llmfb's own errors are OpenAI's shape. */
 	call->dialect = call->api != NULL ? call->api->dialect :
 	    DIALECT_OPENAI;
+	call->r.dialect = call->dialect;
 
 	if (parse_origin(call) < 0) {
 		d->stats->rejected++;
@@ -2341,7 +2097,7 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 		    "rejected");
 		return NULL;
 	}
-	if (!config_intercepts(call->cfg, call->host, strlen(call->host))) {
+	if (!config_intercepts(call->cfg, call->r.host, strlen(call->r.host))) {
 		d->stats->rejected++;
 		respond_error(call, 421, "invalid_request_error",
 		    "llmfb: this host is not intercepted", NULL, "rejected");
@@ -2359,30 +2115,30 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 		}
 		model = json_object_get(call->json, "model");
 		if (json_is_string(model))
-			call->model = xstrdup(json_string_value(model));
+			call->r.model = xstrdup(json_string_value(model));
 		rq = (struct route_req){
-			.host = call->host, .path = r->path,
-			.model = call->model,
+			.host = call->r.host, .path = r->path,
+			.model = call->r.model,
 			.header = http_req_header(r, "x-llmfb-route"),
-			.exe = call->caller.exe, .comm = call->caller.comm,
-			.unit = call->caller.unit,
-			.cgroup = call->caller.cgroup,
-			.cred = call->caller.cred, .uid = call->caller.uid,
-			.gid = call->caller.gid,
+			.exe = call->r.caller.exe, .comm = call->r.caller.comm,
+			.unit = call->r.caller.unit,
+			.cgroup = call->r.caller.cgroup,
+			.cred = call->r.caller.cred, .uid = call->r.caller.uid,
+			.gid = call->r.caller.gid,
 		};
-		call->route = route_match(call->cfg, &rq);
-		if (call->route != NULL) {
+		call->r.route = route_match(call->cfg, &rq);
+		if (call->r.route != NULL) {
 			read_request(call);
 			budget_keys(call);
 		}
 	}
-	if (call->route == NULL) {
+	if (call->r.route == NULL) {
 		passthrough_start(call);
 		return call->finishing ? NULL : call;
 	}
-	stats_route(d->stats, call->route->name)->calls++;
-	call->deadline_ms = call->start_ms + call->route->policy.deadline_ms;
-	ladder_init(&call->ladder, call->route, target_usable, call);
+	stats_route(d->stats, call->r.route->name)->calls++;
+	call->deadline_ms = call->r.start_ms + call->r.route->policy.deadline_ms;
+	ladder_init(&call->ladder, call->r.route, target_usable, call);
 	if (ladder_first(&call->ladder) == LADDER_FAIL) {
 		respond_safe_failure(call);
 		return NULL;
