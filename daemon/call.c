@@ -29,6 +29,18 @@
 #define HELD_MAX	ANSWER_BODY_MAX	/* an answer held before delivery */
 #define PASSTHROUGH_CONNECT_MS	10000
 
+/* Where a call is.  It only moves down this list, and every step is
+ * taken in one place: commit_status(), midstream_failed() and
+ * call_finish(). */
+enum call_state {
+	CS_CHOOSING,	/* walking its ladder: nothing sent yet, an answer
+			 * held until it is judged */
+	CS_ANSWERING,	/* an answer's head went out: it is delivered */
+	CS_CONTINUING,	/* that answer's stream broke, and later rungs
+			 * write the rest of it */
+	CS_FINISHED,	/* over: nothing of it runs again */
+};
+
 struct call {
 	struct daemon		*d;
 	struct config		*cfg;		/* the config it started with */
@@ -86,7 +98,6 @@ struct call {
 	uint32_t		 ttft_ms;	/* its first token; NO_TIME */
 	struct net_call		 net;		/* its socket, at its head */
 	/* A stream that broke after it began, continued elsewhere. */
-	bool			 continuing;
 	struct answer		 prev;		/* what the caller has of it */
 	struct cont_state	 cs;
 	json_t			*cont_json;	/* the request with the prefix */
@@ -100,9 +111,27 @@ struct call {
 	char			 tail[4];
 	bool			 too_big;	/* outgrew the hold */
 	struct record		 r;		/* what it says of itself */
-	bool			 committed;	/* answer's head went out */
-	bool			 finishing;
+	enum call_state		 state;
 };
+
+/* The head of an answer went out (and the call may have ended since). */
+static bool
+committed(const struct call *call)
+{
+	return call->state == CS_ANSWERING || call->state == CS_CONTINUING;
+}
+
+static bool
+continuing(const struct call *call)
+{
+	return call->state == CS_CONTINUING;
+}
+
+static bool
+finished(const struct call *call)
+{
+	return call->state == CS_FINISHED;
+}
 
 static void attempt_start(struct call *call);
 static void attempt_ended(struct call *call, const struct outcome *o);
@@ -346,7 +375,7 @@ call_destroy(void *arg)
 	buf_free(&call->xout);
 	if (call->ans_live)
 		answer_free(&call->ans);
-	if (call->continuing)
+	if (continuing(call))
 		answer_free(&call->prev);
 	free(call->r.model);
 	free(call->attempt_body);
@@ -361,9 +390,9 @@ call_destroy(void *arg)
 static void
 call_finish(struct call *call, const char *result)
 {
-	if (call->finishing)
+	if (finished(call))
 		return;
-	call->finishing = true;
+	call->state = CS_FINISHED;
 	if (call->r.result == NULL)
 		call->r.result = result;
 	call->d->stats->in_flight--;
@@ -378,7 +407,7 @@ call_finish(struct call *call, const char *result)
 void
 call_client_gone(struct call *call)
 {
-	if (call->finishing)
+	if (finished(call))
 		return;
 	call->conn = NULL;
 	call->req = NULL;
@@ -398,7 +427,7 @@ call_client_gone(struct call *call)
 void
 call_client_drained(struct call *call)
 {
-	if (!call->finishing && call->xfer != NULL)
+	if (!finished(call) && call->xfer != NULL)
 		xfer_resume(call->xfer);
 }
 
@@ -470,7 +499,8 @@ commit_status(struct call *call, int status, long long content_length)
 	const char *p, *end;
 	int r;
 
-	call->committed = true;
+	if (call->state == CS_CHOOSING)
+		call->state = CS_ANSWERING;
 	buf_init(&h, x->headers.len + 4096);
 	p = x->headers.data ? x->headers.data : "";
 	end = p + x->headers.len;
@@ -691,7 +721,7 @@ first_token(struct call *call)
 static size_t
 on_body_passthrough(struct call *call, const char *p, size_t n)
 {
-	if (!call->committed) {
+	if (!committed(call)) {
 		if (!is_2xx(call->xfer->status)) {
 			buf_add(&call->held, p, n);
 			return n;
@@ -742,14 +772,14 @@ take(struct call *call, struct xfer *x, const char *p, size_t n)
 		/* A whole answer is in held already: read from there. */
 		a->borrowed = !a->stream;
 		call->ans_live = true;
-		if (call->continuing) {
+		if (continuing(call)) {
 			a->on_event = cont_event;
 			a->on_event_arg = call;
 		}
 	}
 	if (!a->stream)
 		first_token(call);
-	if (buf_add(&call->held, p, n) < 0 && !call->committed) {
+	if (buf_add(&call->held, p, n) < 0 && !committed(call)) {
 		if (a->stream)
 			return take_over_hold(call, p, n);
 		/* Too big to hold: it goes out as it is, unchecked. */
@@ -762,14 +792,14 @@ take(struct call *call, struct xfer *x, const char *p, size_t n)
 		return n;
 	}
 	answer_feed(a, p, n);
-	if (call->continuing) {
+	if (continuing(call)) {
 		/* cont_event sent what the caller gets of it. */
 		if (a->content)
 			first_token(call);
 		held_drop(call, a->event_end);
 		return n;
 	}
-	if (!call->committed) {
+	if (!committed(call)) {
 		/* A stream is held until its first content: a refusal is
 		 * held to its end, as it may be a reason to move on, and so
 		 * is all of it where the route judges streams whole. */
@@ -848,7 +878,7 @@ on_body(struct xfer *x, const char *p, size_t n)
 	struct call *call = x->arg;
 	size_t keep;
 
-	if (call->finishing || call->conn == NULL)
+	if (finished(call) || call->conn == NULL)
 		return 0;
 	if (!call->faulted || call->fault.kind != FAULT_CUT)
 		return on_body_bytes(call, x, p, n);
@@ -872,7 +902,7 @@ on_body_bytes(struct call *call, struct xfer *x, const char *p, size_t n)
 {
 	/* Backpressure, before anything is taken: curl hands the same
 	 * bytes again on resume. */
-	if (call->committed && conn_pending(call->conn) >= CONN_HIGH_WATER)
+	if (committed(call) && conn_pending(call->conn) >= CONN_HIGH_WATER)
 		return XFER_PAUSE;
 	if (call->r.route == NULL)
 		return on_body_passthrough(call, p, n);
@@ -971,7 +1001,7 @@ static void midstream_failed(struct call *call, const struct outcome *o);
 static void
 attempt_failed(struct call *call, const struct outcome *o)
 {
-	if (call->committed)
+	if (committed(call))
 		midstream_failed(call, o);
 	else
 		attempt_ended(call, o);
@@ -985,7 +1015,7 @@ on_done(struct xfer *x, enum xfer_end e)
 
 	timer_cancel(call->d->loop, &call->first_token);
 	timer_cancel(call->d->loop, &call->idle);
-	if (call->finishing)
+	if (finished(call))
 		return;		/* call_destroy frees the xfer */
 	if (e != XE_OK) {
 		o.kind = outcome_of_end(e);
@@ -996,7 +1026,7 @@ on_done(struct xfer *x, enum xfer_end e)
 	}
 	if (call->r.route == NULL) {
 		/* Passthrough: one attempt, delivered whatever it is. */
-		if (call->committed) {
+		if (committed(call)) {
 			if (e == XE_OK)
 				conn_respond_end(call->conn);
 			else
@@ -1028,7 +1058,7 @@ on_done(struct xfer *x, enum xfer_end e)
 		if (call->ans.stream) {
 			answer_end(&call->ans);
 			judge_answer(call, &o);
-		} else if (!call->committed) {
+		} else if (!committed(call)) {
 			answer_end_body(&call->ans, buf_head(&call->held),
 			    buf_pending(&call->held));
 			judge_answer(call, &o);
@@ -1041,10 +1071,10 @@ on_done(struct xfer *x, enum xfer_end e)
 	/* An answer that began has ended whole: a stream with its end
 	 * marker and no error or counted refusal in it, or a body too big
 	 * to have been held and read. */
-	if (call->committed && e == XE_OK && is_2xx(x->status) &&
+	if (committed(call) && e == XE_OK && is_2xx(x->status) &&
 	    (!call->ans.stream || (o.body != FK_TECHNICAL &&
 	    !stream_withheld(call, NULL)))) {
-		if (!call->continuing)
+		if (!continuing(call))
 			send_held(call, call->ans.fed);
 		/* A stream's miss found only at its end (bad JSON, a cut by
 		 * length) cannot be taken back: the record says so. */
@@ -1055,7 +1085,7 @@ on_done(struct xfer *x, enum xfer_end e)
 		    (uint32_t)(now_mono_ms() - call->attempt_ms));
 		account(call, &call->ans);
 		conn_respond_end(call->conn);
-		call_finish(call, call->continuing ? "continued" :
+		call_finish(call, continuing(call) ? "continued" :
 		    record_fell_back(&call->r, call->target) ? "fallback" : "served");
 		return;
 	}
@@ -1083,7 +1113,7 @@ first_token_timeout(struct timer *t)
 	struct call *call = t->arg;
 	struct outcome o = { .kind = OUT_TIMEOUT_FIRST_BYTE };
 
-	if (call->finishing || call->xfer == NULL)
+	if (finished(call) || call->xfer == NULL)
 		return;
 	attempt_failed(call, &o);
 }
@@ -1094,7 +1124,7 @@ idle_timeout(struct timer *t)
 	struct call *call = t->arg;
 	struct outcome o = { .kind = OUT_TIMEOUT_IDLE };
 
-	if (call->finishing || call->xfer == NULL)
+	if (finished(call) || call->xfer == NULL)
 		return;
 	attempt_failed(call, &o);
 }
@@ -1120,7 +1150,7 @@ fault_fired(struct timer *t)
 	char *body;
 	bool stream;
 
-	if (call->finishing || x == NULL)
+	if (finished(call) || x == NULL)
 		return;
 	if (call->fault.kind == FAULT_DELAY) {
 		if (call->fault_times_out)
@@ -1407,7 +1437,7 @@ static void
 midstream_failed(struct call *call, const struct outcome *o)
 {
 	struct rstat *rs = stats_route(call->d->stats, call->r.route->name);
-	const struct answer *got = call->continuing ? &call->prev : &call->ans;
+	const struct answer *got = continuing(call) ? &call->prev : &call->ans;
 	uint64_t now = now_mono_ms(), delay = 0, remaining;
 	enum ladder_action a = LADDER_FAIL;
 	enum fail_kind fk = outcome_classify(o, &call->r.route->policy);
@@ -1431,7 +1461,7 @@ midstream_failed(struct call *call, const struct outcome *o)
 	/* Continue only with a text prefix: never once a tool call went
 	 * out, and never twice over content a continuation already sent. */
 	if (call->r.route->policy.midstream == MIDSTREAM_CONTINUE &&
-	    !got->tool_call && !(call->continuing && call->ans.content) &&
+	    !got->tool_call && !(continuing(call) && call->ans.content) &&
 	    got->content)
 		a = ladder_next(&call->ladder, o, remaining, arc4random(),
 		    &delay);
@@ -1447,12 +1477,12 @@ midstream_failed(struct call *call, const struct outcome *o)
 		call_finish(call, "broken");
 		return;
 	}
-	if (a == LADDER_TRY && !call->continuing) {
+	if (a == LADDER_TRY && !continuing(call)) {
 		/* What the caller has is the base the rest must fit. */
 		call->prev = call->ans;
 		memset(&call->ans, 0, sizeof(call->ans));
 		call->ans_live = false;
-		call->continuing = true;
+		call->state = CS_CONTINUING;
 		memset(&call->cs, 0, sizeof(call->cs));
 		call->cont_json = continuation_request(call, false, NULL);
 		call->cont_trimmed = continuation_request(call, true,
@@ -1829,7 +1859,7 @@ attempt_start(struct call *call)
 	struct xfer *x;
 	size_t len = 0;
 
-	if (call->finishing || call->conn == NULL)
+	if (finished(call) || call->conn == NULL)
 		return;
 	call->target = t;
 	call->xlating = t->provider->dialect != call->dialect;
@@ -1875,7 +1905,7 @@ attempt_start(struct call *call)
 		log_warnx("route %s: cannot set up an attempt", call->r.route->name);
 		/* Once the caller has part of an answer, it must end as a
 		 * stream ends, never with a second response head. */
-		if (call->committed)
+		if (committed(call))
 			attempt_failed(call, &broken);
 		else
 			respond_safe_failure(call);
@@ -2134,7 +2164,7 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	}
 	if (call->r.route == NULL) {
 		passthrough_start(call);
-		return call->finishing ? NULL : call;
+		return finished(call) ? NULL : call;
 	}
 	stats_route(d->stats, call->r.route->name)->calls++;
 	call->deadline_ms = call->r.start_ms + call->r.route->policy.deadline_ms;
@@ -2144,5 +2174,5 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 		return NULL;
 	}
 	attempt_start(call);
-	return call->finishing ? NULL : call;
+	return finished(call) ? NULL : call;
 }
