@@ -84,7 +84,7 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
 UNIT_TESTS := util config ladder route preamble breaker answer budget \
 	caller latency sse dialect dialect_stream inject metrics netwatch \
-	config_lint ca
+	config_lint ca call
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
@@ -204,6 +204,15 @@ $(B)/llmfb-hotpath: $(B)/obj/bench/hotpath.o $(COMMON_OBJ)
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lssl -lcrypto -lpthread
 
 $(B)/tests/check_%: $(B)/obj/tests/unit/check_%.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(DAEMON_LIBS) $(CHECK_LIBS)
+
+# call.c with its upstream faked: no network, scripted answers.
+$(B)/obj/tests/unit/%.o: ALL_CFLAGS += -Itests/unit
+$(B)/tests/check_call: $(B)/obj/tests/unit/check_call.o \
+	$(B)/obj/tests/unit/fake_upstream.o \
+	$(filter-out %/daemon/upstream.o,$(DAEMON_LIB_OBJ)) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(DAEMON_LIBS) $(CHECK_LIBS)

@@ -1,0 +1,349 @@
+/* call.c driven through its ladder with a fake upstream (fake_upstream.c):
+ * the real data socket server and call on the daemon's own loop, a
+ * client on a Unix socket, and scripted provider answers instead of a
+ * network.  Each test says what the caller gets and what each rung was
+ * sent. */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "budget.h"
+#include "config.h"
+#include "daemon.h"
+#include "fake_upstream.h"
+#include "log.h"
+#include "loop.h"
+#include "server.h"
+#include "stats.h"
+#include "upstream.h"
+
+#define TURNS_MAX	2000
+
+static struct daemon	 d;
+static char		 dir[64];
+static char		 sock[96];
+
+static const char *const yaml_tail =
+    "intercept: [api.openai.com, api.anthropic.com]\n"
+    "breaker: { failures: 0, ratio: 0% }\n"
+    "providers:\n"
+    "  p1: { dialect: openai, base_url: \"http://p1.test/v1\" }\n"
+    "  p2: { dialect: openai, base_url: \"http://p2.test/v1\" }\n"
+    "  c1: { dialect: anthropic, base_url: \"http://c1.test/v1\" }\n"
+    "targets:\n"
+    "  p1: { provider: p1 }\n"
+    "  p2: { provider: p2, model: backup-model }\n"
+    "  c1: { provider: c1, model: claude-x }\n"
+    "routes:\n"
+    "  - name: two\n"
+    "    match: { model: case-two }\n"
+    "    ladder: [p1, p2]\n"
+    "    attempts: { technical: 1 }\n"
+    "  - name: xlate\n"
+    "    match: { model: case-xlate }\n"
+    "    ladder: [p1, c1]\n"
+    "    attempts: { technical: 1 }\n"
+    "  - name: back\n"
+    "    match: { model: case-back }\n"
+    "    ladder: [c1, p2]\n"
+    "    attempts: { technical: 1 }\n"
+    "defaults:\n"
+    "  retry_on: [429, 5xx, connect, timeout]\n"
+    "  backoff: { base: 1ms, max: 1ms }\n";
+
+static void
+setup(void)
+{
+	char yaml[4096], err[CONFIG_ERR_MAX];
+
+	log_init("check_call", LOG_LVL_ERR, false);
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(dir, sizeof(dir), "/tmp/llmfb-check-call-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/data.sock", dir);
+	snprintf(yaml, sizeof(yaml), "listen: %s\ncontrol: %s/control.sock\n"
+	    "state_dir: %s\n%s", sock, dir, dir, yaml_tail);
+	memset(&d, 0, sizeof(d));
+	d.cfg = config_load_string("check_call.yaml", yaml, err, sizeof(err));
+	if (d.cfg == NULL)
+		ck_abort_msg("config: %s", err);
+	ck_assert_ptr_nonnull(d.loop = loop_new());
+	d.stats = stats_new();
+	d.budgets = budgets_new();
+	d.up = upstream_new(d.loop);
+	d.server = server_new(&d, &daemon_server_ops, sock, 0600, -1);
+	ck_assert_ptr_nonnull(d.server);
+}
+
+static void
+teardown(void)
+{
+	int i;
+
+	/* Let deferred frees run. */
+	for (i = 0; i < 10; i++)
+		loop_run_once(d.loop, 0);
+	server_free(d.server);
+	upstream_free(d.up);
+	fake_reset();
+	rmdir(dir);
+}
+
+struct reply {
+	int	 status;
+	char	 raw[65536];
+	size_t	 len;
+	char	*body;		/* into raw */
+};
+
+/* Whether raw holds a whole response: by Content-Length, or a chunked
+ * body's last chunk. */
+static bool
+whole(struct reply *r)
+{
+	char *end = strstr(r->raw, "\r\n\r\n");
+	const char *cl;
+
+	if (end == NULL)
+		return false;
+	r->body = end + 4;
+	if ((cl = strcasestr(r->raw, "\r\ncontent-length:")) != NULL &&
+	    cl < end)
+		return (size_t)(r->raw + r->len - r->body) >=
+		    strtoul(cl + 17, NULL, 10);
+	return strstr(r->body, "\r\n0\r\n\r\n") != NULL ||
+	    strncmp(r->body, "0\r\n\r\n", 5) == 0;
+}
+
+/* Send one request, run the loop until its whole answer is back. */
+static void
+exchange(const char *path, const char *host, const char *body,
+    struct reply *r)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char req[8192];
+	int fd, i, n;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	ck_assert_int_ge(fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0),
+	    0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	n = snprintf(req, sizeof(req), "POST %s HTTP/1.1\r\nHost: %s\r\n"
+	    "X-Llmfb-Origin: https://%s:443\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+	    path, host, host, strlen(body), body);
+	ck_assert_int_eq(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+	for (i = 0; i < TURNS_MAX && !whole(r); i++) {
+		ssize_t got;
+
+		loop_run_once(d.loop, 5);
+		while ((got = recv(fd, r->raw + r->len,
+		    sizeof(r->raw) - 1 - r->len, 0)) > 0) {
+			r->len += (size_t)got;
+			r->raw[r->len] = '\0';
+		}
+	}
+	close(fd);
+	ck_assert_msg(whole(r), "no whole answer: %s", r->raw);
+	r->status = atoi(r->raw + 9);
+}
+
+static bool
+has_header(const struct reply *r, const char *line)
+{
+	return strcasestr(r->raw, line) != NULL &&
+	    strcasestr(r->raw, line) < r->body;
+}
+
+#define OPENAI_OK(text) "{\"id\":\"c1\",\"object\":\"chat.completion\"," \
+	"\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0," \
+	"\"message\":{\"role\":\"assistant\",\"content\":\"" text "\"}," \
+	"\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3," \
+	"\"completion_tokens\":2,\"total_tokens\":5}}"
+#define OPENAI_503 "{\"error\":{\"message\":\"overloaded\"," \
+	"\"type\":\"server_error\",\"param\":null,\"code\":null}}"
+#define ANTHROPIC_OK(text) "{\"id\":\"msg_1\",\"type\":\"message\"," \
+	"\"role\":\"assistant\",\"model\":\"claude-x\",\"content\":" \
+	"[{\"type\":\"text\",\"text\":\"" text "\"}],\"stop_reason\":" \
+	"\"end_turn\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":3," \
+	"\"output_tokens\":2}}"
+#define CHAT(model) "{\"model\":\"" model "\",\"messages\":[{\"role\":" \
+	"\"user\",\"content\":\"hi\"}]}"
+
+/* A 503 on the first rung: the second answers, with its own model. */
+START_TEST(test_503_then_backup)
+{
+	static const struct fake_answer a[] = {
+		{ 503, NULL, OPENAI_503, XE_OK },
+		{ 200, NULL, OPENAI_OK("from backup"), XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 2);
+	exchange("/v1/chat/completions", "api.openai.com", CHAT("case-two"),
+	    &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "from backup"));
+	ck_assert(has_header(&r, "x-llmfb-target: p2\r\n"));
+	ck_assert(has_header(&r, "x-llmfb-attempts: 2\r\n"));
+	ck_assert(has_header(&r, "x-llmfb-fallback: 1\r\n"));
+	ck_assert_uint_eq(fake_nsent, 2);
+	ck_assert_str_eq(fake_sent[0].url, "http://p1.test/v1/chat/completions");
+	ck_assert_str_eq(fake_sent[1].url, "http://p2.test/v1/chat/completions");
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body,
+	    "\"model\":\"backup-model\""));
+}
+END_TEST
+
+/* Every rung fails: the safe failure, in the caller's shape, and each
+ * rung was tried once. */
+START_TEST(test_all_fail)
+{
+	static const struct fake_answer a[] = {
+		{ 503, NULL, OPENAI_503, XE_OK },
+		{ 0, NULL, NULL, XE_TIMEOUT_TOTAL },
+	};
+	struct reply r;
+
+	fake_script(a, 2);
+	exchange("/v1/chat/completions", "api.openai.com", CHAT("case-two"),
+	    &r);
+	ck_assert_int_ge(r.status, 500);
+	ck_assert(has_header(&r, "x-llmfb-safe-failure: 1\r\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"error\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "llmfb_unavailable"));
+	ck_assert_uint_eq(fake_nsent, 2);
+}
+END_TEST
+
+/* An OpenAI caller's first rung cannot be reached; an Anthropic target
+ * answers, and the caller reads a chat completion. */
+START_TEST(test_translated_to_anthropic)
+{
+	static const struct fake_answer a[] = {
+		{ 0, NULL, NULL, XE_CONNECT },
+		{ 200, NULL, ANTHROPIC_OK("from claude"), XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 2);
+	exchange("/v1/chat/completions", "api.openai.com", CHAT("case-xlate"),
+	    &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"object\":\"chat.completion\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "from claude"));
+	ck_assert(has_header(&r, "x-llmfb-translated: anthropic\r\n"));
+	ck_assert_uint_eq(fake_nsent, 2);
+	ck_assert_str_eq(fake_sent[1].url, "http://c1.test/v1/messages");
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].headers,
+	    "anthropic-version: 2023-06-01\r\n"));
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body, "\"max_tokens\""));
+}
+END_TEST
+
+/* The other way: an Anthropic caller served by an OpenAI target after a
+ * 529, reading an Anthropic message. */
+START_TEST(test_translated_to_openai)
+{
+	static const struct fake_answer a[] = {
+		{ 529, NULL, "{\"type\":\"error\",\"error\":{\"type\":"
+		    "\"overloaded_error\",\"message\":\"busy\"}}", XE_OK },
+		{ 200, NULL, OPENAI_OK("from gpt"), XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 2);
+	exchange("/v1/messages", "api.anthropic.com", "{\"model\":\"case-back\","
+	    "\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":"
+	    "\"hi\"}]}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"type\":\"message\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "from gpt"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"stop_reason\":\"end_turn\""));
+	ck_assert_str_eq(fake_sent[0].url, "http://c1.test/v1/messages");
+	ck_assert_str_eq(fake_sent[1].url, "http://p2.test/v1/chat/completions");
+	ck_assert_ptr_null(strstr(fake_sent[1].headers, "anthropic-"));
+}
+END_TEST
+
+/* A stream is held until its first content, then delivered as it is. */
+START_TEST(test_stream_delivered)
+{
+	static const struct fake_answer a[] = {
+		{ 200, "text/event-stream",
+		    "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\","
+		    "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+		    "\"delta\":{\"role\":\"assistant\",\"content\":\"streamed\"},"
+		    "\"finish_reason\":null}]}\n\n"
+		    "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\","
+		    "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+		    "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+		    "data: [DONE]\n\n", XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 1);
+	exchange("/v1/chat/completions", "api.openai.com", "{\"model\":"
+	    "\"case-two\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"hi\"}]}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "streamed"));
+	ck_assert_ptr_nonnull(strstr(r.body, "data: [DONE]"));
+	ck_assert(has_header(&r, "x-llmfb-target: p1\r\n"));
+	ck_assert_uint_eq(fake_nsent, 1);
+}
+END_TEST
+
+/* A 200 that is no answer of its API is a failure: the next rung. */
+START_TEST(test_malformed_moves_on)
+{
+	static const struct fake_answer a[] = {
+		{ 200, NULL, "{\"nonsense\":true}", XE_OK },
+		{ 200, NULL, OPENAI_OK("sound"), XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 2);
+	exchange("/v1/chat/completions", "api.openai.com", CHAT("case-two"),
+	    &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "sound"));
+	ck_assert(has_header(&r, "x-llmfb-target: p2\r\n"));
+}
+END_TEST
+
+static Suite *
+call_suite(void)
+{
+	Suite *s = suite_create("call");
+	TCase *tc = tcase_create("ladder");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_503_then_backup);
+	tcase_add_test(tc, test_all_fail);
+	tcase_add_test(tc, test_translated_to_anthropic);
+	tcase_add_test(tc, test_translated_to_openai);
+	tcase_add_test(tc, test_stream_delivered);
+	tcase_add_test(tc, test_malformed_moves_on);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(call_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
