@@ -70,7 +70,7 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/metrics.c daemon/netwatch.c daemon/netview.c daemon/systemd.c \
 	daemon/relay.c daemon/ca.c daemon/tlshello.c daemon/tlsterm.c \
 	daemon/kredir.c daemon/record.c daemon/api.c daemon/api_openai_chat.c \
-	daemon/api_anthropic_messages.c \
+	daemon/api_anthropic_messages.c daemon/api_openai_embeddings.c \
 	$(EBPF_SRC)
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c shim/elf.c shim/dl.c
 CTL_SRC := ctl/llmfbctl.c ctl/top.c ctl/ca.c common/ctl_client.c
@@ -163,7 +163,8 @@ $(B)/llmfbd: $(B)/obj/daemon/main.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
 # llmfbctl check reads a config as llmfbd does: the same parser, and the
 # same API tables (which read answers, hence answer.o and sse.o).
 API_OBJ := $(B)/obj/daemon/api.o $(B)/obj/daemon/api_openai_chat.o \
-	$(B)/obj/daemon/api_anthropic_messages.o $(B)/obj/daemon/answer.o \
+	$(B)/obj/daemon/api_anthropic_messages.o \
+	$(B)/obj/daemon/api_openai_embeddings.o $(B)/obj/daemon/answer.o \
 	$(B)/obj/daemon/sse.o
 $(B)/llmfbctl: $(CTL_OBJ) $(B)/obj/daemon/config.o $(B)/obj/daemon/ynode.o \
 	$(B)/obj/daemon/ca.o $(API_OBJ) $(COMMON_OBJ)

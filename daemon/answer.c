@@ -259,9 +259,10 @@ answer_verdict(const struct answer *a, const struct answer_want *w)
 		return AV_REFUSAL;
 	if (a->tool_args_bad)
 		return AV_TOOL_ARGS;
-	if (w != NULL && w->forbid_length && strcmp(a->finish, cut) == 0)
+	if (w != NULL && w->forbid_length && cut != NULL &&
+	    strcmp(a->finish, cut) == 0)
 		return AV_LENGTH;
-	if (a->text.len == 0 && !a->tool_call)
+	if (a->api->no_text ? !a->content : a->text.len == 0 && !a->tool_call)
 		return AV_EMPTY;
 	/* A tool call without text is not asked to be JSON text; text cut
 	 * at our own cap cannot be judged. */
@@ -418,6 +419,8 @@ answer_continue_event(const struct answer *prev, struct cont_state *cs,
 	size_t len0 = out->len;
 	enum answer_cont r;
 
+	if (prev->api->continue_event == NULL)
+		return AC_FORWARD;	/* an API without streams */
 	r = prev->api->continue_event(prev, cs, event, data, out);
 	if (r == AC_ERROR && out->data != NULL) {
 		out->len = len0;	/* out as it was */

@@ -8,6 +8,7 @@
 const struct api *const apis[] = {
 	&api_openai_chat,
 	&api_anthropic_messages,
+	&api_openai_embeddings,
 	NULL
 };
 
@@ -28,9 +29,16 @@ api_named(const char *name)
 	size_t i;
 
 	for (i = 0; apis[i] != NULL; i++)
-		if (strcmp(apis[i]->name, name) == 0)
+		if (apis[i]->provider == apis[i]->dialect &&
+		    strcmp(apis[i]->name, name) == 0)
 			return apis[i];
 	return NULL;
+}
+
+enum dialect
+api_for_target(const struct api *caller, enum dialect provider)
+{
+	return caller->provider == provider ? caller->dialect : provider;
 }
 
 void
@@ -39,9 +47,18 @@ api_names(char *out, size_t size)
 	size_t i, n = 0;
 
 	out[0] = '\0';
-	for (i = 0; apis[i] != NULL && n < size; i++)
-		n += (size_t)snprintf(out + n, size - n, "%s%s", i == 0 ? "" :
-		    apis[i + 1] == NULL ? " or " : ", ", apis[i]->name);
+	const char *last = NULL;
+
+	/* The names a provider takes, the last after "or". */
+	for (i = 0; apis[i] != NULL; i++)
+		if (apis[i]->provider == apis[i]->dialect)
+			last = apis[i]->name;
+	for (i = 0; apis[i] != NULL && n < size; i++) {
+		if (apis[i]->provider != apis[i]->dialect)
+			continue;
+		n += (size_t)snprintf(out + n, size - n, "%s%s", n == 0 ? "" :
+		    apis[i]->name == last ? " or " : ", ", apis[i]->name);
+	}
 }
 
 static bool

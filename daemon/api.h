@@ -19,8 +19,8 @@
 
 /* An API's id, an index into tables sized DIALECTS.  Nothing may depend
  * on the order: walk apis[] instead. */
-enum dialect { DIALECT_OPENAI, DIALECT_ANTHROPIC };
-#define DIALECTS	2
+enum dialect { DIALECT_OPENAI, DIALECT_ANTHROPIC, DIALECT_OPENAI_EMBEDDINGS };
+#define DIALECTS	3
 
 /* What an upstream error body says. */
 enum provider_error {
@@ -47,6 +47,10 @@ struct cont_state;
 struct api {
 	enum dialect	 dialect;
 	const char	*name;		/* config's "dialect:", logs, records */
+	enum dialect	 provider;	/* the providers (config's dialect)
+					 * that speak it: itself for an API
+					 * a provider is named by, OpenAI's
+					 * chat for its embeddings */
 
 	/* Requests. */
 	const char	*match;		/* a caller's POST path ending so is a
@@ -70,7 +74,13 @@ struct api {
 	void		(*read_event)(struct answer *a, const char *event,
 			    const char *data, size_t len);
 	void		(*read_body)(struct answer *a, json_t *body);
-	bool		 calls_end_with_answer;	/* tool calls' arguments are
+	bool		 calls_end_with_answer;
+	bool		 no_text;	/* its answers are not text: what
+					 * they hold is their content */
+	bool		 dimensions;	/* its answers are vectors: a target
+					 * of other dimensions (config) than
+					 * the request's, or the first
+					 * rung's, does not qualify */	/* tool calls' arguments are
 					 * whole only at the end */
 	const char	*finish_name[FINISHES];	/* how it says each */
 	/* Its names for the ends, read into the common form: the first
@@ -109,12 +119,13 @@ struct api {
 
 extern const struct api api_openai_chat;
 extern const struct api api_anthropic_messages;
+extern const struct api api_openai_embeddings;
 
 /* Every API, NULL-ended. */
 extern const struct api *const apis[];
 
 const struct api *api_of(enum dialect d);
-/* By config name; NULL: none. */
+/* By config name, of the APIs a provider is named by; NULL: none. */
 const struct api *api_named(const char *name);
 /* Every API's name, as "a, b or c", for messages. */
 void api_names(char *out, size_t size);
@@ -124,5 +135,9 @@ const struct api *api_of_request(const char *method, const char *path);
 bool api_header(const char *name);
 /* The common form of name in api a, and back. */
 enum finish api_finish_read(const struct api *a, const char *name);
+/* The API an attempt speaks to a provider of dialect provider for a
+ * caller of api: the caller's own where that provider speaks it, else
+ * the provider's (translated to, where dialect.c can). */
+enum dialect api_for_target(const struct api *caller, enum dialect provider);
 
 #endif

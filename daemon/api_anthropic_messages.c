@@ -409,6 +409,7 @@ static const struct finish_name anthropic_finish_read[] = {
 const struct api api_anthropic_messages = {
 	.dialect = DIALECT_ANTHROPIC,
 	.name = "anthropic",
+	.provider = DIALECT_ANTHROPIC,
 	.match = "/v1/messages",
 	.path = "/messages",
 	.auth = "x-api-key",

@@ -6,6 +6,7 @@
 
 #include "answer.h"
 #include "api.h"
+#include "api_openai.h"
 #include "buf.h"
 #include "jsonget.h"
 #include "sse.h"
@@ -218,7 +219,7 @@ openai_continue_event(const struct answer *prev, struct cont_state *cs,
 
 /* ---- errors ---------------------------------------------------------- */
 
-static void
+void
 openai_error_type(int status, const char **type, const char **code)
 {
 	*code = NULL;
@@ -247,7 +248,7 @@ openai_error_type(int status, const char **type, const char **code)
 }
 
 /* {"error": {message, type, param, code}} (code may be NULL). */
-static json_t *
+json_t *
 openai_error_body(const char *type, const char *code, const char *message)
 {
 	return json_pack("{s:{s:s, s:s, s:n, s:s?}}", "error", "message",
@@ -255,13 +256,13 @@ openai_error_body(const char *type, const char *code, const char *message)
 }
 
 /* Anthropic's 529 "overloaded" is a status no OpenAI SDK knows. */
-static int
+int
 openai_error_status(int status)
 {
 	return status == 529 ? 503 : status;
 }
 
-static enum provider_error
+enum provider_error
 openai_error_kind(int status, const json_t *err)
 {
 	const char *code = get_str(err, "code"), *msg;
@@ -350,6 +351,7 @@ static const struct finish_name openai_finish_read[] = {
 const struct api api_openai_chat = {
 	.dialect = DIALECT_OPENAI,
 	.name = "openai",
+	.provider = DIALECT_OPENAI,
 	.match = "/chat/completions",
 	.path = "/chat/completions",
 	.auth = "bearer",

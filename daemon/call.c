@@ -94,6 +94,8 @@ struct call {
 	struct buf		 xout;		/* a stream's bytes, translated */
 	uint64_t		 est_in;	/* the request's tokens, roughly */
 	uint64_t		 max_out;	/* its max_tokens; 0: not set */
+	uint32_t		 dims;		/* vectors' dimensions asked
+						 * (api->dimensions); 0: any */
 	uint64_t		 attempt_ms;	/* when the attempt began */
 	uint32_t		 ttft_ms;	/* its first token; NO_TIME */
 	struct net_call		 net;		/* its socket, at its head */
@@ -131,6 +133,14 @@ static bool
 finished(const struct call *call)
 {
 	return call->state == CS_FINISHED;
+}
+
+/* The API an attempt at t speaks: the caller's, where t's provider
+ * speaks it; else t's provider's own, translated to. */
+static enum dialect
+target_dialect(const struct call *call, const struct target *t)
+{
+	return api_for_target(api_of(call->dialect), t->provider->dialect);
 }
 
 static void attempt_start(struct call *call);
@@ -553,6 +563,7 @@ count_served(struct call *call)
 	if (call->r.route == NULL || call->target == NULL)
 		return;
 	call->r.served = call->target;
+	call->r.translated = call->xlating;
 	ts = tstat_of(call, call->target);
 	rs = stats_route(call->d->stats, call->r.route->name);
 	ts->served++;
@@ -979,7 +990,7 @@ judge_answer(struct call *call, struct outcome *o)
 static void
 judge_error(struct call *call, struct outcome *o)
 {
-	switch (provider_error_kind(call->target->provider->dialect,
+	switch (provider_error_kind(target_dialect(call, call->target),
 	    o->status, call->held.data, call->held.len)) {
 	case PE_CONTEXT:
 		o->body = FK_CONTEXT;
@@ -1079,6 +1090,7 @@ on_done(struct xfer *x, enum xfer_end e)
 		/* A stream's miss found only at its end (bad JSON, a cut by
 		 * length) cannot be taken back: the record says so. */
 		call->r.served = call->target;
+		call->r.translated = call->xlating;
 		attempt_record(call, o.body, o.why, o.status);
 		target_result(call, true);
 		note_times(call, call->ttft_ms,
@@ -1162,7 +1174,7 @@ fault_fired(struct timer *t)
 	}
 	model = target_model(tg, call->r.model);
 	stream = json_is_true(json_object_get(call->json, "stream"));
-	body = fault_answer(&call->fault, tg->provider->dialect, stream,
+	body = fault_answer(&call->fault, target_dialect(call, tg), stream,
 	    model ? model : call->r.model, &ctype);
 	x->status = call->fault.kind == FAULT_STATUS ? call->fault.arg : 200;
 	buf_printf(&x->headers, "Content-Type: %s\r\n", ctype);
@@ -1219,7 +1231,7 @@ translate_error(struct call *call, int *status)
 	int r = -1;
 
 	j = dialect_error(*status, call->held.data, call->held.len,
-	    call->target->provider->dialect, call->dialect, status);
+	    target_dialect(call, call->target), call->dialect, status);
 	if (j != NULL && (s = json_dumps(j, JSON_COMPACT)) != NULL) {
 		buf_reset(&call->held);
 		r = buf_addstr(&call->held, s);
@@ -1622,17 +1634,21 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 	struct tstat *ts = tstat_of(call, t);
 	uint64_t now = now_mono_ms();
 	char why[DIALECT_WHY_MAX + 16];
+	enum dialect to = target_dialect(call, t);
 	size_t k;
 
-	if (t->provider->dialect != call->dialect) {
-		if (!translatable(call, t->provider->dialect)) {
+	if (to != call->dialect) {
+		if (!translatable(call, to)) {
 			snprintf(why, sizeof(why), "dialect:%s",
-			    call->x[t->provider->dialect].why);
+			    call->x[to].why);
 			return skip(call, t, FK_DIALECT, why);
 		}
 		if (target_model(t, call->r.model) == NULL)
 			return skip(call, t, FK_DIALECT, "dialect:model");
 	}
+	if (call->dims > 0 && t->dimensions > 0 &&
+	    t->dimensions != call->dims)
+		return skip(call, t, FK_DIALECT, "dimensions");
 	for (k = 0; k < r->nrequire_tags; k++)
 		if (!target_has_tag(t, r->require_tags[k]))
 			return skip(call, t, FK_REGION, "tags");
@@ -1669,7 +1685,8 @@ static const char *
 attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 {
 	const char *model = target_model(t, call->r.model);
-	bool trim = api_of(t->provider->dialect)->prefix_no_trailing_blank;
+	enum dialect to = target_dialect(call, t);
+	bool trim = api_of(to)->prefix_no_trailing_blank;
 	json_t *cont = trim ? call->cont_trimmed : call->cont_json;
 	char why[DIALECT_WHY_MAX];
 	json_t *copy;
@@ -1685,7 +1702,7 @@ attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 	}
 	if (call->xlating)
 		copy = cont == NULL ? json_copy(call->xl->json) :
-		    dialect_request(cont, &call->x[t->provider->dialect].info,
+		    dialect_request(cont, &call->x[to].info,
 		    why);
 	else
 		copy = json_copy(cont != NULL ? cont : call->json);
@@ -1812,7 +1829,8 @@ query_has(const char *q, const char *name)
  * api_version, and the caller's.  A caller's own api-version (to its
  * own provider) wins over llmfb's: never two. */
 static void
-target_url(struct buf *url, const struct target *t, const char *query)
+target_url(struct buf *url, const struct target *t, enum dialect to,
+    const char *query)
 {
 	const struct provider *p = t->provider;
 	const char *bq = strchr(p->base_url, '?'), *q, *e;
@@ -1828,7 +1846,7 @@ target_url(struct buf *url, const struct target *t, const char *query)
 		buf_printf(url, "%s/deployments/%s", plen >= 7 &&
 		    strncmp(p->base_url + plen - 7, "/openai", 7) == 0 ? "" :
 		    "/openai", t->deployment);
-	buf_addstr(url, api_of(p->dialect)->path);
+	buf_addstr(url, api_of(to)->path);
 	/* The base URL's query, parameter by parameter. */
 	for (q = bq != NULL ? bq + 1 : ""; *q != '\0';
 	    q = *e == '&' ? e + 1 : e) {
@@ -1862,8 +1880,8 @@ attempt_start(struct call *call)
 	if (finished(call) || call->conn == NULL)
 		return;
 	call->target = t;
-	call->xlating = t->provider->dialect != call->dialect;
-	call->xl = &call->x[t->provider->dialect];
+	call->xl = &call->x[target_dialect(call, t)];
+	call->xlating = call->xl != &call->x[call->dialect];
 	if (call->xs_live) {
 		dialect_stream_free(&call->xs);
 		call->xs_live = false;
@@ -1880,7 +1898,7 @@ attempt_start(struct call *call)
 	/* The caller's query (where some APIs take a key) is for its own
 	 * provider only. */
 	query = own_provider(call, t->provider) ? call->req->query : NULL;
-	target_url(&url, t, query);
+	target_url(&url, t, target_dialect(call, t), query);
 	buf_init(&h, call->cfg->max_header_size + 64 * 1024);
 	x = xfer_new(call->d->up, &call_xfer_ops, call);
 	body = attempt_body(call, t, &len);
@@ -2069,6 +2087,13 @@ read_request(struct call *call)
 	    (strcmp(type, "json_object") == 0 ||
 	    strcmp(type, "json_schema") == 0);
 	call->want.forbid_length = call->r.route->policy.q_length;
+	/* Vectors of the dimensions asked, else of the first rung's. */
+	if (api_of(call->dialect)->dimensions) {
+		call->dims = (uint32_t)json_u64(json_object_get(call->json,
+		    "dimensions"));
+		if (call->dims == 0)
+			call->dims = call->r.route->ladder[0]->dimensions;
+	}
 }
 
 /* From the shim handing the request over (its stamp: a preamble line

@@ -1085,7 +1085,8 @@ target_same(const struct target *a, const struct target *b)
 	    a->price.input != b->price.input ||
 	    a->price.output != b->price.output ||
 	    a->context != b->context ||
-	    a->max_concurrency != b->max_concurrency)
+	    a->max_concurrency != b->max_concurrency ||
+	    a->dimensions != b->dimensions)
 		return false;
 	for (i = 0; i < a->nmodels; i++)
 		if (!str_same(a->models[i].requested, b->models[i].requested) ||
@@ -1200,7 +1201,7 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 {
 	static const char *const keys[] = { "provider", "model", "breaker",
 		"price", "context", "tags", "max_concurrency", "deployment",
-		NULL };
+		"dimensions", NULL };
 	static const char *const price_keys[] = { "input", "output", NULL };
 	const struct ynode *v, *s;
 	char *prov = NULL;
@@ -1267,6 +1268,16 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 			return cerr(x, v, "max_concurrency must be a whole "
 			    "number from 1 to 1000000");
 		t->max_concurrency = (uint32_t)u;
+	}
+	/* The length of its embedding vectors: an embeddings call goes only
+	 * to targets of its first rung's (or its request's) dimensions. */
+	if ((v = ynode_get(n, "dimensions")) != NULL) {
+		if (want(x, v, YNODE_SCALAR, "dimensions") < 0)
+			return -1;
+		if (parse_u64(v->str, 1, 65536, &u) < 0)
+			return cerr(x, v, "dimensions must be a whole number "
+			    "from 1 to 65536");
+		t->dimensions = (uint32_t)u;
 	}
 	return 0;
 }

@@ -60,6 +60,7 @@ struct target {
 	char		**tags;		/* region, compliance, ... */
 	size_t		  ntags;
 	uint32_t	 max_concurrency; /* 0: no limit */
+	uint32_t	 dimensions;	/* of its embeddings; 0: not said */
 };
 
 /* Why an attempt failed, or a target did not qualify, finer than the

@@ -321,10 +321,13 @@ f_off(struct xlat *x, const struct field *f, json_t *v)
 const char *
 dialect_finish(const char *reason, enum dialect target, enum dialect caller)
 {
+	const char *name;
+
 	if (reason == NULL || target == caller)
 		return reason;
-	return api_of(caller)->finish_name[api_finish_read(api_of(target),
+	name = api_of(caller)->finish_name[api_finish_read(api_of(target),
 	    reason)];
+	return name != NULL ? name : reason;
 }
 
 /* ---- errors: each API says its own (api.h) ---------------------------- */

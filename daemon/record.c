@@ -177,8 +177,7 @@ emit(struct record *r)
 		    r->result != NULL &&
 		    strcmp(r->result, "safe-failure") == 0));
 		json_object_set_new(rec, "translated", json_boolean(
-		    r->served != NULL &&
-		    r->served->provider->dialect != r->dialect));
+		    r->served != NULL && r->translated));
 		json_object_set_new(rec, "tokens", json_pack("{s:I, s:I, s:b}",
 		    "input", (json_int_t)r->in_tokens, "output",
 		    (json_int_t)r->out_tokens, "estimated",

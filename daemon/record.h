@@ -52,6 +52,7 @@ struct record {
 	uint64_t		 last_in, last_out; /* the last answer's */
 	double			 cost;
 	const struct target	*served;
+	bool			 translated;	/* its answer was */
 	const char		*first_from;	/* the first target left */
 	enum fail_kind		 first_fk;	/* and why */
 	const char		*result;	/* how the call ended */

@@ -24,6 +24,48 @@ counts() {
 	    "$(mock_stat lc requests) $(mock_stat llocal requests)"
 }
 
+EMB=https://api.openai.com/v1/embeddings
+
+# Embeddings on the ladder (e2e.yaml route "embeddings": emb-a 1536,
+# emb-b 768, emb-an Anthropic, emb-c 1536).
+l_embeddings() {
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$EMB" '{"model":"case-emb","input":"hello"}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" emb-c
+	expect_eq reasons "$REASONS" \
+	    "emb-a=http-503,emb-b=dimensions,emb-an=dialect:no-translation"
+	expect_eq answer "$(jq -c '[.object, (.data | length),
+	    .data[0].embedding[0], (.data[0].embedding | length)]' \
+	    <<<"$BODY")" '["list",1,2,8]'
+	expect_eq rungs "$(mock_stat la requests) $(mock_stat lb requests) $(
+	    mock_stat laa requests) $(mock_stat lc requests)" "1 0 0 1"
+	finish "embeddings: a 503 -> the next rung of the same dimensions; one of others and an Anthropic one do not qualify"
+
+	# Asked for 768: only emb-b has them.
+	mock_reset
+	call "$LK" "$EMB" '{"model":"case-emb","input":"hello","dimensions":768}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" emb-b
+	expect_eq length "$(jq '.data[0].embedding | length' <<<"$BODY")" 768
+	finish "embeddings: the dimensions a request asks choose the rungs"
+
+	# A Python program with requests, two inputs.
+	mock_reset
+	mock_script la 'status=503'
+	out=$(env "${SHIM_ENV[@]}" /usr/bin/python3 -c '
+import requests
+r = requests.post("https://api.openai.com/v1/embeddings",
+    json={"model": "case-emb", "input": ["a", "b"], "dimensions": 1536},
+    headers={"Authorization": "Bearer sk-caller"}, timeout=20)
+d = r.json()["data"]
+print(r.status_code, r.headers.get("x-llmfb-target"), len(d),
+    len(d[1]["embedding"]))' 2>&1)
+	expect_eq python "$out" "200 emb-c 2 1536"
+	finish "embeddings: python requests, two inputs, down the ladder"
+}
+
 l_technical() {
 	mock_reset
 	mock_script la 'status=529'
@@ -720,6 +762,7 @@ l_fallback_meaning() {
 }
 
 ladder_cases() {
+	l_embeddings
 	l_technical
 	l_quality
 	l_policy

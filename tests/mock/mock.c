@@ -34,6 +34,7 @@
 #include <jansson.h>
 #include <zlib.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "buf.h"
@@ -60,7 +61,7 @@
  * without a TLS close_notify: the peer sees a truncated stream. */
 enum { KEEP, CLOSE, ABORT };
 enum dialect { D_OPENAI, D_ANTHROPIC };
-enum endpoint { EP_OTHER, EP_CHAT, EP_MESSAGES };
+enum endpoint { EP_OTHER, EP_CHAT, EP_MESSAGES, EP_EMBEDDINGS };
 
 /* The provider error bodies error= can ask for. */
 enum {
@@ -744,6 +745,71 @@ openai_stream(struct req *r)
 	return stream_end(r);
 }
 
+/* OpenAI's embeddings answer, as its API reference gives it ("Create
+ * embeddings", https://developers.openai.com/api/reference): one vector
+ * per input (a string or an array of them), of the request's
+ * "dimensions" (8 when it asks none), whose first value tells the
+ * provider: its name's length. */
+/* A vector as "encoding_format": "base64" asks it (the openai SDKs ask
+ * so by default): its float32s, little-endian, in base64. */
+static json_t *
+embedding_base64(json_int_t n, float first)
+{
+	size_t len = (size_t)n * 4;
+	unsigned char *raw = xcalloc(len, 1);
+	char *b64 = xcalloc(4 * ((len + 2) / 3) + 1, 1);
+	json_t *s;
+	json_int_t i;
+
+	for (i = 0; i < n; i++) {
+		float f = i == 0 ? first : 0.125f;
+		uint32_t u;
+
+		memcpy(&u, &f, 4);
+		raw[4 * i] = u & 0xff;
+		raw[4 * i + 1] = (u >> 8) & 0xff;
+		raw[4 * i + 2] = (u >> 16) & 0xff;
+		raw[4 * i + 3] = (u >> 24) & 0xff;
+	}
+	EVP_EncodeBlock((unsigned char *)b64, raw, (int)len);
+	s = json_string(b64);
+	free(raw);
+	free(b64);
+	return s;
+}
+
+static json_t *
+embeddings(const struct req *r)
+{
+	const json_t *in = json_object_get(r->json, "input");
+	json_t *dims = json_object_get(r->json, "dimensions");
+	bool b64 = json_is_string(json_object_get(r->json,
+	    "encoding_format")) && strcmp(json_string_value(json_object_get(
+	    r->json, "encoding_format")), "base64") == 0;
+	json_int_t n = json_is_integer(dims) ? json_integer_value(dims) : 8;
+	size_t k, count = json_is_array(in) ? json_array_size(in) : 1;
+	json_t *data = json_array(), *v;
+	json_int_t i;
+
+	if (n < 1 || n > 65536)
+		n = 8;
+	for (k = 0; k < count; k++) {
+		if (b64) {
+			v = embedding_base64(n, (float)strlen(r->prov->name));
+		} else {
+			v = json_array();
+			for (i = 0; i < n; i++)
+				json_array_append_new(v, json_real(i == 0 ?
+				    (double)strlen(r->prov->name) : 0.125));
+		}
+		json_array_append_new(data, json_pack("{s:s, s:i, s:o}",
+		    "object", "embedding", "index", (int)k, "embedding", v));
+	}
+	return json_pack("{s:s, s:o, s:s, s:{s:i, s:i}}", "object", "list",
+	    "data", data, "model", r->model, "usage", "prompt_tokens", 10,
+	    "total_tokens", 10);
+}
+
 static json_t *
 openai_message(const struct req *r)
 {
@@ -1152,6 +1218,8 @@ respond(struct req *r)
 	if (r->ep == EP_CHAT)
 		return r->stream ? openai_stream(r) :
 		    send_json(r, status, openai_message(r));
+	if (r->ep == EP_EMBEDDINGS)
+		return send_json(r, status, embeddings(r));
 	return r->stream ? anthropic_stream(r) :
 	    send_json(r, status, anthropic_message(r));
 }
@@ -1432,6 +1500,8 @@ endpoint_of(const char *api, unsigned method)
 		return EP_CHAT;
 	if (has_suffix(api, "/messages"))
 		return EP_MESSAGES;
+	if (has_suffix(api, "/embeddings"))
+		return EP_EMBEDDINGS;
 	return EP_OTHER;
 }
 

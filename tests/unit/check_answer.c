@@ -803,6 +803,9 @@ START_TEST(test_want_json)
 		enum dialect d = (*api)->dialect;
 		const char *fin = (*api)->finish_name[FINISH_STOP];
 
+		if ((*api)->no_text)
+			continue;	/* embeddings: no text to be JSON */
+
 		ck_assert_int_eq(stream_verdict(d, fin, good, &json), AV_OK);
 		ck_assert_int_eq(stream_verdict(d, fin, prose, &json),
 		    AV_BAD_JSON);
@@ -1696,6 +1699,50 @@ START_TEST(test_continue_openai)
 }
 END_TEST
 
+/* Embeddings (api_openai_embeddings.c): a vector is content, floats or
+ * base64; an empty list or an empty vector is none; anything else is
+ * malformed; the usage is the prompt's. */
+START_TEST(test_embeddings_bodies)
+{
+	static const struct {
+		const char		*body;
+		enum answer_verdict	 v;
+	} c[] = {
+		{ "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
+		    "\"index\":0,\"embedding\":[0.1,0.2]}],\"model\":\"m\","
+		    "\"usage\":{\"prompt_tokens\":4,\"total_tokens\":4}}",
+		    AV_OK },
+		{ "{\"object\":\"list\",\"data\":[{\"index\":0,"
+		    "\"embedding\":\"AAAAPw==\"}]}", AV_OK },
+		{ "{\"object\":\"list\",\"data\":[]}", AV_EMPTY },
+		{ "{\"object\":\"list\",\"data\":[{\"embedding\":[]}]}",
+		    AV_EMPTY },
+		{ "{\"object\":\"list\"}", AV_MALFORMED },
+		{ "{\"data\":[{\"embedding\":7}]}", AV_MALFORMED },
+		{ "{\"error\":{\"message\":\"no\",\"type\":\"x\"}}",
+		    AV_ERROR_EVENT },
+	};
+	struct run r;
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		run_str(&r, DIALECT_OPENAI_EMBEDDINGS, false, c[i].body);
+		ck_assert_msg(verdict(&r.a) == c[i].v, "case %zu: %s", i,
+		    answer_verdict_name(verdict(&r.a)));
+		if (i == 0) {
+			ck_assert(r.a.usage);
+			ck_assert_uint_eq(r.a.in_tokens, 4);
+			ck_assert_uint_eq(r.a.out_tokens, 0);
+		}
+		run_free(&r);
+	}
+	/* It has no streams. */
+	run_str(&r, DIALECT_OPENAI_EMBEDDINGS, true, "data: {}\n\n");
+	ck_assert_int_eq(verdict(&r.a), AV_MALFORMED);
+	run_free(&r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1754,6 +1801,7 @@ main(void)
 	tcase_add_test(cont, test_continue_error);
 	tcase_add_test(cont, test_continue_openai);
 	tcase_add_test(cont, test_continue_usage);
+	tcase_add_test(bodies, test_embeddings_bodies);
 	suite_add_tcase(s, cont);
 
 	sr = srunner_create(s);

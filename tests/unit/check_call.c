@@ -40,6 +40,9 @@ static const char *const yaml_tail =
     "  p1: { provider: p1 }\n"
     "  p2: { provider: p2, model: backup-model }\n"
     "  c1: { provider: c1, model: claude-x }\n"
+    "  e1: { provider: p1, dimensions: 1536 }\n"
+    "  e2: { provider: p2, model: small-768, dimensions: 768 }\n"
+    "  e3: { provider: p2, model: big-1536, dimensions: 1536 }\n"
     "routes:\n"
     "  - name: two\n"
     "    match: { model: case-two }\n"
@@ -52,6 +55,10 @@ static const char *const yaml_tail =
     "  - name: back\n"
     "    match: { model: case-back }\n"
     "    ladder: [c1, p2]\n"
+    "    attempts: { technical: 1 }\n"
+    "  - name: emb\n"
+    "    match: { model: case-emb }\n"
+    "    ladder: [e1, e2, c1, e3]\n"
     "    attempts: { technical: 1 }\n"
     "defaults:\n"
     "  retry_on: [429, 5xx, connect, timeout]\n"
@@ -319,6 +326,73 @@ START_TEST(test_malformed_moves_on)
 }
 END_TEST
 
+#define EMBEDDINGS "{\"object\":\"list\",\"data\":[{\"object\":" \
+	"\"embedding\",\"index\":0,\"embedding\":[0.5,-0.25]}]," \
+	"\"model\":\"m\",\"usage\":{\"prompt_tokens\":2," \
+	"\"total_tokens\":2}}"
+
+/* Embeddings walk the ladder among targets that speak them with the
+ * first rung's dimensions: one of other dimensions and an Anthropic one
+ * do not qualify, and the answer goes as it came. */
+START_TEST(test_embeddings_ladder)
+{
+	static const struct fake_answer a[] = {
+		{ 503, NULL, OPENAI_503, XE_OK },
+		{ 200, NULL, EMBEDDINGS, XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 2);
+	exchange("/v1/embeddings", "api.openai.com", "{\"model\":\"case-emb\","
+	    "\"input\":\"hello\"}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "[0.5,-0.25]"));
+	ck_assert(has_header(&r, "x-llmfb-target: e3\r\n"));
+	ck_assert(has_header(&r, "dimensions"));	/* e2's reason */
+	ck_assert(has_header(&r, "dialect:no-translation"));	/* c1's */
+	ck_assert_uint_eq(fake_nsent, 2);
+	ck_assert_str_eq(fake_sent[0].url, "http://p1.test/v1/embeddings");
+	ck_assert_str_eq(fake_sent[1].url, "http://p2.test/v1/embeddings");
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body,
+	    "\"model\":\"big-1536\""));
+}
+END_TEST
+
+/* Asked for 768: only e2 qualifies. */
+START_TEST(test_embeddings_dimensions_asked)
+{
+	static const struct fake_answer a[] = {
+		{ 200, NULL, EMBEDDINGS, XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 1);
+	exchange("/v1/embeddings", "api.openai.com", "{\"model\":\"case-emb\","
+	    "\"input\":\"hello\",\"dimensions\":768}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(has_header(&r, "x-llmfb-target: e2\r\n"));
+	ck_assert_uint_eq(fake_nsent, 1);
+}
+END_TEST
+
+/* An empty list is no answer: the next rung. */
+START_TEST(test_embeddings_empty_moves_on)
+{
+	static const struct fake_answer a[] = {
+		{ 200, NULL, "{\"object\":\"list\",\"data\":[],\"model\":"
+		    "\"m\"}", XE_OK },
+		{ 200, NULL, EMBEDDINGS, XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 2);
+	exchange("/v1/embeddings", "api.openai.com", "{\"model\":\"case-emb\","
+	    "\"input\":\"hello\"}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(has_header(&r, "x-llmfb-target: e3\r\n"));
+}
+END_TEST
+
 static Suite *
 call_suite(void)
 {
@@ -332,6 +406,9 @@ call_suite(void)
 	tcase_add_test(tc, test_translated_to_openai);
 	tcase_add_test(tc, test_stream_delivered);
 	tcase_add_test(tc, test_malformed_moves_on);
+	tcase_add_test(tc, test_embeddings_ladder);
+	tcase_add_test(tc, test_embeddings_dimensions_asked);
+	tcase_add_test(tc, test_embeddings_empty_moves_on);
 	suite_add_tcase(s, tc);
 	return s;
 }

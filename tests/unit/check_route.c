@@ -189,7 +189,9 @@ START_TEST(test_endpoints)
 	    &api_anthropic_messages);
 	ck_assert_ptr_null(api_of_request("GET", "/v1/chat/completions"));
 	ck_assert_ptr_null(api_of_request("POST", "/v1/messages/batches"));
-	ck_assert_ptr_null(api_of_request("POST", "/v1/embeddings"));
+	/* Embeddings walk a ladder too, among OpenAI-compatible targets. */
+	ck_assert_ptr_eq(api_of_request("POST", "/v1/embeddings"),
+	    &api_openai_embeddings);
 }
 END_TEST
 
