@@ -71,6 +71,7 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/relay.c daemon/ca.c daemon/tlshello.c daemon/tlsterm.c \
 	daemon/kredir.c daemon/record.c daemon/api.c daemon/api_openai_chat.c \
 	daemon/api_anthropic_messages.c daemon/api_openai_embeddings.c \
+	daemon/api_openai_responses.c daemon/xlate_responses.c \
 	$(EBPF_SRC)
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c shim/elf.c shim/dl.c
 CTL_SRC := ctl/llmfbctl.c ctl/top.c ctl/ca.c common/ctl_client.c
@@ -84,7 +85,7 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
 UNIT_TESTS := util config ladder route preamble breaker answer budget \
 	caller latency sse dialect dialect_stream inject metrics netwatch \
-	config_lint ca call
+	config_lint ca call responses
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
@@ -164,7 +165,8 @@ $(B)/llmfbd: $(B)/obj/daemon/main.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
 # same API tables (which read answers, hence answer.o and sse.o).
 API_OBJ := $(B)/obj/daemon/api.o $(B)/obj/daemon/api_openai_chat.o \
 	$(B)/obj/daemon/api_anthropic_messages.o \
-	$(B)/obj/daemon/api_openai_embeddings.o $(B)/obj/daemon/answer.o \
+	$(B)/obj/daemon/api_openai_embeddings.o \
+	$(B)/obj/daemon/api_openai_responses.o $(B)/obj/daemon/answer.o \
 	$(B)/obj/daemon/sse.o
 $(B)/llmfbctl: $(CTL_OBJ) $(B)/obj/daemon/config.o $(B)/obj/daemon/ynode.o \
 	$(B)/obj/daemon/ca.o $(API_OBJ) $(COMMON_OBJ)

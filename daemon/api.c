@@ -9,6 +9,7 @@ const struct api *const apis[] = {
 	&api_openai_chat,
 	&api_anthropic_messages,
 	&api_openai_embeddings,
+	&api_openai_responses,
 	NULL
 };
 

@@ -19,8 +19,13 @@
 
 /* An API's id, an index into tables sized DIALECTS.  Nothing may depend
  * on the order: walk apis[] instead. */
-enum dialect { DIALECT_OPENAI, DIALECT_ANTHROPIC, DIALECT_OPENAI_EMBEDDINGS };
-#define DIALECTS	3
+enum dialect {
+	DIALECT_OPENAI,
+	DIALECT_ANTHROPIC,
+	DIALECT_OPENAI_EMBEDDINGS,
+	DIALECT_OPENAI_RESPONSES,
+};
+#define DIALECTS	4
 
 /* What an upstream error body says. */
 enum provider_error {
@@ -120,6 +125,7 @@ struct api {
 extern const struct api api_openai_chat;
 extern const struct api api_anthropic_messages;
 extern const struct api api_openai_embeddings;
+extern const struct api api_openai_responses;
 
 /* Every API, NULL-ended. */
 extern const struct api *const apis[];

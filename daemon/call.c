@@ -1643,7 +1643,8 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 			    call->x[to].why);
 			return skip(call, t, FK_DIALECT, why);
 		}
-		if (target_model(t, call->r.model) == NULL)
+		if (target_model(t, call->r.model) == NULL &&
+		    !dialect_same_models(call->dialect, to))
 			return skip(call, t, FK_DIALECT, "dialect:model");
 	}
 	if (call->dims > 0 && t->dimensions > 0 &&

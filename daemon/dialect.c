@@ -16,6 +16,7 @@
 #include "dialect.h"
 #include "jsonget.h"
 #include "util.h"
+#include "xlate_responses.h"
 
 /* Only bounds a buffer: a text never outgrows the body it came from. */
 #define TEXT_MAX	((size_t)1 << 30)
@@ -1330,17 +1331,34 @@ static const struct xlate {
 	const struct field	*fields;	/* the request's */
 	size_t			 nfields;
 	json_t			*(*response)(struct xlat *, int64_t created);
+	/* Or a translator of its own (xlate_*.c), whole. */
+	json_t			*(*request_fn)(const json_t *,
+				    struct dialect_info *, char *);
+	json_t			*(*response_fn)(const json_t *,
+				    const struct dialect_info *);
+	bool			 same_models;	/* one provider's APIs: the
+						 * caller's model name is the
+						 * target's */
 } xlates[DIALECTS][DIALECTS] = {
 	[DIALECT_OPENAI][DIALECT_ANTHROPIC] = { o2a_fields,
-	    ARRAY_SIZE(o2a_fields), a2o_response },
+	    ARRAY_SIZE(o2a_fields), a2o_response, NULL, NULL, false },
 	[DIALECT_ANTHROPIC][DIALECT_OPENAI] = { a2o_fields,
-	    ARRAY_SIZE(a2o_fields), o2a_response },
+	    ARRAY_SIZE(a2o_fields), o2a_response, NULL, NULL, false },
+	[DIALECT_OPENAI_RESPONSES][DIALECT_OPENAI] = { NULL, 0, NULL,
+	    responses_to_chat, chat_to_responses, true },
 };
+
+bool
+dialect_same_models(enum dialect from, enum dialect to)
+{
+	return from == to || xlates[from][to].same_models;
+}
 
 bool
 dialect_translates(enum dialect from, enum dialect to)
 {
-	return from == to || xlates[from][to].fields != NULL;
+	return from == to || xlates[from][to].fields != NULL ||
+	    xlates[from][to].request_fn != NULL;
 }
 
 /* ---- requests: either way ---------------------------------------------- */
@@ -1370,6 +1388,8 @@ dialect_request(const json_t *req, struct dialect_info *info,
 			fail(&x, "memory", NULL);
 		return x.out;
 	}
+	if (t->request_fn != NULL)
+		return t->request_fn(req, info, why);
 	if (t->fields == NULL) {
 		fail(&x, "no-translation", NULL);
 		return NULL;
@@ -1651,6 +1671,8 @@ dialect_response(const json_t *resp, const struct dialect_info *info)
 		return NULL;
 	if (info->from == info->to)
 		return json_deep_copy(resp);
+	if (xlates[info->from][info->to].response_fn != NULL)
+		return xlates[info->from][info->to].response_fn(resp, info);
 	if (xlates[info->from][info->to].response == NULL)
 		return NULL;
 	out = xlates[info->from][info->to].response(&x, info->created);

@@ -33,6 +33,9 @@ struct dialect_info {
 /* Whether a request of from can be said in to at all (then
  * dialect_request may still refuse one that asks what to cannot say). */
 bool dialect_translates(enum dialect from, enum dialect to);
+/* Whether the two name models alike (two APIs of one provider), so that
+ * a target needs no model of its own for the caller's. */
+bool dialect_same_models(enum dialect from, enum dialect to);
 
 /* req (in info->from) in info->to, a new object (req is not changed),
  * with its model as it was (the caller sets the target's); from == to

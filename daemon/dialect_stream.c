@@ -4,6 +4,7 @@
 
 #include "dialect_stream.h"
 #include "jsonget.h"
+#include "xlate_responses.h"
 
 /* An id and a model name fit in this; more is not an answer's. */
 #define HEAD_MAX	(16u << 10)
@@ -569,6 +570,12 @@ on_event(void *arg, const char *event, const char *data, size_t len,
 	/* After the end marker the caller has its whole answer. */
 	if (s->failed || s->done)
 		return;
+	if (s->info.from == DIALECT_OPENAI_RESPONSES) {
+		/* Chat chunks as a Responses caller's events. */
+		r = chat_chunk_to_responses(&s->rs, &s->info, data, len, out,
+		    &s->usage, &s->in_tokens, &s->out_tokens);
+		goto out;
+	}
 	if (s->info.to == OPENAI && len == 6 && memcmp(data, "[DONE]", 6) == 0)
 		r = o2a_done(s);
 	else if ((j = json_loadb(data, len, 0, NULL)) == NULL ||
@@ -579,6 +586,7 @@ on_event(void *arg, const char *event, const char *data, size_t len,
 	else
 		r = a2o_event(s, event, j);
 	json_decref(j);
+out:
 	if (s->scratch.cap > SCRATCH_KEEP)
 		buf_free(&s->scratch);
 	if (r < 0) {
@@ -627,4 +635,6 @@ dialect_stream_free(struct dialect_stream *s)
 	sse_free(&s->sse);
 	buf_free(&s->head);
 	buf_free(&s->scratch);
+	resp_stream_free(s->rs);
+	s->rs = NULL;
 }

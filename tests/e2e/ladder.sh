@@ -66,6 +66,55 @@ print(r.status_code, r.headers.get("x-llmfb-target"), len(d),
 	finish "embeddings: python requests, two inputs, down the ladder"
 }
 
+RESP=https://api.openai.com/v1/responses
+
+# OpenAI's Responses API from an unmodified client, served by a
+# chat-completions target after the first fails (e2e.yaml route
+# "responses": la, laa (Anthropic: no translation), lb).
+l_responses() {
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$RESP" '{"model":"case-resp","input":"hi","instructions":"be brief"}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lb
+	expect_eq reasons "$REASONS" "la=http-503,laa=dialect:no-translation"
+	expect_eq answer "$(jq -c '[.object, .status, .output[0].type,
+	    .output[0].content[0].text, (.usage.output_tokens > 0)]' \
+	    <<<"$BODY")" '["response","completed","message","Hello from lb",true]'
+	finish "responses: a Responses call served by a chat-completions target after a 503, an Anthropic rung not qualifying"
+
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$RESP" '{"model":"case-resp","input":"hi","stream":true}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lb
+	expect_eq events "$(sed -n 's/^event: //p' <<<"$BODY" | sort -u |
+	    paste -sd' ')" "response.completed response.content_part.added response.content_part.done response.created response.in_progress response.output_item.added response.output_item.done response.output_text.delta response.output_text.done"
+	expect_eq text "$(sed -n 's/^data: //p' <<<"$BODY" |
+	    jq -rj 'select(.type == "response.output_text.delta") | .delta')" \
+	    "Hello from lb"
+	expect_eq last "$(sed -n 's/^event: //p' <<<"$BODY" | tail -1)" \
+	    response.completed
+	finish "responses: streamed, as Responses' typed events from a chat-completions stream"
+
+	# A Python program with requests, a function tool in the request.
+	mock_reset
+	mock_script la 'status=503'
+	out=$(env "${SHIM_ENV[@]}" /usr/bin/python3 -c '
+import requests
+r = requests.post("https://api.openai.com/v1/responses",
+    json={"model": "case-resp", "input": [{"role": "user",
+    "content": [{"type": "input_text", "text": "hi"}]}],
+    "tools": [{"type": "function", "name": "lookup",
+    "parameters": {"type": "object", "properties": {}}}]},
+    headers={"Authorization": "Bearer sk-caller"}, timeout=20)
+j = r.json()
+print(r.status_code, r.headers.get("x-llmfb-target"), j["object"],
+    j["output"][0]["content"][0]["text"])' 2>&1)
+	expect_eq python "$out" "200 lb response Hello from lb"
+	finish "responses: python requests with a function tool, down the ladder"
+}
+
 l_technical() {
 	mock_reset
 	mock_script la 'status=529'
@@ -763,6 +812,7 @@ l_fallback_meaning() {
 
 ladder_cases() {
 	l_embeddings
+	l_responses
 	l_technical
 	l_quality
 	l_policy

@@ -6,6 +6,8 @@
 // node sdkclient.js openai|anthropic whole|stream
 // node sdkclient.js openai embeddings: client.embeddings.create for model
 //   case-emb, printing text=dims:LENGTH first:FIRST-VALUE events=1
+// node sdkclient.js openai responses|responses-stream:
+//   client.responses.create for model case-resp, whole or streamed
 "use strict";
 const [sdk, how] = process.argv.slice(2);
 const messages = [{ role: "user", content: "hi" }];
@@ -15,7 +17,19 @@ async function main() {
   if (sdk === "openai") {
     const OpenAI = require("openai");
     const c = new OpenAI({ apiKey: "sk-sdk-caller", maxRetries: 0 });
-    if (how === "embeddings") {
+    if (how === "responses") {
+      const r = await c.responses.create({ model: "case-resp",
+        input: "hi" });
+      text = r.output_text;
+      events = 1;
+    } else if (how === "responses-stream") {
+      const s = await c.responses.create({ model: "case-resp",
+        input: "hi", stream: true });
+      for await (const ev of s) {
+        events++;
+        if (ev.type === "response.output_text.delta") text += ev.delta;
+      }
+    } else if (how === "embeddings") {
       // The SDK asks for base64 and decodes it to floats itself.
       const r = await c.embeddings.create({ model: "case-emb",
         input: "hi" });

@@ -36,10 +36,12 @@ static const char *const yaml_tail =
     "  p1: { dialect: openai, base_url: \"http://p1.test/v1\" }\n"
     "  p2: { dialect: openai, base_url: \"http://p2.test/v1\" }\n"
     "  c1: { dialect: anthropic, base_url: \"http://c1.test/v1\" }\n"
+    "  r1: { dialect: openai-responses, base_url: \"http://r1.test/v1\" }\n"
     "targets:\n"
     "  p1: { provider: p1 }\n"
     "  p2: { provider: p2, model: backup-model }\n"
     "  c1: { provider: c1, model: claude-x }\n"
+    "  r1: { provider: r1 }\n"
     "  e1: { provider: p1, dimensions: 1536 }\n"
     "  e2: { provider: p2, model: small-768, dimensions: 768 }\n"
     "  e3: { provider: p2, model: big-1536, dimensions: 1536 }\n"
@@ -59,6 +61,10 @@ static const char *const yaml_tail =
     "  - name: emb\n"
     "    match: { model: case-emb }\n"
     "    ladder: [e1, e2, c1, e3]\n"
+    "    attempts: { technical: 1 }\n"
+    "  - name: resp\n"
+    "    match: { model: case-resp }\n"
+    "    ladder: [r1, p1, c1, p2]\n"
     "    attempts: { technical: 1 }\n"
     "defaults:\n"
     "  retry_on: [429, 5xx, connect, timeout]\n"
@@ -393,6 +399,129 @@ START_TEST(test_embeddings_empty_moves_on)
 }
 END_TEST
 
+/* A Responses caller: the first chat target fails, the Anthropic one
+ * does not qualify, the next chat target's answer comes back as a
+ * Response. */
+START_TEST(test_responses_whole)
+{
+	static const struct fake_answer a[] = {
+		{ 0, NULL, NULL, XE_CONNECT },
+		{ 503, NULL, OPENAI_503, XE_OK },
+		{ 200, NULL, OPENAI_OK("from chat"), XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 3);
+	exchange("/v1/responses", "api.openai.com", "{\"model\":\"case-resp\","
+	    "\"instructions\":\"be brief\",\"input\":\"hi\","
+	    "\"max_output_tokens\":50}", &r);
+	ck_assert_msg(r.status == 200, "%s", r.raw);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"object\":\"response\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"type\":\"output_text\","
+	    "\"text\":\"from chat\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"status\":\"completed\""));
+	ck_assert(has_header(&r, "x-llmfb-target: p2\r\n"));
+	ck_assert(has_header(&r, "c1=dialect:no-translation"));
+	ck_assert_uint_eq(fake_nsent, 3);
+	/* The Responses provider was sent the caller's bytes. */
+	ck_assert_str_eq(fake_sent[0].url, "http://r1.test/v1/responses");
+	ck_assert_ptr_nonnull(strstr(fake_sent[0].body, "\"instructions\""));
+	ck_assert_str_eq(fake_sent[1].url, "http://p1.test/v1/chat/completions");
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body, "\"messages\":[{"
+	    "\"role\":\"system\",\"content\":\"be brief\"},{\"role\":"
+	    "\"user\",\"content\":\"hi\"}]"));
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body, "\"max_tokens\":50"));
+}
+END_TEST
+
+/* Streamed: the chat chunks come back as Responses' typed events. */
+START_TEST(test_responses_stream)
+{
+	static const struct fake_answer a[] = {
+		{ 0, NULL, NULL, XE_CONNECT },
+		{ 200, "text/event-stream",
+		    "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\","
+		    "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+		    "\"delta\":{\"role\":\"assistant\",\"content\":\"str\"},"
+		    "\"finish_reason\":null}]}\n\n"
+		    "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\","
+		    "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+		    "\"delta\":{\"content\":\"eamed\"},\"finish_reason\":"
+		    "\"stop\"}]}\n\n"
+		    "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\","
+		    "\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":"
+		    "{\"prompt_tokens\":3,\"completion_tokens\":2,"
+		    "\"total_tokens\":5}}\n\n"
+		    "data: [DONE]\n\n", XE_OK },
+	};
+	static const char *const order[] = { "event: response.created",
+		"event: response.in_progress",
+		"event: response.output_item.added",
+		"event: response.content_part.added",
+		"event: response.output_text.delta",
+		"event: response.output_text.delta",
+		"event: response.output_text.done",
+		"event: response.content_part.done",
+		"event: response.output_item.done",
+		"event: response.completed", NULL };
+	struct reply r;
+	const char *p;
+	size_t i;
+
+	fake_script(a, 2);
+	exchange("/v1/responses", "api.openai.com", "{\"model\":\"case-resp\","
+	    "\"input\":\"hi\",\"stream\":true}", &r);
+	ck_assert_int_eq(r.status, 200);
+	for (p = r.body, i = 0; order[i] != NULL; i++) {
+		p = strstr(p, order[i]);
+		ck_assert_msg(p != NULL, "no %s in order: %s", order[i], r.body);
+		p += strlen(order[i]);
+	}
+	ck_assert_ptr_nonnull(strstr(r.body, "\"text\":\"streamed\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"output_tokens\":2"));
+	ck_assert_ptr_null(strstr(r.body, "[DONE]"));
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body,
+	    "\"include_usage\":true"));
+}
+END_TEST
+
+/* What a chat server cannot do makes its targets not qualify. */
+START_TEST(test_responses_not_translatable)
+{
+	struct reply r;
+
+	fake_script(NULL, 0);
+	exchange("/v1/responses", "api.openai.com", "{\"model\":\"case-resp\","
+	    "\"input\":\"hi\",\"previous_response_id\":\"resp_1\"}", &r);
+	ck_assert(has_header(&r, "x-llmfb-safe-failure: 1\r\n"));
+	ck_assert(has_header(&r, "p1=dialect:previous_response_id"));
+	/* Only the provider that speaks Responses was tried. */
+	ck_assert_uint_eq(fake_nsent, 1);
+	ck_assert_str_eq(fake_sent[0].url, "http://r1.test/v1/responses");
+}
+END_TEST
+
+/* A provider of Responses itself answers as it is, read natively. */
+START_TEST(test_responses_native)
+{
+	static const struct fake_answer a[] = {
+		{ 200, NULL, "{\"id\":\"resp_9\",\"object\":\"response\","
+		    "\"status\":\"completed\",\"error\":null,\"output\":[{"
+		    "\"type\":\"message\",\"content\":[{\"type\":"
+		    "\"output_text\",\"text\":\"native\"}]}]}", XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 1);
+	exchange("/v1/responses", "api.openai.com", "{\"model\":\"case-resp\","
+	    "\"input\":\"hi\"}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"id\":\"resp_9\""));
+	ck_assert(has_header(&r, "x-llmfb-target: r1\r\n"));
+	ck_assert(!has_header(&r, "x-llmfb-translated"));
+}
+END_TEST
+
 static Suite *
 call_suite(void)
 {
@@ -409,6 +538,10 @@ call_suite(void)
 	tcase_add_test(tc, test_embeddings_ladder);
 	tcase_add_test(tc, test_embeddings_dimensions_asked);
 	tcase_add_test(tc, test_embeddings_empty_moves_on);
+	tcase_add_test(tc, test_responses_whole);
+	tcase_add_test(tc, test_responses_stream);
+	tcase_add_test(tc, test_responses_not_translatable);
+	tcase_add_test(tc, test_responses_native);
 	suite_add_tcase(s, tc);
 	return s;
 }
