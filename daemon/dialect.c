@@ -1346,6 +1346,8 @@ static const struct xlate {
 	    ARRAY_SIZE(a2o_fields), o2a_response, NULL, NULL, false },
 	[DIALECT_OPENAI_RESPONSES][DIALECT_OPENAI] = { NULL, 0, NULL,
 	    responses_to_chat, chat_to_responses, true },
+	[DIALECT_OPENAI][DIALECT_OPENAI_RESPONSES] = { NULL, 0, NULL,
+	    chat_to_responses_request, responses_to_chat_answer, true },
 };
 
 bool

@@ -576,6 +576,12 @@ on_event(void *arg, const char *event, const char *data, size_t len,
 		    &s->usage, &s->in_tokens, &s->out_tokens);
 		goto out;
 	}
+	if (s->info.to == DIALECT_OPENAI_RESPONSES) {
+		/* Responses' events as a chat caller's chunks. */
+		r = responses_event_to_chat(&s->rs, &s->info, event, data,
+		    len, out, &s->usage, &s->in_tokens, &s->out_tokens);
+		goto out;
+	}
 	if (s->info.to == OPENAI && len == 6 && memcmp(data, "[DONE]", 6) == 0)
 		r = o2a_done(s);
 	else if ((j = json_loadb(data, len, 0, NULL)) == NULL ||

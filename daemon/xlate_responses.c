@@ -743,3 +743,471 @@ fail:
 	json_decref(j);
 	return -1;
 }
+
+/* ---- the other way: a chat caller served by a Responses target ---------- */
+
+/* A chat message's content as Responses parts (input_text,
+ * input_image), or for the assistant its text.  NULL with why. */
+static json_t *
+chat_parts(const json_t *c, bool assistant, char why[DIALECT_WHY_MAX])
+{
+	json_t *parts, *p;
+	const char *type;
+	size_t i;
+
+	if (json_is_string(c))
+		return assistant ? json_pack("[{s:s, s:s, s:[]}]", "type",
+		    "output_text", "text", json_string_value(c),
+		    "annotations") : json_incref((json_t *)c);
+	if (!json_is_array(c))
+		return refuse(why, "messages", NULL, NULL, NULL);
+	parts = json_array();
+	json_array_foreach(c, i, p) {
+		type = get_str(p, "type");
+		if (type != NULL && strcmp(type, "text") == 0 &&
+		    get_str(p, "text") != NULL) {
+			json_array_append_new(parts, json_pack("{s:s, s:s}",
+			    "type", assistant ? "output_text" : "input_text",
+			    "text", get_str(p, "text")));
+		} else if (type != NULL && strcmp(type, "image_url") == 0 &&
+		    !assistant && get_str(json_object_get(p, "image_url"),
+		    "url") != NULL) {
+			const json_t *iu = json_object_get(p, "image_url");
+			json_t *img = json_pack("{s:s, s:s}", "type",
+			    "input_image", "image_url", get_str(iu, "url"));
+
+			if (get_str(iu, "detail") != NULL)
+				json_object_set(img, "detail",
+				    json_object_get(iu, "detail"));
+			json_array_append_new(parts, img);
+		} else {
+			return refuse(why, "", type ? type : "messages", parts,
+			    NULL);
+		}
+	}
+	return parts;
+}
+
+static int
+chat_message(json_t *input, const json_t *m, char why[DIALECT_WHY_MAX])
+{
+	const char *role = get_str(m, "role");
+	const json_t *c = json_object_get(m, "content"), *tc;
+	json_t *parts;
+	size_t i;
+
+	if (role == NULL) {
+		refuse(why, "messages", NULL, NULL, NULL);
+		return -1;
+	}
+	if (strcmp(role, "tool") == 0) {
+		const char *out = get_str(m, "content");
+
+		if (get_str(m, "tool_call_id") == NULL || out == NULL) {
+			refuse(why, "tool_result", NULL, NULL, NULL);
+			return -1;
+		}
+		json_array_append_new(input, json_pack("{s:s, s:s, s:s}",
+		    "type", "function_call_output", "call_id",
+		    get_str(m, "tool_call_id"), "output", out));
+		return 0;
+	}
+	if (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0 &&
+	    strcmp(role, "system") != 0 && strcmp(role, "developer") != 0) {
+		refuse(why, "role:", role, NULL, NULL);
+		return -1;
+	}
+	if (!null_or_absent(c) && !(json_is_string(c) &&
+	    json_string_length(c) == 0 && strcmp(role, "assistant") == 0)) {
+		if ((parts = chat_parts(c, strcmp(role, "assistant") == 0,
+		    why)) == NULL)
+			return -1;
+		json_array_append_new(input, json_pack("{s:s, s:s, s:o}",
+		    "type", "message", "role", role, "content", parts));
+	}
+	json_array_foreach(json_object_get(m, "tool_calls"), i, tc) {
+		const json_t *f = json_object_get(tc, "function");
+
+		if (get_str(tc, "id") == NULL || get_str(f, "name") == NULL) {
+			refuse(why, "tool_calls", NULL, NULL, NULL);
+			return -1;
+		}
+		json_array_append_new(input, json_pack("{s:s, s:s, s:s, s:s}",
+		    "type", "function_call", "call_id", get_str(tc, "id"),
+		    "name", get_str(f, "name"), "arguments",
+		    get_str(f, "arguments") ? get_str(f, "arguments") : "{}"));
+	}
+	return 0;
+}
+
+json_t *
+chat_to_responses_request(const json_t *req, struct dialect_info *info,
+    char why[DIALECT_WHY_MAX])
+{
+	static const char *const dropped[] = { "frequency_penalty",
+		"presence_penalty", "seed", "service_tier", "stream_options",
+		"prompt_cache_key", "safety_identifier", NULL };
+	static const char *const copied[] = { "model", "temperature",
+		"top_p", "user", "parallel_tool_calls", "metadata", "store",
+		NULL };
+	json_t *out, *input, *v, *m, *t;
+	const char *key;
+	size_t i, k;
+
+	why[0] = '\0';
+	info->json_tool = false;
+	info->stream = json_is_true(json_object_get(req, "stream"));
+	info->include_usage = json_is_true(json_object_get(json_object_get(
+	    req, "stream_options"), "include_usage"));
+	if (!json_is_object(req))
+		return refuse(why, "request", NULL, NULL, NULL);
+	out = json_object();
+	input = json_array();
+	json_object_foreach((json_t *)req, key, v) {
+		bool known = false;
+
+		if (json_is_null(v))
+			continue;
+		for (k = 0; dropped[k] != NULL; k++)
+			if (strcmp(key, dropped[k]) == 0)
+				known = true;
+		for (k = 0; copied[k] != NULL; k++)
+			if (strcmp(key, copied[k]) == 0) {
+				json_object_set(out, key, v);
+				known = true;
+			}
+		if (known)
+			continue;
+		if (strcmp(key, "messages") == 0 && json_is_array(v)) {
+			json_array_foreach(v, i, m)
+				if (chat_message(input, m, why) < 0) {
+					json_decref(out);
+					json_decref(input);
+					return NULL;
+				}
+		} else if ((strcmp(key, "max_tokens") == 0 ||
+		    strcmp(key, "max_completion_tokens") == 0) &&
+		    json_is_integer(v)) {
+			json_object_set(out, "max_output_tokens", v);
+		} else if (strcmp(key, "stream") == 0) {
+			if (json_is_true(v))
+				json_object_set_new(out, "stream",
+				    json_true());
+		} else if (strcmp(key, "n") == 0 && json_is_integer(v) &&
+		    json_integer_value(v) == 1) {
+			continue;
+		} else if (strcmp(key, "tools") == 0 && json_is_array(v)) {
+			json_t *tools = json_array();
+
+			json_array_foreach(v, i, t) {
+				const json_t *f = json_object_get(t,
+				    "function");
+				json_t *o;
+
+				if (!is_str(t, "type", "function") ||
+				    get_str(f, "name") == NULL)
+					return refuse(why, "tool:",
+					    get_str(t, "type"), out, input);
+				o = json_pack("{s:s, s:s}", "type", "function",
+				    "name", get_str(f, "name"));
+				if (json_object_get(f, "description"))
+					json_object_set(o, "description",
+					    json_object_get(f, "description"));
+				if (json_object_get(f, "parameters"))
+					json_object_set(o, "parameters",
+					    json_object_get(f, "parameters"));
+				if (json_object_get(f, "strict"))
+					json_object_set(o, "strict",
+					    json_object_get(f, "strict"));
+				json_array_append_new(tools, o);
+			}
+			json_object_set_new(out, "tools", tools);
+		} else if (strcmp(key, "tool_choice") == 0) {
+			if (json_is_string(v))
+				json_object_set(out, "tool_choice", v);
+			else if (get_str(json_object_get(v, "function"),
+			    "name") != NULL)
+				json_object_set_new(out, "tool_choice",
+				    json_pack("{s:s, s:s}", "type", "function",
+				    "name", get_str(json_object_get(v,
+				    "function"), "name")));
+			else
+				return refuse(why, "tool_choice", NULL, out,
+				    input);
+		} else if (strcmp(key, "response_format") == 0) {
+			const char *type = get_str(v, "type");
+			const json_t *js = json_object_get(v, "json_schema");
+			json_t *f;
+
+			if (type != NULL && strcmp(type, "text") == 0)
+				continue;
+			if (type != NULL && strcmp(type, "json_object") == 0)
+				f = json_pack("{s:s}", "type", "json_object");
+			else if (type != NULL &&
+			    strcmp(type, "json_schema") == 0 &&
+			    get_str(js, "name") != NULL) {
+				f = json_pack("{s:s, s:s}", "type",
+				    "json_schema", "name", get_str(js, "name"));
+				if (json_object_get(js, "schema"))
+					json_object_set(f, "schema",
+					    json_object_get(js, "schema"));
+				if (json_object_get(js, "strict"))
+					json_object_set(f, "strict",
+					    json_object_get(js, "strict"));
+			} else {
+				return refuse(why, "response_format", NULL,
+				    out, input);
+			}
+			json_object_set_new(out, "text", json_pack("{s:o}",
+			    "format", f));
+		} else if (strcmp(key, "reasoning_effort") == 0 &&
+		    json_is_string(v)) {
+			json_object_set_new(out, "reasoning", json_pack(
+			    "{s:O}", "effort", v));
+		} else {
+			/* n > 1, stop (Responses has none), logprobs,
+			 * logit_bias, audio, functions, web search...:
+			 * what it cannot say. */
+			return refuse(why, key, NULL, out, input);
+		}
+	}
+	if (json_array_size(input) == 0)
+		return refuse(why, "messages", NULL, out, input);
+	json_object_set_new(out, "input", input);
+	return out;
+}
+
+/* A Response's finish, as chat says it. */
+static const char *
+chat_finish(const json_t *r, bool calls)
+{
+	const char *why = get_str(json_object_get(r, "incomplete_details"),
+	    "reason");
+
+	if (why != NULL && strcmp(why, "max_output_tokens") == 0)
+		return "length";
+	if (why != NULL && strcmp(why, "content_filter") == 0)
+		return "content_filter";
+	return calls ? "tool_calls" : "stop";
+}
+
+static json_t *
+chat_usage(const json_t *u)
+{
+	uint64_t in = 0, out = 0, cached = 0;
+
+	get_count(u, "input_tokens", &in);
+	get_count(u, "output_tokens", &out);
+	get_count(json_object_get(u, "input_tokens_details"),
+	    "cached_tokens", &cached);
+	return json_pack("{s:I, s:I, s:I, s:{s:I}}", "prompt_tokens",
+	    (json_int_t)in, "completion_tokens", (json_int_t)out,
+	    "total_tokens", (json_int_t)(in + out), "prompt_tokens_details",
+	    "cached_tokens", (json_int_t)cached);
+}
+
+json_t *
+responses_to_chat_answer(const json_t *resp, const struct dialect_info *info)
+{
+	const json_t *it, *p;
+	const char *id = get_str(resp, "id"), *model = get_str(resp, "model");
+	json_t *msg, *calls, *out;
+	struct buf text, refusal;
+	char cid[160];
+	size_t i, k;
+
+	if (!json_is_array(json_object_get(resp, "output")))
+		return NULL;
+	buf_init(&text, 1u << 24);
+	buf_init(&refusal, 1u << 20);
+	calls = json_array();
+	json_array_foreach(json_object_get(resp, "output"), i, it) {
+		if (is_str(it, "type", "message")) {
+			json_array_foreach(json_object_get(it, "content"), k,
+			    p) {
+				if (is_str(p, "type", "output_text") &&
+				    get_str(p, "text") != NULL)
+					buf_addstr(&text, get_str(p, "text"));
+				else if (is_str(p, "type", "refusal") &&
+				    get_str(p, "refusal") != NULL)
+					buf_addstr(&refusal,
+					    get_str(p, "refusal"));
+			}
+		} else if (is_str(it, "type", "function_call") &&
+		    get_str(it, "call_id") != NULL &&
+		    get_str(it, "name") != NULL) {
+			json_array_append_new(calls, json_pack("{s:s, s:s, "
+			    "s:{s:s, s:s}}", "id", get_str(it, "call_id"),
+			    "type", "function", "function", "name",
+			    get_str(it, "name"), "arguments",
+			    get_str(it, "arguments") ?
+			    get_str(it, "arguments") : "{}"));
+		}
+	}
+	msg = json_pack("{s:s}", "role", "assistant");
+	json_object_set_new(msg, "content", text.len > 0 ?
+	    json_string(text.data) : json_null());
+	json_object_set_new(msg, "refusal", refusal.len > 0 ?
+	    json_string(refusal.data) : json_null());
+	if (json_array_size(calls) > 0)
+		json_object_set(msg, "tool_calls", calls);
+	snprintf(cid, sizeof(cid), "chatcmpl-%s", id ? id : "llmfb");
+	out = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s}], s:o}",
+	    "id", cid, "object", "chat.completion", "created",
+	    json_is_integer(json_object_get(resp, "created_at")) ?
+	    json_integer_value(json_object_get(resp, "created_at")) :
+	    (json_int_t)info->created, "model", model ? model : "",
+	    "choices", "index", 0, "message", msg, "finish_reason",
+	    chat_finish(resp, json_array_size(calls) > 0), "usage",
+	    chat_usage(json_object_get(resp, "usage")));
+	json_decref(calls);
+	buf_free(&text);
+	buf_free(&refusal);
+	return out;
+}
+
+/* One chat chunk of the stream: its frame and the given choice delta
+ * (or, with usage, the usage chunk). */
+static int
+chunk(struct resp_stream *rs, struct buf *out, json_t *delta,
+    const char *finish, json_t *usage)
+{
+	json_t *c;
+	int r;
+
+	if (usage != NULL)
+		c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", rs->id,
+		    "object", "chat.completion.chunk", "created",
+		    (json_int_t)rs->created, "model", rs->model ? rs->model :
+		    "", "choices", "usage", usage);
+	else
+		c = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}",
+		    "id", rs->id, "object", "chat.completion.chunk",
+		    "created", (json_int_t)rs->created, "model", rs->model ?
+		    rs->model : "", "choices", "index", 0, "delta", delta,
+		    "finish_reason", finish);
+	if (c == NULL)
+		return -1;
+	r = sse_emit_json(out, NULL, c);
+	json_decref(c);
+	return r;
+}
+
+int
+responses_event_to_chat(struct resp_stream **state,
+    const struct dialect_info *info, const char *event, const char *data,
+    size_t len, struct buf *out, bool *usage, uint64_t *in,
+    uint64_t *out_tokens)
+{
+	struct resp_stream *rs = *state;
+	const json_t *it, *r;
+	const char *type, *s;
+	json_int_t oi;
+	json_t *j;
+	int ret = 0, k;
+
+	if (rs == NULL) {
+		rs = *state = xcalloc(1, sizeof(*rs));
+		rs->msg_index = -1;
+		rs->created = info->created;
+		rs->items = json_array();
+		buf_init(&rs->text, 1u << 24);
+	}
+	if (rs->ended)
+		return 0;
+	if ((j = json_loadb(data, len, 0, NULL)) == NULL ||
+	    !json_is_object(j)) {
+		json_decref(j);
+		return -1;
+	}
+	if ((type = get_str(j, "type")) == NULL)
+		type = event;
+	oi = json_is_integer(json_object_get(j, "output_index")) ?
+	    json_integer_value(json_object_get(j, "output_index")) : -1;
+	if (strcmp(type, "response.created") == 0 && !rs->started) {
+		r = json_object_get(j, "response");
+		s = get_str(r, "id");
+		snprintf(rs->id, sizeof(rs->id), "chatcmpl-%s",
+		    s ? s : "llmfb");
+		rs->model = xstrdup(get_str(r, "model") ?
+		    get_str(r, "model") : "");
+		if (json_is_integer(json_object_get(r, "created_at")))
+			rs->created = json_integer_value(json_object_get(r,
+			    "created_at"));
+		rs->started = true;
+		ret = chunk(rs, out, json_pack("{s:s, s:s}", "role",
+		    "assistant", "content", ""), NULL, NULL);
+	} else if (!rs->started) {
+		ret = -1;	/* a Response stream opens with created */
+	} else if (strcmp(type, "response.output_text.delta") == 0) {
+		if ((s = get_str(j, "delta")) != NULL && *s != '\0')
+			ret = chunk(rs, out, json_pack("{s:s}", "content", s),
+			    NULL, NULL);
+	} else if (strcmp(type, "response.refusal.delta") == 0) {
+		if ((s = get_str(j, "delta")) != NULL && *s != '\0')
+			ret = chunk(rs, out, json_pack("{s:s}", "refusal", s),
+			    NULL, NULL);
+	} else if (strcmp(type, "response.output_item.added") == 0 &&
+	    is_str(json_object_get(j, "item"), "type", "function_call")) {
+		it = json_object_get(j, "item");
+		if (rs->ntools >= RESP_TOOLS_MAX ||
+		    get_str(it, "call_id") == NULL ||
+		    get_str(it, "name") == NULL) {
+			ret = -1;
+		} else {
+			k = rs->ntools++;
+			rs->tools[k].output_index = (int)oi;
+			buf_init(&rs->tools[k].args, 0);
+			ret = chunk(rs, out, json_pack("{s:[{s:i, s:s, s:s, "
+			    "s:{s:s, s:s}}]}", "tool_calls", "index", k, "id",
+			    get_str(it, "call_id"), "type", "function",
+			    "function", "name", get_str(it, "name"),
+			    "arguments", ""), NULL, NULL);
+		}
+	} else if (strcmp(type, "response.function_call_arguments.delta") ==
+	    0) {
+		for (k = 0; k < rs->ntools; k++)
+			if (rs->tools[k].output_index == oi)
+				break;
+		s = get_str(j, "delta");
+		if (k == rs->ntools || s == NULL)
+			ret = -1;
+		else if (*s != '\0')
+			ret = chunk(rs, out, json_pack("{s:[{s:i, s:{s:s}}]}",
+			    "tool_calls", "index", k, "function", "arguments",
+			    s), NULL, NULL);
+	} else if (strcmp(type, "response.completed") == 0 ||
+	    strcmp(type, "response.incomplete") == 0) {
+		r = json_object_get(j, "response");
+		rs->ended = true;
+		rs->usage = get_count(json_object_get(r, "usage"),
+		    "input_tokens", &rs->in) | get_count(json_object_get(r,
+		    "usage"), "output_tokens", &rs->out);
+		*usage = rs->usage;
+		*in = rs->in;
+		*out_tokens = rs->out;
+		ret = chunk(rs, out, json_object(), chat_finish(r,
+		    rs->ntools > 0), NULL);
+		if (ret == 0 && info->include_usage)
+			ret = chunk(rs, out, NULL, NULL,
+			    chat_usage(json_object_get(r, "usage")));
+		if (ret == 0)
+			ret = sse_emit(out, NULL, "[DONE]", 6);
+	} else if (strcmp(type, "response.failed") == 0 ||
+	    strcmp(type, "error") == 0) {
+		const json_t *e = strcmp(type, "error") == 0 ? j :
+		    json_object_get(json_object_get(j, "response"), "error");
+		json_t *err = json_pack("{s:{s:s, s:s, s:s?}}", "error",
+		    "message", get_str(e, "message") ? get_str(e, "message") :
+		    "the provider gave an error", "type", "server_error",
+		    "code", get_str(e, "code"));
+
+		rs->ended = true;
+		ret = err != NULL ? sse_emit_json(out, NULL, err) : -1;
+		json_decref(err);
+	}
+	/* Everything else (content_part, .done events, in_progress)
+	 * carries nothing a chat stream says. */
+	json_decref(j);
+	return ret;
+}

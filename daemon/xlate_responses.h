@@ -30,4 +30,16 @@ int chat_chunk_to_responses(struct resp_stream **state,
     struct buf *out, bool *usage, uint64_t *in, uint64_t *out_tokens);
 void resp_stream_free(struct resp_stream *rs);
 
+/* The other way, a chat caller served by a Responses target: the
+ * request, a whole Response as a chat completion, and Responses' typed
+ * events as chat chunks (and [DONE]). */
+json_t *chat_to_responses_request(const json_t *req,
+    struct dialect_info *info, char why[DIALECT_WHY_MAX]);
+json_t *responses_to_chat_answer(const json_t *resp,
+    const struct dialect_info *info);
+int responses_event_to_chat(struct resp_stream **state,
+    const struct dialect_info *info, const char *event, const char *data,
+    size_t len, struct buf *out, bool *usage, uint64_t *in,
+    uint64_t *out_tokens);
+
 #endif

@@ -113,6 +113,36 @@ print(r.status_code, r.headers.get("x-llmfb-target"), j["object"],
     j["output"][0]["content"][0]["text"])' 2>&1)
 	expect_eq python "$out" "200 lb response Hello from lb"
 	finish "responses: python requests with a function tool, down the ladder"
+
+	# A provider of Responses itself (lr) serves a Responses caller as
+	# it came...
+	mock_reset
+	call "$LK" "$RESP" '{"model":"case-resp-native","input":"hi"}'
+	expect_eq target "$TARGET" lr
+	expect_eq answer "$(jq -r '.object + " " + .output[0].content[0].text' \
+	    <<<"$BODY")" "response Hello from lr"
+	# (lcclient reports no such header: curl only)
+	[ "$LK" != curl ] || expect_eq translated "$(hdr x-llmfb-translated)" "-"
+	finish "responses: a Responses provider answers a Responses caller as it is"
+
+	# ... and a chat caller through translation, whole and streamed.
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$OAI" "$(lreq case-to-resp)"
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lr
+	[ "$LK" != curl ] ||
+	    expect_eq translated "$(hdr x-llmfb-translated)" openai-responses
+	expect_eq answer "$(jq -r '.object + " " + .choices[0].message.content +
+	    " " + .choices[0].finish_reason' <<<"$BODY")" \
+	    "chat.completion Hello from lr stop"
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$OAI" "$(lreq case-to-resp '"stream":true')"
+	expect_eq stream-target "$TARGET" lr
+	expect_eq text "$(sse_text "$BODY")" "Hello from lr"
+	expect_eq done "$(grep -c '^data: \[DONE\]' <<<"$BODY")" 1
+	finish "responses: a chat caller served by a Responses target, whole and streamed"
 }
 
 l_technical() {

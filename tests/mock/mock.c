@@ -61,7 +61,8 @@
  * without a TLS close_notify: the peer sees a truncated stream. */
 enum { KEEP, CLOSE, ABORT };
 enum dialect { D_OPENAI, D_ANTHROPIC };
-enum endpoint { EP_OTHER, EP_CHAT, EP_MESSAGES, EP_EMBEDDINGS };
+enum endpoint { EP_OTHER, EP_CHAT, EP_MESSAGES, EP_EMBEDDINGS,
+	EP_RESPONSES };
 
 /* The provider error bodies error= can ask for. */
 enum {
@@ -750,6 +751,89 @@ openai_stream(struct req *r)
  * per input (a string or an array of them), of the request's
  * "dimensions" (8 when it asks none), whose first value tells the
  * provider: its name's length. */
+/* OpenAI's Responses API, as its reference gives it
+ * (https://developers.openai.com/api/reference, "Responses" and
+ * "Streaming events"): a Response with one message of the text, and
+ * usage 10 in, 5 out. */
+static json_t *
+responses_object(const struct req *r, const char *status)
+{
+	bool done = strcmp(status, "completed") == 0;
+
+	return json_pack("{s:s, s:s, s:I, s:s, s:s, s:n, s:n, s:o, s:o}",
+	    "id", r->id, "object", "response", "created_at",
+	    (json_int_t)r->created, "status", status, "model", r->model,
+	    "error", "incomplete_details", "output", done ? json_pack(
+	    "[{s:s, s:s, s:s, s:s, s:[{s:s, s:s, s:[]}]}]", "type", "message",
+	    "id", "msg_mock", "status", "completed", "role", "assistant",
+	    "content", "type", "output_text", "text", r->text,
+	    "annotations") : json_array(), "usage", done ? json_pack(
+	    "{s:i, s:i, s:i}", "input_tokens", 10, "output_tokens", 5,
+	    "total_tokens", 15) : json_null());
+}
+
+static int
+responses_event(struct buf *b, int *seq, const char *type, json_t *ev)
+{
+	char *s;
+	int r;
+
+	json_object_set_new(ev, "type", json_string(type));
+	json_object_set_new(ev, "sequence_number", json_integer((*seq)++));
+	s = json_dumps(ev, JSON_COMPACT);
+	json_decref(ev);
+	if (s == NULL)
+		return -1;
+	r = buf_printf(b, "event: %s\ndata: %s\n\n", type, s);
+	free(s);
+	return r;
+}
+
+/* The events of a streamed Response, the text in two deltas. */
+static int
+responses_stream(struct req *r)
+{
+	size_t n = strlen(r->text), half = n / 2;
+	char *first = xstrndup(r->text, half);
+	struct buf b;
+	int seq = 0, rc;
+
+	buf_init(&b, OUT_MAX);
+	responses_event(&b, &seq, "response.created", json_pack("{s:o}",
+	    "response", responses_object(r, "in_progress")));
+	responses_event(&b, &seq, "response.in_progress", json_pack("{s:o}",
+	    "response", responses_object(r, "in_progress")));
+	responses_event(&b, &seq, "response.output_item.added", json_pack(
+	    "{s:i, s:{s:s, s:s, s:s, s:s, s:[]}}", "output_index", 0, "item",
+	    "type", "message", "id", "msg_mock", "status", "in_progress",
+	    "role", "assistant", "content"));
+	responses_event(&b, &seq, "response.content_part.added", json_pack(
+	    "{s:s, s:i, s:i, s:{s:s, s:s, s:[]}}", "item_id", "msg_mock",
+	    "output_index", 0, "content_index", 0, "part", "type",
+	    "output_text", "text", "", "annotations"));
+	responses_event(&b, &seq, "response.output_text.delta", json_pack(
+	    "{s:s, s:i, s:i, s:s}", "item_id", "msg_mock", "output_index", 0,
+	    "content_index", 0, "delta", first));
+	responses_event(&b, &seq, "response.output_text.delta", json_pack(
+	    "{s:s, s:i, s:i, s:s}", "item_id", "msg_mock", "output_index", 0,
+	    "content_index", 0, "delta", r->text + half));
+	responses_event(&b, &seq, "response.output_text.done", json_pack(
+	    "{s:s, s:i, s:i, s:s}", "item_id", "msg_mock", "output_index", 0,
+	    "content_index", 0, "text", r->text));
+	responses_event(&b, &seq, "response.output_item.done", json_pack(
+	    "{s:i, s:o}", "output_index", 0, "item", json_pack("{s:s, s:s, "
+	    "s:s, s:s, s:[{s:s, s:s, s:[]}]}", "type", "message", "id",
+	    "msg_mock", "status", "completed", "role", "assistant", "content",
+	    "type", "output_text", "text", r->text, "annotations")));
+	responses_event(&b, &seq, "response.completed", json_pack("{s:o}",
+	    "response", responses_object(r, "completed")));
+	rc = send_body(r, 200, "text/event-stream", b.data ? b.data : "",
+	    b.len);
+	buf_free(&b);
+	free(first);
+	return rc;
+}
+
 /* A vector as "encoding_format": "base64" asks it (the openai SDKs ask
  * so by default): its float32s, little-endian, in base64. */
 static json_t *
@@ -1220,6 +1304,9 @@ respond(struct req *r)
 		    send_json(r, status, openai_message(r));
 	if (r->ep == EP_EMBEDDINGS)
 		return send_json(r, status, embeddings(r));
+	if (r->ep == EP_RESPONSES)
+		return r->stream ? responses_stream(r) :
+		    send_json(r, status, responses_object(r, "completed"));
 	return r->stream ? anthropic_stream(r) :
 	    send_json(r, status, anthropic_message(r));
 }
@@ -1502,6 +1589,8 @@ endpoint_of(const char *api, unsigned method)
 		return EP_MESSAGES;
 	if (has_suffix(api, "/embeddings"))
 		return EP_EMBEDDINGS;
+	if (has_suffix(api, "/responses"))
+		return EP_RESPONSES;
 	return EP_OTHER;
 }
 
@@ -1558,7 +1647,8 @@ api_request(struct conn *c, const char *target, const char *path)
 	r.created = time(NULL);
 	r.seq = __atomic_add_fetch(&resp_counter, 1, __ATOMIC_RELAXED);
 	snprintf(r.id, sizeof(r.id), r.dialect == D_ANTHROPIC ?
-	    "msg_mock_%" PRIu64 : "chatcmpl-mock-%" PRIu64, r.seq);
+	    "msg_mock_%" PRIu64 : r.ep == EP_RESPONSES ? "resp_mock_%" PRIu64 :
+	    "chatcmpl-mock-%" PRIu64, r.seq);
 	record(&r, name, target);
 	snprintf(r.deftext, sizeof(r.deftext), "Hello from %s", r.prov->name);
 	r.text = r.st.text != NULL ? r.st.text : r.deftext;

@@ -62,6 +62,10 @@ static const char *const yaml_tail =
     "    match: { model: case-emb }\n"
     "    ladder: [e1, e2, c1, e3]\n"
     "    attempts: { technical: 1 }\n"
+    "  - name: to-resp\n"
+    "    match: { model: case-to-resp }\n"
+    "    ladder: [p1, r1]\n"
+    "    attempts: { technical: 1 }\n"
     "  - name: resp\n"
     "    match: { model: case-resp }\n"
     "    ladder: [r1, p1, c1, p2]\n"
@@ -522,6 +526,60 @@ START_TEST(test_responses_native)
 }
 END_TEST
 
+/* A chat caller served by a Responses target: translated there and
+ * back, whole and streamed. */
+START_TEST(test_chat_to_responses_target)
+{
+	static const struct fake_answer a[] = {
+		{ 503, NULL, OPENAI_503, XE_OK },
+		{ 200, NULL, "{\"id\":\"resp_9\",\"object\":\"response\","
+		    "\"status\":\"completed\",\"model\":\"m\",\"output\":[{"
+		    "\"type\":\"message\",\"content\":[{\"type\":"
+		    "\"output_text\",\"text\":\"via responses\"}]}],"
+		    "\"usage\":{\"input_tokens\":3,\"output_tokens\":2}}",
+		    XE_OK },
+		{ 503, NULL, OPENAI_503, XE_OK },
+		{ 200, "text/event-stream",
+		    "event: response.created\ndata: {\"type\":"
+		    "\"response.created\",\"response\":{\"id\":\"resp_9\","
+		    "\"model\":\"m\",\"status\":\"in_progress\","
+		    "\"output\":[]}}\n\n"
+		    "event: response.output_text.delta\ndata: {\"type\":"
+		    "\"response.output_text.delta\",\"output_index\":0,"
+		    "\"delta\":\"via str\"}\n\n"
+		    "event: response.output_text.delta\ndata: {\"type\":"
+		    "\"response.output_text.delta\",\"output_index\":0,"
+		    "\"delta\":\"eam\"}\n\n"
+		    "event: response.completed\ndata: {\"type\":"
+		    "\"response.completed\",\"response\":{\"id\":\"resp_9\","
+		    "\"status\":\"completed\",\"output\":[],\"usage\":{"
+		    "\"input_tokens\":3,\"output_tokens\":2}}}\n\n", XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 4);
+	exchange("/v1/chat/completions", "api.openai.com",
+	    CHAT("case-to-resp"), &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"object\":\"chat.completion\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"content\":\"via responses\""));
+	ck_assert(has_header(&r, "x-llmfb-translated: openai-responses\r\n"));
+	ck_assert_str_eq(fake_sent[1].url, "http://r1.test/v1/responses");
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body, "\"input\":[{"
+	    "\"type\":\"message\",\"role\":\"user\",\"content\":\"hi\"}]"));
+
+	exchange("/v1/chat/completions", "api.openai.com", "{\"model\":"
+	    "\"case-to-resp\",\"stream\":true,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"hi\"}]}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"content\":\"via str\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"content\":\"eam\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"finish_reason\":\"stop\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "data: [DONE]"));
+	ck_assert_ptr_null(strstr(r.body, "response.output_text"));
+}
+END_TEST
+
 static Suite *
 call_suite(void)
 {
@@ -542,6 +600,7 @@ call_suite(void)
 	tcase_add_test(tc, test_responses_stream);
 	tcase_add_test(tc, test_responses_not_translatable);
 	tcase_add_test(tc, test_responses_native);
+	tcase_add_test(tc, test_chat_to_responses_target);
 	suite_add_tcase(s, tc);
 	return s;
 }
