@@ -1339,6 +1339,8 @@ static const struct xlate {
 	bool			 same_models;	/* one provider's APIs: the
 						 * caller's model name is the
 						 * target's */
+	int			 via;		/* 1 + the API it goes
+						 * through, both ways; 0: none */
 } xlates[DIALECTS][DIALECTS] = {
 	[DIALECT_OPENAI][DIALECT_ANTHROPIC] = { o2a_fields,
 	    ARRAY_SIZE(o2a_fields), a2o_response, NULL, NULL, false },
@@ -1348,7 +1350,32 @@ static const struct xlate {
 	    responses_to_chat, chat_to_responses, true },
 	[DIALECT_OPENAI][DIALECT_OPENAI_RESPONSES] = { NULL, 0, NULL,
 	    chat_to_responses_request, responses_to_chat_answer, true },
+	/* Through chat completions, the API both translate to. */
+	[DIALECT_OPENAI_RESPONSES][DIALECT_ANTHROPIC] = { NULL, 0, NULL,
+	    NULL, NULL, false, 1 + DIALECT_OPENAI },
+	[DIALECT_ANTHROPIC][DIALECT_OPENAI_RESPONSES] = { NULL, 0, NULL,
+	    NULL, NULL, false, 1 + DIALECT_OPENAI },
 };
+
+int
+dialect_via(enum dialect from, enum dialect to)
+{
+	return from == to ? -1 : xlates[from][to].via - 1;
+}
+
+void
+dialect_hops(const struct dialect_info *info, struct dialect_info *target_hop,
+    struct dialect_info *caller_hop)
+{
+	enum dialect via = (enum dialect)dialect_via(info->from, info->to);
+
+	*caller_hop = *info;
+	caller_hop->to = via;
+	caller_hop->json_tool = false;
+	*target_hop = *info;
+	target_hop->from = via;
+	target_hop->include_usage = info->via_usage;
+}
 
 bool
 dialect_same_models(enum dialect from, enum dialect to)
@@ -1360,7 +1387,7 @@ bool
 dialect_translates(enum dialect from, enum dialect to)
 {
 	return from == to || xlates[from][to].fields != NULL ||
-	    xlates[from][to].request_fn != NULL;
+	    xlates[from][to].request_fn != NULL || xlates[from][to].via > 0;
 }
 
 /* ---- requests: either way ---------------------------------------------- */
@@ -1392,6 +1419,20 @@ dialect_request(const json_t *req, struct dialect_info *info,
 	}
 	if (t->request_fn != NULL)
 		return t->request_fn(req, info, why);
+	if (t->via > 0) {
+		/* Two hops: to the middle API, then to the target's. */
+		struct dialect_info a = *info, b = *info;
+		json_t *mid, *out;
+
+		a.to = b.from = (enum dialect)(t->via - 1);
+		if ((mid = dialect_request(req, &a, why)) == NULL)
+			return NULL;
+		out = dialect_request(mid, &b, why);
+		json_decref(mid);
+		info->json_tool = b.json_tool;
+		info->via_usage = b.include_usage;
+		return out;
+	}
 	if (t->fields == NULL) {
 		fail(&x, "no-translation", NULL);
 		return NULL;
@@ -1675,6 +1716,17 @@ dialect_response(const json_t *resp, const struct dialect_info *info)
 		return json_deep_copy(resp);
 	if (xlates[info->from][info->to].response_fn != NULL)
 		return xlates[info->from][info->to].response_fn(resp, info);
+	if (xlates[info->from][info->to].via > 0) {
+		struct dialect_info th, ch;
+		json_t *mid;
+
+		dialect_hops(info, &th, &ch);
+		if ((mid = dialect_response(resp, &th)) == NULL)
+			return NULL;
+		out = dialect_response(mid, &ch);
+		json_decref(mid);
+		return out;
+	}
 	if (xlates[info->from][info->to].response == NULL)
 		return NULL;
 	out = xlates[info->from][info->to].response(&x, info->created);

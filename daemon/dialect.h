@@ -28,7 +28,18 @@ struct dialect_info {
 					 * DIALECT_JSON_TOOL (OpenAI caller,
 					 * Anthropic target) */
 	int64_t		 created;	/* OpenAI "created" of the answer */
+	bool		 via_usage;	/* through another API (dialect_via):
+					 * the middle stream has its usage */
 };
+
+/* The API a translation from one to another goes through, both ways
+ * (OpenAI chat completions between Responses and Anthropic), or -1 when
+ * it goes straight (or not at all).  The hops are infos of their own:
+ * dialect_hops gives the target's to the middle, and the middle's to
+ * the caller. */
+int dialect_via(enum dialect from, enum dialect to);
+void dialect_hops(const struct dialect_info *info,
+    struct dialect_info *target_hop, struct dialect_info *caller_hop);
 
 /* Whether a request of from can be said in to at all (then
  * dialect_request may still refuse one that asks what to cannot say). */

@@ -4,6 +4,7 @@
 
 #include "dialect_stream.h"
 #include "jsonget.h"
+#include "util.h"
 #include "xlate_responses.h"
 
 /* An id and a model name fit in this; more is not an answer's. */
@@ -610,6 +611,13 @@ dialect_stream_init(struct dialect_stream *s, const struct dialect_info *info)
 {
 	memset(s, 0, sizeof(*s));
 	s->info = *info;
+	if (dialect_via(info->from, info->to) >= 0) {
+		struct dialect_info th;
+
+		s->hop = xcalloc(1, sizeof(*s->hop));
+		dialect_hops(info, &th, &s->info);
+		dialect_stream_init(s->hop, &th);
+	}
 	s->block = s->tool = s->last_tool = -1;
 	sse_init(&s->sse, DIALECT_STREAM_EVENT_MAX, on_event, s);
 	buf_init(&s->head, HEAD_MAX);
@@ -620,6 +628,8 @@ int
 dialect_stream_feed(struct dialect_stream *s, const char *p, size_t n,
     struct buf *out)
 {
+	struct buf mid;
+
 	if (s->failed)
 		return -1;
 	if (s->info.from == s->info.to) {
@@ -627,9 +637,19 @@ dialect_stream_feed(struct dialect_stream *s, const char *p, size_t n,
 			s->failed = true;
 		return s->failed ? -1 : 0;
 	}
+	buf_init(&mid, 64u << 20);
+	if (s->hop != NULL) {
+		/* The target's stream in the middle API first: its whole
+		 * events are what this one reads (up to a failure). */
+		if (dialect_stream_feed(s->hop, p, n, &mid) < 0)
+			s->failed = true;
+		p = mid.data != NULL ? mid.data : "";
+		n = mid.len;
+	}
 	s->out = out;
 	sse_feed(&s->sse, p, n);
 	s->out = NULL;
+	buf_free(&mid);
 	if (s->sse.oversize)
 		s->failed = true;
 	return s->failed ? -1 : 0;
@@ -643,4 +663,9 @@ dialect_stream_free(struct dialect_stream *s)
 	buf_free(&s->scratch);
 	resp_stream_free(s->rs);
 	s->rs = NULL;
+	if (s->hop != NULL) {
+		dialect_stream_free(s->hop);
+		free(s->hop);
+		s->hop = NULL;
+	}
 }

@@ -53,6 +53,9 @@ struct dialect_stream {
 	const char	*finish;	/* the caller's stop reason, held */
 	struct resp_stream *rs;		/* a Responses caller's (from
 					 * xlate_responses.c) */
+	struct dialect_stream *hop;	/* through another API: the
+					 * target's stream into it, whose
+					 * output this one translates */
 };
 
 void dialect_stream_init(struct dialect_stream *s,

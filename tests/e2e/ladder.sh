@@ -70,18 +70,18 @@ RESP=https://api.openai.com/v1/responses
 
 # OpenAI's Responses API from an unmodified client, served by a
 # chat-completions target after the first fails (e2e.yaml route
-# "responses": la, laa (Anthropic: no translation), lb).
+# "responses": la, laa (Anthropic, with no model for the call), lb).
 l_responses() {
 	mock_reset
 	mock_script la 'status=503'
 	call "$LK" "$RESP" '{"model":"case-resp","input":"hi","instructions":"be brief"}'
 	expect_eq status "$CODE" 200
 	expect_eq target "$TARGET" lb
-	expect_eq reasons "$REASONS" "la=http-503,laa=dialect:no-translation"
+	expect_eq reasons "$REASONS" "la=http-503,laa=dialect:model"
 	expect_eq answer "$(jq -c '[.object, .status, .output[0].type,
 	    .output[0].content[0].text, (.usage.output_tokens > 0)]' \
 	    <<<"$BODY")" '["response","completed","message","Hello from lb",true]'
-	finish "responses: a Responses call served by a chat-completions target after a 503, an Anthropic rung not qualifying"
+	finish "responses: a Responses call served by a chat-completions target after a 503, an Anthropic rung without a model not qualifying"
 
 	mock_reset
 	mock_script la 'status=503'
@@ -143,6 +143,26 @@ print(r.status_code, r.headers.get("x-llmfb-target"), j["object"],
 	expect_eq text "$(sse_text "$BODY")" "Hello from lr"
 	expect_eq done "$(grep -c '^data: \[DONE\]' <<<"$BODY")" 1
 	finish "responses: a chat caller served by a Responses target, whole and streamed"
+
+	# A Responses caller served by an Anthropic target (lra), through
+	# chat completions both ways.
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$RESP" '{"model":"case-resp-an","input":"hi"}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lra
+	expect_eq answer "$(jq -r '.object + " " + .output[0].content[0].text' \
+	    <<<"$BODY")" "response Hello from laa"
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$RESP" '{"model":"case-resp-an","input":"hi","stream":true}'
+	expect_eq stream-target "$TARGET" lra
+	expect_eq text "$(sed -n 's/^data: //p' <<<"$BODY" |
+	    jq -rj 'select(.type == "response.output_text.delta") | .delta')" \
+	    "Hello from laa"
+	expect_eq last "$(sed -n 's/^event: //p' <<<"$BODY" | tail -1)" \
+	    response.completed
+	finish "responses: a Responses caller served by an Anthropic target, whole and streamed"
 }
 
 l_technical() {

@@ -42,6 +42,7 @@ static const char *const yaml_tail =
     "  p2: { provider: p2, model: backup-model }\n"
     "  c1: { provider: c1, model: claude-x }\n"
     "  r1: { provider: r1 }\n"
+    "  r2: { provider: r1, model: gpt-r }\n"
     "  e1: { provider: p1, dimensions: 1536 }\n"
     "  e2: { provider: p2, model: small-768, dimensions: 768 }\n"
     "  e3: { provider: p2, model: big-1536, dimensions: 1536 }\n"
@@ -68,7 +69,15 @@ static const char *const yaml_tail =
     "    attempts: { technical: 1 }\n"
     "  - name: resp\n"
     "    match: { model: case-resp }\n"
-    "    ladder: [r1, p1, c1, p2]\n"
+    "    ladder: [r1, p1, p2]\n"
+    "    attempts: { technical: 1 }\n"
+    "  - name: an-to-resp\n"
+    "    match: { model: case-an-resp }\n"
+    "    ladder: [c1, r2]\n"
+    "    attempts: { technical: 1 }\n"
+    "  - name: resp-an\n"
+    "    match: { model: case-resp-an }\n"
+    "    ladder: [p1, c1]\n"
     "    attempts: { technical: 1 }\n"
     "defaults:\n"
     "  retry_on: [429, 5xx, connect, timeout]\n"
@@ -403,9 +412,8 @@ START_TEST(test_embeddings_empty_moves_on)
 }
 END_TEST
 
-/* A Responses caller: the first chat target fails, the Anthropic one
- * does not qualify, the next chat target's answer comes back as a
- * Response. */
+/* A Responses caller: its own provider cannot be reached, the first
+ * chat target fails, the next one's answer comes back as a Response. */
 START_TEST(test_responses_whole)
 {
 	static const struct fake_answer a[] = {
@@ -425,7 +433,6 @@ START_TEST(test_responses_whole)
 	    "\"text\":\"from chat\""));
 	ck_assert_ptr_nonnull(strstr(r.body, "\"status\":\"completed\""));
 	ck_assert(has_header(&r, "x-llmfb-target: p2\r\n"));
-	ck_assert(has_header(&r, "c1=dialect:no-translation"));
 	ck_assert_uint_eq(fake_nsent, 3);
 	/* The Responses provider was sent the caller's bytes. */
 	ck_assert_str_eq(fake_sent[0].url, "http://r1.test/v1/responses");
@@ -580,6 +587,95 @@ START_TEST(test_chat_to_responses_target)
 }
 END_TEST
 
+/* A Responses caller served by an Anthropic target, through chat
+ * completions both ways: whole and streamed. */
+START_TEST(test_responses_via_chat_to_anthropic)
+{
+	static const struct fake_answer a[] = {
+		{ 503, NULL, OPENAI_503, XE_OK },
+		{ 200, NULL, ANTHROPIC_OK("from claude"), XE_OK },
+		{ 503, NULL, OPENAI_503, XE_OK },
+		{ 200, "text/event-stream",
+		    "event: message_start\ndata: {\"type\":\"message_start\","
+		    "\"message\":{\"id\":\"msg_1\",\"type\":\"message\","
+		    "\"role\":\"assistant\",\"model\":\"claude-x\","
+		    "\"content\":[],\"stop_reason\":null,\"usage\":{"
+		    "\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
+		    "event: content_block_start\ndata: {\"type\":"
+		    "\"content_block_start\",\"index\":0,\"content_block\":"
+		    "{\"type\":\"text\",\"text\":\"\"}}\n\n"
+		    "event: content_block_delta\ndata: {\"type\":"
+		    "\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+		    "\"text_delta\",\"text\":\"claude streamed\"}}\n\n"
+		    "event: content_block_stop\ndata: {\"type\":"
+		    "\"content_block_stop\",\"index\":0}\n\n"
+		    "event: message_delta\ndata: {\"type\":\"message_delta\","
+		    "\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{"
+		    "\"output_tokens\":4}}\n\n"
+		    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+		    XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 4);
+	exchange("/v1/responses", "api.openai.com", "{\"model\":"
+	    "\"case-resp-an\",\"instructions\":\"be brief\",\"input\":"
+	    "\"hi\"}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"object\":\"response\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"text\":\"from claude\""));
+	ck_assert(has_header(&r, "x-llmfb-target: c1\r\n"));
+	ck_assert(has_header(&r, "x-llmfb-translated: anthropic\r\n"));
+	ck_assert_str_eq(fake_sent[1].url, "http://c1.test/v1/messages");
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body,
+	    "\"system\":\"be brief\""));
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body,
+	    "\"model\":\"claude-x\""));
+
+	exchange("/v1/responses", "api.openai.com", "{\"model\":"
+	    "\"case-resp-an\",\"input\":\"hi\",\"stream\":true}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "event: response.created"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"delta\":\"claude streamed\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "event: response.completed"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"output_tokens\":4"));
+	ck_assert_ptr_null(strstr(r.body, "[DONE]"));
+	ck_assert_ptr_null(strstr(r.body, "message_start"));
+}
+END_TEST
+
+/* An Anthropic caller served by a Responses target, through chat: it
+ * reads an Anthropic message. */
+START_TEST(test_anthropic_via_chat_to_responses)
+{
+	static const struct fake_answer a[] = {
+		{ 529, NULL, "{\"type\":\"error\",\"error\":{\"type\":"
+		    "\"overloaded_error\",\"message\":\"busy\"}}", XE_OK },
+		{ 200, NULL, "{\"id\":\"resp_5\",\"object\":\"response\","
+		    "\"status\":\"completed\",\"model\":\"m\",\"output\":[{"
+		    "\"type\":\"message\",\"content\":[{\"type\":"
+		    "\"output_text\",\"text\":\"from responses\"}]}],"
+		    "\"usage\":{\"input_tokens\":3,\"output_tokens\":2}}",
+		    XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 2);
+	exchange("/v1/messages", "api.anthropic.com", "{\"model\":"
+	    "\"case-an-resp\",\"max_tokens\":10,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"hi\"}]}", &r);
+	ck_assert_msg(r.status == 200, "%s", r.raw);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"type\":\"message\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "from responses"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"stop_reason\":\"end_turn\""));
+	ck_assert_str_eq(fake_sent[1].url, "http://r1.test/v1/responses");
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body, "\"input\""));
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body,
+	    "\"max_output_tokens\":10"));
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body, "\"model\":\"gpt-r\""));
+}
+END_TEST
+
 static Suite *
 call_suite(void)
 {
@@ -601,6 +697,8 @@ call_suite(void)
 	tcase_add_test(tc, test_responses_not_translatable);
 	tcase_add_test(tc, test_responses_native);
 	tcase_add_test(tc, test_chat_to_responses_target);
+	tcase_add_test(tc, test_responses_via_chat_to_anthropic);
+	tcase_add_test(tc, test_anthropic_via_chat_to_responses);
 	suite_add_tcase(s, tc);
 	return s;
 }
