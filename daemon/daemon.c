@@ -399,7 +399,7 @@ raise_nofile(const struct config *cfg)
 /* ---- what the modules under the daemon hand up ---------------------- */
 
 static void
-record(struct daemon *d, const json_t *rec, const char *line, size_t len)
+publish_record(struct daemon *d, const json_t *rec, const char *line, size_t len)
 {
 	events_add(d->events, line, len);
 	control_publish(d->control, rec, line, len);
@@ -415,7 +415,7 @@ kernel_conn(struct daemon *d, int fd, const struct caller *who,
 const struct daemon_hooks daemon_hooks = {
 	.spent = daemon_spent,
 	.reload = daemon_reload,
-	.record = record,
+	.publish = publish_record,
 	.kernel_conn = kernel_conn,
 };
 

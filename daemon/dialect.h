@@ -1,5 +1,7 @@
-/* Translation between the OpenAI chat-completions and Anthropic messages
- * dialects: requests, whole answers and errors (streams: dialect_stream.h).
+/* Translation between provider APIs, through a from/to table (chat
+ * completions and Anthropic messages here; Responses in
+ * xlate_responses.c): requests, whole answers and errors (streams:
+ * dialect_stream.h).
  * Pure functions over jansson, no I/O.  What the target's dialect cannot
  * express is dropped only when harmless; otherwise the request does not
  * translate and the target does not qualify.  docs/dialects.md has every
@@ -13,24 +15,11 @@
 #include <stdint.h>
 
 #include "api.h"
+#include "xlate.h"
 
 #define DIALECT_MAX_TOKENS_DEFAULT	4096
 #define DIALECT_JSON_TOOL		"json_answer"
-#define DIALECT_WHY_MAX			64
 
-/* What a translated request means for the translation of its answer. */
-struct dialect_info {
-	enum dialect	 from;		/* the caller's */
-	enum dialect	 to;		/* the target's */
-	bool		 stream;
-	bool		 include_usage;	/* OpenAI caller: the usage chunk */
-	bool		 json_tool;	/* JSON mode asked through the forced
-					 * DIALECT_JSON_TOOL (OpenAI caller,
-					 * Anthropic target) */
-	int64_t		 created;	/* OpenAI "created" of the answer */
-	bool		 via_usage;	/* through another API (dialect_via):
-					 * the middle stream has its usage */
-};
 
 /* The API a translation from one to another goes through, both ways
  * (OpenAI chat completions between Responses and Anthropic), or -1 when

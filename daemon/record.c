@@ -192,7 +192,7 @@ emit(struct record *r)
 			    json_string(r->reasons));
 	}
 	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL)
-		daemon_hook_record(r->d, rec, line, strlen(line));
+		daemon_hook_publish(r->d, rec, line, strlen(line));
 	free(line);
 	json_decref(rec);
 }

@@ -1,7 +1,7 @@
 /* A call's record, and its sinks: the counters (stats.h, for metrics and
  * status), the spend (budget.h), and the one JSON line per call that goes
  * to the events file and the control socket's followers (through the
- * daemon's record hook).  The call (call.c) fills it in as it goes; what
+ * daemon's publish hook).  The call (call.c) fills it in as it goes; what
  * is counted, priced and said of a call is decided here. */
 #ifndef LLMFB_RECORD_H
 #define LLMFB_RECORD_H

@@ -107,7 +107,7 @@ relay_record(struct relay *r, const char *result)
 		return;
 	json_object_set_new(rec, "relay", json_string(result));
 	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL) {
-		daemon_hook_record(d, rec, line, strlen(line));
+		daemon_hook_publish(d, rec, line, strlen(line));
 	}
 	free(line);
 	json_decref(rec);

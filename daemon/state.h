@@ -41,7 +41,7 @@ struct daemon_hooks {
 	int	(*reload)(struct daemon *d, char *err, size_t errlen);
 	/* A record (rec, and line: it as one line of JSON) to its sinks:
 	 * the events file and the control socket's followers. */
-	void	(*record)(struct daemon *d, const json_t *rec,
+	void	(*publish)(struct daemon *d, const json_t *rec,
 		    const char *line, size_t len);
 	/* A connection the kernel redirected, to serve or carry. */
 	void	(*kernel_conn)(struct daemon *d, int fd,
@@ -91,11 +91,11 @@ daemon_hook_spent(struct daemon *d)
 }
 
 static inline void
-daemon_hook_record(struct daemon *d, const json_t *rec, const char *line,
+daemon_hook_publish(struct daemon *d, const json_t *rec, const char *line,
     size_t len)
 {
-	if (d->hooks != NULL && d->hooks->record != NULL)
-		d->hooks->record(d, rec, line, len);
+	if (d->hooks != NULL && d->hooks->publish != NULL)
+		d->hooks->publish(d, rec, line, len);
 }
 
 #endif

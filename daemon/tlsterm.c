@@ -113,7 +113,7 @@ term_record(struct term *t, const char *result, const char *why)
 	if (rec == NULL)
 		return;
 	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL) {
-		daemon_hook_record(d, rec, line, strlen(line));
+		daemon_hook_publish(d, rec, line, strlen(line));
 	}
 	free(line);
 	json_decref(rec);

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 
 #include "buf.h"
-#include "dialect.h"
+#include "xlate.h"
 
 /* A Responses request as a chat-completions one, or NULL with why. */
 json_t *responses_to_chat(const json_t *req, struct dialect_info *info,
