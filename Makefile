@@ -69,7 +69,7 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/sse.c daemon/dialect.c daemon/dialect_stream.c daemon/inject.c \
 	daemon/metrics.c daemon/netwatch.c daemon/netview.c daemon/systemd.c \
 	daemon/relay.c daemon/ca.c daemon/tlshello.c daemon/tlsterm.c \
-	daemon/kredir.c daemon/record.c daemon/api.c daemon/api_openai_chat.c \
+	daemon/kredir.c daemon/record.c daemon/outbound.c daemon/api.c daemon/api_openai_chat.c \
 	daemon/api_anthropic_messages.c daemon/api_openai_embeddings.c \
 	daemon/api_openai_responses.c daemon/xlate_responses.c \
 	$(EBPF_SRC)
@@ -85,7 +85,7 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
 UNIT_TESTS := util config ladder route preamble breaker answer budget \
 	caller latency sse dialect dialect_stream inject metrics netwatch \
-	config_lint ca call responses
+	config_lint ca call responses outbound
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \

@@ -19,6 +19,7 @@
 #include "ladder.h"
 #include "log.h"
 #include "netview.h"
+#include "outbound.h"
 #include "record.h"
 #include "route.h"
 #include "server.h"
@@ -149,38 +150,12 @@ static void attempt_failed(struct call *call, const struct outcome *o);
 
 /* ---- small helpers --------------------------------------------------- */
 
-/* Headers that describe one hop, never forwarded either way. */
-static bool
-hop_by_hop(const char *name)
-{
-	static const char *const hop[] = { "connection", "keep-alive",
-		"proxy-connection", "transfer-encoding", "te", "trailer",
-		"upgrade", "content-length", "expect", "host",
-		"accept-encoding", "content-encoding", NULL };
-	size_t i;
-
-	for (i = 0; hop[i] != NULL; i++)
-		if (strcasecmp(name, hop[i]) == 0)
-			return true;
-	return str_case_prefix(name, "x-llmfb-");
-}
-
 /* Whether p is the provider the caller called (p == NULL: passthrough,
  * the caller's own host). */
 static bool
 own_provider(const struct call *call, const struct provider *p)
 {
 	return p == NULL || strcasecmp(p->origin, call->r.host) == 0;
-}
-
-/* Headers that carry the caller's credentials. */
-static bool
-credential_header(const char *name)
-{
-	return strcasecmp(name, "authorization") == 0 ||
-	    strcasecmp(name, "x-api-key") == 0 ||
-	    strcasecmp(name, "api-key") == 0 ||
-	    strcasecmp(name, "proxy-authorization") == 0;
 }
 
 /* Add "target=why" to the reasons at offset at (their end, or where an
@@ -1719,74 +1694,6 @@ attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 	return call->attempt_body;
 }
 
-/* What of the caller's request may go to a provider it did not call:
- * the body's type and what that API itself reads.  Everything else was
- * meant for the caller's own provider only: its credentials under any
- * name, cookies, organisation and project ids, gateway keys. */
-static bool
-foreign_header(const char *name, const struct api *same)
-{
-	static const char *const any[] = { "content-type", "accept",
-		"user-agent", NULL };
-	size_t i;
-
-	for (i = 0; any[i] != NULL; i++)
-		if (strcasecmp(name, any[i]) == 0)
-			return true;
-	for (i = 0; same != NULL && same->own_headers != NULL &&
-	    same->own_headers[i] != NULL; i++)
-		if (strcasecmp(name, same->own_headers[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Request headers for the upstream, as lines into h: the caller's, less
- * hop-by-hop ones, all to its own provider and only foreign_header()s to
- * any other; there llmfb's key for that provider.  0 or -1. */
-static int
-upstream_headers(struct call *call, const struct provider *p, struct buf *h)
-{
-	const struct api *api = p != NULL ? api_of(p->dialect) : NULL;
-	bool own = own_provider(call, p);
-	bool caller_cred = false, has_version = false;
-	size_t i;
-
-	for (i = 0; i < call->req->nh; i++) {
-		const struct header *rh = &call->req->h[i];
-
-		if (hop_by_hop(rh->name) || (p != NULL &&
-		    p->dialect != call->dialect && api_header(rh->name)))
-			continue;
-		if (!own && !foreign_header(rh->name,
-		    p->dialect == call->dialect ? api : NULL))
-			continue;
-		if (credential_header(rh->name))
-			caller_cred = true;
-		if (api != NULL && api->version_header != NULL &&
-		    strcasecmp(rh->name, api->version_header) == 0)
-			has_version = true;
-		if (buf_printf(h, "%s: %s\r\n", rh->name, rh->value) < 0)
-			return -1;
-	}
-	if (p != NULL && p->api_key != NULL && !caller_cred) {
-		int r;
-
-		if (p->auth == AUTH_X_API_KEY)
-			r = buf_printf(h, "x-api-key: %s\r\n", p->api_key);
-		else if (p->auth == AUTH_API_KEY)
-			r = buf_printf(h, "api-key: %s\r\n", p->api_key);
-		else
-			r = buf_printf(h, "Authorization: Bearer %s\r\n",
-			    p->api_key);
-		if (r < 0)
-			return -1;
-	}
-	if (api != NULL && api->version_header != NULL && !has_version &&
-	    buf_printf(h, "%s: %s\r\n", api->version_header, api->version) < 0)
-		return -1;
-	return 0;
-}
-
 /* What an attempt sends, less its URL, body and timeouts. */
 static void
 request_init(struct call *call, struct xfer_request *rq, const char *url,
@@ -1800,69 +1707,6 @@ request_init(struct call *call, struct xfer_request *rq, const char *url,
 		.connect_to = call->cfg->connect_to,
 		.nconnect_to = call->cfg->nconnect_to,
 	};
-}
-
-/* Whether the query parameter at q is name ("name=..."). */
-static bool
-query_has_at(const char *q, const char *name)
-{
-	size_t n = strlen(name);
-
-	return strncmp(q, name, n) == 0 && q[n] == '=';
-}
-
-/* Whether the query q has the parameter name. */
-static bool
-query_has(const char *q, const char *name)
-{
-	while (q != NULL && *q != '\0') {
-		if (query_has_at(q, name))
-			return true;
-		if ((q = strchr(q, '&')) != NULL)
-			q++;
-	}
-	return false;
-}
-
-/* A target's URL: the base URL's path, Azure's deployment, the
- * endpoint, then the queries: the base URL's own (an Azure
- * "?api-version=" given there stays after the path), the provider's
- * api_version, and the caller's.  A caller's own api-version (to its
- * own provider) wins over llmfb's: never two. */
-static void
-target_url(struct buf *url, const struct target *t, enum dialect to,
-    const char *query)
-{
-	const struct provider *p = t->provider;
-	const char *bq = strchr(p->base_url, '?'), *q, *e;
-	size_t plen = bq != NULL ? (size_t)(bq - p->base_url) :
-	    strlen(p->base_url);
-	bool own_version = query_has(query, "api-version");
-	char sep = '?';
-
-	buf_add(url, p->base_url, plen);
-	/* Azure: {endpoint}/openai/deployments/{name}/chat/completions;
-	 * the endpoint may be given with its "/openai" or without. */
-	if (t->deployment != NULL)
-		buf_printf(url, "%s/deployments/%s", plen >= 7 &&
-		    strncmp(p->base_url + plen - 7, "/openai", 7) == 0 ? "" :
-		    "/openai", t->deployment);
-	buf_addstr(url, api_of(to)->path);
-	/* The base URL's query, parameter by parameter. */
-	for (q = bq != NULL ? bq + 1 : ""; *q != '\0';
-	    q = *e == '&' ? e + 1 : e) {
-		e = q + strcspn(q, "&");
-		if (e == q || (own_version && query_has_at(q, "api-version")))
-			continue;
-		buf_printf(url, "%c%.*s", sep, (int)(e - q), q);
-		sep = '&';
-	}
-	if (p->api_version != NULL && !own_version) {
-		buf_printf(url, "%capi-version=%s", sep, p->api_version);
-		sep = '&';
-	}
-	if (query != NULL && *query != '\0')
-		buf_printf(url, "%c%s", sep, query);
 }
 
 static void
@@ -1899,7 +1743,7 @@ attempt_start(struct call *call)
 	/* The caller's query (where some APIs take a key) is for its own
 	 * provider only. */
 	query = own_provider(call, t->provider) ? call->req->query : NULL;
-	target_url(&url, t, target_dialect(call, t), query);
+	outbound_url(&url, t, target_dialect(call, t), query);
 	buf_init(&h, call->cfg->max_header_size + 64 * 1024);
 	x = xfer_new(call->d->up, &call_xfer_ops, call);
 	body = attempt_body(call, t, &len);
@@ -1914,7 +1758,8 @@ attempt_start(struct call *call)
 	rq.connect_timeout_ms = pol->connect_timeout_ms;
 	rq.timeout_ms = total;
 	if (x == NULL || body == NULL ||
-	    upstream_headers(call, t->provider, &h) < 0 ||
+	    outbound_headers(call->req, own_provider(call, t->provider),
+	    call->dialect, target_dialect(call, t), t->provider, &h) < 0 ||
 	    xfer_set(x, &rq) < 0) {
 		if (h.data != NULL)
 			explicit_bzero(h.data, h.len);
@@ -1981,7 +1826,8 @@ passthrough_start(struct call *call)
 	rq.len = call->body.len;
 	rq.connect_timeout_ms = PASSTHROUGH_CONNECT_MS;
 	x = xfer_new(call->d->up, &call_xfer_ops, call);
-	r = x == NULL || upstream_headers(call, NULL, &h) < 0 ||
+	r = x == NULL || outbound_headers(call->req, true, call->dialect,
+	    call->dialect, NULL, &h) < 0 ||
 	    xfer_set(x, &rq) < 0 ? -1 : 0;
 	if (h.data != NULL)
 		explicit_bzero(h.data, h.len);
