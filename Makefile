@@ -70,7 +70,10 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/sse.c daemon/dialect.c daemon/dialect_stream.c daemon/inject.c \
 	daemon/metrics.c daemon/netwatch.c daemon/netview.c daemon/systemd.c \
 	daemon/relay.c daemon/ca.c daemon/tlshello.c daemon/tlsterm.c \
-	daemon/kredir.c daemon/ratelimit.c daemon/group.c daemon/shared.c \
+	daemon/kredir.c daemon/record.c daemon/outbound.c daemon/api.c daemon/api_openai_chat.c \
+	daemon/api_anthropic_messages.c daemon/api_openai_embeddings.c \
+	daemon/api_openai_responses.c daemon/xlate_responses.c \
+	daemon/ratelimit.c daemon/group.c daemon/shared.c \
 	$(EBPF_SRC)
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c shim/elf.c shim/dl.c
 CTL_SRC := ctl/llmfbctl.c ctl/top.c ctl/ca.c ctl/import.c common/ctl_client.c
@@ -84,7 +87,7 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
 UNIT_TESTS := util log config ladder route preamble breaker answer budget \
 	caller latency sse dialect dialect_stream inject metrics netwatch \
-	config_lint ca ratelimit
+	config_lint ca ratelimit call responses outbound
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
@@ -160,9 +163,15 @@ $(B)/llmfbd: $(B)/obj/daemon/main.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(DAEMON_LIBS)
 
-# llmfbctl check reads a config as llmfbd does: the same parser.
+# llmfbctl check reads a config as llmfbd does: the same parser, and the
+# same API tables (which read answers, hence answer.o and sse.o).
+API_OBJ := $(B)/obj/daemon/api.o $(B)/obj/daemon/api_openai_chat.o \
+	$(B)/obj/daemon/api_anthropic_messages.o \
+	$(B)/obj/daemon/api_openai_embeddings.o \
+	$(B)/obj/daemon/api_openai_responses.o $(B)/obj/daemon/answer.o \
+	$(B)/obj/daemon/sse.o
 $(B)/llmfbctl: $(CTL_OBJ) $(B)/obj/daemon/config.o $(B)/obj/daemon/ynode.o \
-	$(B)/obj/daemon/ca.o $(COMMON_OBJ)
+	$(B)/obj/daemon/ca.o $(API_OBJ) $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -ljansson -lyaml -lssl -lcrypto
 
@@ -200,6 +209,15 @@ $(B)/llmfb-hotpath: $(B)/obj/bench/hotpath.o $(COMMON_OBJ)
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lssl -lcrypto -lpthread
 
 $(B)/tests/check_%: $(B)/obj/tests/unit/check_%.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(DAEMON_LIBS) $(CHECK_LIBS)
+
+# call.c with its upstream faked: no network, scripted answers.
+$(B)/obj/tests/unit/%.o: ALL_CFLAGS += -Itests/unit
+$(B)/tests/check_call: $(B)/obj/tests/unit/check_call.o \
+	$(B)/obj/tests/unit/fake_upstream.o \
+	$(filter-out %/daemon/upstream.o,$(DAEMON_LIB_OBJ)) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(DAEMON_LIBS) $(CHECK_LIBS)

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "config.h"
+#include "api.h"
 #include "sse.h"
 
 #define ANSWER_EVENT_MAX	(1u << 20)	/* one SSE event */
@@ -33,6 +33,7 @@ typedef void (*answer_event_fn)(void *arg, const char *event,
 
 struct answer {
 	enum dialect	 dialect;
+	const struct api *api;		/* dialect's table */
 	bool		 stream;
 	answer_event_fn	 on_event;	/* optional: set before feeding */
 	void		*on_event_arg;
@@ -85,6 +86,14 @@ struct answer {
 };
 
 void answer_init(struct answer *a, enum dialect d, bool stream);
+/* For the API readers (api.h's read_event and read_body): what they
+ * found, kept as every API's is. */
+void answer_got_content(struct answer *a);	/* content begins here */
+void answer_text_add(struct answer *a, const char *s, size_t n);
+void answer_args_add(struct answer *a, int i, const char *s, size_t n);
+void answer_args_check(struct answer *a, int i);	/* call i ended */
+void answer_set_finish(struct answer *a, const char *s);
+void answer_shrink(struct buf *b);	/* give back a big buffer */
 void answer_free(struct answer *a);
 /* Take the next n bytes of the body.  Ignored after answer_end. */
 void answer_feed(struct answer *a, const char *p, size_t n);
@@ -126,11 +135,6 @@ uint64_t answer_estimate_tokens(size_t bytes);
  * message and 3. */
 uint64_t request_estimate_tokens(const json_t *req);
 
-enum provider_error {
-	PE_OTHER,
-	PE_CONTEXT,		/* the prompt does not fit the model */
-	PE_CONTENT_FILTER,	/* the provider's content policy said no */
-};
 
 /* What an upstream error body (status, body of len bytes) says. */
 enum provider_error provider_error_kind(enum dialect d, int status,
@@ -171,6 +175,13 @@ enum answer_cont {
  * counts cs->out_before output tokens more (OpenAI's usage chunk,
  * Anthropic's message_delta), so that the caller reads what the whole
  * answer took.  Replacement bytes are appended to out. */
+/* For the APIs' continue_event: add n to the count o[key], if it is one
+ * (returns whether it was); drop the blanks the prefix lost from the
+ * first text, o[key]. */
+bool answer_count_add(json_t *o, const char *key, uint64_t n);
+void answer_trim_first_text(struct cont_state *cs, json_t *o,
+    const char *key);
+
 enum answer_cont answer_continue_event(const struct answer *prev,
     struct cont_state *cs, const char *event, const char *data,
     struct buf *out);

@@ -11,8 +11,7 @@
 #include "call.h"
 #include "caller.h"
 #include "config.h"
-#include "control.h"
-#include "daemon.h"
+#include "state.h"
 #include "dialect.h"
 #include "dialect_stream.h"
 #include "events.h"
@@ -20,6 +19,8 @@
 #include "ladder.h"
 #include "log.h"
 #include "netview.h"
+#include "outbound.h"
+#include "record.h"
 #include "route.h"
 #include "server.h"
 #include "shared.h"
@@ -28,20 +29,18 @@
 #include "util.h"
 
 #define HELD_MAX	ANSWER_BODY_MAX	/* an answer held before delivery */
-#define REASONS_MAX	512
 #define PASSTHROUGH_CONNECT_MS	10000
-#define RECORDS_MAX	16		/* attempts kept in a call's record */
-#define NO_TIME		UINT32_MAX
 
-/* One attempt, for the call's record. */
-struct attempt_rec {
-	const char		*target;	/* the config's, held by the call */
-	enum fail_kind		 fk;		/* FK_NONE: it answered */
-	char			 why[40];
-	char			 injected[FAULT_NAME_MAX]; /* "": none */
-	int			 status;
-	uint32_t		 connect_ms, first_token_ms, total_ms;
-	struct net_rec		 net;		/* what the kernel saw */
+/* Where a call is.  It only moves down this list, and every step is
+ * taken in one place: commit_status(), midstream_failed() and
+ * call_finish(). */
+enum call_state {
+	CS_CHOOSING,	/* walking its ladder: nothing sent yet, an answer
+			 * held until it is judged */
+	CS_ANSWERING,	/* an answer's head went out: it is delivered */
+	CS_CONTINUING,	/* that answer's stream broke, and later rungs
+			 * write the rest of it */
+	CS_FINISHED,	/* over: nothing of it runs again */
 };
 
 struct call {
@@ -50,22 +49,17 @@ struct call {
 	struct conn		*conn;		/* NULL once the client left */
 	struct http_req		*req;		/* valid while conn is */
 	struct buf		 body;		/* the request body (owned) */
-	char			 host[256];	/* original host, lowercase */
 	char			 scheme[8];
 	int			 port;
-	enum endpoint		 ep;
+	const struct api	*api;		/* the caller's; NULL: none */
 	enum dialect		 dialect;	/* the caller's */
 	json_t			*json;		/* parsed body (ladder only) */
-	char			*model;		/* requested model or NULL */
-	const struct route	*route;		/* NULL: passthrough */
 	struct ladder		 ladder;
-	uint64_t		 start_ms;
 	uint64_t		 deadline_ms;	/* monotonic */
 	struct xfer		*xfer;		/* the running attempt */
 	char			*attempt_body;	/* rewritten body, or NULL */
 	const struct target	*target;	/* of the running attempt */
 	const struct target	*busy;		/* counted in its in_flight */
-	struct curl_slist	*connect_to;
 	struct timer		 first_token;
 	struct timer		 idle;
 	struct timer		 retry;
@@ -86,12 +80,15 @@ struct call {
 	struct buf		 held;
 	size_t			 held_base;	/* answer offset of held[0] */
 	struct answer_want	 want;
-	/* Translation, for targets of the other dialect: the request in it
-	 * (made once, when one is first considered), or why it cannot be;
-	 * and the running attempt's answer on its way back. */
-	json_t			*xjson;
-	char			 xwhy[DIALECT_WHY_MAX];
-	struct dialect_info	 xinfo;
+	/* Translation, for targets of another API: the request in each
+	 * (made once, when a target of it is first considered), or why it
+	 * cannot be; and the running attempt's answer on its way back. */
+	struct xlation {
+		json_t		*json;
+		char		 why[DIALECT_WHY_MAX];
+		struct dialect_info info;
+	}			 x[DIALECTS];
+	const struct xlation	*xl;		/* the running attempt's */
 	bool			 xlating;	/* the running attempt is */
 	struct dialect_stream	 xs;
 	bool			 xs_live;
@@ -99,11 +96,12 @@ struct call {
 	struct buf		 xout;		/* a stream's bytes, translated */
 	uint64_t		 est_in;	/* the request's tokens, roughly */
 	uint64_t		 max_out;	/* its max_tokens; 0: not set */
+	uint32_t		 dims;		/* vectors' dimensions asked
+						 * (api->dimensions); 0: any */
 	uint64_t		 attempt_ms;	/* when the attempt began */
 	uint32_t		 ttft_ms;	/* its first token; NO_TIME */
 	struct net_call		 net;		/* its socket, at its head */
 	/* A stream that broke after it began, continued elsewhere. */
-	bool			 continuing;
 	struct answer		 prev;		/* what the caller has of it */
 	struct cont_state	 cs;
 	json_t			*cont_json;	/* the request with the prefix */
@@ -116,25 +114,36 @@ struct call {
 	 * event, so that an error event of ours starts a new one. */
 	char			 tail[4];
 	bool			 too_big;	/* outgrew the hold */
-	/* The record. */
-	struct caller		 caller;
-	char			 route_key[80];	/* its spend's, in budgets */
-	char			 fallback_key[80]; /* its fallbacks' spend */
-	char			 caller_key[320];
-	struct attempt_rec	 rec[RECORDS_MAX];
-	int			 nrec;
-	uint64_t		 in_tokens, out_tokens;
-	bool			 tokens_estimated;
-	uint64_t		 last_in, last_out; /* the last answer's */
-	double			 cost;
-	const struct target	*served;
-	const char		*first_from;	/* the first target left */
-	enum fail_kind		 first_fk;	/* and why */
-	const char		*result;	/* how the call ended */
-	char			 reasons[REASONS_MAX];
-	bool			 committed;	/* answer's head went out */
-	bool			 finishing;
+	struct record		 r;		/* what it says of itself */
+	enum call_state		 state;
 };
+
+/* The head of an answer went out (and the call may have ended since). */
+static bool
+committed(const struct call *call)
+{
+	return call->state == CS_ANSWERING || call->state == CS_CONTINUING;
+}
+
+static bool
+continuing(const struct call *call)
+{
+	return call->state == CS_CONTINUING;
+}
+
+static bool
+finished(const struct call *call)
+{
+	return call->state == CS_FINISHED;
+}
+
+/* The API an attempt at t speaks: the caller's, where t's provider
+ * speaks it; else t's provider's own, translated to. */
+static enum dialect
+target_dialect(const struct call *call, const struct target *t)
+{
+	return api_for_target(api_of(call->dialect), t->provider->dialect);
+}
 
 static void attempt_start(struct call *call);
 static void attempt_ended(struct call *call, const struct outcome *o);
@@ -142,64 +151,12 @@ static void attempt_failed(struct call *call, const struct outcome *o);
 
 /* ---- small helpers --------------------------------------------------- */
 
-static bool
-has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-enum endpoint
-endpoint_of(const char *method, const char *path)
-{
-	if (strcmp(method, "POST") != 0)
-		return EP_OTHER;
-	if (has_suffix(path, "/chat/completions"))
-		return EP_OPENAI_CHAT;
-	if (has_suffix(path, "/v1/messages"))
-		return EP_ANTHROPIC_MESSAGES;
-	return EP_OTHER;
-}
-
-static const char *
-endpoint_suffix(enum dialect d)
-{
-	return d == DIALECT_ANTHROPIC ? "/messages" : "/chat/completions";
-}
-
-/* Headers that describe one hop, never forwarded either way. */
-static bool
-hop_by_hop(const char *name)
-{
-	static const char *const hop[] = { "connection", "keep-alive",
-		"proxy-connection", "transfer-encoding", "te", "trailer",
-		"upgrade", "content-length", "expect", "host",
-		"accept-encoding", "content-encoding", NULL };
-	size_t i;
-
-	for (i = 0; hop[i] != NULL; i++)
-		if (strcasecmp(name, hop[i]) == 0)
-			return true;
-	return str_case_prefix(name, "x-llmfb-");
-}
-
 /* Whether p is the provider the caller called (p == NULL: passthrough,
  * the caller's own host). */
 static bool
 own_provider(const struct call *call, const struct provider *p)
 {
-	return p == NULL || strcasecmp(p->origin, call->host) == 0;
-}
-
-/* Headers that carry the caller's credentials. */
-static bool
-credential_header(const char *name)
-{
-	return strcasecmp(name, "authorization") == 0 ||
-	    strcasecmp(name, "x-api-key") == 0 ||
-	    strcasecmp(name, "api-key") == 0 ||
-	    strcasecmp(name, "proxy-authorization") == 0;
+	return p == NULL || strcasecmp(p->origin, call->r.host) == 0;
 }
 
 /* Add "target=why" to the reasons at offset at (their end, or where an
@@ -208,7 +165,7 @@ static void
 insert_reason(struct call *call, size_t at, const char *target,
     const char *why)
 {
-	char item[128], *r = call->reasons;
+	char item[128], *r = call->r.reasons;
 	size_t len = strlen(r), n;
 
 	n = (size_t)snprintf(item, sizeof(item), "%s=%s%s", target, why,
@@ -218,7 +175,7 @@ insert_reason(struct call *call, size_t at, const char *target,
 		item[0] = ',';
 		n++;
 	}
-	if (n >= sizeof(item) || len + n >= sizeof(call->reasons))
+	if (n >= sizeof(item) || len + n >= sizeof(call->r.reasons))
 		return;		/* full: the first reasons matter most */
 	memmove(r + at + n, r + at, len - at + 1);
 	memcpy(r + at, item, n);
@@ -227,7 +184,7 @@ insert_reason(struct call *call, size_t at, const char *target,
 static void
 add_reason_str(struct call *call, const char *target, const char *why)
 {
-	insert_reason(call, strlen(call->reasons), target, why);
+	insert_reason(call, strlen(call->r.reasons), target, why);
 }
 
 /* What went wrong in an attempt, in a few words: "http-503",
@@ -296,8 +253,8 @@ breakers_retry_after_s(struct call *call)
 	const struct target *t;
 	size_t i;
 
-	for (i = 0; i < call->route->nladder; i++) {
-		t = call->route->ladder[i];
+	for (i = 0; i < call->r.route->nladder; i++) {
+		t = call->r.route->ladder[i];
 		w = breaker_wait_ms(&tstat_of(call, t)->br, &t->breaker, now);
 		if (w > 0 && w < best)
 			best = w;
@@ -305,122 +262,66 @@ breakers_retry_after_s(struct call *call)
 	return best == UINT64_MAX ? 0 : (best + 999) / 1000;
 }
 
-/* What "fallback" means wherever llmfb says it (x-llmfb-fallback, the
- * record, the counters): the caller's answer did not come from the
- * route's first rung.  A later rung's answer is one; so is the safe
- * failure (answered is NULL), which is the ladder's last rung.  Retries
- * on the first rung are not: x-llmfb-attempts counts them. */
-static bool
-fell_back(const struct call *call, const struct target *answered)
-{
-	return call->route != NULL && (answered == NULL ||
-	    answered != call->route->ladder[0]);
-}
-
 /* The x-llmfb-* headers every answer carries; served is the target whose
  * answer it is, NULL for the safe failure. */
 static void
 llmfb_headers(struct call *call, struct buf *h, const struct target *served)
 {
-	if (call->route == NULL) {
+	if (call->r.route == NULL) {
 		buf_addstr(h, "x-llmfb-passthrough: 1\r\n");
 		return;
 	}
-	buf_printf(h, "x-llmfb-route: %s\r\n", call->route->name);
+	buf_printf(h, "x-llmfb-route: %s\r\n", call->r.route->name);
 	buf_printf(h, "x-llmfb-target: %s\r\n", served ? served->name :
 	    "none");
 	buf_printf(h, "x-llmfb-attempts: %d\r\n", call->ladder.attempts);
-	buf_printf(h, "x-llmfb-fallback: %d\r\n", fell_back(call, served));
-	if (call->reasons[0] != '\0')
-		buf_printf(h, "x-llmfb-reasons: %s\r\n", call->reasons);
+	buf_printf(h, "x-llmfb-fallback: %d\r\n", record_fell_back(&call->r, served));
+	if (call->r.reasons[0] != '\0')
+		buf_printf(h, "x-llmfb-reasons: %s\r\n", call->r.reasons);
 	if (served != NULL && call->xlating)
 		buf_printf(h, "x-llmfb-translated: %s\r\n",
-		    dialect_name(call->xinfo.to));
+		    dialect_name(call->xl->info.to));
 }
 
-/* ---- the call's record ------------------------------------------------- */
+/* ---- the call's record (record.c) ---------------------------------- */
 
-/* An attempt's times, kept for the SLO and the status (recent) and for
- * the metrics (all). */
 static void
 note_times(struct call *call, uint32_t ttft, uint32_t total)
 {
-	struct tstat *ts = tstat_of(call, call->target);
-
-	latency_add(&ts->lat, now_mono_ms(), ttft, total);
-	shared_latency_add(call->d->shared, call->target, ts, ttft, total);
-	if (ttft != NO_TIME)
-		hist_add(&ts->ttft_h, ttft);
-	hist_add(&ts->total_h, total);
+	record_times(&call->r, call->target, ttft, total);
 }
 
-
+/* The running attempt ended so: its times, its connection and what the
+ * kernel saw of it go into the record. */
 static void
-record_attempt(struct call *call, enum fail_kind fk, const char *why,
+attempt_record(struct call *call, enum fail_kind fk, const char *why,
     int status)
 {
-	struct attempt_rec *a;
-	double connect = 0;
-	uint64_t now = now_mono_ms();
-	char labels[1024];
+	struct attempt_rec a;
 
 	if (call->target == NULL)
 		return;
-	if (fk != FK_NONE && call->first_from == NULL) {
-		call->first_from = call->target->name;
-		call->first_fk = fk;
-	}
-	if (prom_labels(labels, sizeof(labels), "route", call->route->name,
-	    "target", call->target->name, "outcome", fk == FK_NONE ? "ok" :
-	    fail_kind_name(fk), NULL) == 0)
-		lset_add(&call->d->stats->attempts, labels, 1);
-	if (call->nrec >= RECORDS_MAX)
-		return;
-	a = &call->rec[call->nrec++];
-	a->target = call->target->name;
-	a->fk = fk;
-	snprintf(a->why, sizeof(a->why), "%s", why ? why : "");
-	snprintf(a->injected, sizeof(a->injected), "%s", call->faulted ?
+	memset(&a, 0, sizeof(a));
+	snprintf(a.why, sizeof(a.why), "%s", why ? why : "");
+	snprintf(a.injected, sizeof(a.injected), "%s", call->faulted ?
 	    call->fault_name : "");
-	a->status = status;
-	if (call->xfer != NULL) {
-		curl_easy_getinfo(call->xfer->easy, CURLINFO_APPCONNECT_TIME,
-		    &connect);
-		if (connect <= 0)
-			curl_easy_getinfo(call->xfer->easy,
-			    CURLINFO_CONNECT_TIME, &connect);
-	}
-	a->connect_ms = (uint32_t)(connect * 1000);
+	a.status = status;
+	if (call->xfer != NULL)
+		a.connect_ms = (uint32_t)(xfer_connect_s(call->xfer) * 1000);
 	netview_attempt(call->d->netview, call->xfer, &call->net,
-	    tstat_of(call, call->target), &a->net);
-	a->first_token_ms = call->ttft_ms;
-	a->total_ms = (uint32_t)(now - call->attempt_ms);
+	    tstat_of(call, call->target), &a.net);
+	a.first_token_ms = call->ttft_ms;
+	a.total_ms = (uint32_t)(now_mono_ms() - call->attempt_ms);
+	record_attempt(&call->r, call->target, fk, &a);
 }
 
-static double
-cost_of(const struct target *t, uint64_t in, uint64_t out)
-{
-	return ((double)in * t->price.input + (double)out * t->price.output) /
-	    1e6;
-}
-
-static bool
-priced(const struct target *t)
-{
-	return t->price.input > 0 || t->price.output > 0;
-}
-
-/* The tokens an answer cost (the provider's count, or one from the
- * request and the text when it gave none), on its target, its route and
- * its caller.  Returns the cost. */
+/* The tokens an answer cost: the provider's count, or one from the
+ * request and the text when it gave none.  Returns the cost. */
 static double
 account(struct call *call, const struct answer *a)
 {
-	struct tstat *ts = tstat_of(call, call->target);
 	uint64_t in = a->in_tokens, out = a->out_tokens;
-	bool usage = a->usage;
-	time_t now = time(NULL);
-	double cost;
+	bool usage = a->usage, estimated = false;
 
 	if (call->xs_live) {
 		/* A translated stream: the target's own counts, which the
@@ -433,186 +334,16 @@ account(struct call *call, const struct answer *a)
 	if (!usage) {
 		in = call->est_in;
 		out = answer_estimate_tokens(a->text.len);
-		call->tokens_estimated = true;
+		estimated = true;
 	} else if (a->stream && (!a->done || a->error_event) &&
 	    out < answer_estimate_tokens(a->text.len)) {
 		/* A stream that broke off: Anthropic's count so far is the
 		 * one in message_start, before any text. */
 		out = answer_estimate_tokens(a->text.len);
-		call->tokens_estimated = true;
+		estimated = true;
 	}
-	cost = cost_of(call->target, in, out);
-	call->last_in = in;
-	call->last_out = out;
-	call->in_tokens += in;
-	call->out_tokens += out;
-	call->cost += cost;
-	ts->in_tokens += in;
-	ts->out_tokens += out;
-	ts->spend_usd += cost;
-	stats_route(call->d->stats, call->route->name)->spend_usd += cost;
-	stats_model_add(call->d->stats, call->target->provider->name,
-	    target_model(call->target, call->model) ?
-	    target_model(call->target, call->model) : call->model, in, out,
-	    cost);
-	if (cost > 0) {
-		budgets_add(call->d->budgets, call->route_key, cost, now);
-		budgets_add(call->d->budgets, call->caller_key, cost, now);
-		if (call->ladder.rung > 0)
-			budgets_add(call->d->budgets, call->fallback_key,
-			    cost, now);
-		shared_budget_add(call->d->shared, (const char *const[]){
-		    call->route_key, call->caller_key }, 2, cost, now);
-		daemon_spent(call->d);
-	}
-	return cost;
-}
-
-static double
-ms_of(uint32_t us)
-{
-	return us / 1000.0;
-}
-
-/* The kernel's figures for one attempt (ebpf/netlat.bpf.c). */
-static json_t *
-net_json(const struct net_rec *n)
-{
-	return json_pack("{s:f, s:f, s:f, s:f, s:o?, s:i, s:b}",
-	    "network_ms", ms_of(n->network_us),
-	    "provider_ms", ms_of(n->provider_us),
-	    "wait_ms", ms_of(n->wait_us), "rtt_ms", ms_of(n->srtt_us),
-	    "connect_ms", n->new_conn ? json_real(ms_of(n->connect_us)) :
-	    NULL, "retransmits", (int)n->retrans, "new_connection",
-	    n->new_conn);
-}
-
-static json_t *
-attempts_json(const struct call *call)
-{
-	json_t *arr = json_array();
-	int i;
-
-	for (i = 0; i < call->nrec; i++) {
-		const struct attempt_rec *a = &call->rec[i];
-		json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}",
-		    "target", a->target,
-		    "class", fail_class_name(fail_kind_class(a->fk)),
-		    "kind", fail_kind_name(a->fk), "status", a->status,
-		    "connect_ms", (int)a->connect_ms,
-		    "total_ms", (int)a->total_ms);
-
-		if (o == NULL)
-			continue;
-		json_object_set_new(o, "first_token_ms", a->first_token_ms ==
-		    NO_TIME ? json_null() : json_integer(a->first_token_ms));
-		if (a->why[0] != '\0')
-			json_object_set_new(o, "error", json_string(a->why));
-		if (a->injected[0] != '\0')
-			json_object_set_new(o, "injected",
-			    json_string(a->injected));
-		if (a->net.have)
-			json_object_set_new(o, "net", net_json(&a->net));
-		json_array_append_new(arr, o);
-	}
-	return arr;
-}
-
-/* One JSON line per call for the event log and the control socket:
- * names, numbers and reasons, never a header or a body. */
-static void
-record_emit(struct call *call)
-{
-	const struct caller *c = &call->caller;
-	struct timespec ts;
-	json_t *rec;
-	char *line;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	rec = json_pack("{s:f, s:s, s:s, s:{s:i, s:i, s:i, s:s, s:s, s:s},"
-	    " s:s, s:i}",
-	    "time", (double)ts.tv_sec + ts.tv_nsec / 1e9,
-	    "host", call->host, "route", call->route ? call->route->name : "",
-	    "caller", "pid", (int)c->pid, "uid", (int)c->uid, "gid",
-	    (int)c->gid, "exe", c->exe, "comm", c->comm, "unit", c->unit,
-	    "result", call->result ? call->result : "unknown",
-	    "duration_ms", (int)(now_mono_ms() - call->start_ms));
-	if (rec == NULL)
-		return;
-	json_object_set_new(rec, "model", call->model ?
-	    json_string(call->model) : json_null());
-	if (call->route != NULL) {
-		json_object_set_new(rec, "attempts", attempts_json(call));
-		json_object_set_new(rec, "served", call->served ?
-		    json_string(call->served->name) : json_null());
-		json_object_set_new(rec, "fallback", json_boolean(
-		    call->served != NULL ? fell_back(call, call->served) :
-		    call->result != NULL &&
-		    strcmp(call->result, "safe-failure") == 0));
-		json_object_set_new(rec, "translated", json_boolean(
-		    call->served != NULL &&
-		    call->served->provider->dialect != call->dialect));
-		json_object_set_new(rec, "tokens", json_pack("{s:I, s:I, s:b}",
-		    "input", (json_int_t)call->in_tokens, "output",
-		    (json_int_t)call->out_tokens, "estimated",
-		    call->tokens_estimated));
-		json_object_set_new(rec, "cost_usd", json_real(call->cost));
-		if (call->served != NULL)
-			json_object_set_new(rec, "cost_diff_usd", json_real(
-			    call->cost - cost_of(call->route->ladder[0],
-			    call->last_in, call->last_out)));
-		if (call->reasons[0] != '\0')
-			json_object_set_new(rec, "reasons",
-			    json_string(call->reasons));
-	}
-	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL) {
-		events_add(call->d->events, line, strlen(line));
-		control_publish(call->d->control, rec, line, strlen(line));
-	}
-	free(line);
-	json_decref(rec);
-}
-
-/* The call ended: count it by route, served target and result, by its
- * program, and what its fallback cost beside the primary. */
-static void
-count_call(struct call *call)
-{
-	struct stats *st = call->d->stats;
-	const struct caller *c = &call->caller;
-	struct rstat *rs;
-	struct cstat *cs;
-	char labels[1024];
-	bool served_later = call->served != NULL &&
-	    fell_back(call, call->served);
-
-	if (call->route == NULL)
-		return;
-	rs = stats_route(st, call->route->name);
-	cs = stats_caller(st, c->exe[0] ? c->exe : c->comm[0] ? c->comm :
-	    "?", (uint32_t)c->uid);
-	cs->calls++;
-	cs->spend_usd += call->cost;
-	if (served_later)
-		cs->fallbacks++;
-	if (strcmp(call->result, "safe-failure") == 0)
-		cs->safe_failures++;
-	if (strcmp(call->result, "client-gone") == 0)
-		cs->client_gone++;
-	if (prom_labels(labels, sizeof(labels), "route", call->route->name,
-	    "target", call->served ? call->served->name : "none", "outcome",
-	    call->result, NULL) == 0)
-		lset_add(&st->requests, labels, 1);
-	if (!served_later)
-		return;
-	rs->fallback_cost_diff_usd += call->cost - cost_of(
-	    call->route->ladder[0], call->last_in, call->last_out);
-	if (prom_labels(labels, sizeof(labels), "route", call->route->name,
-	    "from", call->first_from ? call->first_from :
-	    call->route->ladder[0]->name, "to", call->served->name, "class",
-	    fail_class_name(fail_kind_class(call->first_fk)), "kind",
-	    fail_kind_name(call->first_fk), NULL) == 0)
-		lset_add(&st->fallbacks, labels, 1);
+	return record_account(&call->r, call->target, in, out, estimated,
+	    call->ladder.rung > 0);
 }
 
 /* ---- ending a call ----------------------------------------------------- */
@@ -621,24 +352,25 @@ static void
 call_destroy(void *arg)
 {
 	struct call *call = arg;
+	size_t i;
 
 	attempt_release(call);
 	timer_cancel(call->d->loop, &call->retry);
 	timer_cancel(call->d->loop, &call->fault_timer);
-	curl_slist_free_all(call->connect_to);
 	json_decref(call->json);
 	json_decref(call->cont_json);
 	json_decref(call->cont_trimmed);
-	json_decref(call->xjson);
+	for (i = 0; i < DIALECTS; i++)
+		json_decref(call->x[i].json);
 	if (call->xs_live)
 		dialect_stream_free(&call->xs);
 	buf_free(&call->xraw);
 	buf_free(&call->xout);
 	if (call->ans_live)
 		answer_free(&call->ans);
-	if (call->continuing)
+	if (continuing(call))
 		answer_free(&call->prev);
-	free(call->model);
+	free(call->r.model);
 	free(call->attempt_body);
 	buf_free(&call->body);
 	buf_free(&call->held);
@@ -651,31 +383,30 @@ call_destroy(void *arg)
 static void
 call_finish(struct call *call, const char *result)
 {
-	if (call->finishing)
+	if (finished(call))
 		return;
-	call->finishing = true;
-	if (call->result == NULL)
-		call->result = result;
+	call->state = CS_FINISHED;
+	if (call->r.result == NULL)
+		call->r.result = result;
 	call->d->stats->in_flight--;
 	timer_cancel(call->d->loop, &call->first_token);
 	timer_cancel(call->d->loop, &call->idle);
 	timer_cancel(call->d->loop, &call->retry);
 	timer_cancel(call->d->loop, &call->fault_timer);
-	count_call(call);
-	record_emit(call);
+	record_end(&call->r);
 	loop_defer(call->d->loop, call_destroy, call);
 }
 
 void
 call_client_gone(struct call *call)
 {
-	if (call->finishing)
+	if (finished(call))
 		return;
 	call->conn = NULL;
 	call->req = NULL;
-	if (call->route != NULL) {
+	if (call->r.route != NULL) {
 		struct rstat *rs = stats_route(call->d->stats,
-		    call->route->name);
+		    call->r.route->name);
 
 		rs->client_gone++;
 		/* The user-impact signal: did waiting for a fallback lose
@@ -689,7 +420,7 @@ call_client_gone(struct call *call)
 void
 call_client_drained(struct call *call)
 {
-	if (!call->finishing && call->xfer != NULL)
+	if (!finished(call) && call->xfer != NULL)
 		xfer_resume(call->xfer);
 }
 
@@ -715,19 +446,19 @@ respond_error(struct call *call, int status, const char *type,
 static void
 respond_safe_failure(struct call *call)
 {
-	const struct safe_failure *sf = &call->route->policy.safe;
+	const struct safe_failure *sf = &call->r.route->policy.safe;
 	char msg[REASONS_MAX + 128];
 	uint64_t retry_after;
 	struct buf h;
 	const char *type, *code;
 
-	stats_route(call->d->stats, call->route->name)->safe_failures++;
+	stats_route(call->d->stats, call->r.route->name)->safe_failures++;
 	if (sf->message != NULL)
 		snprintf(msg, sizeof(msg), "%s", sf->message);
 	else
 		snprintf(msg, sizeof(msg), "llmfb: no target could serve this "
-		    "request (route %s; %s)", call->route->name,
-		    call->reasons[0] ? call->reasons : "no usable target");
+		    "request (route %s; %s)", call->r.route->name,
+		    call->r.reasons[0] ? call->r.reasons : "no usable target");
 	buf_init(&h, 4096);
 	llmfb_headers(call, &h, NULL);
 	buf_addstr(&h, "x-llmfb-safe-failure: 1\r\n");
@@ -737,27 +468,18 @@ respond_safe_failure(struct call *call)
 	if (retry_after > 0)
 		buf_printf(&h, "Retry-After: %llu\r\n",
 		    (unsigned long long)retry_after);
-	/* An Anthropic caller's SDK reads the type: the same one a
-	 * provider's error of that status is translated to. */
-	if (call->dialect == DIALECT_ANTHROPIC)
+	/* A caller's SDK may read the type: unless its API has one for
+	 * this, the one a provider's error of that status is translated
+	 * to. */
+	if ((type = api_of(call->dialect)->safe_failure_type) == NULL)
 		dialect_error_type(sf->status, call->dialect, &type, &code);
-	else
-		type = "llmfb_unavailable";
 	log_warnx("call route=%s: safe failure after %d attempts (%s)",
-	    call->route->name, call->ladder.attempts, call->reasons);
+	    call->r.route->name, call->ladder.attempts, call->r.reasons);
 	respond_error(call, sf->status, type, msg, &h, "safe-failure");
 	buf_free(&h);
 }
 
 /* ---- delivering an upstream answer --------------------------------- */
-
-/* Headers of one provider's API, which mean nothing in the other's. */
-static bool
-dialect_header(const char *name)
-{
-	return str_case_prefix(name, "anthropic-") ||
-	    str_case_prefix(name, "openai-");
-}
 
 /* Send the held response head with this status: upstream headers less
  * the hop-by-hop ones (and, translated, the other API's), plus ours.
@@ -770,7 +492,8 @@ commit_status(struct call *call, int status, long long content_length)
 	const char *p, *end;
 	int r;
 
-	call->committed = true;
+	if (call->state == CS_CHOOSING)
+		call->state = CS_ANSWERING;
 	buf_init(&h, x->headers.len + 4096);
 	p = x->headers.data ? x->headers.data : "";
 	end = p + x->headers.len;
@@ -787,7 +510,7 @@ commit_status(struct call *call, int status, long long content_length)
 			memcpy(name, p, nlen);
 			name[nlen] = '\0';
 			if (!hop_by_hop(name) && !(call->xlating &&
-			    (dialect_header(name) || (status >= 400 &&
+			    (api_header(name) || (status >= 400 &&
 			    strcasecmp(name, "content-type") == 0)))) {
 				buf_add(&h, p, len);
 				if (len == 0 || p[len - 1] != '\r')
@@ -820,17 +543,18 @@ count_served(struct call *call)
 	struct tstat *ts;
 	struct rstat *rs;
 
-	if (call->route == NULL || call->target == NULL)
+	if (call->r.route == NULL || call->target == NULL)
 		return;
-	call->served = call->target;
+	call->r.served = call->target;
+	call->r.translated = call->xlating;
 	ts = tstat_of(call, call->target);
-	rs = stats_route(call->d->stats, call->route->name);
+	rs = stats_route(call->d->stats, call->r.route->name);
 	ts->served++;
-	if (fell_back(call, call->target)) {
+	if (record_fell_back(&call->r, call->target)) {
 		ts->fallback_served++;
 		rs->fallbacks++;
-		if (call->nrec > 0)
-			rs->fallback_by[call->rec[0].fk]++;
+		if (call->r.nrec > 0)
+			rs->fallback_by[call->r.rec[0].fk]++;
 	}
 }
 
@@ -900,7 +624,7 @@ static bool
 stream_withheld(const struct call *call, size_t *ret_from)
 {
 	const struct answer *a = &call->ans;
-	bool refusal = a->refusal && call->route->policy.q_refusal;
+	bool refusal = a->refusal && call->r.route->policy.q_refusal;
 
 	if (!a->stream || (!a->error_event && !refusal))
 		return false;
@@ -930,7 +654,7 @@ sendable(const struct call *call)
 static bool
 hold_stream(const struct call *call)
 {
-	switch (call->route->policy.q_hold_stream) {
+	switch (call->r.route->policy.q_hold_stream) {
 	case HOLD_STREAM_ALL:
 		return true;
 	case HOLD_STREAM_JSON:
@@ -991,7 +715,7 @@ first_token(struct call *call)
 static size_t
 on_body_passthrough(struct call *call, const char *p, size_t n)
 {
-	if (!call->committed) {
+	if (!committed(call)) {
 		if (!is_2xx(call->xfer->status)) {
 			buf_add(&call->held, p, n);
 			return n;
@@ -1042,14 +766,14 @@ take(struct call *call, struct xfer *x, const char *p, size_t n)
 		/* A whole answer is in held already: read from there. */
 		a->borrowed = !a->stream;
 		call->ans_live = true;
-		if (call->continuing) {
+		if (continuing(call)) {
 			a->on_event = cont_event;
 			a->on_event_arg = call;
 		}
 	}
 	if (!a->stream)
 		first_token(call);
-	if (buf_add(&call->held, p, n) < 0 && !call->committed) {
+	if (buf_add(&call->held, p, n) < 0 && !committed(call)) {
 		if (a->stream)
 			return take_over_hold(call, p, n);
 		/* Too big to hold: it goes out as it is, unchecked. */
@@ -1062,14 +786,14 @@ take(struct call *call, struct xfer *x, const char *p, size_t n)
 		return n;
 	}
 	answer_feed(a, p, n);
-	if (call->continuing) {
+	if (continuing(call)) {
 		/* cont_event sent what the caller gets of it. */
 		if (a->content)
 			first_token(call);
 		held_drop(call, a->event_end);
 		return n;
 	}
-	if (!call->committed) {
+	if (!committed(call)) {
 		/* A stream is held until its first content: a refusal is
 		 * held to its end, as it may be a reason to move on, and so
 		 * is all of it where the route judges streams whole. */
@@ -1105,7 +829,7 @@ take_translated(struct call *call, struct xfer *x, const char *p, size_t n)
 		return n;
 	}
 	if (!call->xs_live) {
-		dialect_stream_init(&call->xs, &call->xinfo);
+		dialect_stream_init(&call->xs, &call->xl->info);
 		call->xs_live = true;
 	}
 	buf_reset(out);
@@ -1129,7 +853,7 @@ take_translated_body(struct call *call, struct xfer *x)
 
 	in = json_loadb(call->xraw.data ? call->xraw.data : "",
 	    call->xraw.len, 0, NULL);
-	out = in != NULL ? dialect_response(in, &call->xinfo) : NULL;
+	out = in != NULL ? dialect_response(in, &call->xl->info) : NULL;
 	if (out != NULL && (s = json_dumps(out, JSON_COMPACT)) != NULL &&
 	    take(call, x, s, strlen(s)) == strlen(s))
 		r = 0;
@@ -1148,7 +872,7 @@ on_body(struct xfer *x, const char *p, size_t n)
 	struct call *call = x->arg;
 	size_t keep;
 
-	if (call->finishing || call->conn == NULL)
+	if (finished(call) || call->conn == NULL)
 		return 0;
 	if (!call->faulted || call->fault.kind != FAULT_CUT)
 		return on_body_bytes(call, x, p, n);
@@ -1172,13 +896,13 @@ on_body_bytes(struct call *call, struct xfer *x, const char *p, size_t n)
 {
 	/* Backpressure, before anything is taken: curl hands the same
 	 * bytes again on resume. */
-	if (call->committed && conn_pending(call->conn) >= CONN_HIGH_WATER)
+	if (committed(call) && conn_pending(call->conn) >= CONN_HIGH_WATER)
 		return XFER_PAUSE;
-	if (call->route == NULL)
+	if (call->r.route == NULL)
 		return on_body_passthrough(call, p, n);
-	if (call->route->policy.idle_timeout_ms > 0)
+	if (call->r.route->policy.idle_timeout_ms > 0)
 		timer_set(call->d->loop, &call->idle,
-		    call->route->policy.idle_timeout_ms);
+		    call->r.route->policy.idle_timeout_ms);
 	if (!is_2xx(x->status)) {
 		/* An error answer, held whole: it may be a reason to move
 		 * on, and it is read once it is complete. */
@@ -1192,30 +916,23 @@ on_body_bytes(struct call *call, struct xfer *x, const char *p, size_t n)
 }
 
 static enum outcome_kind
-outcome_of_curl(struct xfer *x, CURLcode rc)
+outcome_of_end(enum xfer_end e)
 {
-	curl_off_t sent = 0;
-
-	switch (rc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
+	switch (e) {
+	case XE_OK:
+		return OUT_OK;
+	case XE_CONNECT:
 		return OUT_CONNECT;
-	case CURLE_OPERATION_TIMEDOUT:
-		/* The request went out (on a new connection or a kept one,
-		 * whose connect time is 0): the limit of the whole (the
-		 * total, or the call's deadline) ended it. */
-		curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &sent);
-		return sent > 0 ? OUT_TIMEOUT_TOTAL : OUT_TIMEOUT_CONNECT;
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_CACERT_BADFILE:
+	case XE_TIMEOUT_CONNECT:
+		return OUT_TIMEOUT_CONNECT;
+	case XE_TIMEOUT_TOTAL:
+		return OUT_TIMEOUT_TOTAL;
+	case XE_TLS:
 		return OUT_TLS;
-	default:
-		return OUT_BROKEN;
+	case XE_BROKEN:
+		break;
 	}
+	return OUT_BROKEN;
 }
 
 /* What a finished 2xx answer says about itself, under the route's
@@ -1223,7 +940,7 @@ outcome_of_curl(struct xfer *x, CURLcode rc)
 static void
 judge_answer(struct call *call, struct outcome *o)
 {
-	const struct policy *p = &call->route->policy;
+	const struct policy *p = &call->r.route->policy;
 	enum answer_verdict v = answer_verdict(&call->ans, &call->want);
 
 	o->why = answer_verdict_name(v);
@@ -1256,7 +973,7 @@ judge_answer(struct call *call, struct outcome *o)
 static void
 judge_error(struct call *call, struct outcome *o)
 {
-	switch (provider_error_kind(call->target->provider->dialect,
+	switch (provider_error_kind(target_dialect(call, call->target),
 	    o->status, call->held.data, call->held.len)) {
 	case PE_CONTEXT:
 		o->body = FK_CONTEXT;
@@ -1278,34 +995,33 @@ static void midstream_failed(struct call *call, const struct outcome *o);
 static void
 attempt_failed(struct call *call, const struct outcome *o)
 {
-	if (call->committed)
+	if (committed(call))
 		midstream_failed(call, o);
 	else
 		attempt_ended(call, o);
 }
 
 static void
-on_done(struct xfer *x, CURLcode rc)
+on_done(struct xfer *x, enum xfer_end e)
 {
 	struct call *call = x->arg;
 	struct outcome o = { .kind = OUT_OK, .status = (int)x->status };
 
 	timer_cancel(call->d->loop, &call->first_token);
 	timer_cancel(call->d->loop, &call->idle);
-	if (call->finishing)
+	if (finished(call))
 		return;		/* call_destroy frees the xfer */
-	if (rc != CURLE_OK) {
-		o.kind = outcome_of_curl(x, rc);
+	if (e != XE_OK) {
+		o.kind = outcome_of_end(e);
 		if (x->too_big || call->too_big)
 			o.why = "answer-too-large";
 		log_debug("attempt %s: %s", call->target ? call->target->name :
-		    call->host, x->errbuf[0] ? x->errbuf :
-		    curl_easy_strerror(rc));
+		    call->r.host, xfer_error(x, e));
 	}
-	if (call->route == NULL) {
+	if (call->r.route == NULL) {
 		/* Passthrough: one attempt, delivered whatever it is. */
-		if (call->committed) {
-			if (rc == CURLE_OK)
+		if (committed(call)) {
+			if (e == XE_OK)
 				conn_respond_end(call->conn);
 			else
 				conn_abort(call->conn);
@@ -1324,11 +1040,11 @@ on_done(struct xfer *x, CURLcode rc)
 	    (http_req_header(call->req, "authorization") != NULL ||
 	    http_req_header(call->req, "x-api-key") != NULL ||
 	    http_req_header(call->req, "api-key") != NULL);
-	if (rc == CURLE_OK && call->xlating && is_2xx(x->status) &&
+	if (e == XE_OK && call->xlating && is_2xx(x->status) &&
 	    !is_event_stream(x) && take_translated_body(call, x) < 0) {
 		o.body = FK_TECHNICAL;
 		o.why = "untranslatable";
-	} else if (rc == CURLE_OK && is_2xx(x->status)) {
+	} else if (e == XE_OK && is_2xx(x->status)) {
 		/* No byte of it came: it is read all the same, as empty. */
 		if (!call->ans_live)
 			take(call, x, "", 0);
@@ -1336,35 +1052,36 @@ on_done(struct xfer *x, CURLcode rc)
 		if (call->ans.stream) {
 			answer_end(&call->ans);
 			judge_answer(call, &o);
-		} else if (!call->committed) {
+		} else if (!committed(call)) {
 			answer_end_body(&call->ans, buf_head(&call->held),
 			    buf_pending(&call->held));
 			judge_answer(call, &o);
 		} else {
 			answer_end(&call->ans);
 		}
-	} else if (rc == CURLE_OK && !is_2xx(x->status)) {
+	} else if (e == XE_OK && !is_2xx(x->status)) {
 		judge_error(call, &o);
 	}
 	/* An answer that began has ended whole: a stream with its end
 	 * marker and no error or counted refusal in it, or a body too big
 	 * to have been held and read. */
-	if (call->committed && rc == CURLE_OK && is_2xx(x->status) &&
+	if (committed(call) && e == XE_OK && is_2xx(x->status) &&
 	    (!call->ans.stream || (o.body != FK_TECHNICAL &&
 	    !stream_withheld(call, NULL)))) {
-		if (!call->continuing)
+		if (!continuing(call))
 			send_held(call, call->ans.fed);
 		/* A stream's miss found only at its end (bad JSON, a cut by
 		 * length) cannot be taken back: the record says so. */
-		call->served = call->target;
-		record_attempt(call, o.body, o.why, o.status);
+		call->r.served = call->target;
+		call->r.translated = call->xlating;
+		attempt_record(call, o.body, o.why, o.status);
 		target_result(call, true);
 		note_times(call, call->ttft_ms,
 		    (uint32_t)(now_mono_ms() - call->attempt_ms));
 		account(call, &call->ans);
 		conn_respond_end(call->conn);
-		call_finish(call, call->continuing ? "continued" :
-		    fell_back(call, call->target) ? "fallback" : "served");
+		call_finish(call, continuing(call) ? "continued" :
+		    record_fell_back(&call->r, call->target) ? "fallback" : "served");
 		return;
 	}
 	attempt_failed(call, &o);
@@ -1391,7 +1108,7 @@ first_token_timeout(struct timer *t)
 	struct call *call = t->arg;
 	struct outcome o = { .kind = OUT_TIMEOUT_FIRST_BYTE };
 
-	if (call->finishing || call->xfer == NULL)
+	if (finished(call) || call->xfer == NULL)
 		return;
 	attempt_failed(call, &o);
 }
@@ -1402,7 +1119,7 @@ idle_timeout(struct timer *t)
 	struct call *call = t->arg;
 	struct outcome o = { .kind = OUT_TIMEOUT_IDLE };
 
-	if (call->finishing || call->xfer == NULL)
+	if (finished(call) || call->xfer == NULL)
 		return;
 	attempt_failed(call, &o);
 }
@@ -1424,11 +1141,11 @@ fault_fired(struct timer *t)
 	struct outcome o = { .kind = OUT_BROKEN };
 	const struct target *tg = call->target;
 	const char *ctype, *model;
-	CURLcode rc = CURLE_WRITE_ERROR;
+	enum xfer_end e = XE_BROKEN;
 	char *body;
 	bool stream;
 
-	if (call->finishing || x == NULL)
+	if (finished(call) || x == NULL)
 		return;
 	if (call->fault.kind == FAULT_DELAY) {
 		if (call->fault_times_out)
@@ -1438,16 +1155,16 @@ fault_fired(struct timer *t)
 		attempt_failed(call, &o);
 		return;
 	}
-	model = target_model(tg, call->model);
+	model = target_model(tg, call->r.model);
 	stream = json_is_true(json_object_get(call->json, "stream"));
-	body = fault_answer(&call->fault, tg->provider->dialect, stream,
-	    model ? model : call->model, &ctype);
+	body = fault_answer(&call->fault, target_dialect(call, tg), stream,
+	    model ? model : call->r.model, &ctype);
 	x->status = call->fault.kind == FAULT_STATUS ? call->fault.arg : 200;
 	buf_printf(&x->headers, "Content-Type: %s\r\n", ctype);
 	if (body != NULL && on_body(x, body, strlen(body)) == strlen(body))
-		rc = CURLE_OK;
+		e = XE_OK;
 	free(body);
-	on_done(x, rc);
+	on_done(x, e);
 }
 
 /* Whether an operator put a fault in this attempt; if so, it is set up
@@ -1456,11 +1173,11 @@ fault_fired(struct timer *t)
 static bool
 fault_begin(struct call *call, uint64_t total_ms)
 {
-	const struct caller *c = &call->caller;
+	const struct caller *c = &call->r.caller;
 	struct fault *f;
 
 	f = faults_match(&call->d->faults, call->target->name,
-	    call->route->name, c->comm, c->exe, c->unit, (long)c->pid,
+	    call->r.route->name, c->comm, c->exe, c->unit, (long)c->pid,
 	    call->attempt_ms);
 	if (f == NULL)
 		return false;
@@ -1497,7 +1214,7 @@ translate_error(struct call *call, int *status)
 	int r = -1;
 
 	j = dialect_error(*status, call->held.data, call->held.len,
-	    call->target->provider->dialect, call->dialect, status);
+	    target_dialect(call, call->target), call->dialect, status);
 	if (j != NULL && (s = json_dumps(j, JSON_COMPACT)) != NULL) {
 		buf_reset(&call->held);
 		r = buf_addstr(&call->held, s);
@@ -1528,11 +1245,11 @@ deliver_held(struct call *call, const char *result)
 	bool stream = call->ans_live && call->ans.stream;
 	int status = (int)call->xfer->status;
 
-	if (call->route != NULL && status >= 400)
-		stats_route(st, call->route->name)->delivered_errors++;
+	if (call->r.route != NULL && status >= 400)
+		stats_route(st, call->r.route->name)->delivered_errors++;
 	else
 		count_served(call);
-	if (call->route != NULL && status >= 400 && (call->xlating ||
+	if (call->r.route != NULL && status >= 400 && (call->xlating ||
 	    held_is_array(call)) && translate_error(call, &status) < 0) {
 		respond_error(call, 502, "api_error", "llmfb: out of memory",
 		    NULL, result);
@@ -1611,7 +1328,7 @@ attempt_ended(struct call *call, const struct outcome *o)
 	char why[64];
 	size_t mark;
 
-	if (call->route == NULL) {
+	if (call->r.route == NULL) {
 		if (o->kind == OUT_OK)
 			deliver_held(call, "passthrough");
 		else
@@ -1621,23 +1338,23 @@ attempt_ended(struct call *call, const struct outcome *o)
 			    NULL, "passthrough-failed");
 		return;
 	}
-	fk = outcome_classify(o, &call->route->policy);
+	fk = outcome_classify(o, &call->r.route->policy);
 	outcome_why(o, why, sizeof(why));
 	target_result(call, fk != FK_TECHNICAL);
 	latency_sample(call, o);
 	if (call->ans_live && is_2xx(o->status))
 		account(call, &call->ans);	/* tokens spent all the same */
 	remaining = call->deadline_ms > now ? call->deadline_ms - now : 0;
-	mark = strlen(call->reasons);
+	mark = strlen(call->r.reasons);
 	a = ladder_next(&call->ladder, o, remaining, arc4random(), &delay);
-	record_attempt(call, fk, fk == FK_NONE ? NULL : why, o->status);
+	attempt_record(call, fk, fk == FK_NONE ? NULL : why, o->status);
 	if (a == LADDER_DELIVER) {
-		deliver_held(call, fell_back(call, call->target) ? "fallback" :
+		deliver_held(call, record_fell_back(&call->r, call->target) ? "fallback" :
 		    o->status >= 400 ? "error-delivered" : "served");
 		return;
 	}
 	count_failure(call, o, fk, why, mark);
-	log_debug("route %s: %s failed (%s, %s), %s", call->route->name,
+	log_debug("route %s: %s failed (%s, %s), %s", call->r.route->name,
 	    call->target->name, fail_kind_name(fk), why,
 	    a == LADDER_TRY ? "moving on" : "giving up");
 	if (a == LADDER_FAIL && o->kind == OUT_OK && fk != FK_TECHNICAL &&
@@ -1665,21 +1382,21 @@ attempt_ended(struct call *call, const struct outcome *o)
 static void
 stream_error_event(struct call *call, const char *why)
 {
-	bool anthropic = call->dialect == DIALECT_ANTHROPIC;
+	const struct api *api = api_of(call->dialect);
 	char msg[256];
 	struct buf ev;
 	json_t *j;
 
 	snprintf(msg, sizeof(msg), "llmfb: the answer broke off after it "
 	    "began (%s); what was sent is incomplete", why);
-	j = dialect_error_body(call->dialect, anthropic ? "api_error" :
-	    "server_error", "llmfb_stream_interrupted", msg);
+	j = dialect_error_body(call->dialect, api->stream_error_type,
+	    "llmfb_stream_interrupted", msg);
 	buf_init(&ev, 8 * sizeof(msg));	/* room for escapes */
 	/* Whole events only go out, so this is a safeguard: an event cut
 	 * short is ended, and never has ours glued to it. */
 	if (!at_event_boundary(call))
 		buf_addstr(&ev, "\n\n");
-	if (j != NULL && sse_emit_json(&ev, anthropic ? "error" : NULL, j) == 0)
+	if (j != NULL && sse_emit_json(&ev, api->error_event, j) == 0)
 		send_body(call, ev.data, ev.len);
 	buf_free(&ev);
 	json_decref(j);
@@ -1714,11 +1431,11 @@ continuation_request(struct call *call, bool trim, size_t *ret_trim)
 static void
 midstream_failed(struct call *call, const struct outcome *o)
 {
-	struct rstat *rs = stats_route(call->d->stats, call->route->name);
-	const struct answer *got = call->continuing ? &call->prev : &call->ans;
+	struct rstat *rs = stats_route(call->d->stats, call->r.route->name);
+	const struct answer *got = continuing(call) ? &call->prev : &call->ans;
 	uint64_t now = now_mono_ms(), delay = 0, remaining;
 	enum ladder_action a = LADDER_FAIL;
-	enum fail_kind fk = outcome_classify(o, &call->route->policy);
+	enum fail_kind fk = outcome_classify(o, &call->r.route->policy);
 	char why[64];
 
 	/* A refusal after the first token is the answer's content, the
@@ -1728,23 +1445,23 @@ midstream_failed(struct call *call, const struct outcome *o)
 	outcome_why(o, why, sizeof(why));
 	if (o->kind == OUT_OK && o->why == NULL)
 		snprintf(why, sizeof(why), "%s", "broken");
-	record_attempt(call, fk, why, o->status);
-	count_failure(call, o, fk, why, strlen(call->reasons));
+	attempt_record(call, fk, why, o->status);
+	count_failure(call, o, fk, why, strlen(call->r.reasons));
 	target_result(call, fk != FK_TECHNICAL);
 	if (call->ans_live && is_2xx(o->status)) {
 		account(call, &call->ans);
-		call->cont_out += call->last_out;
+		call->cont_out += call->r.last_out;
 	}
 	remaining = call->deadline_ms > now ? call->deadline_ms - now : 0;
 	/* Continue only with a text prefix: never once a tool call went
 	 * out, and never twice over content a continuation already sent. */
-	if (call->route->policy.midstream == MIDSTREAM_CONTINUE &&
-	    !got->tool_call && !(call->continuing && call->ans.content) &&
+	if (call->r.route->policy.midstream == MIDSTREAM_CONTINUE &&
+	    !got->tool_call && !(continuing(call) && call->ans.content) &&
 	    got->content)
 		a = ladder_next(&call->ladder, o, remaining, arc4random(),
 		    &delay);
 	log_warnx("call route=%s target=%s: the answer broke off (%s): %s",
-	    call->route->name, call->target->name, why,
+	    call->r.route->name, call->target->name, why,
 	    a == LADDER_TRY ? "continuing on the next rung" : "ending it");
 	attempt_release(call);
 	if (!got->stream || call->conn == NULL) {
@@ -1755,12 +1472,12 @@ midstream_failed(struct call *call, const struct outcome *o)
 		call_finish(call, "broken");
 		return;
 	}
-	if (a == LADDER_TRY && !call->continuing) {
+	if (a == LADDER_TRY && !continuing(call)) {
 		/* What the caller has is the base the rest must fit. */
 		call->prev = call->ans;
 		memset(&call->ans, 0, sizeof(call->ans));
 		call->ans_live = false;
-		call->continuing = true;
+		call->state = CS_CONTINUING;
 		memset(&call->cs, 0, sizeof(call->cs));
 		call->cont_json = continuation_request(call, false, NULL);
 		call->cont_trimmed = continuation_request(call, true,
@@ -1816,9 +1533,9 @@ spent_past(const struct budgets *b, const char *key, double hour,
 static bool
 over_fallback_budget(struct call *call, const struct target *t)
 {
-	const struct budget_conf *b = &call->route->budget;
+	const struct budget_conf *b = &call->r.route->budget;
 
-	return priced(t) && spent_past(call->d->budgets, call->fallback_key,
+	return target_priced(t) && spent_past(call->d->budgets, call->r.fallback_key,
 	    b->fallback_hour, b->fallback_day);
 }
 
@@ -1827,14 +1544,14 @@ over_fallback_budget(struct call *call, const struct target *t)
 static bool
 over_budget(struct call *call, const struct target *t)
 {
-	const struct budget_conf *b = &call->route->budget;
+	const struct budget_conf *b = &call->r.route->budget;
 
-	if (!priced(t))
+	if (!target_priced(t))
 		return false;
-	if (b->call >= 0 && cost_of(t, call->est_in, call->max_out) > b->call)
+	if (b->call >= 0 && target_cost(t, call->est_in, call->max_out) > b->call)
 		return true;
-	return spent_past(call->d->budgets, call->route_key, b->hour,
-	    b->day) || spent_past(call->d->budgets, call->caller_key,
+	return spent_past(call->d->budgets, call->r.route_key, b->hour,
+	    b->day) || spent_past(call->d->budgets, call->r.caller_key,
 	    b->caller_hour, b->caller_day);
 }
 
@@ -1861,54 +1578,61 @@ static enum fail_kind
 skip(struct call *call, const struct target *t, enum fail_kind fk,
     const char *why)
 {
-	if (call->first_from == NULL) {
-		call->first_from = t->name;
-		call->first_fk = fk;
+	if (call->r.first_from == NULL) {
+		call->r.first_from = t->name;
+		call->r.first_fk = fk;
 	}
 	tstat_of(call, t)->skipped[fk]++;
 	add_reason_str(call, t->name, why);
 	return fk;
 }
 
-/* Whether the request can be said in the other dialect; it is
- * translated the first time a target of it is considered. */
+/* Whether the request can be said in API to; it is translated the
+ * first time a target of that API is considered. */
 static bool
-translatable(struct call *call)
+translatable(struct call *call, enum dialect to)
 {
-	if (call->xjson != NULL)
+	struct xlation *xl = &call->x[to];
+
+	if (xl->json != NULL)
 		return true;
-	if (call->xwhy[0] != '\0')
+	if (xl->why[0] != '\0')
 		return false;
-	call->xinfo = (struct dialect_info){
+	xl->info = (struct dialect_info){
 		.from = call->dialect,
-		.to = call->dialect == DIALECT_OPENAI ? DIALECT_ANTHROPIC :
-		    DIALECT_OPENAI,
+		.to = to,
 		.created = (int64_t)time(NULL),
 	};
-	call->xjson = dialect_request(call->json, &call->xinfo, call->xwhy);
-	if (call->xjson == NULL && call->xwhy[0] == '\0')
-		snprintf(call->xwhy, sizeof(call->xwhy), "%s", "unknown");
-	return call->xjson != NULL;
+	xl->json = dialect_request(call->json, &xl->info, xl->why);
+	if (xl->json == NULL && xl->why[0] == '\0')
+		snprintf(xl->why, sizeof(xl->why), "%s", "unknown");
+	return xl->json != NULL;
 }
 
 static enum fail_kind
 target_usable(const struct target *t, int i, bool strict, void *arg)
 {
 	struct call *call = arg;
-	const struct route *r = call->route;
+	const struct route *r = call->r.route;
 	struct tstat *ts = tstat_of(call, t);
 	uint64_t now = now_mono_ms();
 	char why[DIALECT_WHY_MAX + 16];
+	enum dialect to = target_dialect(call, t);
 	size_t k;
 
-	if (t->provider->dialect != call->dialect) {
-		if (!translatable(call)) {
-			snprintf(why, sizeof(why), "dialect:%s", call->xwhy);
+	if (to != call->dialect) {
+		if (!translatable(call, to)) {
+			snprintf(why, sizeof(why), "dialect:%s",
+			    call->x[to].why);
 			return skip(call, t, FK_DIALECT, why);
 		}
-		if (target_model(t, call->model) == NULL)
+		if (target_model(t, call->r.model) == NULL &&
+		    !dialect_same_models(call->dialect, to))
 			return skip(call, t, FK_DIALECT, "dialect:model");
 	}
+	if (call->dims > 0 && t->dimensions > 0 &&
+	    t->dimensions != call->dims)
+		return skip(call, t, FK_DIALECT, "dimensions");
 	for (k = 0; k < r->nrequire_tags; k++)
 		if (!target_has_tag(t, r->require_tags[k]))
 			return skip(call, t, FK_REGION, "tags");
@@ -1950,24 +1674,26 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 static const char *
 attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 {
-	const char *model = target_model(t, call->model);
-	bool anthropic = t->provider->dialect == DIALECT_ANTHROPIC;
-	json_t *cont = anthropic ? call->cont_trimmed : call->cont_json;
+	const char *model = target_model(t, call->r.model);
+	enum dialect to = target_dialect(call, t);
+	bool trim = api_of(to)->prefix_no_trailing_blank;
+	json_t *cont = trim ? call->cont_trimmed : call->cont_json;
 	char why[DIALECT_WHY_MAX];
 	json_t *copy;
 
 	free(call->attempt_body);
 	call->attempt_body = NULL;
 	if (cont != NULL)
-		call->cs.trim = anthropic ? call->cont_trim : 0;
+		call->cs.trim = trim ? call->cont_trim : 0;
 	if (cont == NULL && !call->xlating && (model == NULL ||
-	    (call->model != NULL && strcmp(model, call->model) == 0))) {
+	    (call->r.model != NULL && strcmp(model, call->r.model) == 0))) {
 		*ret_len = call->body.len;
 		return call->body.data ? call->body.data : "";
 	}
 	if (call->xlating)
-		copy = cont == NULL ? json_copy(call->xjson) :
-		    dialect_request(cont, &call->xinfo, why);
+		copy = cont == NULL ? json_copy(call->xl->json) :
+		    dialect_request(cont, &call->x[to].info,
+		    why);
 	else
 		copy = json_copy(cont != NULL ? cont : call->json);
 	if (copy == NULL)
@@ -1982,188 +1708,39 @@ attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 	return call->attempt_body;
 }
 
-/* What of the caller's request may go to a provider it did not call:
- * the body's type and what that API itself reads.  Everything else was
- * meant for the caller's own provider only: its credentials under any
- * name, cookies, organisation and project ids, gateway keys. */
-static bool
-foreign_header(const char *name, bool same_dialect)
-{
-	static const char *const any[] = { "content-type", "accept",
-		"user-agent", NULL };
-	static const char *const api[] = { "anthropic-version",
-		"anthropic-beta", "openai-beta", NULL };
-	size_t i;
-
-	for (i = 0; any[i] != NULL; i++)
-		if (strcasecmp(name, any[i]) == 0)
-			return true;
-	for (i = 0; same_dialect && api[i] != NULL; i++)
-		if (strcasecmp(name, api[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Request headers for the upstream: the caller's, less hop-by-hop ones,
- * all to its own provider and only foreign_header()s to any other; there
- * llmfb's key for that provider. */
-static struct curl_slist *
-upstream_headers(struct call *call, const struct provider *p)
-{
-	bool own = own_provider(call, p);
-	bool caller_cred = false, has_version = false;
-	struct curl_slist *l = NULL, *n;
-	struct buf line;
-	size_t i;
-
-	buf_init(&line, 64 * 1024);
-	for (i = 0; i < call->req->nh; i++) {
-		const struct header *h = &call->req->h[i];
-
-		if (hop_by_hop(h->name) || (p != NULL &&
-		    p->dialect != call->dialect && dialect_header(h->name)))
-			continue;
-		if (!own && !foreign_header(h->name,
-		    p->dialect == call->dialect))
-			continue;
-		if (credential_header(h->name))
-			caller_cred = true;
-		if (strcasecmp(h->name, "anthropic-version") == 0)
-			has_version = true;
-		buf_reset(&line);
-		if (buf_printf(&line, "%s: %s", h->name, h->value) < 0)
-			continue;
-		if ((n = curl_slist_append(l, line.data)) == NULL)
-			goto fail;
-		l = n;
-	}
-	if (p != NULL && p->api_key != NULL && !caller_cred) {
-		buf_reset(&line);
-		if (p->auth == AUTH_X_API_KEY)
-			buf_printf(&line, "x-api-key: %s", p->api_key);
-		else if (p->auth == AUTH_API_KEY)
-			buf_printf(&line, "api-key: %s", p->api_key);
-		else
-			buf_printf(&line, "Authorization: Bearer %s",
-			    p->api_key);
-		n = curl_slist_append(l, line.data);
-		explicit_bzero(line.data, line.len);
-		if (n == NULL)
-			goto fail;
-		l = n;
-	}
-	if (p != NULL && p->dialect == DIALECT_ANTHROPIC && !has_version) {
-		if ((n = curl_slist_append(l, "anthropic-version: 2023-06-01"))
-		    == NULL)
-			goto fail;
-		l = n;
-	}
-	/* No "Expect: 100-continue" round trip for large bodies. */
-	if ((n = curl_slist_append(l, "Expect:")) == NULL)
-		goto fail;
-	buf_free(&line);
-	return n;
-fail:
-	buf_free(&line);
-	curl_slist_free_all(l);
-	return NULL;
-}
-
+/* What an attempt sends, less its URL, body and timeouts. */
 static void
-set_method(CURL *e, struct call *call, const char *body, size_t len)
+request_init(struct call *call, struct xfer_request *rq, const char *url,
+    const struct buf *headers)
 {
-	const char *m = call->req->method;
-
-	if (strcmp(m, "GET") == 0 && len == 0)
-		return;
-	if (strcmp(m, "HEAD") == 0) {
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-		return;
-	}
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	if (strcmp(m, "POST") != 0)
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
-}
-
-/* Whether the query parameter at q is name ("name=..."). */
-static bool
-query_has_at(const char *q, const char *name)
-{
-	size_t n = strlen(name);
-
-	return strncmp(q, name, n) == 0 && q[n] == '=';
-}
-
-/* Whether the query q has the parameter name. */
-static bool
-query_has(const char *q, const char *name)
-{
-	while (q != NULL && *q != '\0') {
-		if (query_has_at(q, name))
-			return true;
-		if ((q = strchr(q, '&')) != NULL)
-			q++;
-	}
-	return false;
-}
-
-/* A target's URL: the base URL's path, Azure's deployment, the
- * endpoint, then the queries: the base URL's own (an Azure
- * "?api-version=" given there stays after the path), the provider's
- * api_version, and the caller's.  A caller's own api-version (to its
- * own provider) wins over llmfb's: never two. */
-static void
-target_url(struct buf *url, const struct target *t, const char *query)
-{
-	const struct provider *p = t->provider;
-	const char *bq = strchr(p->base_url, '?'), *q, *e;
-	size_t plen = bq != NULL ? (size_t)(bq - p->base_url) :
-	    strlen(p->base_url);
-	bool own_version = query_has(query, "api-version");
-	char sep = '?';
-
-	buf_add(url, p->base_url, plen);
-	/* Azure: {endpoint}/openai/deployments/{name}/chat/completions;
-	 * the endpoint may be given with its "/openai" or without. */
-	if (t->deployment != NULL)
-		buf_printf(url, "%s/deployments/%s", plen >= 7 &&
-		    strncmp(p->base_url + plen - 7, "/openai", 7) == 0 ? "" :
-		    "/openai", t->deployment);
-	buf_addstr(url, endpoint_suffix(p->dialect));
-	/* The base URL's query, parameter by parameter. */
-	for (q = bq != NULL ? bq + 1 : ""; *q != '\0';
-	    q = *e == '&' ? e + 1 : e) {
-		e = q + strcspn(q, "&");
-		if (e == q || (own_version && query_has_at(q, "api-version")))
-			continue;
-		buf_printf(url, "%c%.*s", sep, (int)(e - q), q);
-		sep = '&';
-	}
-	if (p->api_version != NULL && !own_version) {
-		buf_printf(url, "%capi-version=%s", sep, p->api_version);
-		sep = '&';
-	}
-	if (query != NULL && *query != '\0')
-		buf_printf(url, "%c%s", sep, query);
+	*rq = (struct xfer_request){
+		.url = url,
+		.method = call->req->method,
+		.headers = headers,
+		.ca_file = call->cfg->ca_file,
+		.connect_to = call->cfg->connect_to,
+		.nconnect_to = call->cfg->nconnect_to,
+	};
 }
 
 static void
 attempt_start(struct call *call)
 {
-	const struct target *t = call->route->ladder[call->ladder.rung];
-	const struct policy *pol = &call->route->policy;
+	const struct target *t = call->r.route->ladder[call->ladder.rung];
+	const struct policy *pol = &call->r.route->policy;
 	uint64_t now = now_mono_ms(), total;
 	struct outcome broken = { .kind = OUT_BROKEN };
 	const char *body, *query;
+	struct xfer_request rq;
+	struct buf url, h;
 	struct xfer *x;
-	struct buf url;
-	size_t len;
+	size_t len = 0;
 
-	if (call->finishing || call->conn == NULL)
+	if (finished(call) || call->conn == NULL)
 		return;
 	call->target = t;
-	call->xlating = t->provider->dialect != call->dialect;
+	call->xl = &call->x[target_dialect(call, t)];
+	call->xlating = call->xl != &call->x[call->dialect];
 	if (call->xs_live) {
 		dialect_stream_free(&call->xs);
 		call->xs_live = false;
@@ -2180,17 +1757,33 @@ attempt_start(struct call *call)
 	/* The caller's query (where some APIs take a key) is for its own
 	 * provider only. */
 	query = own_provider(call, t->provider) ? call->req->query : NULL;
-	target_url(&url, t, query);
+	outbound_url(&url, t, target_dialect(call, t), query);
+	buf_init(&h, call->cfg->max_header_size + 64 * 1024);
 	x = xfer_new(call->d->up, &call_xfer_ops, call);
 	body = attempt_body(call, t, &len);
+	total = pol->total_timeout_ms;
+	if (call->deadline_ms > now && call->deadline_ms - now < total)
+		total = call->deadline_ms - now;
+	if (!total)
+		total = 1;
+	request_init(call, &rq, url.data, &h);
+	rq.body = body;
+	rq.len = len;
+	rq.connect_timeout_ms = pol->connect_timeout_ms;
+	rq.timeout_ms = total;
 	if (x == NULL || body == NULL ||
-	    (x->req_headers = upstream_headers(call, t->provider)) == NULL) {
+	    outbound_headers(call->req, own_provider(call, t->provider),
+	    call->dialect, target_dialect(call, t), t->provider, &h) < 0 ||
+	    xfer_set(x, &rq) < 0) {
+		if (h.data != NULL)
+			explicit_bzero(h.data, h.len);
+		buf_free(&h);
 		buf_free(&url);
 		xfer_free(x);
-		log_warnx("route %s: cannot set up an attempt", call->route->name);
+		log_warnx("route %s: cannot set up an attempt", call->r.route->name);
 		/* Once the caller has part of an answer, it must end as a
 		 * stream ends, never with a second response head. */
-		if (call->committed)
+		if (committed(call))
 			attempt_failed(call, &broken);
 		else
 			respond_safe_failure(call);
@@ -2200,27 +1793,15 @@ attempt_start(struct call *call)
 	x->body_max = call->cfg->max_answer_body;
 	call->busy = t;
 	tstat_of(call, t)->in_flight++;
-	curl_easy_setopt(x->easy, CURLOPT_URL, url.data);
+	explicit_bzero(h.data, h.len);		/* it held a key */
+	buf_free(&h);
 	buf_free(&url);
-	set_method(x->easy, call, body, len);
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->req_headers);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)pol->connect_timeout_ms);
-	total = pol->total_timeout_ms;
-	if (call->deadline_ms > now && call->deadline_ms - now < total)
-		total = call->deadline_ms - now;
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)(total ? total : 1));
-	if (call->cfg->ca_file != NULL)
-		curl_easy_setopt(x->easy, CURLOPT_CAINFO, call->cfg->ca_file);
-	if (call->connect_to != NULL)
-		curl_easy_setopt(x->easy, CURLOPT_CONNECT_TO, call->connect_to);
 	timer_set(call->d->loop, &call->first_token,
 	    pol->first_byte_timeout_ms);
-	if (fault_begin(call, total ? total : 1)) {
+	if (fault_begin(call, total)) {
 		/* The transfer's own timeout counts from its start. */
 		if (call->fault.kind == FAULT_DELAY && !call->fault_times_out)
-			curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS,
-			    (long)(total - call->fault.arg));
+			xfer_set_timeout(x, total - call->fault.arg);
 		return;
 	}
 	if (xfer_start(x) < 0)
@@ -2233,8 +1814,10 @@ static void
 passthrough_start(struct call *call)
 {
 	struct outcome broken = { .kind = OUT_BROKEN };
+	struct xfer_request rq;
+	struct buf url, h;
 	struct xfer *x;
-	struct buf url;
+	int r;
 
 	/* Only an API's own port: llmfbd is no relay to whatever else an
 	 * intercepted host runs.  A route serves any port: its targets are
@@ -2248,9 +1831,23 @@ passthrough_start(struct call *call)
 		return;
 	}
 	call->d->stats->passthrough++;
+	buf_init(&url, 16384);
+	buf_printf(&url, "%s://%s:%d%s", call->scheme, call->r.host, call->port,
+	    call->req->target);
+	buf_init(&h, call->cfg->max_header_size + 64 * 1024);
+	request_init(call, &rq, url.data, &h);
+	rq.body = call->body.data ? call->body.data : "";
+	rq.len = call->body.len;
+	rq.connect_timeout_ms = PASSTHROUGH_CONNECT_MS;
 	x = xfer_new(call->d->up, &call_xfer_ops, call);
-	if (x == NULL || (x->req_headers = upstream_headers(call, NULL)) ==
-	    NULL) {
+	r = x == NULL || outbound_headers(call->req, true, call->dialect,
+	    call->dialect, NULL, &h) < 0 ||
+	    xfer_set(x, &rq) < 0 ? -1 : 0;
+	if (h.data != NULL)
+		explicit_bzero(h.data, h.len);
+	buf_free(&h);
+	buf_free(&url);
+	if (r < 0) {
 		xfer_free(x);
 		respond_error(call, 502, "llmfb_passthrough_failed",
 		    "llmfb: cannot set up the request", NULL,
@@ -2259,20 +1856,6 @@ passthrough_start(struct call *call)
 	}
 	call->xfer = x;
 	x->body_max = call->cfg->max_answer_body;
-	buf_init(&url, 16384);
-	buf_printf(&url, "%s://%s:%d%s", call->scheme, call->host, call->port,
-	    call->req->target);
-	curl_easy_setopt(x->easy, CURLOPT_URL, url.data);
-	buf_free(&url);
-	set_method(x->easy, call, call->body.data ? call->body.data : "",
-	    call->body.len);
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->req_headers);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)PASSTHROUGH_CONNECT_MS);
-	if (call->cfg->ca_file != NULL)
-		curl_easy_setopt(x->easy, CURLOPT_CAINFO, call->cfg->ca_file);
-	if (call->connect_to != NULL)
-		curl_easy_setopt(x->easy, CURLOPT_CONNECT_TO, call->connect_to);
 	if (xfer_start(x) < 0)
 		attempt_ended(call, &broken);
 }
@@ -2309,7 +1892,7 @@ parse_origin(struct call *call)
 	}
 	colon = strchr(h, ':');
 	hlen = colon ? (size_t)(colon - h) : strlen(h);
-	if (hlen == 0 || hlen >= sizeof(call->host))
+	if (hlen == 0 || hlen >= sizeof(call->r.host))
 		return -EINVAL;
 	if (colon != NULL && parse_int(colon + 1, 1, 65535, &port) < 0)
 		return -EINVAL;
@@ -2317,27 +1900,11 @@ parse_origin(struct call *call)
 		if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '.' &&
 		    h[i] != '_')
 			return -EINVAL;
-		call->host[i] = (char)tolower((unsigned char)h[i]);
+		call->r.host[i] = (char)tolower((unsigned char)h[i]);
 	}
-	call->host[hlen] = '\0';
+	call->r.host[hlen] = '\0';
 	call->port = port;
 	return 0;
-}
-
-static struct curl_slist *
-connect_to_list(const struct config *cfg)
-{
-	struct curl_slist *l = NULL, *n;
-	size_t i;
-
-	for (i = 0; i < cfg->nconnect_to; i++) {
-		if ((n = curl_slist_append(l, cfg->connect_to[i])) == NULL) {
-			curl_slist_free_all(l);
-			return NULL;
-		}
-		l = n;
-	}
-	return l;
 }
 
 /* Spend is kept per route and per caller: its user and its program,
@@ -2346,16 +1913,16 @@ connect_to_list(const struct config *cfg)
 static void
 budget_keys(struct call *call)
 {
-	const struct caller *c = &call->caller;
+	const struct caller *c = &call->r.caller;
 	const char *prog = c->exe[0] ? c->exe : c->comm[0] ? c->comm : "?";
 
-	snprintf(call->route_key, sizeof(call->route_key), "route:%s",
-	    call->route->name);
-	snprintf(call->fallback_key, sizeof(call->fallback_key),
-	    "fallback:%s", call->route->name);
-	snprintf(call->caller_key, sizeof(call->caller_key),
+	snprintf(call->r.route_key, sizeof(call->r.route_key), "route:%s",
+	    call->r.route->name);
+	snprintf(call->r.fallback_key, sizeof(call->r.fallback_key),
+	    "fallback:%s", call->r.route->name);
+	snprintf(call->r.caller_key, sizeof(call->r.caller_key),
 	    "caller:uid=%u:%.*s", (unsigned)c->uid,
-	    (int)sizeof(call->caller_key) - 32, prog);
+	    (int)sizeof(call->r.caller_key) - 32, prog);
 }
 
 static uint64_t
@@ -2377,10 +1944,17 @@ read_request(struct call *call)
 	if (call->max_out == 0)
 		call->max_out = json_u64(json_object_get(call->json,
 		    "max_completion_tokens"));
-	call->want.json = call->route->policy.q_json && type != NULL &&
+	call->want.json = call->r.route->policy.q_json && type != NULL &&
 	    (strcmp(type, "json_object") == 0 ||
 	    strcmp(type, "json_schema") == 0);
-	call->want.forbid_length = call->route->policy.q_length;
+	call->want.forbid_length = call->r.route->policy.q_length;
+	/* Vectors of the dimensions asked, else of the first rung's. */
+	if (api_of(call->dialect)->dimensions) {
+		call->dims = (uint32_t)json_u64(json_object_get(call->json,
+		    "dimensions"));
+		if (call->dims == 0)
+			call->dims = call->r.route->ladder[0]->dimensions;
+	}
 }
 
 /* From the shim handing the request over (its stamp: a preamble line
@@ -2408,12 +1982,13 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	json_t *model;
 
 	call->d = d;
+	call->r.d = d;
 	call->cfg = config_ref(d->cfg);
 	call->conn = c;
 	call->req = r;
 	call->body = r->body;			/* the call owns it now */
 	buf_init(&r->body, 0);
-	call->start_ms = now_mono_ms();
+	call->r.start_ms = now_mono_ms();
 	timer_init(&call->first_token, first_token_timeout, call);
 	timer_init(&call->idle, idle_timeout, call);
 	timer_init(&call->retry, retry_fired, call);
@@ -2421,13 +1996,15 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	buf_init(&call->held, HELD_MAX);
 	buf_init(&call->xraw, ANSWER_BODY_MAX);
 	buf_init(&call->xout, HELD_MAX);
-	call->caller = *conn_caller(c);
+	call->r.caller = *conn_caller(c);
 	note_shim_latency(call);
 	d->stats->calls++;
 	d->stats->in_flight++;
-	call->ep = endpoint_of(r->method, r->path);
-	call->dialect = call->ep == EP_ANTHROPIC_MESSAGES ? DIALECT_ANTHROPIC :
+	call->api = api_of_request(r->method, r->path);
+	/* Not a call of any API: llmfb's own errors are OpenAI's shape. */
+	call->dialect = call->api != NULL ? call->api->dialect :
 	    DIALECT_OPENAI;
+	call->r.dialect = call->dialect;
 
 	if (parse_origin(call) < 0) {
 		d->stats->rejected++;
@@ -2436,19 +2013,13 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 		    "rejected");
 		return NULL;
 	}
-	if (!config_intercepts(call->cfg, call->host, strlen(call->host))) {
+	if (!config_intercepts(call->cfg, call->r.host, strlen(call->r.host))) {
 		d->stats->rejected++;
 		respond_error(call, 421, "invalid_request_error",
 		    "llmfb: this host is not intercepted", NULL, "rejected");
 		return NULL;
 	}
-	if (call->cfg->nconnect_to > 0 &&
-	    (call->connect_to = connect_to_list(call->cfg)) == NULL) {
-		respond_error(call, 500, "llmfb_internal", "llmfb: out of "
-		    "memory", NULL, "rejected");
-		return NULL;
-	}
-	if (call->ep != EP_OTHER) {
+	if (call->api != NULL) {
 		call->json = json_loadb(call->body.data ? call->body.data : "",
 		    call->body.len, 0, &jerr);
 		if (call->json == NULL || !json_is_object(call->json)) {
@@ -2460,34 +2031,34 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 		}
 		model = json_object_get(call->json, "model");
 		if (json_is_string(model))
-			call->model = xstrdup(json_string_value(model));
+			call->r.model = xstrdup(json_string_value(model));
 		rq = (struct route_req){
-			.host = call->host, .path = r->path,
-			.model = call->model,
+			.host = call->r.host, .path = r->path,
+			.model = call->r.model,
 			.header = http_req_header(r, "x-llmfb-route"),
-			.exe = call->caller.exe, .comm = call->caller.comm,
-			.unit = call->caller.unit,
-			.cgroup = call->caller.cgroup,
-			.cred = call->caller.cred, .uid = call->caller.uid,
-			.gid = call->caller.gid,
+			.exe = call->r.caller.exe, .comm = call->r.caller.comm,
+			.unit = call->r.caller.unit,
+			.cgroup = call->r.caller.cgroup,
+			.cred = call->r.caller.cred, .uid = call->r.caller.uid,
+			.gid = call->r.caller.gid,
 		};
-		call->route = route_match(call->cfg, &rq);
-		if (call->route != NULL) {
+		call->r.route = route_match(call->cfg, &rq);
+		if (call->r.route != NULL) {
 			read_request(call);
 			budget_keys(call);
 		}
 	}
-	if (call->route == NULL) {
+	if (call->r.route == NULL) {
 		passthrough_start(call);
-		return call->finishing ? NULL : call;
+		return finished(call) ? NULL : call;
 	}
-	stats_route(d->stats, call->route->name)->calls++;
-	call->deadline_ms = call->start_ms + call->route->policy.deadline_ms;
-	ladder_init(&call->ladder, call->route, target_usable, call);
+	stats_route(d->stats, call->r.route->name)->calls++;
+	call->deadline_ms = call->r.start_ms + call->r.route->policy.deadline_ms;
+	ladder_init(&call->ladder, call->r.route, target_usable, call);
 	if (ladder_first(&call->ladder) == LADDER_FAIL) {
 		respond_safe_failure(call);
 		return NULL;
 	}
 	attempt_start(call);
-	return call->finishing ? NULL : call;
+	return finished(call) ? NULL : call;
 }

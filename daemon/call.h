@@ -18,8 +18,4 @@ void call_client_gone(struct call *call);
 /* The client's output queue has drained: resume a paused upstream. */
 void call_client_drained(struct call *call);
 
-/* Caller API endpoints llmfb walks a ladder for. */
-enum endpoint { EP_OTHER, EP_OPENAI_CHAT, EP_ANTHROPIC_MESSAGES };
-enum endpoint endpoint_of(const char *method, const char *path);
-
 #endif

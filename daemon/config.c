@@ -885,7 +885,8 @@ get_auth(struct cctx *x, const struct ynode *n, struct provider *p)
 	char *a = NULL;
 	int r = -1;
 
-	p->auth = p->dialect == DIALECT_ANTHROPIC ? AUTH_X_API_KEY :
+	s = api_of(p->dialect)->auth;
+	p->auth = strcasecmp(s, "x-api-key") == 0 ? AUTH_X_API_KEY :
 	    azure_host(p->base_url) ? AUTH_API_KEY : AUTH_BEARER;
 	if ((v = ynode_get(n, "auth_header")) != NULL) {
 		if (get_str(x, v, "auth_header", &a) < 0)
@@ -934,7 +935,8 @@ load_provider(struct cctx *x, const struct ynode *key, const struct ynode *n,
 		"api_key_env", "api_key_file", "auth_header", "api_version",
 		NULL };
 	const struct ynode *v;
-	char *dialect = NULL, *q;
+	const struct api *api;
+	char *dialect = NULL, *q, names[128];
 	size_t len;
 	int r = -1;
 
@@ -942,18 +944,16 @@ load_provider(struct cctx *x, const struct ynode *key, const struct ynode *n,
 	if (check_name(x, key, "provider", p->name) < 0 ||
 	    check_keys(x, n, "provider", keys) < 0)
 		return -1;
+	api_names(names, sizeof(names));
 	if ((v = ynode_get(n, "dialect")) == NULL)
 		return cerr(x, key, "provider %s: dialect is required "
-		    "(openai or anthropic)", p->name);
+		    "(%s)", p->name, names);
 	if (get_str(x, v, "dialect", &dialect) < 0)
 		return -1;
-	if (strcmp(dialect, "openai") == 0)
-		p->dialect = DIALECT_OPENAI;
-	else if (strcmp(dialect, "anthropic") == 0)
-		p->dialect = DIALECT_ANTHROPIC;
+	if ((api = api_named(dialect)) != NULL)
+		p->dialect = api->dialect;
 	else {
-		cerr(x, v, "dialect must be openai or anthropic, not '%s'",
-		    dialect);
+		cerr(x, v, "dialect must be %s, not '%s'", names, dialect);
 		goto out;
 	}
 	if ((v = ynode_get(n, "base_url")) == NULL) {
@@ -1085,7 +1085,8 @@ target_same(const struct target *a, const struct target *b)
 	    a->price.input != b->price.input ||
 	    a->price.output != b->price.output ||
 	    a->context != b->context ||
-	    a->max_concurrency != b->max_concurrency)
+	    a->max_concurrency != b->max_concurrency ||
+	    a->dimensions != b->dimensions)
 		return false;
 	for (i = 0; i < a->nmodels; i++)
 		if (!str_same(a->models[i].requested, b->models[i].requested) ||
@@ -1200,7 +1201,7 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 {
 	static const char *const keys[] = { "provider", "model", "breaker",
 		"price", "context", "tags", "max_concurrency", "deployment",
-		NULL };
+		"dimensions", NULL };
 	static const char *const price_keys[] = { "input", "output", NULL };
 	const struct ynode *v, *s;
 	char *prov = NULL;
@@ -1229,7 +1230,7 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 		/* Azure OpenAI's deployment names: letters, digits, - _ . */
 		if (get_str(x, v, "deployment", &t->deployment) < 0)
 			return -1;
-		if (t->provider->dialect != DIALECT_OPENAI)
+		if (!api_of(t->provider->dialect)->deployments)
 			return cerr(x, v, "target %s: deployment is for Azure "
 			    "OpenAI, an openai provider", t->name);
 		if (t->deployment[0] == '\0' || t->deployment[strspn(
@@ -1267,6 +1268,16 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 			return cerr(x, v, "max_concurrency must be a whole "
 			    "number from 1 to 1000000");
 		t->max_concurrency = (uint32_t)u;
+	}
+	/* The length of its embedding vectors: an embeddings call goes only
+	 * to targets of its first rung's (or its request's) dimensions. */
+	if ((v = ynode_get(n, "dimensions")) != NULL) {
+		if (want(x, v, YNODE_SCALAR, "dimensions") < 0)
+			return -1;
+		if (parse_u64(v->str, 1, 65536, &u) < 0)
+			return cerr(x, v, "dimensions must be a whole number "
+			    "from 1 to 65536");
+		t->dimensions = (uint32_t)u;
 	}
 	return 0;
 }
@@ -2445,5 +2456,5 @@ config_intercepts(const struct config *c, const char *host, size_t hostlen)
 const char *
 dialect_name(enum dialect d)
 {
-	return d == DIALECT_ANTHROPIC ? "anthropic" : "openai";
+	return api_of(d)->name;
 }

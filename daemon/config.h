@@ -5,6 +5,7 @@
 #ifndef LLMFB_CONFIG_H
 #define LLMFB_CONFIG_H
 
+#include "api.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,8 +18,6 @@
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/llmfb"
 #define CONFIG_ERR_MAX		512
 #define CONFIG_WARN_MAX		32	/* warnings kept; more are counted */
-
-enum dialect { DIALECT_OPENAI, DIALECT_ANTHROPIC };
 
 /* The header llmfb's key goes in: OpenAI's Authorization: Bearer,
  * Anthropic's x-api-key, Azure OpenAI's api-key. */
@@ -61,6 +60,7 @@ struct target {
 	char		**tags;		/* region, compliance, ... */
 	size_t		  ntags;
 	uint32_t	 max_concurrency; /* 0: no limit */
+	uint32_t	 dimensions;	/* of its embeddings; 0: not said */
 };
 
 /* Why an attempt failed, or a target did not qualify, finer than the

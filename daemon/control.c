@@ -13,7 +13,7 @@
 #include "config.h"
 #include "control.h"
 #include "ctl_proto.h"
-#include "daemon.h"
+#include "state.h"
 #include "events.h"
 #include "inject.h"
 #include "kredir.h"
@@ -868,7 +868,8 @@ handle(struct cconn *cc, char *line)
 	} else if (strcmp(line, CTL_VERB_VERSION) == 0 && arg == NULL) {
 		reply_json(cc, json_pack("{s:s}", "version", LLMFB_VERSION));
 	} else if (strcmp(line, CTL_VERB_RELOAD) == 0 && arg == NULL) {
-		if (daemon_reload(d, err, sizeof(err)) < 0) {
+		if (d->hooks == NULL || d->hooks->reload == NULL ||
+		    d->hooks->reload(d, err, sizeof(err)) < 0) {
 			log_warnx("reload refused, keeping the running "
 			    "config: %s", err);
 			reply(cc, false, err);

@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "budget.h"
+#include "call.h"
 #include "ca.h"
 #include "control.h"
 #include "daemon.h"
@@ -405,12 +406,67 @@ raise_nofile(const struct config *cfg)
 		    (unsigned long long)want);
 }
 
+/* ---- what the modules under the daemon hand up ---------------------- */
+
+static void
+publish_record(struct daemon *d, const json_t *rec, const char *line, size_t len)
+{
+	events_add(d->events, line, len);
+	control_publish(d->control, rec, line, len);
+}
+
+static void
+kernel_conn(struct daemon *d, int fd, const struct caller *who,
+    const struct redirect_orig *o)
+{
+	term_start_kernel(d->terms, fd, who, o);
+}
+
+const struct daemon_hooks daemon_hooks = {
+	.spent = daemon_spent,
+	.reload = daemon_reload,
+	.publish = publish_record,
+	.kernel_conn = kernel_conn,
+};
+
+/* A TLS connection the data socket will not serve: while the local CA
+ * is up, to the terminator, which serves it when its ClientHello names
+ * the host and relays it otherwise; else relayed. */
+static void
+carry(struct daemon *d, int fd, const struct caller *who, const char *host,
+    int port, const void *pending, size_t npending, const void *out,
+    size_t nout)
+{
+	if (d->ca != NULL && d->terms != NULL)
+		term_start(d->terms, fd, who, host, port, pending, npending,
+		    out, nout);
+	else
+		relay_start(d->relays, fd, who, host, port, "tls-not-virtual",
+		    pending, npending, out, nout);
+}
+
+static unsigned int
+carried(struct daemon *d)
+{
+	return relays_open(d->relays);
+}
+
+const struct server_ops daemon_server_ops = {
+	.start = call_start,
+	.gone = call_client_gone,
+	.drained = call_client_drained,
+	.carry = carry,
+	.carried = carried,
+	.all_closed = daemon_drained,
+};
+
 int
 daemon_start(struct daemon *d, struct config *cfg)
 {
 	char err[512];
 	int r, data_fd, control_fd;
 
+	d->hooks = &daemon_hooks;
 	d->cfg = cfg;
 	d->cfg_path = xstrdup(cfg->path);
 	d->started = time(NULL);
@@ -458,7 +514,7 @@ daemon_start(struct daemon *d, struct config *cfg)
 		return -EIO;
 	d->terms = terms_new(d);
 	ca_update(d, cfg);
-	if ((d->server = server_new(d, cfg->listen, cfg->listen_mode,
+	if ((d->server = server_new(d, &daemon_server_ops, cfg->listen, cfg->listen_mode,
 	    data_fd)) == NULL)
 		return -EIO;
 	if ((d->control = control_new(d, cfg->control, control_fd)) == NULL)

@@ -1,65 +1,9 @@
-/* llmfbd's top-level state, shared by its modules. */
+/* llmfbd itself: its state (state.h) started, reloaded and stopped.
+ * The one module above the others. */
 #ifndef LLMFB_DAEMON_H
 #define LLMFB_DAEMON_H
 
-#include <stdbool.h>
-#include <stdint.h>
-#include <time.h>
-
-#include "config.h"
-#include "inject.h"
-#include "loop.h"
-#include "util.h"
-
-struct server;
-struct control;
-struct upstream;
-struct stats;
-struct budgets;
-struct events;
-struct metrics_http;
-struct netview;
-struct relays;
-struct terms;
-struct kredir;
-struct ca;
-struct shared;
-
-struct daemon {
-	struct loop	*loop;
-	struct config	*cfg;		/* the running config */
-	char		*cfg_path;
-	struct server	*server;
-	struct control	*control;
-	struct upstream	*up;
-	struct stats	*stats;
-	struct budgets	*budgets;	/* spend, persisted */
-	char		*budgets_path;	/* NULL: not persisted */
-	struct timer	 budgets_timer;
-	struct events	*events;	/* per-call records */
-	struct metrics_http *metrics;	/* the /metrics listener, or NULL */
-	struct netview	*netview;	/* eBPF and netlink */
-	struct relays	*relays;	/* connections carried untouched */
-	struct terms	*terms;		/* TLS terminated with the CA's */
-	struct kredir	*kredir;	/* connects sent by eBPF, or NULL */
-	struct ca	*ca;		/* the local CA, when enabled and
-					 * loaded */
-	char		 ca_error[256];	/* why it is not, when enabled */
-	struct shared	*shared;	/* fleet state on Redis, or NULL */
-	struct faults	 faults;	/* put in by hand, for a while */
-	struct timer	 faults_timer;	/* the next one's end */
-	struct timer	 stop_timer;	/* stop_timeout, once stopping */
-	struct timer	 watchdog;	/* WATCHDOG=1 to systemd */
-	uint64_t	 watchdog_ms;
-	bool		 handed;	/* the data socket is systemd's */
-	int		 handed_fd;	/* it, when handed */
-	struct file_id	 hosts_id;	/* the hosts file we wrote last */
-	bool		 stopping;	/* SIGTERM: finishing calls */
-	time_t		 started;	/* wall clock */
-	uint64_t	 reloads;
-	uint64_t	 reload_failures;
-	char		 last_reload_error[CONFIG_ERR_MAX];
-};
+#include "state.h"
 
 /* Start everything on a loaded config (takes its reference).
  * Returns 0 or -errno, having logged why. */
@@ -79,5 +23,11 @@ void daemon_stop(struct daemon *d);
 /* The data socket's last connection has closed while stopping. */
 void daemon_drained(struct daemon *d);
 void daemon_free(struct daemon *d);
+
+/* The daemon's handlers for the modules under it (state.h) and for the
+ * data socket (server.h). */
+extern const struct daemon_hooks daemon_hooks;
+struct server_ops;
+extern const struct server_ops daemon_server_ops;
 
 #endif

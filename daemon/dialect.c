@@ -16,6 +16,7 @@
 #include "dialect.h"
 #include "jsonget.h"
 #include "util.h"
+#include "xlate_responses.h"
 
 /* Only bounds a buffer: a text never outgrows the body it came from. */
 #define TEXT_MAX	((size_t)1 << 30)
@@ -321,86 +322,28 @@ f_off(struct xlat *x, const struct field *f, json_t *v)
 const char *
 dialect_finish(const char *reason, enum dialect target, enum dialect caller)
 {
-	static const struct {
-		const char	*openai, *anthropic;
-	} map[] = {
-		{ "stop", "end_turn" },
-		{ "length", "max_tokens" },
-		{ "tool_calls", "tool_use" },
-		{ "content_filter", "refusal" },
-		/* One way only: below the first match of the other. */
-		{ "stop", "stop_sequence" },
-		{ "stop", "pause_turn" },
-		{ "length", "model_context_window_exceeded" },
-	};
-	size_t i;
+	const char *name;
 
 	if (reason == NULL || target == caller)
 		return reason;
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		if (target == DIALECT_ANTHROPIC &&
-		    strcmp(reason, map[i].anthropic) == 0)
-			return map[i].openai;
-		if (target == DIALECT_OPENAI &&
-		    strcmp(reason, map[i].openai) == 0)
-			return map[i].anthropic;
-	}
-	if (target == DIALECT_OPENAI && strcmp(reason, "function_call") == 0)
-		return "tool_use";
-	return target == DIALECT_ANTHROPIC ? "stop" : "end_turn";
+	name = api_of(caller)->finish_name[api_finish_read(api_of(target),
+	    reason)];
+	return name != NULL ? name : reason;
 }
 
-/* ---- errors ------------------------------------------------------------ */
+/* ---- errors: each API says its own (api.h) ---------------------------- */
 
 int
 dialect_error_status(int status, enum dialect caller)
 {
-	if (caller == DIALECT_OPENAI && status == 529)
-		return 503;
-	return status;
+	return api_of(caller)->error_status(status);
 }
 
 void
 dialect_error_type(int status, enum dialect caller, const char **type,
     const char **code)
 {
-	*code = NULL;
-	if (caller == DIALECT_ANTHROPIC) {
-		switch (status) {
-		case 401: *type = "authentication_error"; break;
-		case 403: *type = "permission_error"; break;
-		case 404: *type = "not_found_error"; break;
-		case 413: *type = "request_too_large"; break;
-		case 429: *type = "rate_limit_error"; break;
-		case 503: case 529: *type = "overloaded_error"; break;
-		default:
-			*type = status >= 500 || status == 0 ? "api_error" :
-			    "invalid_request_error";
-		}
-		return;
-	}
-	switch (status) {
-	case 401:
-		*type = "invalid_request_error";
-		*code = "invalid_api_key";
-		break;
-	case 403: *type = "permission_error"; break;
-	case 404:
-		*type = "invalid_request_error";
-		*code = "model_not_found";
-		break;
-	case 429:
-		*type = "rate_limit_error";
-		*code = "rate_limit_exceeded";
-		break;
-	case 503: case 529:
-		*type = "server_error";
-		*code = "overloaded";
-		break;
-	default:
-		*type = status >= 500 || status == 0 ? "server_error" :
-		    "invalid_request_error";
-	}
+	api_of(caller)->error_type(status, type, code);
 }
 
 /* The status an in-stream error's type stands for (0: unknown). */
@@ -430,9 +373,10 @@ status_of_type(const char *type)
 	return 0;
 }
 
-json_t *
-dialect_error_json(const json_t *err, int status, enum dialect target,
-    enum dialect caller)
+/* An error as the caller's API says it; as it came only when the target
+ * is of the caller's API and copy allows. */
+static json_t *
+error_json(const json_t *err, int status, bool copy, enum dialect caller)
 {
 	const json_t *e = json_object_get(err, "error");
 	const char *msg, *type, *code;
@@ -452,21 +396,24 @@ dialect_error_json(const json_t *err, int status, enum dialect target,
 	if (status == 0)
 		status = status_of_type(json_string_value(json_object_get(e,
 		    "type")));
-	if (target == caller && json_is_object(e))
+	if (copy && json_is_object(e))
 		return json_deep_copy(err);
 	dialect_error_type(status, caller, &type, &code);
 	return dialect_error_body(caller, type, code, msg);
 }
 
 json_t *
+dialect_error_json(const json_t *err, int status, enum dialect target,
+    enum dialect caller)
+{
+	return error_json(err, status, target == caller, caller);
+}
+
+json_t *
 dialect_error_body(enum dialect d, const char *type, const char *code,
     const char *message)
 {
-	if (d == DIALECT_ANTHROPIC)
-		return json_pack("{s:s, s:{s:s, s:s}}", "type", "error",
-		    "error", "type", type, "message", message);
-	return json_pack("{s:{s:s, s:s, s:n, s:s?}}", "error", "message",
-	    message, "type", type, "param", "code", code);
+	return api_of(d)->error_body(type, code, message);
 }
 
 json_t *
@@ -483,22 +430,22 @@ dialect_error(int status, const char *body, size_t len, enum dialect target,
     enum dialect caller, int *ret_status)
 {
 	json_t *in = len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
+	bool copy = target == caller;
 	json_t *out;
 
 	*ret_status = dialect_error_status(status, caller);
 	/* Gemini's errors come as an array of one error object: no
 	 * caller's SDK reads that, so it is said again in the caller's
-	 * own shape, even when the dialects are the same (it is read as
-	 * from the other dialect, never copied as it is). */
+	 * own shape, even when the dialects are the same (it is read, never
+	 * copied as it is). */
 	if (json_is_array(in) && json_is_object(json_array_get(in, 0))) {
 		json_t *e = json_incref(json_array_get(in, 0));
 
 		json_decref(in);
 		in = e;
-		target = caller == DIALECT_OPENAI ? DIALECT_ANTHROPIC :
-		    DIALECT_OPENAI;
+		copy = false;
 	}
-	out = dialect_error_json(in, status, target, caller);
+	out = error_json(in, status, copy, caller);
 	json_decref(in);
 	return out;
 }
@@ -1372,14 +1319,84 @@ static const struct field o2a_fields[] = {
 	{ "prompt_cache_key", NULL, NULL, NULL, false },
 };
 
+/* ---- the translations there are --------------------------------------- */
+
+static json_t *a2o_response(struct xlat *, int64_t);
+static json_t *o2a_response(struct xlat *, int64_t);
+
+/* By the caller's API (row) and the target's (column).  An empty entry:
+ * no translation, so a target of that API does not qualify for a caller
+ * of this one.  Between an API and itself the bytes go as they are. */
+static const struct xlate {
+	const struct field	*fields;	/* the request's */
+	size_t			 nfields;
+	json_t			*(*response)(struct xlat *, int64_t created);
+	/* Or a translator of its own (xlate_*.c), whole. */
+	json_t			*(*request_fn)(const json_t *,
+				    struct dialect_info *, char *);
+	json_t			*(*response_fn)(const json_t *,
+				    const struct dialect_info *);
+	bool			 same_models;	/* one provider's APIs: the
+						 * caller's model name is the
+						 * target's */
+	int			 via;		/* 1 + the API it goes
+						 * through, both ways; 0: none */
+} xlates[DIALECTS][DIALECTS] = {
+	[DIALECT_OPENAI][DIALECT_ANTHROPIC] = { o2a_fields,
+	    ARRAY_SIZE(o2a_fields), a2o_response, NULL, NULL, false },
+	[DIALECT_ANTHROPIC][DIALECT_OPENAI] = { a2o_fields,
+	    ARRAY_SIZE(a2o_fields), o2a_response, NULL, NULL, false },
+	[DIALECT_OPENAI_RESPONSES][DIALECT_OPENAI] = { NULL, 0, NULL,
+	    responses_to_chat, chat_to_responses, true },
+	[DIALECT_OPENAI][DIALECT_OPENAI_RESPONSES] = { NULL, 0, NULL,
+	    chat_to_responses_request, responses_to_chat_answer, true },
+	/* Through chat completions, the API both translate to. */
+	[DIALECT_OPENAI_RESPONSES][DIALECT_ANTHROPIC] = { NULL, 0, NULL,
+	    NULL, NULL, false, 1 + DIALECT_OPENAI },
+	[DIALECT_ANTHROPIC][DIALECT_OPENAI_RESPONSES] = { NULL, 0, NULL,
+	    NULL, NULL, false, 1 + DIALECT_OPENAI },
+};
+
+int
+dialect_via(enum dialect from, enum dialect to)
+{
+	return from == to ? -1 : xlates[from][to].via - 1;
+}
+
+void
+dialect_hops(const struct dialect_info *info, struct dialect_info *target_hop,
+    struct dialect_info *caller_hop)
+{
+	enum dialect via = (enum dialect)dialect_via(info->from, info->to);
+
+	*caller_hop = *info;
+	caller_hop->to = via;
+	caller_hop->json_tool = false;
+	*target_hop = *info;
+	target_hop->from = via;
+	target_hop->include_usage = info->via_usage;
+}
+
+bool
+dialect_same_models(enum dialect from, enum dialect to)
+{
+	return from == to || xlates[from][to].same_models;
+}
+
+bool
+dialect_translates(enum dialect from, enum dialect to)
+{
+	return from == to || xlates[from][to].fields != NULL ||
+	    xlates[from][to].request_fn != NULL || xlates[from][to].via > 0;
+}
+
 /* ---- requests: either way ---------------------------------------------- */
 
 json_t *
 dialect_request(const json_t *req, struct dialect_info *info,
     char why[DIALECT_WHY_MAX])
 {
-	const struct field *tab = a2o_fields;
-	size_t n = ARRAY_SIZE(a2o_fields);
+	const struct xlate *t = &xlates[info->from][info->to];
 	struct xlat x;
 
 	memset(&x, 0, sizeof(x));
@@ -1400,13 +1417,30 @@ dialect_request(const json_t *req, struct dialect_info *info,
 			fail(&x, "memory", NULL);
 		return x.out;
 	}
-	if (info->from == DIALECT_OPENAI) {
-		tab = o2a_fields;
-		n = ARRAY_SIZE(o2a_fields);
+	if (t->request_fn != NULL)
+		return t->request_fn(req, info, why);
+	if (t->via > 0) {
+		/* Two hops: to the middle API, then to the target's. */
+		struct dialect_info a = *info, b = *info;
+		json_t *mid, *out;
+
+		a.to = b.from = (enum dialect)(t->via - 1);
+		if ((mid = dialect_request(req, &a, why)) == NULL)
+			return NULL;
+		out = dialect_request(mid, &b, why);
+		json_decref(mid);
+		info->json_tool = b.json_tool;
+		info->via_usage = b.include_usage;
+		return out;
+	}
+	if (t->fields == NULL) {
+		fail(&x, "no-translation", NULL);
+		return NULL;
 	}
 	x.out = json_object();
 	x.msgs = json_array();
-	if (fields_known(&x, tab, n) == 0 && fields_walk(&x, tab, n) == 0 &&
+	if (fields_known(&x, t->fields, t->nfields) == 0 &&
+	    fields_walk(&x, t->fields, t->nfields) == 0 &&
 	    !x.oom && x.out != NULL && x.msgs != NULL) {
 		json_decref(x.msgs);
 		info->json_tool = x.json_tool;
@@ -1622,10 +1656,12 @@ o2a_usage(struct xlat *x, const json_t *u)
 }
 
 static json_t *
-o2a_response(struct xlat *x)
+o2a_response(struct xlat *x, int64_t created)
 {
 	const json_t *c = openai_choice(x->in), *t;
 	const json_t *m = json_object_get(c, "message");
+
+	(void)created;
 	const json_t *calls = get(m, "tool_calls"), *refusal = get(m, "refusal");
 	const char *id = get_str(x->in, "id"), *model = get_str(x->in, "model");
 	const char *stop;
@@ -1678,8 +1714,22 @@ dialect_response(const json_t *resp, const struct dialect_info *info)
 		return NULL;
 	if (info->from == info->to)
 		return json_deep_copy(resp);
-	out = info->to == DIALECT_ANTHROPIC ? a2o_response(&x, info->created) :
-	    o2a_response(&x);
+	if (xlates[info->from][info->to].response_fn != NULL)
+		return xlates[info->from][info->to].response_fn(resp, info);
+	if (xlates[info->from][info->to].via > 0) {
+		struct dialect_info th, ch;
+		json_t *mid;
+
+		dialect_hops(info, &th, &ch);
+		if ((mid = dialect_response(resp, &th)) == NULL)
+			return NULL;
+		out = dialect_response(mid, &ch);
+		json_decref(mid);
+		return out;
+	}
+	if (xlates[info->from][info->to].response == NULL)
+		return NULL;
+	out = xlates[info->from][info->to].response(&x, info->created);
 	if (x.oom) {
 		json_decref(out);
 		return NULL;

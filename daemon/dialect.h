@@ -1,5 +1,7 @@
-/* Translation between the OpenAI chat-completions and Anthropic messages
- * dialects: requests, whole answers and errors (streams: dialect_stream.h).
+/* Translation between provider APIs, through a from/to table (chat
+ * completions and Anthropic messages here; Responses in
+ * xlate_responses.c): requests, whole answers and errors (streams:
+ * dialect_stream.h).
  * Pure functions over jansson, no I/O.  What the target's dialect cannot
  * express is dropped only when harmless; otherwise the request does not
  * translate and the target does not qualify.  docs/dialects.md has every
@@ -12,23 +14,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "api.h"
+#include "xlate.h"
 
 #define DIALECT_MAX_TOKENS_DEFAULT	4096
 #define DIALECT_JSON_TOOL		"json_answer"
-#define DIALECT_WHY_MAX			64
 
-/* What a translated request means for the translation of its answer. */
-struct dialect_info {
-	enum dialect	 from;		/* the caller's */
-	enum dialect	 to;		/* the target's */
-	bool		 stream;
-	bool		 include_usage;	/* OpenAI caller: the usage chunk */
-	bool		 json_tool;	/* JSON mode asked through the forced
-					 * DIALECT_JSON_TOOL (OpenAI caller,
-					 * Anthropic target) */
-	int64_t		 created;	/* OpenAI "created" of the answer */
-};
+
+/* The API a translation from one to another goes through, both ways
+ * (OpenAI chat completions between Responses and Anthropic), or -1 when
+ * it goes straight (or not at all).  The hops are infos of their own:
+ * dialect_hops gives the target's to the middle, and the middle's to
+ * the caller. */
+int dialect_via(enum dialect from, enum dialect to);
+void dialect_hops(const struct dialect_info *info,
+    struct dialect_info *target_hop, struct dialect_info *caller_hop);
+
+/* Whether a request of from can be said in to at all (then
+ * dialect_request may still refuse one that asks what to cannot say). */
+bool dialect_translates(enum dialect from, enum dialect to);
+/* Whether the two name models alike (two APIs of one provider), so that
+ * a target needs no model of its own for the caller's. */
+bool dialect_same_models(enum dialect from, enum dialect to);
 
 /* req (in info->from) in info->to, a new object (req is not changed),
  * with its model as it was (the caller sets the target's); from == to

@@ -4,6 +4,8 @@
 
 #include "dialect_stream.h"
 #include "jsonget.h"
+#include "util.h"
+#include "xlate_responses.h"
 
 /* An id and a model name fit in this; more is not an answer's. */
 #define HEAD_MAX	(16u << 10)
@@ -554,14 +556,85 @@ o2a_done(struct dialect_stream *s)
 
 /* ---- the stream --------------------------------------------------------- */
 
+/* ---- the translations there are, by caller and target -------------- */
+
+/* An OpenAI target's chunk (or [DONE]) for an Anthropic caller. */
+static int
+chat_to_messages(struct dialect_stream *s, const char *event,
+    const char *data, size_t len)
+{
+	json_t *j;
+	int r;
+
+	if (len == 6 && memcmp(data, "[DONE]", 6) == 0)
+		return o2a_done(s);
+	if ((j = json_loadb(data, len, 0, NULL)) == NULL ||
+	    !json_is_object(j)) {
+		json_decref(j);
+		return -1;
+	}
+	r = o2a_event(s, event, j);
+	json_decref(j);
+	return r;
+}
+
+/* An Anthropic target's event for an OpenAI caller. */
+static int
+messages_to_chat(struct dialect_stream *s, const char *event,
+    const char *data, size_t len)
+{
+	json_t *j;
+	int r;
+
+	if ((j = json_loadb(data, len, 0, NULL)) == NULL ||
+	    !json_is_object(j)) {
+		json_decref(j);
+		return -1;
+	}
+	r = a2o_event(s, event, j);
+	json_decref(j);
+	return r;
+}
+
+/* Chat chunks as a Responses caller's events. */
+static int
+chat_to_responses_events(struct dialect_stream *s, const char *event,
+    const char *data, size_t len)
+{
+	(void)event;
+	return chat_chunk_to_responses(&s->rs, &s->info, data, len, s->out,
+	    &s->usage, &s->in_tokens, &s->out_tokens);
+}
+
+/* Responses' events as a chat caller's chunks. */
+static int
+responses_to_chat_chunks(struct dialect_stream *s, const char *event,
+    const char *data, size_t len)
+{
+	return responses_event_to_chat(&s->rs, &s->info, event, data, len,
+	    s->out, &s->usage, &s->in_tokens, &s->out_tokens);
+}
+
+/* By the caller's API (row) and the target's (column), as dialect.c's
+ * table; pairs that go through another API (dialect_via) are two of
+ * these, chained in dialect_stream_init. */
+typedef int stream_fn(struct dialect_stream *, const char *, const char *,
+    size_t);
+static stream_fn *const stream_xlates[DIALECTS][DIALECTS] = {
+	[ANTHROPIC][OPENAI] = chat_to_messages,
+	[OPENAI][ANTHROPIC] = messages_to_chat,
+	[DIALECT_OPENAI_RESPONSES][OPENAI] = chat_to_responses_events,
+	[OPENAI][DIALECT_OPENAI_RESPONSES] = responses_to_chat_chunks,
+};
+
 static void
 on_event(void *arg, const char *event, const char *data, size_t len,
     size_t raw_start, size_t raw_end)
 {
 	struct dialect_stream *s = arg;
+	stream_fn *fn = stream_xlates[s->info.from][s->info.to];
 	struct buf *out = s->out;
 	size_t len0 = out->len;
-	json_t *j = NULL;
 	int r;
 
 	(void)raw_start;
@@ -569,16 +642,7 @@ on_event(void *arg, const char *event, const char *data, size_t len,
 	/* After the end marker the caller has its whole answer. */
 	if (s->failed || s->done)
 		return;
-	if (s->info.to == OPENAI && len == 6 && memcmp(data, "[DONE]", 6) == 0)
-		r = o2a_done(s);
-	else if ((j = json_loadb(data, len, 0, NULL)) == NULL ||
-	    !json_is_object(j))
-		r = -1;
-	else if (s->info.to == OPENAI)
-		r = o2a_event(s, event, j);
-	else
-		r = a2o_event(s, event, j);
-	json_decref(j);
+	r = fn != NULL ? fn(s, event, data, len) : -1;
 	if (s->scratch.cap > SCRATCH_KEEP)
 		buf_free(&s->scratch);
 	if (r < 0) {
@@ -596,6 +660,13 @@ dialect_stream_init(struct dialect_stream *s, const struct dialect_info *info)
 {
 	memset(s, 0, sizeof(*s));
 	s->info = *info;
+	if (dialect_via(info->from, info->to) >= 0) {
+		struct dialect_info th;
+
+		s->hop = xcalloc(1, sizeof(*s->hop));
+		dialect_hops(info, &th, &s->info);
+		dialect_stream_init(s->hop, &th);
+	}
 	s->block = s->tool = s->last_tool = -1;
 	sse_init(&s->sse, DIALECT_STREAM_EVENT_MAX, on_event, s);
 	buf_init(&s->head, HEAD_MAX);
@@ -606,6 +677,8 @@ int
 dialect_stream_feed(struct dialect_stream *s, const char *p, size_t n,
     struct buf *out)
 {
+	struct buf mid;
+
 	if (s->failed)
 		return -1;
 	if (s->info.from == s->info.to) {
@@ -613,9 +686,19 @@ dialect_stream_feed(struct dialect_stream *s, const char *p, size_t n,
 			s->failed = true;
 		return s->failed ? -1 : 0;
 	}
+	buf_init(&mid, 64u << 20);
+	if (s->hop != NULL) {
+		/* The target's stream in the middle API first: its whole
+		 * events are what this one reads (up to a failure). */
+		if (dialect_stream_feed(s->hop, p, n, &mid) < 0)
+			s->failed = true;
+		p = mid.data != NULL ? mid.data : "";
+		n = mid.len;
+	}
 	s->out = out;
 	sse_feed(&s->sse, p, n);
 	s->out = NULL;
+	buf_free(&mid);
 	if (s->sse.oversize)
 		s->failed = true;
 	return s->failed ? -1 : 0;
@@ -627,4 +710,11 @@ dialect_stream_free(struct dialect_stream *s)
 	sse_free(&s->sse);
 	buf_free(&s->head);
 	buf_free(&s->scratch);
+	resp_stream_free(s->rs);
+	s->rs = NULL;
+	if (s->hop != NULL) {
+		dialect_stream_free(s->hop);
+		free(s->hop);
+		s->hop = NULL;
+	}
 }

@@ -12,6 +12,8 @@
 #include "dialect.h"
 #include "sse.h"
 
+struct resp_stream;
+
 /* The most one event of the target may hold: answer.c's own cap, so that
  * what it would read we translate. */
 #define DIALECT_STREAM_EVENT_MAX	(1u << 20)
@@ -49,6 +51,11 @@ struct dialect_stream {
 	uint64_t	 cache_creation;
 	uint64_t	 cached_tokens;	/* read from the cache */
 	const char	*finish;	/* the caller's stop reason, held */
+	struct resp_stream *rs;		/* a Responses caller's (from
+					 * xlate_responses.c) */
+	struct dialect_stream *hop;	/* through another API: the
+					 * target's stream into it, whose
+					 * output this one translates */
 };
 
 void dialect_stream_init(struct dialect_stream *s,

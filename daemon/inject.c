@@ -3,10 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "dialect.h"
+#include "api.h"
 #include "inject.h"
-#include "sse.h"
 #include "util.h"
 
 int
@@ -170,84 +168,12 @@ faults_next_end(const struct faults *fs)
 
 #define FAULT_MESSAGE	"llmfb: fault injected by an operator"
 
-/* A refusal with no text, as each API streams or sends it. */
-static char *
-refusal(enum dialect d, bool stream, const char *model)
-{
-	json_t *parts[3] = { NULL, NULL, NULL };
-	const char *events[3] = { NULL, NULL, NULL };
-	struct buf b;
-	char *out = NULL;
-	size_t i;
-
-	if (d == DIALECT_ANTHROPIC && !stream)
-		parts[0] = json_pack("{s:s, s:s, s:s, s:s, s:[], s:s, s:n,"
-		    " s:{s:i, s:i}}", "id", "msg_llmfb_fault", "type",
-		    "message", "role", "assistant", "model", model, "content",
-		    "stop_reason", "refusal", "stop_sequence", "usage",
-		    "input_tokens", 0, "output_tokens", 0);
-	else if (d == DIALECT_ANTHROPIC) {
-		parts[0] = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:[], s:n,"
-		    " s:n, s:{s:i, s:i}}}", "type", "message_start", "message",
-		    "id", "msg_llmfb_fault", "type", "message", "role",
-		    "assistant", "model", model, "content", "stop_reason",
-		    "stop_sequence", "usage", "input_tokens", 0,
-		    "output_tokens", 0);
-		parts[1] = json_pack("{s:s, s:{s:s, s:n}, s:{s:i}}", "type",
-		    "message_delta", "delta", "stop_reason", "refusal",
-		    "stop_sequence", "usage", "output_tokens", 0);
-		parts[2] = json_pack("{s:s}", "type", "message_stop");
-		events[0] = "message_start";
-		events[1] = "message_delta";
-		events[2] = "message_stop";
-	} else if (!stream) {
-		parts[0] = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s,"
-		    " s:n, s:s}, s:s}], s:{s:i, s:i, s:i}}", "id",
-		    "chatcmpl-llmfb-fault", "object", "chat.completion",
-		    "created", (json_int_t)time(NULL), "model", model,
-		    "choices", "index", 0, "message", "role", "assistant",
-		    "content", "refusal", FAULT_MESSAGE, "finish_reason",
-		    "stop", "usage", "prompt_tokens", 0, "completion_tokens",
-		    0, "total_tokens", 0);
-	} else {
-		parts[0] = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s,"
-		    " s:n, s:s}, s:n}]}", "id", "chatcmpl-llmfb-fault",
-		    "object", "chat.completion.chunk", "created",
-		    (json_int_t)time(NULL), "model", model, "choices", "index",
-		    0, "delta", "role", "assistant", "content", "refusal",
-		    FAULT_MESSAGE, "finish_reason");
-		parts[1] = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{},"
-		    " s:s}]}", "id", "chatcmpl-llmfb-fault", "object",
-		    "chat.completion.chunk", "created", (json_int_t)time(NULL),
-		    "model", model, "choices", "index", 0, "delta",
-		    "finish_reason", "stop");
-	}
-	buf_init(&b, 16384);
-	if (!stream) {
-		out = parts[0] ? json_dumps(parts[0], JSON_COMPACT) : NULL;
-		goto out;
-	}
-	if (parts[0] == NULL || parts[1] == NULL ||
-	    (d == DIALECT_ANTHROPIC && parts[2] == NULL))
-		goto out;
-	for (i = 0; i < 3; i++)
-		if (parts[i] != NULL && sse_emit_json(&b, events[i],
-		    parts[i]) < 0)
-			goto out;
-	if (d == DIALECT_OPENAI && sse_emit(&b, NULL, "[DONE]", 6) < 0)
-		goto out;
-	out = xstrdup(b.data);
-out:
-	for (i = 0; i < 3; i++)
-		json_decref(parts[i]);
-	buf_free(&b);
-	return out;
-}
-
 char *
 fault_answer(const struct fault *f, enum dialect d, bool stream,
     const char *model, const char **ctype)
 {
+	const struct api *api = api_of(d);
+	const char *type, *code;
 	json_t *j;
 	char *s;
 
@@ -255,9 +181,11 @@ fault_answer(const struct fault *f, enum dialect d, bool stream,
 	if (f->kind == FAULT_REFUSAL) {
 		if (stream)
 			*ctype = "text/event-stream";
-		return refusal(d, stream, model ? model : "llmfb-fault");
+		return api->fault_refusal(stream, model ? model :
+		    "llmfb-fault", FAULT_MESSAGE);
 	}
-	j = dialect_status_error(d, (int)f->arg, FAULT_MESSAGE);
+	api->error_type((int)f->arg, &type, &code);
+	j = api->error_body(type, code, FAULT_MESSAGE);
 	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return s;

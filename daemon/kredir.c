@@ -15,12 +15,11 @@
 
 #include "caller.h"
 #include "config.h"
-#include "daemon.h"
 #include "ebpf.h"
 #include "kredir.h"
 #include "log.h"
 #include "server.h"
-#include "tlsterm.h"
+#include "state.h"
 #include "util.h"
 
 struct resolved {
@@ -244,7 +243,10 @@ kredir_accept(struct watcher *w, uint32_t events)
 		k->accepted++;
 		caller_from_pid((pid_t)o.pid, o.uid, o.gid, &who);
 		server_user_hold(k->d->server, who.uid);
-		term_start_kernel(k->d->terms, fd, &who, &o);
+		if (k->d->hooks != NULL && k->d->hooks->kernel_conn != NULL)
+			k->d->hooks->kernel_conn(k->d, fd, &who, &o);
+		else
+			close(fd);
 	}
 }
 

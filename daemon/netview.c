@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "daemon.h"
 #include "log.h"
 #include "netview.h"
 #include "netwatch.h"
+#include "state.h"
 #include "stats.h"
 #include "upstream.h"
 #include "util.h"

@@ -16,9 +16,7 @@
 #include "buf.h"
 #include "caller.h"
 #include "config.h"
-#include "control.h"
-#include "daemon.h"
-#include "events.h"
+#include "state.h"
 #include "log.h"
 #include "relay.h"
 #include "server.h"
@@ -109,8 +107,7 @@ relay_record(struct relay *r, const char *result)
 		return;
 	json_object_set_new(rec, "relay", json_string(result));
 	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL) {
-		events_add(d->events, line, strlen(line));
-		control_publish(d->control, rec, line, strlen(line));
+		daemon_hook_publish(d, rec, line, strlen(line));
 	}
 	free(line);
 	json_decref(rec);

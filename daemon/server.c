@@ -12,15 +12,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "call.h"
 #include "caller.h"
-#include "daemon.h"
+#include "config.h"
 #include "log.h"
 #include "preamble.h"
-#include "relay.h"
 #include "server.h"
+#include "state.h"
 #include "stats.h"
-#include "tlsterm.h"
 #include "util.h"
 
 #define READ_CHUNK	65536
@@ -39,6 +37,7 @@ struct user_count {
 
 struct server {
 	struct daemon	*d;
+	const struct server_ops *ops;
 	struct watcher	 w;
 	char		*path;
 	bool		 handed;	/* by systemd: never unlinked */
@@ -243,7 +242,7 @@ conn_flush(struct conn *c)
 			return;
 		}
 		if (c->call != NULL)
-			call_client_drained(c->call);
+			c->srv->ops->drained(c->call);
 	}
 	conn_update_events(c);
 }
@@ -659,7 +658,7 @@ conn_dispatch(void *arg)
 	c->dispatch_queued = false;
 	if (c->closed || c->call != NULL || c->responding || c->queue == NULL)
 		return;
-	c->call = call_start(c->srv->d, c, c->queue);
+	c->call = c->srv->ops->start(c->srv->d, c, c->queue);
 	conn_update_events(c);
 }
 
@@ -693,7 +692,7 @@ conn_end(struct conn *c, bool keep_fd)
 		struct call *call = c->call;
 
 		c->call = NULL;
-		call_client_gone(call);
+		c->srv->ops->gone(call);
 	}
 	timer_cancel(c->srv->d->loop, &c->timer);
 	watcher_del(c->srv->d->loop, &c->w);
@@ -712,8 +711,9 @@ conn_end(struct conn *c, bool keep_fd)
 	c->srv->nclients--;
 	/* Freed after this batch of events: one of them may be ours. */
 	loop_defer(c->srv->d->loop, conn_destroy, c);
-	if (c->srv->stopping && c->srv->nclients == 0)
-		daemon_drained(c->srv->d);
+	if (c->srv->stopping && c->srv->nclients == 0 &&
+	    c->srv->ops->all_closed != NULL)
+		c->srv->ops->all_closed(c->srv->d);
 }
 
 static void
@@ -745,7 +745,7 @@ conn_relay(struct conn *c, const char *p1, size_t n1, const char *p2,
 	if (o->tls || o->host[0] == '\0' || n1 + n2 == 0 ||
 	    (unsigned char)first[0] != 0x16 || o->port != 443 ||
 	    !config_intercepts(d->cfg, o->host, strlen(o->host)) ||
-	    d->relays == NULL)
+	    d->relays == NULL || c->srv->ops->carry == NULL)
 		return false;
 	who = *conn_caller(c);
 	who.uid = c->uid;	/* whose place the relay holds */
@@ -755,14 +755,8 @@ conn_relay(struct conn *c, const char *p1, size_t n1, const char *p2,
 		return false;
 	}
 	conn_end(c, true);
-	if (d->ca != NULL && d->terms != NULL)
-		term_start(d->terms, fd, &who, o->host, o->port,
-		    buf_head(&in), buf_pending(&in), buf_head(&c->out),
-		    buf_pending(&c->out));
-	else
-		relay_start(d->relays, fd, &who, o->host, o->port,
-		    "tls-not-virtual", buf_head(&in), buf_pending(&in),
-		    buf_head(&c->out), buf_pending(&c->out));
+	c->srv->ops->carry(d, fd, &who, o->host, o->port, buf_head(&in),
+	    buf_pending(&in), buf_head(&c->out), buf_pending(&c->out));
 	buf_free(&in);
 	return true;
 }
@@ -1172,7 +1166,8 @@ server_accept(struct watcher *w, uint32_t events)
 			return;
 		}
 		uid = peer_uid(fd);
-		if (s->nclients + relays_open(s->d->relays) >=
+		if (s->nclients + (s->ops->carried != NULL ?
+		    s->ops->carried(s->d) : 0) >=
 		    cfg->max_clients) {
 			say_full(s, "%lu clients, the most llmfbd takes "
 			    "(limits.max_clients): refusing; shims go direct "
@@ -1299,7 +1294,8 @@ unix_listener_close(int fd, const char *path, const struct file_id *id)
 }
 
 struct server *
-server_new(struct daemon *d, const char *path, unsigned int mode, int fd)
+server_new(struct daemon *d, const struct server_ops *ops, const char *path,
+    unsigned int mode, int fd)
 {
 	struct server *s;
 	struct file_id id;
@@ -1312,6 +1308,7 @@ server_new(struct daemon *d, const char *path, unsigned int mode, int fd)
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->d = d;
+	s->ops = ops;
 	s->path = xstrdup(path);
 	s->handed = handed;
 	s->id = id;
@@ -1354,7 +1351,7 @@ server_stop(struct server *s)
 			conn_close(c);
 	}
 	/* Set after: the caller learns from the return that none is left,
-	 * and daemon_drained() is for the closes still to come.  What has
+	 * and ops->all_closed() is for the closes still to come.  What has
 	 * sent no whole request yet gets a short grace. */
 	s->stopping = true;
 	for (c = s->conns; c != NULL; c = c->next)

@@ -2,7 +2,8 @@
  * http-parser.  Keep-alive, Content-Length and chunked bodies, Expect:
  * 100-continue, size caps; requests on one connection are answered in
  * order.  It knows nothing of LLMs: each complete request is handed to
- * call_start(), which answers through the conn_respond_* functions. */
+ * the handlers the daemon registers (struct server_ops), which answer
+ * through the conn_respond_* functions. */
 #ifndef LLMFB_SERVER_H
 #define LLMFB_SERVER_H
 
@@ -69,13 +70,37 @@ void listener_pause_init(struct listener_pause *p, struct loop *l,
 void listener_pause(struct listener_pause *p, const char *what);
 void listener_pause_cancel(struct listener_pause *p);
 
+/* What the server hands on, chosen once by whoever starts it (the
+ * daemon): it names none of these modules itself. */
+struct server_ops {
+	/* A request is whole: begin answering it (its call).  NULL when
+	 * it was answered at once. */
+	struct call	*(*start)(struct daemon *d, struct conn *c,
+			    struct http_req *r);
+	/* The call's client went away / its output queue drained. */
+	void		 (*gone)(struct call *call);
+	void		 (*drained)(struct call *call);
+	/* A TLS connection to an intercepted host, to be served or
+	 * carried untouched elsewhere (relay.c, tlsterm.c): pending are
+	 * the bytes read of it, out what is owed to it. */
+	void		 (*carry)(struct daemon *d, int fd,
+			    const struct caller *who, const char *host,
+			    int port, const void *pending, size_t npending,
+			    const void *out, size_t nout);
+	/* How many carried connections are open (they count against
+	 * max_clients). */
+	unsigned int	 (*carried)(struct daemon *d);
+	/* The last connection closed while stopping. */
+	void		 (*all_closed)(struct daemon *d);
+};
+
 /* The data socket at path: bound here (mode), or fd >= 0, a listening
  * socket systemd handed over, which is never unlinked. */
-struct server *server_new(struct daemon *d, const char *path,
-    unsigned int mode, int fd);
+struct server *server_new(struct daemon *d, const struct server_ops *ops,
+    const char *path, unsigned int mode, int fd);
 void server_free(struct server *s);
 /* Accept no more, close idle connections, and end each of the others
- * after its current answer; daemon_drained() is called when the last
+ * after its current answer; ops->all_closed() is called when the last
  * closes.  Returns true when none is left already. */
 bool server_stop(struct server *s);
 bool server_handed(const struct server *s);

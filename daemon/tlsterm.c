@@ -17,10 +17,8 @@
 #include "ca.h"
 #include "caller.h"
 #include "config.h"
-#include "control.h"
-#include "daemon.h"
+#include "state.h"
 #include "ebpf.h"
-#include "events.h"
 #include "kredir.h"
 #include "log.h"
 #include "relay.h"
@@ -115,8 +113,7 @@ term_record(struct term *t, const char *result, const char *why)
 	if (rec == NULL)
 		return;
 	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL) {
-		events_add(d->events, line, strlen(line));
-		control_publish(d->control, rec, line, strlen(line));
+		daemon_hook_publish(d, rec, line, strlen(line));
 	}
 	free(line);
 	json_decref(rec);

@@ -37,6 +37,36 @@ struct upsock {
 	bool		 dead;
 };
 
+static enum xfer_end
+end_of(struct xfer *x, CURLcode rc)
+{
+	curl_off_t sent = 0;
+
+	x->rc = rc;
+	switch (rc) {
+	case CURLE_OK:
+		return XE_OK;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+		return XE_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		/* The request went out (on a new connection or a kept one,
+		 * whose connect time is 0): the limit of the whole ended
+		 * it. */
+		curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &sent);
+		return sent > 0 ? XE_TIMEOUT_TOTAL : XE_TIMEOUT_CONNECT;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+		return XE_TLS;
+	default:
+		return XE_BROKEN;
+	}
+}
+
 static void
 check_done(struct upstream *up)
 {
@@ -51,7 +81,7 @@ check_done(struct upstream *up)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &x);
 		x->running = false;
 		curl_multi_remove_handle(up->multi, x->easy);
-		x->ops->on_done(x, m->data.result);
+		x->ops->on_done(x, end_of(x, m->data.result));
 	}
 }
 
@@ -299,6 +329,98 @@ xfer_new(struct upstream *up, const struct xfer_ops *ops, void *arg)
 	return x;
 }
 
+/* Appended to *l; -1 when it cannot be. */
+static int
+slist_add(struct curl_slist **l, const char *s)
+{
+	struct curl_slist *n;
+
+	if ((n = curl_slist_append(*l, s)) == NULL)
+		return -1;
+	*l = n;
+	return 0;
+}
+
+int
+xfer_set(struct xfer *x, const struct xfer_request *rq)
+{
+	const char *p, *end, *m = rq->method;
+	size_t i, n;
+	char *line;
+	int r;
+
+	p = rq->headers != NULL && rq->headers->data != NULL ?
+	    rq->headers->data : "";
+	end = p + (rq->headers != NULL ? rq->headers->len : 0);
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		n = eol != NULL ? (size_t)(eol - p) : (size_t)(end - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n > 0) {
+			line = xstrndup(p, n);
+			r = slist_add(&x->req_headers, line);
+			explicit_bzero(line, n);	/* it may hold a key */
+			free(line);
+			if (r < 0)
+				return -ENOMEM;
+		}
+		p = eol != NULL ? eol + 1 : end;
+	}
+	/* No "Expect: 100-continue" round trip for large bodies. */
+	if (slist_add(&x->req_headers, "Expect:") < 0)
+		return -ENOMEM;
+	for (i = 0; i < rq->nconnect_to; i++)
+		if (slist_add(&x->connect_to, rq->connect_to[i]) < 0)
+			return -ENOMEM;
+	curl_easy_setopt(x->easy, CURLOPT_URL, rq->url);
+	if (strcmp(m, "HEAD") == 0) {
+		curl_easy_setopt(x->easy, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(m, "GET") != 0 || rq->len > 0) {
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, rq->body);
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)rq->len);
+		if (strcmp(m, "POST") != 0)
+			curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, m);
+	}
+	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->req_headers);
+	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)rq->connect_timeout_ms);
+	if (rq->timeout_ms > 0)
+		xfer_set_timeout(x, rq->timeout_ms);
+	if (rq->ca_file != NULL)
+		curl_easy_setopt(x->easy, CURLOPT_CAINFO, rq->ca_file);
+	if (x->connect_to != NULL)
+		curl_easy_setopt(x->easy, CURLOPT_CONNECT_TO, x->connect_to);
+	return 0;
+}
+
+void
+xfer_set_timeout(struct xfer *x, uint64_t ms)
+{
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)ms);
+}
+
+double
+xfer_connect_s(struct xfer *x)
+{
+	double connect = 0;
+
+	curl_easy_getinfo(x->easy, CURLINFO_APPCONNECT_TIME, &connect);
+	if (connect <= 0)
+		curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME, &connect);
+	return connect;
+}
+
+const char *
+xfer_error(const struct xfer *x, enum xfer_end e)
+{
+	if (x->errbuf[0] != '\0')
+		return x->errbuf;
+	return e == XE_OK ? "ok" : curl_easy_strerror(x->rc);
+}
+
 int
 xfer_start(struct xfer *x)
 {
@@ -323,6 +445,7 @@ xfer_free(struct xfer *x)
 		curl_easy_cleanup(x->easy);
 	}
 	curl_slist_free_all(x->req_headers);
+	curl_slist_free_all(x->connect_to);
 	buf_free(&x->headers);
 	free(x);
 }

@@ -24,6 +24,147 @@ counts() {
 	    "$(mock_stat lc requests) $(mock_stat llocal requests)"
 }
 
+EMB=https://api.openai.com/v1/embeddings
+
+# Embeddings on the ladder (e2e.yaml route "embeddings": emb-a 1536,
+# emb-b 768, emb-an Anthropic, emb-c 1536).
+l_embeddings() {
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$EMB" '{"model":"case-emb","input":"hello"}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" emb-c
+	expect_eq reasons "$REASONS" \
+	    "emb-a=http-503,emb-b=dimensions,emb-an=dialect:no-translation"
+	expect_eq answer "$(jq -c '[.object, (.data | length),
+	    .data[0].embedding[0], (.data[0].embedding | length)]' \
+	    <<<"$BODY")" '["list",1,2,8]'
+	expect_eq rungs "$(mock_stat la requests) $(mock_stat lb requests) $(
+	    mock_stat laa requests) $(mock_stat lc requests)" "1 0 0 1"
+	finish "embeddings: a 503 -> the next rung of the same dimensions; one of others and an Anthropic one do not qualify"
+
+	# Asked for 768: only emb-b has them.
+	mock_reset
+	call "$LK" "$EMB" '{"model":"case-emb","input":"hello","dimensions":768}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" emb-b
+	expect_eq length "$(jq '.data[0].embedding | length' <<<"$BODY")" 768
+	finish "embeddings: the dimensions a request asks choose the rungs"
+
+	# A Python program with requests, two inputs.
+	mock_reset
+	mock_script la 'status=503'
+	out=$(env "${SHIM_ENV[@]}" /usr/bin/python3 -c '
+import requests
+r = requests.post("https://api.openai.com/v1/embeddings",
+    json={"model": "case-emb", "input": ["a", "b"], "dimensions": 1536},
+    headers={"Authorization": "Bearer sk-caller"}, timeout=20)
+d = r.json()["data"]
+print(r.status_code, r.headers.get("x-llmfb-target"), len(d),
+    len(d[1]["embedding"]))' 2>&1)
+	expect_eq python "$out" "200 emb-c 2 1536"
+	finish "embeddings: python requests, two inputs, down the ladder"
+}
+
+RESP=https://api.openai.com/v1/responses
+
+# OpenAI's Responses API from an unmodified client, served by a
+# chat-completions target after the first fails (e2e.yaml route
+# "responses": la, laa (Anthropic, with no model for the call), lb).
+l_responses() {
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$RESP" '{"model":"case-resp","input":"hi","instructions":"be brief"}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lb
+	expect_eq reasons "$REASONS" "la=http-503,laa=dialect:model"
+	expect_eq answer "$(jq -c '[.object, .status, .output[0].type,
+	    .output[0].content[0].text, (.usage.output_tokens > 0)]' \
+	    <<<"$BODY")" '["response","completed","message","Hello from lb",true]'
+	finish "responses: a Responses call served by a chat-completions target after a 503, an Anthropic rung without a model not qualifying"
+
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$RESP" '{"model":"case-resp","input":"hi","stream":true}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lb
+	expect_eq events "$(sed -n 's/^event: //p' <<<"$BODY" | sort -u |
+	    paste -sd' ')" "response.completed response.content_part.added response.content_part.done response.created response.in_progress response.output_item.added response.output_item.done response.output_text.delta response.output_text.done"
+	expect_eq text "$(sed -n 's/^data: //p' <<<"$BODY" |
+	    jq -rj 'select(.type == "response.output_text.delta") | .delta')" \
+	    "Hello from lb"
+	expect_eq last "$(sed -n 's/^event: //p' <<<"$BODY" | tail -1)" \
+	    response.completed
+	finish "responses: streamed, as Responses' typed events from a chat-completions stream"
+
+	# A Python program with requests, a function tool in the request.
+	mock_reset
+	mock_script la 'status=503'
+	out=$(env "${SHIM_ENV[@]}" /usr/bin/python3 -c '
+import requests
+r = requests.post("https://api.openai.com/v1/responses",
+    json={"model": "case-resp", "input": [{"role": "user",
+    "content": [{"type": "input_text", "text": "hi"}]}],
+    "tools": [{"type": "function", "name": "lookup",
+    "parameters": {"type": "object", "properties": {}}}]},
+    headers={"Authorization": "Bearer sk-caller"}, timeout=20)
+j = r.json()
+print(r.status_code, r.headers.get("x-llmfb-target"), j["object"],
+    j["output"][0]["content"][0]["text"])' 2>&1)
+	expect_eq python "$out" "200 lb response Hello from lb"
+	finish "responses: python requests with a function tool, down the ladder"
+
+	# A provider of Responses itself (lr) serves a Responses caller as
+	# it came...
+	mock_reset
+	call "$LK" "$RESP" '{"model":"case-resp-native","input":"hi"}'
+	expect_eq target "$TARGET" lr
+	expect_eq answer "$(jq -r '.object + " " + .output[0].content[0].text' \
+	    <<<"$BODY")" "response Hello from lr"
+	# (lcclient reports no such header: curl only)
+	[ "$LK" != curl ] || expect_eq translated "$(hdr x-llmfb-translated)" "-"
+	finish "responses: a Responses provider answers a Responses caller as it is"
+
+	# ... and a chat caller through translation, whole and streamed.
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$OAI" "$(lreq case-to-resp)"
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lr
+	[ "$LK" != curl ] ||
+	    expect_eq translated "$(hdr x-llmfb-translated)" openai-responses
+	expect_eq answer "$(jq -r '.object + " " + .choices[0].message.content +
+	    " " + .choices[0].finish_reason' <<<"$BODY")" \
+	    "chat.completion Hello from lr stop"
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$OAI" "$(lreq case-to-resp '"stream":true')"
+	expect_eq stream-target "$TARGET" lr
+	expect_eq text "$(sse_text "$BODY")" "Hello from lr"
+	expect_eq done "$(grep -c '^data: \[DONE\]' <<<"$BODY")" 1
+	finish "responses: a chat caller served by a Responses target, whole and streamed"
+
+	# A Responses caller served by an Anthropic target (lra), through
+	# chat completions both ways.
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$RESP" '{"model":"case-resp-an","input":"hi"}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lra
+	expect_eq answer "$(jq -r '.object + " " + .output[0].content[0].text' \
+	    <<<"$BODY")" "response Hello from laa"
+	mock_reset
+	mock_script la 'status=503'
+	call "$LK" "$RESP" '{"model":"case-resp-an","input":"hi","stream":true}'
+	expect_eq stream-target "$TARGET" lra
+	expect_eq text "$(sed -n 's/^data: //p' <<<"$BODY" |
+	    jq -rj 'select(.type == "response.output_text.delta") | .delta')" \
+	    "Hello from laa"
+	expect_eq last "$(sed -n 's/^event: //p' <<<"$BODY" | tail -1)" \
+	    response.completed
+	finish "responses: a Responses caller served by an Anthropic target, whole and streamed"
+}
+
 l_technical() {
 	mock_reset
 	mock_script la 'status=529'
@@ -720,6 +861,8 @@ l_fallback_meaning() {
 }
 
 ladder_cases() {
+	l_embeddings
+	l_responses
 	l_technical
 	l_quality
 	l_policy

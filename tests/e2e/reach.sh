@@ -323,6 +323,23 @@ r_sdks() {
 			    "^text=Hello from $want events=[1-9]"
 		done
 	done
+	# Embeddings through the SDK: the first rung fails, the third
+	# (the second is of other dimensions) answers, in base64 as the
+	# SDK asks and decodes.
+	mock_reset
+	mock_script la 'status=503'
+	out=$(NODE_PATH=$mods node18 tests/e2e/sdkclient.js openai embeddings \
+	    2>&1)
+	expect_match openai-embeddings "$out" "^text=dims:8 first:2 events=1"
+	# The Responses API through the SDK, served by a chat-completions
+	# target after the first rung fails.
+	for how in responses responses-stream; do
+		mock_reset
+		mock_script la 'status=503'
+		out=$(NODE_PATH=$mods node18 tests/e2e/sdkclient.js openai $how \
+		    2>&1)
+		expect_match "openai-$how" "$out" "^text=Hello from lb events=[1-9]"
+	done
 	# llmfbd away: each SDK, pointed at the mock's port by its own
 	# variable (its base URL's host unchanged), goes out as without the
 	# shim.
@@ -338,7 +355,7 @@ r_sdks() {
 		expect_match "$sdk-away" "$out" "^text=Hello from default"
 	done
 	shim_on
-	finish "reach: the official openai and @anthropic-ai/sdk on Debian Node 18: a failing primary, served by the backup, whole and streamed; direct with llmfbd away"
+	finish "reach: the official openai and @anthropic-ai/sdk on Debian Node 18: a failing primary, served by the backup, whole and streamed; openai's embeddings and Responses (whole, streamed) down the ladder; direct with llmfbd away"
 }
 
 # cc_daemon BACKUP: an llmfbd of its own for api.anthropic.com whose

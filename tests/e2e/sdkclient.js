@@ -4,6 +4,10 @@
 // prints one line, then lets the process end by itself:
 //   text=ANSWER-TEXT events=N            (or err=ERROR)
 // node sdkclient.js openai|anthropic whole|stream
+// node sdkclient.js openai embeddings: client.embeddings.create for model
+//   case-emb, printing text=dims:LENGTH first:FIRST-VALUE events=1
+// node sdkclient.js openai responses|responses-stream:
+//   client.responses.create for model case-resp, whole or streamed
 "use strict";
 const [sdk, how] = process.argv.slice(2);
 const messages = [{ role: "user", content: "hi" }];
@@ -13,7 +17,26 @@ async function main() {
   if (sdk === "openai") {
     const OpenAI = require("openai");
     const c = new OpenAI({ apiKey: "sk-sdk-caller", maxRetries: 0 });
-    if (how === "stream") {
+    if (how === "responses") {
+      const r = await c.responses.create({ model: "case-resp",
+        input: "hi" });
+      text = r.output_text;
+      events = 1;
+    } else if (how === "responses-stream") {
+      const s = await c.responses.create({ model: "case-resp",
+        input: "hi", stream: true });
+      for await (const ev of s) {
+        events++;
+        if (ev.type === "response.output_text.delta") text += ev.delta;
+      }
+    } else if (how === "embeddings") {
+      // The SDK asks for base64 and decodes it to floats itself.
+      const r = await c.embeddings.create({ model: "case-emb",
+        input: "hi" });
+      const v = r.data[0].embedding;
+      text = `dims:${v.length} first:${v[0]}`;
+      events = 1;
+    } else if (how === "stream") {
       const s = await c.chat.completions.create({ model: "gpt-4o",
         messages, stream: true });
       for await (const ev of s) {

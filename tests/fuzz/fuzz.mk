@@ -33,7 +33,8 @@ FUZZ_MOD_dialect_req	:= daemon/dialect.c
 FUZZ_MOD_dialect_ans	:= daemon/dialect.c
 FUZZ_MOD_dialect_stream	:= daemon/dialect_stream.c daemon/sse.c
 FUZZ_MOD_sse		:= daemon/sse.c
-FUZZ_MOD_answer		:= daemon/answer.c daemon/sse.c
+FUZZ_MOD_answer		:= daemon/answer.c daemon/sse.c daemon/api_openai_chat.c \
+			   daemon/api_anthropic_messages.c
 
 fuzz_empty :=
 fuzz_space := $(fuzz_empty) $(fuzz_empty)

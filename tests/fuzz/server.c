@@ -101,6 +101,7 @@ setup(void)
 			abort();
 		}
 	}
+	d.hooks = &daemon_hooks;
 	d.cfg = cfgs[0];
 	if ((d.loop = loop_new()) == NULL) {
 		perror("fuzz: loop_new");
@@ -108,7 +109,8 @@ setup(void)
 	}
 	d.stats = stats_new();
 	d.events = events_new();
-	if ((d.server = server_new(&d, cfgs[0]->listen, 0600, -1)) == NULL)
+	if ((d.server = server_new(&d, &daemon_server_ops,
+	    cfgs[0]->listen, 0600, -1)) == NULL)
 		abort();
 	atexit(teardown);
 }

@@ -34,6 +34,7 @@
 #include <jansson.h>
 #include <zlib.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "buf.h"
@@ -60,7 +61,8 @@
  * without a TLS close_notify: the peer sees a truncated stream. */
 enum { KEEP, CLOSE, ABORT };
 enum dialect { D_OPENAI, D_ANTHROPIC };
-enum endpoint { EP_OTHER, EP_CHAT, EP_MESSAGES };
+enum endpoint { EP_OTHER, EP_CHAT, EP_MESSAGES, EP_EMBEDDINGS,
+	EP_RESPONSES };
 
 /* The provider error bodies error= can ask for. */
 enum {
@@ -744,6 +746,154 @@ openai_stream(struct req *r)
 	return stream_end(r);
 }
 
+/* OpenAI's embeddings answer, as its API reference gives it ("Create
+ * embeddings", https://developers.openai.com/api/reference): one vector
+ * per input (a string or an array of them), of the request's
+ * "dimensions" (8 when it asks none), whose first value tells the
+ * provider: its name's length. */
+/* OpenAI's Responses API, as its reference gives it
+ * (https://developers.openai.com/api/reference, "Responses" and
+ * "Streaming events"): a Response with one message of the text, and
+ * usage 10 in, 5 out. */
+static json_t *
+responses_object(const struct req *r, const char *status)
+{
+	bool done = strcmp(status, "completed") == 0;
+
+	return json_pack("{s:s, s:s, s:I, s:s, s:s, s:n, s:n, s:o, s:o}",
+	    "id", r->id, "object", "response", "created_at",
+	    (json_int_t)r->created, "status", status, "model", r->model,
+	    "error", "incomplete_details", "output", done ? json_pack(
+	    "[{s:s, s:s, s:s, s:s, s:[{s:s, s:s, s:[]}]}]", "type", "message",
+	    "id", "msg_mock", "status", "completed", "role", "assistant",
+	    "content", "type", "output_text", "text", r->text,
+	    "annotations") : json_array(), "usage", done ? json_pack(
+	    "{s:i, s:i, s:i}", "input_tokens", 10, "output_tokens", 5,
+	    "total_tokens", 15) : json_null());
+}
+
+static int
+responses_event(struct buf *b, int *seq, const char *type, json_t *ev)
+{
+	char *s;
+	int r;
+
+	json_object_set_new(ev, "type", json_string(type));
+	json_object_set_new(ev, "sequence_number", json_integer((*seq)++));
+	s = json_dumps(ev, JSON_COMPACT);
+	json_decref(ev);
+	if (s == NULL)
+		return -1;
+	r = buf_printf(b, "event: %s\ndata: %s\n\n", type, s);
+	free(s);
+	return r;
+}
+
+/* The events of a streamed Response, the text in two deltas. */
+static int
+responses_stream(struct req *r)
+{
+	size_t n = strlen(r->text), half = n / 2;
+	char *first = xstrndup(r->text, half);
+	struct buf b;
+	int seq = 0, rc;
+
+	buf_init(&b, OUT_MAX);
+	responses_event(&b, &seq, "response.created", json_pack("{s:o}",
+	    "response", responses_object(r, "in_progress")));
+	responses_event(&b, &seq, "response.in_progress", json_pack("{s:o}",
+	    "response", responses_object(r, "in_progress")));
+	responses_event(&b, &seq, "response.output_item.added", json_pack(
+	    "{s:i, s:{s:s, s:s, s:s, s:s, s:[]}}", "output_index", 0, "item",
+	    "type", "message", "id", "msg_mock", "status", "in_progress",
+	    "role", "assistant", "content"));
+	responses_event(&b, &seq, "response.content_part.added", json_pack(
+	    "{s:s, s:i, s:i, s:{s:s, s:s, s:[]}}", "item_id", "msg_mock",
+	    "output_index", 0, "content_index", 0, "part", "type",
+	    "output_text", "text", "", "annotations"));
+	responses_event(&b, &seq, "response.output_text.delta", json_pack(
+	    "{s:s, s:i, s:i, s:s}", "item_id", "msg_mock", "output_index", 0,
+	    "content_index", 0, "delta", first));
+	responses_event(&b, &seq, "response.output_text.delta", json_pack(
+	    "{s:s, s:i, s:i, s:s}", "item_id", "msg_mock", "output_index", 0,
+	    "content_index", 0, "delta", r->text + half));
+	responses_event(&b, &seq, "response.output_text.done", json_pack(
+	    "{s:s, s:i, s:i, s:s}", "item_id", "msg_mock", "output_index", 0,
+	    "content_index", 0, "text", r->text));
+	responses_event(&b, &seq, "response.output_item.done", json_pack(
+	    "{s:i, s:o}", "output_index", 0, "item", json_pack("{s:s, s:s, "
+	    "s:s, s:s, s:[{s:s, s:s, s:[]}]}", "type", "message", "id",
+	    "msg_mock", "status", "completed", "role", "assistant", "content",
+	    "type", "output_text", "text", r->text, "annotations")));
+	responses_event(&b, &seq, "response.completed", json_pack("{s:o}",
+	    "response", responses_object(r, "completed")));
+	rc = send_body(r, 200, "text/event-stream", b.data ? b.data : "",
+	    b.len);
+	buf_free(&b);
+	free(first);
+	return rc;
+}
+
+/* A vector as "encoding_format": "base64" asks it (the openai SDKs ask
+ * so by default): its float32s, little-endian, in base64. */
+static json_t *
+embedding_base64(json_int_t n, float first)
+{
+	size_t len = (size_t)n * 4;
+	unsigned char *raw = xcalloc(len, 1);
+	char *b64 = xcalloc(4 * ((len + 2) / 3) + 1, 1);
+	json_t *s;
+	json_int_t i;
+
+	for (i = 0; i < n; i++) {
+		float f = i == 0 ? first : 0.125f;
+		uint32_t u;
+
+		memcpy(&u, &f, 4);
+		raw[4 * i] = u & 0xff;
+		raw[4 * i + 1] = (u >> 8) & 0xff;
+		raw[4 * i + 2] = (u >> 16) & 0xff;
+		raw[4 * i + 3] = (u >> 24) & 0xff;
+	}
+	EVP_EncodeBlock((unsigned char *)b64, raw, (int)len);
+	s = json_string(b64);
+	free(raw);
+	free(b64);
+	return s;
+}
+
+static json_t *
+embeddings(const struct req *r)
+{
+	const json_t *in = json_object_get(r->json, "input");
+	json_t *dims = json_object_get(r->json, "dimensions");
+	bool b64 = json_is_string(json_object_get(r->json,
+	    "encoding_format")) && strcmp(json_string_value(json_object_get(
+	    r->json, "encoding_format")), "base64") == 0;
+	json_int_t n = json_is_integer(dims) ? json_integer_value(dims) : 8;
+	size_t k, count = json_is_array(in) ? json_array_size(in) : 1;
+	json_t *data = json_array(), *v;
+	json_int_t i;
+
+	if (n < 1 || n > 65536)
+		n = 8;
+	for (k = 0; k < count; k++) {
+		if (b64) {
+			v = embedding_base64(n, (float)strlen(r->prov->name));
+		} else {
+			v = json_array();
+			for (i = 0; i < n; i++)
+				json_array_append_new(v, json_real(i == 0 ?
+				    (double)strlen(r->prov->name) : 0.125));
+		}
+		json_array_append_new(data, json_pack("{s:s, s:i, s:o}",
+		    "object", "embedding", "index", (int)k, "embedding", v));
+	}
+	return json_pack("{s:s, s:o, s:s, s:{s:i, s:i}}", "object", "list",
+	    "data", data, "model", r->model, "usage", "prompt_tokens", 10,
+	    "total_tokens", 10);
+}
+
 static json_t *
 openai_message(const struct req *r)
 {
@@ -1152,6 +1302,11 @@ respond(struct req *r)
 	if (r->ep == EP_CHAT)
 		return r->stream ? openai_stream(r) :
 		    send_json(r, status, openai_message(r));
+	if (r->ep == EP_EMBEDDINGS)
+		return send_json(r, status, embeddings(r));
+	if (r->ep == EP_RESPONSES)
+		return r->stream ? responses_stream(r) :
+		    send_json(r, status, responses_object(r, "completed"));
 	return r->stream ? anthropic_stream(r) :
 	    send_json(r, status, anthropic_message(r));
 }
@@ -1432,6 +1587,10 @@ endpoint_of(const char *api, unsigned method)
 		return EP_CHAT;
 	if (has_suffix(api, "/messages"))
 		return EP_MESSAGES;
+	if (has_suffix(api, "/embeddings"))
+		return EP_EMBEDDINGS;
+	if (has_suffix(api, "/responses"))
+		return EP_RESPONSES;
 	return EP_OTHER;
 }
 
@@ -1488,7 +1647,8 @@ api_request(struct conn *c, const char *target, const char *path)
 	r.created = time(NULL);
 	r.seq = __atomic_add_fetch(&resp_counter, 1, __ATOMIC_RELAXED);
 	snprintf(r.id, sizeof(r.id), r.dialect == D_ANTHROPIC ?
-	    "msg_mock_%" PRIu64 : "chatcmpl-mock-%" PRIu64, r.seq);
+	    "msg_mock_%" PRIu64 : r.ep == EP_RESPONSES ? "resp_mock_%" PRIu64 :
+	    "chatcmpl-mock-%" PRIu64, r.seq);
 	record(&r, name, target);
 	snprintf(r.deftext, sizeof(r.deftext), "Hello from %s", r.prov->name);
 	r.text = r.st.text != NULL ? r.st.text : r.deftext;

@@ -797,10 +797,15 @@ START_TEST(test_want_json)
 	static const char *fenced[] = { "```json\n{\"a\":1}\n```", NULL };
 	static const char *number[] = { " 42\n", NULL };
 	const struct answer_want json = { .json = true };
-	int d;
+	const struct api *const *api;
 
-	for (d = DIALECT_OPENAI; d <= DIALECT_ANTHROPIC; d++) {
-		const char *fin = d == DIALECT_OPENAI ? "stop" : "end_turn";
+	for (api = apis; *api != NULL; api++) {
+		enum dialect d = (*api)->dialect;
+		const char *fin = (*api)->finish_name[FINISH_STOP];
+
+		/* The two whose streams stream_verdict writes. */
+		if (d != DIALECT_OPENAI && d != DIALECT_ANTHROPIC)
+			continue;
 
 		ck_assert_int_eq(stream_verdict(d, fin, good, &json), AV_OK);
 		ck_assert_int_eq(stream_verdict(d, fin, prose, &json),
@@ -1695,6 +1700,102 @@ START_TEST(test_continue_openai)
 }
 END_TEST
 
+/* Responses (api_openai_responses.c), read natively: a whole Response
+ * and its typed events. */
+START_TEST(test_responses_reader)
+{
+	static const char whole[] = "{\"id\":\"resp_1\",\"object\":"
+	    "\"response\",\"status\":\"completed\",\"error\":null,"
+	    "\"output\":[{\"type\":\"message\",\"content\":[{\"type\":"
+	    "\"output_text\",\"text\":\"Hi\"}]},{\"type\":"
+	    "\"function_call\",\"call_id\":\"c\",\"name\":\"f\","
+	    "\"arguments\":\"{}\"}],\"usage\":{\"input_tokens\":3,"
+	    "\"output_tokens\":2}}";
+	static const char stream[] =
+	    "event: response.created\ndata: {\"type\":\"response.created\","
+	    "\"response\":{\"status\":\"in_progress\",\"output\":[]}}\n\n"
+	    "event: response.output_text.delta\ndata: {\"type\":"
+	    "\"response.output_text.delta\",\"output_index\":0,\"delta\":"
+	    "\"Hel\"}\n\n"
+	    "event: response.output_text.delta\ndata: {\"type\":"
+	    "\"response.output_text.delta\",\"output_index\":0,\"delta\":"
+	    "\"lo\"}\n\n"
+	    "event: response.incomplete\ndata: {\"type\":"
+	    "\"response.incomplete\",\"response\":{\"status\":"
+	    "\"incomplete\",\"incomplete_details\":{\"reason\":"
+	    "\"max_output_tokens\"},\"usage\":{\"input_tokens\":4,"
+	    "\"output_tokens\":9}}}\n\n";
+	const struct answer_want forbid = { .forbid_length = true };
+	struct run r;
+
+	run_str(&r, DIALECT_OPENAI_RESPONSES, false, whole);
+	ck_assert_int_eq(verdict(&r.a), AV_OK);
+	ck_assert_str_eq(text(&r.a), "Hi");
+	ck_assert(r.a.tool_call);
+	ck_assert_uint_eq(r.a.out_tokens, 2);
+	run_free(&r);
+
+	run_str(&r, DIALECT_OPENAI_RESPONSES, true, stream);
+	ck_assert(r.a.done);
+	ck_assert_str_eq(text(&r.a), "Hello");
+	ck_assert_str_eq(r.a.finish, "max_output_tokens");
+	ck_assert_int_eq(answer_verdict(&r.a, &forbid), AV_LENGTH);
+	ck_assert_uint_eq(r.a.out_tokens, 9);
+	run_free(&r);
+
+	/* No end event: truncated. */
+	run_str(&r, DIALECT_OPENAI_RESPONSES, true, "event: "
+	    "response.output_text.delta\ndata: {\"type\":"
+	    "\"response.output_text.delta\",\"delta\":\"x\"}\n\n");
+	ck_assert_int_eq(verdict(&r.a), AV_TRUNCATED);
+	run_free(&r);
+}
+END_TEST
+
+/* Embeddings (api_openai_embeddings.c): a vector is content, floats or
+ * base64; an empty list or an empty vector is none; anything else is
+ * malformed; the usage is the prompt's. */
+START_TEST(test_embeddings_bodies)
+{
+	static const struct {
+		const char		*body;
+		enum answer_verdict	 v;
+	} c[] = {
+		{ "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
+		    "\"index\":0,\"embedding\":[0.1,0.2]}],\"model\":\"m\","
+		    "\"usage\":{\"prompt_tokens\":4,\"total_tokens\":4}}",
+		    AV_OK },
+		{ "{\"object\":\"list\",\"data\":[{\"index\":0,"
+		    "\"embedding\":\"AAAAPw==\"}]}", AV_OK },
+		{ "{\"object\":\"list\",\"data\":[]}", AV_EMPTY },
+		{ "{\"object\":\"list\",\"data\":[{\"embedding\":[]}]}",
+		    AV_EMPTY },
+		{ "{\"object\":\"list\"}", AV_MALFORMED },
+		{ "{\"data\":[{\"embedding\":7}]}", AV_MALFORMED },
+		{ "{\"error\":{\"message\":\"no\",\"type\":\"x\"}}",
+		    AV_ERROR_EVENT },
+	};
+	struct run r;
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		run_str(&r, DIALECT_OPENAI_EMBEDDINGS, false, c[i].body);
+		ck_assert_msg(verdict(&r.a) == c[i].v, "case %zu: %s", i,
+		    answer_verdict_name(verdict(&r.a)));
+		if (i == 0) {
+			ck_assert(r.a.usage);
+			ck_assert_uint_eq(r.a.in_tokens, 4);
+			ck_assert_uint_eq(r.a.out_tokens, 0);
+		}
+		run_free(&r);
+	}
+	/* It has no streams. */
+	run_str(&r, DIALECT_OPENAI_EMBEDDINGS, true, "data: {}\n\n");
+	ck_assert_int_eq(verdict(&r.a), AV_MALFORMED);
+	run_free(&r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1753,6 +1854,8 @@ main(void)
 	tcase_add_test(cont, test_continue_error);
 	tcase_add_test(cont, test_continue_openai);
 	tcase_add_test(cont, test_continue_usage);
+	tcase_add_test(bodies, test_embeddings_bodies);
+	tcase_add_test(bodies, test_responses_reader);
 	suite_add_tcase(s, cont);
 
 	sr = srunner_create(s);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "call.h"
 #include "config.h"
 #include "route.h"
@@ -180,15 +181,17 @@ END_TEST
 
 START_TEST(test_endpoints)
 {
-	ck_assert_int_eq(endpoint_of("POST", "/v1/chat/completions"),
-	    EP_OPENAI_CHAT);
-	ck_assert_int_eq(endpoint_of("POST",
-	    "/openai/deployments/d/chat/completions"), EP_OPENAI_CHAT);
-	ck_assert_int_eq(endpoint_of("POST", "/v1/messages"),
-	    EP_ANTHROPIC_MESSAGES);
-	ck_assert_int_eq(endpoint_of("GET", "/v1/chat/completions"), EP_OTHER);
-	ck_assert_int_eq(endpoint_of("POST", "/v1/messages/batches"), EP_OTHER);
-	ck_assert_int_eq(endpoint_of("POST", "/v1/embeddings"), EP_OTHER);
+	ck_assert_ptr_eq(api_of_request("POST", "/v1/chat/completions"),
+	    &api_openai_chat);
+	ck_assert_ptr_eq(api_of_request("POST",
+	    "/openai/deployments/d/chat/completions"), &api_openai_chat);
+	ck_assert_ptr_eq(api_of_request("POST", "/v1/messages"),
+	    &api_anthropic_messages);
+	ck_assert_ptr_null(api_of_request("GET", "/v1/chat/completions"));
+	ck_assert_ptr_null(api_of_request("POST", "/v1/messages/batches"));
+	/* Embeddings walk a ladder too, among OpenAI-compatible targets. */
+	ck_assert_ptr_eq(api_of_request("POST", "/v1/embeddings"),
+	    &api_openai_embeddings);
 }
 END_TEST
 
