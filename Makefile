@@ -83,7 +83,7 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
 UNIT_TESTS := util config ladder route preamble breaker answer budget \
 	caller latency sse dialect dialect_stream inject metrics netwatch \
-	config_lint ca ratelimit
+	config_lint ca ratelimit loop
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
