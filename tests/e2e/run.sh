@@ -298,6 +298,28 @@ t_daemon_absent() {
 	finish "$1: daemon absent -> the call goes out as without the shim"
 }
 
+t_keepalive_admit() {
+	# Three calls on one libcurl handle: one connection to llmfbd, kept
+	# alive, and nothing else.  The connection is its own admission (the
+	# shim's libcurl layer asks llmfbd on it before libcurl uses it); a
+	# probe connection per call would make four.
+	local before after line
+	accepted() {
+		"$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
+		    jq .accepted
+	}
+	mock_reset
+	before=$(accepted)
+	line=$(env "${SHIM_ENV[@]}" "$B/lcclient" --mode easy \
+	    -H "Authorization: Bearer $CALLER_KEY" --data "$CHAT" \
+	    "$OAI" "$OAI" "$OAI" 2>/dev/null)
+	after=$(accepted)
+	expect_eq answered "$(grep -c 'code=200 .*target=primary ' <<<"$line")" 3
+	expect_eq primary-attempts "$(mock_stat primary requests)" 3
+	expect_eq connections-to-llmfbd "$((after - before))" 1
+	finish "libcurl: three calls, one kept-alive connection to llmfbd, no probe"
+}
+
 t_passthrough() {
 	mock_reset
 	call "$1" https://api.llmfb.test/v1/chat/completions "$CHAT"
@@ -600,7 +622,8 @@ KIND_CASES="t_primary_answers t_primary_503 t_refused t_hang t_all_fail
     t_anthropic t_stream t_daemon_absent t_passthrough t_not_llm t_big_body
     t_parallel"
 CURL_CASES="t_hosts_change t_hsts"	# the curl CLI only
-CASES="$KIND_CASES $CURL_CASES t_malformed t_status t_breaker t_retry_after
+CASES="$KIND_CASES $CURL_CASES t_keepalive_admit t_malformed t_status
+    t_breaker t_retry_after
     harden_cases reach_cases ca_cases ladder_cases dialect_cases provider_cases
     observe_cases top_cases kernel_cases deploy_cases deb_cases python_cases
     guest_cases"
