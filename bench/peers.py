@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""Streams for make bench's peers part (bench/run.sh, part 9).
+
+  peers.py stream ADDR PATH N      N streams, one after another on one
+                                   kept-alive connection: per stream the
+                                   time from the request's last byte to
+                                   the first and the last byte of the
+                                   body; prints "ttfb_us=P50 ttlb_us=P50"
+  peers.py hold ADDR PATH N        N streams at once; once every one has
+                                   its first body bytes, prints "held N"
+                                   and waits for a line on stdin, then
+                                   closes them all
+  peers.py burst ADDR PATH N       N streams at once, each read to its
+                                   end; prints "done N"
+
+ADDR is unix:/path (plain HTTP), tcp:HOST:PORT or tls:HOST:PORT:CAFILE.
+The body asks for a stream; how it streams (chunks, pace) is the mock's
+script.  Only the standard library: it runs on a bare Debian."""
+import selectors
+import socket
+import ssl
+import statistics
+import sys
+import time
+
+BODY = (b'{"model":"gpt-4o","stream":true,'
+        b'"messages":[{"role":"user","content":"hi"}]}')
+
+
+def connect(addr):
+    kind, _, rest = addr.partition(":")
+    if kind == "unix":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(rest)
+        return s
+    if kind == "tcp":
+        host, port = rest.rsplit(":", 1)
+        return socket.create_connection((host, int(port)))
+    host, port, ca = rest.split(":", 2)
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.check_hostname = False
+    return ctx.wrap_socket(socket.create_connection((host, int(port))),
+                           server_hostname="api.openai.com")
+
+
+def request(path):
+    return (b"POST %s HTTP/1.1\r\nHost: api.openai.com\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+            b"\r\n%s" % (path.encode(), len(BODY), BODY))
+
+
+def one(s, path):
+    """One stream on s: (first body byte, last byte) in ns after sending."""
+    s.sendall(request(path))
+    t0 = time.monotonic_ns()
+    buf = b""
+    first = None
+    while True:
+        d = s.recv(65536)
+        if not d:
+            raise SystemExit("peers.py: connection closed mid-stream")
+        buf += d
+        h = buf.find(b"\r\n\r\n")
+        if h < 0:
+            continue
+        if first is None and len(buf) > h + 4:
+            first = time.monotonic_ns() - t0
+        if buf.endswith(b"\r\n0\r\n\r\n"):
+            return first, time.monotonic_ns() - t0
+
+
+def stream(addr, path, n):
+    s = connect(addr)
+    one(s, path)                        # warm: upstream connection up
+    f, l = [], []
+    for _ in range(n):
+        a, b = one(s, path)
+        f.append(a)
+        l.append(b)
+    print("ttfb_us=%d ttlb_us=%d" % (statistics.median(f) // 1000,
+                                      statistics.median(l) // 1000))
+
+
+def many(addr, path, n, hold):
+    sel = selectors.DefaultSelector()
+    socks = []
+    for _ in range(n):
+        s = connect(addr)
+        s.sendall(request(path))
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, [b"", False])
+        socks.append(s)
+    waiting = n
+    while waiting:
+        for key, _ in sel.select(60):
+            st = key.data
+            try:
+                d = key.fileobj.recv(65536)
+            except BlockingIOError:
+                continue
+            if not d:
+                raise SystemExit("peers.py: a stream was closed early")
+            st[0] = (st[0] + d)[-16:] if st[1] else st[0] + d
+            if not st[1]:
+                h = st[0].find(b"\r\n\r\n")
+                if h < 0 or len(st[0]) <= h + 4:
+                    continue
+                st[1] = True
+                if hold:
+                    sel.unregister(key.fileobj)
+                    waiting -= 1
+                    continue
+            if st[0].endswith(b"\r\n0\r\n\r\n"):
+                sel.unregister(key.fileobj)
+                waiting -= 1
+    if hold:
+        print("held %d" % n, flush=True)
+        sys.stdin.readline()
+    else:
+        print("done %d" % n, flush=True)
+    for s in socks:
+        s.close()
+
+
+def main():
+    mode, addr, path, n = sys.argv[1], sys.argv[2], sys.argv[3], \
+        int(sys.argv[4])
+    if mode == "stream":
+        stream(addr, path, n)
+    else:
+        many(addr, path, n, mode == "hold")
+
+
+main()
