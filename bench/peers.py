@@ -49,6 +49,19 @@ def request(path):
             b"\r\n%s" % (path.encode(), len(BODY), BODY))
 
 
+def complete(buf):
+    """Whether buf holds a whole answer, and whether it is a 200."""
+    h = buf.find(b"\r\n\r\n")
+    if h < 0:
+        return False, False
+    head = buf[:h].lower()
+    ok = head.startswith(b"http/1.1 200")
+    for line in head.split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            return len(buf) - h - 4 >= int(line[15:]), ok
+    return buf.endswith(b"\r\n0\r\n\r\n"), ok
+
+
 def one(s, path):
     """One stream on s: (first body byte, last byte) in ns after sending."""
     s.sendall(request(path))
@@ -65,7 +78,10 @@ def one(s, path):
             continue
         if first is None and len(buf) > h + 4:
             first = time.monotonic_ns() - t0
-        if buf.endswith(b"\r\n0\r\n\r\n"):
+        done, ok = complete(buf)
+        if done:
+            if not ok:
+                raise SystemExit("peers.py: not a 200: %r" % buf[:200])
             return first, time.monotonic_ns() - t0
 
 
@@ -92,7 +108,11 @@ def many(addr, path, n, hold):
         socks.append(s)
     waiting = n
     while waiting:
-        for key, _ in sel.select(60):
+        ready = sel.select(60)
+        if not ready:
+            raise SystemExit("peers.py: %d of %d streams silent for 60 s"
+                             % (waiting, n))
+        for key, _ in ready:
             st = key.data
             try:
                 d = key.fileobj.recv(65536)
@@ -100,17 +120,20 @@ def many(addr, path, n, hold):
                 continue
             if not d:
                 raise SystemExit("peers.py: a stream was closed early")
-            st[0] = (st[0] + d)[-16:] if st[1] else st[0] + d
+            st[0] += d
             if not st[1]:
                 h = st[0].find(b"\r\n\r\n")
                 if h < 0 or len(st[0]) <= h + 4:
                     continue
+                if not st[0].startswith(b"HTTP/1.1 200"):
+                    raise SystemExit("peers.py: not a 200: %r"
+                                     % st[0][:200])
                 st[1] = True
                 if hold:
                     sel.unregister(key.fileobj)
                     waiting -= 1
                     continue
-            if st[0].endswith(b"\r\n0\r\n\r\n"):
+            if complete(st[0])[0]:
                 sel.unregister(key.fileobj)
                 waiting -= 1
     if hold:
