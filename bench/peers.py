@@ -13,7 +13,8 @@
   peers.py burst ADDR PATH N       N streams at once, each read to its
                                    end; prints "done N"
 
-ADDR is unix:/path (plain HTTP), tcp:HOST:PORT or tls:HOST:PORT:CAFILE.
+ADDR is unix:/path (plain HTTP), tcp:HOST:PORT or tls:HOST:PORT:CAFILE;
+any further arguments are header lines ("Name: value") to send.
 The body asks for a stream; how it streams (chunks, pace) is the mock's
 script.  Only the standard library: it runs on a bare Debian."""
 import selectors
@@ -43,10 +44,13 @@ def connect(addr):
                            server_hostname="api.openai.com")
 
 
+EXTRA = b""     # more header lines, from the arguments after N
+
+
 def request(path):
-    return (b"POST %s HTTP/1.1\r\nHost: api.openai.com\r\n"
+    return (b"POST %s HTTP/1.1\r\nHost: api.openai.com\r\n%s"
             b"Content-Type: application/json\r\nContent-Length: %d\r\n"
-            b"\r\n%s" % (path.encode(), len(BODY), BODY))
+            b"\r\n%s" % (path.encode(), EXTRA, len(BODY), BODY))
 
 
 def complete(buf):
@@ -146,8 +150,10 @@ def many(addr, path, n, hold):
 
 
 def main():
+    global EXTRA
     mode, addr, path, n = sys.argv[1], sys.argv[2], sys.argv[3], \
         int(sys.argv[4])
+    EXTRA = b"".join(h.encode() + b"\r\n" for h in sys.argv[5:])
     if mode == "stream":
         stream(addr, path, n)
     else:

@@ -776,13 +776,18 @@ term_part() {
 # reverse proxies: plain HTTP/1.1 on a Unix socket in, HTTPS kept alive
 # to the mock out, one worker (llmfbd is one loop).  llmfbd is called on
 # its own socket (no shim: what the proxies are) and through the shim.
+# Portkey's gateway (npm @portkey-ai/gateway, PORTKEY_VERSION, installed
+# into PEER_CACHE/portkey with npm; left out without node and npm) as
+# the LLM gateway it is, on TCP, the mock as its custom host.
 # PEER_ROUNDS rounds, the paths interleaved; medians of the rounds; the
-# ratios are of the rounds' medians.  Portkey and failover: not yet.
+# ratios are of the rounds' medians.  Failover time: not yet.
 
 PEER_ROUNDS=${PEER_ROUNDS:-3}
 PEER_CACHE=${PEER_CACHE:-/var/cache/llmfb-bench}
 PEER_STREAMS=${PEER_STREAMS:-1000}
 PEER_N=${PEER_N:-3000}
+PORTKEY_VERSION=${PORTKEY_VERSION:-1.15.2}
+PK_JS=$PEER_CACHE/portkey/node_modules/@portkey-ai/gateway/build/start-server.js
 
 peer_fetch() {
 	local p
@@ -793,6 +798,32 @@ peer_fetch() {
 	    libopentracing-c-wrapper0 libopentracing1 >/dev/null 2>&1) ||
 	    return 1
 	for p in "$PEER_CACHE"/*.deb; do dpkg-deb -x "$p" "$PEER_CACHE/root"; done
+}
+
+# Portkey, pinned, where node and npm are: 0 when it is there.
+portkey_fetch() {
+	command -v node >/dev/null && command -v npm >/dev/null || return 1
+	if ! grep -qs "\"version\": \"$PORTKEY_VERSION\"" \
+	    "$PEER_CACHE/portkey/node_modules/@portkey-ai/gateway/package.json"; then
+		mkdir -p "$PEER_CACHE/portkey"
+		(cd "$PEER_CACHE/portkey" && npm install --no-audit --no-fund \
+		    "@portkey-ai/gateway@$PORTKEY_VERSION" >/dev/null 2>&1) ||
+		    return 1
+	fi
+	[ -f "$PK_JS" ]
+}
+
+PK_HDR=()
+portkey_start() {
+	PK_PORT=$(free_port)
+	NODE_EXTRA_CA_CERTS=$STACK_DIR/certs/ca.pem node "$PK_JS" \
+	    --port="$PK_PORT" --headless >"$STACK_DIR/peers/portkey.log" 2>&1 &
+	PK_PID=$!
+	STACK_PIDS="$STACK_PIDS $PK_PID"
+	PK_HDR=("x-portkey-provider: openai"
+	    "x-portkey-custom-host: https://127.0.0.1:$MOCK_PORT/primary/v1"
+	    "authorization: Bearer sk-bench")
+	wait_for portkey curl -sf -o /dev/null "http://127.0.0.1:$PK_PORT/"
 }
 
 peer_start() {
@@ -847,20 +878,30 @@ peer_start() {
 # peer_pid PATH / peer_sock PATH / peer_url PATH
 peer_pid() {
 	case $1 in
-	nginx) echo "$NGINX_PID" ;; haproxy) echo "$HAP_PID" ;; *) echo "$DPID" ;;
+	nginx) echo "$NGINX_PID" ;; haproxy) echo "$HAP_PID" ;;
+	portkey) echo "$PK_PID" ;; *) echo "$DPID" ;;
 	esac
 }
 peer_addr() {
 	case $1 in
 	direct)	echo "tls:127.0.0.1:$MOCK_PORT:$STACK_DIR/certs/ca.pem" ;;
 	nginx|haproxy) echo "unix:$STACK_DIR/peers/$1.sock" ;;
+	portkey) echo "tcp:127.0.0.1:$PK_PORT" ;;
 	*)	echo "unix:$STACK_DIR/llmfb.sock" ;;
 	esac
 }
 peer_path() {
 	case $1 in
-	llmfb*) echo /v1/chat/completions ;; *) echo /primary/v1/chat/completions ;;
+	llmfb*|portkey) echo /v1/chat/completions ;;
+	*)	echo /primary/v1/chat/completions ;;
 	esac
+}
+# peers_py MODE PATH N: bench/peers.py for that path
+peers_py() {
+	local h=()
+	[ "$2" != portkey ] || h=("${PK_HDR[@]}")
+	/usr/bin/python3 bench/peers.py "$1" "$(peer_addr "$2")" \
+	    "$(peer_path "$2")" "$3" "${h[@]}"
 }
 # peer_bench PATH C: one llmfb-bench line
 peer_bench() {
@@ -870,6 +911,10 @@ peer_bench() {
 	llmfb)	cmd=("$B/llmfb-bench" --unix-socket "$STACK_DIR/llmfb.sock"
 		    --url http://api.openai.com/v1/chat/completions) ;;
 	llmfb-shim) cmd=("${SHIM[@]}" "$B/llmfb-bench" "${VIA[@]}") ;;
+	portkey) cmd=("$B/llmfb-bench"
+		    --url "http://127.0.0.1:$PK_PORT/v1/chat/completions"
+		    --header "${PK_HDR[0]}" --header "${PK_HDR[1]}"
+		    --header "${PK_HDR[2]}") ;;
 	*)	cmd=("$B/llmfb-bench" --unix-socket "$STACK_DIR/peers/$1.sock"
 		    --url http://api.openai.com/primary/v1/chat/completions) ;;
 	esac
@@ -879,7 +924,8 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 peers_part() {
 	local r p c out t0 n pid base held coproc_pid i
-	local paths="direct llmfb llmfb-shim nginx haproxy"
+	local paths="direct llmfb llmfb-shim nginx haproxy" mems="llmfb nginx haproxy"
+	local spaths="direct llmfb llmfb-shim nginx haproxy"
 	if ! peer_fetch; then
 		echo; echo "(part 9 skipped: cannot fetch nginx and haproxy into $PEER_CACHE)"
 		return
@@ -894,6 +940,21 @@ peers_part() {
 	daemon_start "$STACK_DIR/peers.yaml"
 	DPID=$DAEMON_PID
 	peer_start
+	if portkey_fetch && portkey_start; then
+		paths="$paths portkey"
+		# Portkey 1.15.2 fails every stream on Node 20 (a 500, "TypeError:
+		# immutable" in its updateHeaders; Portkey-AI/gateway#1389,
+		# #1550): streams and memory only where one goes through.
+		mock_script primary 'chunks=2'
+		if peers_py stream portkey 1 >/dev/null 2>"$STACK_DIR/pk.err"; then
+			spaths="$spaths portkey"
+			mems="$mems portkey"
+		else
+			echo "(part 9: Portkey's streams fail: $(head -c 200 "$STACK_DIR/pk.err"))" >&2
+		fi
+	else
+		echo "(part 9: Portkey left out: no node and npm, or it did not install or start)" >&2
+	fi
 	mock_script primary ''
 	for r in $(seq "$PEER_ROUNDS"); do
 		for p in $paths; do
@@ -908,9 +969,8 @@ peers_part() {
 			done
 		done
 		mock_script primary 'chunks=200'
-		for p in $paths; do
-			res[s$p,1]+="$(/usr/bin/python3 bench/peers.py stream \
-			    "$(peer_addr "$p")" "$(peer_path "$p")" 20)"$'\n'
+		for p in $spaths; do
+			res[s$p,1]+="$(peers_py stream "$p" 20 || echo failed)"$'\n'
 		done
 		mock_script primary ''
 	done
@@ -918,12 +978,11 @@ peers_part() {
 	# bursts of as many fast ones.  Not llmfb-shim (the same daemon), not
 	# direct (no proxy).
 	ulimit -n 20000 2>/dev/null || true
-	for p in llmfb nginx haproxy; do
+	for p in $mems; do
 		pid=$(peer_pid "$p")
 		base=$(rss_kib "$pid")
 		mock_script primary 'chunks=2 pace_ms=20000'
-		coproc HOLD { /usr/bin/python3 bench/peers.py hold \
-		    "$(peer_addr "$p")" "$(peer_path "$p")" "$PEER_STREAMS"; }
+		coproc HOLD { peers_py hold "$p" "$PEER_STREAMS"; }
 		coproc_pid=$HOLD_PID
 		read -r held <&"${HOLD[0]}" || held=
 		res[m$p,hold]="$(( ($(rss_kib "$pid") - base) * 1024 / PEER_STREAMS ))"
@@ -932,8 +991,7 @@ peers_part() {
 		[ "$held" = "held $PEER_STREAMS" ] || res[m$p,hold]="failed ($held)"
 		mock_script primary 'chunks=20'
 		for i in 1 2 3 4; do
-			/usr/bin/python3 bench/peers.py burst "$(peer_addr "$p")" \
-			    "$(peer_path "$p")" "$PEER_STREAMS" >/dev/null || true
+			peers_py burst "$p" "$PEER_STREAMS" >/dev/null || true
 		done
 		res[m$p,base]=$base
 		# A second's quiet after the bursts, for each alike: llmfbd
@@ -944,15 +1002,26 @@ peers_part() {
 	done
 
 	peer_row() {	# LABEL KEY C FIELD: llmfb, shim, nginx, haproxy, ratios
-		local l h g s d
+		local l h g s d k=- kr=-
 		d=$(fig "$2direct" "$3" "$4")
 		l=$(fig "$2llmfb" "$3" "$4"); s=$(fig "$2llmfb-shim" "$3" "$4")
 		g=$(fig "$2nginx" "$3" "$4"); h=$(fig "$2haproxy" "$3" "$4")
+		[ -z "${res[$2portkey,$3]:-}" ] || k=$(fig "$2portkey" "$3" "$4")
+		[ -n "$k" ] || k=-
 		[ "$4" != cpu_s10k ] || d=-	# no proxy in the direct path
 		if [ "${5:-}" = added ]; then
 			l=$((l - d)); s=$((s - d)); g=$((g - d)); h=$((h - d))
+			[ "$k" = - ] || k=$((k - d))
 		fi
-		echo "| $1 | $d | $l | $s | $g | $h | $(ratio "$l" "$h") | $(ratio "$l" "$g") |"
+		[ "$k" = - ] || kr=$(ratio "$l" "$k")
+		echo "| $1 | $d | $l | $s | $g | $h | $k | $(ratio "$l" "$h") | $(ratio "$l" "$g") | $kr |"
+	}
+	mrow() {	# LABEL: the memory rows' Portkey cells
+		if [[ " $mems " == *" portkey "* ]]; then
+			echo "$1"
+		else
+			echo "-"
+		fi
 	}
 	cat <<-EOT
 
@@ -965,8 +1034,8 @@ peers_part() {
 	straight to the mock over TLS), in the same round.  Ratios:
 	llmfb (own socket) / HAProxy and / nginx.
 
-	| measure | direct | llmfb | llmfb via shim | nginx | HAProxy | llmfb/HAProxy | llmfb/nginx |
-	|---|---|---|---|---|---|---|---|
+	| measure | direct | llmfb | llmfb via shim | nginx | HAProxy | Portkey | llmfb/HAProxy | llmfb/nginx | llmfb/Portkey |
+	|---|---|---|---|---|---|---|---|---|---|
 	EOT
 	for c in 1 16 64; do
 		peer_row "added p50 µs, c=$c" p "$c" p50_us added
@@ -976,8 +1045,8 @@ peers_part() {
 	peer_row "CPU s per 10k calls, c=64" p 64 cpu_s10k
 	peer_row "200-chunk stream: added time to first body byte µs" s 1 ttfb_us added
 	peer_row "200-chunk stream: added time to last byte µs" s 1 ttlb_us added
-	echo "| RSS per open stream, $PEER_STREAMS slow streams, bytes | | ${res[mllmfb,hold]} | | ${res[mnginx,hold]} | ${res[mhaproxy,hold]} | $(ratio "${res[mllmfb,hold]}" "${res[mhaproxy,hold]}") | $(ratio "${res[mllmfb,hold]}" "${res[mnginx,hold]}") |"
-	echo "| RSS KiB before -> after 4 bursts of $PEER_STREAMS streams | | ${res[mllmfb,base]} -> ${res[mllmfb,after]} | | ${res[mnginx,base]} -> ${res[mnginx,after]} | ${res[mhaproxy,base]} -> ${res[mhaproxy,after]} | $(ratio "${res[mllmfb,after]}" "${res[mhaproxy,after]}") | $(ratio "${res[mllmfb,after]}" "${res[mnginx,after]}") |"
+	echo "| RSS per open stream, $PEER_STREAMS slow streams, bytes | | ${res[mllmfb,hold]} | | ${res[mnginx,hold]} | ${res[mhaproxy,hold]} | $(mrow "${res[mportkey,hold]:-}") | $(ratio "${res[mllmfb,hold]}" "${res[mhaproxy,hold]}") | $(ratio "${res[mllmfb,hold]}" "${res[mnginx,hold]}") | $(mrow "$(ratio "${res[mllmfb,hold]}" "${res[mportkey,hold]:-1}")") |"
+	echo "| RSS KiB before -> after 4 bursts of $PEER_STREAMS streams | | ${res[mllmfb,base]} -> ${res[mllmfb,after]} | | ${res[mnginx,base]} -> ${res[mnginx,after]} | ${res[mhaproxy,base]} -> ${res[mhaproxy,after]} | $(mrow "${res[mportkey,base]:-} -> ${res[mportkey,after]:-}") | $(ratio "${res[mllmfb,after]}" "${res[mhaproxy,after]}") | $(ratio "${res[mllmfb,after]}" "${res[mnginx,after]}") | $(mrow "$(ratio "${res[mllmfb,after]}" "${res[mportkey,after]:-1}")") |"
 }
 
 [ -n "${SKIP_PEERS:-}" ] || peers_part
