@@ -64,7 +64,7 @@ usage(void)
 	    "       [-c CONCURRENCY (1)] [-n REQUESTS_PER_WORKER (1000)]\n"
 	    "       [--warmup N (50 per worker)] [--duration-ms N (instead"
 	    " of -n)]\n"
-	    "       [--label TEXT]\n", prog);
+	    "       [--label TEXT] [--header 'NAME: VALUE']...\n", prog);
 	exit(2);
 }
 
@@ -270,7 +270,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_URL = 256, O_DATA, O_CACERT, O_RESOLVE, O_UNIX, O_WARMUP,
-	    O_DURATION, O_LABEL };
+	    O_DURATION, O_LABEL, O_HEADER };
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, O_URL },
 		{ "data", required_argument, NULL, O_DATA },
@@ -282,6 +282,7 @@ main(int argc, char **argv)
 		{ "warmup", required_argument, NULL, O_WARMUP },
 		{ "duration-ms", required_argument, NULL, O_DURATION },
 		{ "label", required_argument, NULL, O_LABEL },
+		{ "header", required_argument, NULL, O_HEADER },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -315,6 +316,9 @@ main(int argc, char **argv)
 			break;
 		case O_UNIX:
 			cfg.unix_socket = optarg;
+			break;
+		case O_HEADER:
+			cfg.headers = slist_add(cfg.headers, optarg);
 			break;
 		case 'c':
 			cfg.concurrency = parse_long(optarg, 1,
@@ -360,7 +364,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (cfg.data)
-		cfg.headers = slist_add(NULL, "Content-Type: application/json");
+		cfg.headers = slist_add(cfg.headers,
+		    "Content-Type: application/json");
 
 	ws = calloc((size_t)cfg.concurrency, sizeof(*ws));
 	if (!ws) {

@@ -2184,7 +2184,9 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 	c->idle_timeout_ms = 120000;
 	c->listen_mode = 0666;
 	c->network_watch = true;
-	c->bypass_watch = true;
+	/* Off unless asked for: its uprobes slow every TLS read and write
+	 * of every program on the host (bench/RESULTS.md, issue 25). */
+	c->bypass_watch = false;
 	c->stop_timeout_ms = 30000;
 	breaker_default(&c->breaker);
 	policy_default(&defaults);

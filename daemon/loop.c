@@ -213,8 +213,8 @@ run_timers(struct loop *l)
 	}
 }
 
-static int
-next_timeout(struct loop *l)
+int
+loop_next_timeout(struct loop *l)
 {
 	uint64_t when;
 
@@ -223,6 +223,13 @@ next_timeout(struct loop *l)
 	if (l->nheap == 0)
 		return -1;
 	when = l->heap[0]->when;
+	if (when <= l->now)
+		return 0;
+	/* timer_set reads the clock when it arms a timer, so l->now (read at
+	 * the wake-up) may be a millisecond behind a timer armed since: a
+	 * timer due now (libcurl's 0 ms) would become a 1 ms sleep.  One more
+	 * clock read (vDSO) before sleeping. */
+	l->now = now_mono_ms();
 	if (when <= l->now)
 		return 0;
 	return when - l->now > 60000 ? 60000 : (int)(when - l->now);
@@ -259,7 +266,7 @@ loop_run(struct loop *l)
 
 	l->stop = false;
 	while (!l->stop)
-		if ((r = loop_turn(l, next_timeout(l))) < 0)
+		if ((r = loop_turn(l, loop_next_timeout(l))) < 0)
 			return r;
 	return 0;
 }
@@ -267,7 +274,7 @@ loop_run(struct loop *l)
 int
 loop_run_once(struct loop *l, int timeout_ms)
 {
-	int t = next_timeout(l);
+	int t = loop_next_timeout(l);
 
 	if (t < 0 || (timeout_ms >= 0 && t > timeout_ms))
 		t = timeout_ms;

@@ -40,6 +40,9 @@ int loop_run(struct loop *l);
  * what is ready; -1: until something is), then runs what woke.  Returns
  * the number of fd events handled, or -errno if epoll fails. */
 int loop_run_once(struct loop *l, int timeout_ms);
+/* How long the next turn may sleep, in ms (-1: until an fd is ready):
+ * 0 when deferred work waits or a timer is due by the clock read now. */
+int loop_next_timeout(struct loop *l);
 void loop_stop(struct loop *l);
 uint64_t loop_now(struct loop *l);	/* cached at each wake-up */
 

@@ -1,13 +1,16 @@
 /* libllmfb.so, libcurl layer: hooks at the libcurl API.
  *
  * When a transfer starts (curl_easy_perform, curl_multi_add_handle) on an
- * http:// or https:// URL whose host the daemon intercepts, and the daemon
- * answers a probe, the handle is rewritten for the duration of the
+ * http:// or https:// URL whose host the daemon intercepts, the handle is
+ * rewritten for the duration of the
  * transfer: the URL becomes http://HOST[:PORT]/path?q, CURLOPT_UNIX_SOCKET_
  * PATH points at the daemon and a header "X-Llmfb-Origin: https://HOST:PORT"
  * names the original destination (port always explicit).  curl 7.88 cannot
  * speak https over a Unix socket (curl#10633) and faking TLS beneath curl is
  * a dead end (its own BIO, a peer certificate), hence plain HTTP/1.1.
+ * Whether llmfbd takes the call is asked on the connection libcurl opens
+ * to it (admit_open; a kept-alive one asks nothing), or for the multi
+ * interface, which cannot retry, by a probe connection first.
  *
  * What the app can observe stays as it would be without us: when the
  * transfer ends every option we touched gets the app's value back, and
@@ -96,6 +99,8 @@ struct centry {
 	bool disallow_user;		/* ..._DISALLOW_USERNAME_IN_URL */
 	bool connect_only;		/* CURLOPT_CONNECT_ONLY */
 	bool unix_socket;		/* the app set its own Unix socket */
+	bool opensock;			/* ..._OPENSOCKETFUNCTION set */
+	bool sockopt;			/* CURLOPT_SOCKOPTFUNCTION set */
 	bool opaque;			/* lost an app value: hands off */
 	bool url_unknown;		/* duphandle of a CURLU handle */
 
@@ -103,6 +108,7 @@ struct centry {
 	enum xfer xfer;
 	bool last;			/* the last/current was redirected */
 	bool https;			/* its original scheme */
+	bool admit_cb;			/* admit_open set */
 	long oport;			/* its original port */
 	char host[SHIM_HOST_MAX + 3];	/* its host, lower case ("[v6]") */
 	struct curl_slist *our_headers;	/* app's list + our header */
@@ -120,6 +126,8 @@ static atomic_bool shadow_broken;
 
 /* Inside our curl_easy_perform (see "Re-entry" above). */
 static __thread unsigned t_in_perform;
+
+__thread int shim_admitted_fd = -1;
 
 /* ------------------------------------------------------------------ */
 /* Real symbols */
@@ -508,6 +516,8 @@ opt_tracked(CURLoption opt)
 	case CURLOPT_CONNECT_ONLY:
 	case CURLOPT_UNIX_SOCKET_PATH:
 	case CURLOPT_ABSTRACT_UNIX_SOCKET:
+	case CURLOPT_OPENSOCKETFUNCTION:
+	case CURLOPT_SOCKOPTFUNCTION:
 		return true;
 	default:
 		return false;
@@ -620,6 +630,12 @@ shadow_set(CURL *h, CURLoption opt, long l, const void *p)
 		/* both set the one socket path libcurl keeps */
 		e->unix_socket = p != NULL;
 		break;
+	case CURLOPT_OPENSOCKETFUNCTION:
+		e->opensock = p != NULL;
+		break;
+	case CURLOPT_SOCKOPTFUNCTION:
+		e->sockopt = p != NULL;
+		break;
 	default:
 		break;
 	}
@@ -661,6 +677,10 @@ restore_opts(const struct centry *e, CURL *h)
 		break;		/* never touched */
 	}
 	set_ptr(h, CURLOPT_NOPROXY, e->noproxy);
+	if (e->admit_cb) {
+		/* the app had set none (see redirect_begin) */
+		set_ptr(h, CURLOPT_OPENSOCKETFUNCTION, NULL);
+	}
 	if (e->hsts_on) {
 		/* Switching HSTS off dropped the handle's private, in-memory
 		 * cache (see hsts_blocks): what earlier transfers of this
@@ -672,11 +692,50 @@ restore_opts(const struct centry *e, CURL *h)
 	}
 }
 
-/* Apply the rewrite.  Returns false, with the app's values back, when
- * libcurl refused one of the options. */
+/* CURLOPT_OPENSOCKETFUNCTION of a transfer redirected by
+ * curl_easy_perform: the connection libcurl opens to llmfbd is itself the
+ * admission probe.  It asks llmfbd to take it (ADMIT) and is handed to
+ * libcurl only once llmfbd said yes; otherwise libcurl sees no socket,
+ * the transfer fails with CURLE_COULDNT_CONNECT before anything was sent
+ * and curl_easy_perform runs it again, untouched (fail open).  A
+ * kept-alive connection was admitted when it was opened: a call on it
+ * costs no probe at all. */
+static curl_socket_t
+admit_open(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	static const char admit[] = PREAMBLE_ADMIT;
+	int fd;
+
+	(void)clientp;
+	if (purpose != CURLSOCKTYPE_IPCXN || a->family != AF_UNIX)
+		return socket(a->family, a->socktype,
+		    a->protocol);
+	shim_guard_enter();
+	/* Non-blocking, as the probe was: a full backlog is a daemon that
+	 * does not keep up, and the send fails on the unconnected socket. */
+	fd = shim_daemon_connect(true, 0);
+	if (fd >= 0 && (send(fd, admit, sizeof(admit) - 1, MSG_NOSIGNAL) !=
+	    (ssize_t)(sizeof(admit) - 1) ||
+	    !shim_daemon_admitted(fd, SHIM_ADMIT_MS))) {
+		SHIM_DEBUG("curl_easy_perform", "%s: not taking connections "
+			   "now", shim_socket_path());
+		REAL(close)(fd);
+		fd = -1;
+	}
+	shim_guard_leave();
+	/* libcurl connects what it opened: our connect() answers this one
+	 * "connected" (shim_admitted_fd).  Not CURL_SOCKOPT_ALREADY_CONNECTED:
+	 * libcurl 7.88 ignores it (fixed in 8.0, curl#10626). */
+	shim_admitted_fd = fd;
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+/* Apply the rewrite; admit: with admit_open as the admission.  Returns
+ * false, with the app's values back, when libcurl refused one of the
+ * options. */
 static bool
 apply_opts(const struct centry *e, CURL *h, const char *url,
-    const struct curl_slist *hdrs)
+    const struct curl_slist *hdrs, bool admit)
 {
 	CURLcode rc = CURLE_OK;
 
@@ -701,9 +760,15 @@ apply_opts(const struct centry *e, CURL *h, const char *url,
 	if (e->curlu)
 		TRY(set_ptr(h, CURLOPT_CURLU, NULL));
 	TRY(set_ptr(h, CURLOPT_URL, url));
+	if (admit) {
+		TRY(REAL(curl_easy_setopt)(h, CURLOPT_OPENSOCKETFUNCTION,
+		    admit_open));
+	}
 #undef TRY
 	if (rc != CURLE_OK) {
 		restore_opts(e, h);
+		if (admit)
+			set_ptr(h, CURLOPT_OPENSOCKETFUNCTION, NULL);
 		return false;
 	}
 	return true;
@@ -812,10 +877,11 @@ hsts_blocks(const struct centry *e)
 }
 
 /* A new transfer is starting on h: decide whether it goes to the daemon
- * and, if so, rewrite h.  Returns true when h was rewritten (the caller
- * sets e->xfer).  Must be called with errno saved by the caller. */
+ * and, if so, rewrite h.  easy: for curl_easy_perform, which retries a
+ * transfer llmfbd did not take.  Returns true when h was rewritten (the
+ * caller sets e->xfer).  Must be called with errno saved by the caller. */
 static bool
-redirect_begin(struct centry *e, CURL *h, const char *api)
+redirect_begin(struct centry *e, CURL *h, const char *api, bool easy)
 {
 	char *from_curlu = NULL, *absolute = NULL, *scheme = NULL;
 	char *host = NULL, *portstr = NULL, *newurl = NULL;
@@ -824,7 +890,7 @@ redirect_begin(struct centry *e, CURL *h, const char *api)
 	const char *src;
 	unsigned int flags;
 	CURLU *u = NULL;
-	bool ok = false, said = false;
+	bool ok = false, said = false, admit;
 	size_t hlen, i;
 	long port;
 
@@ -912,7 +978,13 @@ redirect_begin(struct centry *e, CURL *h, const char *api)
 		e->host[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 	}
 	e->oport = port;
-	if (!shim_daemon_up()) {
+	/* curl_easy_perform retries a transfer whose connection llmfbd did
+	 * not take (failed_before_send), so there the connection is the
+	 * admission (admit_open) and a kept-alive one needs none; unless the
+	 * app opens its sockets itself.  The multi interface has no second
+	 * try: a probe asks first. */
+	admit = easy && !e->opensock && !e->sockopt;
+	if (!admit && !shim_daemon_up()) {
 		SHIM_DEBUG(api, "passthrough: %s://%s:%ld: daemon down",
 			   e->https ? "https" : "http", e->host, port);
 		said = true;
@@ -941,13 +1013,14 @@ redirect_begin(struct centry *e, CURL *h, const char *api)
 		}
 		hdrs = n;
 	}
-	if (!apply_opts(e, h, newurl, hdrs)) {
+	if (!apply_opts(e, h, newurl, hdrs, admit)) {
 		SHIM_DEBUG(api, "passthrough: libcurl refused an option");
 		said = true;
 		REAL(curl_slist_free_all)(hdrs);
 		goto out;
 	}
 	e->our_headers = hdrs;
+	e->admit_cb = admit;
 	e->last = true;
 	ok = true;
 	SHIM_DEBUG(api, "intercepted %s://%s:%ld -> %s", e->https ? "https" :
@@ -1021,6 +1094,7 @@ redirect_end(struct centry *e, CURL *h, bool keep, const char *api)
 			e->eff_done = strdup(eff);
 	}
 	restore_opts(e, h);
+	e->admit_cb = false;
 	if (e->our_headers) {
 		REAL(curl_slist_free_all)(e->our_headers);
 		e->our_headers = NULL;
@@ -1149,7 +1223,8 @@ curl_easy_perform(CURL *h)
 		e = entry_find(h);
 		/* XFER_MULTI: still in a multi handle (libcurl will refuse) */
 		if (e && e->xfer == XFER_IDLE) {
-			redirected = redirect_begin(e, h, "curl_easy_perform");
+			redirected = redirect_begin(e, h, "curl_easy_perform",
+			    true);
 			if (redirected)
 				e->xfer = XFER_EASY;
 		}
@@ -1160,6 +1235,7 @@ curl_easy_perform(CURL *h)
 	t_in_perform--;
 	if (!redirected)
 		return rc;
+	shim_admitted_fd = -1;	/* whatever libcurl did with it */
 
 	saved = errno;
 	e = entry_find(h);		/* the app cannot free it meanwhile */
@@ -1198,7 +1274,7 @@ curl_multi_add_handle(CURLM *m, CURL *h)
 		e = entry_find(h);
 		if (e && e->xfer == XFER_IDLE) {
 			redirected = redirect_begin(e, h,
-						    "curl_multi_add_handle");
+			    "curl_multi_add_handle", false);
 			if (redirected)
 				e->xfer = XFER_MULTI;
 		}

@@ -853,6 +853,13 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 	shim_libc();
 	if (REAL(connect) == NULL)
 		return (int)syscall(SYS_connect, fd, sa, len);
+	if (fd == shim_admitted_fd && fd >= 0 && sa != NULL &&
+	    sa->sa_family == AF_UNIX) {
+		/* libcurl's connection to llmfbd, connected and admitted by
+		 * the libcurl layer's admit_open */
+		shim_admitted_fd = -1;
+		return 0;
+	}
 	if ((idx = synth_index(sa, len)) < 0 || shim_guard_active())
 		return REAL(connect)(fd, sa, len);
 	return net_redirect(fd, sa, len, (unsigned)idx);

@@ -173,6 +173,11 @@ bool shim_daemon_admitted(int fd, int timeout_ms);
  * SHIM_ADMIT_MS: then the program's call goes direct. */
 bool shim_daemon_up(void);
 
+/* curl.c: the Unix socket the libcurl layer just opened to llmfbd,
+ * connected and admitted, which libcurl is about to connect() (then
+ * answered 0 and reset to -1); -1 when none. */
+extern __thread int shim_admitted_fd;
+
 /* How long the shim waits for llmfbd to say it takes a connection; a
  * daemon that has not answered by then is treated as away. */
 #define SHIM_ADMIT_MS	1000

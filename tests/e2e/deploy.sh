@@ -553,11 +553,12 @@ deb_installed_hook() {
 		    $'HTTP/1.1 200.*\nx-llmfb-target: du'
 		st=$(/usr/bin/llmfbctl --json status)
 		# What the unit grants is what eBPF timing, netlink and the
-		# caller's executable need; the bypass watch says why not.
+		# caller's executable need; the bypass watch, off by default,
+		# says so.
 		expect_eq timing-on "$(jtrue "$st" '.ebpf.network_timing.on')" true
 		expect_eq netlink-on "$(jtrue "$st" '.network.on')" true
 		expect_match bypass-why "$(jtrue "$st" '.ebpf.bypass_watch.why')" \
-		    'permission|CAP_SYS_ADMIN'
+		    'bypass_watch: false'
 		expect_eq caller-exe "$(/usr/bin/llmfbctl --json events -n 1 |
 		    jq -r '.caller.exe')" /usr/bin/curl
 		expect_eq events-log "$(stat -c %U /var/log/llmfb/events.log)" "$user"

@@ -291,6 +291,63 @@ t_stream() {
 	finish "$1: streamed answer reaches the client while it streams"
 }
 
+t_stream_coalesced() {
+	# 200 chunks sent back to back: llmfbd sends the client what one
+	# loop turn read in one write (the turn's first piece at once, the
+	# rest when the turn is done), not one write per upstream TLS record.
+	# Its writes to the client, seen by strace: about 200 before.
+	local spid n
+	if ! command -v strace >/dev/null; then
+		skip "stream writes coalesced" "no strace"
+		return
+	fi
+	mock_reset
+	mock_script primary 'chunks=200'
+	strace -f -e trace=sendto -e signal=none -s 24 -o "$STACK_DIR/st" \
+	    -p "$DAEMON_PID" 2>"$STACK_DIR/st.err" &
+	spid=$!
+	wait_for "strace attached" grep -q attached "$STACK_DIR/st.err"
+	BODY=$(curl -sS --unix-socket "$STACK_DIR/llmfb.sock" \
+	    -H 'Content-Type: application/json' -d "$STREAM" \
+	    http://api.openai.com/v1/chat/completions)
+	kill "$spid"
+	wait "$spid" 2>/dev/null || true
+	n=$(grep -c 'sendto(.*data: ' "$STACK_DIR/st")
+	expect_match all-there "$BODY" 'data: \[DONE\]'
+	expect_eq content-pieces "$(grep -c '"content":"' <<<"$BODY")" 200
+	expect_ge writes "$n" 1
+	expect_lt writes "$n" 100
+	finish "a burst of 200 stream chunks reaches the client in few writes ($n)"
+}
+
+t_burst_memory() {
+	# 300 streams at once, then none: llmfbd gives back what they held
+	# (server_trim, 200 ms after a burst).  Without it glibc kept most
+	# of it: RSS grew from burst to burst (issue 25).
+	local base held rss i hold_pid
+	rss_now() { awk '/VmRSS/ {print $2}' "/proc/$DAEMON_PID/status"; }
+	mock_reset
+	mock_script primary 'chunks=2 pace_ms=20000'
+	base=$(rss_now)
+	coproc HOLD { /usr/bin/python3 bench/peers.py hold \
+	    "unix:$STACK_DIR/llmfb.sock" /v1/chat/completions 300; }
+	hold_pid=$HOLD_PID
+	read -r held <&"${HOLD[0]}" || held=
+	rss=$(rss_now)
+	echo >&"${HOLD[1]}"
+	wait "$hold_pid" 2>/dev/null || true
+	expect_eq held "$held" "held 300"
+	expect_ge grew-kib "$((rss - base))" 10000
+	# Back to within a quarter of the growth, within 5 s.
+	for i in $(seq 50); do
+		[ "$(rss_now)" -le $((base + (rss - base) / 4)) ] && break
+		sleep 0.1
+	done
+	expect_lt rss-after-kib "$(rss_now)" $((base + (rss - base) / 4 + 1))
+	mock_reset
+	finish "memory held by 300 streams is given back once they end ($base -> $rss -> $(rss_now) KiB)"
+}
+
 t_daemon_absent() {
 	local hostsdir=$STACK_DIR/absent
 	mkdir -p "$hostsdir"
@@ -309,6 +366,28 @@ t_daemon_absent() {
 	    "https://api.openai.com:$MOCK_PORT/v1/chat/completions"
 	expect_eq direct-attempts "$(mock_stat default requests)" 1
 	finish "$1: daemon absent -> the call goes out as without the shim"
+}
+
+t_keepalive_admit() {
+	# Three calls on one libcurl handle: one connection to llmfbd, kept
+	# alive, and nothing else.  The connection is its own admission (the
+	# shim's libcurl layer asks llmfbd on it before libcurl uses it); a
+	# probe connection per call would make four.
+	local before after line
+	accepted() {
+		"$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
+		    jq .accepted
+	}
+	mock_reset
+	before=$(accepted)
+	line=$(env "${SHIM_ENV[@]}" "$B/lcclient" --mode easy \
+	    -H "Authorization: Bearer $CALLER_KEY" --data "$CHAT" \
+	    "$OAI" "$OAI" "$OAI" 2>/dev/null)
+	after=$(accepted)
+	expect_eq answered "$(grep -c 'code=200 .*target=primary ' <<<"$line")" 3
+	expect_eq primary-attempts "$(mock_stat primary requests)" 3
+	expect_eq connections-to-llmfbd "$((after - before))" 1
+	finish "libcurl: three calls, one kept-alive connection to llmfbd, no probe"
 }
 
 t_passthrough() {
@@ -613,7 +692,9 @@ KIND_CASES="t_primary_answers t_primary_503 t_refused t_hang t_all_fail
     t_anthropic t_stream t_daemon_absent t_passthrough t_not_llm t_big_body
     t_parallel"
 CURL_CASES="t_hosts_change t_hsts"	# the curl CLI only
-CASES="$KIND_CASES $CURL_CASES t_malformed t_status t_breaker t_retry_after
+CASES="$KIND_CASES $CURL_CASES t_keepalive_admit t_stream_coalesced
+    t_burst_memory t_malformed t_status
+    t_breaker t_retry_after
     harden_cases reach_cases ca_cases ladder_cases dialect_cases provider_cases
     observe_cases top_cases kernel_cases deploy_cases deb_cases nspawn_cases
     python_cases guest_cases fleet_cases"

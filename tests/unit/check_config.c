@@ -220,10 +220,13 @@ START_TEST(test_kernel_keys)
 		enum ebpf_mode	 ebpf;
 		bool		 watch, bypass;
 	} cases[] = {
-		{ "ebpf: on\n", EBPF_ON, true, true },
-		{ "ebpf: off\nnetwork_watch: false\n", EBPF_OFF, false, true },
+		/* The bypass watch is off unless asked for: it costs every
+		 * TLS program on the host. */
+		{ "ebpf: on\n", EBPF_ON, true, false },
+		{ "ebpf: off\nnetwork_watch: false\n", EBPF_OFF, false, false },
 		{ "ebpf: auto\nnetwork_watch: off\nbypass_watch: no\n",
 		    EBPF_AUTO, false, false },
+		{ "ebpf: auto\nbypass_watch: yes\n", EBPF_AUTO, true, true },
 	};
 	struct config *c;
 	size_t i;
