@@ -350,7 +350,7 @@ k_pidns() {
 	k_root "llmfbd in a pid namespace" || return
 	deploy_config "$DDIR" kp
 	c=$DDIR/control.sock
-	sed -i -e '/^ebpf: off$/d' \
+	sed -i -e 's/^ebpf: off$/bypass_watch: true/' \
 	    -e "s|https://127.0.0.1:$MOCK_PORT/kp/v1|https://api.openai.com/kp/v1|" \
 	    -e "s|^upstream: {|upstream: { connect_to: [\"api.openai.com:443:127.0.0.1:$MOCK_PORT\"],|" \
 	    "$DDIR/llmfb.yaml"
@@ -407,12 +407,11 @@ k_bpf_refused() {
 	local c st upid
 	k_root "bpf() refused in a user namespace" || return
 	if ! unshare -U -r true 2>/dev/null; then
-		SKIP=$((SKIP + 1))
-		echo "skip - kernel: bpf() refused (no user namespaces here)"
+		skip "kernel: bpf() refused" "no user namespaces here"
 		return
 	fi
 	deploy_config "$DDIR" ku
-	sed -i -e '/^ebpf: off$/d' "$DDIR/llmfb.yaml"
+	sed -i -e 's/^ebpf: off$/bypass_watch: true/' "$DDIR/llmfb.yaml"
 	c=$DDIR/control.sock
 	unshare -U -r "$B/llmfbd" -c "$DDIR/llmfb.yaml" >"$DDIR/llmfbd.log" 2>&1 &
 	upid=$!

@@ -654,8 +654,7 @@ o_import() {
 o_prometheus() {
 	local dir=$STACK_DIR/prom fams m missing=""
 	if ! command -v promtool >/dev/null; then
-		SKIP=$((SKIP + 1))
-		echo "skip - prometheus: no promtool (Debian's prometheus; tests/deps.sh installs it)"
+		skip "prometheus: no promtool" "Debian's prometheus; tests/deps.sh installs it"
 		return
 	fi
 	mkdir -p "$dir"
