@@ -17,9 +17,9 @@
 # archive once), or when the root does not boot here.
 
 NSPAWN_CACHE=${LLMFB_TEST_CACHE:-/var/cache/llmfb-test}/nspawn
-# What llmfb's package depends on, and what the checks use.
-# The root: systemd, and the package's Depends (debian/control, shlibs),
-# which dpkg -i in the container does not fetch.
+# The root: systemd, what the checks use, and the package's Depends
+# (debian/control and shlibs), which dpkg -i in the container does not
+# fetch.
 NSPAWN_PKGS="systemd,systemd-sysv,dbus,libcurl4,libjansson4,libyaml-0-2,libhttp-parser2.9,libnl-3-200,libnl-route-3-200,libbpf1,libhiredis0.14,libssl3,adduser,curl,ca-certificates"
 NSPAWN_PID=""		# systemd-nspawn
 NSPAWN_LEADER=""	# the container's init, for nsenter
