@@ -368,8 +368,9 @@ call_destroy(void *arg)
 	buf_free(&call->xout);
 	if (call->ans_live)
 		answer_free(&call->ans);
-	if (continuing(call))
-		answer_free(&call->prev);
+	/* What a continued stream's caller had: zeroed unless one was
+	 * continued, and kept past the state's end. */
+	answer_free(&call->prev);
 	free(call->r.model);
 	free(call->attempt_body);
 	buf_free(&call->body);

@@ -140,7 +140,7 @@ d_broken_restart() {
 	    'not serving: removed .*llmfb.sock.hosts'
 	mock_reset
 	t0=$(ms_now)
-	out=$(LD_PRELOAD="$B/libllmfb.so" LLMFB_SOCKET="$DDIR/llmfb.sock" \
+	out=$(env "${SHIM_ENV[@]}" LLMFB_SOCKET="$DDIR/llmfb.sock" \
 	    "$B/lcclient" --mode easy --cacert "$STACK_DIR/certs/ca.pem" \
 	    --resolve "api.openai.com:$MOCK_PORT:127.0.0.1" \
 	    -H "Authorization: Bearer $CALLER_KEY" --data "$CHAT" \
