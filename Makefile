@@ -30,7 +30,7 @@ ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -D_GNU_SOURCE \
 	   -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
 LDFLAGS	?=
 
-PKGS_DAEMON := libcurl jansson yaml-0.1 libnl-route-3.0
+PKGS_DAEMON := libcurl jansson yaml-0.1 libnl-route-3.0 hiredis
 DAEMON_CFLAGS := $(shell pkg-config --cflags $(PKGS_DAEMON) 2>/dev/null)
 DAEMON_LIBS := $(shell pkg-config --libs $(PKGS_DAEMON) 2>/dev/null) -lhttp_parser \
 	-lssl -lcrypto
@@ -72,6 +72,7 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/kredir.c daemon/record.c daemon/api.c daemon/api_openai_chat.c \
 	daemon/api_anthropic_messages.c daemon/api_openai_embeddings.c \
 	daemon/api_openai_responses.c daemon/xlate_responses.c \
+	daemon/ratelimit.c daemon/group.c daemon/shared.c \
 	$(EBPF_SRC)
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c shim/elf.c shim/dl.c
 CTL_SRC := ctl/llmfbctl.c ctl/top.c ctl/ca.c common/ctl_client.c
@@ -85,14 +86,14 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
 UNIT_TESTS := util config ladder route preamble breaker answer budget \
 	caller latency sse dialect dialect_stream inject metrics netwatch \
-	config_lint ca call responses
+	config_lint ca call responses ratelimit
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \
 	$(B)/llmfb-xlate $(B)/guest $(if $(GO),$(B)/goclient)
 
 .PHONY: all tools check unit e2e demo bench clean install asan deps nobpf \
-	deb man units examples FORCE
+	deb man units examples style FORCE
 all: $(B)/libllmfb.so $(B)/llmfbd $(B)/llmfbctl man units
 
 # The install paths compiled in (llmfbctl run finds the shim there),
@@ -227,7 +228,7 @@ deps:
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory tools $(UNIT_BINS) nobpf
-	$(Q)$(MAKE) --no-print-directory unit examples fuzz-replay e2e
+	$(Q)$(MAKE) --no-print-directory style unit examples fuzz-replay e2e
 
 # Installing: binaries, the shim, man pages, units, the sysusers file and
 # the example config, which never replaces one already there.
@@ -266,6 +267,11 @@ deb:
 # tests check that it runs and says why it has no eBPF.
 nobpf:
 	$(Q)$(MAKE) --no-print-directory B=$(B)/nobpf BPF=0 $(B)/nobpf/llmfbd
+
+# One brace style everywhere (tests/style.py says which).
+style:
+	$(Q)tests/style.py $$(git ls-files '*.c' '*.h' 2>/dev/null || \
+		find . -name '*.[ch]' -not -path './build*')
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)

@@ -55,10 +55,16 @@
 #    new connection per request, as part 7; and llmfbd's CPU time per
 #    request for each path.
 #
+# 8. A fleet (issue 23): llmfb-bench through an llmfbd with a shared:
+#    block (a local redis-server) and one without, FLEET_ROUNDS rounds,
+#    alternating; Redis commands per call; and how long a breaker opened
+#    on one llmfbd takes to open on another (FLEET_OPENS opens, p50 and
+#    p99 of the message's age on arrival).
+#
 # The tools (llmfb-bench, llmfb-hotpath, llmfb-xlate) come from `make
 # tools`.  Not a test: nothing here can fail the build.  SKIP_CURL=1,
 # SKIP_HOT=1, SKIP_PY=1, SKIP_XLATE=1, SKIP_EBPF=1, SKIP_PRELOAD=1,
-# SKIP_RELAY=1, SKIP_TERM=1 leave a part out.
+# SKIP_RELAY=1, SKIP_TERM=1, SKIP_FLEET=1 leave a part out.
 set -eu
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -760,3 +766,154 @@ term_part() {
 }
 
 [ -n "${SKIP_TERM:-}" ] || term_part
+# ---- 9. a fleet: shared state on Redis ----------------------------------
+
+FLEET_ROUNDS=${FLEET_ROUNDS:-3}
+FLEET_OPENS=${FLEET_OPENS:-100}
+
+# fleet_bench_config NAME SHARED(0|1): a daemon of its own, a priced
+# target under a budget (so every call reads and feeds the shared spend).
+fleet_bench_config() {
+	local d=$STACK_DIR/fleet/$1
+	mkdir -p "$d"
+	cat <<-EOT
+	listen: $d/llmfb.sock
+	control: $d/control.sock
+	state_dir: $d/state
+	intercept: [api.openai.com]
+	ebpf: off
+	bypass_watch: false
+	network_watch: false
+	upstream: { ca_file: $STACK_DIR/certs/ca.pem }
+	breaker: { failures: 1, ratio: 0%, cooldown: 10m }
+	providers:
+	  p: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/primary/v1" }
+	  bad: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/fbfail/v1" }
+	targets:
+	  paid: { provider: p, price: { input: 1, output: 1 } }
+	  bad: { provider: bad }
+	routes:
+	  - name: fail
+	    match: { model: bench-fail }
+	    ladder: [bad, paid]
+	    attempts: { technical: 1 }
+	  - name: chat
+	    ladder: [paid]
+	    budget: { day: 1000000, caller_day: 1000000 }
+	EOT
+	if [ "$2" = 1 ]; then
+		cat <<-EOT
+		shared:
+		  address: unix:$STACK_DIR/fleet/redis.sock
+		  prefix: "bench:"
+		  name: $1
+		EOT
+	fi
+}
+
+fleet_ctl() {
+	local h=$1
+	shift
+	"$B/llmfbctl" -s "$STACK_DIR/fleet/$h/control.sock" "$@"
+}
+fleet_st() { fleet_ctl "$1" --json status | jq -r "$2"; }
+
+fleet_linked() {
+	[ "$(fleet_st on .fleet.up)" = true ] &&
+	    [ "$(fleet_st peer .fleet.up)" = true ]
+}
+
+fleet_part() {
+	local h c r ops0 ops1 calls0 calls1 i n lags t0
+	if ! command -v redis-server >/dev/null; then
+		echo "(part 9 skipped: no redis-server)"
+		return
+	fi
+	mkdir -p "$STACK_DIR/fleet"
+	redis-server --port 0 --unixsocket "$STACK_DIR/fleet/redis.sock" \
+	    --save '' --appendonly no --dir "$STACK_DIR/fleet" \
+	    --logfile "$STACK_DIR/fleet/redis.log" &
+	STACK_PIDS="$STACK_PIDS $!"
+	wait_for redis-server redis-cli -s "$STACK_DIR/fleet/redis.sock" ping
+	for h in off:0 on:1 peer:1; do
+		fleet_bench_config "${h%:*}" "${h#*:}" \
+		    >"$STACK_DIR/fleet/${h%:*}.yaml"
+		"$B/llmfbd" -c "$STACK_DIR/fleet/${h%:*}.yaml" \
+		    >>"$STACK_DIR/fleet/${h%:*}.log" 2>&1 &
+		STACK_PIDS="$STACK_PIDS $!"
+		wait_for "llmfbd ${h%:*}" fleet_ctl "${h%:*}" status
+	done
+	wait_for "the fleet's links" fleet_linked
+
+	ops0=$(fleet_st on .fleet.ops)
+	calls0=$(fleet_st on .calls)
+	for r in $(seq "$FLEET_ROUNDS"); do
+		for c in 1 16; do
+			for h in off on; do
+				res[fleet_$h,$c]+="$(run "$c" env \
+				    LD_PRELOAD="$STACK_DIR/libllmfb.so" \
+				    LLMFB_SOCKET="$STACK_DIR/fleet/$h/llmfb.sock" \
+				    "$B/llmfb-bench" "${VIA[@]}")"$'\n'
+			done
+		done
+	done
+	ops1=$(fleet_st on .fleet.ops)
+	calls1=$(fleet_st on .calls)
+
+	# Opens: one failing call on "on" opens its breaker of bad; "peer"
+	# opens its own on the message.  The figure is the message's age on
+	# arrival at peer (sender's and receiver's wall clocks: one host
+	# here), as peer's status reports it.
+	mockc -X POST --data-binary 'status=503' \
+	    "$MOCK_URL/_mock/script/fbfail" >/dev/null
+	lags=""
+	for i in $(seq "$FLEET_OPENS"); do
+		fleet_ctl on reset bad >/dev/null
+		fleet_ctl peer reset bad >/dev/null
+		n=$(fleet_st peer .fleet.remote_opens)
+		env LD_PRELOAD="$STACK_DIR/libllmfb.so" \
+		    LLMFB_SOCKET="$STACK_DIR/fleet/on/llmfb.sock" \
+		    curl -sS -o /dev/null -H 'Content-Type: application/json' \
+		    -d '{"model":"bench-fail","messages":[]}' \
+		    https://api.openai.com/v1/chat/completions
+		t0=$(date +%s%N)
+		while [ "$(fleet_st peer .fleet.remote_opens)" = "$n" ]; do
+			if [ $(( ($(date +%s%N) - t0) / 1000000 )) -gt 5000 ]; then
+				echo "(part 9: open $i never reached peer)"
+				break
+			fi
+		done
+		lags+="$(fleet_st peer .fleet.open_lag_us)"$'\n'
+	done
+	pct() { grep . | sort -n | awk -v p="$1" '{a[NR]=$1}
+	    END {i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print a[i]}'; }
+
+	echo
+	echo "## 8. A fleet: shared state on Redis (issue 23), $FLEET_ROUNDS rounds, medians"
+	echo
+	fmt -w 72 <<-EOT
+	llmfb-bench through two llmfbd with the same config, one with a
+	shared: block (a local redis-server on a Unix socket, another llmfbd
+	on it too) and one without, alternating; a priced route under a day
+	budget, so every call reads the spend and feeds the fleet's.
+	EOT
+	echo
+	echo "| concurrency | shared | p50 µs | p99 µs | req/s | added p50 µs | added p99 µs |"
+	echo "|---|---|---|---|---|---|---|"
+	for c in 1 16; do
+		local op50 op99 np50 np99
+		op50=$(fig fleet_off $c p50_us); op99=$(fig fleet_off $c p99_us)
+		np50=$(fig fleet_on $c p50_us); np99=$(fig fleet_on $c p99_us)
+		echo "| $c | off | $op50 | $op99 | $(fig fleet_off $c rps) | | |"
+		echo "| $c | on | $np50 | $np99 | $(fig fleet_on $c rps) | $((np50 - op50)) | $((np99 - op99)) |"
+	done
+	echo
+	echo "Redis commands per call (shared on, heartbeats included): $(awk \
+	    -v o=$((ops1 - ops0)) -v c=$((calls1 - calls0)) \
+	    'BEGIN { printf "%.2f", c ? o / c : 0 }') ($((ops1 - ops0)) commands, $((calls1 - calls0)) calls)"
+	echo
+	echo "A breaker opened on one host, open on the other ($FLEET_OPENS opens):"
+	echo "p50 $(pct 50 <<<"$lags") µs, p99 $(pct 99 <<<"$lags") µs"
+}
+
+[ -n "${SKIP_FLEET:-}" ] || fleet_part

@@ -29,7 +29,8 @@ extern char **environ;
 
 static const char *prog = "llmfb-spawn";
 
-static void usage(void)
+static void
+usage(void)
 {
 	fprintf(stderr,
 		"usage: %s [-n N (1000)] [--warmup N (20)] "
@@ -38,7 +39,8 @@ static void usage(void)
 	exit(2);
 }
 
-static long parse_long(const char *s, long min, long max, const char *what)
+static long
+parse_long(const char *s, long min, long max, const char *what)
 {
 	char *end;
 	long v;
@@ -53,7 +55,8 @@ static long parse_long(const char *s, long min, long max, const char *what)
 	return v;
 }
 
-static uint64_t now_ns(void)
+static uint64_t
+now_ns(void)
 {
 	struct timespec ts;
 
@@ -61,7 +64,8 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int
+cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
@@ -69,12 +73,14 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* The length of NAME in "NAME=VALUE" (or in a bare "NAME"). */
-static size_t name_len(const char *s)
+static size_t
+name_len(const char *s)
 {
 	return strcspn(s, "=");
 }
 
-static int same_name(const char *a, const char *b)
+static int
+same_name(const char *a, const char *b)
 {
 	size_t n = name_len(a);
 
@@ -82,7 +88,8 @@ static int same_name(const char *a, const char *b)
 }
 
 /* environ, minus the names in drop[0..ndrop), plus add[0..nadd). */
-static char **child_env(char **drop, size_t ndrop, char **add, size_t nadd)
+static char **
+child_env(char **drop, size_t ndrop, char **add, size_t nadd)
 {
 	size_t n = 0, k = 0, i, j;
 	char **env;
@@ -111,8 +118,9 @@ static char **child_env(char **drop, size_t ndrop, char **add, size_t nadd)
 }
 
 /* One start and exit of argv[0]; its time in ns, or 0 on failure. */
-static uint64_t spawn_once(char **argv, char **env,
-			   const posix_spawn_file_actions_t *fa)
+static uint64_t
+spawn_once(char **argv, char **env,
+    const posix_spawn_file_actions_t *fa)
 {
 	uint64_t t0, t1;
 	pid_t pid;
@@ -142,7 +150,8 @@ static uint64_t spawn_once(char **argv, char **env,
 	return t1 - t0 ? t1 - t0 : 1;
 }
 
-static double pct_us(const uint64_t *v, size_t n, unsigned p)
+static double
+pct_us(const uint64_t *v, size_t n, unsigned p)
 {
 	size_t r = (p * n + 99) / 100;	/* nearest rank */
 
@@ -151,7 +160,8 @@ static double pct_us(const uint64_t *v, size_t n, unsigned p)
 	return (double)v[r - 1] / 1000.0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "env", required_argument, NULL, 'e' },

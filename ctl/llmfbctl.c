@@ -38,6 +38,8 @@ usage(FILE *f)
 	    "commands (any unique prefix):\n"
 	    "  status                 the daemon, its targets, routes, programs "
 	    "and faults\n"
+	    "  status --fleet         the fleet on Redis: the link, each "
+	    "host's view\n"
 	    "  top [-i SECONDS]       a live view; q or Ctrl-C quits\n"
 	    "  events [-f] [-n N] [--route R] [--target T] [--class C] "
 	    "[--caller P]\n"
@@ -409,17 +411,96 @@ print_status(const json_t *st)
 	print_callers_faults(st);
 }
 
+/* status --fleet: this host's link to Redis, then one line per host of
+ * the fleet (this one first) from its last heartbeat: what it has open
+ * and what its routes spent today. */
+static void
+print_fleet(const json_t *f)
+{
+	const json_t *h, *v, *b, *fails = json_object_get(f, "failures");
+	const char *k;
+	size_t i, j;
+
+	printf("fleet      %s at %s as %s (prefix %s)\n",
+	    json_is_true(json_object_get(f, "up")) ? "linked to Redis" :
+	    "ALONE: Redis away", jstr(f, "address", "?"), jstr(f, "host", "?"),
+	    jstr(f, "prefix", "?"));
+	printf("link       connects %lld, ops %lld, rtt %lld us, lag %lld us "
+	    "(last open %lld us), failures", jnum(f, "connects"),
+	    jnum(f, "ops"), jnum(f, "rtt_us"), jnum(f, "lag_us"),
+	    jnum(f, "open_lag_us"));
+	json_object_foreach((json_t *)fails, k, v)
+		printf(" %s %lld", k, (long long)json_integer_value(v));
+	printf("\n");
+	printf("breakers   opened from the fleet %lld, closed from it %lld; "
+	    "probe leases won %lld, lost %lld, late %lld\n",
+	    jnum(f, "remote_opens"), jnum(f, "remote_closes"),
+	    jnum(f, "leases_won"), jnum(f, "leases_lost"),
+	    jnum(f, "leases_late"));
+	printf("budgets    spends while alone %lld, keys to send %lld\n",
+	    jnum(f, "budget_offline"), jnum(f, "unsent_keys"));
+	printf("%-20s %8s  %-30s %s\n", "HOST", "SEEN", "NOT CLOSED",
+	    "ROUTE SPEND TODAY");
+	json_array_foreach(json_object_get(f, "hosts"), i, h) {
+		const json_t *view = json_object_get(h, "view");
+		char seen[32], open[256] = "-", spend[256] = "-";
+		size_t n = 0, m = 0;
+
+		if (json_is_true(json_object_get(h, "self")))
+			snprintf(seen, sizeof(seen), "this");
+		else
+			snprintf(seen, sizeof(seen), "%llds",
+			    (long long)(jnum(h, "age_ms") / 1000));
+		json_array_foreach(json_object_get(view, "breakers"), j, b) {
+			if (n >= sizeof(open) - 1)
+				break;
+			n += (size_t)snprintf(open + n, sizeof(open) - n,
+			    "%s%s:%s%s", n ? "," : "", jstr(b, "target", "?"),
+			    jstr(b, "state", "?"), json_is_true(
+			    json_object_get(b, "from_fleet")) ? "(fleet)" : "");
+		}
+		json_object_foreach(json_object_get(view, "route_spend"), k,
+		    v) {
+			double day = json_number_value(json_object_get(v,
+			    "day"));
+
+			if (day <= 0 || m >= sizeof(spend) - 1)
+				continue;
+			m += (size_t)snprintf(spend + m, sizeof(spend) - m,
+			    "%s%s $%.4f", m ? ", " : "", k, day);
+		}
+		printf("%-20s %8s  %-30s %s\n", jstr(h, "host", "?"), seen,
+		    open, spend);
+	}
+}
+
 static int
 cmd_status(int argc, char **argv)
 {
+	bool fleet = false;
+	const json_t *f;
 	json_t *doc;
 
-	(void)argc;
-	(void)argv;
+	if (argc == 2 && strcmp(argv[1], "--fleet") == 0) {
+		fleet = true;
+	} else if (argc > 1) {
+		fprintf(stderr, "llmfbctl: status takes no argument but "
+		    "--fleet\n");
+		return EXIT_USAGE;
+	}
 	if (ctl_call(CTL_VERB_STATUS, &doc) != 0)
 		return 1;
+	f = json_object_get(doc, "fleet");
+	if (fleet && (f == NULL || json_is_null(f))) {
+		fprintf(stderr, "llmfbctl: this llmfbd is not in a fleet (no "
+		    "shared: in its config)\n");
+		json_decref(doc);
+		return 1;
+	}
 	if (json_out)
-		print_json(doc, JSON_INDENT(2));
+		print_json(fleet ? f : doc, JSON_INDENT(2));
+	else if (fleet)
+		print_fleet(f);
 	else
 		print_status(doc);
 	json_decref(doc);
@@ -1011,7 +1092,7 @@ static const struct {
 	int		(*fn)(int argc, char **argv);
 	bool		 no_args;
 } commands[] = {
-	{ CTL_VERB_STATUS, cmd_status, true },
+	{ CTL_VERB_STATUS, cmd_status, false },
 	{ "top", cmd_top, false },
 	{ CTL_VERB_EVENTS, cmd_events, false },
 	{ CTL_VERB_TRIP, cmd_target, false },

@@ -56,6 +56,8 @@ open_now(struct breaker *b, uint64_t now)
 	b->opened_ms = now;
 	b->probes_out = 0;
 	b->opens++;
+	b->fleet_remote = false;
+	b->fleet_ask_ms = 0;
 }
 
 enum breaker_state
@@ -63,7 +65,7 @@ breaker_state(const struct breaker *b, const struct breaker_conf *c,
     uint64_t now)
 {
 	if (b->state == BREAKER_OPEN && !b->manual && !b->unreachable &&
-	    now >= b->opened_ms + c->cooldown_ms)
+	    !b->fleet_hold && now >= b->opened_ms + c->cooldown_ms)
 		return BREAKER_HALF_OPEN;
 	return b->state;
 }
@@ -110,6 +112,7 @@ breaker_record(struct breaker *b, const struct breaker_conf *c, bool ok,
 		if (ok) {
 			b->state = BREAKER_CLOSED;
 			b->in_a_row = 0;
+			b->fleet_remote = false;
 			window_clear(b);
 		} else {
 			open_now(b, now);
@@ -175,6 +178,46 @@ breaker_reset(struct breaker *b)
 
 	breaker_init(b);
 	b->opens = opens;
+}
+
+bool
+breaker_fleet_open(struct breaker *b, const struct breaker_conf *c,
+    uint64_t left_ms, uint64_t now)
+{
+	bool was_open = b->state == BREAKER_OPEN;
+	uint64_t at;
+
+	if (b->manual || b->unreachable)
+		return false;
+	if (left_ms > c->cooldown_ms)
+		left_ms = c->cooldown_ms;
+	/* Opened so as to half-open when it does on the other host. */
+	at = now + left_ms >= c->cooldown_ms ? now + left_ms - c->cooldown_ms :
+	    0;
+	if (!was_open) {
+		open_now(b, at);
+		b->fleet_remote = true;
+	} else if (at > b->opened_ms) {
+		b->opened_ms = at;
+		b->fleet_ask_ms = 0;
+	}
+	b->fleet_hold = true;
+	return !was_open;
+}
+
+bool
+breaker_fleet_close(struct breaker *b)
+{
+	if (b->state == BREAKER_CLOSED || b->manual || b->unreachable)
+		return false;
+	b->state = BREAKER_CLOSED;
+	b->in_a_row = 0;
+	b->probes_out = 0;
+	b->fleet_hold = false;
+	b->fleet_remote = false;
+	b->fleet_ask_ms = 0;
+	window_clear(b);
+	return true;
 }
 
 uint64_t

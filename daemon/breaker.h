@@ -12,7 +12,13 @@
  * because the network lost the way to the target (no route, link down),
  * it stays open until the way is back, then goes half-open at once.  A probe
  * that never reports (its caller left) stops counting after a cooldown,
- * so a breaker cannot stay half-open with nothing let through. */
+ * so a breaker cannot stay half-open with nothing let through.
+ *
+ * In a fleet (daemon/shared.c) an open breaker is also held: it does not
+ * half-open on time until this host holds the fleet's probe lease, so the
+ * fleet sends `probes` probes, not that many per host.  Another host's
+ * open opens it here (fleet_remote), its close closes it.  A host that
+ * loses Redis lets go of every hold and goes on alone. */
 #ifndef LLMFB_BREAKER_H
 #define LLMFB_BREAKER_H
 
@@ -41,6 +47,9 @@ struct breaker {
 	unsigned	probes_out;	/* half-open: let through, unanswered */
 	uint64_t	probe_ms;	/* when the last probe went */
 	uint64_t	opens;		/* times it opened */
+	bool		fleet_hold;	/* open until the probe lease is ours */
+	bool		fleet_remote;	/* opened by another host's failures */
+	uint64_t	fleet_ask_ms;	/* probe lease asked then; 0: not */
 	struct {
 		uint64_t start_ms;
 		uint32_t ok, failed;
@@ -62,6 +71,15 @@ void breaker_trip(struct breaker *b, uint64_t now_ms);
 void breaker_unreachable(struct breaker *b, uint64_t now_ms);
 void breaker_reachable(struct breaker *b);
 void breaker_reset(struct breaker *b);
+/* Another host opened this target's breaker, left_ms before it
+ * half-opens there: open it here until the same time, held.  A breaker
+ * tripped by hand or unreachable is left as it is.  Returns whether it
+ * was not open before. */
+bool breaker_fleet_open(struct breaker *b, const struct breaker_conf *c,
+    uint64_t left_ms, uint64_t now_ms);
+/* Another host's probe succeeded: close a breaker the fleet opened or
+ * holds.  Returns whether it closed. */
+bool breaker_fleet_close(struct breaker *b);
 /* The state as it would be seen now (open turns half-open on time). */
 enum breaker_state breaker_state(const struct breaker *b,
     const struct breaker_conf *c, uint64_t now_ms);

@@ -235,6 +235,28 @@ budgets_add(struct budgets *b, const char *key, double usd, time_t now)
 	b->dirty = true;
 }
 
+void
+budgets_raise(struct budgets *b, const char *key, struct spend floor,
+    time_t now)
+{
+	int64_t hour = window_of(now, HOUR_S), day = window_of(now, DAY_S);
+	struct spend s = budgets_get(b, key, now);
+	struct entry *e;
+
+	if (!isfinite(floor.hour) || !isfinite(floor.day) ||
+	    (floor.hour <= s.hour && floor.day <= s.day))
+		return;
+	/* A new key starts at zero in now's windows; budgets_add rolls an
+	 * old one over the same way. */
+	budgets_add(b, key, 0, now);
+	e = entry_find(b, key);
+	if (e->hour == hour && floor.hour > e->hour_usd)
+		e->hour_usd = floor.hour;
+	if (e->day == day && floor.day > e->day_usd)
+		e->day_usd = floor.day;
+	b->dirty = true;
+}
+
 struct spend
 budgets_get(const struct budgets *b, const char *key, time_t now)
 {

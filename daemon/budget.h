@@ -47,6 +47,11 @@ void budgets_free(struct budgets *b);
 /* Count usd against key in now's hour and day.  An amount that is
  * negative, NaN or infinite is a caller's bug and is ignored. */
 void budgets_add(struct budgets *b, const char *key, double usd, time_t now);
+/* The fleet's figure (daemon/shared.c): raise key's spend in now's
+ * windows to at least floor, never lower it.  Amounts that are not
+ * finite and non-negative are ignored. */
+void budgets_raise(struct budgets *b, const char *key, struct spend floor,
+    time_t now);
 /* Spend in now's windows; an unknown key has spent nothing. */
 struct spend budgets_get(const struct budgets *b, const char *key,
     time_t now);

@@ -22,6 +22,7 @@
 #include "record.h"
 #include "route.h"
 #include "server.h"
+#include "shared.h"
 #include "stats.h"
 #include "upstream.h"
 #include "util.h"
@@ -241,8 +242,15 @@ tstat_of(struct call *call, const struct target *t)
 static void
 target_result(struct call *call, bool ok)
 {
-	breaker_record(&tstat_of(call, call->target)->br,
-	    &call->target->breaker, ok, now_mono_ms());
+	struct breaker *b = &tstat_of(call, call->target)->br;
+	enum breaker_state was = b->state;
+	uint64_t opens = b->opens;
+
+	breaker_record(b, &call->target->breaker, ok, now_mono_ms());
+	/* Opened, or closed by a probe: the fleet hears of it. */
+	if (b->opens != opens || (was != BREAKER_CLOSED &&
+	    b->state == BREAKER_CLOSED))
+		shared_breaker_changed(call->d->shared, call->target, b);
 }
 
 /* The attempt no longer occupies its target. */
@@ -1663,16 +1671,22 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 		return skip(call, t, FK_BUDGET, "budget");
 	if (t->max_concurrency > 0 && ts->in_flight >= t->max_concurrency)
 		return skip(call, t, FK_TECHNICAL, "queue-full");
-	if (strict && over_slo(&r->policy, &ts->lat, now))
-		return skip(call, t, FK_LATENCY, "slo");
+	/* fleet-slo: over only with the other hosts' samples. */
+	if (strict && over_slo(&r->policy, shared_latency_view(call->d->shared,
+	    ts), now))
+		return skip(call, t, FK_LATENCY, over_slo(&r->policy, &ts->lat,
+		    now) ? "slo" : "fleet-slo");
 	if (ts->drained)
 		return skip(call, t, FK_TECHNICAL, "drained");
 	/* Last: in half-open, a yes takes one of the probes.  An open
 	 * breaker costs no attempt. */
 	if (!breaker_allow(&ts->br, &t->breaker, now)) {
 		ts->skipped_open++;
+		/* fleet-breaker-open: another host's failures opened it,
+		 * and no call from here reached the target. */
 		return skip(call, t, FK_TECHNICAL, ts->br.unreachable ?
-		    "unreachable" : "breaker-open");
+		    "unreachable" : ts->br.fleet_remote ?
+		    "fleet-breaker-open" : "breaker-open");
 	}
 	return FK_NONE;
 }

@@ -1941,6 +1941,223 @@ load_redirect(struct cctx *x, struct config *c, const struct ynode *n)
 	return 0;
 }
 
+/* ---- shared: fleet state on Redis ----------------------------------- */
+
+/* The password file: one line, read once per load like api_key_file. */
+static int
+read_password_file(struct cctx *x, const struct ynode *at, const char *path,
+    char **ret)
+{
+	char buf[API_KEY_MAX + 1];
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return cerr(x, at, "shared.password_file %s: %s", path,
+		    strerror(errno));
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0)
+		return cerr(x, at, "shared.password_file %s: %s", path,
+		    strerror(errno));
+	if ((size_t)n > API_KEY_MAX)
+		return cerr(x, at, "shared.password_file %s: larger than %d "
+		    "bytes", path, API_KEY_MAX);
+	len = (size_t)n;
+	while (len > 0 && isspace((unsigned char)buf[len - 1]))
+		len--;
+	buf[len] = '\0';
+	if (len == 0 || memchr(buf, '\n', len) != NULL ||
+	    memchr(buf, '\r', len) != NULL) {
+		explicit_bzero(buf, sizeof(buf));
+		return cerr(x, at, "shared.password_file %s: must hold one "
+		    "password on one line", path);
+	}
+	*ret = xstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+/* "HOST:PORT", "[V6]:PORT" or "unix:/path" (a path alone too). */
+static int
+get_shared_address(struct cctx *x, const struct ynode *v,
+    struct shared_conf *s)
+{
+	char *a = NULL, *colon;
+	int r = -1;
+
+	if (get_str(x, v, "shared.address", &a) < 0)
+		return -1;
+	if (strncmp(a, "unix:", 5) == 0 || a[0] == '/') {
+		s->socket = xstrdup(a[0] == '/' ? a : a + 5);
+		if (s->socket[0] != '/') {
+			cerr(x, v, "shared.address: a Unix socket path must "
+			    "be absolute");
+			goto out;
+		}
+		r = 0;
+		goto out;
+	}
+	if ((colon = strrchr(a, ':')) == NULL || colon == a ||
+	    parse_int(colon + 1, 1, 65535, &s->port) < 0) {
+		cerr(x, v, "shared.address: '%s' is not HOST:PORT or "
+		    "unix:/PATH", a);
+		goto out;
+	}
+	*colon = '\0';
+	if (a[0] == '[' && colon[-1] == ']') {
+		colon[-1] = '\0';
+		s->host = xstrdup(a + 1);
+	} else {
+		s->host = xstrdup(a);
+	}
+	r = 0;
+out:
+	free(a);
+	return r;
+}
+
+static char *
+default_host_name(void)
+{
+	char h[256];
+
+	if (gethostname(h, sizeof(h)) < 0 || h[0] == '\0')
+		return xstrdup("llmfbd");
+	h[sizeof(h) - 1] = '\0';
+	h[strcspn(h, " \t\r\n")] = '\0';
+	if (strlen(h) > SHARED_NAME_MAX)
+		h[SHARED_NAME_MAX] = '\0';
+	return xstrdup(h);
+}
+
+static void
+shared_conf_free(struct shared_conf *s)
+{
+	if (s == NULL)
+		return;
+	free(s->host);
+	free(s->socket);
+	if (s->password != NULL)
+		explicit_bzero(s->password, strlen(s->password));
+	free(s->password);
+	free(s->password_env);
+	free(s->password_file);
+	free(s->prefix);
+	free(s->name);
+	free(s);
+}
+
+static int
+load_shared(struct cctx *x, struct config *c, const struct ynode *n)
+{
+	static const char *const keys[] = { "address", "password_env",
+		"password_file", "tls", "prefix", "name", "max_wait",
+		"timeout", "reconnect", "breakers", "budgets", "latency",
+		NULL };
+	struct shared_conf *s;
+	const struct ynode *v;
+	const char *val;
+	bool tls = false;
+	const char *p;
+
+	if (check_keys(x, n, "shared", keys) < 0)
+		return -1;
+	s = c->shared = xcalloc(1, sizeof(*s));
+	s->max_wait_ms = 5;
+	s->timeout_ms = 1000;
+	s->reconnect_ms = 1000;
+	s->breakers = s->budgets = s->latency = true;
+	if ((v = ynode_get(n, "address")) == NULL)
+		return cerr(x, n, "shared: address is required (HOST:PORT or "
+		    "unix:/PATH)");
+	if (get_shared_address(x, v, s) < 0)
+		return -1;
+	if ((v = ynode_get(n, "tls")) != NULL &&
+	    get_bool(x, v, "shared.tls", &tls) < 0)
+		return -1;
+	/* Debian's hiredis (0.14) has no TLS: hiredis_ssl came with 1.0.
+	 * Say so rather than send the password in the clear. */
+	if (tls)
+		return cerr(x, v, "shared.tls: this build's hiredis has no "
+		    "TLS; reach Redis on a Unix socket, on loopback, or "
+		    "through a TLS tunnel (stunnel, spiped)");
+	if ((v = ynode_get(n, "password_env")) != NULL) {
+		if (get_str(x, v, "shared.password_env", &s->password_env) < 0)
+			return -1;
+		if ((val = getenv(s->password_env)) == NULL || *val == '\0')
+			return cerr(x, v, "shared.password_env: %s is not set",
+			    s->password_env);
+		s->password = xstrdup(val);
+	}
+	if ((v = ynode_get(n, "password_file")) != NULL) {
+		if (s->password_env != NULL)
+			return cerr(x, v, "shared: give password_env or "
+			    "password_file, not both");
+		if (get_str(x, v, "shared.password_file",
+		    &s->password_file) < 0 ||
+		    read_password_file(x, v, s->password_file,
+		    &s->password) < 0)
+			return -1;
+	}
+	if ((v = ynode_get(n, "prefix")) != NULL) {
+		if (get_str(x, v, "shared.prefix", &s->prefix) < 0)
+			return -1;
+		for (p = s->prefix; *p != '\0'; p++)
+			if (!isgraph((unsigned char)*p))
+				break;
+		if (*p != '\0' || strlen(s->prefix) > SHARED_PREFIX_MAX)
+			return cerr(x, v, "shared.prefix: at most %d printable "
+			    "characters, no spaces", SHARED_PREFIX_MAX);
+	} else {
+		s->prefix = xstrdup("llmfb:");
+	}
+	if ((v = ynode_get(n, "name")) != NULL) {
+		if (get_str(x, v, "shared.name", &s->name) < 0 ||
+		    check_name(x, v, "shared", s->name) < 0)
+			return -1;
+	} else {
+		s->name = default_host_name();
+	}
+	if ((v = ynode_get(n, "max_wait")) != NULL &&
+	    get_duration(x, v, "shared.max_wait", &s->max_wait_ms) < 0)
+		return -1;
+	if ((v = ynode_get(n, "timeout")) != NULL &&
+	    get_duration(x, v, "shared.timeout", &s->timeout_ms) < 0)
+		return -1;
+	if ((v = ynode_get(n, "reconnect")) != NULL &&
+	    get_duration(x, v, "shared.reconnect", &s->reconnect_ms) < 0)
+		return -1;
+	if (s->max_wait_ms < 1 || s->max_wait_ms > 1000)
+		return cerr(x, n, "shared.max_wait: from 1ms to 1s");
+	if (s->timeout_ms < 10 || s->timeout_ms > 60000)
+		return cerr(x, n, "shared.timeout: from 10ms to 60s");
+	if (s->reconnect_ms < 10 || s->reconnect_ms > 600000)
+		return cerr(x, n, "shared.reconnect: from 10ms to 10m");
+	if ((v = ynode_get(n, "breakers")) != NULL &&
+	    get_bool(x, v, "shared.breakers", &s->breakers) < 0)
+		return -1;
+	if ((v = ynode_get(n, "budgets")) != NULL &&
+	    get_bool(x, v, "shared.budgets", &s->budgets) < 0)
+		return -1;
+	if ((v = ynode_get(n, "latency")) != NULL &&
+	    get_bool(x, v, "shared.latency", &s->latency) < 0)
+		return -1;
+	return 0;
+}
+
+bool
+shared_conf_same(const struct shared_conf *a, const struct shared_conf *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return str_same(a->host, b->host) && a->port == b->port &&
+	    str_same(a->socket, b->socket) &&
+	    str_same(a->password, b->password) &&
+	    str_same(a->prefix, b->prefix) && str_same(a->name, b->name);
+}
+
 static struct config *
 config_from_tree(struct cctx *x, const struct ynode *root)
 {
@@ -1949,7 +2166,7 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		"targets", "defaults", "routes", "breaker", "state_dir",
 		"events", "control_group", "metrics_listen", "ebpf",
 		"bypass_watch", "network_watch", "exclude", "stop_timeout",
-		"ca", "redirect", NULL };
+		"ca", "redirect", "shared", NULL };
 	struct config *c = xcalloc(1, sizeof(*c));
 	struct policy defaults;
 	const struct ynode *v;
@@ -2044,6 +2261,9 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 	}
 	if ((v = ynode_get(root, "breaker")) != NULL &&
 	    get_breaker(x, v, &c->breaker) < 0)
+		goto out;
+	if ((v = ynode_get(root, "shared")) != NULL &&
+	    load_shared(x, c, v) < 0)
 		goto out;
 	if ((v = ynode_get(root, "providers")) != NULL &&
 	    (load_providers(x, c, v) < 0 || check_key_env(x, c, v) < 0))
@@ -2218,6 +2438,7 @@ config_unref(struct config *c)
 	free(c->events);
 	free(c->control_gids);
 	free(c->metrics_addr);
+	shared_conf_free(c->shared);
 	free(c);
 }
 

@@ -185,6 +185,28 @@ struct route {
 	struct budget_conf budget;
 };
 
+/* shared: fleet state on Redis (daemon/shared.c, docs/fleet.md).  Absent
+ * from the config: NULL, every host on its own. */
+struct shared_conf {
+	char		*host;		/* address: a TCP host and port ... */
+	int		 port;
+	char		*socket;	/* ... or a Unix socket path */
+	char		*password;	/* secret: never logged; may be NULL */
+	char		*password_env;	/* where it came from, for status */
+	char		*password_file;
+	char		*prefix;	/* every key and channel starts so */
+	char		*name;		/* this host in the fleet */
+	uint64_t	 max_wait_ms;	/* longest anything waits on Redis */
+	uint64_t	 timeout_ms;	/* an answer this late drops the link */
+	uint64_t	 reconnect_ms;	/* between tries while it is away */
+	bool		 breakers;	/* what is shared */
+	bool		 budgets;
+	bool		 latency;	/* first-token samples, for SLOs */
+};
+
+#define SHARED_PREFIX_MAX	64
+#define SHARED_NAME_MAX		64
+
 /* exclude: the shim keeps this many globs of this many bytes. */
 #define CONFIG_EXCLUDE_MAX	64
 #define CONFIG_EXCLUDE_LEN	255
@@ -242,6 +264,7 @@ struct config {
 	 * any). */
 	char		 *redirect_cgroup;
 	int		  redirect_port;
+	struct shared_conf *shared;	/* NULL: not in a fleet */
 	struct provider	 *providers;
 	size_t		  nproviders;
 	struct target	 *targets;
@@ -276,6 +299,10 @@ enum fail_class fail_kind_class(enum fail_kind k);
 const char *fail_kind_name(enum fail_kind k);
 const char *fail_class_name(enum fail_class c);
 bool target_has_tag(const struct target *t, const char *tag);
+/* Whether a and b reach the same Redis the same way (address, password,
+ * prefix, name): a reload that keeps them keeps the links. */
+bool shared_conf_same(const struct shared_conf *a,
+    const struct shared_conf *b);
 
 static inline bool
 retry_on_status(const struct retry_on *r, int status)

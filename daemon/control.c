@@ -23,6 +23,7 @@
 #include "netview.h"
 #include "relay.h"
 #include "server.h"
+#include "shared.h"
 #include "stats.h"
 #include "tlsterm.h"
 #include "util.h"
@@ -210,10 +211,14 @@ status_breaker(const struct target *t, const struct tstat *ts)
 	uint64_t now = now_mono_ms();
 	uint64_t wait = breaker_wait_ms(&ts->br, &t->breaker, now);
 
-	return json_pack("{s:s, s:b, s:b, s:I, s:I, s:I}",
+	return json_pack("{s:s, s:b, s:b, s:b, s:b, s:I, s:I, s:I}",
 	    "state", breaker_state_name(breaker_state(&ts->br, &t->breaker,
 	    now)),
 	    "manual", ts->br.manual,
+	    /* In a fleet: opened by another host's failures; held open
+	     * while another host probes. */
+	    "from_fleet", ts->br.fleet_remote,
+	    "fleet_hold", ts->br.fleet_hold,
 	    "unreachable", ts->br.unreachable,
 	    "opens", (json_int_t)ts->br.opens,
 	    "skipped", (json_int_t)ts->skipped_open,
@@ -439,6 +444,12 @@ status_targets(struct daemon *d)
 		json_object_set_new(v, "error_rate_by_class",
 		    rate_by_class(ts->by_fail, ts->attempts));
 		json_object_set_new(v, "drained", json_boolean(ts->drained));
+		/* In a fleet sharing latency: the samples SLOs are judged
+		 * on, this host's and the others'. */
+		if (d->shared != NULL && d->cfg->shared != NULL &&
+		    d->cfg->shared->latency)
+			json_object_set_new(v, "fleet_latency",
+			    status_latency(&ts->fleet_lat));
 		json_object_set_new(v, "injected",
 		    json_integer((json_int_t)ts->injected));
 		json_object_set_new(v, "network", status_net(ts));
@@ -600,12 +611,12 @@ json_t *
 control_status(struct daemon *d)
 {
 	const struct config *c = d->cfg;
-	json_t *hosts = json_array();
+	json_t *hosts = json_array(), *st;
 	size_t i;
 
 	for (i = 0; i < c->nintercept; i++)
 		json_array_append_new(hosts, json_string(c->intercept[i]));
-	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:I, "
+	st = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:I, "
 	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, "
 	    "s:o, s:I, s:o, s:o, s:o, s:o}",
 	    "version", LLMFB_VERSION,
@@ -634,6 +645,10 @@ control_status(struct daemon *d)
 	    "network", netview_status_network(d->netview),
 	    "ca", status_ca(d),
 	    "redirect", kredir_status(d->kredir));
+	/* null when not in a fleet (llmfbctl status --fleet). */
+	if (st != NULL)
+		json_object_set_new(st, "fleet", shared_status(d->shared));
+	return st;
 }
 
 /* events [N] [FILTER...]: the latest N records that pass, oldest

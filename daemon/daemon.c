@@ -24,6 +24,7 @@
 #include "netview.h"
 #include "relay.h"
 #include "server.h"
+#include "shared.h"
 #include "stats.h"
 #include "systemd.h"
 #include "tlsterm.h"
@@ -33,6 +34,12 @@
 static struct watcher sigw = { .fd = -1 };
 
 static int reload(struct daemon *d, char *err, size_t errlen);
+
+static void
+shared_free_cb(void *sh)
+{
+	shared_free(sh);
+}
 
 #define BUDGETS_SAVE_MS	1000	/* spend reaches the disk this soon */
 
@@ -472,6 +479,19 @@ daemon_start(struct daemon *d, struct config *cfg)
 	}
 	d->stats = stats_new();
 	budgets_start(d, cfg);
+	if (cfg->shared != NULL) {
+		/* A wrong password stops the start: a fleet member that
+		 * cannot join must not look like one that did.  Redis
+		 * merely away is not fatal: the host goes on alone. */
+		r = shared_check(cfg->shared, 2000, err, sizeof(err));
+		if (r < 0) {
+			log_warnx("%s", err);
+			return -EACCES;
+		}
+		if (r > 0)
+			log_warnx("%s; going on alone until it answers", err);
+		d->shared = shared_new(d, cfg->shared);
+	}
 	d->events = events_new();
 	if (cfg->events != NULL && (r = events_open(d->events, cfg->events)) <
 	    0) {
@@ -606,6 +626,16 @@ reload(struct daemon *d, char *err, size_t errlen)
 		    "%s", err);
 		return -1;
 	}
+	/* The loop waits here, at a reload that changes the link only:
+	 * a short bound, and a Redis too slow for it is not an error. */
+	if (c->shared != NULL && !shared_conf_same(c->shared,
+	    d->cfg->shared) && shared_check(c->shared, 250, err, errlen) < 0) {
+		config_unref(c);
+		d->reload_failures++;
+		snprintf(d->last_reload_error, sizeof(d->last_reload_error),
+		    "%s", err);
+		return -1;
+	}
 	for (i = 0; i < c->nwarnings; i++)
 		log_warnx("reload: %s", c->warnings[i]);
 	if (c->warnings_dropped > 0)
@@ -640,8 +670,16 @@ reload(struct daemon *d, char *err, size_t errlen)
 		    c->events, strerror(-r));
 	carry_state(d, c);
 	/* Calls in flight keep their reference to the old config. */
+	if (!shared_conf_same(c->shared, d->cfg->shared)) {
+		/* After this batch of events: one may still name its link. */
+		if (d->shared != NULL)
+			loop_defer(d->loop, shared_free_cb, d->shared);
+		d->shared = NULL;
+	}
 	config_unref(d->cfg);
 	d->cfg = c;
+	if (c->shared != NULL && d->shared == NULL)
+		d->shared = shared_new(d, c->shared);
 	netview_reload(d->netview, c);
 	ca_update(d, c);
 	kredir_reload(d->kredir, c);
@@ -671,6 +709,7 @@ daemon_free(struct daemon *d)
 	terms_free(d->terms);	/* they give their users' places back */
 	relays_free(d->relays);
 	ca_free(d->ca);
+	shared_free(d->shared);
 	server_free(d->server);
 	control_free(d->control);
 	metrics_http_free(d->metrics);

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "server.h"
 #include "state.h"
+#include "shared.h"
 #include "stats.h"
 #include "util.h"
 
@@ -492,6 +493,55 @@ render_tail(struct prom *p, const struct stats *s)
 	    s->attempts.dropped + s->fallbacks.dropped);
 }
 
+/* Fleet state on Redis: only in a fleet (shared: in the config), like
+ * the client families only with a data socket. */
+static void
+render_shared(struct prom *p, const struct daemon *d)
+{
+	const struct shared_stats *st = shared_stats(d->shared);
+	static const char *const leases[] = { "won", "lost", "late" };
+	uint64_t lv[] = { st->leases_won, st->leases_lost, st->leases_late };
+	char lb[64];
+	size_t i;
+
+	if (d->shared == NULL)
+		return;
+	scalar(p, "llmfb_shared_up", "gauge", "1 while llmfbd is linked to "
+	    "the fleet's Redis; 0: it decides alone.", st->up ? 1 : 0);
+	scalar(p, "llmfb_shared_connects_total", "counter", "Times the links "
+	    "to Redis became ready (the first, and each resynchronisation).",
+	    st->connects);
+	family(p, "llmfb_shared_failures_total", "counter", "Redis link "
+	    "failures by kind: connect, auth, timeout (an answer later than "
+	    "shared.timeout), lost, error.");
+	for (i = 0; i < SHARED_FAIL_COUNT; i++) {
+		snprintf(lb, sizeof(lb), "kind=\"%s\"", shared_fail_name(i));
+		sample_u(p, "llmfb_shared_failures_total", lb,
+		    st->failures[i]);
+	}
+	scalar(p, "llmfb_shared_ops_total", "counter", "Commands sent to "
+	    "Redis.", st->ops);
+	scalar(p, "llmfb_shared_remote_opens_total", "counter", "Breakers "
+	    "opened here by another host's failures.", st->remote_opens);
+	family(p, "llmfb_shared_probe_leases_total", "counter", "Half-open "
+	    "probe leases: won (this host probes for the fleet), lost "
+	    "(another does), late (no answer within shared.max_wait: probed "
+	    "alone).");
+	for (i = 0; i < ARRAY_SIZE(leases); i++) {
+		snprintf(lb, sizeof(lb), "result=\"%s\"", leases[i]);
+		sample_u(p, "llmfb_shared_probe_leases_total", lb, lv[i]);
+	}
+	scalar(p, "llmfb_shared_budget_offline_total", "counter", "Spends "
+	    "counted while Redis was away, sent when it is back.",
+	    st->budget_offline);
+	family(p, "llmfb_shared_lag_seconds", "gauge", "Age of the last "
+	    "message from another host on arrival (clocks apart count in).");
+	sample_d(p, "llmfb_shared_lag_seconds", NULL, st->lag_us / 1e6);
+	family(p, "llmfb_shared_rtt_seconds", "gauge", "The last heartbeat's "
+	    "round trip to Redis.");
+	sample_d(p, "llmfb_shared_rtt_seconds", NULL, st->rtt_us / 1e6);
+}
+
 int
 metrics_render(struct daemon *d, struct buf *out)
 {
@@ -508,6 +558,7 @@ metrics_render(struct daemon *d, struct buf *out)
 	render_route_fields(&p, d);
 	render_aborts(&p, d);
 	render_tail(&p, d->stats);
+	render_shared(&p, d);
 	if (p.err == 0)
 		return 0;
 	out->len = len;

@@ -8,6 +8,7 @@
 #include "latency.h"
 #include "ladder.h"
 #include "record.h"
+#include "shared.h"
 #include "state.h"
 #include "stats.h"
 #include "util.h"
@@ -39,6 +40,7 @@ record_times(struct record *r, const struct target *t, uint32_t ttft,
 	struct tstat *ts = stats_target(r->d->stats, t->name);
 
 	latency_add(&ts->lat, now_mono_ms(), ttft, total);
+	shared_latency_add(r->d->shared, t, ts, ttft, total);
 	if (ttft != NO_TIME)
 		hist_add(&ts->ttft_h, ttft);
 	hist_add(&ts->total_h, total);
@@ -90,6 +92,8 @@ record_account(struct record *r, const struct target *t, uint64_t in,
 		budgets_add(r->d->budgets, r->caller_key, cost, now);
 		if (fallback)
 			budgets_add(r->d->budgets, r->fallback_key, cost, now);
+		shared_budget_add(r->d->shared, (const char *const[]){
+		    r->route_key, r->caller_key }, 2, cost, now);
 		daemon_hook_spent(r->d);
 	}
 	return cost;

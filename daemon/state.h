@@ -28,6 +28,7 @@ struct relays;
 struct terms;
 struct kredir;
 struct ca;
+struct shared;
 struct caller;
 struct daemon;
 struct redirect_orig;
@@ -69,6 +70,7 @@ struct daemon {
 	struct ca	*ca;		/* the local CA, when enabled and
 					 * loaded */
 	char		 ca_error[256];	/* why it is not, when enabled */
+	struct shared	*shared;	/* fleet state on Redis, or NULL */
 	struct faults	 faults;	/* put in by hand, for a while */
 	struct timer	 faults_timer;	/* the next one's end */
 	struct timer	 stop_timer;	/* stop_timeout, once stopping */

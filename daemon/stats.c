@@ -260,6 +260,7 @@ stats_target_renew(struct tstat *t)
 	breaker_init(&t->br);
 	t->br.opens = opens;
 	latency_init(&t->lat);
+	latency_init(&t->fleet_lat);
 	/* Perhaps another host now: learn its address anew. */
 	memset(&t->network_s, 0, sizeof(t->network_s));
 	memset(&t->provider_s, 0, sizeof(t->provider_s));

@@ -82,6 +82,8 @@ struct tstat {
 	uint64_t	 injected;		/* attempts a fault was put in */
 	struct breaker	 br;			/* shared by every route */
 	struct latency	 lat;			/* recent answers' times */
+	struct latency	 fleet_lat;		/* in a fleet: ours and the
+						 * other hosts' (shared.c) */
 	struct hist	 ttft_h, total_h;	/* all answers' times */
 	/* What the kernel saw (eBPF, netview.c): per attempt with an
 	 * answer's head, the network's share and the provider's. */

@@ -64,7 +64,8 @@ keep(void *ctx, __u8 family, __u16 port, const __u32 *addr, int n,
 }
 
 SEC("cgroup/connect4")
-int redir4(struct bpf_sock_addr *ctx)
+int
+redir4(struct bpf_sock_addr *ctx)
 {
 	struct redir_key k = {};
 	__u32 ip = ctx->user_ip4;
@@ -86,7 +87,8 @@ int redir4(struct bpf_sock_addr *ctx)
 }
 
 SEC("cgroup/connect6")
-int redir6(struct bpf_sock_addr *ctx)
+int
+redir6(struct bpf_sock_addr *ctx)
 {
 	struct redir_key k = {};
 	__u32 a[4];
@@ -127,7 +129,8 @@ int redir6(struct bpf_sock_addr *ctx)
 }
 
 SEC("sockops")
-int redir_ops(struct bpf_sock_ops *skops)
+int
+redir_ops(struct bpf_sock_ops *skops)
 {
 	struct redir_dst *d;
 	__u64 cookie;

@@ -51,7 +51,8 @@ ours(void)
 }
 
 SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(set_state, const struct sock *sk, int oldstate, int newstate)
+int
+BPF_PROG(set_state, const struct sock *sk, int oldstate, int newstate)
 {
 	struct netlat_sock *s, fresh = {};
 	__u64 cookie;
@@ -74,7 +75,8 @@ int BPF_PROG(set_state, const struct sock *sk, int oldstate, int newstate)
 }
 
 SEC("raw_tp/sock_send_length")
-int BPF_PROG(sent, struct sock *sk, int ret, int flags)
+int
+BPF_PROG(sent, struct sock *sk, int ret, int flags)
 {
 	struct netlat_sock *s, fresh = {};
 	__u64 cookie, now;
@@ -97,7 +99,8 @@ int BPF_PROG(sent, struct sock *sk, int ret, int flags)
 }
 
 SEC("raw_tp/sock_recv_length")
-int BPF_PROG(received, struct sock *sk, int ret, int flags)
+int
+BPF_PROG(received, struct sock *sk, int ret, int flags)
 {
 	__u64 id = bpf_get_current_pid_tgid(), cookie;
 
@@ -111,7 +114,8 @@ int BPF_PROG(received, struct sock *sk, int ret, int flags)
 }
 
 SEC("raw_tp/tcp_probe")
-int BPF_PROG(probe, struct sock *sk, struct sk_buff *skb)
+int
+BPF_PROG(probe, struct sock *sk, struct sk_buff *skb)
 {
 	struct netlat_sock *s;
 	unsigned char *data;
@@ -135,7 +139,8 @@ int BPF_PROG(probe, struct sock *sk, struct sk_buff *skb)
 }
 
 SEC("raw_tp/tcp_retransmit_skb")
-int BPF_PROG(retransmit, const struct sock *sk)
+int
+BPF_PROG(retransmit, const struct sock *sk)
 {
 	struct netlat_sock *s;
 	__u64 cookie;

@@ -141,7 +141,8 @@ static void tab_atfork_child(void);
 #define RESOLVE(lib, name)						\
 	(REAL(name) = (__typeof__(REAL(name)))shim_sym(lib, #name, NULL))
 
-static void curl_layer_init(void)
+static void
+curl_layer_init(void)
 {
 	bool core = shim_init();
 	void *lib;
@@ -184,18 +185,21 @@ static void curl_layer_init(void)
 /* Resolve on the first curl hook, not in the constructor: libcurl may be
  * dlopen()ed late (PHP modules, plugins), but it is loaded by the time
  * anyone calls one of its functions. */
-static bool curl_ready(void)
+static bool
+curl_ready(void)
 {
 	pthread_once(&curl_once, curl_layer_init);
 	return curl_on;
 }
 
-static CURLcode set_long(CURL *h, CURLoption opt, long v)
+static CURLcode
+set_long(CURL *h, CURLoption opt, long v)
 {
 	return REAL(curl_easy_setopt)(h, opt, v);
 }
 
-static CURLcode set_ptr(CURL *h, CURLoption opt, const void *p)
+static CURLcode
+set_ptr(CURL *h, CURLoption opt, const void *p)
 {
 	return REAL(curl_easy_setopt)(h, opt, p);
 }
@@ -210,22 +214,26 @@ static atomic_size_t tab_count;		/* written under tab_lock */
 
 #define TAB_MIN 64
 
-static void tab_atfork_prepare(void)
+static void
+tab_atfork_prepare(void)
 {
 	pthread_mutex_lock(&tab_lock);
 }
 
-static void tab_atfork_parent(void)
+static void
+tab_atfork_parent(void)
 {
 	pthread_mutex_unlock(&tab_lock);
 }
 
-static void tab_atfork_child(void)
+static void
+tab_atfork_child(void)
 {
 	pthread_mutex_unlock(&tab_lock);
 }
 
-static size_t tab_hash(const CURL *h, size_t size)
+static size_t
+tab_hash(const CURL *h, size_t size)
 {
 	uint64_t x = (uint64_t)(uintptr_t)h;
 
@@ -234,7 +242,8 @@ static size_t tab_hash(const CURL *h, size_t size)
 	return (size_t)(x >> 32) & (size - 1);
 }
 
-static struct centry *tab_find_locked(const CURL *h)
+static struct centry *
+tab_find_locked(const CURL *h)
 {
 	struct centry *e;
 
@@ -248,7 +257,8 @@ static struct centry *tab_find_locked(const CURL *h)
 
 /* Double the buckets when the chains grow long; on failure keep going
  * with longer chains. */
-static void tab_grow_locked(void)
+static void
+tab_grow_locked(void)
 {
 	struct centry **nt;
 	size_t ns = tab_size ? tab_size * 2 : TAB_MIN;
@@ -273,7 +283,8 @@ static void tab_grow_locked(void)
 	tab_size = ns;
 }
 
-static struct centry *entry_find(const CURL *h)
+static struct centry *
+entry_find(const CURL *h)
 {
 	struct centry *e;
 
@@ -287,7 +298,8 @@ static struct centry *entry_find(const CURL *h)
 
 /* Insert e (e->easy set, not yet in the table).  Returns false when there
  * is no table and none could be allocated. */
-static bool tab_insert_locked(struct centry *e)
+static bool
+tab_insert_locked(struct centry *e)
 {
 	size_t b;
 
@@ -303,7 +315,8 @@ static bool tab_insert_locked(struct centry *e)
 }
 
 /* The entry of h, created when missing.  NULL when out of memory. */
-static struct centry *entry_get(CURL *h)
+static struct centry *
+entry_get(CURL *h)
 {
 	struct centry *e, *n;
 
@@ -326,7 +339,8 @@ static struct centry *entry_get(CURL *h)
 }
 
 /* Unlink the entry of h from the table; the caller frees it. */
-static struct centry *entry_take(const CURL *h)
+static struct centry *
+entry_take(const CURL *h)
 {
 	struct centry **pp, *e = NULL;
 
@@ -349,7 +363,8 @@ static struct centry *entry_take(const CURL *h)
 	return e;
 }
 
-static void hsts_files_clear(struct centry *e)
+static void
+hsts_files_clear(struct centry *e)
 {
 	size_t i;
 
@@ -362,7 +377,8 @@ static void hsts_files_clear(struct centry *e)
 
 /* Append a copy of file to e's HSTS file list; false when out of
  * memory. */
-static bool hsts_files_add(struct centry *e, const char *file)
+static bool
+hsts_files_add(struct centry *e, const char *file)
 {
 	char **n;
 	char *c;
@@ -380,7 +396,8 @@ static bool hsts_files_add(struct centry *e, const char *file)
 	return true;
 }
 
-static void mapped_clear(struct mapped *m)
+static void
+mapped_clear(struct mapped *m)
 {
 	free(m->src);
 	free(m->out);
@@ -389,7 +406,8 @@ static void mapped_clear(struct mapped *m)
 
 /* Frees e and our header list.  Call only when libcurl no longer holds
  * that list (the handle is gone, reset, or was given the app's back). */
-static void entry_free(struct centry *e)
+static void
+entry_free(struct centry *e)
 {
 	if (!e)
 		return;
@@ -412,7 +430,8 @@ static void entry_free(struct centry *e)
  * copied as pointers, as libcurl does; but a duplicate of a CURLU handle
  * gets a CURLU we do not know, so its URL is unknown until the app sets
  * CURLOPT_CURLU again. */
-static struct centry *entry_clone(const struct centry *e, CURL *h)
+static struct centry *
+entry_clone(const struct centry *e, CURL *h)
 {
 	struct centry *c;
 	bool ok = true;
@@ -465,7 +484,8 @@ static struct centry *entry_clone(const struct centry *e, CURL *h)
 /* ------------------------------------------------------------------ */
 /* Shadowing curl_easy_setopt */
 
-static bool opt_tracked(CURLoption opt)
+static bool
+opt_tracked(CURLoption opt)
 {
 	switch (opt) {
 	case CURLOPT_URL:
@@ -496,7 +516,8 @@ static bool opt_tracked(CURLoption opt)
 
 /* *dst = a copy of src (NULL allowed).  On allocation failure the entry
  * turns opaque: we could no longer give the app its value back. */
-static void shadow_str(struct centry *e, char **dst, const char *src)
+static void
+shadow_str(struct centry *e, char **dst, const char *src)
 {
 	char *c = NULL;
 
@@ -510,7 +531,8 @@ static void shadow_str(struct centry *e, char **dst, const char *src)
 
 /* Record an option libcurl accepted.  l holds a long option's value, p a
  * pointer option's. */
-static void shadow_set(CURL *h, CURLoption opt, long l, const void *p)
+static void
+shadow_set(CURL *h, CURLoption opt, long l, const void *p)
 {
 	struct centry *e = entry_get(h);
 
@@ -608,7 +630,8 @@ static void shadow_set(CURL *h, CURLoption opt, long l, const void *p)
 
 /* Give h the app's values (from e) for every option a rewrite touches.
  * Errors are ignored: each value was accepted by libcurl before. */
-static void restore_opts(const struct centry *e, CURL *h)
+static void
+restore_opts(const struct centry *e, CURL *h)
 {
 	set_ptr(h, CURLOPT_URL, e->url);
 	if (e->curlu)
@@ -651,8 +674,9 @@ static void restore_opts(const struct centry *e, CURL *h)
 
 /* Apply the rewrite.  Returns false, with the app's values back, when
  * libcurl refused one of the options. */
-static bool apply_opts(const struct centry *e, CURL *h, const char *url,
-		       const struct curl_slist *hdrs)
+static bool
+apply_opts(const struct centry *e, CURL *h, const char *url,
+    const struct curl_slist *hdrs)
 {
 	CURLcode rc = CURLE_OK;
 
@@ -687,8 +711,9 @@ static bool apply_opts(const struct centry *e, CURL *h, const char *url,
 
 /* The app's header list, without any X-Llmfb-Origin of its own, plus
  * ours.  NULL when out of memory. */
-static struct curl_slist *headers_with(const struct curl_slist *app,
-				       const char *ours)
+static struct curl_slist *
+headers_with(const struct curl_slist *app,
+    const char *ours)
 {
 	struct curl_slist *l = NULL, *n;
 	const size_t hl = sizeof(ORIGIN_HEADER) - 1;
@@ -715,7 +740,8 @@ fail:
 
 /* Is url absolute, the way libcurl decides before applying CURLOPT_
  * DEFAULT_PROTOCOL: a scheme of up to 40 characters, then ":/". */
-static bool url_has_scheme(const char *url)
+static bool
+url_has_scheme(const char *url)
 {
 	size_t i;
 
@@ -733,7 +759,8 @@ static bool url_has_scheme(const char *url)
 	return url[i] == ':' && url[i + 1] == '/';
 }
 
-static bool parse_port(const char *s, long *ret_port)
+static bool
+parse_port(const char *s, long *ret_port)
 {
 	char *end;
 	long v;
@@ -748,7 +775,8 @@ static bool parse_port(const char *s, long *ret_port)
 	return true;
 }
 
-static void forget_last(struct centry *e)
+static void
+forget_last(struct centry *e)
 {
 	e->last = false;
 	free(e->eff_done);
@@ -771,7 +799,8 @@ static void forget_last(struct centry *e)
  * A share whose HSTS cache we cannot see (HSTS not turned on by the app
  * for this handle) is left alone: see the upgrade check in
  * curl_easy_perform. */
-static const char *hsts_blocks(const struct centry *e)
+static const char *
+hsts_blocks(const struct centry *e)
 {
 	if (e->n_hsts_files)
 		return "HSTS files in use (CURLOPT_HSTS)";
@@ -785,7 +814,8 @@ static const char *hsts_blocks(const struct centry *e)
 /* A new transfer is starting on h: decide whether it goes to the daemon
  * and, if so, rewrite h.  Returns true when h was rewritten (the caller
  * sets e->xfer).  Must be called with errno saved by the caller. */
-static bool redirect_begin(struct centry *e, CURL *h, const char *api)
+static bool
+redirect_begin(struct centry *e, CURL *h, const char *api)
 {
 	char *from_curlu = NULL, *absolute = NULL, *scheme = NULL;
 	char *host = NULL, *portstr = NULL, *newurl = NULL;
@@ -940,7 +970,8 @@ out:
 /* url with "http://" turned back into "https://" when its host is the one
  * we redirected (a redirect elsewhere keeps what libcurl says).  A new
  * string, or NULL when nothing is to be mapped. */
-static char *map_url(const struct centry *e, const char *url)
+static char *
+map_url(const struct centry *e, const char *url)
 {
 	const char *a, *end, *hs, *he;
 	size_t n, len;
@@ -976,7 +1007,8 @@ static char *map_url(const struct centry *e, const char *url)
 
 /* The transfer on h ended: remember its effective URL (restoring
  * CURLOPT_URL resets libcurl's) and give h the app's options back. */
-static void redirect_end(struct centry *e, CURL *h, bool keep, const char *api)
+static void
+redirect_end(struct centry *e, CURL *h, bool keep, const char *api)
 {
 	char *eff = NULL;
 
@@ -1002,7 +1034,8 @@ static void redirect_end(struct centry *e, CURL *h, bool keep, const char *api)
 /* ------------------------------------------------------------------ */
 /* Hooks */
 
-SHIM_EXPORT CURL *curl_easy_init(void)
+SHIM_EXPORT CURL *
+curl_easy_init(void)
 {
 	int saved = errno;
 	bool on = curl_ready();
@@ -1026,7 +1059,8 @@ SHIM_EXPORT CURL *curl_easy_init(void)
 
 typedef void (*shim_fn)(void);
 
-SHIM_EXPORT CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
+SHIM_EXPORT CURLcode
+curl_easy_setopt(CURL *h, CURLoption opt, ...)
 {
 	int saved = errno;
 	bool on = curl_ready();
@@ -1082,7 +1116,8 @@ SHIM_EXPORT CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
  * or an HSTS cache we could not switch off (a share's) turned our
  * http:// URL into https:// and the transfer died in a TLS handshake
  * with the daemon.  After a redirect, a request did go out: no retry. */
-static const char *failed_before_send(CURL *h, CURLcode rc)
+static const char *
+failed_before_send(CURL *h, CURLcode rc)
 {
 	char *eff = NULL;
 	long redirects = -1;
@@ -1099,7 +1134,8 @@ static const char *failed_before_send(CURL *h, CURLcode rc)
 	return NULL;
 }
 
-SHIM_EXPORT CURLcode curl_easy_perform(CURL *h)
+SHIM_EXPORT CURLcode
+curl_easy_perform(CURL *h)
 {
 	int saved = errno;
 	bool on = curl_ready();
@@ -1147,7 +1183,8 @@ SHIM_EXPORT CURLcode curl_easy_perform(CURL *h)
 	return rc;
 }
 
-SHIM_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
+SHIM_EXPORT CURLMcode
+curl_multi_add_handle(CURLM *m, CURL *h)
 {
 	int saved = errno;
 	bool on = curl_ready();
@@ -1176,7 +1213,8 @@ SHIM_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 	return rc;
 }
 
-SHIM_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
+SHIM_EXPORT CURLMcode
+curl_multi_remove_handle(CURLM *m, CURL *h)
 {
 	int saved = errno;
 	bool on = curl_ready();
@@ -1198,7 +1236,8 @@ SHIM_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
 }
 
 /* The live or remembered answer for the redirected transfer of e. */
-static void info_adjust(struct centry *e, CURLINFO info, void *arg)
+static void
+info_adjust(struct centry *e, CURLINFO info, void *arg)
 {
 	char **sp = arg;
 	long *lp = arg;
@@ -1252,7 +1291,8 @@ static void info_adjust(struct centry *e, CURLINFO info, void *arg)
 	}
 }
 
-SHIM_EXPORT CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...)
+SHIM_EXPORT CURLcode
+curl_easy_getinfo(CURL *h, CURLINFO info, ...)
 {
 	int saved = errno;
 	bool on = curl_ready();
@@ -1288,7 +1328,8 @@ SHIM_EXPORT CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...)
 	return rc;
 }
 
-SHIM_EXPORT void curl_easy_cleanup(CURL *h)
+SHIM_EXPORT void
+curl_easy_cleanup(CURL *h)
 {
 	int saved = errno;
 	bool on = curl_ready();
@@ -1308,7 +1349,8 @@ SHIM_EXPORT void curl_easy_cleanup(CURL *h)
 	errno = saved;
 }
 
-SHIM_EXPORT void curl_easy_reset(CURL *h)
+SHIM_EXPORT void
+curl_easy_reset(CURL *h)
 {
 	int saved = errno;
 	bool on = curl_ready();
@@ -1326,7 +1368,8 @@ SHIM_EXPORT void curl_easy_reset(CURL *h)
 	errno = saved;
 }
 
-SHIM_EXPORT CURL *curl_easy_duphandle(CURL *h)
+SHIM_EXPORT CURL *
+curl_easy_duphandle(CURL *h)
 {
 	int saved = errno;
 	bool on = curl_ready();

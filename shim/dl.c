@@ -27,7 +27,8 @@
 void *(*shim_real_dlopen)(const char *, int);
 
 /* What a DEEPBIND load must not hide: libcurl, as Debian builds it. */
-static bool links_libcurl(const char *file)
+static bool
+links_libcurl(const char *file)
 {
 	static const char *const curl[] = { "libcurl.so", "libcurl-gnutls.so",
 					     NULL };
@@ -45,7 +46,8 @@ static bool links_libcurl(const char *file)
 
 /* Called by the stub with dlopen's arguments: the mode to load with. */
 int shim_dlopen_mode(const char *file, int mode);
-int shim_dlopen_mode(const char *file, int mode)
+int
+shim_dlopen_mode(const char *file, int mode)
 {
 	int saved = errno;
 

@@ -14,7 +14,8 @@
 
 /* The file's header, and section i's header.  false when unreadable or
  * not a 64-bit ELF file with sections as this reader expects. */
-static bool elf_header(int fd, Elf64_Ehdr *eh)
+static bool
+elf_header(int fd, Elf64_Ehdr *eh)
 {
 	return pread(fd, eh, sizeof(*eh), 0) == (ssize_t)sizeof(*eh) &&
 	       memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 &&
@@ -23,8 +24,9 @@ static bool elf_header(int fd, Elf64_Ehdr *eh)
 	       eh->e_shnum <= SECTIONS_MAX;
 }
 
-static bool elf_section(int fd, const Elf64_Ehdr *eh, unsigned i,
-			Elf64_Shdr *sh)
+static bool
+elf_section(int fd, const Elf64_Ehdr *eh, unsigned i,
+    Elf64_Shdr *sh)
 {
 	return i < eh->e_shnum &&
 	       pread(fd, sh, sizeof(*sh), (off_t)(eh->e_shoff +
@@ -32,7 +34,8 @@ static bool elf_section(int fd, const Elf64_Ehdr *eh, unsigned i,
 }
 
 /* A string table section's contents, NUL-terminated; free() it. */
-static char *elf_strings(int fd, const Elf64_Shdr *sh)
+static char *
+elf_strings(int fd, const Elf64_Shdr *sh)
 {
 	char *tab;
 
@@ -48,7 +51,8 @@ static char *elf_strings(int fd, const Elf64_Shdr *sh)
 	return tab;
 }
 
-static bool named(const char *s, const char *const *names, bool prefix)
+static bool
+named(const char *s, const char *const *names, bool prefix)
 {
 	unsigned j;
 
@@ -59,7 +63,8 @@ static bool named(const char *s, const char *const *names, bool prefix)
 	return false;
 }
 
-bool shim_elf_has_section(int fd, const char *const *names)
+bool
+shim_elf_has_section(int fd, const char *const *names)
 {
 	Elf64_Ehdr eh;
 	Elf64_Shdr sh, strs;
@@ -79,7 +84,8 @@ bool shim_elf_has_section(int fd, const char *const *names)
 	return hit;
 }
 
-bool shim_elf_needs(int fd, const char *const *prefixes)
+bool
+shim_elf_needs(int fd, const char *const *prefixes)
 {
 	Elf64_Ehdr eh;
 	Elf64_Shdr sh, strs;

@@ -77,7 +77,8 @@ static atomic_uint synth_n;
 static pthread_mutex_t synth_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The index of a synthetic address, or -1 for any other. */
-static int synth_index(const struct sockaddr *sa, socklen_t len)
+static int
+synth_index(const struct sockaddr *sa, socklen_t len)
 {
 	uint32_t a;
 
@@ -104,7 +105,8 @@ static int synth_index(const struct sockaddr *sa, socklen_t len)
 }
 
 /* The index for a (normalised) name, added if new; -1 when full. */
-static int synth_get(const char *name)
+static int
+synth_get(const char *name)
 {
 	unsigned i, n;
 	int idx = -1;
@@ -126,13 +128,15 @@ static int synth_get(const char *name)
 	return idx;
 }
 
-const char *net_synth_name(unsigned idx)
+const char *
+net_synth_name(unsigned idx)
 {
 	return idx < atomic_load_explicit(&synth_n, memory_order_acquire) ?
 		synth_name[idx] : NULL;
 }
 
-static uint16_t sa_port(const struct sockaddr *sa)
+static uint16_t
+sa_port(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
 		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
@@ -181,7 +185,8 @@ static pthread_mutex_t net_lock = PTHREAD_MUTEX_INITIALIZER;
  * net_lock is (a handler's close() would wait for it forever). */
 static __thread sigset_t fork_mask;
 
-static void net_atfork_prepare(void)
+static void
+net_atfork_prepare(void)
 {
 	sigset_t all;
 
@@ -191,7 +196,8 @@ static void net_atfork_prepare(void)
 	pthread_mutex_lock(&net_lock);
 }
 
-static void net_atfork_release(void)
+static void
+net_atfork_release(void)
 {
 	pthread_mutex_unlock(&net_lock);
 	pthread_mutex_unlock(&synth_lock);
@@ -200,13 +206,15 @@ static void net_atfork_release(void)
 
 /* From shim_libc(), once, before any of our locks can be taken: a fork
  * while another thread holds one must not leave it held in the child. */
-void net_atfork_register(void)
+void
+net_atfork_register(void)
 {
 	pthread_atfork(net_atfork_prepare, net_atfork_release,
 		       net_atfork_release);
 }
 
-static void net_lock_enter(sigset_t *old)
+static void
+net_lock_enter(sigset_t *old)
 {
 	sigset_t all;
 
@@ -215,26 +223,30 @@ static void net_lock_enter(sigset_t *old)
 	pthread_mutex_lock(&net_lock);
 }
 
-static void net_lock_leave(const sigset_t *old)
+static void
+net_lock_leave(const sigset_t *old)
 {
 	pthread_mutex_unlock(&net_lock);
 	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 /* The hot test: may fd be redirected?  One range check, one load. */
-static inline bool fd_maybe(int fd)
+static inline bool
+fd_maybe(int fd)
 {
 	return (unsigned)fd < NET_FD_MAX &&
 	       atomic_load_explicit(&fd_tab[fd], memory_order_acquire);
 }
 
-bool net_any_redirected(void)
+bool
+net_any_redirected(void)
 {
 	return atomic_load_explicit(&redir_live, memory_order_relaxed) != 0;
 }
 
 /* Locked. */
-static void fd_unmap(int fd)
+static void
+fd_unmap(int fd)
 {
 	struct redir *r = atomic_load(&fd_tab[fd]);
 
@@ -246,7 +258,8 @@ static void fd_unmap(int fd)
 }
 
 /* Locked. */
-static void fd_map(int fd, struct redir *r)
+static void
+fd_map(int fd, struct redir *r)
 {
 	fd_unmap(fd);
 	r->refs++;
@@ -256,7 +269,8 @@ static void fd_map(int fd, struct redir *r)
 
 /* Locked: the entry of fd, or NULL (and the stale entry dropped) when fd
  * no longer is the socket we put there. */
-static struct redir *fd_valid(int fd)
+static struct redir *
+fd_valid(int fd)
 {
 	struct redir *r = atomic_load(&fd_tab[fd]);
 	struct stat st;
@@ -272,7 +286,8 @@ static struct redir *fd_valid(int fd)
 }
 
 /* Copy out fd's entry; false when fd is not (or no longer) redirected. */
-static bool net_view(int fd, struct redir_view *v)
+static bool
+net_view(int fd, struct redir_view *v)
 {
 	struct redir *r;
 	sigset_t old;
@@ -296,7 +311,8 @@ static bool net_view(int fd, struct redir_view *v)
 }
 
 /* Locked: a free entry, or NULL. */
-static struct redir *redir_alloc(void)
+static struct redir *
+redir_alloc(void)
 {
 	unsigned i;
 
@@ -309,7 +325,8 @@ static struct redir *redir_alloc(void)
 	return NULL;
 }
 
-static void opt_put(struct redir *r, int level, int name, int value)
+static void
+opt_put(struct redir *r, int level, int name, int value)
 {
 	unsigned i;
 
@@ -328,7 +345,8 @@ static void opt_put(struct redir *r, int level, int name, int value)
 }
 
 /* What TCP would answer for an option nobody set. */
-static int opt_get(const struct redir_view *v, int level, int name)
+static int
+opt_get(const struct redir_view *v, int level, int name)
 {
 	unsigned i;
 
@@ -352,7 +370,8 @@ static int opt_get(const struct redir_view *v, int level, int name)
 /* Claim fd for a virtual TLS session: true when fd is redirected (*host
  * set); *first tells whether this is the connection's first TLS session
  * (the daemon is told once). */
-bool net_claim_fd(int fd, unsigned *host, bool *first)
+bool
+net_claim_fd(int fd, unsigned *host, bool *first)
 {
 	struct redir *r;
 	sigset_t old;
@@ -374,7 +393,8 @@ bool net_claim_fd(int fd, unsigned *host, bool *first)
 /* Claim a redirected connection to name that no TLS session has taken
  * yet, for a session whose transport the shim cannot see (memory BIOs:
  * asyncio, anyio).  True when there is one (*host set). */
-bool net_claim_name(const char *name, unsigned *host)
+bool
+net_claim_name(const char *name, unsigned *host)
 {
 	struct redir *best = NULL;
 	char norm[SHIM_HOST_MAX + 1];
@@ -414,7 +434,8 @@ bool net_claim_name(const char *name, unsigned *host)
  * Such a program gets the real address and goes out as without the shim.
  * Known by its executable's build-info section (every Go binary since
  * 1.13 has one); looked at once, on the first intercepted name. */
-static bool self_raw_connects(void)
+static bool
+self_raw_connects(void)
 {
 	static const char *const go[] = { ".go.buildinfo", ".note.go.buildid",
 					   NULL };
@@ -438,8 +459,9 @@ static bool self_raw_connects(void)
 /* ------------------------------------------------------------------ */
 /* Resolution */
 
-static int net_resolve(const char *node, const char *service,
-		       const struct addrinfo *hints, struct addrinfo **res)
+static int
+net_resolve(const char *node, const char *service,
+    const struct addrinfo *hints, struct addrinfo **res)
 {
 	char norm[SHIM_HOST_MAX + 1], lit[48];
 	struct addrinfo h;
@@ -474,9 +496,10 @@ static int net_resolve(const char *node, const char *service,
 	return rc;
 }
 
-SHIM_EXPORT int getaddrinfo(const char *node, const char *service,
-			    const struct addrinfo *hints,
-			    struct addrinfo **res)
+SHIM_EXPORT int
+getaddrinfo(const char *node, const char *service,
+    const struct addrinfo *hints,
+    struct addrinfo **res)
 {
 	shim_libc();
 	if (REAL(getaddrinfo) == NULL)
@@ -490,9 +513,10 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service,
 	return net_resolve(node, service, hints, res);
 }
 
-SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
-			    char *host, socklen_t hostlen, char *serv,
-			    socklen_t servlen, int flags)
+SHIM_EXPORT int
+getnameinfo(const struct sockaddr *sa, socklen_t salen,
+    char *host, socklen_t hostlen, char *serv,
+    socklen_t servlen, int flags)
 {
 	const char *name;
 	size_t len;
@@ -525,8 +549,9 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
 /* The daemon cannot take the connection (away, full, or silent past
  * SHIM_ADMIT_MS) and nothing of the program's was sent: connect fd where
  * the name really is, as if the shim had never been there. */
-static int net_direct(int fd, unsigned idx, uint16_t port, int family,
-		      bool nonblock)
+static int
+net_direct(int fd, unsigned idx, uint16_t port, int family,
+    bool nonblock)
 {
 	struct addrinfo h, *res = NULL, *ai;
 	char ps[8];
@@ -559,7 +584,8 @@ static int net_direct(int fd, unsigned idx, uint16_t port, int family,
 /* Copy what the program set on its TCP socket before connect() and that a
  * Unix socket keeps too (timeouts, keep-alive), and remember its TCP-level
  * options for getsockopt(). */
-static void copy_opts(int tcp, int u, struct redir *r)
+static void
+copy_opts(int tcp, int u, struct redir *r)
 {
 	static const int sol[] = { SO_RCVTIMEO, SO_SNDTIMEO };
 	static const int tcpo[] = { TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL,
@@ -610,14 +636,16 @@ struct ep_reg {
 static atomic_bool epoll_seen;
 
 /* Noted, so that connect() knows whether epoll registrations may exist. */
-SHIM_EXPORT int epoll_create(int size)
+SHIM_EXPORT int
+epoll_create(int size)
 {
 	shim_libc();
 	atomic_store_explicit(&epoll_seen, true, memory_order_relaxed);
 	return FORWARD_LIBC(epoll_create, size);
 }
 
-SHIM_EXPORT int epoll_create1(int flags)
+SHIM_EXPORT int
+epoll_create1(int flags)
 {
 	shim_libc();
 	atomic_store_explicit(&epoll_seen, true, memory_order_relaxed);
@@ -625,8 +653,9 @@ SHIM_EXPORT int epoll_create1(int flags)
 }
 
 /* Scan one epoll fd's fdinfo for registrations of (fd, ino). */
-static unsigned ep_scan(int epfd, int fd, ino_t ino, struct ep_reg *regs,
-			unsigned n)
+static unsigned
+ep_scan(int epfd, int fd, ino_t ino, struct ep_reg *regs,
+    unsigned n)
 {
 	char path[64], buf[4096];
 	size_t have = 0;
@@ -675,7 +704,8 @@ static unsigned ep_scan(int epfd, int fd, ino_t ino, struct ep_reg *regs,
 }
 
 /* The epoll registrations of socket fd (inode ino), at most EP_REGS_MAX. */
-static unsigned ep_find(int fd, ino_t ino, struct ep_reg *regs)
+static unsigned
+ep_find(int fd, ino_t ino, struct ep_reg *regs)
 {
 	char link[32], path[32];
 	struct dirent *de;
@@ -707,7 +737,8 @@ static unsigned ep_find(int fd, ino_t ino, struct ep_reg *regs)
 	return n;
 }
 
-static void ep_restore(int fd, const struct ep_reg *regs, unsigned n)
+static void
+ep_restore(int fd, const struct ep_reg *regs, unsigned n)
 {
 	struct epoll_event ev;
 	unsigned i;
@@ -722,8 +753,9 @@ static void ep_restore(int fd, const struct ep_reg *regs, unsigned n)
 	}
 }
 
-static int net_redirect(int fd, const struct sockaddr *sa, socklen_t salen,
-			unsigned idx)
+static int
+net_redirect(int fd, const struct sockaddr *sa, socklen_t salen,
+    unsigned idx)
 {
 	const char *host = synth_name[idx];
 	uint16_t port = sa_port(sa);
@@ -813,7 +845,8 @@ direct:
 	return net_direct(fd, idx, port, sa->sa_family, fl & O_NONBLOCK);
 }
 
-SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+SHIM_EXPORT int
+connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	int idx;
 
@@ -828,7 +861,8 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 /* ------------------------------------------------------------------ */
 /* What TCP would say */
 
-static int put_bytes(void *val, socklen_t *len, const void *p, size_t n)
+static int
+put_bytes(void *val, socklen_t *len, const void *p, size_t n)
 {
 	if (val == NULL || len == NULL) {
 		errno = EFAULT;
@@ -841,13 +875,15 @@ static int put_bytes(void *val, socklen_t *len, const void *p, size_t n)
 	return 0;
 }
 
-static int put_int(void *val, socklen_t *len, int v)
+static int
+put_int(void *val, socklen_t *len, int v)
 {
 	return put_bytes(val, len, &v, sizeof(v));
 }
 
-static int put_addr(struct sockaddr *sa, socklen_t *len, const void *p,
-		    socklen_t n)
+static int
+put_addr(struct sockaddr *sa, socklen_t *len, const void *p,
+    socklen_t n)
 {
 	socklen_t want = n;
 
@@ -860,7 +896,8 @@ static int put_addr(struct sockaddr *sa, socklen_t *len, const void *p,
 	return 0;
 }
 
-SHIM_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+SHIM_EXPORT int
+getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	struct redir_view v;
 
@@ -870,7 +907,8 @@ SHIM_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	return put_addr(sa, len, &v.peer, v.peerlen);
 }
 
-SHIM_EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+SHIM_EXPORT int
+getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	struct redir_view v;
 	struct sockaddr_in in4;
@@ -893,8 +931,9 @@ SHIM_EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 	return put_addr(sa, len, &in6, sizeof(in6));
 }
 
-SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val,
-			   socklen_t *len)
+SHIM_EXPORT int
+getsockopt(int fd, int level, int name, void *val,
+    socklen_t *len)
 {
 	struct redir_view v;
 	struct tcp_info ti;
@@ -923,8 +962,9 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val,
 	return REAL(getsockopt)(fd, level, name, val, len);
 }
 
-SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val,
-			   socklen_t len)
+SHIM_EXPORT int
+setsockopt(int fd, int level, int name, const void *val,
+    socklen_t len)
 {
 	struct redir_view v;
 	struct redir *r;
@@ -969,7 +1009,8 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val,
 /* ------------------------------------------------------------------ */
 /* The life of an fd */
 
-static void net_forget(int fd)
+static void
+net_forget(int fd)
 {
 	sigset_t old;
 	int saved = errno;
@@ -981,7 +1022,8 @@ static void net_forget(int fd)
 }
 
 /* newfd now names what oldfd names. */
-static void net_dup(int oldfd, int newfd)
+static void
+net_dup(int oldfd, int newfd)
 {
 	struct redir *r;
 	sigset_t old;
@@ -998,7 +1040,8 @@ static void net_dup(int oldfd, int newfd)
 	errno = saved;
 }
 
-SHIM_EXPORT int close(int fd)
+SHIM_EXPORT int
+close(int fd)
 {
 	shim_libc();
 	if (fd_maybe(fd))
@@ -1008,7 +1051,8 @@ SHIM_EXPORT int close(int fd)
 	return REAL(close)(fd);
 }
 
-SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+SHIM_EXPORT int
+close_range(unsigned int first, unsigned int last, int flags)
 {
 	sigset_t old;
 	unsigned fd;
@@ -1026,7 +1070,8 @@ SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	return REAL(close_range)(first, last, flags);
 }
 
-SHIM_EXPORT int dup(int oldfd)
+SHIM_EXPORT int
+dup(int oldfd)
 {
 	int fd;
 
@@ -1037,7 +1082,8 @@ SHIM_EXPORT int dup(int oldfd)
 	return fd;
 }
 
-SHIM_EXPORT int dup2(int oldfd, int newfd)
+SHIM_EXPORT int
+dup2(int oldfd, int newfd)
 {
 	int fd;
 
@@ -1048,7 +1094,8 @@ SHIM_EXPORT int dup2(int oldfd, int newfd)
 	return fd;
 }
 
-SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
+SHIM_EXPORT int
+dup3(int oldfd, int newfd, int flags)
 {
 	int fd;
 
@@ -1061,8 +1108,9 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 
 /* fcntl's third argument is an int or a pointer, by command; like libc, we
  * pass it on as a pointer-sized value. */
-static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd,
-			void *arg)
+static int
+fcntl_common(int (*real)(int, int, ...), int fd, int cmd,
+    void *arg)
 {
 	int rc;
 
@@ -1076,7 +1124,8 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd,
 	return rc;
 }
 
-SHIM_EXPORT int fcntl(int fd, int cmd, ...)
+SHIM_EXPORT int
+fcntl(int fd, int cmd, ...)
 {
 	va_list ap;
 	void *arg;
@@ -1088,7 +1137,8 @@ SHIM_EXPORT int fcntl(int fd, int cmd, ...)
 	return fcntl_common(REAL(fcntl), fd, cmd, arg);
 }
 
-SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
+SHIM_EXPORT int
+fcntl64(int fd, int cmd, ...)
 {
 	va_list ap;
 	void *arg;

@@ -39,7 +39,8 @@ static __thread unsigned guard_depth;
 /* ------------------------------------------------------------------ */
 /* Init */
 
-static bool env_flag(const char *value)
+static bool
+env_flag(const char *value)
 {
 	return value && value[0] && strcmp(value, "0") != 0;
 }
@@ -48,7 +49,8 @@ static void hosts_atfork_prepare(void);
 static void hosts_atfork_parent(void);
 static void hosts_atfork_child(void);
 
-static void shim_do_init(void)
+static void
+shim_do_init(void)
 {
 	const char *path;
 	size_t len;
@@ -79,7 +81,8 @@ static void shim_do_init(void)
 	SHIM_DEBUG("init", "active, daemon socket %s", sock_path);
 }
 
-bool shim_init(void)
+bool
+shim_init(void)
 {
 	int saved = errno;
 
@@ -98,14 +101,16 @@ __attribute__((constructor)) static void shim_ctor(void)
 
 /* llmfbd calls this first thing in main(): with the shim preloaded host-
  * wide, llmfbd's own calls to the providers must not come back to it. */
-SHIM_EXPORT void llmfb_shim_disable(void)
+SHIM_EXPORT void
+llmfb_shim_disable(void)
 {
 	shim_init();
 	shim_active = false;
 	SHIM_DEBUG("init", "disabled by the program itself");
 }
 
-const char *shim_socket_path(void)
+const char *
+shim_socket_path(void)
 {
 	return sock_path;
 }
@@ -113,7 +118,8 @@ const char *shim_socket_path(void)
 /* ------------------------------------------------------------------ */
 /* Real symbols */
 
-void *shim_sym(void *lib, const char *name, const void *self)
+void *
+shim_sym(void *lib, const char *name, const void *self)
 {
 	int saved = errno;
 	void *p;
@@ -125,8 +131,9 @@ void *shim_sym(void *lib, const char *name, const void *self)
 	return p;
 }
 
-void *shim_lib_open(const char *anchor, const void *self,
-		    const char *const *sonames)
+void *
+shim_lib_open(const char *anchor, const void *self,
+    const char *const *sonames)
 {
 	int saved = errno;
 	void *lib = NULL;
@@ -153,7 +160,8 @@ static pthread_once_t libc_once = PTHREAD_ONCE_INIT;
 			shim_sym(NULL, #name, (const void *)name);	\
 	} while (0)
 
-static void libc_resolve(void)
+static void
+libc_resolve(void)
 {
 	LIBC_SYM(connect);
 	LIBC_SYM(close);
@@ -174,7 +182,8 @@ static void libc_resolve(void)
 	net_atfork_register();
 }
 
-void shim_libc(void)
+void
+shim_libc(void)
 {
 	int saved = errno;
 
@@ -185,17 +194,20 @@ void shim_libc(void)
 /* ------------------------------------------------------------------ */
 /* Recursion guard */
 
-bool shim_guard_active(void)
+bool
+shim_guard_active(void)
 {
 	return guard_depth != 0;
 }
 
-void shim_guard_enter(void)
+void
+shim_guard_enter(void)
 {
 	guard_depth++;
 }
 
-void shim_guard_leave(void)
+void
+shim_guard_leave(void)
 {
 	guard_depth--;
 }
@@ -205,7 +217,8 @@ void shim_guard_leave(void)
 
 /* One write(2) of a stack buffer: no stdio (the app's stderr buffer and
  * its lock stay the app's), no malloc. */
-void shim_debug(const char *func, const char *fmt, ...)
+void
+shim_debug(const char *func, const char *fmt, ...)
 {
 	int saved = errno;
 	char buf[512];
@@ -275,25 +288,29 @@ static struct {				/* under hosts_reload_lock */
 	struct timespec mtim;
 } hosts_id;
 
-static void hosts_atfork_prepare(void)
+static void
+hosts_atfork_prepare(void)
 {
 	pthread_mutex_lock(&hosts_reload_lock);
 	pthread_mutex_lock(&hosts_lock);
 }
 
-static void hosts_atfork_parent(void)
+static void
+hosts_atfork_parent(void)
 {
 	pthread_mutex_unlock(&hosts_lock);
 	pthread_mutex_unlock(&hosts_reload_lock);
 }
 
-static void hosts_atfork_child(void)
+static void
+hosts_atfork_child(void)
 {
 	pthread_mutex_unlock(&hosts_lock);
 	pthread_mutex_unlock(&hosts_reload_lock);
 }
 
-static long long now_coarse_ns(void)
+static long long
+now_coarse_ns(void)
 {
 	struct timespec ts;
 
@@ -303,7 +320,8 @@ static long long now_coarse_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-unsigned long long shim_now_us(void)
+unsigned long long
+shim_now_us(void)
 {
 	struct timespec ts;
 
@@ -313,7 +331,8 @@ unsigned long long shim_now_us(void)
 	       (unsigned long long)ts.tv_nsec / 1000;
 }
 
-size_t shim_host_norm(const char *in, size_t len, char *out)
+size_t
+shim_host_norm(const char *in, size_t len, char *out)
 {
 	size_t i;
 
@@ -340,7 +359,8 @@ size_t shim_host_norm(const char *in, size_t len, char *out)
 	return len;
 }
 
-static bool is_space(char c)
+static bool
+is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
@@ -348,7 +368,8 @@ static bool is_space(char c)
 /* Add one line of the hosts file to l (ignored when blank, a comment,
  * invalid, or past the cap).  "host:port" loses its port: matching ignores
  * ports. */
-static void hosts_add_line(struct hostlist *l, const char *s, size_t len)
+static void
+hosts_add_line(struct hostlist *l, const char *s, size_t len)
 {
 	const char *colon;
 	size_t n;
@@ -390,7 +411,8 @@ static void hosts_add_line(struct hostlist *l, const char *s, size_t len)
 
 /* Read and parse the hosts file.  Returns a new list (maybe empty) and
  * fills *ret_st, or NULL when the file cannot be read. */
-static struct hostlist *hosts_read(struct stat *ret_st)
+static struct hostlist *
+hosts_read(struct stat *ret_st)
 {
 	struct hostlist *l = NULL;
 	struct stat st;
@@ -437,7 +459,8 @@ out:
 	return l;
 }
 
-static bool hosts_same_file(const struct stat *st)
+static bool
+hosts_same_file(const struct stat *st)
 {
 	return hosts_id.valid && hosts_id.dev == st->st_dev &&
 	       hosts_id.ino == st->st_ino && hosts_id.size == st->st_size &&
@@ -454,7 +477,8 @@ static bool hosts_same_file(const struct stat *st)
 static _Atomic uint64_t hosts_lenmask[(SHIM_HOST_MAX + 64) / 64];
 static atomic_bool hosts_wild;
 
-static void hosts_swap(struct hostlist *l)
+static void
+hosts_swap(struct hostlist *l)
 {
 	uint64_t mask[ARRAY_SIZE(hosts_lenmask)] = { 0 };
 	struct hostlist *old;
@@ -479,7 +503,8 @@ static void hosts_swap(struct hostlist *l)
 }
 
 /* The length host would have normalised (without "[]" or a final dot). */
-static size_t host_len(const char *host)
+static size_t
+host_len(const char *host)
 {
 	size_t n = strlen(host);
 
@@ -499,7 +524,8 @@ static struct {
 	char comm[32];
 } self;
 
-static void self_read(void)
+static void
+self_read(void)
 {
 	ssize_t n;
 	int fd;
@@ -516,7 +542,8 @@ static void self_read(void)
 }
 
 /* The "!glob" of l that names this program, or NULL. */
-static const char *self_excluded(const struct hostlist *l)
+static const char *
+self_excluded(const struct hostlist *l)
 {
 	const char *base;
 	unsigned i;
@@ -536,7 +563,8 @@ static const char *self_excluded(const struct hostlist *l)
 }
 
 /* Called with hosts_reload_lock held. */
-static void hosts_reload_locked(void)
+static void
+hosts_reload_locked(void)
 {
 	struct hostlist *l;
 	struct stat st;
@@ -576,7 +604,8 @@ static void hosts_reload_locked(void)
 	hosts_swap(l);
 }
 
-static void hosts_check(void)
+static void
+hosts_check(void)
 {
 	long long now = now_coarse_ns();
 	int saved;
@@ -603,7 +632,8 @@ out:
 	errno = saved;
 }
 
-bool shim_hosts_empty(void)
+bool
+shim_hosts_empty(void)
 {
 	if (!shim_init())
 		return true;
@@ -611,7 +641,8 @@ bool shim_hosts_empty(void)
 	return atomic_load(&hosts_count) == 0;
 }
 
-bool shim_host_intercepted(const char *host)
+bool
+shim_host_intercepted(const char *host)
 {
 	char h[SHIM_HOST_MAX + 1];
 	const struct hostlist *l;
@@ -655,14 +686,16 @@ bool shim_host_intercepted(const char *host)
 /* Daemon probe */
 
 /* strerror() may use a static buffer; this one is thread-safe. */
-static const char *errno_name(int e)
+static const char *
+errno_name(int e)
 {
 	const char *s = strerrordesc_np(e);
 
 	return s ? s : "unknown error";
 }
 
-int shim_daemon_connect(bool nonblock, int timeout_ms)
+int
+shim_daemon_connect(bool nonblock, int timeout_ms)
 {
 	struct sockaddr_un sa;
 	size_t len = strlen(sock_path);
@@ -708,7 +741,8 @@ int shim_daemon_connect(bool nonblock, int timeout_ms)
 	return fd;
 }
 
-bool shim_daemon_admitted(int fd, int timeout_ms)
+bool
+shim_daemon_admitted(int fd, int timeout_ms)
 {
 	static const char ok[] = PREAMBLE_ADMITTED;
 	char got[sizeof(ok) - 1];
@@ -742,7 +776,8 @@ bool shim_daemon_admitted(int fd, int timeout_ms)
 	return true;
 }
 
-bool shim_daemon_up(void)
+bool
+shim_daemon_up(void)
 {
 	static const char admit[] = PREAMBLE_ADMIT;
 	int saved = errno;

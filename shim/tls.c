@@ -156,19 +156,22 @@ static const char *const crypto_sonames[] = {
 static pthread_mutex_t vt_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t cert_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void tls_atfork_prepare(void)
+static void
+tls_atfork_prepare(void)
 {
 	pthread_mutex_lock(&cert_lock);
 	pthread_mutex_lock(&vt_lock);
 }
 
-static void tls_atfork_release(void)
+static void
+tls_atfork_release(void)
 {
 	pthread_mutex_unlock(&vt_lock);
 	pthread_mutex_unlock(&cert_lock);
 }
 
-static void tls_resolve(void)
+static void
+tls_resolve(void)
 {
 	void *ssl = shim_lib_open("SSL_new", NULL, ssl_sonames);
 	void *cr = shim_lib_open("BIO_read", NULL, crypto_sonames);
@@ -243,7 +246,8 @@ static void tls_resolve(void)
 		       tls_atfork_release);
 }
 
-static void tls_init(void)
+static void
+tls_init(void)
 {
 	int saved = errno;
 
@@ -256,7 +260,8 @@ static void tls_init(void)
 	(o.name ? o.name(__VA_ARGS__) : (fail))
 
 /* True when the virtual path can do its work at all. */
-static bool tls_usable(void)
+static bool
+tls_usable(void)
 {
 	return o.SSL_get_rfd && o.SSL_get_wfd && o.SSL_get_rbio &&
 	       o.SSL_get_wbio && o.SSL_get_servername && o.SSL_is_server &&
@@ -289,7 +294,8 @@ static struct vtls vt_val[VT_SLOTS];
 static atomic_uint vt_count;
 static unsigned vt_used;		/* live + tombstones, under vt_lock */
 
-static unsigned vt_hash(const SSL *s)
+static unsigned
+vt_hash(const SSL *s)
 {
 	uint64_t p = (uint64_t)(uintptr_t)s;
 
@@ -298,7 +304,8 @@ static unsigned vt_hash(const SSL *s)
 	return (unsigned)(p >> 40) & (VT_SLOTS - 1);
 }
 
-static struct vtls *vt_find(const SSL *s)
+static struct vtls *
+vt_find(const SSL *s)
 {
 	unsigned i = vt_hash(s), n;
 
@@ -317,7 +324,8 @@ static struct vtls *vt_find(const SSL *s)
 	return NULL;
 }
 
-static struct vtls *vt_insert(SSL *s, int fd, unsigned host, bool mark)
+static struct vtls *
+vt_insert(SSL *s, int fd, unsigned host, bool mark)
 {
 	struct vtls *v = NULL;
 	unsigned i, n;
@@ -348,7 +356,8 @@ static struct vtls *vt_insert(SSL *s, int fd, unsigned host, bool mark)
 	return v;
 }
 
-static void vt_remove(const SSL *s)
+static void
+vt_remove(const SSL *s)
 {
 	unsigned i;
 
@@ -376,7 +385,8 @@ static void vt_remove(const SSL *s)
 }
 
 /* Decide whether s is to be virtual, now. */
-static struct vtls *vt_claim(SSL *s)
+static struct vtls *
+vt_claim(SSL *s)
 {
 	const char *name;
 	unsigned host;
@@ -404,7 +414,8 @@ static struct vtls *vt_claim(SSL *s)
 }
 
 /* The virtual session of s, deciding it when claim is set and s is new. */
-static struct vtls *vt_get(const SSL *s, bool claim)
+static struct vtls *
+vt_get(const SSL *s, bool claim)
 {
 	struct vtls *v;
 
@@ -420,13 +431,15 @@ static struct vtls *vt_get(const SSL *s, bool claim)
 /* ------------------------------------------------------------------ */
 /* The plaintext pipe */
 
-static bool would_block(int e)
+static bool
+would_block(int e)
 {
 	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
 }
 
 /* Like recv(): >0 bytes, 0 at the end, -1 with errno (EAGAIN: retry). */
-static ssize_t vt_recv(struct vtls *v, SSL *s, void *buf, size_t n, bool peek)
+static ssize_t
+vt_recv(struct vtls *v, SSL *s, void *buf, size_t n, bool peek)
 {
 	BIO *b;
 	char *p;
@@ -466,7 +479,8 @@ static ssize_t vt_recv(struct vtls *v, SSL *s, void *buf, size_t n, bool peek)
 }
 
 /* Like send(): bytes written, or -1 with errno (EAGAIN: retry). */
-static ssize_t vt_send(struct vtls *v, SSL *s, const void *buf, size_t n)
+static ssize_t
+vt_send(struct vtls *v, SSL *s, const void *buf, size_t n)
 {
 	BIO *b;
 	int r;
@@ -484,7 +498,8 @@ static ssize_t vt_send(struct vtls *v, SSL *s, const void *buf, size_t n)
 }
 
 /* Set v->err from a failed call's errno; always returns false. */
-static bool vt_fail(struct vtls *v, bool reading)
+static bool
+vt_fail(struct vtls *v, bool reading)
 {
 	if (would_block(errno))
 		v->err = reading ? SSL_ERROR_WANT_READ : SSL_ERROR_WANT_WRITE;
@@ -494,7 +509,8 @@ static bool vt_fail(struct vtls *v, bool reading)
 }
 
 /* The handshake: tell the daemon, once, that this connection is TLS. */
-static bool vt_handshake(struct vtls *v, SSL *s)
+static bool
+vt_handshake(struct vtls *v, SSL *s)
 {
 	ssize_t n;
 
@@ -531,8 +547,9 @@ static bool vt_handshake(struct vtls *v, SSL *s)
 	return true;
 }
 
-static bool vt_read(struct vtls *v, SSL *s, void *buf, size_t num,
-		    size_t *got, bool peek)
+static bool
+vt_read(struct vtls *v, SSL *s, void *buf, size_t num,
+    size_t *got, bool peek)
 {
 	ssize_t n;
 
@@ -555,8 +572,9 @@ static bool vt_read(struct vtls *v, SSL *s, void *buf, size_t num,
 	return vt_fail(v, true);
 }
 
-static bool vt_write(struct vtls *v, SSL *s, const void *buf, size_t num,
-		     size_t *put)
+static bool
+vt_write(struct vtls *v, SSL *s, const void *buf, size_t num,
+    size_t *put)
 {
 	bool partial;
 	size_t off;
@@ -612,7 +630,8 @@ static bool vt_write(struct vtls *v, SSL *s, const void *buf, size_t num,
 static X509 *certs[CERTS_MAX];
 static EVP_PKEY *cert_key;
 
-static bool cert_usable(void)
+static bool
+cert_usable(void)
 {
 	return o.X509_new && o.X509_free && o.X509_up_ref &&
 	       o.X509_set_version && o.X509_get_serialNumber &&
@@ -624,7 +643,8 @@ static bool cert_usable(void)
 	       o.X509_add_ext && o.X509_EXTENSION_free;
 }
 
-static X509 *cert_make(const char *name, unsigned serial)
+static X509 *
+cert_make(const char *name, unsigned serial)
 {
 	char san[SHIM_HOST_MAX + 8];
 	X509_EXTENSION *ext;
@@ -667,7 +687,8 @@ static X509 *cert_make(const char *name, unsigned serial)
 }
 
 /* The certificate for a session, not counted (get0). */
-static X509 *vt_cert(const struct vtls *v)
+static X509 *
+vt_cert(const struct vtls *v)
 {
 	const char *name = net_synth_name(v->host);
 	X509 *x = NULL;
@@ -685,7 +706,8 @@ static X509 *vt_cert(const struct vtls *v)
 	return x;
 }
 
-static X509 *vt_cert1(const struct vtls *v)
+static X509 *
+vt_cert1(const struct vtls *v)
 {
 	X509 *x = vt_cert(v);
 
@@ -697,7 +719,8 @@ static X509 *vt_cert1(const struct vtls *v)
 /* ------------------------------------------------------------------ */
 /* The hooks */
 
-SHIM_EXPORT int SSL_do_handshake(SSL *s)
+SHIM_EXPORT int
+SSL_do_handshake(SSL *s)
 {
 	struct vtls *v = vt_get(s, true);
 
@@ -706,7 +729,8 @@ SHIM_EXPORT int SSL_do_handshake(SSL *s)
 	return vt_handshake(v, s) ? 1 : -1;
 }
 
-SHIM_EXPORT int SSL_connect(SSL *s)
+SHIM_EXPORT int
+SSL_connect(SSL *s)
 {
 	struct vtls *v = vt_get(s, true);
 
@@ -716,14 +740,16 @@ SHIM_EXPORT int SSL_connect(SSL *s)
 }
 
 /* SSL_read's and SSL_write's int answer: bytes, 0 at a clean end, -1. */
-static int int_result(const struct vtls *v, bool ok, size_t n)
+static int
+int_result(const struct vtls *v, bool ok, size_t n)
 {
 	if (ok)
 		return (int)n;
 	return v->err == SSL_ERROR_ZERO_RETURN ? 0 : -1;
 }
 
-SHIM_EXPORT int SSL_read(SSL *s, void *buf, int num)
+SHIM_EXPORT int
+SSL_read(SSL *s, void *buf, int num)
 {
 	struct vtls *v = vt_get(s, true);
 	size_t got;
@@ -735,7 +761,8 @@ SHIM_EXPORT int SSL_read(SSL *s, void *buf, int num)
 	return int_result(v, ok, got);
 }
 
-SHIM_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *got)
+SHIM_EXPORT int
+SSL_read_ex(SSL *s, void *buf, size_t num, size_t *got)
 {
 	struct vtls *v = vt_get(s, true);
 	size_t n;
@@ -749,7 +776,8 @@ SHIM_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *got)
 	return ok;
 }
 
-SHIM_EXPORT int SSL_peek(SSL *s, void *buf, int num)
+SHIM_EXPORT int
+SSL_peek(SSL *s, void *buf, int num)
 {
 	struct vtls *v = vt_get(s, true);
 	size_t got;
@@ -761,7 +789,8 @@ SHIM_EXPORT int SSL_peek(SSL *s, void *buf, int num)
 	return int_result(v, ok, got);
 }
 
-SHIM_EXPORT int SSL_peek_ex(SSL *s, void *buf, size_t num, size_t *got)
+SHIM_EXPORT int
+SSL_peek_ex(SSL *s, void *buf, size_t num, size_t *got)
 {
 	struct vtls *v = vt_get(s, true);
 	size_t n;
@@ -775,7 +804,8 @@ SHIM_EXPORT int SSL_peek_ex(SSL *s, void *buf, size_t num, size_t *got)
 	return ok;
 }
 
-SHIM_EXPORT int SSL_write(SSL *s, const void *buf, int num)
+SHIM_EXPORT int
+SSL_write(SSL *s, const void *buf, int num)
 {
 	struct vtls *v = vt_get(s, true);
 	size_t put;
@@ -787,8 +817,9 @@ SHIM_EXPORT int SSL_write(SSL *s, const void *buf, int num)
 	return ok ? (int)put : -1;
 }
 
-SHIM_EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num,
-			     size_t *put)
+SHIM_EXPORT int
+SSL_write_ex(SSL *s, const void *buf, size_t num,
+    size_t *put)
 {
 	struct vtls *v = vt_get(s, true);
 	size_t n;
@@ -802,7 +833,8 @@ SHIM_EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num,
 	return ok;
 }
 
-SHIM_EXPORT int SSL_get_error(const SSL *s, int ret)
+SHIM_EXPORT int
+SSL_get_error(const SSL *s, int ret)
 {
 	struct vtls *v = vt_get(s, false);
 
@@ -811,21 +843,24 @@ SHIM_EXPORT int SSL_get_error(const SSL *s, int ret)
 	return ret > 0 ? SSL_ERROR_NONE : v->err;
 }
 
-SHIM_EXPORT int SSL_pending(const SSL *s)
+SHIM_EXPORT int
+SSL_pending(const SSL *s)
 {
 	if (vt_get(s, false) == NULL)
 		return FORWARD(SSL_pending, 0, s);
 	return 0;	/* nothing is ever held back */
 }
 
-SHIM_EXPORT int SSL_has_pending(const SSL *s)
+SHIM_EXPORT int
+SSL_has_pending(const SSL *s)
 {
 	if (vt_get(s, false) == NULL)
 		return FORWARD(SSL_has_pending, 0, s);
 	return 0;
 }
 
-SHIM_EXPORT int SSL_shutdown(SSL *s)
+SHIM_EXPORT int
+SSL_shutdown(SSL *s)
 {
 	struct vtls *v = vt_get(s, false);
 
@@ -838,7 +873,8 @@ SHIM_EXPORT int SSL_shutdown(SSL *s)
 	return 1;
 }
 
-SHIM_EXPORT int SSL_get_shutdown(const SSL *s)
+SHIM_EXPORT int
+SSL_get_shutdown(const SSL *s)
 {
 	struct vtls *v = vt_get(s, false);
 
@@ -847,7 +883,8 @@ SHIM_EXPORT int SSL_get_shutdown(const SSL *s)
 	return v->shutdown;
 }
 
-SHIM_EXPORT long SSL_get_verify_result(const SSL *s)
+SHIM_EXPORT long
+SSL_get_verify_result(const SSL *s)
 {
 	if (vt_get(s, false) == NULL)
 		return FORWARD(SSL_get_verify_result,
@@ -855,7 +892,8 @@ SHIM_EXPORT long SSL_get_verify_result(const SSL *s)
 	return X509_V_OK;
 }
 
-SHIM_EXPORT X509 *SSL_get1_peer_certificate(const SSL *s)
+SHIM_EXPORT X509 *
+SSL_get1_peer_certificate(const SSL *s)
 {
 	struct vtls *v = vt_get(s, false);
 
@@ -864,7 +902,8 @@ SHIM_EXPORT X509 *SSL_get1_peer_certificate(const SSL *s)
 	return vt_cert1(v);
 }
 
-SHIM_EXPORT X509 *SSL_get_peer_certificate(const SSL *s)
+SHIM_EXPORT X509 *
+SSL_get_peer_certificate(const SSL *s)
 {
 	struct vtls *v = vt_get(s, false);
 
@@ -875,7 +914,8 @@ SHIM_EXPORT X509 *SSL_get_peer_certificate(const SSL *s)
 	return vt_cert1(v);
 }
 
-SHIM_EXPORT X509 *SSL_get0_peer_certificate(const SSL *s)
+SHIM_EXPORT X509 *
+SSL_get0_peer_certificate(const SSL *s)
 {
 	struct vtls *v = vt_get(s, false);
 
@@ -884,42 +924,48 @@ SHIM_EXPORT X509 *SSL_get0_peer_certificate(const SSL *s)
 	return vt_cert(v);
 }
 
-SHIM_EXPORT int SSL_is_init_finished(const SSL *s)
+SHIM_EXPORT int
+SSL_is_init_finished(const SSL *s)
 {
 	if (vt_get(s, false) == NULL)
 		return FORWARD(SSL_is_init_finished, 0, s);
 	return 1;
 }
 
-SHIM_EXPORT int SSL_in_init(const SSL *s)
+SHIM_EXPORT int
+SSL_in_init(const SSL *s)
 {
 	if (vt_get(s, false) == NULL)
 		return FORWARD(SSL_in_init, 1, s);
 	return 0;
 }
 
-SHIM_EXPORT int SSL_in_before(const SSL *s)
+SHIM_EXPORT int
+SSL_in_before(const SSL *s)
 {
 	if (vt_get(s, false) == NULL)
 		return FORWARD(SSL_in_before, 1, s);
 	return 0;
 }
 
-SHIM_EXPORT OSSL_HANDSHAKE_STATE SSL_get_state(const SSL *s)
+SHIM_EXPORT OSSL_HANDSHAKE_STATE
+SSL_get_state(const SSL *s)
 {
 	if (vt_get(s, false) == NULL)
 		return FORWARD(SSL_get_state, TLS_ST_BEFORE, s);
 	return TLS_ST_OK;
 }
 
-SHIM_EXPORT const char *SSL_get_version(const SSL *s)
+SHIM_EXPORT const char *
+SSL_get_version(const SSL *s)
 {
 	if (vt_get(s, false) == NULL)
 		return FORWARD(SSL_get_version, "unknown", s);
 	return "TLSv1.3";
 }
 
-SHIM_EXPORT int SSL_version(const SSL *s)
+SHIM_EXPORT int
+SSL_version(const SSL *s)
 {
 	if (vt_get(s, false) == NULL)
 		return FORWARD(SSL_version, 0, s);
@@ -929,7 +975,8 @@ SHIM_EXPORT int SSL_version(const SSL *s)
 /* TLS 1.3's TLS_AES_128_GCM_SHA256, as the program's own libssl knows
  * it: a client may read the session's cipher (Ruby's net/http logs its
  * name on every connect, and fails on none). */
-SHIM_EXPORT const SSL_CIPHER *SSL_get_current_cipher(const SSL *s)
+SHIM_EXPORT const SSL_CIPHER *
+SSL_get_current_cipher(const SSL *s)
 {
 	static const unsigned char aes128gcm[] = { 0x13, 0x01 };
 
@@ -941,7 +988,8 @@ SHIM_EXPORT const SSL_CIPHER *SSL_get_current_cipher(const SSL *s)
 
 /* The chain a client sees: the peer certificate alone (OpenSSL's client
  * chain starts with it).  Node checks the server's identity from it. */
-SHIM_EXPORT STACK_OF(X509) *SSL_get_peer_cert_chain(const SSL *s)
+SHIM_EXPORT
+STACK_OF(X509) *SSL_get_peer_cert_chain(const SSL *s)
 {
 	struct vtls *v = vt_get(s, false);
 	OPENSSL_STACK *st;
@@ -964,14 +1012,16 @@ SHIM_EXPORT STACK_OF(X509) *SSL_get_peer_cert_chain(const SSL *s)
 	return v->chain;
 }
 
-SHIM_EXPORT int SSL_clear(SSL *s)
+SHIM_EXPORT int
+SSL_clear(SSL *s)
 {
 	if (vt_get(s, false) != NULL)
 		vt_remove(s);
 	return FORWARD(SSL_clear, 0, s);
 }
 
-SHIM_EXPORT void SSL_free(SSL *s)
+SHIM_EXPORT void
+SSL_free(SSL *s)
 {
 	if (s != NULL && vt_get(s, false) != NULL)
 		vt_remove(s);

@@ -10,7 +10,8 @@ openssl jq ca-certificates python3 python3-requests python3-httpx tmux
 python3-prometheus-client util-linux wget gnutls-bin
 golang-go ruby php-cli php-curl libio-socket-ssl-perl
 libnl-3-dev libnl-route-3-dev iproute2 libbpf-dev clang bpftool
-build-essential debhelper dpkg-dev lintian adduser systemd man-db groff-base"
+build-essential debhelper dpkg-dev lintian adduser systemd man-db groff-base
+libhiredis-dev redis-server redis-tools"
 
 missing=""
 for p in $PKGS; do

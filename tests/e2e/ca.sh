@@ -146,8 +146,7 @@ ca_want() {
 ca_setup() {
 	[ -n "${CA_DIR:-}" ] && return 0
 	if [ -n "${LLMFB_TEST_SANITIZED:-}" ]; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - ca: (sanitized build: Node cannot take the shim's ASan runtime in)"
+		skip "${FUNCNAME[1]}" "sanitized build: Node cannot take the shim's ASan runtime in"
 		return 1
 	fi
 	CA_MODS=$(tests/npm.sh 2>"$STACK_DIR/ca-npm.err") || CA_MODS=""
@@ -226,8 +225,7 @@ c_away() {
 	local k out hostsdir=$STACK_DIR/ca-away
 	ca_setup || return
 	if [ "$(id -u)" != 0 ]; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - ca: llmfbd away (needs root for a private /etc/hosts)"
+		skip "ca: llmfbd away" "needs root for a private /etc/hosts"
 		return
 	fi
 	away_dir "$hostsdir" api.openai.com api.anthropic.com
@@ -285,7 +283,7 @@ c_untrusted() {
 c_run() {
 	local out
 	ca_setup || return
-	command -v node >/dev/null || { SKIP=$((SKIP + 1)); echo "# skip - ca: llmfbctl run (no node)"; return; }
+	command -v node >/dev/null || { skip "ca: llmfbctl run" "no node"; return; }
 	mock_reset
 	mock_script primary 'status=503'
 	out=$(env -u NODE_EXTRA_CA_CERTS LLMFB_SHIM="$B/libllmfb.so" timeout 20 "$B/llmfbctl" \
@@ -338,8 +336,7 @@ c_ctl() {
 	expect_match old-refused "$out" 'err=.*VERIFY|err=.*CERT'
 	shim_on
 	if [ "$(id -u)" != 0 ] || ! command -v update-ca-certificates >/dev/null; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - ca: install/uninstall (needs root and update-ca-certificates)"
+		skip "ca: install/uninstall" "needs root and update-ca-certificates"
 		finish "ca: init refuses over a CA; rotate makes a new one llmfbd takes at once"
 		return
 	fi
@@ -375,7 +372,7 @@ c_ctl() {
 c_many() {
 	local out
 	ca_setup || return
-	command -v node >/dev/null || { SKIP=$((SKIP + 1)); echo "# skip - ca: many (no node)"; return; }
+	command -v node >/dev/null || { skip "ca: many" "no node"; return; }
 	mock_reset
 	out=$(env "${SHIM_ENV[@]/#LLMFB_SOCKET=*/LLMFB_SOCKET=$CA_DIR/llmfb.sock}" \
 	    NODE_EXTRA_CA_CERTS="$CA_DIR/both.pem" timeout 90 node bench/relay.js \
@@ -417,14 +414,12 @@ c_kernel() {
 	KR_DIR=$STACK_DIR/kr
 	ca_setup || return
 	if [ "$(id -u)" != 0 ] || [ ! -x "$B/goclient" ]; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - ca: the kernel path (needs root and Go)"
+		skip "ca: the kernel path" "needs root and Go"
 		return
 	fi
 	root=$(findmnt -n -t cgroup2 -o TARGET | head -1)
 	if [ -z "$root" ]; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - ca: the kernel path (no cgroup v2 mounted)"
+		skip "ca: the kernel path" "no cgroup v2 mounted"
 		return
 	fi
 	cg=$root/llmfb-test-$$

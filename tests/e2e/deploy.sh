@@ -153,8 +153,7 @@ d_hostwide() {
 	if [ -n "${LLMFB_TEST_SANITIZED:-}" ]; then
 		# A sanitized shim in every program needs the sanitizer's
 		# runtime loaded first in each: bash and curl have none.
-		SKIP=$((SKIP + 1))
-		echo "skip - deploy: host-wide mode (a sanitized shim cannot be preloaded into every program)"
+		skip "deploy: host-wide mode" "a sanitized shim cannot be preloaded into every program"
 		return
 	fi
 	deploy_config "$DDIR" dh
@@ -324,8 +323,7 @@ deb_installed_hook() {
 	log=$DDIR/act.log
 	listen=$(u_get "$sock" ListenStream)
 	if [ -S "$listen" ]; then
-		SKIP=$((SKIP + 1))
-		echo "skip - deploy: the unit's way ($1): $listen is in use here"
+		skip "deploy: the unit's way ($1)" "$listen is in use here"
 		return
 	fi
 	exec=$(u_get "$svc" ExecStart)

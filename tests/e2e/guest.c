@@ -103,7 +103,8 @@ static char g_why[1024];
 static __thread char g_err[512];
 
 static void why(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void why(const char *fmt, ...)
+static void
+why(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -115,7 +116,8 @@ static void why(const char *fmt, ...)
 }
 
 static void errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void errf(const char *fmt, ...)
+static void
+errf(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -133,7 +135,8 @@ static void errf(const char *fmt, ...)
 		}							\
 	} while (0)
 
-static const char *ename(int e)
+static const char *
+ename(int e)
 {
 	const char *s = strerrorname_np(e);
 
@@ -141,7 +144,8 @@ static const char *ename(int e)
 }
 
 /* Printable copy of n bytes (\r \n and others escaped), for messages. */
-static const char *esc(char *out, size_t cap, const void *in, size_t n)
+static const char *
+esc(char *out, size_t cap, const void *in, size_t n)
 {
 	const unsigned char *p = in;
 	size_t o = 0, i;
@@ -167,7 +171,8 @@ static const char *esc(char *out, size_t cap, const void *in, size_t n)
 	return out;
 }
 
-static long long now_ms(void)
+static long long
+now_ms(void)
 {
 	struct timespec ts;
 
@@ -178,14 +183,16 @@ static long long now_ms(void)
 /* ------------------------------------------------------------------ */
 /* The hang guard: SIGUSR1 from a POSIX timer, armed for each case. */
 
-static size_t put_str(char *buf, size_t at, size_t cap, const char *s)
+static size_t
+put_str(char *buf, size_t at, size_t cap, const char *s)
 {
 	while (*s && at + 1 < cap)
 		buf[at++] = *s++;
 	return at;
 }
 
-static size_t put_uint(char *buf, size_t at, size_t cap, unsigned v)
+static size_t
+put_uint(char *buf, size_t at, size_t cap, unsigned v)
 {
 	char tmp[16];
 	size_t n = 0;
@@ -199,7 +206,8 @@ static size_t put_uint(char *buf, size_t at, size_t cap, unsigned v)
 	return at;
 }
 
-static void guard_fired(int sig)
+static void
+guard_fired(int sig)
 {
 	char buf[512];
 	size_t n = 0;
@@ -219,7 +227,8 @@ static void guard_fired(int sig)
 	_exit(3);
 }
 
-static void guard_arm(int secs)
+static void
+guard_arm(int secs)
 {
 	struct itimerspec its;
 
@@ -232,7 +241,8 @@ static void guard_arm(int secs)
 /* I/O helpers (time-limited, EINTR-proof) */
 
 /* poll() one fd: its revents, 0 on timeout, -1 on error. */
-static int wait_fd(int fd, short ev, int ms)
+static int
+wait_fd(int fd, short ev, int ms)
 {
 	long long end = now_ms() + ms;
 
@@ -250,7 +260,8 @@ static int wait_fd(int fd, short ev, int ms)
 	}
 }
 
-static bool read_exact(int fd, void *buf, size_t n, int ms)
+static bool
+read_exact(int fd, void *buf, size_t n, int ms)
 {
 	long long end = now_ms() + ms;
 	size_t got = 0;
@@ -286,7 +297,8 @@ static bool read_exact(int fd, void *buf, size_t n, int ms)
 }
 
 /* Read exactly the n bytes of want, within ms. */
-static bool expect_read(int fd, const char *want, size_t n, int ms)
+static bool
+expect_read(int fd, const char *want, size_t n, int ms)
 {
 	char buf[1024], e1[256], e2[256];
 
@@ -304,7 +316,8 @@ static bool expect_read(int fd, const char *want, size_t n, int ms)
 	return true;
 }
 
-static bool write_all(int fd, const void *buf, size_t n)
+static bool
+write_all(int fd, const void *buf, size_t n)
 {
 	size_t off = 0;
 
@@ -330,7 +343,8 @@ static bool write_all(int fd, const void *buf, size_t n)
 }
 
 /* True when nothing more is waiting to be read on fd (now). */
-static bool nothing_more(int fd)
+static bool
+nothing_more(int fd)
 {
 	char c;
 	ssize_t r = recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
@@ -347,7 +361,8 @@ static bool nothing_more(int fd)
 }
 
 /* Read until the end of the stream: the byte count, -1 on timeout. */
-static ssize_t read_all(int fd, char *buf, size_t cap, int ms)
+static ssize_t
+read_all(int fd, char *buf, size_t cap, int ms)
 {
 	long long end = now_ms() + ms;
 	size_t got = 0;
@@ -372,7 +387,8 @@ static ssize_t read_all(int fd, char *buf, size_t cap, int ms)
 	return (ssize_t)got;
 }
 
-static void xclose(int *fd)
+static void
+xclose(int *fd)
 {
 	if (*fd >= 0)
 		close(*fd);
@@ -382,7 +398,8 @@ static void xclose(int *fd)
 /* ------------------------------------------------------------------ */
 /* Addresses */
 
-static const char *addr_str(const struct sockaddr *sa, char *buf, size_t cap)
+static const char *
+addr_str(const struct sockaddr *sa, char *buf, size_t cap)
 {
 	char a[INET6_ADDRSTRLEN];
 
@@ -403,7 +420,8 @@ static const char *addr_str(const struct sockaddr *sa, char *buf, size_t cap)
 }
 
 /* The IPv4 address in sa (plain or v4-mapped); false for anything else. */
-static bool v4_of(const struct sockaddr *sa, uint32_t *a)
+static bool
+v4_of(const struct sockaddr *sa, uint32_t *a)
 {
 	if (sa->sa_family == AF_INET) {
 		*a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
@@ -423,14 +441,16 @@ static bool v4_of(const struct sockaddr *sa, uint32_t *a)
 }
 
 /* In 198.19.0.0/16, the shim's synthetic range. */
-static bool is_synth(const struct sockaddr *sa)
+static bool
+is_synth(const struct sockaddr *sa)
 {
 	uint32_t a;
 
 	return v4_of(sa, &a) && (a >> 16) == 0xC613u;
 }
 
-static uint16_t port_of(const struct sockaddr *sa)
+static uint16_t
+port_of(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
 		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
@@ -440,7 +460,8 @@ static uint16_t port_of(const struct sockaddr *sa)
 }
 
 /* Same family, address and port. */
-static bool same_addr(const struct sockaddr *a, const struct sockaddr *b)
+static bool
+same_addr(const struct sockaddr *a, const struct sockaddr *b)
 {
 	if (a->sa_family != b->sa_family || port_of(a) != port_of(b))
 		return false;
@@ -454,7 +475,8 @@ static bool same_addr(const struct sockaddr *a, const struct sockaddr *b)
 	return false;
 }
 
-static bool is_loop4(const struct sockaddr *sa, uint16_t port)
+static bool
+is_loop4(const struct sockaddr *sa, uint16_t port)
 {
 	return sa->sa_family == AF_INET &&
 	       ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
@@ -463,7 +485,8 @@ static bool is_loop4(const struct sockaddr *sa, uint16_t port)
 }
 
 /* The real listener's address (g_local[0]) with port. */
-static bool is_local(const struct sockaddr *sa, uint16_t port)
+static bool
+is_local(const struct sockaddr *sa, uint16_t port)
 {
 	return sa->sa_family == AF_INET &&
 	       ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
@@ -471,7 +494,8 @@ static bool is_local(const struct sockaddr *sa, uint16_t port)
 }
 
 /* The real listener's address, for connect(). */
-static void local_sin(struct sockaddr_in *sin)
+static void
+local_sin(struct sockaddr_in *sin)
 {
 	memset(sin, 0, sizeof(*sin));
 	sin->sin_family = AF_INET;
@@ -480,8 +504,9 @@ static void local_sin(struct sockaddr_in *sin)
 }
 
 /* The first answer of getaddrinfo(name, port, {family, SOCK_STREAM}). */
-static bool resolve(const char *name, const char *port, int family,
-		    struct sockaddr_storage *ss, socklen_t *len)
+static bool
+resolve(const char *name, const char *port, int family,
+    struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct addrinfo h, *res = NULL;
 	int rc;
@@ -510,9 +535,10 @@ static bool resolve(const char *name, const char *port, int family,
 /* Resolve name (which must come out synthetic) and connect a new socket of
  * family with flags (SOCK_NONBLOCK, SOCK_CLOEXEC) there, waiting for a
  * non-blocking connect to finish.  The fd, or -1 (g_err says why). */
-static int synth_connect(const char *name, const char *port, int family,
-			 int flags, struct sockaddr_storage *ss,
-			 socklen_t *len)
+static int
+synth_connect(const char *name, const char *port, int family,
+    int flags, struct sockaddr_storage *ss,
+    socklen_t *len)
 {
 	struct sockaddr_storage tmp;
 	socklen_t tlen;
@@ -552,7 +578,8 @@ static int synth_connect(const char *name, const char *port, int family,
 }
 
 /* A blocking TCP connect to the real listener; the fd or -1. */
-static int real_connect(int flags)
+static int
+real_connect(int flags)
 {
 	struct sockaddr_in sin;
 	char a[80];
@@ -574,7 +601,8 @@ static int real_connect(int flags)
 }
 
 /* Accept from the real listener, within ms. */
-static int real_accept(int ms)
+static int
+real_accept(int ms)
 {
 	long long end = now_ms() + ms;
 
@@ -601,7 +629,8 @@ static int real_accept(int ms)
 /* ------------------------------------------------------------------ */
 /* The fake daemon (inline) */
 
-static int preamble(char *out, size_t cap, const char *host, const char *port)
+static int
+preamble(char *out, size_t cap, const char *host, const char *port)
 {
 	return snprintf(out, cap, "LLMFB/1 CONNECT %s %s\r\n" ADMIT_LINE,
 			host, port);
@@ -624,7 +653,8 @@ static bool g_adm_on;
 enum { ADM_WAIT, ADM_PROBE, ADM_ASKED, ADM_OTHER, ADM_GONE };
 
 /* What connection c asks, by the bytes waiting on it. */
-static int adm_look(int c)
+static int
+adm_look(int c)
 {
 	static const char admit[] = ADMIT_LINE;
 	const size_t alen = sizeof(admit) - 1;
@@ -651,7 +681,8 @@ static int adm_look(int c)
 	return memcmp(eol, admit, alen) == 0 ? ADM_ASKED : ADM_OTHER;
 }
 
-static void *adm_main(void *arg)
+static void *
+adm_main(void *arg)
 {
 	int pend[ADM_MAX], n = 0, i;
 
@@ -707,7 +738,8 @@ static void *adm_main(void *arg)
 
 /* The next connection the admitter passed on, or -1 (errno EAGAIN when
  * none waits). */
-static int lfd_take(void)
+static int
+lfd_take(void)
 {
 	ssize_t r;
 	int fd;
@@ -723,7 +755,8 @@ static int lfd_take(void)
 static int spawn(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* The fake daemon's socket at g_sock and its admitter.  0 or -1. */
-static int adm_start(void)
+static int
+adm_start(void)
 {
 	struct sockaddr_un sun;
 	int pp[2];
@@ -746,7 +779,8 @@ static int adm_start(void)
 }
 
 /* The fake daemon goes away: its socket closes. */
-static void adm_stop(void)
+static void
+adm_stop(void)
 {
 	int c;
 
@@ -773,7 +807,8 @@ static void adm_stop(void)
 static int g_silent[SILENT_MAX];
 static int g_nsilent;
 
-static void silent_drop(int i)
+static void
+silent_drop(int i)
 {
 	close(g_silent[i]);
 	g_silent[i] = g_silent[--g_nsilent];
@@ -781,7 +816,8 @@ static void silent_drop(int i)
 
 /* The next connection that carries bytes (the shim's probes, empty, are
  * skipped), within ms.  -1 with g_err. */
-static int daemon_accept(int ms)
+static int
+daemon_accept(int ms)
 {
 	long long end = now_ms() + ms;
 	struct pollfd p[1 + SILENT_MAX];
@@ -845,7 +881,8 @@ static int daemon_accept(int ms)
 
 /* Accept the next redirected connection and read its preamble, which must
  * name host and port. */
-static int daemon_take(const char *host, const char *port)
+static int
+daemon_take(const char *host, const char *port)
 {
 	char pre[PRE_MAX], e[600];
 	int n = preamble(pre, sizeof(pre), host, port), d;
@@ -874,7 +911,8 @@ static int daemon_take(const char *host, const char *port)
 }
 
 /* Drop whatever waits on the listeners (earlier cases' leftovers). */
-static void drain_backlog(void)
+static void
+drain_backlog(void)
 {
 	int c;
 
@@ -888,7 +926,8 @@ static void drain_backlog(void)
 
 /* Threads that must not take the process's signals (SIGALRM of the
  * signals case, the guard's SIGUSR1) start with all of them blocked. */
-static int spawn(pthread_t *t, void *(*fn)(void *), void *arg)
+static int
+spawn(pthread_t *t, void *(*fn)(void *), void *arg)
 {
 	sigset_t all, old;
 	int rc;
@@ -928,14 +967,16 @@ static struct echo_srv {
 	struct echo_conn c[ECHO_CONNS];
 } g_echo;
 
-static void echo_drop(struct echo_srv *s, int i)
+static void
+echo_drop(struct echo_srv *s, int i)
 {
 	close(s->c[i].fd);
 	s->c[i] = s->c[--s->n];
 }
 
-static void echo_bad(struct echo_srv *s, const char *what, const char *p,
-		     size_t n)
+static void
+echo_bad(struct echo_srv *s, const char *what, const char *p,
+    size_t n)
 {
 	char e[300];
 
@@ -946,8 +987,9 @@ static void echo_bad(struct echo_srv *s, const char *what, const char *p,
 
 /* The port a preamble line (with its CRLF) names after "LLMFB/1 CONNECT
  * HOST ", or 0 when it is not such a line. */
-static unsigned preamble_port(const struct echo_srv *s, const char *line,
-			      size_t len)
+static unsigned
+preamble_port(const struct echo_srv *s, const char *line,
+    size_t len)
 {
 	unsigned port = 0;
 	size_t i;
@@ -964,7 +1006,8 @@ static unsigned preamble_port(const struct echo_srv *s, const char *line,
 }
 
 /* Feed n bytes read from connection i; false when it is to be dropped. */
-static bool echo_feed(struct echo_srv *s, int i, const char *buf, size_t n)
+static bool
+echo_feed(struct echo_srv *s, int i, const char *buf, size_t n)
 {
 	struct echo_conn *c = &s->c[i];
 	const char *eol, *p;
@@ -1024,7 +1067,8 @@ static bool echo_feed(struct echo_srv *s, int i, const char *buf, size_t n)
 	return n == 0 || write_all(c->fd, buf, n);
 }
 
-static void *echo_main(void *arg)
+static void *
+echo_main(void *arg)
 {
 	struct echo_srv *s = arg;
 	struct pollfd p[3 + ECHO_CONNS];
@@ -1096,7 +1140,8 @@ static void *echo_main(void *arg)
 	return NULL;
 }
 
-static bool echo_start(bool tcp)
+static bool
+echo_start(bool tcp)
 {
 	struct echo_srv *s = &g_echo;
 
@@ -1122,7 +1167,8 @@ static bool echo_start(bool tcp)
 	return true;
 }
 
-static void echo_stop(void)
+static void
+echo_stop(void)
 {
 	struct echo_srv *s = &g_echo;
 	ssize_t w = write(s->stop[1], "x", 1);
@@ -1138,7 +1184,8 @@ static void echo_stop(void)
 
 /* The open fds (the listing's own excluded), sorted; with inheritable,
  * only those without FD_CLOEXEC.  The count, or -1. */
-static int list_fds(int *out, int max, bool inheritable)
+static int
+list_fds(int *out, int max, bool inheritable)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
@@ -1170,7 +1217,8 @@ static int list_fds(int *out, int max, bool inheritable)
 	return n;
 }
 
-static bool fd_in(const int *set, int n, int fd)
+static bool
+fd_in(const int *set, int n, int fd)
 {
 	int i;
 
@@ -1180,7 +1228,8 @@ static bool fd_in(const int *set, int n, int fd)
 	return false;
 }
 
-static void fds_str(char *buf, size_t cap, const int *set, int n)
+static void
+fds_str(char *buf, size_t cap, const int *set, int n)
 {
 	size_t o = 0;
 	int i;
@@ -1191,7 +1240,8 @@ static void fds_str(char *buf, size_t cap, const int *set, int n)
 				      set[i]);
 }
 
-static bool fd_open(int fd)
+static bool
+fd_open(int fd)
 {
 	return fcntl(fd, F_GETFD) >= 0;
 }
@@ -1202,7 +1252,8 @@ static bool fd_open(int fd)
 /* In a child (so that a slow real DNS cannot hang the case): what does
  * name resolve to?  "synthetic ADDR", "real ADDR", "error ...", or
  * "no answer" when real DNS did not answer in 3 s. */
-static void lookup_in_child(const char *name, char *out, size_t cap)
+static void
+lookup_in_child(const char *name, char *out, size_t cap)
 {
 	int p[2];
 	pid_t pid;
@@ -1254,7 +1305,8 @@ static void lookup_in_child(const char *name, char *out, size_t cap)
 		snprintf(out, cap, "no answer");
 }
 
-static void c_resolve(void)
+static void
+c_resolve(void)
 {
 	struct addrinfo h, *res = NULL, *ai;
 	struct sockaddr_storage a4, a6, alt;
@@ -1389,7 +1441,8 @@ out:
 /* ------------------------------------------------------------------ */
 /* 2. connect-blocking */
 
-static void c_connect_blocking(void)
+static void
+c_connect_blocking(void)
 {
 	static const char req[] = "GET /ping HTTP/1.1\r\n\r\n";
 	static const char rsp[] = "HTTP/1.1 200 OK\r\n\r\npong";
@@ -1446,7 +1499,8 @@ out:
 /* ------------------------------------------------------------------ */
 /* 3. connect-nonblocking */
 
-static bool nonblocking_once(bool cloexec)
+static bool
+nonblocking_once(bool cloexec)
 {
 	struct sockaddr_storage ss;
 	struct epoll_event ev, got;
@@ -1510,7 +1564,8 @@ out:
 	return ok;
 }
 
-static void c_connect_nonblocking(void)
+static void
+c_connect_nonblocking(void)
 {
 	drain_backlog();
 	if (nonblocking_once(true))
@@ -1523,7 +1578,8 @@ static void c_connect_nonblocking(void)
  * Netty's epoll transport at channel registration), must still hear of
  * it: the registration belongs to the fd's open file. */
 
-static void c_epoll_before_connect(void)
+static void
+c_epoll_before_connect(void)
 {
 	struct sockaddr_storage ss;
 	struct epoll_event ev, got;
@@ -1579,7 +1635,8 @@ out:
 /* ------------------------------------------------------------------ */
 /* 4. tcp-answers */
 
-static int get_int(int fd, int level, int name, int *v)
+static int
+get_int(int fd, int level, int name, int *v)
 {
 	socklen_t l = sizeof(*v);
 
@@ -1588,12 +1645,14 @@ static int get_int(int fd, int level, int name, int *v)
 		0 : -1;
 }
 
-static int set_int(int fd, int level, int name, int v)
+static int
+set_int(int fd, int level, int name, int v)
 {
 	return setsockopt(fd, level, name, &v, sizeof(v));
 }
 
-static bool answers_once(int family)
+static bool
+answers_once(int family)
 {
 	const char *fam = family == AF_INET ? "AF_INET" : "AF_INET6";
 	struct sockaddr_storage ss, peer, self;
@@ -1664,7 +1723,8 @@ out:
 	return ok;
 }
 
-static void c_tcp_answers(void)
+static void
+c_tcp_answers(void)
 {
 	drain_backlog();
 	if (answers_once(AF_INET))
@@ -1676,7 +1736,8 @@ static void c_tcp_answers(void)
 /* 5. dup */
 
 /* fd answers as a TCP socket connected to want. */
-static bool answers_tcp(int fd, const struct sockaddr_storage *want)
+static bool
+answers_tcp(int fd, const struct sockaddr_storage *want)
 {
 	struct sockaddr_storage peer;
 	socklen_t pl = sizeof(peer);
@@ -1705,14 +1766,16 @@ static bool answers_tcp(int fd, const struct sockaddr_storage *want)
 }
 
 /* The lowest fd at or above from that is not open. */
-static int free_fd_from(int from)
+static int
+free_fd_from(int from)
 {
 	while (fd_open(from))
 		from++;
 	return from;
 }
 
-static void c_dup(void)
+static void
+c_dup(void)
 {
 	struct sockaddr_storage ss, peer;
 	socklen_t len, pl;
@@ -1796,7 +1859,8 @@ out:
 
 /* fd is a real TCP connection to the real listener, whose accepted end
  * is a. */
-static bool real_answers(int fd, int a)
+static bool
+real_answers(int fd, int a)
 {
 	struct sockaddr_storage peer, self, apeer;
 	socklen_t pl = sizeof(peer), sl = sizeof(self), al = sizeof(apeer);
@@ -1836,7 +1900,8 @@ static bool real_answers(int fd, int a)
 	return true;
 }
 
-static void c_close_range(void)
+static void
+c_close_range(void)
 {
 	struct sockaddr_storage ss, peer;
 	socklen_t len, pl;
@@ -1923,7 +1988,8 @@ out:
 /* ------------------------------------------------------------------ */
 /* 7. exec */
 
-static void c_exec(void)
+static void
+c_exec(void)
 {
 	static char *const argv[] = {
 		"sh", "-c", "echo \"$LD_PRELOAD\"; ls /proc/self/fd", NULL
@@ -2010,7 +2076,8 @@ out:
 static atomic_bool g_busy_stop;
 
 /* Keeps the shim's locks busy while the main thread forks. */
-static void *busy_main(void *arg)
+static void *
+busy_main(void *arg)
 {
 	int fd = *(int *)arg, x;
 	unsigned i;
@@ -2039,8 +2106,9 @@ static void *busy_main(void *arg)
 
 /* The child: a fresh lookup, connect and round trip.  Its exit status
  * says which step failed. */
-static void fork_child(int inherited, const struct sockaddr_storage *ss,
-		       unsigned k)
+static void
+fork_child(int inherited, const struct sockaddr_storage *ss,
+    unsigned k)
 {
 	char msg[32], rsp[32];
 	struct sockaddr_storage peer;
@@ -2065,7 +2133,8 @@ static void fork_child(int inherited, const struct sockaddr_storage *ss,
 	_exit(0);
 }
 
-static const char *child_step(int code)
+static const char *
+child_step(int code)
 {
 	switch (code) {
 	case 10: return "the inherited redirected fd did not answer";
@@ -2078,7 +2147,8 @@ static const char *child_step(int code)
 
 #define FORKS 8
 
-static void c_fork(void)
+static void
+c_fork(void)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -2175,7 +2245,8 @@ out:
 
 static volatile sig_atomic_t g_sig_fd = -1, g_sig_count, g_sig_bad;
 
-static void alrm_handler(int sig)
+static void
+alrm_handler(int sig)
 {
 	struct sockaddr_storage peer;
 	socklen_t pl = sizeof(peer);
@@ -2197,8 +2268,9 @@ static void alrm_handler(int sig)
 
 /* connect as a program that retries EINTR does: the connection goes on in
  * the background, so wait for it and ask SO_ERROR. */
-static int connect_eintr(int fd, const struct sockaddr *sa, socklen_t len,
-			 unsigned *eintr)
+static int
+connect_eintr(int fd, const struct sockaddr *sa, socklen_t len,
+    unsigned *eintr)
 {
 	socklen_t el = sizeof(int);
 	int e;
@@ -2222,7 +2294,8 @@ static int connect_eintr(int fd, const struct sockaddr *sa, socklen_t len,
 #define SIG_MIN 300
 #define SIG_MS 4000
 
-static void c_signals(void)
+static void
+c_signals(void)
 {
 	static const char msg[] = "under signals port=443\n";
 	struct sockaddr_storage ss;
@@ -2331,7 +2404,8 @@ static atomic_bool g_pipers_stop;
 static atomic_int g_piper_bad, g_piper_loops;
 static char g_piper_msg[200];
 
-static void *worker_main(void *arg)
+static void *
+worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct sockaddr_storage ss, peer;
@@ -2377,7 +2451,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void *piper_main(void *arg)
+static void *
+piper_main(void *arg)
 {
 	int p[2], x, y;
 
@@ -2422,7 +2497,8 @@ static void *piper_main(void *arg)
 	return NULL;
 }
 
-static void c_threads(void)
+static void
+c_threads(void)
 {
 	static struct worker w[WORKERS];
 	pthread_t pipers[PIPERS];
@@ -2479,7 +2555,8 @@ out:
 /* ------------------------------------------------------------------ */
 /* 11. daemon-dies */
 
-static void c_daemon_dies(void)
+static void
+c_daemon_dies(void)
 {
 	char buf[16];
 	long long t0, dt;
@@ -2523,7 +2600,8 @@ struct tls_srv {
 	char err[300];
 };
 
-static void *tls_srv_main(void *arg)
+static void *
+tls_srv_main(void *arg)
 {
 	struct tls_srv *s = arg;
 	struct timeval tv = { .tv_sec = 3 };
@@ -2562,7 +2640,8 @@ static void *tls_srv_main(void *arg)
 }
 
 /* A self-signed certificate for localhost, made here. */
-static bool make_cert(EVP_PKEY **kp, X509 **xp)
+static bool
+make_cert(EVP_PKEY **kp, X509 **xp)
 {
 	static const struct {
 		int nid;
@@ -2614,7 +2693,8 @@ fail:
 	return false;
 }
 
-static bool name_cn(X509_NAME *nm, char *out, int cap)
+static bool
+name_cn(X509_NAME *nm, char *out, int cap)
 {
 	out[0] = '\0';
 	return nm && X509_NAME_get_text_by_NID(nm, NID_commonName, out, cap)
@@ -2623,7 +2703,8 @@ static bool name_cn(X509_NAME *nm, char *out, int cap)
 
 /* The server's context and the CA's CN (the issuer to expect); the
  * client's trust store gets the CA. */
-static bool tls_setup(SSL_CTX *srv, SSL_CTX *trusting, char *ca_cn, int cap)
+static bool
+tls_setup(SSL_CTX *srv, SSL_CTX *trusting, char *ca_cn, int cap)
 {
 	char path[PATH_MAX];
 	EVP_PKEY *k = NULL;
@@ -2674,8 +2755,9 @@ static bool tls_setup(SSL_CTX *srv, SSL_CTX *trusting, char *ca_cn, int cap)
 /* One client session to the real TLS server: 1 when the handshake and a
  * round trip worked, 0 when the handshake failed (verify says why), -1
  * on any other trouble.  The peer's issuer CN goes to issuer. */
-static int real_tls(SSL_CTX *ctx, int lfd, long *verify, char *issuer,
-		    int cap)
+static int
+real_tls(SSL_CTX *ctx, int lfd, long *verify, char *issuer,
+    int cap)
 {
 	struct sockaddr_in sin;
 	socklen_t sl = sizeof(sin);
@@ -2731,7 +2813,8 @@ out:
 	return rc;
 }
 
-static bool san_has(X509 *x, const char *name)
+static bool
+san_has(X509 *x, const char *name)
 {
 	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
 					       NULL);
@@ -2752,7 +2835,8 @@ static bool san_has(X509 *x, const char *name)
 }
 
 /* A recognisable 4 MB: no period, so duplication or loss shows. */
-static void fill_pattern(unsigned char *p, size_t n)
+static void
+fill_pattern(unsigned char *p, size_t n)
 {
 	uint64_t s = 0x9E3779B97F4A7C15ull;
 	size_t i;
@@ -2767,8 +2851,9 @@ static void fill_pattern(unsigned char *p, size_t n)
 
 /* got[*checked..n) equals want[*checked..n) (n at most BIG); *checked
  * advances to the first difference. */
-static bool same_prefix(const unsigned char *got, const unsigned char *want,
-			size_t *checked, size_t n)
+static bool
+same_prefix(const unsigned char *got, const unsigned char *want,
+    size_t *checked, size_t n)
 {
 	if (n > BIG)
 		n = BIG;
@@ -2778,7 +2863,8 @@ static bool same_prefix(const unsigned char *got, const unsigned char *want,
 }
 
 /* Read what is there now (at most cap - *have), non-blocking. */
-static bool drain_some(int d, unsigned char *buf, size_t cap, size_t *have)
+static bool
+drain_some(int d, unsigned char *buf, size_t cap, size_t *have)
 {
 	while (*have < cap) {
 		ssize_t r = recv(d, buf + *have, cap - *have, MSG_DONTWAIT);
@@ -2797,7 +2883,8 @@ static bool drain_some(int d, unsigned char *buf, size_t cap, size_t *have)
 
 /* The shim's stamp before a connection's first request: "LLMFB/1 SENT
  * <digits>\r\n", read byte by byte so nothing after it is taken. */
-static bool read_stamp(int d)
+static bool
+read_stamp(int d)
 {
 	static const char head[] = "LLMFB/1 SENT ";
 	char line[64];
@@ -2822,7 +2909,8 @@ static bool read_stamp(int d)
 	return true;
 }
 
-static void c_tls(void)
+static void
+c_tls(void)
 {
 	char pre[PRE_MAX + sizeof(TLS_MARK)], cn[256], ca_cn[256], s[300];
 	unsigned char *big = NULL, *got = NULL;
@@ -3016,8 +3104,9 @@ out:
  * addresses it had before it was listed), and a connect() to the
  * synthetic address s (obtained earlier) goes straight to the real
  * listener, on the first of them. */
-static bool away_once(const char *how, const struct sockaddr_storage *s,
-		      socklen_t slen, bool nonblock)
+static bool
+away_once(const char *how, const struct sockaddr_storage *s,
+    socklen_t slen, bool nonblock)
 {
 	struct addrinfo h, *res = NULL, *ai;
 	char a[80], b[INET_ADDRSTRLEN];
@@ -3080,7 +3169,8 @@ out:
 	return ok;
 }
 
-static void c_daemon_away(void)
+static void
+c_daemon_away(void)
 {
 	struct sockaddr_storage s;
 	struct sockaddr_un sun;
@@ -3122,7 +3212,8 @@ out:
 /* ------------------------------------------------------------------ */
 /* Running */
 
-static void run(const char *name, void (*fn)(void), int guard_secs)
+static void
+run(const char *name, void (*fn)(void), int guard_secs)
 {
 	long long t0 = now_ms(), dt;
 
@@ -3151,7 +3242,8 @@ static void run(const char *name, void (*fn)(void), int guard_secs)
  * the hosts file (which it then trusts for a second) is the parent's,
  * after the file is written.  None: g_local_why says why, and the
  * listener goes on 127.0.0.1. */
-static void local_lookup(void)
+static void
+local_lookup(void)
 {
 	char buf[LOCAL_MAX * INET_ADDRSTRLEN + 128], *tok, *save = NULL;
 	int p[2];
@@ -3212,7 +3304,8 @@ static void local_lookup(void)
 	}
 }
 
-static int setup(void)
+static int
+setup(void)
 {
 	struct sockaddr_in sin;
 	struct sigevent sev;
@@ -3283,7 +3376,8 @@ static int setup(void)
 	return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2 || argc > 3) {

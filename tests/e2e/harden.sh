@@ -109,8 +109,7 @@ h_stop_silent() {
 h_user_limit() {
 	local hold out ndirect url="https://api.openai.com:$MOCK_PORT/v1/chat/completions"
 	if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - harden: per-user limit (needs root and setpriv)"
+		skip "harden: per-user limit" "needs root and setpriv"
 		return
 	fi
 	hd_start user "max_clients_per_user: 4" "request_timeout: 1m"
@@ -169,8 +168,7 @@ h_user_limit() {
 h_fd_limit() {
 	local hold out t0 t1 lines
 	if ! command -v prlimit >/dev/null; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - harden: file limit (no prlimit)"
+		skip "harden: file limit" "no prlimit"
 		return
 	fi
 	HD_WRAP="prlimit --nofile=40:40" hd_start fds "request_timeout: 1m"
@@ -332,8 +330,7 @@ h_passthrough_port() {
 h_relay_limit() {
 	local a b out
 	if ! command -v gnutls-cli >/dev/null; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - harden: relays under the per-user limit (no gnutls-cli)"
+		skip "harden: relays under the per-user limit" "no gnutls-cli"
 		return
 	fi
 	hd_start relays "max_clients_per_user: 2" "request_timeout: 1m"

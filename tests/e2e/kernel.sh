@@ -14,8 +14,7 @@
 
 k_root() {	# WHAT: 0 when the case can run, else counted as skipped
 	if [ "$(id -u)" != 0 ]; then
-		SKIP=$((SKIP + 1))
-		echo "skip - $1 (needs root)"
+		skip "$1" "needs root"
 		return 1
 	fi
 }
@@ -160,8 +159,7 @@ k_unprivileged() {
 k_nobpf() {
 	local d=$STACK_DIR/nobpf st
 	if [ ! -x "$B/nobpf/llmfbd" ]; then
-		SKIP=$((SKIP + 1))
-		echo "skip - llmfbd built without eBPF (no $B/nobpf/llmfbd: make nobpf)"
+		skip "llmfbd built without eBPF" "no $B/nobpf/llmfbd: make nobpf"
 		return
 	fi
 	mkdir -p "$d"

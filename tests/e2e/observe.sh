@@ -472,8 +472,7 @@ o_secrets() {
 o_access() {
 	local sock=$STACK_DIR/control.sock
 	if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
-		SKIP=$((SKIP + 1))
-		echo "skip - control socket access (needs root and setpriv)"
+		skip "control socket access" "needs root and setpriv"
 		return
 	fi
 	expect_eq socket-mode "$(stat -c '%a %G' "$sock")" "660 adm"
@@ -500,7 +499,7 @@ o_cli() {
 	expect_eq usage "$(ctl 2>/dev/null; echo "rc=$?")" "rc=2"
 	expect_eq unknown "$(ctl frobnicate 2>/dev/null; echo "rc=$?")" "rc=2"
 	expect_eq extra-arg "$(ctl status now 2>&1; echo "rc=$?")" \
-	    "llmfbctl: status takes no argument"$'\n'"rc=2"
+	    "llmfbctl: status takes no argument but --fleet"$'\n'"rc=2"
 	expect_match help "$(ctl --help)" 'inject TARGET FAULT'
 	# Options go anywhere, as in every other command.
 	expect_eq json-after "$("$B/llmfbctl" status --json -s \

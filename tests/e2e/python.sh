@@ -251,8 +251,7 @@ p_daemon_absent() {
 	fi
 	if [ -n "$why" ]; then
 		PY_WRAP=()
-		SKIP=$((SKIP + 1))
-		echo "# skip - python: daemon absent: $why"
+		skip "python: daemon absent" "$why"
 		return
 	fi
 	mkdir -p "$hostsdir"

@@ -65,8 +65,7 @@ reach_client() {
 # do, and run in make check.  Returns 0 when the case is to skip.
 sanitized_skip() {
 	[ -n "${LLMFB_TEST_SANITIZED:-}" ] || return 1
-	SKIP=$((SKIP + 1))
-	echo "# skip - reach: $1 (sanitized build: the shim's ASan runtime is not loaded into Node or Go programs)"
+	skip "reach: $1" "sanitized build: the shim's ASan runtime is not loaded into Node or Go programs"
 	return 0
 }
 
@@ -115,8 +114,7 @@ r_relay_many() {
 	local out
 	sanitized_skip "many relays (node)" && return
 	if ! command -v node >/dev/null; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - reach: many relays (no node)"
+		skip "reach: many relays" "no node"
 		return
 	fi
 	out=$(env "${SHIM_ENV[@]}" NODE_EXTRA_CA_CERTS="$STACK_DIR/certs/ca.pem" \
@@ -134,8 +132,7 @@ r_away() {
 	local k out hostsdir=$STACK_DIR/reach-away
 	local url="https://api.llmfb.test:$MOCK_PORT/v1/models"
 	if [ "$(id -u)" != 0 ]; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - reach: daemon away (needs root for a private /etc/hosts)"
+		skip "reach: daemon away" "needs root for a private /etc/hosts"
 		return
 	fi
 	away_dir "$hostsdir" api.llmfb.test
@@ -173,13 +170,11 @@ r_go() {
 	local url="https://api.llmfb.test:$MOCK_PORT/v1/models"
 	sanitized_skip "Go net/http" && return
 	if [ ! -x "$B/goclient" ]; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - reach: Go net/http (no Go compiler: apt-get install golang-go)"
+		skip "reach: Go net/http" "no Go compiler: apt-get install golang-go"
 		return
 	fi
 	if [ "$(id -u)" != 0 ]; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - reach: Go net/http (needs root for a private /etc/hosts)"
+		skip "reach: Go net/http" "needs root for a private /etc/hosts"
 		return
 	fi
 	away_dir "$hostsdir" api.llmfb.test
@@ -210,8 +205,7 @@ r_go() {
 r_ruby() {
 	local out hostsdir=$STACK_DIR/reach-rb
 	if ! command -v ruby >/dev/null; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - reach: Ruby net/http (no ruby: apt-get install ruby)"
+		skip "reach: Ruby net/http" "no ruby: apt-get install ruby"
 		return
 	fi
 	mock_reset
@@ -263,14 +257,12 @@ r_node18() {
 	N18=""
 	sanitized_skip "Debian Node 18" && return
 	if [ "$(id -u)" != 0 ]; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - reach: Debian Node 18 (needs root for a mount namespace)"
+		skip "reach: Debian Node 18" "needs root for a mount namespace"
 		return
 	fi
 	if ! N18=$(tests/node18.sh 2>"$STACK_DIR/node18.err"); then
 		N18=""
-		SKIP=$((SKIP + 1))
-		echo "# skip - reach: Debian Node 18: $(cat "$STACK_DIR/node18.err")"
+		skip "reach: Debian Node 18" "$(cat "$STACK_DIR/node18.err")"
 		return
 	fi
 	mkdir -p /usr/share/nodejs
@@ -311,13 +303,11 @@ r_node18() {
 r_sdks() {
 	local sdk how out mods want
 	if [ -z "${N18:-}" ]; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - reach: the official SDKs (no Debian Node 18, see above)"
+		skip "reach: the official SDKs" "no Debian Node 18, see above"
 		return
 	fi
 	if ! mods=$(tests/npm.sh 2>"$STACK_DIR/npm.err"); then
-		SKIP=$((SKIP + 1))
-		echo "# skip - reach: the official SDKs: $(cat "$STACK_DIR/npm.err")"
+		skip "reach: the official SDKs" "$(cat "$STACK_DIR/npm.err")"
 		return
 	fi
 	for sdk in openai anthropic; do
@@ -406,8 +396,7 @@ cc_daemon() {
 r_claude_code() {
 	local backup out mods h
 	if [ -z "${N18:-}" ] || ! mods=$(tests/npm.sh 2>/dev/null); then
-		SKIP=$((SKIP + 1))
-		echo "# skip - reach: Claude Code (no Debian Node 18 or npm packages, see above)"
+		skip "reach: Claude Code" "no Debian Node 18 or npm packages, see above"
 		return
 	fi
 	for backup in ccback ccdeep; do
@@ -499,8 +488,7 @@ r_php_perl() {
 	command -v perl >/dev/null && perl -MIO::Socket::SSL -e 1 2>/dev/null &&
 	    clients+=(perl)
 	if [ ${#clients[@]} -eq 0 ] || [ "$(id -u)" != 0 ]; then
-		SKIP=$((SKIP + 1))
-		echo "# skip - reach: PHP and Perl (need php-cli, php-curl, libio-socket-ssl-perl and root)"
+		skip "reach: PHP and Perl" "need php-cli, php-curl, libio-socket-ssl-perl and root"
 		return
 	fi
 	away_dir "$hostsdir" api.openai.com

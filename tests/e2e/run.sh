@@ -21,6 +21,7 @@ B=${B:-build}
 . tests/e2e/reach.sh
 . tests/e2e/providers.sh
 . tests/e2e/ca.sh
+. tests/e2e/fleet.sh
 
 PASS=0
 FAIL=0
@@ -603,7 +604,7 @@ CURL_CASES="t_hosts_change t_hsts"	# the curl CLI only
 CASES="$KIND_CASES $CURL_CASES t_malformed t_status t_breaker t_retry_after
     harden_cases reach_cases ca_cases ladder_cases dialect_cases provider_cases
     observe_cases top_cases kernel_cases deploy_cases deb_cases python_cases
-    guest_cases"
+    guest_cases fleet_cases"
 
 # run_case NAME[:KIND]
 run_case() {

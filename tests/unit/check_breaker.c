@@ -206,6 +206,60 @@ START_TEST(test_late_results_ignored)
 }
 END_TEST
 
+/* ---- in a fleet (daemon/shared.c) ---- */
+
+START_TEST(test_fleet_open_held_until_lease)
+{
+	struct breaker b;
+
+	breaker_init(&b);
+	/* Another host opened it; it half-opens there in 3 s. */
+	ck_assert(breaker_fleet_open(&b, &conf, 3000, 10000));
+	ck_assert_int_eq(b.state, BREAKER_OPEN);
+	ck_assert(b.fleet_remote && b.fleet_hold);
+	ck_assert_uint_eq(breaker_wait_ms(&b, &conf, 10000), 3000);
+	ck_assert(!breaker_allow(&b, &conf, 10000));
+	/* Held: no half-open on time while another host may probe. */
+	ck_assert_int_eq(breaker_state(&b, &conf, 13000), BREAKER_OPEN);
+	ck_assert(!breaker_allow(&b, &conf, 19000));
+	/* The lease is ours: one probe. */
+	b.fleet_hold = false;
+	ck_assert_int_eq(breaker_state(&b, &conf, 19000), BREAKER_HALF_OPEN);
+	ck_assert(breaker_allow(&b, &conf, 19000));
+	ck_assert(!breaker_allow(&b, &conf, 19001));
+	breaker_record(&b, &conf, true, 19100);
+	ck_assert_int_eq(b.state, BREAKER_CLOSED);
+	ck_assert(!b.fleet_remote);
+}
+END_TEST
+
+START_TEST(test_fleet_close_and_limits)
+{
+	struct breaker b;
+
+	breaker_init(&b);
+	ck_assert(breaker_fleet_open(&b, &conf, 60000, 10000));
+	/* Never longer than our own cooldown. */
+	ck_assert_uint_eq(breaker_wait_ms(&b, &conf, 10000), 5000);
+	/* Open already: a later open pushes it on, reports no change. */
+	ck_assert(!breaker_fleet_open(&b, &conf, 5000, 13000));
+	ck_assert_uint_eq(breaker_wait_ms(&b, &conf, 13000), 5000);
+	ck_assert(breaker_fleet_close(&b));
+	ck_assert_int_eq(b.state, BREAKER_CLOSED);
+	ck_assert(!b.fleet_hold && !b.fleet_remote);
+	ck_assert(!breaker_fleet_close(&b));	/* closed already */
+	/* By hand, or the network view: the fleet leaves it alone. */
+	breaker_trip(&b, 4000);
+	ck_assert(!breaker_fleet_open(&b, &conf, 1000, 4000));
+	ck_assert(!breaker_fleet_close(&b));
+	ck_assert_int_eq(b.state, BREAKER_OPEN);
+	breaker_reset(&b);
+	breaker_unreachable(&b, 5000);
+	ck_assert(!breaker_fleet_close(&b));
+	ck_assert_int_eq(b.state, BREAKER_OPEN);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -224,6 +278,8 @@ main(void)
 	tcase_add_test(tc, test_late_results_ignored);
 	tcase_add_test(tc, test_unreachable_holds_until_back);
 	tcase_add_test(tc, test_unreachable_over_open_and_manual);
+	tcase_add_test(tc, test_fleet_open_held_until_lease);
+	tcase_add_test(tc, test_fleet_close_and_limits);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -482,6 +482,31 @@ START_TEST(test_evict_where_the_index_wraps)
 }
 END_TEST
 
+/* ---- the fleet's figures (daemon/shared.c) ---- */
+
+START_TEST(test_raise_never_lowers)
+{
+	struct spend s;
+
+	budgets_add(b, "route:a", 1.0, T0);
+	budgets_raise(b, "route:a", (struct spend){ 0.5, 3.0 }, T0);
+	s = budgets_get(b, "route:a", T0);
+	ck_assert(s.hour == 1.0 && s.day == 3.0);
+	/* A key never spent here takes the fleet's figure. */
+	budgets_raise(b, "route:b", (struct spend){ 0.25, 0.75 }, T0);
+	s = budgets_get(b, "route:b", T0);
+	ck_assert(s.hour == 0.25 && s.day == 0.75);
+	ck_assert(budgets_dirty(b));
+	/* Next hour (and day: T0 is the day's last hour): afresh. */
+	budgets_raise(b, "route:a", (struct spend){ 0.5, 0.5 }, T0 + HOUR);
+	s = budgets_get(b, "route:a", T0 + HOUR);
+	ck_assert(s.hour == 0.5 && s.day == 0.5);
+	budgets_raise(b, "route:a", (struct spend){ NAN, 9 }, T0 + HOUR);
+	s = budgets_get(b, "route:a", T0 + HOUR);
+	ck_assert(s.day == 0.5);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -499,6 +524,7 @@ main(void)
 	tcase_add_test(win, test_later_window_reads_zero);
 	tcase_add_test(win, test_utc_days_whatever_tz);
 	tcase_add_test(win, test_bad_amounts_ignored);
+	tcase_add_test(win, test_raise_never_lowers);
 	suite_add_tcase(s, win);
 
 	tcase_add_checked_fixture(file, setup, teardown);

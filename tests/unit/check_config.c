@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -521,6 +522,114 @@ START_TEST(test_local_ca)
 }
 END_TEST
 
+/* ---- shared: (a fleet on Redis) ---- */
+
+START_TEST(test_shared)
+{
+	struct config *c, *d;
+	char path[] = "/tmp/check_config_pw.XXXXXX";
+	char text[512];
+	FILE *f;
+	int fd;
+
+	c = config_load_string("s.yaml",
+	    "shared: { address: 'unix:/run/r.sock' }", err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->shared->socket, "/run/r.sock");
+	ck_assert_ptr_null(c->shared->host);
+	ck_assert_ptr_null(c->shared->password);
+	ck_assert_str_eq(c->shared->prefix, "llmfb:");
+	ck_assert_ptr_nonnull(c->shared->name);	/* the host name */
+	ck_assert_uint_eq(c->shared->max_wait_ms, 5);
+	ck_assert(c->shared->breakers && c->shared->budgets &&
+	    c->shared->latency);
+	config_unref(c);
+
+	c = config_load_string("e.yaml", "listen: /run/x.sock", err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_ptr_null(c->shared);		/* not in a fleet */
+	config_unref(c);
+
+	setenv("CHECK_REDIS_PW", "s3cret", 1);
+	c = config_load_string("s.yaml", "shared: { address: '[::1]:6380', "
+	    "password_env: CHECK_REDIS_PW, prefix: 'team-a:', name: web-1, "
+	    "max_wait: 2ms, budgets: false, latency: off }", err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->shared->host, "::1");
+	ck_assert_int_eq(c->shared->port, 6380);
+	ck_assert_str_eq(c->shared->password, "s3cret");
+	ck_assert_str_eq(c->shared->prefix, "team-a:");
+	ck_assert_str_eq(c->shared->name, "web-1");
+	ck_assert_uint_eq(c->shared->max_wait_ms, 2);
+	ck_assert(c->shared->breakers && !c->shared->budgets &&
+	    !c->shared->latency);
+
+	/* The password from a file, one line; a reload that keeps it
+	 * keeps the links (shared_conf_same). */
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs("s3cret\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text), "shared: { address: '[::1]:6380', "
+	    "password_file: %s, prefix: 'team-a:', name: web-1 }", path);
+	d = config_load_string("s.yaml", text, err, sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	ck_assert_str_eq(d->shared->password, "s3cret");
+	ck_assert(shared_conf_same(c->shared, d->shared));
+	config_unref(d);
+	snprintf(text, sizeof(text), "shared: { address: '[::1]:6380', "
+	    "password_file: %s, prefix: 'team-b:', name: web-1 }", path);
+	d = config_load_string("s.yaml", text, err, sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	ck_assert(!shared_conf_same(c->shared, d->shared));
+	ck_assert(!shared_conf_same(c->shared, NULL));
+	config_unref(d);
+	unlink(path);
+	config_unref(c);
+}
+END_TEST
+
+static const struct {
+	const char *text, *want;
+} shared_bad[] = {
+	{ "shared: { prefix: x }",
+	  "b.yaml:1:9: shared: address is required (HOST:PORT or unix:/PATH)" },
+	{ "shared: { address: redis }",
+	  "b.yaml:1:20: shared.address: 'redis' is not HOST:PORT or "
+	  "unix:/PATH" },
+	{ "shared: { address: 'unix:r.sock' }",
+	  "b.yaml:1:20: shared.address: a Unix socket path must be absolute" },
+	{ "shared: { address: 'h:1', tls: true }",
+	  "b.yaml:1:32: shared.tls: this build's hiredis has no TLS; reach "
+	  "Redis on a Unix socket, on loopback, or through a TLS tunnel "
+	  "(stunnel, spiped)" },
+	{ "shared: { address: 'h:1', password_env: CHECK_REDIS_UNSET }",
+	  "b.yaml:1:41: shared.password_env: CHECK_REDIS_UNSET is not set" },
+	{ "shared: { address: 'h:1', password_file: /nonexistent/pw }",
+	  "b.yaml:1:42: shared.password_file /nonexistent/pw: No such file "
+	  "or directory" },
+	{ "shared: { address: 'h:1', max_wait: 2s }",
+	  "b.yaml:1:9: shared.max_wait: from 1ms to 1s" },
+	{ "shared: { address: 'h:1', prefix: 'a b' }",
+	  "b.yaml:1:35: shared.prefix: at most 64 printable characters, no "
+	  "spaces" },
+	{ "shared: { address: 'h:1', colour: red }",
+	  "b.yaml:1:27: unknown key 'colour' in shared" },
+};
+
+START_TEST(test_shared_bad)
+{
+	struct config *c;
+
+	unsetenv("CHECK_REDIS_UNSET");
+	c = config_load_string("b.yaml", shared_bad[_i].text, err,
+	    sizeof(err));
+	ck_assert_ptr_null(c);
+	ck_assert_str_eq(err, shared_bad[_i].want);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -539,6 +648,9 @@ config_suite(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_refcount);
 	tcase_add_test(tc, test_local_ca);
+	tcase_add_test(tc, test_shared);
+	tcase_add_loop_test(tc, test_shared_bad, 0,
+	    sizeof(shared_bad) / sizeof(shared_bad[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

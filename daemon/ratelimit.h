@@ -1,0 +1,59 @@
+/* A provider's rate limits as its answers advertise them, kept as live
+ * state per target: OpenAI's x-ratelimit-{limit,remaining,reset}-
+ * {requests,tokens} (resets as Go durations, "6m0s", "20ms"), and
+ * Anthropic's anthropic-ratelimit-{requests,tokens,input-tokens,
+ * output-tokens}-{limit,remaining,reset} (resets as RFC 3339 times).
+ * Pure: the clock is passed in, nothing allocates, so a target near its
+ * limit can be passed over before it answers 429. */
+#ifndef LLMFB_RATELIMIT_H
+#define LLMFB_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RL_UNKNOWN	(-1)
+
+enum rl_kind { RL_REQUESTS, RL_TOKENS, RL_INPUT_TOKENS, RL_OUTPUT_TOKENS,
+	RL_KINDS };
+
+struct rl_window {
+	int64_t		 limit;		/* RL_UNKNOWN: not advertised */
+	int64_t		 remaining;	/* RL_UNKNOWN: not advertised */
+	uint64_t	 reset_ms;	/* wall clock (epoch ms); 0: unknown */
+};
+
+struct rl_state {
+	struct rl_window w[RL_KINDS];
+	uint64_t	 seen_ms;	/* the answer that said so; 0: never */
+	uint64_t	 blocked_until_ms; /* a 429's wish; 0: none */
+};
+
+void ratelimit_init(struct rl_state *st);
+/* Take what an answer's headers ("Name: value\r\n" lines) say, read at
+ * now_ms (wall clock).  Windows the answer does not mention keep what
+ * they had.  Returns how many values it found. */
+int ratelimit_update(struct rl_state *st, const char *headers, size_t len,
+    uint64_t now_ms);
+/* A 429 asked to come back after wait_ms (Retry-After, or the soonest
+ * exhausted window's reset when it has none). */
+void ratelimit_blocked(struct rl_state *st, uint64_t now_ms,
+    uint64_t wait_ms);
+/* Whether the target should be passed over now: blocked by a 429, or a
+ * window whose reset is still ahead has no request left, or fewer tokens
+ * left than the call needs (est_tokens; 0: unknown).  *ret_until_ms is
+ * when that ends (0: unknown). */
+bool ratelimit_near(const struct rl_state *st, uint64_t now_ms,
+    uint64_t est_tokens, uint64_t *ret_until_ms);
+/* The smallest remaining/limit over the windows that are advertised and
+ * not reset yet, in [0, 1]; 1 when none is. */
+double ratelimit_headroom(const struct rl_state *st, uint64_t now_ms);
+
+/* "6m0s", "1h2m3.5s", "20ms", "1.5s" -> milliseconds; -1 when it is not
+ * a Go duration. */
+int64_t go_duration_ms(const char *s, size_t n);
+/* "2025-08-21T12:40:59Z" (or with fractions, or an offset) -> epoch ms;
+ * 0 when it is not an RFC 3339 time. */
+uint64_t rfc3339_ms(const char *s, size_t n);
+
+#endif
