@@ -1059,6 +1059,20 @@ on_done(struct xfer *x, enum xfer_end e)
 	if (x->status >= 400)
 		o.retry_after_ms = retry_after_ms(x->headers.data,
 		    x->headers.len, time(NULL));
+	if (x->status == 429 && call->target != NULL) {
+		struct tstat *ts = tstat_of(call, call->target);
+
+		/* Other calls pass it over until then: its Retry-After, or
+		 * the reset of the window it says is spent. */
+		uint64_t now = now_real_ns() / 1000000;
+
+		ts->rl_429s++;
+		ratelimit_blocked(&ts->rl, now, o.retry_after_ms);
+		/* Without a Retry-After, the spent window's reset is the
+		 * wait: this call's ladder honours it too. */
+		if (o.retry_after_ms == 0 && ts->rl.blocked_until_ms > now)
+			o.retry_after_ms = ts->rl.blocked_until_ms - now;
+	}
 	o.foreign = call->target != NULL &&
 	    !own_provider(call, call->target->provider);
 	o.own_key = !o.foreign &&
@@ -1119,6 +1133,12 @@ on_head(struct xfer *x)
 	struct call *call = x->arg;
 
 	netview_head(call->d->netview, &call->net);
+	/* Every answer, a 2xx or not, may say how much of the provider's
+	 * limits is left (ratelimit.c): the next call reads it. */
+	if (call->target != NULL)
+		ratelimit_update(&tstat_of(call, call->target)->rl,
+		    x->headers.data ? x->headers.data : "", x->headers.len,
+		    now_real_ns() / 1000000);
 }
 
 static const struct xfer_ops call_xfer_ops = {
@@ -1640,7 +1660,7 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 	struct call *call = arg;
 	const struct route *r = call->r.route;
 	struct tstat *ts = tstat_of(call, t);
-	uint64_t now = now_mono_ms();
+	uint64_t now = now_mono_ms(), until;
 	char why[DIALECT_WHY_MAX + 16];
 	enum dialect to = target_dialect(call, t);
 	size_t k;
@@ -1671,6 +1691,13 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 		return skip(call, t, FK_BUDGET, "budget");
 	if (t->max_concurrency > 0 && ts->in_flight >= t->max_concurrency)
 		return skip(call, t, FK_TECHNICAL, "queue-full");
+	/* The provider's capacity, like queue-full: technical.  Passed
+	 * over before it answers 429, while the limits its last answer
+	 * advertised are spent (or too few tokens are left for this call),
+	 * or while a 429's Retry-After lasts. */
+	if (ratelimit_near(&ts->rl, now_real_ns() / 1000000,
+	    call->est_in + call->max_out, &until))
+		return skip(call, t, FK_TECHNICAL, "rate-limit");
 	/* fleet-slo: over only with the other hosts' samples. */
 	if (strict && over_slo(&r->policy, shared_latency_view(call->d->shared,
 	    ts), now))

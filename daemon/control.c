@@ -389,6 +389,48 @@ status_unserved(const struct daemon *d)
 	return o;
 }
 
+/* The provider's limits as its last answers advertised them: per window
+ * that was, its limit, what is left and when it resets (in ms from now);
+ * whether the ladder passes the target over now, and until when. */
+static json_t *
+status_ratelimit(const struct tstat *ts)
+{
+	static const char *const names[RL_KINDS] = { "requests", "tokens",
+		"input_tokens", "output_tokens" };
+	uint64_t now = now_real_ns() / 1000000, until;
+	json_t *o = json_object(), *w;
+	bool near = ratelimit_near(&ts->rl, now, 0, &until);
+	int k;
+
+	for (k = 0; k < RL_KINDS; k++) {
+		const struct rl_window *rw = &ts->rl.w[k];
+
+		if (rw->remaining == RL_UNKNOWN && rw->limit == RL_UNKNOWN)
+			continue;
+		w = json_object();
+		if (rw->limit != RL_UNKNOWN)
+			json_object_set_new(w, "limit",
+			    json_integer((json_int_t)rw->limit));
+		if (rw->remaining != RL_UNKNOWN)
+			json_object_set_new(w, "remaining",
+			    json_integer((json_int_t)rw->remaining));
+		if (rw->reset_ms != 0)
+			json_object_set_new(w, "reset_ms", json_integer(
+			    rw->reset_ms > now ?
+			    (json_int_t)(rw->reset_ms - now) : 0));
+		json_object_set_new(o, names[k], w);
+	}
+	json_object_set_new(o, "limited", json_boolean(near));
+	if (near && until > now)
+		json_object_set_new(o, "limited_ms",
+		    json_integer((json_int_t)(until - now)));
+	json_object_set_new(o, "headroom",
+	    json_real(ratelimit_headroom(&ts->rl, now)));
+	json_object_set_new(o, "answered_429",
+	    json_integer((json_int_t)ts->rl_429s));
+	return o;
+}
+
 static json_t *
 status_targets(struct daemon *d)
 {
@@ -453,6 +495,7 @@ status_targets(struct daemon *d)
 		json_object_set_new(v, "injected",
 		    json_integer((json_int_t)ts->injected));
 		json_object_set_new(v, "network", status_net(ts));
+		json_object_set_new(v, "rate_limit", status_ratelimit(ts));
 	}
 	return arr;
 }

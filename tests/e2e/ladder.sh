@@ -860,6 +860,88 @@ l_fallback_meaning() {
 	finish "ladder: x-llmfb-fallback and the record mean one thing: not the first rung's answer"
 }
 
+# A target's rate-limit state in llmfbctl status: FILTER on its
+# .rate_limit.
+rl_status() {
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
+	    jq -c --arg t "$1" ".targets[] | select(.name == \$t) | .rate_limit | $2"
+}
+rl_free() { [ "$(rl_status "$1" .limited)" == false ]; }
+
+# Provider rate limits as live state: the headers of every answer (OpenAI
+# x-ratelimit-*, Anthropic anthropic-ratelimit-*) say what is left; a
+# target with a spent window is passed over before it answers 429, until
+# the window's reset; a 429's Retry-After (or, without one, the spent
+# window's reset) keeps it out of every call until then.  Windows reset
+# 3 s after the answer: time enough for the next call on a loaded host.
+# TARGET FALLBACK REQ URL DIALECT: one dialect's run (model case-TARGET).
+l_ratelimit_one() {
+	local t=$1 fb=$2 req=$3 url=$4 d=$5 mt
+	# A 200 that says no request is left: the next call skips t.
+	mock_reset
+	mock_script "$t" 'rl_requests=0 rl_tokens=90000 rl_reset=3s'
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-spent-served" "$CODE $TARGET" "200 $t"
+	expect_eq "$d-status" "$(rl_status "$t" '[.requests.remaining, .tokens.remaining, .requests.limit, .limited]')" \
+	    '[0,90000,100,true]'
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-skipped" "$CODE $TARGET $REASONS" "200 $fb $t=rate-limit"
+	expect_eq "$d-no-429" "$(mock_stat "$t" requests)" 1
+	expect_match "$d-metric" "$(curl -sS "http://127.0.0.1:$METRICS_PORT/metrics")" \
+	    "llmfb_target_rate_limited\{target=\"$t\"\} 1"
+	expect_eq "$d-record" "$(call_record .reasons)" "\"$t=rate-limit\""
+	# Once the window resets, t serves again.
+	wait_for "$t's window to reset" rl_free "$t"
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-after-reset" "$CODE $TARGET" "200 $t"
+	finish "ladder: $d: a target whose advertised requests are spent is skipped before any 429, until the reset"
+
+	# Too few tokens left for this call's max_tokens (64): skipped.
+	mt='"max_tokens":64'
+	[ "$req" == lreq ] || mt=	# areq's has it
+	mock_reset
+	mock_script "$t" 'rl_requests=50 rl_tokens=20 rl_reset=3s'
+	call "$LK" "$url" "$($req "case-$t")"
+	call "$LK" "$url" "$($req "case-$t" "$mt")"
+	expect_eq "$d-tokens-skipped" "$CODE $TARGET $REASONS" "200 $fb $t=rate-limit"
+	wait_for "$t's window to reset" rl_free "$t"
+	finish "ladder: $d: fewer advertised tokens left than a call may use: skipped"
+
+	# A 429 with a Retry-After past retry_after_max (1 s): this call
+	# moves on at once, and the next ones skip t until it is over.
+	mock_reset
+	mock_script "$t" 'status=429 retry_after=3' 'status=200'
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-429-moved" "$CODE $TARGET $REASONS" "200 $fb $t=http-429"
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-429-honoured" "$CODE $TARGET $REASONS" "200 $fb $t=rate-limit"
+	expect_eq "$d-429-once" "$(mock_stat "$t" requests)" 1
+	expect_eq "$d-429-count" "$(rl_status "$t" '[.answered_429 > 0, .limited_ms > 1000]')" '[true,true]'
+	wait_for "$t's Retry-After" rl_free "$t"
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-429-after" "$CODE $TARGET" "200 $t"
+	finish "ladder: $d: a 429's Retry-After keeps the target out of every call until it is over"
+
+	# A 429 with no Retry-After but a spent window: its reset is the
+	# wait, for this call's ladder and the next calls.
+	mock_reset
+	mock_script "$t" 'status=429 rl_requests=0 rl_reset=3s' 'status=200'
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-reset-moved" "$CODE $TARGET $ATTEMPTS" "200 $fb 2"
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-reset-honoured" "$CODE $TARGET $REASONS" "200 $fb $t=rate-limit"
+	expect_eq "$d-reset-once" "$(mock_stat "$t" requests)" 1
+	wait_for "$t's window to reset" rl_free "$t"
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-reset-after" "$CODE $TARGET" "200 $t"
+	finish "ladder: $d: a 429 without Retry-After: its spent window's reset is the wait, not a backoff"
+}
+
+l_ratelimit() {
+	l_ratelimit_one rl lb lreq "$OAI" openai
+	l_ratelimit_one arl lab areq "$ANT" anthropic
+}
+
 ladder_cases() {
 	l_embeddings
 	l_responses
@@ -882,4 +964,5 @@ ladder_cases() {
 	l_fallback_meaning
 	l_budget
 	l_fallback_budget
+	l_ratelimit
 }

@@ -47,7 +47,8 @@ static const char *const families[] = {
 	"llmfb_breaker_state",
 	"llmfb_breaker_opens_total", "llmfb_target_drained",
 	"llmfb_target_in_flight", "llmfb_target_spend_usd_total",
-	"llmfb_tokens_total", "llmfb_route_spend_usd_total",
+	"llmfb_target_429_total", "llmfb_target_ratelimit_remaining",
+	"llmfb_target_rate_limited", "llmfb_tokens_total", "llmfb_route_spend_usd_total",
 	"llmfb_fallback_cost_diff_usd", "llmfb_safe_failures_total",
 	"llmfb_midstream_continued_total", "llmfb_midstream_errors_total",
 	"llmfb_client_aborts_total", "llmfb_shim_to_daemon_seconds",
@@ -113,6 +114,10 @@ fill(void)
 	ts = stats_target(s, "a");
 	breaker_trip(&ts->br, now_mono_ms());
 	ts->in_flight = 1;
+	/* Spent requests, with no reset said: passed over. */
+	ts->rl.w[RL_REQUESTS].remaining = 0;
+	ts->rl.w[RL_TOKENS].remaining = 4000;
+	ts->rl_429s = 3;
 	ts->in_tokens = 1200;
 	ts->out_tokens = 345;
 	ts->spend_usd = 0.5;
@@ -316,6 +321,13 @@ START_TEST(test_targets_and_routes)
 	ck_line(t, "llmfb_target_drained{target=\"a\"} 0");
 	ck_line(t, "llmfb_target_drained{target=\"b\"} 1");
 	ck_line(t, "llmfb_target_in_flight{target=\"a\"} 1");
+	ck_line(t, "llmfb_target_429_total{target=\"a\"} 3");
+	ck_line(t, "llmfb_target_ratelimit_remaining{target=\"a\","
+	    "window=\"requests\"} 0");
+	ck_line(t, "llmfb_target_ratelimit_remaining{target=\"a\","
+	    "window=\"tokens\"} 4000");
+	ck_line(t, "llmfb_target_rate_limited{target=\"a\"} 1");
+	ck_line(t, "llmfb_target_rate_limited{target=\"b\"} 0");
 	ck_line(t, "llmfb_tokens_total{target=\"a\",direction=\"input\"} 1200");
 	ck_line(t, "llmfb_tokens_total{target=\"a\",direction=\"output\"} 345");
 	ck_line(t, "llmfb_tokens_total{target=\"b\",direction=\"input\"} 0");
