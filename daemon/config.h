@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "breaker.h"
+#include "group.h"
 
 #define CONFIG_DEFAULT_PATH	"/etc/llmfb/llmfb.yaml"
 #define CONFIG_DEFAULT_LISTEN	"/run/llmfb/llmfb.sock"
@@ -170,11 +171,25 @@ struct route_match {
 	size_t		  ngids;
 };
 
+/* A group of equivalent targets on one rung: at load, its members become
+ * consecutive rungs [first, first + n), and each call tries them in the
+ * order its strategy gives (group.c) before the rungs after them. */
+struct rung_group {
+	uint8_t		  first, n;
+	enum group_pick	  pick;
+	uint32_t	  weight[GROUP_MAX];	/* by member; weighted only */
+	bool		  next_rung;	/* on_member_failure: a member's
+					 * failure leaves the group */
+};
+
 struct route {
 	char		 *name;
 	struct route_match match;
 	struct target	**ladder;
 	size_t		  nladder;
+	struct rung_group *groups;
+	size_t		  ngroups;
+	int8_t		  group_of[LADDER_MAX];	/* by rung; -1: none */
 	struct policy	  policy;
 	size_t		  index;
 	int		  on[FK_COUNT];	/* next rung per kind */
