@@ -15,6 +15,7 @@
 #include "dialect.h"
 #include "dialect_stream.h"
 #include "events.h"
+#include "group.h"
 #include "inject.h"
 #include "ladder.h"
 #include "log.h"
@@ -29,6 +30,8 @@
 
 #define HELD_MAX	ANSWER_BODY_MAX	/* an answer held before delivery */
 #define PASSTHROUGH_CONNECT_MS	10000
+/* A group picking by latency looks at the last minute's answers. */
+#define GROUP_LATENCY_WINDOW_MS	60000
 
 /* Where a call is.  It only moves down this list, and every step is
  * taken in one place: commit_status(), midstream_failed() and
@@ -368,7 +371,7 @@ account(struct call *call, const struct answer *a)
 		estimated = true;
 	}
 	return record_account(&call->r, call->target, in, out, estimated,
-	    call->ladder.rung > 0);
+	    !route_first_rung(call->r.route, call->ladder.rung));
 }
 
 /* ---- ending a call ----------------------------------------------------- */
@@ -436,7 +439,8 @@ call_client_gone(struct call *call)
 		rs->client_gone++;
 		/* The user-impact signal: did waiting for a fallback lose
 		 * them? */
-		if (call->ladder.rungs_tried > 1 || call->ladder.rung > 0)
+		if (call->ladder.rungs_tried > 1 ||
+		    !route_first_rung(call->r.route, call->ladder.rung))
 			rs->client_gone_fell_back++;
 	}
 	call_finish(call, "client-gone");
@@ -1683,9 +1687,9 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 			return skip(call, t, FK_REGION, "tags");
 	if (t->context > 0 && call->est_in + call->max_out > t->context)
 		return skip(call, t, FK_CONTEXT, "context-window");
-	if (i > 0 && !fallback_allowed(r, t))
+	if (!route_first_rung(r, i) && !fallback_allowed(r, t))
 		return skip(call, t, FK_BUDGET, "fallback-cap");
-	if (i > 0 && over_fallback_budget(call, t))
+	if (!route_first_rung(r, i) && over_fallback_budget(call, t))
 		return skip(call, t, FK_BUDGET, "fallback-budget");
 	if (over_budget(call, t))
 		return skip(call, t, FK_BUDGET, "budget");
@@ -1716,6 +1720,62 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 		    "fleet-breaker-open" : "breaker-open");
 	}
 	return FK_NONE;
+}
+
+static uint32_t
+group_rnd(void *arg)
+{
+	(void)arg;
+	return arc4random();
+}
+
+/* The order this call tries each group's members in, by its pick, on
+ * what is known of them now: calls in flight, the median time to first
+ * token of the last minute, the price.  The record says it ("picks"). */
+static void
+group_orders(struct call *call)
+{
+	const struct route *r = call->r.route;
+	struct group_member m[GROUP_MAX];
+	uint8_t order[GROUP_MAX];
+	uint64_t now = now_mono_ms();
+	size_t g, k, len = 0;
+	char *p = call->r.picks;
+
+	for (g = 0; g < r->ngroups; g++) {
+		const struct rung_group *rg = &r->groups[g];
+		int n;
+
+		for (k = 0; k < rg->n; k++) {
+			const struct target *t = r->ladder[rg->first + k];
+			struct tstat *ts = tstat_of(call, t);
+			uint32_t ms;
+
+			m[k].weight = rg->weight[k];
+			m[k].in_flight = ts->in_flight > UINT32_MAX ?
+			    UINT32_MAX : (uint32_t)ts->in_flight;
+			m[k].latency_ms = latency_ttft_pct(&ts->lat, now,
+			    GROUP_LATENCY_WINDOW_MS, 50, &ms) > 0 ? ms :
+			    GROUP_NO_LATENCY;
+			m[k].price = t->price.input + t->price.output;
+		}
+		group_order(rg->pick, m, rg->n, group_rnd, NULL, order);
+		ladder_group_order(&call->ladder, g, order);
+		n = snprintf(p + len, sizeof(call->r.picks) - len, "%s%s:",
+		    g > 0 ? "," : "", group_pick_name(rg->pick));
+		for (k = 0; n >= 0 && len + (size_t)n < sizeof(call->r.picks) &&
+		    k < rg->n; k++) {
+			len += (size_t)n;
+			n = snprintf(p + len, sizeof(call->r.picks) - len,
+			    "%s%s", k > 0 ? ">" : "",
+			    r->ladder[rg->first + order[k]]->name);
+		}
+		if (n < 0 || len + (size_t)n >= sizeof(call->r.picks)) {
+			p[len] = '\0';
+			break;
+		}
+		len += (size_t)n;
+	}
 }
 
 /* ---- an attempt -------------------------------------------------------- */
@@ -2236,6 +2296,7 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	stats_route(d->stats, call->r.route->name)->calls++;
 	call->deadline_ms = call->r.start_ms + call->r.route->policy.deadline_ms;
 	ladder_init(&call->ladder, call->r.route, target_usable, call);
+	group_orders(call);
 	if (ladder_first(&call->ladder) == LADDER_FAIL) {
 		respond_safe_failure(call);
 		return NULL;

@@ -500,6 +500,43 @@ status_targets(struct daemon *d)
 	return arr;
 }
 
+/* A route's groups: each member, its weight, the answers it served
+ * (on any route) and its share of its group's. */
+static json_t *
+status_groups(struct daemon *d, const struct route *r)
+{
+	json_t *arr = json_array();
+	size_t g, k;
+
+	for (g = 0; g < r->ngroups; g++) {
+		const struct rung_group *rg = &r->groups[g];
+		json_t *members = json_array();
+		uint64_t total = 0;
+
+		for (k = 0; k < rg->n; k++)
+			total += stats_target(d->stats,
+			    r->ladder[rg->first + k]->name)->served;
+		for (k = 0; k < rg->n; k++) {
+			const struct target *t = r->ladder[rg->first + k];
+			const struct tstat *ts = stats_target(d->stats,
+			    t->name);
+
+			json_array_append_new(members, json_pack(
+			    "{s:s, s:I, s:I, s:I, s:f}", "name", t->name,
+			    "weight", (json_int_t)rg->weight[k],
+			    "in_flight", (json_int_t)ts->in_flight,
+			    "served", (json_int_t)ts->served,
+			    "share", total ? (double)ts->served /
+			    (double)total : 0.0));
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}",
+		    "pick", group_pick_name(rg->pick), "on_member_failure",
+		    rg->next_rung ? "next_rung" : "next_member",
+		    "members", members));
+	}
+	return arr;
+}
+
 static json_t *
 status_routes(struct daemon *d)
 {
@@ -539,6 +576,8 @@ status_routes(struct daemon *d)
 		/* What its fallbacks spent, for budget.fallback_*. */
 		json_object_set_new(v, "fallback_budget",
 		    status_spend(d, "fallback", r->name));
+		if (r->ngroups > 0)
+			json_object_set_new(v, "groups", status_groups(d, r));
 	}
 	return arr;
 }

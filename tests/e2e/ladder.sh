@@ -937,6 +937,77 @@ l_ratelimit_one() {
 	finish "ladder: $d: a 429 without Retry-After: its spent window's reset is the wait, not a backoff"
 }
 
+# Calls in flight on targets, from llmfbctl status: their sum.
+in_flight_sum() {
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
+	    jq --argjson n "$(printf '%s\n' "$@" | jq -R . | jq -s .)" \
+	    '[.targets[] | select(.name as $t | $n | index($t)) | .in_flight] | add'
+}
+in_flight_is() { [ "$(in_flight_sum gc gd)" == "$1" ]; }
+
+# Groups of equivalent targets on a rung (e2e.yaml routes weighted,
+# least-busy, group-next-member, group-next-rung).
+l_groups() {
+	local i n pids=() st
+	# Weighted 3:1 over 200 calls: ga's share within 4 standard
+	# deviations (about 6 calls) of 150.
+	mock_reset
+	for i in $(seq 200); do
+		env "${SHIM_ENV[@]}" curl -sS -o /dev/null \
+		    -H "Authorization: Bearer $CALLER_KEY" \
+		    -H 'Content-Type: application/json' \
+		    -d "$(lreq case-weighted)" "$OAI" || true
+	done
+	n=$(mock_stat ga requests)
+	expect_eq weighted-all "$((n + $(mock_stat gb requests)))" 200
+	[ "$n" -ge 125 ] && [ "$n" -le 175 ] ||
+	    ERRS="$ERRS; weighted: ga served $n of 200, want 150 +- 25"
+	expect_eq weighted-no-fallback "$(mock_stat lb requests)" 0
+	call "$LK" "$OAI" "$(lreq case-weighted)"
+	expect_eq weighted-first-rung "$CODE $FALLBACK" "200 0"
+	expect_match weighted-record "$(call_record .picks)" \
+	    '^"weighted:(ga>gb|gb>ga)"$'
+	st=$("$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status)
+	expect_eq weighted-status "$(jq -c '.routes[] | select(.name == "weighted") |
+	    .groups[0] | [.pick, [.members[] | .name, .weight]]' <<<"$st")" \
+	    '["weighted",["ga",3,"gb",1]]'
+	expect_eq weighted-share "$(jq '.routes[] | select(.name == "weighted") |
+	    .groups[0].members[0].share | . > 0.6 and . < 0.9' <<<"$st")" true
+	expect_match weighted-text "$("$B/llmfbctl" -s "$STACK_DIR/control.sock" status)" \
+	    'group weighted: ga [0-9]+% \(w3\), gb [0-9]+% \(w1\)'
+	finish "ladder: a weighted group shares 200 calls about 3:1, each member the first rung"
+
+	# Least busy: four slow calls, each started once the one before is
+	# on its member; they spread 2 and 2.
+	mock_reset
+	mock_script gc 'delay_ms=1500'
+	mock_script gd 'delay_ms=1500'
+	for i in 1 2 3 4; do
+		env "${SHIM_ENV[@]}" curl -sS -o /dev/null \
+		    -H "Authorization: Bearer $CALLER_KEY" \
+		    -H 'Content-Type: application/json' \
+		    -d "$(lreq case-least-busy)" "$OAI" &
+		pids+=($!)
+		wait_for "call $i in flight" in_flight_is "$i"
+	done
+	wait "${pids[@]}"
+	expect_eq least-busy "$(mock_stat gc requests) $(mock_stat gd requests)" "2 2"
+	finish "ladder: a least-busy group spreads concurrent slow calls over its members"
+
+	# A member's failure goes to the next member (next_member, the
+	# default), or past the group (next_rung).
+	mock_reset
+	mock_script ga 'status=503'
+	call "$LK" "$OAI" "$(lreq case-gmember)"
+	expect_eq next-member "$CODE $TARGET $REASONS" "200 gb ga=http-503"
+	expect_eq next-member-record "$(call_record .picks)" '"order:ga>gb"'
+	call "$LK" "$OAI" "$(lreq case-grung)"
+	expect_eq next-rung "$CODE $TARGET $REASONS" "200 lb ga=http-503"
+	expect_eq price-record "$(call_record .picks)" '"price:ga>gb"'
+	expect_eq gb-untouched "$(mock_stat gb requests)" 1
+	finish "ladder: a failed member hands the call to the next member, or with next_rung to the next rung"
+}
+
 l_ratelimit() {
 	l_ratelimit_one rl lb lreq "$OAI" openai
 	l_ratelimit_one arl lab areq "$ANT" anthropic
@@ -965,4 +1036,5 @@ ladder_cases() {
 	l_budget
 	l_fallback_budget
 	l_ratelimit
+	l_groups
 }
