@@ -1700,7 +1700,9 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 	 * advertised are spent (or too few tokens are left for this call),
 	 * or while a 429's Retry-After lasts. */
 	if (ratelimit_near(&ts->rl, now_real_ns() / 1000000,
-	    call->est_in + call->max_out, &until))
+	    call->est_in + call->max_out, &until) ||
+	    ratelimit_local_over(&ts->rl_local, now, t->rpm, t->tpm,
+	    call->est_in + call->max_out))
 		return skip(call, t, FK_TECHNICAL, "rate-limit");
 	/* fleet-slo: over only with the other hosts' samples. */
 	if (strict && over_slo(&r->policy, shared_latency_view(call->d->shared,
@@ -2035,6 +2037,10 @@ attempt_start(struct call *call)
 	x->body_max = call->cfg->max_answer_body;
 	call->busy = t;
 	tstat_of(call, t)->in_flight++;
+	/* Against its rpm and tpm: what providers count, the prompt and
+	 * all max_tokens allows. */
+	ratelimit_local_add(&tstat_of(call, t)->rl_local, now_mono_ms(),
+	    call->est_in + call->max_out);
 	explicit_bzero(h.data, h.len);		/* it held a key */
 	buf_free(&h);
 	buf_free(&url);

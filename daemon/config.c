@@ -146,10 +146,8 @@ static const struct {
 	    "min_requests, cooldown, probes" },
 	{ "max_budget", "budget", "USD per hour or day, e.g. budget: "
 	    "{ day: 50 }" },
-	{ "rpm", "max_concurrency", "attempts in flight at once (llmfb has "
-	    "no rate limits)" },
-	{ "tpm", "max_concurrency", "attempts in flight at once (llmfb has "
-	    "no rate limits)" },
+	{ "rpm", "targets", "a target's rpm: requests a minute" },
+	{ "tpm", "targets", "a target's tpm: tokens a minute" },
 	{ "max_parallel_requests", "max_concurrency", "attempts in flight "
 	    "at once" },
 	{ "hosts", "intercept", "the hosts the shim hands to llmfbd" },
@@ -1088,6 +1086,7 @@ target_same(const struct target *a, const struct target *b)
 	    a->price.output != b->price.output ||
 	    a->context != b->context ||
 	    a->max_concurrency != b->max_concurrency ||
+	    a->rpm != b->rpm || a->tpm != b->tpm ||
 	    a->dimensions != b->dimensions)
 		return false;
 	for (i = 0; i < a->nmodels; i++)
@@ -1203,7 +1202,7 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 {
 	static const char *const keys[] = { "provider", "model", "breaker",
 		"price", "context", "tags", "max_concurrency", "deployment",
-		"dimensions", NULL };
+		"dimensions", "rpm", "tpm", NULL };
 	static const char *const price_keys[] = { "input", "output", NULL };
 	const struct ynode *v, *s;
 	char *prov = NULL;
@@ -1270,6 +1269,22 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 			return cerr(x, v, "max_concurrency must be a whole "
 			    "number from 1 to 1000000");
 		t->max_concurrency = (uint32_t)u;
+	}
+	/* Limits the provider does not advertise (or llmfb's share of an
+	 * account's): requests and tokens a minute, counted here. */
+	if ((v = ynode_get(n, "rpm")) != NULL) {
+		if (want(x, v, YNODE_SCALAR, "rpm") < 0)
+			return -1;
+		if (parse_u64(v->str, 1, 1000000000, &t->rpm) < 0)
+			return cerr(x, v, "rpm must be a whole number from 1 "
+			    "to 1000000000");
+	}
+	if ((v = ynode_get(n, "tpm")) != NULL) {
+		if (want(x, v, YNODE_SCALAR, "tpm") < 0)
+			return -1;
+		if (parse_u64(v->str, 1, 1000000000000ULL, &t->tpm) < 0)
+			return cerr(x, v, "tpm must be a whole number from 1 "
+			    "to 1000000000000");
 	}
 	/* The length of its embedding vectors: an embeddings call goes only
 	 * to targets of its first rung's (or its request's) dimensions. */

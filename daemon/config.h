@@ -61,6 +61,7 @@ struct target {
 	char		**tags;		/* region, compliance, ... */
 	size_t		  ntags;
 	uint32_t	 max_concurrency; /* 0: no limit */
+	uint64_t	 rpm, tpm;	/* counted locally; 0: no limit */
 	uint32_t	 dimensions;	/* of its embeddings; 0: not said */
 };
 

@@ -393,7 +393,7 @@ status_unserved(const struct daemon *d)
  * that was, its limit, what is left and when it resets (in ms from now);
  * whether the ladder passes the target over now, and until when. */
 static json_t *
-status_ratelimit(const struct tstat *ts)
+status_ratelimit(const struct target *t, const struct tstat *ts)
 {
 	static const char *const names[RL_KINDS] = { "requests", "tokens",
 		"input_tokens", "output_tokens" };
@@ -428,6 +428,15 @@ status_ratelimit(const struct tstat *ts)
 	    json_real(ratelimit_headroom(&ts->rl, now)));
 	json_object_set_new(o, "answered_429",
 	    json_integer((json_int_t)ts->rl_429s));
+	/* The configured ones, counted here over the current minute and
+	 * the one before. */
+	if (t->rpm > 0 || t->tpm > 0)
+		json_object_set_new(o, "configured", json_pack(
+		    "{s:I, s:I, s:I, s:I}", "rpm", (json_int_t)t->rpm,
+		    "tpm", (json_int_t)t->tpm, "requests",
+		    (json_int_t)(ts->rl_local.req[0] + ts->rl_local.req[1]),
+		    "tokens",
+		    (json_int_t)(ts->rl_local.tok[0] + ts->rl_local.tok[1])));
 	return o;
 }
 
@@ -495,7 +504,8 @@ status_targets(struct daemon *d)
 		json_object_set_new(v, "injected",
 		    json_integer((json_int_t)ts->injected));
 		json_object_set_new(v, "network", status_net(ts));
-		json_object_set_new(v, "rate_limit", status_ratelimit(ts));
+		json_object_set_new(v, "rate_limit",
+		    status_ratelimit(t, ts));
 	}
 	return arr;
 }

@@ -88,6 +88,7 @@ struct tstat {
 	/* The provider's limits as its last answers told them, and a
 	 * 429's Retry-After (ratelimit.c). */
 	struct rl_state	 rl;
+	struct rl_local	 rl_local;		/* its rpm and tpm */
 	uint64_t	 rl_429s;		/* 429s answered */
 	struct hist	 ttft_h, total_h;	/* all answers' times */
 	/* What the kernel saw (eBPF, netview.c): per attempt with an

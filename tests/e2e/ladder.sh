@@ -890,6 +890,8 @@ l_ratelimit_one() {
 	expect_match "$d-metric" "$(curl -sS "http://127.0.0.1:$METRICS_PORT/metrics")" \
 	    "llmfb_target_rate_limited\{target=\"$t\"\} 1"
 	expect_eq "$d-record" "$(call_record .reasons)" "\"$t=rate-limit\""
+	expect_match "$d-text" "$("$B/llmfbctl" -s "$STACK_DIR/control.sock" status)" \
+	    "  $t rate limit: requests 0/100 \\(reset [0-9.]+s\\), tokens 90000/100000 \\(reset [0-9.]+s\\); passed over for [0-9.]+s"
 	# Once the window resets, t serves again.
 	wait_for "$t's window to reset" rl_free "$t"
 	call "$LK" "$url" "$($req "case-$t")"
@@ -1011,6 +1013,23 @@ l_groups() {
 l_ratelimit() {
 	l_ratelimit_one rl lb lreq "$OAI" openai
 	l_ratelimit_one arl lab areq "$ANT" anthropic
+
+	# Configured limits, counted by llmfb: rpm2 takes 2 calls a minute
+	# (the run makes no other call to it); tpm100 no call that may use
+	# more than 100 tokens (prompt plus max_tokens).
+	mock_reset
+	call "$LK" "$OAI" "$(lreq case-rpm)"
+	call "$LK" "$OAI" "$(lreq case-rpm)"
+	expect_eq rpm-two "$TARGET" rpm2
+	call "$LK" "$OAI" "$(lreq case-rpm)"
+	expect_eq rpm-third "$CODE $TARGET $REASONS" "200 lb rpm2=rate-limit"
+	expect_eq rpm-attempts "$(mock_stat rpm requests)" 2
+	expect_eq rpm-status "$(rl_status rpm2 '.configured | [.rpm, .requests]')" '[2,2]'
+	call "$LK" "$OAI" "$(lreq case-tpm '"max_tokens":50')"
+	expect_eq tpm-fits "$TARGET" tpm100
+	call "$LK" "$OAI" "$(lreq case-tpm '"max_tokens":500')"
+	expect_eq tpm-over "$CODE $TARGET $REASONS" "200 lb tpm100=rate-limit"
+	finish "ladder: a target's configured rpm and tpm are counted by llmfb; past them it is passed over"
 }
 
 ladder_cases() {

@@ -181,6 +181,31 @@ START_TEST(test_group_sorted)
 }
 END_TEST
 
+/* Configured rpm and tpm, counted locally over a sliding minute. */
+START_TEST(test_local_limits)
+{
+	struct rl_local l;
+	uint64_t t0 = 1000000;
+
+	memset(&l, 0, sizeof(l));
+	ck_assert(!ratelimit_local_over(&l, t0, 0, 0, 1000000));
+	ck_assert(!ratelimit_local_over(&l, t0, 2, 0, 0));
+	ratelimit_local_add(&l, t0, 100);
+	ck_assert(!ratelimit_local_over(&l, t0 + 10, 2, 0, 0));
+	ratelimit_local_add(&l, t0 + 10, 100);
+	ck_assert(ratelimit_local_over(&l, t0 + 20, 2, 0, 0));
+	/* Tokens: 200 counted; 150 more passes 300, 100 does not. */
+	ck_assert(ratelimit_local_over(&l, t0 + 20, 0, 300, 150));
+	ck_assert(!ratelimit_local_over(&l, t0 + 20, 0, 300, 100));
+	/* Just into the next minute the last one's 2 still count almost
+	 * whole; half a minute in, half of them. */
+	ck_assert(ratelimit_local_over(&l, t0 + 60001, 2, 0, 0));
+	ck_assert(!ratelimit_local_over(&l, t0 + 90000, 2, 0, 0));
+	/* Two minutes on: nothing counts. */
+	ck_assert(!ratelimit_local_over(&l, t0 + 130000, 1, 1, 1));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -195,6 +220,7 @@ main(void)
 	tcase_add_test(tc, test_blocked);
 	tcase_add_test(tc, test_group_weighted);
 	tcase_add_test(tc, test_group_sorted);
+	tcase_add_test(tc, test_local_limits);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
