@@ -996,6 +996,17 @@ l_groups() {
 	expect_eq least-busy "$(mock_stat gc requests) $(mock_stat gd requests)" "2 2"
 	finish "ladder: a least-busy group spreads concurrent slow calls over its members"
 
+	# Latency: each member without a sample is tried first, once; then
+	# the one with the lower median time to first token takes the calls.
+	mock_reset
+	mock_script gl1 'delay_ms=300'
+	for i in 1 2 3 4 5 6 7; do
+		call "$LK" "$OAI" "$(lreq case-glatency)"
+	done
+	expect_eq latency "$(mock_stat gl1 requests) $(mock_stat gl2 requests)" "1 6"
+	expect_eq latency-record "$(call_record .picks)" '"latency:gl2>gl1"'
+	finish "ladder: a latency group learns each member once, then prefers the faster"
+
 	# A member's failure goes to the next member (next_member, the
 	# default), or past the group (next_rung).
 	mock_reset
