@@ -1578,7 +1578,7 @@ load_group(struct cctx *x, const struct config *c, const struct ynode *n,
 		if (want(x, m->items[i], YNODE_SCALAR, "group member") < 0 ||
 		    add_rung(x, c, m->items[i], r) < 0)
 			return -1;
-		r->group_of[r->nladder - 1] = (int8_t)r->ngroups;
+		r->group_of[r->nladder - 1] = (uint8_t)(r->ngroups + 1);
 		g->weight[i] = 1;
 	}
 	if ((v = ynode_get(n, "pick")) != NULL) {
@@ -1676,7 +1676,6 @@ load_route(struct cctx *x, struct config *c, const struct ynode *n,
 		    "(a group's members count one each)", r->name, LADDER_MAX);
 	r->ladder = xcalloc(nr, sizeof(*r->ladder));
 	r->groups = xcalloc(v->n, sizeof(*r->groups));
-	memset(r->group_of, -1, sizeof(r->group_of));
 	for (i = 0; i < v->n; i++) {
 		const struct ynode *it = v->items[i];
 

@@ -190,7 +190,8 @@ struct route {
 	size_t		  nladder;
 	struct rung_group *groups;
 	size_t		  ngroups;
-	int8_t		  group_of[LADDER_MAX];	/* by rung; -1: none */
+	/* By rung: its group + 1; 0, as a zeroed route has it: none. */
+	uint8_t		  group_of[LADDER_MAX];
 	struct policy	  policy;
 	size_t		  index;
 	int		  on[FK_COUNT];	/* next rung per kind */
@@ -203,6 +204,14 @@ struct route {
 
 /* shared: fleet state on Redis (daemon/shared.c, docs/fleet.md).  Absent
  * from the config: NULL, every host on its own. */
+/* The group rung i is a member of, or -1. */
+static inline int
+route_group(const struct route *r, int i)
+{
+	return i >= 0 && (size_t)i < r->nladder && i < LADDER_MAX ?
+	    (int)r->group_of[i] - 1 : -1;
+}
+
 struct shared_conf {
 	char		*host;		/* address: a TCP host and port ... */
 	int		 port;

@@ -137,10 +137,10 @@ candidate(const struct ladder *l, int hint, uint32_t skip)
 	const struct route *r = l->route;
 	int i, p;
 
-	if (hint >= 0 && hint < (int)r->nladder && r->group_of[hint] >= 0) {
+	if (route_group(r, hint) >= 0) {
 		/* A member named in on: stands for its group, in this
 		 * call's order. */
-		const struct rung_group *g = &r->groups[r->group_of[hint]];
+		const struct rung_group *g = &r->groups[route_group(r, hint)];
 
 		for (p = g->first; p < g->first + g->n; p++) {
 			i = l->order[p];
@@ -167,10 +167,9 @@ leave_group(struct ladder *l)
 	const struct rung_group *g;
 	int i;
 
-	if (l->rung < 0 || l->rung >= (int)r->nladder ||
-	    r->group_of[l->rung] < 0)
+	if (route_group(r, l->rung) < 0)
 		return;
-	g = &r->groups[r->group_of[l->rung]];
+	g = &r->groups[route_group(r, l->rung)];
 	if (!g->next_rung)
 		return;
 	for (i = g->first; i < g->first + g->n; i++)

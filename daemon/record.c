@@ -18,9 +18,7 @@ route_first_rung(const struct route *r, int i)
 {
 	if (i == 0)
 		return true;
-	if (i < 0 || (size_t)i >= r->nladder || r->group_of[0] < 0)
-		return false;
-	return r->group_of[i] == r->group_of[0];
+	return route_group(r, 0) >= 0 && route_group(r, i) == route_group(r, 0);
 }
 
 /* A group on the first rung: any of its members answers as the first

@@ -347,8 +347,8 @@ START_TEST(test_group_members_in_call_order)
 	ck_assert_uint_eq(r->groups[0].weight[0], 3);
 	ck_assert_uint_eq(r->groups[0].weight[1], 1);
 	ck_assert_uint_eq(r->groups[0].weight[2], 2);
-	ck_assert_int_eq(r->group_of[2], 0);
-	ck_assert_int_eq(r->group_of[3], -1);
+	ck_assert_int_eq(route_group(r, 2), 0);
+	ck_assert_int_eq(route_group(r, 3), -1);
 	ladder_init(&l, r, NULL, NULL);
 	ladder_group_order(&l, 0, order);
 	ck_assert_int_eq(ladder_first(&l), LADDER_TRY);
