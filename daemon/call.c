@@ -1699,8 +1699,8 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 	 * over before it answers 429, while the limits its last answer
 	 * advertised are spent (or too few tokens are left for this call),
 	 * or while a 429's Retry-After lasts. */
-	if (ratelimit_near(&ts->rl, now_real_ns() / 1000000,
-	    call->est_in + call->max_out, &until) ||
+	if (ratelimit_near(&ts->rl, now_real_ns() / 1000000, call->est_in,
+	    call->max_out, &until) ||
 	    ratelimit_local_over(&ts->rl_local, now, t->rpm, t->tpm,
 	    call->est_in + call->max_out))
 		return skip(call, t, FK_TECHNICAL, "rate-limit");

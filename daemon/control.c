@@ -399,7 +399,7 @@ status_ratelimit(const struct target *t, const struct tstat *ts)
 		"input_tokens", "output_tokens" };
 	uint64_t now = now_real_ns() / 1000000, until;
 	json_t *o = json_object(), *w;
-	bool near = ratelimit_near(&ts->rl, now, 0, &until);
+	bool near = ratelimit_near(&ts->rl, now, 0, 0, &until);
 	int k;
 
 	for (k = 0; k < RL_KINDS; k++) {

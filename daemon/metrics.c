@@ -459,7 +459,7 @@ render_ratelimits(struct prom *p, struct daemon *d)
 		if (name_label(lb, "target", c->targets[i].name))
 			sample_u(p, "llmfb_target_rate_limited", lb,
 			    ratelimit_near(&stats_target(d->stats,
-			    c->targets[i].name)->rl, now, 0, &until));
+			    c->targets[i].name)->rl, now, 0, 0, &until));
 }
 
 static void

@@ -258,8 +258,10 @@ live(const struct rl_window *w, uint64_t now_ms)
 
 bool
 ratelimit_near(const struct rl_state *st, uint64_t now_ms,
-    uint64_t est_tokens, uint64_t *ret_until_ms)
+    uint64_t est_in, uint64_t est_out, uint64_t *ret_until_ms)
 {
+	const uint64_t need[RL_KINDS] = { 1, est_in + est_out, est_in,
+		est_out };
 	const struct rl_window *w;
 	int k;
 
@@ -272,9 +274,7 @@ ratelimit_near(const struct rl_state *st, uint64_t now_ms,
 		w = &st->w[k];
 		if (!live(w, now_ms))
 			continue;
-		if (k == RL_REQUESTS ? w->remaining < 1 :
-		    k == RL_OUTPUT_TOKENS ? w->remaining < 1 :
-		    (uint64_t)w->remaining < (est_tokens ? est_tokens : 1)) {
+		if ((uint64_t)w->remaining < (need[k] ? need[k] : 1)) {
 			*ret_until_ms = w->reset_ms;
 			return true;
 		}

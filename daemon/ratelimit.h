@@ -41,10 +41,12 @@ void ratelimit_blocked(struct rl_state *st, uint64_t now_ms,
     uint64_t wait_ms);
 /* Whether the target should be passed over now: blocked by a 429, or a
  * window whose reset is still ahead has no request left, or fewer tokens
- * left than the call needs (est_tokens; 0: unknown).  *ret_until_ms is
- * when that ends (0: unknown). */
+ * left than the call needs: est_in + est_out of a tokens window, est_in
+ * of an input one, est_out of an output one (Anthropic counts a request's
+ * max_tokens against it at its start); at least 1 each.  *ret_until_ms
+ * is when that ends (0: unknown). */
 bool ratelimit_near(const struct rl_state *st, uint64_t now_ms,
-    uint64_t est_tokens, uint64_t *ret_until_ms);
+    uint64_t est_in, uint64_t est_out, uint64_t *ret_until_ms);
 /* The smallest remaining/limit over the windows that are advertised and
  * not reset yet, in [0, 1]; 1 when none is. */
 double ratelimit_headroom(const struct rl_state *st, uint64_t now_ms);

@@ -51,11 +51,11 @@ START_TEST(test_openai_headers)
 	ck_assert_uint_eq(st.w[RL_TOKENS].reset_ms, now + 360000);
 	ck_assert_int_eq(st.w[RL_INPUT_TOKENS].remaining, RL_UNKNOWN);
 	/* No request left until the reset: passed over, then not. */
-	ck_assert(ratelimit_near(&st, now + 5, 100, &until));
+	ck_assert(ratelimit_near(&st, now + 5, 100, 0, &until));
 	ck_assert_uint_eq(until, now + 12);
-	ck_assert(!ratelimit_near(&st, now + 13, 100, &until));
+	ck_assert(!ratelimit_near(&st, now + 13, 100, 0, &until));
 	/* Tokens: fewer left than the call needs. */
-	ck_assert(ratelimit_near(&st, now + 13, 200000, &until));
+	ck_assert(ratelimit_near(&st, now + 13, 200000, 0, &until));
 	ck_assert_uint_eq(until, now + 360000);
 	ck_assert(ratelimit_headroom(&st, now + 13) > 0.99);
 }
@@ -79,10 +79,13 @@ START_TEST(test_anthropic_headers)
 	ratelimit_init(&st);
 	ck_assert_int_eq(ratelimit_update(&st, h1, strlen(h1), now), 7);
 	ck_assert_uint_eq(st.w[RL_REQUESTS].reset_ms, now + 30000);
-	ck_assert(!ratelimit_near(&st, now, 100, &until));
-	ck_assert(ratelimit_near(&st, now, 501, &until));
+	ck_assert(!ratelimit_near(&st, now, 100, 0, &until));
+	ck_assert(ratelimit_near(&st, now, 501, 0, &until));
 	ck_assert_uint_eq(until, now + 60000);
-	ck_assert(!ratelimit_near(&st, now + 60001, 501, &until));
+	ck_assert(!ratelimit_near(&st, now + 60001, 501, 0, &until));
+	/* Output tokens: max_tokens counts against them at the start. */
+	ck_assert(!ratelimit_near(&st, now, 100, 16000, &until));
+	ck_assert(ratelimit_near(&st, now, 100, 16001, &until));
 	ck_assert_int_eq(ratelimit_update(&st, h2, strlen(h2), now + 1), 1);
 	ck_assert_int_eq(st.w[RL_REQUESTS].remaining, 10);
 	ck_assert_int_eq(st.w[RL_INPUT_TOKENS].remaining, 500);
@@ -107,11 +110,11 @@ START_TEST(test_blocked)
 
 	ratelimit_init(&st);
 	ratelimit_blocked(&st, now, 0);		/* nothing to go by */
-	ck_assert(!ratelimit_near(&st, now, 0, &until));
+	ck_assert(!ratelimit_near(&st, now, 0, 0, &until));
 	ratelimit_blocked(&st, now, 1500);
-	ck_assert(ratelimit_near(&st, now + 1000, 0, &until));
+	ck_assert(ratelimit_near(&st, now + 1000, 0, 0, &until));
 	ck_assert_uint_eq(until, now + 1500);
-	ck_assert(!ratelimit_near(&st, now + 1500, 0, &until));
+	ck_assert(!ratelimit_near(&st, now + 1500, 0, 0, &until));
 	ratelimit_update(&st, h, strlen(h), now);
 	ratelimit_init(&st);
 	ratelimit_update(&st, h, strlen(h), now);
