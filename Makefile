@@ -171,7 +171,7 @@ API_OBJ := $(B)/obj/daemon/api.o $(B)/obj/daemon/api_openai_chat.o \
 	$(B)/obj/daemon/api_openai_responses.o $(B)/obj/daemon/answer.o \
 	$(B)/obj/daemon/sse.o
 $(B)/llmfbctl: $(CTL_OBJ) $(B)/obj/daemon/config.o $(B)/obj/daemon/ynode.o \
-	$(B)/obj/daemon/ca.o $(API_OBJ) $(COMMON_OBJ)
+	$(B)/obj/daemon/ca.o $(B)/obj/daemon/group.o $(API_OBJ) $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -ljansson -lyaml -lssl -lcrypto
 

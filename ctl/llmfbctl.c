@@ -204,6 +204,62 @@ rates(char *out, size_t len, const json_t *o)
 		snprintf(out, len, "-");
 }
 
+/* A route's groups: "  group weighted: a 75% (w3), b 25% (w1)", each
+ * member's share of the answers the group's members served. */
+static void
+print_groups(const json_t *groups)
+{
+	const json_t *g, *m;
+	size_t i, k;
+
+	json_array_foreach(groups, i, g) {
+		printf("  group %s:", jstr(g, "pick", "?"));
+		json_array_foreach(json_object_get(g, "members"), k, m) {
+			printf("%s %s %.0f%%", k ? "," : "", jstr(m, "name",
+			    "?"), json_number_value(json_object_get(m,
+			    "share")) * 100);
+			if (strcmp(jstr(g, "pick", ""), "weighted") == 0)
+				printf(" (w%lld)", jnum(m, "weight"));
+		}
+		printf("\n");
+	}
+}
+
+/* A target's rate limits, when its provider advertised any: "  a rate
+ * limit: requests 0/100 (reset 2.0s), tokens 900/1000; passed over for
+ * 2.0s". */
+static void
+print_ratelimit(const json_t *t)
+{
+	static const char *const names[] = { "requests", "tokens",
+		"input_tokens", "output_tokens" };
+	const json_t *rl = json_object_get(t, "rate_limit"), *w;
+	bool any = false;
+	size_t k;
+
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		if ((w = json_object_get(rl, names[k])) == NULL)
+			continue;
+		if (!any)
+			printf("  %s rate limit:", jstr(t, "name", "?"));
+		printf("%s %s %lld/%lld", any ? "," : "", names[k],
+		    jnum(w, "remaining"), jnum(w, "limit"));
+		if (json_object_get(w, "reset_ms") != NULL)
+			printf(" (reset %.1fs)", (double)jnum(w, "reset_ms") /
+			    1000);
+		any = true;
+	}
+	if (json_is_true(json_object_get(rl, "limited"))) {
+		if (!any)
+			printf("  %s rate limit:", jstr(t, "name", "?"));
+		printf("%s passed over for %.1fs", any ? ";" : "",
+		    (double)jnum(rl, "limited_ms") / 1000);
+	} else if (!any) {
+		return;
+	}
+	printf("\n");
+}
+
 static void
 print_routes(const json_t *st)
 {
@@ -221,6 +277,7 @@ print_routes(const json_t *st)
 		json_array_foreach(json_object_get(v, "ladder"), k, t)
 			printf("%s%s", k ? ">" : "", json_string_value(t));
 		printf("\n");
+		print_groups(json_object_get(v, "groups"));
 	}
 }
 
@@ -254,6 +311,7 @@ print_targets(const json_t *st)
 		    state, jnum(v, "attempts"), jnum(v, "served"), r, t50, t95,
 		    a50, a95, json_number_value(json_object_get(v,
 		    "spend_usd")));
+		print_ratelimit(v);
 	}
 	printf("(times in ms, over each target's recent answers)\n");
 }

@@ -15,6 +15,7 @@
 #include "dialect.h"
 #include "dialect_stream.h"
 #include "events.h"
+#include "group.h"
 #include "inject.h"
 #include "ladder.h"
 #include "log.h"
@@ -30,6 +31,8 @@
 
 #define HELD_MAX	ANSWER_BODY_MAX	/* an answer held before delivery */
 #define PASSTHROUGH_CONNECT_MS	10000
+/* A group picking by latency looks at the last minute's answers. */
+#define GROUP_LATENCY_WINDOW_MS	60000
 
 /* Where a call is.  It only moves down this list, and every step is
  * taken in one place: commit_status(), midstream_failed() and
@@ -343,7 +346,7 @@ account(struct call *call, const struct answer *a)
 		estimated = true;
 	}
 	return record_account(&call->r, call->target, in, out, estimated,
-	    call->ladder.rung > 0);
+	    !route_first_rung(call->r.route, call->ladder.rung));
 }
 
 /* ---- ending a call ----------------------------------------------------- */
@@ -412,7 +415,8 @@ call_client_gone(struct call *call)
 		rs->client_gone++;
 		/* The user-impact signal: did waiting for a fallback lose
 		 * them? */
-		if (call->ladder.rungs_tried > 1 || call->ladder.rung > 0)
+		if (call->ladder.rungs_tried > 1 ||
+		    !route_first_rung(call->r.route, call->ladder.rung))
 			rs->client_gone_fell_back++;
 	}
 	call_finish(call, "client-gone");
@@ -1035,6 +1039,20 @@ on_done(struct xfer *x, enum xfer_end e)
 	if (x->status >= 400)
 		o.retry_after_ms = retry_after_ms(x->headers.data,
 		    x->headers.len, time(NULL));
+	if (x->status == 429 && call->target != NULL) {
+		struct tstat *ts = tstat_of(call, call->target);
+
+		/* Other calls pass it over until then: its Retry-After, or
+		 * the reset of the window it says is spent. */
+		uint64_t now = now_real_ns() / 1000000;
+
+		ts->rl_429s++;
+		ratelimit_blocked(&ts->rl, now, o.retry_after_ms);
+		/* Without a Retry-After, the spent window's reset is the
+		 * wait: this call's ladder honours it too. */
+		if (o.retry_after_ms == 0 && ts->rl.blocked_until_ms > now)
+			o.retry_after_ms = ts->rl.blocked_until_ms - now;
+	}
 	o.foreign = call->target != NULL &&
 	    !own_provider(call, call->target->provider);
 	o.own_key = !o.foreign &&
@@ -1095,6 +1113,12 @@ on_head(struct xfer *x)
 	struct call *call = x->arg;
 
 	netview_head(call->d->netview, &call->net);
+	/* Every answer, a 2xx or not, may say how much of the provider's
+	 * limits is left (ratelimit.c): the next call reads it. */
+	if (call->target != NULL)
+		ratelimit_update(&tstat_of(call, call->target)->rl,
+		    x->headers.data ? x->headers.data : "", x->headers.len,
+		    now_real_ns() / 1000000);
 }
 
 static const struct xfer_ops call_xfer_ops = {
@@ -1616,7 +1640,7 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 	struct call *call = arg;
 	const struct route *r = call->r.route;
 	struct tstat *ts = tstat_of(call, t);
-	uint64_t now = now_mono_ms();
+	uint64_t now = now_mono_ms(), until;
 	char why[DIALECT_WHY_MAX + 16];
 	enum dialect to = target_dialect(call, t);
 	size_t k;
@@ -1639,14 +1663,23 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 			return skip(call, t, FK_REGION, "tags");
 	if (t->context > 0 && call->est_in + call->max_out > t->context)
 		return skip(call, t, FK_CONTEXT, "context-window");
-	if (i > 0 && !fallback_allowed(r, t))
+	if (!route_first_rung(r, i) && !fallback_allowed(r, t))
 		return skip(call, t, FK_BUDGET, "fallback-cap");
-	if (i > 0 && over_fallback_budget(call, t))
+	if (!route_first_rung(r, i) && over_fallback_budget(call, t))
 		return skip(call, t, FK_BUDGET, "fallback-budget");
 	if (over_budget(call, t))
 		return skip(call, t, FK_BUDGET, "budget");
 	if (t->max_concurrency > 0 && ts->in_flight >= t->max_concurrency)
 		return skip(call, t, FK_TECHNICAL, "queue-full");
+	/* The provider's capacity, like queue-full: technical.  Passed
+	 * over before it answers 429, while the limits its last answer
+	 * advertised are spent (or too few tokens are left for this call),
+	 * or while a 429's Retry-After lasts. */
+	if (ratelimit_near(&ts->rl, now_real_ns() / 1000000, call->est_in,
+	    call->max_out, &until) ||
+	    ratelimit_local_over(&ts->rl_local, now, t->rpm, t->tpm,
+	    call->est_in + call->max_out))
+		return skip(call, t, FK_TECHNICAL, "rate-limit");
 	/* fleet-slo: over only with the other hosts' samples. */
 	if (strict && over_slo(&r->policy, shared_latency_view(call->d->shared,
 	    ts), now))
@@ -1665,6 +1698,62 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 		    "fleet-breaker-open" : "breaker-open");
 	}
 	return FK_NONE;
+}
+
+static uint32_t
+group_rnd(void *arg)
+{
+	(void)arg;
+	return arc4random();
+}
+
+/* The order this call tries each group's members in, by its pick, on
+ * what is known of them now: calls in flight, the median time to first
+ * token of the last minute, the price.  The record says it ("picks"). */
+static void
+group_orders(struct call *call)
+{
+	const struct route *r = call->r.route;
+	struct group_member m[GROUP_MAX];
+	uint8_t order[GROUP_MAX];
+	uint64_t now = now_mono_ms();
+	size_t g, k, len = 0;
+	char *p = call->r.picks;
+
+	for (g = 0; g < r->ngroups; g++) {
+		const struct rung_group *rg = &r->groups[g];
+		int n;
+
+		for (k = 0; k < rg->n; k++) {
+			const struct target *t = r->ladder[rg->first + k];
+			struct tstat *ts = tstat_of(call, t);
+			uint32_t ms;
+
+			m[k].weight = rg->weight[k];
+			m[k].in_flight = ts->in_flight > UINT32_MAX ?
+			    UINT32_MAX : (uint32_t)ts->in_flight;
+			m[k].latency_ms = latency_ttft_pct(&ts->lat, now,
+			    GROUP_LATENCY_WINDOW_MS, 50, &ms) > 0 ? ms :
+			    GROUP_NO_LATENCY;
+			m[k].price = t->price.input + t->price.output;
+		}
+		group_order(rg->pick, m, rg->n, group_rnd, NULL, order);
+		ladder_group_order(&call->ladder, g, order);
+		n = snprintf(p + len, sizeof(call->r.picks) - len, "%s%s:",
+		    g > 0 ? "," : "", group_pick_name(rg->pick));
+		for (k = 0; n >= 0 && len + (size_t)n < sizeof(call->r.picks) &&
+		    k < rg->n; k++) {
+			len += (size_t)n;
+			n = snprintf(p + len, sizeof(call->r.picks) - len,
+			    "%s%s", k > 0 ? ">" : "",
+			    r->ladder[rg->first + order[k]]->name);
+		}
+		if (n < 0 || len + (size_t)n >= sizeof(call->r.picks)) {
+			p[len] = '\0';
+			break;
+		}
+		len += (size_t)n;
+	}
 }
 
 /* ---- an attempt -------------------------------------------------------- */
@@ -1794,6 +1883,10 @@ attempt_start(struct call *call)
 	x->body_max = call->cfg->max_answer_body;
 	call->busy = t;
 	tstat_of(call, t)->in_flight++;
+	/* Against its rpm and tpm: what providers count, the prompt and
+	 * all max_tokens allows. */
+	ratelimit_local_add(&tstat_of(call, t)->rl_local, now_mono_ms(),
+	    call->est_in + call->max_out);
 	explicit_bzero(h.data, h.len);		/* it held a key */
 	buf_free(&h);
 	buf_free(&url);
@@ -2056,6 +2149,7 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	stats_route(d->stats, call->r.route->name)->calls++;
 	call->deadline_ms = call->r.start_ms + call->r.route->policy.deadline_ms;
 	ladder_init(&call->ladder, call->r.route, target_usable, call);
+	group_orders(call);
 	if (ladder_first(&call->ladder) == LADDER_FAIL) {
 		respond_safe_failure(call);
 		return NULL;

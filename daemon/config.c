@@ -116,14 +116,16 @@ static const struct {
 	{ "models", "ladder", "the targets in order" },
 	{ "targets", "ladder", "the targets in order" },
 	{ "order", "ladder", "the targets in order" },
-	{ "weights", NULL, "llmfb has no weights: a route's ladder is "
-	    "tried in order and the first target that qualifies serves" },
-	{ "weight", NULL, "llmfb has no weights: a route's ladder is "
-	    "tried in order and the first target that qualifies serves" },
-	{ "strategy", NULL, "llmfb has one strategy: the ladder in order "
-	    "(on: says where each kind of failure goes)" },
-	{ "routing_strategy", NULL, "llmfb has one strategy: the ladder in "
-	    "order (on: says where each kind of failure goes)" },
+	{ "weights", NULL, "weights are a ladder group's: ladder: "
+	    "[{ group: [a, b], pick: weighted, weights: { a: 3 } }]" },
+	{ "weight", NULL, "weights are a ladder group's: ladder: "
+	    "[{ group: [a, b], pick: weighted, weights: { a: 3 } }]" },
+	{ "strategy", NULL, "a ladder is tried in order; a group on a rung "
+	    "picks its members: ladder: [{ group: [a, b], pick: "
+	    "least-busy }]" },
+	{ "routing_strategy", NULL, "a ladder is tried in order; a group on "
+	    "a rung picks its members: ladder: [{ group: [a, b], pick: "
+	    "least-busy }]" },
 	{ "timeout", "timeouts", "per attempt: timeouts: { connect: 5s, "
 	    "first_token: 60s, total: 10m }; the whole call: deadline" },
 	{ "timeout", "request_timeout", "a request's head and body" },
@@ -144,10 +146,8 @@ static const struct {
 	    "min_requests, cooldown, probes" },
 	{ "max_budget", "budget", "USD per hour or day, e.g. budget: "
 	    "{ day: 50 }" },
-	{ "rpm", "max_concurrency", "attempts in flight at once (llmfb has "
-	    "no rate limits)" },
-	{ "tpm", "max_concurrency", "attempts in flight at once (llmfb has "
-	    "no rate limits)" },
+	{ "rpm", "targets", "a target's rpm: requests a minute" },
+	{ "tpm", "targets", "a target's tpm: tokens a minute" },
 	{ "max_parallel_requests", "max_concurrency", "attempts in flight "
 	    "at once" },
 	{ "hosts", "intercept", "the hosts the shim hands to llmfbd" },
@@ -1086,6 +1086,7 @@ target_same(const struct target *a, const struct target *b)
 	    a->price.output != b->price.output ||
 	    a->context != b->context ||
 	    a->max_concurrency != b->max_concurrency ||
+	    a->rpm != b->rpm || a->tpm != b->tpm ||
 	    a->dimensions != b->dimensions)
 		return false;
 	for (i = 0; i < a->nmodels; i++)
@@ -1201,7 +1202,7 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 {
 	static const char *const keys[] = { "provider", "model", "breaker",
 		"price", "context", "tags", "max_concurrency", "deployment",
-		"dimensions", NULL };
+		"dimensions", "rpm", "tpm", NULL };
 	static const char *const price_keys[] = { "input", "output", NULL };
 	const struct ynode *v, *s;
 	char *prov = NULL;
@@ -1268,6 +1269,22 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 			return cerr(x, v, "max_concurrency must be a whole "
 			    "number from 1 to 1000000");
 		t->max_concurrency = (uint32_t)u;
+	}
+	/* Limits the provider does not advertise (or llmfb's share of an
+	 * account's): requests and tokens a minute, counted here. */
+	if ((v = ynode_get(n, "rpm")) != NULL) {
+		if (want(x, v, YNODE_SCALAR, "rpm") < 0)
+			return -1;
+		if (parse_u64(v->str, 1, 1000000000, &t->rpm) < 0)
+			return cerr(x, v, "rpm must be a whole number from 1 "
+			    "to 1000000000");
+	}
+	if ((v = ynode_get(n, "tpm")) != NULL) {
+		if (want(x, v, YNODE_SCALAR, "tpm") < 0)
+			return -1;
+		if (parse_u64(v->str, 1, 1000000000000ULL, &t->tpm) < 0)
+			return cerr(x, v, "tpm must be a whole number from 1 "
+			    "to 1000000000000");
 	}
 	/* The length of its embedding vectors: an embeddings call goes only
 	 * to targets of its first rung's (or its request's) dimensions. */
@@ -1510,6 +1527,107 @@ load_budget(struct cctx *x, const struct ynode *n, struct budget_conf *b)
 	return 0;
 }
 
+/* One more rung: the target it names, once per ladder. */
+static int
+add_rung(struct cctx *x, const struct config *c, const struct ynode *it,
+    struct route *r)
+{
+	struct target *t = (struct target *)config_target(c, it->str);
+	size_t j;
+
+	if (t == NULL)
+		return cerr(x, it, "route %s: no target named '%s'", r->name,
+		    it->str);
+	for (j = 0; j < r->nladder; j++)
+		if (r->ladder[j] == t)
+			return cerr(x, it, "route %s: target '%s' is on the "
+			    "ladder twice", r->name, it->str);
+	r->ladder[r->nladder++] = t;
+	return 0;
+}
+
+static const char *const group_keys[] = { "group", "pick", "weights",
+	"on_member_failure", NULL };
+
+/* A ladder item { group: [a, b], pick: weighted, weights: { a: 3 },
+ * on_member_failure: next_member | next_rung }: its members become
+ * consecutive rungs, tried in the order pick gives each call. */
+static int
+load_group(struct cctx *x, const struct config *c, const struct ynode *n,
+    struct route *r)
+{
+	struct rung_group *g = &r->groups[r->ngroups];
+	const struct ynode *v, *m;
+	size_t i, k;
+	int pick;
+
+	if (check_keys(x, n, "ladder group", group_keys) < 0)
+		return -1;
+	if ((m = ynode_get(n, "group")) == NULL)
+		return cerr(x, n, "route %s: a ladder item that is a map is a "
+		    "group: group: [TARGET, ...] is required", r->name);
+	if (want(x, m, YNODE_SEQ, "group") < 0)
+		return -1;
+	if (m->n == 0 || m->n > GROUP_MAX)
+		return cerr(x, m, "route %s: a group has 1 to %d targets",
+		    r->name, GROUP_MAX);
+	g->first = (uint8_t)r->nladder;
+	g->n = (uint8_t)m->n;
+	g->pick = GROUP_WEIGHTED;
+	for (i = 0; i < m->n; i++) {
+		if (want(x, m->items[i], YNODE_SCALAR, "group member") < 0 ||
+		    add_rung(x, c, m->items[i], r) < 0)
+			return -1;
+		r->group_of[r->nladder - 1] = (uint8_t)(r->ngroups + 1);
+		g->weight[i] = 1;
+	}
+	if ((v = ynode_get(n, "pick")) != NULL) {
+		if (want(x, v, YNODE_SCALAR, "pick") < 0)
+			return -1;
+		if ((pick = group_pick_parse(v->str)) < 0)
+			return cerr(x, v, "route %s: pick: '%s' is not order, "
+			    "weighted, least-busy, latency or price", r->name,
+			    v->str);
+		g->pick = (enum group_pick)pick;
+	}
+	if ((v = ynode_get(n, "weights")) != NULL) {
+		if (want(x, v, YNODE_MAP, "weights") < 0)
+			return -1;
+		if (g->pick != GROUP_WEIGHTED)
+			return cerr(x, v, "route %s: weights are for pick: "
+			    "weighted, not %s", r->name,
+			    group_pick_name(g->pick));
+		for (k = 0; k < v->n; k++) {
+			int w;
+
+			for (i = 0; i < m->n; i++)
+				if (strcmp(m->items[i]->str,
+				    v->keys[k]->str) == 0)
+					break;
+			if (i == m->n)
+				return cerr(x, v->keys[k], "route %s: weights: "
+				    "'%s' is not a member of the group",
+				    r->name, v->keys[k]->str);
+			if (get_int(x, v->items[k], "a weight", 1, 1000000,
+			    &w) < 0)
+				return -1;
+			g->weight[i] = (uint32_t)w;
+		}
+	}
+	if ((v = ynode_get(n, "on_member_failure")) != NULL) {
+		if (want(x, v, YNODE_SCALAR, "on_member_failure") < 0)
+			return -1;
+		if (strcmp(v->str, "next_rung") == 0)
+			g->next_rung = true;
+		else if (strcmp(v->str, "next_member") != 0)
+			return cerr(x, v, "route %s: on_member_failure: '%s' "
+			    "is not next_member or next_rung", r->name,
+			    v->str);
+	}
+	r->ngroups++;
+	return 0;
+}
+
 /* A route's own keys; it takes policy_keys too. */
 static const char *const route_keys[] = { "name", "match", "ladder", "on",
 	"require_tags", "fallback_targets", "budget", NULL };
@@ -1520,7 +1638,7 @@ load_route(struct cctx *x, struct config *c, const struct ynode *n,
 {
 	const struct ynode *v;
 	char namebuf[32];
-	size_t i, j;
+	size_t i, j, nr;
 
 	policy_copy(&r->policy, defaults);
 	if (check_keys2(x, n, "route", route_keys, policy_keys) < 0)
@@ -1546,24 +1664,30 @@ load_route(struct cctx *x, struct config *c, const struct ynode *n,
 		return -1;
 	if (v->n == 0)
 		return cerr(x, v, "route %s: ladder is empty", r->name);
-	if (v->n > LADDER_MAX)
-		return cerr(x, v, "route %s: a ladder has at most %d rungs",
-		    r->name, LADDER_MAX);
-	r->ladder = xcalloc(v->n, sizeof(*r->ladder));
+	/* A group's members are rungs of their own. */
+	for (i = 0, nr = 0; i < v->n; i++) {
+		const struct ynode *g = v->items[i]->type == YNODE_MAP ?
+		    ynode_get(v->items[i], "group") : NULL;
+
+		nr += g != NULL && g->type == YNODE_SEQ ? g->n : 1;
+	}
+	if (nr > LADDER_MAX)
+		return cerr(x, v, "route %s: a ladder has at most %d rungs "
+		    "(a group's members count one each)", r->name, LADDER_MAX);
+	r->ladder = xcalloc(nr, sizeof(*r->ladder));
+	r->groups = xcalloc(v->n, sizeof(*r->groups));
 	for (i = 0; i < v->n; i++) {
 		const struct ynode *it = v->items[i];
 
+		if (it->type == YNODE_MAP) {
+			if (load_group(x, c, it, r) < 0)
+				return -1;
+			continue;
+		}
 		if (want(x, it, YNODE_SCALAR, "ladder item") < 0)
 			return -1;
-		r->ladder[i] = (struct target *)config_target(c, it->str);
-		if (r->ladder[i] == NULL)
-			return cerr(x, it, "route %s: no target named '%s'",
-			    r->name, it->str);
-		for (j = 0; j < r->nladder; j++)
-			if (r->ladder[j] == r->ladder[i])
-				return cerr(x, it, "route %s: target '%s' is "
-				    "on the ladder twice", r->name, it->str);
-		r->nladder++;
+		if (add_rung(x, c, it, r) < 0)
+			return -1;
 	}
 	if (load_on(x, ynode_get(n, "on"), r) < 0)
 		return -1;
@@ -2421,6 +2545,7 @@ config_unref(struct config *c)
 		free_str_list(r->require_tags, r->nrequire_tags);
 		free(r->fallback_set);
 		free(r->ladder);
+		free(r->groups);
 		free(r->policy.safe.message);
 	}
 	free(c->providers);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "breaker.h"
+#include "group.h"
 
 #define CONFIG_DEFAULT_PATH	"/etc/llmfb/llmfb.yaml"
 #define CONFIG_DEFAULT_LISTEN	"/run/llmfb/llmfb.sock"
@@ -60,6 +61,7 @@ struct target {
 	char		**tags;		/* region, compliance, ... */
 	size_t		  ntags;
 	uint32_t	 max_concurrency; /* 0: no limit */
+	uint64_t	 rpm, tpm;	/* counted locally; 0: no limit */
 	uint32_t	 dimensions;	/* of its embeddings; 0: not said */
 };
 
@@ -170,11 +172,26 @@ struct route_match {
 	size_t		  ngids;
 };
 
+/* A group of equivalent targets on one rung: at load, its members become
+ * consecutive rungs [first, first + n), and each call tries them in the
+ * order its strategy gives (group.c) before the rungs after them. */
+struct rung_group {
+	uint8_t		  first, n;
+	enum group_pick	  pick;
+	uint32_t	  weight[GROUP_MAX];	/* by member; weighted only */
+	bool		  next_rung;	/* on_member_failure: a member's
+					 * failure leaves the group */
+};
+
 struct route {
 	char		 *name;
 	struct route_match match;
 	struct target	**ladder;
 	size_t		  nladder;
+	struct rung_group *groups;
+	size_t		  ngroups;
+	/* By rung: its group + 1; 0, as a zeroed route has it: none. */
+	uint8_t		  group_of[LADDER_MAX];
 	struct policy	  policy;
 	size_t		  index;
 	int		  on[FK_COUNT];	/* next rung per kind */
@@ -187,6 +204,14 @@ struct route {
 
 /* shared: fleet state on Redis (daemon/shared.c, docs/fleet.md).  Absent
  * from the config: NULL, every host on its own. */
+/* The group rung i is a member of, or -1. */
+static inline int
+route_group(const struct route *r, int i)
+{
+	return i >= 0 && (size_t)i < r->nladder && i < LADDER_MAX ?
+	    (int)r->group_of[i] - 1 : -1;
+}
+
 struct shared_conf {
 	char		*host;		/* address: a TCP host and port ... */
 	int		 port;

@@ -389,6 +389,57 @@ status_unserved(const struct daemon *d)
 	return o;
 }
 
+/* The provider's limits as its last answers advertised them: per window
+ * that was, its limit, what is left and when it resets (in ms from now);
+ * whether the ladder passes the target over now, and until when. */
+static json_t *
+status_ratelimit(const struct target *t, const struct tstat *ts)
+{
+	static const char *const names[RL_KINDS] = { "requests", "tokens",
+		"input_tokens", "output_tokens" };
+	uint64_t now = now_real_ns() / 1000000, until;
+	json_t *o = json_object(), *w;
+	bool near = ratelimit_near(&ts->rl, now, 0, 0, &until);
+	int k;
+
+	for (k = 0; k < RL_KINDS; k++) {
+		const struct rl_window *rw = &ts->rl.w[k];
+
+		if (rw->remaining == RL_UNKNOWN && rw->limit == RL_UNKNOWN)
+			continue;
+		w = json_object();
+		if (rw->limit != RL_UNKNOWN)
+			json_object_set_new(w, "limit",
+			    json_integer((json_int_t)rw->limit));
+		if (rw->remaining != RL_UNKNOWN)
+			json_object_set_new(w, "remaining",
+			    json_integer((json_int_t)rw->remaining));
+		if (rw->reset_ms != 0)
+			json_object_set_new(w, "reset_ms", json_integer(
+			    rw->reset_ms > now ?
+			    (json_int_t)(rw->reset_ms - now) : 0));
+		json_object_set_new(o, names[k], w);
+	}
+	json_object_set_new(o, "limited", json_boolean(near));
+	if (near && until > now)
+		json_object_set_new(o, "limited_ms",
+		    json_integer((json_int_t)(until - now)));
+	json_object_set_new(o, "headroom",
+	    json_real(ratelimit_headroom(&ts->rl, now)));
+	json_object_set_new(o, "answered_429",
+	    json_integer((json_int_t)ts->rl_429s));
+	/* The configured ones, counted here over the current minute and
+	 * the one before. */
+	if (t->rpm > 0 || t->tpm > 0)
+		json_object_set_new(o, "configured", json_pack(
+		    "{s:I, s:I, s:I, s:I}", "rpm", (json_int_t)t->rpm,
+		    "tpm", (json_int_t)t->tpm, "requests",
+		    (json_int_t)(ts->rl_local.req[0] + ts->rl_local.req[1]),
+		    "tokens",
+		    (json_int_t)(ts->rl_local.tok[0] + ts->rl_local.tok[1])));
+	return o;
+}
+
 static json_t *
 status_targets(struct daemon *d)
 {
@@ -453,6 +504,45 @@ status_targets(struct daemon *d)
 		json_object_set_new(v, "injected",
 		    json_integer((json_int_t)ts->injected));
 		json_object_set_new(v, "network", status_net(ts));
+		json_object_set_new(v, "rate_limit",
+		    status_ratelimit(t, ts));
+	}
+	return arr;
+}
+
+/* A route's groups: each member, its weight, the answers it served
+ * (on any route) and its share of its group's. */
+static json_t *
+status_groups(struct daemon *d, const struct route *r)
+{
+	json_t *arr = json_array();
+	size_t g, k;
+
+	for (g = 0; g < r->ngroups; g++) {
+		const struct rung_group *rg = &r->groups[g];
+		json_t *members = json_array();
+		uint64_t total = 0;
+
+		for (k = 0; k < rg->n; k++)
+			total += stats_target(d->stats,
+			    r->ladder[rg->first + k]->name)->served;
+		for (k = 0; k < rg->n; k++) {
+			const struct target *t = r->ladder[rg->first + k];
+			const struct tstat *ts = stats_target(d->stats,
+			    t->name);
+
+			json_array_append_new(members, json_pack(
+			    "{s:s, s:I, s:I, s:I, s:f}", "name", t->name,
+			    "weight", (json_int_t)rg->weight[k],
+			    "in_flight", (json_int_t)ts->in_flight,
+			    "served", (json_int_t)ts->served,
+			    "share", total ? (double)ts->served /
+			    (double)total : 0.0));
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}",
+		    "pick", group_pick_name(rg->pick), "on_member_failure",
+		    rg->next_rung ? "next_rung" : "next_member",
+		    "members", members));
 	}
 	return arr;
 }
@@ -496,6 +586,8 @@ status_routes(struct daemon *d)
 		/* What its fallbacks spent, for budget.fallback_*. */
 		json_object_set_new(v, "fallback_budget",
 		    status_spend(d, "fallback", r->name));
+		if (r->ngroups > 0)
+			json_object_set_new(v, "groups", status_groups(d, r));
 	}
 	return arr;
 }

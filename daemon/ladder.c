@@ -102,11 +102,25 @@ void
 ladder_init(struct ladder *l, const struct route *r, ladder_usable_fn usable,
     void *arg)
 {
+	size_t i;
+
 	memset(l, 0, sizeof(*l));
 	l->route = r;
 	l->usable = usable;
 	l->usable_arg = arg;
 	l->rung = -1;
+	for (i = 0; i < LADDER_MAX; i++)
+		l->order[i] = (uint8_t)i;
+}
+
+void
+ladder_group_order(struct ladder *l, size_t g, const uint8_t *member)
+{
+	const struct rung_group *rg = &l->route->groups[g];
+	size_t k;
+
+	for (k = 0; k < rg->n; k++)
+		l->order[rg->first + k] = (uint8_t)(rg->first + member[k]);
 }
 
 static bool
@@ -120,15 +134,46 @@ considered(const struct ladder *l, int i)
 static int
 candidate(const struct ladder *l, int hint, uint32_t skip)
 {
-	int i;
+	const struct route *r = l->route;
+	int i, p;
 
-	if (hint >= 0 && hint < (int)l->route->nladder && !considered(l, hint)
-	    && !(skip & (1u << hint)))
+	if (route_group(r, hint) >= 0) {
+		/* A member named in on: stands for its group, in this
+		 * call's order. */
+		const struct rung_group *g = &r->groups[route_group(r, hint)];
+
+		for (p = g->first; p < g->first + g->n; p++) {
+			i = l->order[p];
+			if (!considered(l, i) && !(skip & (1u << i)))
+				return i;
+		}
+	} else if (hint >= 0 && hint < (int)r->nladder &&
+	    !considered(l, hint) && !(skip & (1u << hint)))
 		return hint;
-	for (i = 0; i < (int)l->route->nladder; i++)
+	for (p = 0; p < (int)r->nladder; p++) {
+		i = l->order[p];
 		if (!considered(l, i) && !(skip & (1u << i)))
 			return i;
+	}
 	return -1;
+}
+
+/* An attempt on a member failed: with on_member_failure: next_rung, the
+ * rest of its group is passed over too. */
+static void
+leave_group(struct ladder *l)
+{
+	const struct route *r = l->route;
+	const struct rung_group *g;
+	int i;
+
+	if (route_group(r, l->rung) < 0)
+		return;
+	g = &r->groups[route_group(r, l->rung)];
+	if (!g->next_rung)
+		return;
+	for (i = g->first; i < g->first + g->n; i++)
+		l->considered |= 1u << i;
 }
 
 /* Choose the next rung from hint: each rung that does not qualify sends
@@ -287,6 +332,7 @@ ladder_next(struct ladder *l, const struct outcome *o, uint64_t remaining_ms,
 	if (key_refused(o) || (outcome_llmfbs(o) &&
 	    !retry_on_status(&p->retry_on, o->status))) {
 		next = l->route->on[fk];
+		leave_group(l);
 		if (remaining_ms == 0 || next == RUNG_FAIL) {
 			l->rung = (int)l->route->nladder;
 			return LADDER_FAIL;
@@ -319,5 +365,6 @@ ladder_next(struct ladder *l, const struct outcome *o, uint64_t remaining_ms,
 		l->rung = (int)l->route->nladder;
 		return LADDER_FAIL;
 	}
+	leave_group(l);
 	return pick(l, next);
 }

@@ -58,6 +58,9 @@ struct ladder {
 	int		    rungs_tried;/* distinct rungs attempted */
 	bool		    waited;	/* this rung's Retry-After wait is used */
 	uint32_t	    considered;	/* rungs tried or found unusable */
+	/* Position -> rung: each group's members in this call's order
+	 * (ladder_group_order); elsewhere the rung itself. */
+	uint8_t		    order[LADDER_MAX];
 };
 
 /* What an attempt's outcome means under policy p (NULL: the defaults'
@@ -81,6 +84,9 @@ const char *outcome_name(const struct outcome *o);
 
 void ladder_init(struct ladder *l, const struct route *r,
     ladder_usable_fn usable, void *arg);
+/* This call tries group g's members in the order member[0..n) (indexes
+ * into the group, as group_order() writes them). */
+void ladder_group_order(struct ladder *l, size_t g, const uint8_t *member);
 /* The first attempt: LADDER_TRY with l->rung set, or LADDER_FAIL when
  * no rung is usable. */
 enum ladder_action ladder_first(struct ladder *l);

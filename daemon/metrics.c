@@ -293,6 +293,8 @@ static const struct field tfields[] = {
 	{ "llmfb_target_spend_usd_total", "counter", "Spend on a target in US "
 	    "dollars, at its configured price.",
 	    offsetof(struct tstat, spend_usd), V_USD },
+	{ "llmfb_target_429_total", "counter", "429 answers of a target (too "
+	    "many requests).", offsetof(struct tstat, rl_429s), V_U64 },
 };
 
 static const struct field rfields[] = {
@@ -453,6 +455,51 @@ render_target_fields(struct prom *p, struct daemon *d)
 				field_sample(p, &tfields[k], lb, stats_target(
 				    d->stats, c->targets[i].name));
 	}
+}
+
+/* The provider's limits as its answers advertised them: what is left
+ * per window (windows not advertised, or reset since, are left out),
+ * and whether the ladder passes the target over now. */
+static void
+render_ratelimits(struct prom *p, struct daemon *d)
+{
+	static const char *const names[RL_KINDS] = { "requests", "tokens",
+		"input_tokens", "output_tokens" };
+	const struct config *c = d->cfg;
+	uint64_t now = now_real_ns() / 1000000, until;
+	char lb[LABELS_MAX];
+	size_t i;
+	int k;
+
+	family(p, "llmfb_target_ratelimit_remaining", "gauge", "What the "
+	    "provider's last answer said is left of a rate-limit window "
+	    "(requests, tokens, input_tokens, output_tokens), by target.");
+	for (i = 0; i < c->ntargets; i++) {
+		const struct tstat *ts = stats_target(d->stats,
+		    c->targets[i].name);
+
+		for (k = 0; k < RL_KINDS; k++) {
+			const struct rl_window *w = &ts->rl.w[k];
+
+			if (w->remaining == RL_UNKNOWN ||
+			    (w->reset_ms != 0 && w->reset_ms <= now) ||
+			    prom_labels(lb, LABELS_MAX, "target",
+			    c->targets[i].name, "provider",
+			    c->targets[i].provider->name, "window", names[k],
+			    NULL) < 0)
+				continue;
+			sample_u(p, "llmfb_target_ratelimit_remaining", lb,
+			    (uint64_t)w->remaining);
+		}
+	}
+	family(p, "llmfb_target_rate_limited", "gauge", "1 while a target "
+	    "is passed over for its rate limits: a window spent, or a 429's "
+	    "Retry-After not over.");
+	for (i = 0; i < c->ntargets; i++)
+		if (target_label(lb, &c->targets[i]))
+			sample_u(p, "llmfb_target_rate_limited", lb,
+			    ratelimit_near(&stats_target(d->stats,
+			    c->targets[i].name)->rl, now, 0, 0, &until));
 }
 
 static void
@@ -627,6 +674,7 @@ metrics_render(struct daemon *d, struct buf *out)
 	render_target_net(&p, d);
 	render_breakers(&p, d);
 	render_target_fields(&p, d);
+	render_ratelimits(&p, d);
 	render_tokens(&p, d);
 	render_models(&p, d);
 	render_route_fields(&p, d);

@@ -258,8 +258,10 @@ live(const struct rl_window *w, uint64_t now_ms)
 
 bool
 ratelimit_near(const struct rl_state *st, uint64_t now_ms,
-    uint64_t est_tokens, uint64_t *ret_until_ms)
+    uint64_t est_in, uint64_t est_out, uint64_t *ret_until_ms)
 {
+	const uint64_t need[RL_KINDS] = { 1, est_in + est_out, est_in,
+		est_out };
 	const struct rl_window *w;
 	int k;
 
@@ -272,9 +274,7 @@ ratelimit_near(const struct rl_state *st, uint64_t now_ms,
 		w = &st->w[k];
 		if (!live(w, now_ms))
 			continue;
-		if (k == RL_REQUESTS ? w->remaining < 1 :
-		    k == RL_OUTPUT_TOKENS ? w->remaining < 1 :
-		    (uint64_t)w->remaining < (est_tokens ? est_tokens : 1)) {
+		if ((uint64_t)w->remaining < (need[k] ? need[k] : 1)) {
 			*ret_until_ms = w->reset_ms;
 			return true;
 		}
@@ -298,4 +298,59 @@ ratelimit_headroom(const struct rl_state *st, uint64_t now_ms)
 			best = r < 0 ? 0 : r;
 	}
 	return best;
+}
+
+/* Bring the window to now: past a minute the current one becomes the
+ * one before; past two, both are empty. */
+static void
+local_roll(struct rl_local *l, uint64_t now_ms)
+{
+	uint64_t d;
+
+	if (l->start_ms == 0 || now_ms < l->start_ms) {
+		memset(l, 0, sizeof(*l));
+		l->start_ms = now_ms ? now_ms : 1;
+		return;
+	}
+	d = (now_ms - l->start_ms) / RL_LOCAL_WINDOW_MS;
+	if (d == 0)
+		return;
+	if (d == 1) {
+		l->req[1] = l->req[0];
+		l->tok[1] = l->tok[0];
+	} else {
+		l->req[1] = l->tok[1] = 0;
+	}
+	l->req[0] = l->tok[0] = 0;
+	l->start_ms += d * RL_LOCAL_WINDOW_MS;
+}
+
+void
+ratelimit_local_add(struct rl_local *l, uint64_t now_ms, uint64_t tokens)
+{
+	local_roll(l, now_ms);
+	l->req[0]++;
+	l->tok[0] += tokens;
+}
+
+bool
+ratelimit_local_over(const struct rl_local *l, uint64_t now_ms,
+    uint64_t rpm, uint64_t tpm, uint64_t est_tokens)
+{
+	struct rl_local c = *l;
+	double before;
+
+	if (rpm == 0 && tpm == 0)
+		return false;
+	local_roll(&c, now_ms);
+	/* The share of the minute before still within the last 60 s. */
+	before = 1.0 - (double)(now_ms - c.start_ms) /
+	    (double)RL_LOCAL_WINDOW_MS;
+	if (rpm > 0 && (double)c.req[0] + before * (double)c.req[1] + 1 >
+	    (double)rpm)
+		return true;
+	if (tpm > 0 && (double)c.tok[0] + before * (double)c.tok[1] +
+	    (double)est_tokens > (double)tpm)
+		return true;
+	return false;
 }

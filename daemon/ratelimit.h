@@ -41,13 +41,34 @@ void ratelimit_blocked(struct rl_state *st, uint64_t now_ms,
     uint64_t wait_ms);
 /* Whether the target should be passed over now: blocked by a 429, or a
  * window whose reset is still ahead has no request left, or fewer tokens
- * left than the call needs (est_tokens; 0: unknown).  *ret_until_ms is
- * when that ends (0: unknown). */
+ * left than the call needs: est_in + est_out of a tokens window, est_in
+ * of an input one, est_out of an output one (Anthropic counts a request's
+ * max_tokens against it at its start); at least 1 each.  *ret_until_ms
+ * is when that ends (0: unknown). */
 bool ratelimit_near(const struct rl_state *st, uint64_t now_ms,
-    uint64_t est_tokens, uint64_t *ret_until_ms);
+    uint64_t est_in, uint64_t est_out, uint64_t *ret_until_ms);
 /* The smallest remaining/limit over the windows that are advertised and
  * not reset yet, in [0, 1]; 1 when none is. */
 double ratelimit_headroom(const struct rl_state *st, uint64_t now_ms);
+
+/* Configured limits (a target's rpm, tpm), counted here: two fixed
+ * minutes, the one before weighted by how much of it still lies within
+ * the last 60 s, as a sliding window is estimated cheaply. */
+#define RL_LOCAL_WINDOW_MS	60000
+
+struct rl_local {
+	uint64_t	 start_ms;	/* the current minute's; 0: none yet */
+	uint64_t	 req[2], tok[2];	/* [0] current, [1] the one before */
+};
+
+/* An attempt started at now_ms, counted as tokens (prompt plus
+ * max_tokens, as providers count a request against its limit). */
+void ratelimit_local_add(struct rl_local *l, uint64_t now_ms,
+    uint64_t tokens);
+/* Whether one more request of est_tokens would pass rpm or tpm (0: no
+ * limit) over the last minute, at now_ms. */
+bool ratelimit_local_over(const struct rl_local *l, uint64_t now_ms,
+    uint64_t rpm, uint64_t tpm, uint64_t est_tokens);
 
 /* "6m0s", "1h2m3.5s", "20ms", "1.5s" -> milliseconds; -1 when it is not
  * a Go duration. */

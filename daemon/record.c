@@ -14,10 +14,28 @@
 #include "util.h"
 
 bool
+route_first_rung(const struct route *r, int i)
+{
+	if (i == 0)
+		return true;
+	return route_group(r, 0) >= 0 && route_group(r, i) == route_group(r, 0);
+}
+
+/* A group on the first rung: any of its members answers as the first
+ * rung. */
+bool
 record_fell_back(const struct record *r, const struct target *answered)
 {
-	return r->route != NULL && (answered == NULL ||
-	    answered != r->route->ladder[0]);
+	size_t i;
+
+	if (r->route == NULL)
+		return false;
+	if (answered == NULL)
+		return true;
+	for (i = 0; i < r->route->nladder; i++)
+		if (r->route->ladder[i] == answered)
+			return !route_first_rung(r->route, (int)i);
+	return true;
 }
 
 double
@@ -197,6 +215,9 @@ emit(struct record *r)
 		if (r->reasons[0] != '\0')
 			json_object_set_new(rec, "reasons",
 			    json_string(r->reasons));
+		if (r->picks[0] != '\0')
+			json_object_set_new(rec, "picks",
+			    json_string(r->picks));
 	}
 	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL)
 		daemon_hook_publish(r->d, rec, line, strlen(line));

@@ -57,6 +57,9 @@ struct record {
 	enum fail_kind		 first_fk;	/* and why */
 	const char		*result;	/* how the call ended */
 	char			 reasons[REASONS_MAX];
+	/* Why each group's members were tried in the order they were:
+	 * "PICK:a>b>c", one per group, comma separated. */
+	char			 picks[REASONS_MAX];
 };
 
 /* What "fallback" means wherever llmfb says it (x-llmfb-fallback, the
@@ -65,6 +68,8 @@ struct record {
  * failure (answered is NULL), which is the ladder's last rung.  Retries
  * on the first rung are not: x-llmfb-attempts counts them. */
 bool record_fell_back(const struct record *r, const struct target *answered);
+/* Whether rung i is (a member of) the route's first rung. */
+bool route_first_rung(const struct route *r, int i);
 
 double target_cost(const struct target *t, uint64_t in, uint64_t out);
 bool target_priced(const struct target *t);

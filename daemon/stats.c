@@ -201,6 +201,7 @@ stats_target(struct stats *s, const char *name)
 	memset(t, 0, sizeof(*t));
 	t->name = xstrdup(name);
 	t->network_h.bounds = HIST_FAST_S;
+	ratelimit_init(&t->rl);
 	return t;
 }
 
@@ -284,6 +285,8 @@ stats_target_renew(struct tstat *t)
 	t->br.opens = opens;
 	latency_init(&t->lat);
 	latency_init(&t->fleet_lat);
+	/* Perhaps another key or account: its limits are not ours. */
+	ratelimit_init(&t->rl);
 	/* Perhaps another host now: learn its address anew. */
 	memset(&t->network_s, 0, sizeof(t->network_s));
 	memset(&t->provider_s, 0, sizeof(t->provider_s));

@@ -9,6 +9,7 @@
 #include "breaker.h"
 #include "ladder.h"
 #include "latency.h"
+#include "ratelimit.h"
 
 #define OUTCOME_KINDS	(OUT_BROKEN + 1)
 
@@ -89,6 +90,11 @@ struct tstat {
 	struct latency	 lat;			/* recent answers' times */
 	struct latency	 fleet_lat;		/* in a fleet: ours and the
 						 * other hosts' (shared.c) */
+	/* The provider's limits as its last answers told them, and a
+	 * 429's Retry-After (ratelimit.c). */
+	struct rl_state	 rl;
+	struct rl_local	 rl_local;		/* its rpm and tpm */
+	uint64_t	 rl_429s;		/* 429s answered */
 	struct hist	 ttft_h, total_h;	/* all answers' times */
 	/* What the kernel saw (eBPF, netview.c): per attempt with an
 	 * answer's head, the network's share and the provider's. */

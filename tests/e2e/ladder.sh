@@ -860,6 +860,189 @@ l_fallback_meaning() {
 	finish "ladder: x-llmfb-fallback and the record mean one thing: not the first rung's answer"
 }
 
+# A target's rate-limit state in llmfbctl status: FILTER on its
+# .rate_limit.
+rl_status() {
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
+	    jq -c --arg t "$1" ".targets[] | select(.name == \$t) | .rate_limit | $2"
+}
+rl_free() { [ "$(rl_status "$1" .limited)" == false ]; }
+
+# Provider rate limits as live state: the headers of every answer (OpenAI
+# x-ratelimit-*, Anthropic anthropic-ratelimit-*) say what is left; a
+# target with a spent window is passed over before it answers 429, until
+# the window's reset; a 429's Retry-After (or, without one, the spent
+# window's reset) keeps it out of every call until then.  Windows reset
+# 3 s after the answer: time enough for the next call on a loaded host.
+# TARGET FALLBACK REQ URL DIALECT: one dialect's run (model case-TARGET).
+l_ratelimit_one() {
+	local t=$1 fb=$2 req=$3 url=$4 d=$5 mt
+	# A 200 that says no request is left: the next call skips t.
+	mock_reset
+	mock_script "$t" 'rl_requests=0 rl_tokens=90000 rl_reset=3s'
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-spent-served" "$CODE $TARGET" "200 $t"
+	expect_eq "$d-status" "$(rl_status "$t" '[.requests.remaining, .tokens.remaining, .requests.limit, .limited]')" \
+	    '[0,90000,100,true]'
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-skipped" "$CODE $TARGET $REASONS" "200 $fb $t=rate-limit"
+	expect_eq "$d-no-429" "$(mock_stat "$t" requests)" 1
+	expect_match "$d-metric" "$(curl -sS "http://127.0.0.1:$METRICS_PORT/metrics")" \
+	    "llmfb_target_rate_limited\{target=\"$t\"\} 1"
+	expect_eq "$d-record" "$(call_record .reasons)" "\"$t=rate-limit\""
+	expect_match "$d-text" "$("$B/llmfbctl" -s "$STACK_DIR/control.sock" status)" \
+	    "  $t rate limit: requests 0/100 \\(reset [0-9.]+s\\), tokens 90000/100000 \\(reset [0-9.]+s\\); passed over for [0-9.]+s"
+	# Once the window resets, t serves again.
+	wait_for "$t's window to reset" rl_free "$t"
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-after-reset" "$CODE $TARGET" "200 $t"
+	finish "ladder: $d: a target whose advertised requests are spent is skipped before any 429, until the reset"
+
+	# Too few tokens left for this call's max_tokens (64): skipped.
+	mt='"max_tokens":64'
+	[ "$req" == lreq ] || mt=	# areq's has it
+	mock_reset
+	mock_script "$t" 'rl_requests=50 rl_tokens=20 rl_reset=3s'
+	call "$LK" "$url" "$($req "case-$t")"
+	call "$LK" "$url" "$($req "case-$t" "$mt")"
+	expect_eq "$d-tokens-skipped" "$CODE $TARGET $REASONS" "200 $fb $t=rate-limit"
+	wait_for "$t's window to reset" rl_free "$t"
+	finish "ladder: $d: fewer advertised tokens left than a call may use: skipped"
+
+	# A 429 with a Retry-After past retry_after_max (1 s): this call
+	# moves on at once, and the next ones skip t until it is over.
+	mock_reset
+	mock_script "$t" 'status=429 retry_after=3' 'status=200'
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-429-moved" "$CODE $TARGET $REASONS" "200 $fb $t=http-429"
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-429-honoured" "$CODE $TARGET $REASONS" "200 $fb $t=rate-limit"
+	expect_eq "$d-429-once" "$(mock_stat "$t" requests)" 1
+	expect_eq "$d-429-count" "$(rl_status "$t" '[.answered_429 > 0, .limited_ms > 1000]')" '[true,true]'
+	wait_for "$t's Retry-After" rl_free "$t"
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-429-after" "$CODE $TARGET" "200 $t"
+	finish "ladder: $d: a 429's Retry-After keeps the target out of every call until it is over"
+
+	# A 429 with no Retry-After but a spent window: its reset is the
+	# wait, for this call's ladder and the next calls.
+	mock_reset
+	mock_script "$t" 'status=429 rl_requests=0 rl_reset=3s' 'status=200'
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-reset-moved" "$CODE $TARGET $ATTEMPTS" "200 $fb 2"
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-reset-honoured" "$CODE $TARGET $REASONS" "200 $fb $t=rate-limit"
+	expect_eq "$d-reset-once" "$(mock_stat "$t" requests)" 1
+	wait_for "$t's window to reset" rl_free "$t"
+	call "$LK" "$url" "$($req "case-$t")"
+	expect_eq "$d-reset-after" "$CODE $TARGET" "200 $t"
+	finish "ladder: $d: a 429 without Retry-After: its spent window's reset is the wait, not a backoff"
+}
+
+# Calls in flight on targets, from llmfbctl status: their sum.
+in_flight_sum() {
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
+	    jq --argjson n "$(printf '%s\n' "$@" | jq -R . | jq -s .)" \
+	    '[.targets[] | select(.name as $t | $n | index($t)) | .in_flight] | add'
+}
+in_flight_is() { [ "$(in_flight_sum gc gd)" == "$1" ]; }
+
+# Groups of equivalent targets on a rung (e2e.yaml routes weighted,
+# least-busy, group-next-member, group-next-rung).
+l_groups() {
+	local i n pids=() st
+	# Weighted 3:1 over 200 calls: ga's share within 4 standard
+	# deviations (about 6 calls) of 150.
+	mock_reset
+	for i in $(seq 200); do
+		env "${SHIM_ENV[@]}" curl -sS -o /dev/null \
+		    -H "Authorization: Bearer $CALLER_KEY" \
+		    -H 'Content-Type: application/json' \
+		    -d "$(lreq case-weighted)" "$OAI" || true
+	done
+	n=$(mock_stat ga requests)
+	expect_eq weighted-all "$((n + $(mock_stat gb requests)))" 200
+	[ "$n" -ge 125 ] && [ "$n" -le 175 ] ||
+	    ERRS="$ERRS; weighted: ga served $n of 200, want 150 +- 25"
+	expect_eq weighted-no-fallback "$(mock_stat lb requests)" 0
+	call "$LK" "$OAI" "$(lreq case-weighted)"
+	expect_eq weighted-first-rung "$CODE $FALLBACK" "200 0"
+	expect_match weighted-record "$(call_record .picks)" \
+	    '^"weighted:(ga>gb|gb>ga)"$'
+	st=$("$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status)
+	expect_eq weighted-status "$(jq -c '.routes[] | select(.name == "weighted") |
+	    .groups[0] | [.pick, [.members[] | .name, .weight]]' <<<"$st")" \
+	    '["weighted",["ga",3,"gb",1]]'
+	expect_eq weighted-share "$(jq '.routes[] | select(.name == "weighted") |
+	    .groups[0].members[0].share | . > 0.6 and . < 0.9' <<<"$st")" true
+	expect_match weighted-text "$("$B/llmfbctl" -s "$STACK_DIR/control.sock" status)" \
+	    'group weighted: ga [0-9]+% \(w3\), gb [0-9]+% \(w1\)'
+	finish "ladder: a weighted group shares 200 calls about 3:1, each member the first rung"
+
+	# Least busy: four slow calls, each started once the one before is
+	# on its member; they spread 2 and 2.
+	mock_reset
+	mock_script gc 'delay_ms=1500'
+	mock_script gd 'delay_ms=1500'
+	for i in 1 2 3 4; do
+		env "${SHIM_ENV[@]}" curl -sS -o /dev/null \
+		    -H "Authorization: Bearer $CALLER_KEY" \
+		    -H 'Content-Type: application/json' \
+		    -d "$(lreq case-least-busy)" "$OAI" &
+		pids+=($!)
+		wait_for "call $i in flight" in_flight_is "$i"
+	done
+	wait "${pids[@]}"
+	expect_eq least-busy "$(mock_stat gc requests) $(mock_stat gd requests)" "2 2"
+	finish "ladder: a least-busy group spreads concurrent slow calls over its members"
+
+	# Latency: each member without a sample is tried first, once; then
+	# the one with the lower median time to first token takes the calls.
+	mock_reset
+	mock_script gl1 'delay_ms=300'
+	for i in 1 2 3 4 5 6 7; do
+		call "$LK" "$OAI" "$(lreq case-glatency)"
+	done
+	expect_eq latency "$(mock_stat gl1 requests) $(mock_stat gl2 requests)" "1 6"
+	expect_eq latency-record "$(call_record .picks)" '"latency:gl2>gl1"'
+	finish "ladder: a latency group learns each member once, then prefers the faster"
+
+	# A member's failure goes to the next member (next_member, the
+	# default), or past the group (next_rung).
+	mock_reset
+	mock_script ga 'status=503'
+	call "$LK" "$OAI" "$(lreq case-gmember)"
+	expect_eq next-member "$CODE $TARGET $REASONS" "200 gb ga=http-503"
+	expect_eq next-member-record "$(call_record .picks)" '"order:ga>gb"'
+	call "$LK" "$OAI" "$(lreq case-grung)"
+	expect_eq next-rung "$CODE $TARGET $REASONS" "200 lb ga=http-503"
+	expect_eq price-record "$(call_record .picks)" '"price:ga>gb"'
+	expect_eq gb-untouched "$(mock_stat gb requests)" 1
+	finish "ladder: a failed member hands the call to the next member, or with next_rung to the next rung"
+}
+
+l_ratelimit() {
+	l_ratelimit_one rl lb lreq "$OAI" openai
+	l_ratelimit_one arl lab areq "$ANT" anthropic
+
+	# Configured limits, counted by llmfb: rpm2 takes 2 calls a minute
+	# (the run makes no other call to it); tpm100 no call that may use
+	# more than 100 tokens (prompt plus max_tokens).
+	mock_reset
+	call "$LK" "$OAI" "$(lreq case-rpm)"
+	call "$LK" "$OAI" "$(lreq case-rpm)"
+	expect_eq rpm-two "$TARGET" rpm2
+	call "$LK" "$OAI" "$(lreq case-rpm)"
+	expect_eq rpm-third "$CODE $TARGET $REASONS" "200 lb rpm2=rate-limit"
+	expect_eq rpm-attempts "$(mock_stat rpm requests)" 2
+	expect_eq rpm-status "$(rl_status rpm2 '.configured | [.rpm, .requests]')" '[2,2]'
+	call "$LK" "$OAI" "$(lreq case-tpm '"max_tokens":50')"
+	expect_eq tpm-fits "$TARGET" tpm100
+	call "$LK" "$OAI" "$(lreq case-tpm '"max_tokens":500')"
+	expect_eq tpm-over "$CODE $TARGET $REASONS" "200 lb tpm100=rate-limit"
+	finish "ladder: a target's configured rpm and tpm are counted by llmfb; past them it is passed over"
+}
+
 ladder_cases() {
 	l_embeddings
 	l_responses
@@ -882,4 +1065,6 @@ ladder_cases() {
 	l_fallback_meaning
 	l_budget
 	l_fallback_budget
+	l_ratelimit
+	l_groups
 }

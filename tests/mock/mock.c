@@ -90,6 +90,7 @@ struct step {
 	int64_t	 stall_after, stall_ms, no_end, refusal, error;
 	int64_t	 malformed, close, prompt_tokens, completion_tokens;
 	int64_t	 gzip_mb, stream_error, think_kb, text_kb, cut_bytes;
+	int64_t	 rl_requests, rl_tokens, rl_reset;	/* rate limits */
 	char	*text;		/* NULL: "Hello from NAME" */
 	char	*finish;	/* NULL: the dialect's usual one */
 	char	*tool_args;	/* non-NULL: answer with a tool call */
@@ -99,7 +100,7 @@ struct step {
 static const struct step default_step = {
 	.status = 200, .retry_after = -1, .retry_after_ms = -1,
 	.chunks = 3, .cut_after = -1, .stall_after = -1, .stream_error = -1,
-	.cut_bytes = -1,
+	.cut_bytes = -1, .rl_requests = -1, .rl_tokens = -1, .rl_reset = -1,
 	.prompt_tokens = 10, .completion_tokens = 5,
 };
 
@@ -151,6 +152,11 @@ static const struct step_key {
 	{ "text_kb", offsetof(struct step, text_kb), 0, 65536, false },
 	{ "cut_bytes", offsetof(struct step, cut_bytes), 0, COUNT_MAX,
 	    false },
+	{ "rl_requests", offsetof(struct step, rl_requests), 0, COUNT_MAX,
+	    false },
+	{ "rl_tokens", offsetof(struct step, rl_tokens), 0, COUNT_MAX,
+	    false },
+	{ "rl_reset", offsetof(struct step, rl_reset), 0, DUR_MAX, true },
 };
 
 /* A provider lives until exit (connections keep pointers to it); a reset
@@ -304,6 +310,55 @@ reason(int status)
 	return status < 400 ? "OK" : "Error";
 }
 
+/* The rate-limit headers of a step's rl_ keys, as each dialect sends
+ * them on every answer.  OpenAI ("Rate limits", platform.openai.com/docs/
+ * guides/rate-limits): x-ratelimit-{limit,remaining,reset}-{requests,
+ * tokens}, the reset a Go duration ("1s", "6m0s", "20ms").  Anthropic
+ * ("Rate limits", docs.anthropic.com/en/api/rate-limits): anthropic-
+ * ratelimit-{requests,tokens}-{limit,remaining,reset}, the reset an RFC
+ * 3339 time ("2024-08-21T12:40:59Z", to the second: rounded up here).
+ * The limits themselves are made up: at least what remains. */
+static int
+ratelimit_headers(struct buf *out, const struct req *r)
+{
+	static const char *const kinds[] = { "requests", "tokens" };
+	const int64_t rem[] = { r->st.rl_requests, r->st.rl_tokens };
+	const int64_t lim[] = { 100, 100000 };
+	int64_t reset = r->st.rl_reset >= 0 ? r->st.rl_reset : 60000;
+	char when[64];
+	struct tm tm;
+	time_t at;
+	size_t i;
+	int e = 0;
+
+	if (r->dialect == D_ANTHROPIC) {
+		at = time(NULL) + (time_t)((reset + 999) / 1000);
+		gmtime_r(&at, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	} else if (reset % 1000 == 0) {
+		snprintf(when, sizeof(when), "%" PRId64 "s", reset / 1000);
+	} else {
+		snprintf(when, sizeof(when), "%" PRId64 "ms", reset);
+	}
+	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
+		int64_t l = rem[i] > lim[i] ? rem[i] : lim[i];
+
+		if (rem[i] < 0)
+			continue;
+		if (r->dialect == D_ANTHROPIC)
+			e |= buf_printf(out, "anthropic-ratelimit-%s-limit: %"
+			    PRId64 "\r\nanthropic-ratelimit-%s-remaining: %"
+			    PRId64 "\r\nanthropic-ratelimit-%s-reset: %s\r\n",
+			    kinds[i], l, kinds[i], rem[i], kinds[i], when);
+		else
+			e |= buf_printf(out, "x-ratelimit-limit-%s: %" PRId64
+			    "\r\nx-ratelimit-remaining-%s: %" PRId64
+			    "\r\nx-ratelimit-reset-%s: %s\r\n", kinds[i], l,
+			    kinds[i], rem[i], kinds[i], when);
+	}
+	return e;
+}
+
 /* Status line and headers.  clen < 0 means a chunked body; r (API
  * answers only) adds the provider and Retry-After headers. */
 static int
@@ -330,6 +385,7 @@ head(struct buf *out, int status, const char *ctype, int64_t clen,
 		if (r->st.retry_after_ms >= 0)
 			e |= buf_printf(out, "retry-after-ms: %" PRId64 "\r\n",
 			    r->st.retry_after_ms);
+		e |= ratelimit_headers(out, r);
 	}
 	if (close)
 		e |= buf_addstr(out, "Connection: close\r\n");

@@ -332,6 +332,33 @@ static const struct {
 	    "bad.yaml:8:11: unknown key 'speed' in on" },
 	{ PT "routes:\n  - ladder: [a, b, a]\n", "bad.yaml:7:20: route "
 	    "route0: target 'a' is on the ladder twice" },
+	/* Groups of targets on a rung. */
+	{ PT "routes:\n  - ladder: [{ group: [a, b], pick: fastest }]\n",
+	    "bad.yaml:7:37: route route0: pick: 'fastest' is not order, "
+	    "weighted, least-busy, latency or price" },
+	{ PT "routes:\n  - ladder: [{ group: [a, b], weights: { c: 2 } }]\n",
+	    "bad.yaml:7:42: route route0: weights: 'c' is not a member of "
+	    "the group" },
+	{ PT "routes:\n  - ladder: [{ group: [a, b], weights: { a: -1 } }]\n",
+	    "bad.yaml:7:45: a weight must be a whole number from 1 to "
+	    "1000000" },
+	{ PT "routes:\n  - ladder: [{ group: [a, b], pick: price, weights: "
+	    "{ a: 2 } }]\n", "bad.yaml:7:53: route route0: weights are for "
+	    "pick: weighted, not price" },
+	{ PT "routes:\n  - ladder: [{ group: [a, b], on_member_failure: x }]\n",
+	    "bad.yaml:7:50: route route0: on_member_failure: 'x' is not "
+	    "next_member or next_rung" },
+	{ PT "routes:\n  - ladder: [{ group: [] }]\n", "bad.yaml:7:23: route "
+	    "route0: a group has 1 to 16 targets" },
+	{ PT "routes:\n  - ladder: [{ pick: weighted }]\n", "bad.yaml:7:14: "
+	    "route route0: a ladder item that is a map is a group: group: "
+	    "[TARGET, ...] is required" },
+	{ PT "routes:\n  - ladder: [a, { group: [b, a] }]\n", "bad.yaml:7:30: "
+	    "route route0: target 'a' is on the ladder twice" },
+	{ PT "routes:\n  - ladder: [{ group: [a], weight: 1 }]\n",
+	    "bad.yaml:7:28: unknown key 'weight' in ladder group: weights are "
+	    "a ladder group's: ladder: [{ group: [a, b], pick: weighted, "
+	    "weights: { a: 3 } }]" },
 	{ "providers:\n  p: { dialect: openai, base_url: 'https://x' }\n"
 	    "targets:\n  a: { provider: p, price: { input: -1 } }\n",
 	    "bad.yaml:4:37: price.input: '-1' is not a number from 0 up" },

@@ -189,9 +189,8 @@ static const struct {
 	    "in route: llmfb calls it 'ladder' (the targets in order, e.g. "
 	    "ladder: [gpt-4o, claude])" },
 	{ PT "  - ladder: [a, b]\n    weights: [3, 1]\n", "bad.yaml:9:5: "
-	    "unknown key 'weights' in route: llmfb has no weights: a route's "
-	    "ladder is tried in order and the first target that qualifies "
-	    "serves" },
+	    "unknown key 'weights' in route: weights are a ladder group's: "
+	    "ladder: [{ group: [a, b], pick: weighted, weights: { a: 3 } }]" },
 	{ "defaults:\n  timeout: 30s\n", "bad.yaml:2:3: unknown key 'timeout' "
 	    "in defaults: llmfb calls it 'timeouts' (per attempt: timeouts: { "
 	    "connect: 5s, first_token: 60s, total: 10m }; the whole call: "

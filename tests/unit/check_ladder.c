@@ -40,7 +40,15 @@ static const char *yaml =
     "    on: { business: t3, quality: t2, policy: t4, context: fail }\n"
     "  - name: named-4xx\n"
     "    ladder: [t0, t1]\n"
-    "    retry_on: [402, 404, 422, 5xx]\n";
+    "    retry_on: [402, 404, 422, 5xx]\n"
+    "  - name: group\n"
+    "    ladder: [{ group: [t0, t1, t2], pick: weighted,\n"
+    "        weights: { t0: 3, t2: 2 } }, t3]\n"
+    "    retry_on: [5xx]\n"
+    "  - name: group-next-rung\n"
+    "    ladder: [t4, { group: [t0, t1, t2], pick: least-busy,\n"
+    "        on_member_failure: next_rung }, t3]\n"
+    "    retry_on: [5xx]\n";
 
 static const struct outcome ok200 = { .kind = OUT_OK, .status = 200 };
 static const struct outcome s503 = { .kind = OUT_OK, .status = 503 };
@@ -324,6 +332,66 @@ START_TEST(test_unusable_rungs_skipped)
 }
 END_TEST
 
+/* A group's members are consecutive rungs, tried in the call's order:
+ * a member's failure goes to the next member, then the next rung. */
+START_TEST(test_group_members_in_call_order)
+{
+	const struct route *r = route("group");
+	static const uint8_t order[] = { 2, 0, 1 };
+	struct ladder l;
+	uint64_t delay;
+
+	ck_assert_uint_eq(r->nladder, 4);
+	ck_assert_uint_eq(r->ngroups, 1);
+	ck_assert_int_eq(r->groups[0].pick, GROUP_WEIGHTED);
+	ck_assert_uint_eq(r->groups[0].weight[0], 3);
+	ck_assert_uint_eq(r->groups[0].weight[1], 1);
+	ck_assert_uint_eq(r->groups[0].weight[2], 2);
+	ck_assert_int_eq(route_group(r, 2), 0);
+	ck_assert_int_eq(route_group(r, 3), -1);
+	ladder_init(&l, r, NULL, NULL);
+	ladder_group_order(&l, 0, order);
+	ck_assert_int_eq(ladder_first(&l), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 2);
+	ck_assert_int_eq(ladder_next(&l, &s503, 1000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 0);
+	ck_assert_int_eq(ladder_next(&l, &s503, 1000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 1);
+	ck_assert_int_eq(ladder_next(&l, &s503, 1000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 3);
+	ck_assert_int_eq(ladder_next(&l, &s503, 1000, 0, &delay), LADDER_FAIL);
+}
+END_TEST
+
+/* on_member_failure: next_rung: a member's failure leaves its group;
+ * a member passed over (not usable) still hands on to the next one. */
+static enum fail_kind
+not_t1(const struct target *t, int i, bool strict, void *arg)
+{
+	(void)i;
+	(void)strict;
+	(void)arg;
+	return strcmp(t->name, "t1") == 0 ? FK_TECHNICAL : FK_NONE;
+}
+
+START_TEST(test_group_next_rung)
+{
+	const struct route *r = route("group-next-rung");
+	static const uint8_t order[] = { 1, 2, 0 };
+	struct ladder l;
+	uint64_t delay;
+
+	ladder_init(&l, r, not_t1, NULL);
+	ladder_group_order(&l, 0, order);
+	ladder_first(&l);
+	ck_assert_int_eq(l.rung, 0);		/* t4 */
+	ck_assert_int_eq(ladder_next(&l, &s503, 1000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 3);		/* t1 passed over: t2 */
+	ck_assert_int_eq(ladder_next(&l, &s503, 1000, 0, &delay), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 4);		/* not t0: the next rung */
+}
+END_TEST
+
 static enum fail_kind
 none(const struct target *t, int i, bool strict, void *arg)
 {
@@ -539,6 +607,8 @@ ladder_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_first_answers);
+	tcase_add_test(tc, test_group_members_in_call_order);
+	tcase_add_test(tc, test_group_next_rung);
 	tcase_add_test(tc, test_own_key_refused_moves_on);
 	tcase_add_test(tc, test_foreign_4xx_moves_on);
 	tcase_add_test(tc, test_walks_down_then_fails);

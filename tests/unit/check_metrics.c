@@ -47,7 +47,8 @@ static const char *const families[] = {
 	"llmfb_breaker_state",
 	"llmfb_breaker_opens_total", "llmfb_target_drained",
 	"llmfb_target_in_flight", "llmfb_target_spend_usd_total",
-	"llmfb_tokens_total", "llmfb_target_info",
+	"llmfb_target_429_total", "llmfb_target_ratelimit_remaining",
+	"llmfb_target_rate_limited", "llmfb_tokens_total", "llmfb_target_info",
 	"llmfb_model_tokens_total", "llmfb_model_spend_usd_total",
 	"llmfb_route_spend_usd_total",
 	"llmfb_fallback_cost_diff_usd", "llmfb_safe_failures_total",
@@ -115,6 +116,10 @@ fill(void)
 	ts = stats_target(s, "a");
 	breaker_trip(&ts->br, now_mono_ms());
 	ts->in_flight = 1;
+	/* Spent requests, with no reset said: passed over. */
+	ts->rl.w[RL_REQUESTS].remaining = 0;
+	ts->rl.w[RL_TOKENS].remaining = 4000;
+	ts->rl_429s = 3;
 	ts->in_tokens = 1200;
 	ts->out_tokens = 345;
 	ts->spend_usd = 0.5;
@@ -323,6 +328,13 @@ START_TEST(test_targets_and_routes)
 	ck_line(t, "llmfb_tokens_total{target=\"b\",provider=\"p\",direction=\"input\"} 0");
 	ck_line(t, "llmfb_target_spend_usd_total{target=\"a\",provider=\"p\"} 0.5");
 	ck_line(t, "llmfb_target_spend_usd_total{target=\"b\",provider=\"p\"} 0.1");
+	ck_line(t, "llmfb_target_429_total{target=\"a\",provider=\"p\"} 3");
+	ck_line(t, "llmfb_target_ratelimit_remaining{target=\"a\",provider=\"p\","
+	    "window=\"requests\"} 0");
+	ck_line(t, "llmfb_target_ratelimit_remaining{target=\"a\",provider=\"p\","
+	    "window=\"tokens\"} 4000");
+	ck_line(t, "llmfb_target_rate_limited{target=\"a\",provider=\"p\"} 1");
+	ck_line(t, "llmfb_target_rate_limited{target=\"b\",provider=\"p\"} 0");
 	ck_line(t, "llmfb_route_spend_usd_total{route=\"chat\"} 1.25");
 	ck_line(t, "llmfb_fallback_cost_diff_usd{route=\"chat\"} -0.125");
 	ck_line(t, "llmfb_client_aborts_total{route=\"chat\","

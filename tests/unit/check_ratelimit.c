@@ -51,11 +51,11 @@ START_TEST(test_openai_headers)
 	ck_assert_uint_eq(st.w[RL_TOKENS].reset_ms, now + 360000);
 	ck_assert_int_eq(st.w[RL_INPUT_TOKENS].remaining, RL_UNKNOWN);
 	/* No request left until the reset: passed over, then not. */
-	ck_assert(ratelimit_near(&st, now + 5, 100, &until));
+	ck_assert(ratelimit_near(&st, now + 5, 100, 0, &until));
 	ck_assert_uint_eq(until, now + 12);
-	ck_assert(!ratelimit_near(&st, now + 13, 100, &until));
+	ck_assert(!ratelimit_near(&st, now + 13, 100, 0, &until));
 	/* Tokens: fewer left than the call needs. */
-	ck_assert(ratelimit_near(&st, now + 13, 200000, &until));
+	ck_assert(ratelimit_near(&st, now + 13, 200000, 0, &until));
 	ck_assert_uint_eq(until, now + 360000);
 	ck_assert(ratelimit_headroom(&st, now + 13) > 0.99);
 }
@@ -79,10 +79,13 @@ START_TEST(test_anthropic_headers)
 	ratelimit_init(&st);
 	ck_assert_int_eq(ratelimit_update(&st, h1, strlen(h1), now), 7);
 	ck_assert_uint_eq(st.w[RL_REQUESTS].reset_ms, now + 30000);
-	ck_assert(!ratelimit_near(&st, now, 100, &until));
-	ck_assert(ratelimit_near(&st, now, 501, &until));
+	ck_assert(!ratelimit_near(&st, now, 100, 0, &until));
+	ck_assert(ratelimit_near(&st, now, 501, 0, &until));
 	ck_assert_uint_eq(until, now + 60000);
-	ck_assert(!ratelimit_near(&st, now + 60001, 501, &until));
+	ck_assert(!ratelimit_near(&st, now + 60001, 501, 0, &until));
+	/* Output tokens: max_tokens counts against them at the start. */
+	ck_assert(!ratelimit_near(&st, now, 100, 16000, &until));
+	ck_assert(ratelimit_near(&st, now, 100, 16001, &until));
 	ck_assert_int_eq(ratelimit_update(&st, h2, strlen(h2), now + 1), 1);
 	ck_assert_int_eq(st.w[RL_REQUESTS].remaining, 10);
 	ck_assert_int_eq(st.w[RL_INPUT_TOKENS].remaining, 500);
@@ -107,11 +110,11 @@ START_TEST(test_blocked)
 
 	ratelimit_init(&st);
 	ratelimit_blocked(&st, now, 0);		/* nothing to go by */
-	ck_assert(!ratelimit_near(&st, now, 0, &until));
+	ck_assert(!ratelimit_near(&st, now, 0, 0, &until));
 	ratelimit_blocked(&st, now, 1500);
-	ck_assert(ratelimit_near(&st, now + 1000, 0, &until));
+	ck_assert(ratelimit_near(&st, now + 1000, 0, 0, &until));
 	ck_assert_uint_eq(until, now + 1500);
-	ck_assert(!ratelimit_near(&st, now + 1500, 0, &until));
+	ck_assert(!ratelimit_near(&st, now + 1500, 0, 0, &until));
 	ratelimit_update(&st, h, strlen(h), now);
 	ratelimit_init(&st);
 	ratelimit_update(&st, h, strlen(h), now);
@@ -181,6 +184,31 @@ START_TEST(test_group_sorted)
 }
 END_TEST
 
+/* Configured rpm and tpm, counted locally over a sliding minute. */
+START_TEST(test_local_limits)
+{
+	struct rl_local l;
+	uint64_t t0 = 1000000;
+
+	memset(&l, 0, sizeof(l));
+	ck_assert(!ratelimit_local_over(&l, t0, 0, 0, 1000000));
+	ck_assert(!ratelimit_local_over(&l, t0, 2, 0, 0));
+	ratelimit_local_add(&l, t0, 100);
+	ck_assert(!ratelimit_local_over(&l, t0 + 10, 2, 0, 0));
+	ratelimit_local_add(&l, t0 + 10, 100);
+	ck_assert(ratelimit_local_over(&l, t0 + 20, 2, 0, 0));
+	/* Tokens: 200 counted; 150 more passes 300, 100 does not. */
+	ck_assert(ratelimit_local_over(&l, t0 + 20, 0, 300, 150));
+	ck_assert(!ratelimit_local_over(&l, t0 + 20, 0, 300, 100));
+	/* Just into the next minute the last one's 2 still count almost
+	 * whole; half a minute in, half of them. */
+	ck_assert(ratelimit_local_over(&l, t0 + 60001, 2, 0, 0));
+	ck_assert(!ratelimit_local_over(&l, t0 + 90000, 2, 0, 0));
+	/* Two minutes on: nothing counts. */
+	ck_assert(!ratelimit_local_over(&l, t0 + 130000, 1, 1, 1));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -195,6 +223,7 @@ main(void)
 	tcase_add_test(tc, test_blocked);
 	tcase_add_test(tc, test_group_weighted);
 	tcase_add_test(tc, test_group_sorted);
+	tcase_add_test(tc, test_local_limits);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
