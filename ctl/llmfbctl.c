@@ -48,7 +48,7 @@ usage(FILE *f)
 	    "                         -f: then each new one, as it happens\n"
 	    "  trip TARGET            open TARGET's circuit breaker until "
 	    "reset\n"
-	    "  reset TARGET           close TARGET's circuit breaker\n"
+	    "  reset TARGET           close TARGET's breaker, forget its rate limits\n"
 	    "  drain TARGET           send no new calls to TARGET\n"
 	    "  undrain TARGET         let calls go to TARGET again\n"
 	    "  inject TARGET FAULT [--for DURATION] [--route R] [--caller P]\n"

@@ -253,8 +253,8 @@ status_net(const struct tstat *ts)
 	    "why", ts->unreachable ? ts->net_why : NULL);
 }
 
-/* trip/reset/drain/undrain TARGET: a breaker, or its share of new
- * calls, by hand. */
+/* trip/reset/drain/undrain TARGET: a breaker (reset: and the rate
+ * limits its answers said), or its share of new calls, by hand. */
 static void
 handle_target(struct cconn *cc, const char *verb, const char *name)
 {
@@ -267,12 +267,16 @@ handle_target(struct cconn *cc, const char *verb, const char *name)
 		return;
 	}
 	ts = stats_target(d->stats, t->name);
-	if (strcmp(verb, CTL_VERB_TRIP) == 0)
+	if (strcmp(verb, CTL_VERB_TRIP) == 0) {
 		breaker_trip(&ts->br, now_mono_ms());
-	else if (strcmp(verb, CTL_VERB_RESET) == 0)
+	} else if (strcmp(verb, CTL_VERB_RESET) == 0) {
+		/* What the provider said of its limits goes too: the
+		 * operator knows better (a raised quota, a new key). */
 		breaker_reset(&ts->br);
-	else
+		ratelimit_init(&ts->rl);
+	} else {
 		ts->drained = strcmp(verb, CTL_VERB_DRAIN) == 0;
+	}
 	if (strcmp(verb, CTL_VERB_TRIP) == 0 ||
 	    strcmp(verb, CTL_VERB_RESET) == 0)
 		log_info("target %s: breaker %s by hand", t->name,

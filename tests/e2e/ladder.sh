@@ -888,7 +888,7 @@ l_ratelimit_one() {
 	expect_eq "$d-skipped" "$CODE $TARGET $REASONS" "200 $fb $t=rate-limit"
 	expect_eq "$d-no-429" "$(mock_stat "$t" requests)" 1
 	expect_match "$d-metric" "$(curl -sS "http://127.0.0.1:$METRICS_PORT/metrics")" \
-	    "llmfb_target_rate_limited\{target=\"$t\"\} 1"
+	    "llmfb_target_rate_limited\{target=\"$t\",provider=\"[^\"]+\"\} 1"
 	expect_eq "$d-record" "$(call_record .reasons)" "\"$t=rate-limit\""
 	expect_match "$d-text" "$("$B/llmfbctl" -s "$STACK_DIR/control.sock" status)" \
 	    "  $t rate limit: requests 0/100 \\(reset [0-9.]+s\\), tokens 90000/100000 \\(reset [0-9.]+s\\); passed over for [0-9.]+s"

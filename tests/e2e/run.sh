@@ -451,6 +451,14 @@ t_retry_after() {
 	expect_eq long-served-by-next-rung "$TARGET" secondary
 	expect_eq long-primary-requests "$(mock_stat primary requests)" 1
 	expect_lt "long: did not wait (ms)" "$ELAPSED" 2000
+	# That 429 keeps primary passed over for 30 s (its rate limit);
+	# llmfbctl reset forgets it, and primary serves at once.
+	call easy "$OAI" "$CHAT"
+	expect_eq held-back "$TARGET $REASONS" "secondary primary=rate-limit"
+	mock_reset
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" reset primary >/dev/null
+	call easy "$OAI" "$CHAT"
+	expect_eq after-reset "$TARGET $REASONS" "primary -"
 	finish "429 with Retry-After: a short wait is waited on the same rung, a long one moves on"
 }
 

@@ -84,7 +84,7 @@ top_q() {
 	ln -s "$STACK_DIR/control.sock" "$link"
 	top_wait "reconnected" top "$TOP_HEADER"
 	top_wait "routes" top '^BUSIEST ROUTES +CALLS/S +CALLS +FALLBACKS'
-	top_wait "a route row" top '^classes +[-0-9.]+ +[0-9]+ +[0-9]+ '
+	top_wait "a route row" top '^[a-z][-a-z0-9]* +[-0-9.]+ +[0-9]+ +[0-9]+ '
 	# 160 columns: the provider too.
 	top_wait "targets" top '^TARGETS +PROVIDER +BREAKER'
 	top_wait "following" top '^RECENT FALLBACKS AND FAILURES \(newest first\)$'
