@@ -805,9 +805,11 @@ get_policy(struct cctx *x, const struct ynode *n, struct policy *p)
 
 /* ---- providers, targets, routes ----------------------------------- */
 
+/* A secret in a file (what: the key naming it, for errors; noun: what
+ * it holds): one line, read once per load, never in an error. */
 static int
-read_key_file(struct cctx *x, const struct ynode *at, const char *path,
-    char **ret)
+read_secret_file(struct cctx *x, const struct ynode *at, const char *what,
+    const char *noun, const char *path, char **ret)
 {
 	char buf[API_KEY_MAX + 1];
 	ssize_t n;
@@ -815,24 +817,26 @@ read_key_file(struct cctx *x, const struct ynode *at, const char *path,
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return cerr(x, at, "api_key_file %s: %s", path,
-		    strerror(errno));
+		return cerr(x, at, "%s %s: %s", what, path, strerror(errno));
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (n < 0)
-		return cerr(x, at, "api_key_file %s: %s", path,
-		    strerror(errno));
-	if ((size_t)n > API_KEY_MAX)
-		return cerr(x, at, "api_key_file %s: larger than %d bytes",
-		    path, API_KEY_MAX);
+		return cerr(x, at, "%s %s: %s", what, path, strerror(errno));
+	if ((size_t)n > API_KEY_MAX) {
+		explicit_bzero(buf, sizeof(buf));
+		return cerr(x, at, "%s %s: larger than %d bytes", what, path,
+		    API_KEY_MAX);
+	}
 	len = (size_t)n;
 	while (len > 0 && isspace((unsigned char)buf[len - 1]))
 		len--;
 	buf[len] = '\0';
 	if (len == 0 || memchr(buf, '\n', len) != NULL ||
-	    memchr(buf, '\r', len) != NULL)
-		return cerr(x, at, "api_key_file %s: must hold one key on one "
-		    "line", path);
+	    memchr(buf, '\r', len) != NULL) {
+		explicit_bzero(buf, sizeof(buf));
+		return cerr(x, at, "%s %s: must hold one %s on one line", what,
+		    path, noun);
+	}
 	*ret = xstrdup(buf);
 	explicit_bzero(buf, sizeof(buf));
 	return 0;
@@ -1004,7 +1008,8 @@ load_provider(struct cctx *x, const struct ynode *key, const struct ynode *n,
 			goto out;
 		}
 		if (get_str(x, v, "api_key_file", &p->api_key_file) < 0 ||
-		    read_key_file(x, v, p->api_key_file, &p->api_key) < 0)
+		    read_secret_file(x, v, "api_key_file", "key",
+		    p->api_key_file, &p->api_key) < 0)
 			goto out;
 	}
 	r = 0;
@@ -2067,42 +2072,6 @@ load_redirect(struct cctx *x, struct config *c, const struct ynode *n)
 
 /* ---- shared: fleet state on Redis ----------------------------------- */
 
-/* The password file: one line, read once per load like api_key_file. */
-static int
-read_password_file(struct cctx *x, const struct ynode *at, const char *path,
-    char **ret)
-{
-	char buf[API_KEY_MAX + 1];
-	ssize_t n;
-	size_t len;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return cerr(x, at, "shared.password_file %s: %s", path,
-		    strerror(errno));
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n < 0)
-		return cerr(x, at, "shared.password_file %s: %s", path,
-		    strerror(errno));
-	if ((size_t)n > API_KEY_MAX)
-		return cerr(x, at, "shared.password_file %s: larger than %d "
-		    "bytes", path, API_KEY_MAX);
-	len = (size_t)n;
-	while (len > 0 && isspace((unsigned char)buf[len - 1]))
-		len--;
-	buf[len] = '\0';
-	if (len == 0 || memchr(buf, '\n', len) != NULL ||
-	    memchr(buf, '\r', len) != NULL) {
-		explicit_bzero(buf, sizeof(buf));
-		return cerr(x, at, "shared.password_file %s: must hold one "
-		    "password on one line", path);
-	}
-	*ret = xstrdup(buf);
-	explicit_bzero(buf, sizeof(buf));
-	return 0;
-}
-
 /* "HOST:PORT", "[V6]:PORT" or "unix:/path" (a path alone too). */
 static int
 get_shared_address(struct cctx *x, const struct ynode *v,
@@ -2221,8 +2190,8 @@ load_shared(struct cctx *x, struct config *c, const struct ynode *n)
 			    "password_file, not both");
 		if (get_str(x, v, "shared.password_file",
 		    &s->password_file) < 0 ||
-		    read_password_file(x, v, s->password_file,
-		    &s->password) < 0)
+		    read_secret_file(x, v, "shared.password_file",
+		    "password", s->password_file, &s->password) < 0)
 			return -1;
 	}
 	if ((v = ynode_get(n, "prefix")) != NULL) {
