@@ -87,6 +87,23 @@ watcher_del(struct loop *l, struct watcher *w)
 		epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 }
 
+void
+watcher_want(struct loop *l, struct watcher *w, bool *on, uint32_t ev)
+{
+	if (w->fd < 0)
+		return;
+	if (ev == 0) {
+		if (*on)
+			watcher_del(l, w);
+		*on = false;
+	} else if (!*on) {
+		w->events = ev;
+		*on = watcher_add(l, w) == 0;
+	} else {
+		watcher_mod(l, w, ev);
+	}
+}
+
 /* ---- timers: a binary min-heap on 'when'; slot is index + 1 ---- */
 
 static void

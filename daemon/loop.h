@@ -50,6 +50,9 @@ uint64_t loop_now(struct loop *l);	/* cached at each wake-up */
 int watcher_add(struct loop *l, struct watcher *w);
 int watcher_mod(struct loop *l, struct watcher *w, uint32_t events);
 void watcher_del(struct loop *l, struct watcher *w);
+/* Watch w for ev (0: not at all), *on saying whether it is registered:
+ * one call whatever it was before.  A watcher with no fd is left be. */
+void watcher_want(struct loop *l, struct watcher *w, bool *on, uint32_t ev);
 
 void timer_init(struct timer *t, timer_cb cb, void *arg);
 /* Arm (or re-arm) to fire after delay_ms. */

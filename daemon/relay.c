@@ -117,21 +117,6 @@ relay_record(struct relay *r, const char *result)
 
 /* Watch w for ev; with nothing to wait for it leaves the epoll set, where
  * a peer's hang-up would otherwise wake the loop for ever. */
-static void
-watch(struct loop *l, struct watcher *w, bool *on, uint32_t ev)
-{
-	if (ev == 0) {
-		if (*on)
-			watcher_del(l, w);
-		*on = false;
-	} else if (!*on) {
-		w->events = ev;
-		*on = watcher_add(l, w) == 0;
-	} else {
-		watcher_mod(l, w, ev);
-	}
-}
-
 /* Each side is read only while what it sent before has gone on (the
  * queue is the window), and written while something waits for it. */
 static void
@@ -145,7 +130,7 @@ relay_watch(struct relay *r)
 	if (r->st != R_RELAYING) {
 		/* Until the origin answers, only the client's first
 		 * bytes, which wait in up. */
-		watch(l, &r->cw, &r->cw_on, ce);
+		watcher_want(l, &r->cw, &r->cw_on, ce);
 		return;
 	}
 	if (buf_pending(&r->down.q) > 0)
@@ -154,8 +139,8 @@ relay_watch(struct relay *r)
 		ue |= EPOLLIN;
 	if (buf_pending(&r->up.q) > 0)
 		ue |= EPOLLOUT;
-	watch(l, &r->cw, &r->cw_on, ce);
-	watch(l, &r->uw, &r->uw_on, ue);
+	watcher_want(l, &r->cw, &r->cw_on, ce);
+	watcher_want(l, &r->uw, &r->uw_on, ue);
 }
 
 /* Send what h holds to fd; once its source has ended and all went, tell
@@ -217,7 +202,7 @@ relay_event(struct watcher *w, uint32_t events)
 		if (e != 0) {
 			log_debug("relay %s:%d: %s", r->host, r->port,
 			    strerror(e));
-			watch(r->rs->d->loop, &r->uw, &r->uw_on, 0);
+			watcher_want(r->rs->d->loop, &r->uw, &r->uw_on, 0);
 			close(r->uw.fd);
 			r->uw.fd = -1;
 			relay_connect_next(r);
@@ -280,7 +265,7 @@ relay_connect_next(struct relay *r)
 		r->uw.fd = fd;
 		r->uw.cb = relay_event;
 		r->uw.arg = r;
-		watch(l, &r->uw, &r->uw_on, EPOLLOUT);
+		watcher_want(l, &r->uw, &r->uw_on, EPOLLOUT);
 		if (!r->uw_on) {
 			close(fd);
 			r->uw.fd = -1;
@@ -476,10 +461,10 @@ relay_end(struct relay *r, const char *result)
 	r->ended = true;
 	server_user_done(rs->d->server, r->who.uid);
 	relay_record(r, result);
-	watch(l, &r->cw, &r->cw_on, 0);
+	watcher_want(l, &r->cw, &r->cw_on, 0);
 	close(r->cw.fd);
 	if (r->uw.fd >= 0) {
-		watch(l, &r->uw, &r->uw_on, 0);
+		watcher_want(l, &r->uw, &r->uw_on, 0);
 		close(r->uw.fd);
 	}
 	if (r->ai != NULL)

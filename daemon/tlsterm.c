@@ -221,23 +221,6 @@ host_ctx(struct terms *ts, const char *host, char *err, size_t errlen)
 /* ---- watching ------------------------------------------------------ */
 
 static void
-watch(struct loop *l, struct watcher *w, bool *on, uint32_t ev)
-{
-	if (w->fd < 0)
-		return;
-	if (ev == 0) {
-		if (*on)
-			watcher_del(l, w);
-		*on = false;
-	} else if (!*on) {
-		w->events = ev;
-		*on = watcher_add(l, w) == 0;
-	} else {
-		watcher_mod(l, w, ev);
-	}
-}
-
-static void
 term_watch(struct term *t)
 {
 	struct loop *l = t->ts->d->loop;
@@ -253,8 +236,8 @@ term_watch(struct term *t)
 		if (buf_pending(&t->up) > 0)
 			pe |= EPOLLOUT;
 	}
-	watch(l, &t->cw, &t->cw_on, ce);
-	watch(l, &t->pw, &t->pw_on, pe);
+	watcher_want(l, &t->cw, &t->cw_on, ce);
+	watcher_want(l, &t->pw, &t->pw_on, pe);
 }
 
 /* ---- moving bytes ---------------------------------------------------- */
@@ -569,7 +552,7 @@ term_to_relay(struct term *t, const char *why)
 
 	log_debug("tls %s:%d: %s: relayed untouched", t->host[0] ? t->host :
 	    t->orig_addr, t->port, why);
-	watch(ts->d->loop, &t->cw, &t->cw_on, 0);
+	watcher_want(ts->d->loop, &t->cw, &t->cw_on, 0);
 	t->cw.fd = -1;
 	if (t->kernel && t->host[0] == '\0')
 		relay_start_addr(ts->d->relays, fd, &t->who, t->orig_addr,
@@ -750,8 +733,8 @@ term_end(struct term *t, const char *result, const char *why)
 	timer_cancel(l, &t->timer);
 	server_user_done(ts->d->server, t->who.uid);
 	term_record(t, result, why);
-	watch(l, &t->cw, &t->cw_on, 0);
-	watch(l, &t->pw, &t->pw_on, 0);
+	watcher_want(l, &t->cw, &t->cw_on, 0);
+	watcher_want(l, &t->pw, &t->pw_on, 0);
 	if (t->cw.fd >= 0)
 		close(t->cw.fd);
 	if (t->pw.fd >= 0)
