@@ -70,7 +70,7 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/sse.c daemon/dialect.c daemon/dialect_stream.c daemon/inject.c \
 	daemon/metrics.c daemon/netwatch.c daemon/netview.c daemon/systemd.c \
 	daemon/relay.c daemon/ca.c daemon/tlshello.c daemon/tlsterm.c \
-	daemon/kredir.c daemon/record.c daemon/outbound.c daemon/api.c daemon/api_openai_chat.c \
+	daemon/kredir.c daemon/record.c daemon/otel.c daemon/outbound.c daemon/api.c daemon/api_openai_chat.c \
 	daemon/api_anthropic_messages.c daemon/api_openai_embeddings.c \
 	daemon/api_openai_responses.c daemon/xlate_responses.c \
 	daemon/ratelimit.c daemon/group.c daemon/shared.c \

@@ -2251,6 +2251,53 @@ shared_conf_same(const struct shared_conf *a, const struct shared_conf *b)
 	    str_same(a->prefix, b->prefix) && str_same(a->name, b->name);
 }
 
+/* otel: { endpoint: URL, service_name: NAME, headers: { NAME: VALUE } } */
+static int
+load_otel(struct cctx *x, struct config *c, const struct ynode *n)
+{
+	static const char *const keys[] = { "endpoint", "service_name",
+		"headers", NULL };
+	const struct ynode *v;
+	size_t i;
+
+	if (check_keys(x, n, "otel", keys) < 0)
+		return -1;
+	if ((v = ynode_get(n, "endpoint")) == NULL)
+		return cerr(x, n, "otel: endpoint is required, like "
+		    "http://127.0.0.1:4318");
+	if (get_str(x, v, "otel.endpoint", &c->otel_endpoint) < 0)
+		return -1;
+	if (strncmp(c->otel_endpoint, "http://", 7) != 0 &&
+	    strncmp(c->otel_endpoint, "https://", 8) != 0)
+		return cerr(x, v, "otel.endpoint: an http:// or https:// URL");
+	if ((v = ynode_get(n, "service_name")) != NULL) {
+		if (get_str(x, v, "otel.service_name", &c->otel_service) < 0)
+			return -1;
+	} else {
+		c->otel_service = xstrdup("llmfbd");
+	}
+	if ((v = ynode_get(n, "headers")) == NULL)
+		return 0;
+	if (want(x, v, YNODE_MAP, "otel.headers") < 0)
+		return -1;
+	c->otel_headers = xcalloc(v->n + 1, sizeof(char *));
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *k = v->keys[i], *val = v->items[i];
+
+		if (want(x, val, YNODE_SCALAR, "otel.headers") < 0)
+			return -1;
+		if (strpbrk(k->str, ": \r\n") != NULL ||
+		    strpbrk(val->str, "\r\n") != NULL)
+			return cerr(x, k, "otel.headers: a header name and a "
+			    "one-line value");
+		if (asprintf(&c->otel_headers[c->notel_headers], "%s: %s",
+		    k->str, val->str) < 0)
+			return cerr(x, k, "otel.headers: out of memory");
+		c->notel_headers++;
+	}
+	return 0;
+}
+
 static struct config *
 config_from_tree(struct cctx *x, const struct ynode *root)
 {
@@ -2259,7 +2306,7 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 		"targets", "defaults", "routes", "breaker", "state_dir",
 		"events", "control_group", "metrics_listen", "ebpf",
 		"bypass_watch", "network_watch", "exclude", "stop_timeout",
-		"ca", "redirect", "shared", NULL };
+		"ca", "redirect", "shared", "otel", NULL };
 	struct config *c = xcalloc(1, sizeof(*c));
 	struct policy defaults;
 	const struct ynode *v;
@@ -2356,6 +2403,9 @@ config_from_tree(struct cctx *x, const struct ynode *root)
 	}
 	if ((v = ynode_get(root, "breaker")) != NULL &&
 	    get_breaker(x, v, &c->breaker) < 0)
+		goto out;
+	if ((v = ynode_get(root, "otel")) != NULL &&
+	    load_otel(x, c, v) < 0)
 		goto out;
 	if ((v = ynode_get(root, "shared")) != NULL &&
 	    load_shared(x, c, v) < 0)
@@ -2535,6 +2585,9 @@ config_unref(struct config *c)
 	free(c->control_gids);
 	free(c->metrics_addr);
 	shared_conf_free(c->shared);
+	free(c->otel_endpoint);
+	free(c->otel_service);
+	free_str_list(c->otel_headers, c->notel_headers);
 	free(c);
 }
 

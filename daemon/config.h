@@ -290,6 +290,11 @@ struct config {
 	char		 *redirect_cgroup;
 	int		  redirect_port;
 	struct shared_conf *shared;	/* NULL: not in a fleet */
+	/* otel: traces to an OTLP/HTTP collector (otel.h); NULL: off. */
+	char		 *otel_endpoint;
+	char		 *otel_service;
+	char		**otel_headers;	/* "Name: value" */
+	size_t		  notel_headers;
 	struct provider	 *providers;
 	size_t		  nproviders;
 	struct target	 *targets;

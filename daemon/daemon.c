@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "netview.h"
+#include "otel.h"
 #include "relay.h"
 #include "server.h"
 #include "shared.h"
@@ -777,6 +778,7 @@ daemon_free(struct daemon *d)
 	control_free(d->control);
 	metrics_http_free(d->metrics);
 	netview_free(d->netview);
+	otel_free(d->otel);	/* its batch in flight is a transfer */
 	upstream_free(d->up);
 	stats_free(d->stats);
 	if (d->budgets != NULL) {

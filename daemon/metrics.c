@@ -17,6 +17,7 @@
 #include "ctl_proto.h"
 #include "log.h"
 #include "metrics.h"
+#include "otel.h"
 #include "server.h"
 #include "state.h"
 #include "shared.h"
@@ -204,6 +205,12 @@ render_daemon(struct prom *p, const struct daemon *d)
 	scalar(p, "llmfb_reload_failures_total", "counter", "Configuration "
 	    "reloads refused; the running configuration stayed.",
 	    d->reload_failures);
+	scalar(p, "llmfb_otel_spans_exported_total", "counter", "Trace "
+	    "spans the OpenTelemetry collector took.",
+	    otel_exported(d->otel));
+	scalar(p, "llmfb_otel_spans_dropped_total", "counter", "Trace spans "
+	    "dropped: the queue was full or the collector did not take "
+	    "them.", otel_dropped(d->otel));
 	if (d->server == NULL)
 		return;
 	scalar(p, "llmfb_clients", "gauge", "Client connections open on the "

@@ -7,6 +7,7 @@
 #include "budget.h"
 #include "latency.h"
 #include "ladder.h"
+#include "otel.h"
 #include "record.h"
 #include "shared.h"
 #include "state.h"
@@ -272,4 +273,5 @@ record_end(struct record *r)
 {
 	count(r);
 	emit(r);
+	otel_record(r->d, r);
 }

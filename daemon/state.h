@@ -29,6 +29,7 @@ struct terms;
 struct kredir;
 struct ca;
 struct shared;
+struct otel;
 struct caller;
 struct daemon;
 struct redirect_orig;
@@ -71,6 +72,7 @@ struct daemon {
 					 * loaded */
 	char		 ca_error[256];	/* why it is not, when enabled */
 	struct shared	*shared;	/* fleet state on Redis, or NULL */
+	struct otel	*otel;		/* traces, once the first is made */
 	struct faults	 faults;	/* put in by hand, for a while */
 	struct timer	 faults_timer;	/* the next one's end */
 	struct timer	 stop_timer;	/* stop_timeout, once stopping */

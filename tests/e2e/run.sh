@@ -34,6 +34,7 @@ fi
 . tests/e2e/providers.sh
 . tests/e2e/ca.sh
 . tests/e2e/fleet.sh
+. tests/e2e/otel.sh
 
 PASS=0
 FAIL=0
@@ -709,7 +710,7 @@ CASES="$KIND_CASES $CURL_CASES t_keepalive_admit t_stream_coalesced
     t_breaker t_retry_after
     harden_cases reach_cases ca_cases ladder_cases dialect_cases provider_cases
     observe_cases top_cases kernel_cases deploy_cases deb_cases nspawn_cases
-    python_cases guest_cases fleet_cases"
+    python_cases guest_cases fleet_cases otel_cases"
 
 # run_case NAME[:KIND]
 run_case() {

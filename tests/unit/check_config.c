@@ -213,6 +213,42 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/* otel: off unless given; its endpoint is required and a URL; headers
+ * become lines. */
+START_TEST(test_otel)
+{
+	static const char *const bad[] = {
+		"otel: { service_name: x }\n",
+		"otel: { endpoint: 127.0.0.1:4318 }\n",
+		"otel: { endpoint: 'http://c', headers: { 'a b': x } }\n",
+		"otel: { endpoint: 'http://c', color: red }\n",
+	};
+	struct config *c;
+	char text[4096];
+	size_t i;
+
+	c = config_load_string("o.yaml", good, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_ptr_null(c->otel_endpoint);
+	config_unref(c);
+	snprintf(text, sizeof(text), "%sotel: { endpoint: "
+	    "'http://127.0.0.1:4318', headers: { X-Token: abc } }\n", good);
+	c = config_load_string("o.yaml", text, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->otel_endpoint, "http://127.0.0.1:4318");
+	ck_assert_str_eq(c->otel_service, "llmfbd");
+	ck_assert_uint_eq(c->notel_headers, 1);
+	ck_assert_str_eq(c->otel_headers[0], "X-Token: abc");
+	config_unref(c);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", good, bad[i]);
+		c = config_load_string("o.yaml", text, err, sizeof(err));
+		ck_assert_msg(c == NULL, "%s loaded", bad[i]);
+		ck_assert_msg(strstr(err, "otel") != NULL, "%s", err);
+	}
+}
+END_TEST
+
 START_TEST(test_kernel_keys)
 {
 	static const struct {
@@ -670,6 +706,7 @@ config_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_azure);
 	tcase_add_test(tc, test_kernel_keys);
+	tcase_add_test(tc, test_otel);
 	tcase_add_test(tc, test_deploy_keys);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_breaker_inherits);

@@ -35,7 +35,8 @@ static const char *yaml =
 /* Every family, in the order it is rendered. */
 static const char *const families[] = {
 	"llmfb_info", "llmfb_start_time_seconds", "llmfb_reloads_total",
-	"llmfb_reload_failures_total", "llmfb_calls_total",
+	"llmfb_reload_failures_total", "llmfb_otel_spans_exported_total",
+	"llmfb_otel_spans_dropped_total", "llmfb_calls_total",
 	"llmfb_passthrough_total", "llmfb_rejected_total", "llmfb_in_flight",
 	"llmfb_requests_total", "llmfb_attempts_total",
 	"llmfb_fallbacks_total", "llmfb_unserved_total",
