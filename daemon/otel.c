@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "buf.h"
 #include "ctl_proto.h"
 #include "otel.h"
@@ -96,6 +97,24 @@ ladder_target(const struct record *r, const char *name)
 	return NULL;
 }
 
+/* GenAI's names: the system is the API's maker ("openai" for its chat,
+ * Responses and embeddings alike; "anthropic"), not the config's name
+ * for the provider, which goes in llmfb.provider. */
+static const char *
+gen_ai_system(const struct target *t)
+{
+	const char *n = api_of(t->provider->dialect)->name;
+
+	return strncmp(n, "openai", 6) == 0 ? "openai" : n;
+}
+
+static const char *
+gen_ai_operation(const struct record *r)
+{
+	return strcmp(api_of(r->dialect)->name, "openai-embeddings") == 0 ?
+	    "embeddings" : "chat";
+}
+
 void
 otel_spans(const struct record *r, uint64_t end_ns, json_t *spans)
 {
@@ -110,11 +129,13 @@ otel_spans(const struct record *r, uint64_t end_ns, json_t *spans)
 	hex_id(trace, 16);
 	hex_id(call_id, 8);
 	a = json_array();
-	attr_str(a, "gen_ai.operation.name", "chat");
+	attr_str(a, "gen_ai.operation.name", gen_ai_operation(r));
 	t = r->served ? r->served : r->route && r->route->nladder ?
 	    r->route->ladder[0] : NULL;
-	if (t != NULL)
-		attr_str(a, "gen_ai.system", t->provider->name);
+	if (t != NULL) {
+		attr_str(a, "gen_ai.system", gen_ai_system(t));
+		attr_str(a, "llmfb.provider", t->provider->name);
+	}
 	attr_str(a, "gen_ai.request.model", r->model);
 	if (r->served != NULL)
 		attr_str(a, "gen_ai.response.model",
@@ -131,7 +152,8 @@ otel_spans(const struct record *r, uint64_t end_ns, json_t *spans)
 	if (r->reasons[0] != '\0')
 		attr_str(a, "llmfb.reasons", r->reasons);
 	attr_str(a, "server.address", r->host);
-	snprintf(name, sizeof(name), "chat %.100s", r->model ? r->model :
+	snprintf(name, sizeof(name), "%s %.100s", gen_ai_operation(r),
+	    r->model ? r->model :
 	    r->route ? r->route->name : r->host);
 	json_array_append_new(spans, span_new(trace, call_id, NULL, name,
 	    start_ns, end_ns, r->served == NULL, a));
@@ -148,9 +170,10 @@ otel_spans(const struct record *r, uint64_t end_ns, json_t *spans)
 			at = end;
 		hex_id(id, 8);
 		a = json_array();
-		attr_str(a, "gen_ai.operation.name", "chat");
+		attr_str(a, "gen_ai.operation.name", gen_ai_operation(r));
 		if ((t = ladder_target(r, ar->target)) != NULL) {
-			attr_str(a, "gen_ai.system", t->provider->name);
+			attr_str(a, "gen_ai.system", gen_ai_system(t));
+			attr_str(a, "llmfb.provider", t->provider->name);
 			attr_str(a, "gen_ai.request.model",
 			    target_model(t, r->model) ?
 			    target_model(t, r->model) : r->model);

@@ -105,7 +105,8 @@ o_otel_spans() {
 	expect_eq span-fallback "$(ot_attr "$call" llmfb.fallback)" true
 	expect_eq result "$(ot_attr "$call" llmfb.result)" fallback
 	expect_eq call-status "$(jq -r .status.code <<<"$call")" 1
-	expect_eq system "$(ot_attr "$call" gen_ai.system)" back
+	expect_eq system "$(ot_attr "$call" gen_ai.system)" openai
+	expect_eq provider "$(ot_attr "$call" llmfb.provider)" back
 	expect_eq op "$(ot_attr "$call" gen_ai.operation.name)" chat
 	expect_eq req-model "$(ot_attr "$call" gen_ai.request.model)" gpt-4o
 	expect_eq resp-model "$(ot_attr "$call" gen_ai.response.model)" \
