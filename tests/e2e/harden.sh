@@ -328,26 +328,34 @@ h_passthrough_port() {
 # A relay (a program's own TLS, carried untouched) holds its user's place
 # as a connection did: one user cannot open more than its share of them.
 h_relay_limit() {
-	local a b out
+	local a b s out n=0 pids=()
 	if ! command -v gnutls-cli >/dev/null; then
 		skip "harden: relays under the per-user limit" "no gnutls-cli"
 		return
 	fi
 	hd_start relays "max_clients_per_user: 2" "request_timeout: 1m"
 	shim_on "$HD/llmfb.sock"
-	# Two TLS sessions of gnutls-cli's own, held open by their stdin.
-	coproc a { env "${SHIM_ENV[@]}" gnutls-cli --x509cafile="$HD/ca.pem" \
-	    api.openai.com 2>&1; }
-	coproc b { env "${SHIM_ENV[@]}" gnutls-cli --x509cafile="$HD/ca.pem" \
-	    api.openai.com 2>&1; }
+	# Two TLS sessions of gnutls-cli's own, held open by their stdin (a
+	# fifo each: bash keeps one coproc at a time). The second starts once
+	# the first holds its place, so the first one's admission probe is
+	# not still counted when the second asks.
+	mkfifo "$HD/in.a" "$HD/in.b"
+	for s in a b; do
+		env "${SHIM_ENV[@]}" gnutls-cli --x509cafile="$HD/ca.pem" \
+		    api.openai.com <"$HD/in.$s" >"$HD/gnutls.$s" 2>&1 &
+		pids+=("$!")
+		if [ $s = a ]; then exec {a}>"$HD/in.a"; else exec {b}>"$HD/in.b"; fi
+		n=$((n + 1))
+		wait_for "$n relay(s)" sh -c "[ \"\$('$B/llmfbctl' -s \
+		    '$HD/control.sock' --json status | jq .relays)\" = $n ]"
+	done
 	shim_on
-	wait_for "two relays" sh -c "[ \"\$('$B/llmfbctl' -s '$HD/control.sock' \
-	    --json status | jq .relays)\" = 2 ]"
+	[ "$(hd_status .relays)" = 2 ] || sed 's/^/# gnutls-cli: /' "$HD"/gnutls.?
 	expect_eq relays-open "$(hd_status .relays)" 2
 	out=$(/usr/bin/python3 "$RAW" admit "$HD/llmfb.sock")
 	expect_eq third-refused "$out" HTTP/1.1_503_Service_Unavailable
-	exec {a[1]}>&- {b[1]}>&-
-	wait "$a_PID" "$b_PID" 2>/dev/null
+	exec {a}>&- {b}>&-
+	wait "${pids[@]}" 2>/dev/null
 	wait_for "the relays to end" sh -c "[ \"\$('$B/llmfbctl' -s \
 	    '$HD/control.sock' --json status | jq .relays)\" = 0 ]"
 	expect_eq place-back "$(/usr/bin/python3 "$RAW" admit "$HD/llmfb.sock")" \
