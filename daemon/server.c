@@ -1069,6 +1069,32 @@ user_put(struct server *s, uid_t uid)
 		*u = s->users[--s->nusers];
 }
 
+/* A shim's probe (ADMIT alone, answered, then closed) holds its place
+ * until its close is read, and the same program's next connection can
+ * arrive in the same round of events, ahead of that close: at the
+ * limit, the places of uid's connections whose peers have already gone,
+ * with nothing owed either way, are given back first.  Returns whether
+ * any was. */
+static bool
+user_reap_gone(struct server *s, uid_t uid)
+{
+	struct conn *c, *next;
+	bool reaped = false;
+	char b;
+
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->uid != uid || c->closed || c->call != NULL ||
+		    c->queue != NULL || c->parsing != NULL ||
+		    buf_pending(&c->out) > 0 ||
+		    recv(c->w.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != 0)
+			continue;
+		conn_close(c);
+		reaped = true;
+	}
+	return reaped;
+}
+
 static uid_t
 peer_uid(int fd)
 {
@@ -1232,7 +1258,9 @@ server_accept(struct watcher *w, uint32_t events)
 			conn_refuse(s, fd);
 			continue;
 		}
-		if (!user_take(s, uid, cfg->max_clients_per_user)) {
+		if (!user_take(s, uid, cfg->max_clients_per_user) &&
+		    (!user_reap_gone(s, uid) ||
+		    !user_take(s, uid, cfg->max_clients_per_user))) {
 			say_full(s, "uid %lu holds %lu connections, the most one "
 			    "user may (limits.max_clients_per_user): refusing; "
 			    "its shims go direct", (unsigned long)uid,

@@ -163,6 +163,18 @@ h_user_limit() {
 	finish "harden: one user at its connection limit: its calls go direct, another user's are served"
 }
 
+# A program's next connection can reach llmfbd before the close of the
+# probe it made just before (the shim's ADMIT at resolution): at the
+# per-user limit, that closed probe must not cost the program its place.
+h_probe_reap() {
+	hd_start reprobe "max_clients_per_user: 2"
+	expect_eq next-admitted "$(/usr/bin/python3 "$RAW" reprobe \
+	    "$HD/llmfb.sock" "$HD_PID")" LLMFB/1_OK
+	expect_eq none-refused "$(hd_status .refused)" 0
+	hd_stop
+	finish "harden: a probe already closed but not yet read does not hold its user's place"
+}
+
 # Out of file descriptors: no spin, no flood of log lines, and a call
 # still ends (served or direct), never hangs.
 h_fd_limit() {
@@ -369,6 +381,7 @@ harden_cases() {
 	h_timeouts
 	h_stop_silent
 	h_user_limit
+	h_probe_reap
 	h_fd_limit
 	h_restart_overlap
 	h_relay_limit

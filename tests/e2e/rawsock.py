@@ -19,6 +19,12 @@ library, so it can do what no well-behaved client does.
                                       stdin closes
     rawsock.py admit SOCK             the shim's ADMIT probe; prints the
                                       first line of the answer ("" if none)
+    rawsock.py reprobe SOCK PID       one admitted connection held; then
+                                      the shim's probe, answered, and,
+                                      with llmfbd (PID) stopped, the next
+                                      connection made before the probe is
+                                      closed: prints the first line of
+                                      that connection's answer
     rawsock.py tls SOCK HOST:PORT     a redirected connection whose program
                                       speaks TLS of its own: prints what
                                       came back after llmfbd's OK ("tls"
@@ -29,6 +35,8 @@ Waits are bounded by --wait seconds (default 20).
 """
 
 import argparse
+import os
+import signal
 import socket
 import sys
 import time
@@ -143,8 +151,8 @@ def hold(path, n):
     sys.stdin.read()
 
 
-def admit(path, limit):
-    s = connect(path)
+def ask(s, limit):
+    """Send ADMIT on s; the first line of the answer."""
     s.settimeout(limit)
     got = b""
     try:
@@ -159,7 +167,30 @@ def admit(path, limit):
             got += b
     except (ConnectionResetError, socket.timeout):
         pass
-    print(first_line(got))
+    return first_line(got)
+
+
+def admit(path, limit):
+    print(ask(connect(path), limit))
+
+
+def reprobe(path, pid, limit):
+    held = connect(path)
+    if ask(held, limit) != "LLMFB/1_OK":
+        print("held connection not admitted")
+        return
+    probe = connect(path)
+    if ask(probe, limit) != "LLMFB/1_OK":
+        print("probe not admitted")
+        return
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        nxt = connect(path)
+        probe.close()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    print(ask(nxt, limit))
+    held.close()
 
 
 def tls(path, origin, limit):
@@ -212,6 +243,8 @@ def main():
         hold(a.sock, a.n)
     elif a.mode == "admit":
         admit(a.sock, a.wait)
+    elif a.mode == "reprobe":
+        reprobe(a.sock, a.n, a.wait)
     elif a.mode == "tls":
         tls(a.sock, a.origin, a.wait)
     else:
