@@ -31,6 +31,8 @@
 #define FULL_LOG_MS	10000		/* "full" said at most this often */
 #define TRIM_PEAK_MIN	64		/* clients at once: a burst */
 #define TRIM_DELAY_MS	200		/* trim once the burst has passed */
+#define REAP_LOOK	8		/* a user's newest connections looked
+					 * at for a gone probe, at its limit */
 
 /* Connections one user holds: the per-user limit. */
 struct user_count {
@@ -1072,20 +1074,26 @@ user_put(struct server *s, uid_t uid)
 /* A shim's probe (ADMIT alone, answered, then closed) holds its place
  * until its close is read, and the same program's next connection can
  * arrive in the same round of events, ahead of that close: at the
- * limit, the places of uid's connections whose peers have already gone,
- * with nothing owed either way, are given back first.  Returns whether
- * any was. */
+ * limit, the places of uid's newest connections whose peers have already
+ * gone, with nothing owed either way, are given back first.  Only the
+ * newest few are looked at (the list is newest first): a probe just
+ * made is among them, and a user at its limit cannot make each of its
+ * connects cost a system call per connection it holds.  Returns whether
+ * any place was given back. */
 static bool
 user_reap_gone(struct server *s, uid_t uid)
 {
 	struct conn *c, *next;
 	bool reaped = false;
+	int looked = 0;
 	char b;
 
-	for (c = s->conns; c != NULL; c = next) {
+	for (c = s->conns; c != NULL && looked < REAP_LOOK; c = next) {
 		next = c->next;
-		if (c->uid != uid || c->closed || c->call != NULL ||
-		    c->queue != NULL || c->parsing != NULL ||
+		if (c->uid != uid || c->closed)
+			continue;
+		looked++;
+		if (c->call != NULL || c->queue != NULL || c->parsing != NULL ||
 		    buf_pending(&c->out) > 0 ||
 		    recv(c->w.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != 0)
 			continue;
