@@ -52,6 +52,8 @@ struct cont_state;
 struct api {
 	enum dialect	 dialect;
 	const char	*name;		/* config's "dialect:", logs, records */
+	const char	*maker;		/* OpenTelemetry's gen_ai.system */
+	const char	*operation;	/* ... gen_ai.operation.name */
 	enum dialect	 provider;	/* the providers (config's dialect)
 					 * that speak it: itself for an API
 					 * a provider is named by, OpenAI's
@@ -102,6 +104,8 @@ struct api {
 	const char	*error_event;	/* the SSE event that carries an
 					 * error in a stream (NULL: none) */
 	bool		 done_marker;	/* its streams end "data: [DONE]" */
+	bool		 usage_option;	/* its streams count tokens only when
+					 * stream_options.include_usage asks */
 
 	/* Errors. */
 	void		(*error_type)(int status, const char **type,

@@ -351,6 +351,8 @@ static const struct finish_name openai_finish_read[] = {
 const struct api api_openai_chat = {
 	.dialect = DIALECT_OPENAI,
 	.name = "openai",
+	.maker = "openai",
+	.operation = "chat",
 	.provider = DIALECT_OPENAI,
 	.match = "/chat/completions",
 	.path = "/chat/completions",
@@ -369,6 +371,7 @@ const struct api api_openai_chat = {
 	},
 	.finish_read = openai_finish_read,
 	.done_marker = true,
+	.usage_option = true,
 	.continue_event = openai_continue_event,
 	.error_type = openai_error_type,
 	.error_body = openai_error_body,

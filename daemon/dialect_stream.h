@@ -12,8 +12,6 @@
 #include "dialect.h"
 #include "sse.h"
 
-struct resp_stream;
-
 /* The most one event of the target may hold: answer.c's own cap, so that
  * what it would read we translate. */
 #define DIALECT_STREAM_EVENT_MAX	(1u << 20)
@@ -51,8 +49,8 @@ struct dialect_stream {
 	uint64_t	 cache_creation;
 	uint64_t	 cached_tokens;	/* read from the cache */
 	const char	*finish;	/* the caller's stop reason, held */
-	struct resp_stream *rs;		/* a Responses caller's (from
-					 * xlate_responses.c) */
+	void		*state;		/* a translator's own (xlate.h) */
+	xlate_stream_free_fn *state_free;
 	struct dialect_stream *hop;	/* through another API: the
 					 * target's stream into it, whose
 					 * output this one translates */
@@ -68,5 +66,10 @@ void dialect_stream_init(struct dialect_stream *s,
 int dialect_stream_feed(struct dialect_stream *s, const char *p, size_t n,
     struct buf *out);
 void dialect_stream_free(struct dialect_stream *s);
+
+/* The translators of this file, entries of dialect.c's table: chat
+ * completions' chunks for a caller of Anthropic messages, and the other
+ * way. */
+xlate_stream_fn chat_to_messages, messages_to_chat;
 
 #endif
