@@ -24,8 +24,9 @@ enum dialect {
 	DIALECT_ANTHROPIC,
 	DIALECT_OPENAI_EMBEDDINGS,
 	DIALECT_OPENAI_RESPONSES,
+	DIALECT_OPENAI_COMPLETIONS,
 };
-#define DIALECTS	4
+#define DIALECTS	5
 
 /* What an upstream error body says. */
 enum provider_error {
@@ -130,6 +131,7 @@ extern const struct api api_openai_chat;
 extern const struct api api_anthropic_messages;
 extern const struct api api_openai_embeddings;
 extern const struct api api_openai_responses;
+extern const struct api api_openai_completions;
 
 /* Every API, NULL-ended. */
 extern const struct api *const apis[];

@@ -17,6 +17,7 @@
 #include "dialect_stream.h"
 #include "jsonget.h"
 #include "util.h"
+#include "xlate_completions.h"
 #include "xlate_responses.h"
 
 /* Only bounds a buffer: a text never outgrows the body it came from. */
@@ -1367,6 +1368,16 @@ static const struct xlate {
 	    NULL, NULL, false, 1 + DIALECT_OPENAI, NULL, NULL },
 	[DIALECT_ANTHROPIC][DIALECT_OPENAI_RESPONSES] = { NULL, 0, NULL,
 	    NULL, NULL, false, 1 + DIALECT_OPENAI, NULL, NULL },
+	/* A Completions caller: its prompt as a chat, and on from there.
+	 * Its models are not chat's (gpt-3.5-turbo-instruct): a target
+	 * names its own. */
+	[DIALECT_OPENAI_COMPLETIONS][DIALECT_OPENAI] = { NULL, 0, NULL,
+	    completions_to_chat, chat_to_completions, false, 0,
+	    completions_stream_from_chat, NULL },
+	[DIALECT_OPENAI_COMPLETIONS][DIALECT_ANTHROPIC] = { NULL, 0, NULL,
+	    NULL, NULL, false, 1 + DIALECT_OPENAI, NULL, NULL },
+	[DIALECT_OPENAI_COMPLETIONS][DIALECT_OPENAI_RESPONSES] = { NULL, 0,
+	    NULL, NULL, NULL, false, 1 + DIALECT_OPENAI, NULL, NULL },
 };
 
 xlate_stream_fn *
