@@ -66,6 +66,100 @@ print(r.status_code, r.headers.get("x-llmfb-target"), len(d),
 	finish "embeddings: python requests, two inputs, down the ladder"
 }
 
+CMPL=https://api.openai.com/v1/completions
+
+# OpenAI's legacy Completions API from unmodified clients (e2e.yaml routes
+# "completions": lk speaks it, la (chat, no model for the call), lkb
+# (chat, its own model); "completions-anthropic": lk, lka).
+l_completions() {
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl","prompt":"Say hi","max_tokens":20}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lkb
+	expect_eq reasons "$REASONS" "lk=http-503,la=dialect:model"
+	[ "$LK" != curl ] ||
+	    expect_eq translated "$(hdr x-llmfb-translated)" openai
+	expect_eq answer "$(jq -c '[.object, .choices[0].text,
+	    .choices[0].finish_reason, .usage.completion_tokens > 0]' \
+	    <<<"$BODY")" '["text_completion","Hello from lb","stop",true]'
+	expect_eq sent "$(mockc "$MOCK_URL/_mock/stats" | jq -c '.lb | [.last_path,
+	    .last_model, .last_request.messages, .last_request.max_tokens]')" \
+	    '["/lb/v1/chat/completions","gpt-lb",[{"role":"user","content":"Say hi"}],20]'
+	finish "completions: a legacy Completions call served by a chat target after a 503, translated both ways"
+
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl","prompt":"Say hi","stream":true}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lkb
+	expect_eq objects "$(grep '^data: {' <<<"$BODY" | sed 's/^data: //' |
+	    jq -r .object | sort -u)" text_completion
+	expect_eq text "$(grep '^data: {' <<<"$BODY" | sed 's/^data: //' |
+	    jq -rj '.choices[0].text // empty')" "Hello from lb"
+	expect_eq finish "$(grep '^data: {' <<<"$BODY" | sed 's/^data: //' |
+	    jq -r '.choices[0].finish_reason // empty')" stop
+	expect_eq done "$(grep -c '^data: \[DONE\]' <<<"$BODY")" 1
+	finish "completions: streamed, as text_completion chunks and [DONE] from a chat stream"
+
+	# The provider that speaks it answers as it is, whole and streamed.
+	mock_reset
+	call "$LK" "$CMPL" '{"model":"case-cmpl","prompt":"Say hi","echo":true}'
+	expect_eq target "$TARGET" lk
+	expect_eq answer "$(jq -r '.object + " " + .choices[0].text' \
+	    <<<"$BODY")" "text_completion Hello from lk"
+	[ "$LK" != curl ] || expect_eq translated "$(hdr x-llmfb-translated)" "-"
+	call "$LK" "$CMPL" '{"model":"case-cmpl","prompt":"Say hi","stream":true}'
+	expect_eq stream-target "$TARGET" lk
+	expect_eq stream-text "$(grep '^data: {' <<<"$BODY" |
+	    sed 's/^data: //' | jq -rj '.choices[0].text // empty')" \
+	    "Hello from lk"
+	finish "completions: a Completions provider answers a Completions caller as it is"
+
+	# What chat cannot say (echo: the prompt in the answer) leaves the
+	# chat targets out.
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl","prompt":"Say hi","echo":true}'
+	expect_eq status "$CODE" 503
+	expect_eq reasons "$REASONS" "lk=http-503,la=dialect:echo,lkb=dialect:echo"
+	expect_eq chat-rungs "$(mock_stat la requests) $(mock_stat lb requests)" "0 0"
+	expect_eq error "$(jq -r .error.type <<<"$BODY")" llmfb_unavailable
+	finish "completions: echo does not translate: the chat targets do not qualify"
+
+	# A Python program with requests, the prompt an array of one.
+	mock_reset
+	mock_script lk 'status=503'
+	out=$(env "${SHIM_ENV[@]}" /usr/bin/python3 -c '
+import requests
+r = requests.post("https://api.openai.com/v1/completions",
+    json={"model": "case-cmpl", "prompt": ["Once upon a time"]},
+    headers={"Authorization": "Bearer sk-caller"}, timeout=20)
+j = r.json()
+print(r.status_code, r.headers.get("x-llmfb-target"), j["object"],
+    j["choices"][0]["text"])' 2>&1)
+	expect_eq python "$out" "200 lkb text_completion Hello from lb"
+	finish "completions: python requests, a prompt array, down the ladder"
+
+	# An Anthropic target, through chat completions both ways.
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl-an","prompt":"Say hi"}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lka
+	expect_eq answer "$(jq -r '.object + " " + .choices[0].text' \
+	    <<<"$BODY")" "text_completion Hello from laa"
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl-an","prompt":"Say hi","stream":true}'
+	expect_eq stream-target "$TARGET" lka
+	expect_eq stream-text "$(grep '^data: {' <<<"$BODY" |
+	    sed 's/^data: //' | jq -rj '.choices[0].text // empty')" \
+	    "Hello from laa"
+	expect_eq stream-done "$(grep -c '^data: \[DONE\]' <<<"$BODY")" 1
+	finish "completions: an Anthropic target through chat completions, whole and streamed"
+}
+
 RESP=https://api.openai.com/v1/responses
 
 # OpenAI's Responses API from an unmodified client, served by a
@@ -1046,6 +1140,7 @@ l_ratelimit() {
 ladder_cases() {
 	l_embeddings
 	l_responses
+	l_completions
 	l_technical
 	l_quality
 	l_policy

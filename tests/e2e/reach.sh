@@ -340,6 +340,20 @@ r_sdks() {
 		    2>&1)
 		expect_match "openai-$how" "$out" "^text=Hello from lb events=[1-9]"
 	done
+	# The legacy Completions API through the SDK, served by a chat
+	# target after its own provider fails.
+	mock_reset
+	mock_script lk 'status=503'
+	out=$(NODE_PATH=$mods node18 tests/e2e/sdkclient.js openai completions \
+	    2>&1)
+	expect_match openai-completions "$out" \
+	    "^text=text_completion:Hello from lb events=1"
+	mock_reset
+	mock_script lk 'status=503'
+	out=$(NODE_PATH=$mods node18 tests/e2e/sdkclient.js openai \
+	    completions-stream 2>&1)
+	expect_match openai-completions-stream "$out" \
+	    "^text=Hello from lb events=[2-9]"
 	# llmfbd away: each SDK, pointed at the mock's port by its own
 	# variable (its base URL's host unchanged), goes out as without the
 	# shim.
@@ -355,7 +369,7 @@ r_sdks() {
 		expect_match "$sdk-away" "$out" "^text=Hello from default"
 	done
 	shim_on
-	finish "reach: the official openai and @anthropic-ai/sdk on Debian Node 18: a failing primary, served by the backup, whole and streamed; openai's embeddings and Responses (whole, streamed) down the ladder; direct with llmfbd away"
+	finish "reach: the official openai and @anthropic-ai/sdk on Debian Node 18: a failing primary, served by the backup, whole and streamed; openai's embeddings, Responses and legacy completions (whole, streamed) down the ladder; direct with llmfbd away"
 }
 
 # cc_daemon BACKUP: an llmfbd of its own for api.anthropic.com whose

@@ -8,6 +8,8 @@
 //   case-emb, printing text=dims:LENGTH first:FIRST-VALUE events=1
 // node sdkclient.js openai responses|responses-stream:
 //   client.responses.create for model case-resp, whole or streamed
+// node sdkclient.js openai completions|completions-stream:
+//   client.completions.create (the legacy API) for model case-cmpl
 "use strict";
 const [sdk, how] = process.argv.slice(2);
 const messages = [{ role: "user", content: "hi" }];
@@ -17,7 +19,19 @@ async function main() {
   if (sdk === "openai") {
     const OpenAI = require("openai");
     const c = new OpenAI({ apiKey: "sk-sdk-caller", maxRetries: 0 });
-    if (how === "responses") {
+    if (how === "completions") {
+      const r = await c.completions.create({ model: "case-cmpl",
+        prompt: "Say hi", max_tokens: 20 });
+      text = `${r.object}:${r.choices[0].text}`;
+      events = 1;
+    } else if (how === "completions-stream") {
+      const s = await c.completions.create({ model: "case-cmpl",
+        prompt: "Say hi", stream: true });
+      for await (const ev of s) {
+        events++;
+        text += (ev.choices[0] && ev.choices[0].text) || "";
+      }
+    } else if (how === "responses") {
       const r = await c.responses.create({ model: "case-resp",
         input: "hi" });
       text = r.output_text;

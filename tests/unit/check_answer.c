@@ -1752,6 +1752,55 @@ START_TEST(test_responses_reader)
 }
 END_TEST
 
+/* Completions (api_openai_completions.c), read natively: a whole
+ * text_completion, its chunks and [DONE]; a request's path is its. */
+START_TEST(test_completions_reader)
+{
+	static const char whole[] = "{\"id\":\"cmpl-1\",\"object\":"
+	    "\"text_completion\",\"created\":1,\"model\":\"m\","
+	    "\"choices\":[{\"text\":\"Hi\",\"index\":0,\"logprobs\":null,"
+	    "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,"
+	    "\"completion_tokens\":2,\"total_tokens\":5}}";
+	static const char stream[] =
+	    "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\","
+	    "\"choices\":[{\"text\":\"Hel\",\"index\":0,\"logprobs\":null,"
+	    "\"finish_reason\":null}]}\n\n"
+	    "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\","
+	    "\"choices\":[{\"text\":\"lo\",\"index\":0,\"logprobs\":null,"
+	    "\"finish_reason\":\"length\"}]}\n\n"
+	    "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\","
+	    "\"choices\":[],\"usage\":{\"prompt_tokens\":4,"
+	    "\"completion_tokens\":9,\"total_tokens\":13}}\n\n"
+	    "data: [DONE]\n\n";
+	const struct answer_want forbid = { .forbid_length = true };
+	struct run r;
+
+	ck_assert_ptr_eq(api_of_request("POST", "/v1/completions"),
+	    &api_openai_completions);
+	ck_assert_ptr_eq(api_of_request("POST", "/v1/chat/completions"),
+	    &api_openai_chat);
+	run_str(&r, DIALECT_OPENAI_COMPLETIONS, false, whole);
+	ck_assert_int_eq(verdict(&r.a), AV_OK);
+	ck_assert_str_eq(text(&r.a), "Hi");
+	ck_assert_uint_eq(r.a.out_tokens, 2);
+	run_free(&r);
+
+	run_str(&r, DIALECT_OPENAI_COMPLETIONS, true, stream);
+	ck_assert(r.a.done);
+	ck_assert_str_eq(text(&r.a), "Hello");
+	ck_assert_int_eq(answer_verdict(&r.a, &forbid), AV_LENGTH);
+	ck_assert_uint_eq(r.a.in_tokens, 4);
+	ck_assert_uint_eq(r.a.out_tokens, 9);
+	run_free(&r);
+
+	/* No [DONE]: truncated. */
+	run_str(&r, DIALECT_OPENAI_COMPLETIONS, true, "data: {\"choices\":"
+	    "[{\"text\":\"x\",\"index\":0}]}\n\n");
+	ck_assert_int_eq(verdict(&r.a), AV_TRUNCATED);
+	run_free(&r);
+}
+END_TEST
+
 /* Embeddings (api_openai_embeddings.c): a vector is content, floats or
  * base64; an empty list or an empty vector is none; anything else is
  * malformed; the usage is the prompt's. */
@@ -1856,6 +1905,7 @@ main(void)
 	tcase_add_test(cont, test_continue_usage);
 	tcase_add_test(bodies, test_embeddings_bodies);
 	tcase_add_test(bodies, test_responses_reader);
+	tcase_add_test(bodies, test_completions_reader);
 	suite_add_tcase(s, cont);
 
 	sr = srunner_create(s);
