@@ -408,8 +408,19 @@ answer_trim_first_text(struct cont_state *cs, json_t *o, const char *key)
 	while (skip < cs->trim && isspace((unsigned char)t[skip]))
 		skip++;
 	cs->trim = 0;
+	cs->trimmed = skip;
 	if (skip > 0)
 		json_object_set_new(o, key, json_string(t + skip));
+}
+
+int
+answer_prefix_messages(json_t *req, const char *text, size_t len)
+{
+	json_t *msgs = json_object_get(req, "messages");
+
+	return json_is_array(msgs) && json_array_append_new(msgs,
+	    json_pack("{s:s, s:s%}", "role", "assistant", "content", text,
+	    len)) == 0 ? 0 : -1;
 }
 
 enum answer_cont

@@ -72,6 +72,12 @@ struct answer {
 	int		 blocks;	/* content_block_start events seen */
 	int		 open_block;	/* index started, not stopped; -1 */
 	bool		 open_text;	/* that block is text */
+	/* The same for an API whose events name their answer and its
+	 * items, and are numbered (Responses). */
+	char		 stream_id[128];	/* the answer's id, "": none */
+	char		 item_id[128];	/* its text item's, "": none */
+	int		 item_index;	/* that item's place in the output */
+	uint64_t	 seq_next;	/* the number the next event takes */
 
 	/* Parse state, private to answer.c. */
 	struct sse	 sse;
@@ -151,6 +157,9 @@ struct cont_state {
 	bool		 merged;	/* its first text block went into
 					 * prev's open one */
 	bool		 closed_prev;	/* prev's open block was stopped */
+	size_t		 trimmed;	/* how many trim dropped */
+	uint64_t	 events;	/* events given the caller, where
+					 * its API numbers them */
 	size_t		 trim;		/* blanks to drop from its first
 					 * text: the prefix it was asked to
 					 * continue had lost them (Anthropic
@@ -181,6 +190,8 @@ enum answer_cont {
 bool answer_count_add(json_t *o, const char *key, uint64_t n);
 void answer_trim_first_text(struct cont_state *cs, json_t *o,
     const char *key);
+/* The continue_prefix of the APIs of a "messages" array (api.h). */
+int answer_prefix_messages(json_t *req, const char *text, size_t len);
 
 enum answer_cont answer_continue_event(const struct answer *prev,
     struct cont_state *cs, const char *event, const char *data,

@@ -97,6 +97,12 @@ struct api {
 		const char	*name;
 		enum finish	 finish;
 	} *finish_read;
+	/* The request again, to be continued elsewhere: req (a copy, of
+	 * this API) with text, the answer so far, as the assistant's to go
+	 * on from.  Returns 0, or -1 when it cannot be said.  NULL: its
+	 * broken streams are ended, never continued. */
+	int		 (*continue_prefix)(json_t *req, const char *text,
+			    size_t len);
 	/* One event of a stream that continues prev's elsewhere, made to
 	 * follow it: answer_continue_event (answer.h) says what. */
 	int		 (*continue_event)(const struct answer *prev,
@@ -118,6 +124,14 @@ struct api {
 	enum provider_error (*error_kind)(int status, const json_t *body);
 	const char	*stream_error_type;	/* llmfb's error ending a
 					 * broken stream */
+	/* Or that error's event data in a shape of its own: a is the
+	 * answer the caller's events came from, or, when prev is not NULL,
+	 * the one they continue, cs saying what the continuation gave.
+	 * NULL: error_body's shape. */
+	json_t		*(*stream_error)(const struct answer *a,
+			    const struct answer *prev,
+			    const struct cont_state *cs, const char *code,
+			    const char *message);
 	const char	*safe_failure_type;	/* NULL: error_type's */
 
 	/* Faults put in on purpose: a refusal with no text, whole or as

@@ -430,6 +430,7 @@ const struct api api_anthropic_messages = {
 	},
 	.finish_read = anthropic_finish_read,
 	.error_event = "error",
+	.continue_prefix = answer_prefix_messages,
 	.continue_event = anthropic_continue_event,
 	.error_type = anthropic_error_type,
 	.error_body = anthropic_error_body,

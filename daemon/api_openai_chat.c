@@ -372,6 +372,7 @@ const struct api api_openai_chat = {
 	.finish_read = openai_finish_read,
 	.done_marker = true,
 	.usage_option = true,
+	.continue_prefix = answer_prefix_messages,
 	.continue_event = openai_continue_event,
 	.error_type = openai_error_type,
 	.error_body = openai_error_body,
