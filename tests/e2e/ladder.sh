@@ -627,6 +627,75 @@ l_stream_error() {
 	expect_eq a-llmfbs "$(o .error.type)" '"api_error"'
 	expect_match a-message "$(o .error.message)" '^"llmfb: '
 	finish "ladder: midstream error: one error event (llmfb's), OpenAI and Anthropic callers"
+
+	# A Responses caller (its stream translated from a chat target's)
+	# is continued on the next rung as one Response: one start, the
+	# rest's deltas after the first's, numbered on, and the end's text
+	# and id those of the whole.
+	mock_reset
+	mock_script la 'chunks=4 stream_error=2 text=one+two+three+four'
+	mock_script lb 'text=three+four'
+	call "$LK" "$RESP" '{"model":"case-rcut","input":"hi","stream":true}'
+	expect_eq status "$CODE" 200
+	resp_stream_check "one two three four"
+	expect_eq prefix "$(mock_str lb last_prefix)" "one two "
+	expect_eq record "$(call_record '[.result, .attempts[0].error, .served]')" \
+	    '["continued","error-event","lb"]'
+	finish "ladder: a Responses stream that breaks (translated from chat) continues as one Response"
+
+	# A Responses provider's own error event mid-stream: not forwarded,
+	# continued by a chat rung.
+	mock_reset
+	mock_script lr 'stream_error=1 text=ab+cd'
+	mock_script lb 'text=+cd'
+	call "$LK" "$RESP" '{"model":"case-rcut-native","input":"hi","stream":true}'
+	expect_eq status "$CODE" 200
+	resp_stream_check "ab cd"
+	expect_eq prefix "$(mock_str lb last_prefix)" "ab"
+	expect_eq record "$(call_record '[.result, .attempts[0].error, .served]')" \
+	    '["continued","error-event","lb"]'
+	finish "ladder: a Responses provider's error event mid-stream is not forwarded; a chat rung continues it"
+
+	# midstream: error: Responses' own error event, llmfb's, numbered
+	# after the last the caller has, and no end.
+	mock_reset
+	mock_script la 'chunks=3 stream_error=1 text=one+two+three'
+	call "$LK" "$RESP" '{"model":"case-rerr","input":"hi","stream":true}'
+	expect_eq status "$CODE" 200
+	expect_eq partial "$(sed -n 's/^data: //p' <<<"$BODY" |
+	    jq -rj 'select(.type == "response.output_text.delta") | .delta')" "one "
+	expect_eq error "$(sed -n 's/^data: //p' <<<"$BODY" | jq -c \
+	    'select(.type == "error") | [.code, (.message | test("^llmfb: ")),
+	    .param, (.sequence_number | type)]')" \
+	    '["llmfb_stream_interrupted",true,null,"number"]'
+	expect_eq error-event "$(grep -c '^event: error$' <<<"$BODY")" 1
+	expect_eq numbered "$(sed -n 's/^data: //p' <<<"$BODY" |
+	    jq -s '[.[].sequence_number] | . == [range(length)]')" true
+	expect_eq no-end "$(grep -c '^event: response.completed' <<<"$BODY")" 0
+	expect_eq record "$(call_record '[.result, .attempts[0].error]')" \
+	    '["midstream-error","error-event"]'
+	finish "ladder: midstream error: a Responses caller gets Responses' error event"
+}
+
+# resp_stream_check TEXT: $BODY is one whole Response's events whose
+# deltas make TEXT, its end naming the start's id and TEXT, numbered
+# 0, 1, 2... with no error.
+resp_stream_check() {
+	local data
+	data=$(sed -n 's/^data: //p' <<<"$BODY")
+	expect_eq whole "$(jq -rj 'select(.type == "response.output_text.delta") |
+	    .delta' <<<"$data")" "$1"
+	expect_eq one-start "$(grep -c '^event: response.created' <<<"$BODY")" 1
+	expect_eq no-error "$(grep -c '^event: error' <<<"$BODY")" 0
+	expect_eq numbered "$(jq -s '[.[].sequence_number] | . == [range(length)]' \
+	    <<<"$data")" true
+	expect_eq end "$(jq -rs '(.[0].response.id) as $id | .[-1] |
+	    [.type, .response.id == $id, .response.output[0].content[0].text] |
+	    join(" ")' <<<"$data")" "response.completed true $1"
+	expect_eq done-text "$(jq -r 'select(.type == "response.output_text.done") |
+	    .text' <<<"$data")" "$1"
+	expect_eq one-item "$(jq -r 'select(.type == "response.output_text.delta")
+	    | .item_id' <<<"$data" | sort -u | wc -l)" 1
 }
 
 # A refusal that comes after the first token (Anthropic's stop_reason

@@ -870,6 +870,14 @@ responses_stream(struct req *r)
 	responses_event(&b, &seq, "response.output_text.delta", json_pack(
 	    "{s:s, s:i, s:i, s:s}", "item_id", "msg_mock", "output_index", 0,
 	    "content_index", 0, "delta", first));
+	if (r->st.stream_error >= 0) {
+		/* stream_error=N (any N): after the first half, the error
+		 * event the Responses stream reference gives, no end. */
+		responses_event(&b, &seq, "error", json_pack("{s:s, s:s, s:n}",
+		    "code", "server_error", "message", "The server had an "
+		    "error while processing your request.", "param"));
+		goto send;
+	}
 	responses_event(&b, &seq, "response.output_text.delta", json_pack(
 	    "{s:s, s:i, s:i, s:s}", "item_id", "msg_mock", "output_index", 0,
 	    "content_index", 0, "delta", r->text + half));
@@ -883,6 +891,7 @@ responses_stream(struct req *r)
 	    "type", "output_text", "text", r->text, "annotations")));
 	responses_event(&b, &seq, "response.completed", json_pack("{s:o}",
 	    "response", responses_object(r, "completed")));
+send:
 	rc = send_body(r, 200, "text/event-stream", b.data ? b.data : "",
 	    b.len);
 	buf_free(&b);

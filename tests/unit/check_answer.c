@@ -1700,6 +1700,72 @@ START_TEST(test_continue_openai)
 }
 END_TEST
 
+/* A Responses stream continued elsewhere is one Response: the
+ * continuation's start and message opening go (prev's stand for them),
+ * its events name prev's message and are numbered on, and its end has
+ * prev's id and the whole text. */
+#define RE(type, seq, rest) "event: " type "\ndata: {\"type\":\"" type "\"," \
+	"\"sequence_number\":" #seq rest "}\n\n"
+#define RE_START(id, msg) \
+	RE("response.created", 0, ",\"response\":{\"id\":\"" id "\"," \
+	    "\"status\":\"in_progress\",\"output\":[]}") \
+	RE("response.in_progress", 1, ",\"response\":{\"id\":\"" id "\"," \
+	    "\"status\":\"in_progress\",\"output\":[]}") \
+	RE("response.output_item.added", 2, ",\"output_index\":0,\"item\":{" \
+	    "\"type\":\"message\",\"id\":\"" msg "\",\"content\":[]}") \
+	RE("response.content_part.added", 3, ",\"item_id\":\"" msg "\"," \
+	    "\"output_index\":0,\"content_index\":0,\"part\":{\"type\":" \
+	    "\"output_text\",\"text\":\"\"}")
+#define RE_DELTA(seq, msg, d) RE("response.output_text.delta", seq, \
+	",\"item_id\":\"" msg "\",\"output_index\":0,\"content_index\":0," \
+	"\"delta\":\"" d "\"")
+START_TEST(test_continue_responses)
+{
+	static const char first[] = RE_START("resp_1", "msg_1")
+	    RE_DELTA(4, "msg_1", "one ");
+	static const char next[] = RE_START("resp_2", "msg_2")
+	    RE_DELTA(4, "msg_2", "two")
+	    RE("response.output_text.done", 5, ",\"item_id\":\"msg_2\","
+	    "\"output_index\":0,\"content_index\":0,\"text\":\"two\"")
+	    RE("response.completed", 6, ",\"response\":{\"id\":\"resp_2\","
+	    "\"status\":\"completed\",\"output\":[{\"type\":\"message\","
+	    "\"id\":\"msg_2\",\"content\":[{\"type\":\"output_text\","
+	    "\"text\":\"two\"}]}],\"usage\":{\"input_tokens\":3,"
+	    "\"output_tokens\":1,\"total_tokens\":4}}");
+	struct answer prev, client;
+	struct cont_run c;
+	struct buf out;
+
+	continue_stream(DIALECT_OPENAI_RESPONSES, first, next, &out, &c,
+	    &prev);
+	ck_assert_int_eq(c.dropped, 4);
+	ck_assert_int_eq(c.replaced, 3);
+	ck_assert_int_eq(count(out.data, "response.created"), 2);
+	ck_assert_int_eq(count(out.data, "resp_2"), 0);
+	ck_assert_int_eq(count(out.data, "msg_2"), 0);
+	ck_assert_ptr_nonnull(strstr(out.data, "\"sequence_number\":5,"
+	    "\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,"
+	    "\"delta\":\"two\"}"));
+	ck_assert_ptr_nonnull(strstr(out.data, "\"sequence_number\":6,"
+	    "\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,"
+	    "\"text\":\"one two\"}"));
+	ck_assert_ptr_nonnull(strstr(out.data, "\"sequence_number\":7,"
+	    "\"response\":{\"id\":\"resp_1\",\"status\":\"completed\","
+	    "\"output\":[{\"type\":\"message\",\"id\":\"msg_1\","
+	    "\"content\":[{\"type\":\"output_text\",\"text\":"
+	    "\"one two\"}]}]"));
+	answer_init(&client, DIALECT_OPENAI_RESPONSES, true);
+	answer_feed(&client, out.data, out.len);
+	answer_end(&client);
+	ck_assert_str_eq(text(&client), "one two");
+	ck_assert_int_eq(answer_verdict(&client, NULL), AV_OK);
+	ck_assert_uint_eq(client.seq_next, 8);
+	answer_free(&client);
+	answer_free(&prev);
+	buf_free(&out);
+}
+END_TEST
+
 /* Responses (api_openai_responses.c), read natively: a whole Response
  * and its typed events. */
 START_TEST(test_responses_reader)
@@ -1902,6 +1968,7 @@ main(void)
 	tcase_add_test(cont, test_continue_trims_openai_first_text);
 	tcase_add_test(cont, test_continue_error);
 	tcase_add_test(cont, test_continue_openai);
+	tcase_add_test(cont, test_continue_responses);
 	tcase_add_test(cont, test_continue_usage);
 	tcase_add_test(bodies, test_embeddings_bodies);
 	tcase_add_test(bodies, test_responses_reader);
