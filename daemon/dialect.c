@@ -14,7 +14,6 @@
 
 #include "buf.h"
 #include "dialect.h"
-#include "dialect_stream.h"
 #include "jsonget.h"
 #include "util.h"
 #include "xlate_completions.h"

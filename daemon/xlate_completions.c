@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dialect_stream.h"
 #include "jsonget.h"
 #include "sse.h"
 #include "util.h"

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dialect_stream.h"
 #include "jsonget.h"
 #include "sse.h"
 #include "util.h"
