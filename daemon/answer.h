@@ -137,9 +137,12 @@ const char *answer_verdict_name(enum answer_verdict v);
 /* Tokens for bytes of text when the provider gave no count. */
 uint64_t answer_estimate_tokens(size_t bytes);
 /* Tokens a request will cost, roughly: the bytes of every string value
- * under "messages", "system" and "tools", over 4 rounded up, plus 4 per
- * message and 3. */
+ * under its API's prompt_keys ("messages", "system" and "tools" for
+ * chat and Anthropic), over 4 rounded up, plus 4 per message and 3. */
 uint64_t request_estimate_tokens(const json_t *req);
+/* The most tokens a request asks for, by its API's max_tokens_keys (the
+ * first that holds a positive integer); 0: not said. */
+uint64_t request_max_tokens(const json_t *req);
 
 
 /* What an upstream error body (status, body of len bytes) says. */

@@ -74,6 +74,11 @@ struct api {
 	const char	*header_prefix;	/* its headers, which mean nothing
 					 * to another API: dropped when
 					 * translating */
+	const char *const *prompt_keys;	/* the request's members that hold
+					 * its prompt (NULL-ended): what its
+					 * tokens are estimated from */
+	const char *const *max_tokens_keys; /* ... that cap its answer's
+					 * tokens, the first that says */
 	bool		 deployments;	/* Azure's deployment paths */
 	bool		 prefix_no_trailing_blank; /* refuses an assistant
 					 * prefix that ends in white space */

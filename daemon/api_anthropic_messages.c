@@ -406,6 +406,14 @@ static const struct finish_name anthropic_finish_read[] = {
 	{ NULL, FINISH_STOP }
 };
 
+static const char *const anthropic_prompt_keys[] = {
+	"system", "messages", "tools", NULL
+};
+
+static const char *const anthropic_max_tokens_keys[] = {
+	"max_tokens", NULL
+};
+
 const struct api api_anthropic_messages = {
 	.dialect = DIALECT_ANTHROPIC,
 	.name = "anthropic",
@@ -419,6 +427,8 @@ const struct api api_anthropic_messages = {
 	.version = "2023-06-01",
 	.own_headers = anthropic_own_headers,
 	.header_prefix = "anthropic-",
+	.prompt_keys = anthropic_prompt_keys,
+	.max_tokens_keys = anthropic_max_tokens_keys,
 	.prefix_no_trailing_blank = true,
 	.read_event = anthropic_event,
 	.read_body = anthropic_object,

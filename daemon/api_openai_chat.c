@@ -348,6 +348,14 @@ static const struct finish_name openai_finish_read[] = {
 	{ NULL, FINISH_STOP }
 };
 
+static const char *const openai_prompt_keys[] = {
+	"messages", "tools", NULL
+};
+
+static const char *const openai_max_tokens_keys[] = {
+	"max_tokens", "max_completion_tokens", NULL
+};
+
 const struct api api_openai_chat = {
 	.dialect = DIALECT_OPENAI,
 	.name = "openai",
@@ -359,6 +367,8 @@ const struct api api_openai_chat = {
 	.auth = "bearer",
 	.own_headers = openai_own_headers,
 	.header_prefix = "openai-",
+	.prompt_keys = openai_prompt_keys,
+	.max_tokens_keys = openai_max_tokens_keys,
 	.deployments = true,
 	.read_event = openai_event,
 	.read_body = openai_object,

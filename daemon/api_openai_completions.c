@@ -149,6 +149,14 @@ static const struct finish_name completions_finish_read[] = {
 	{ NULL, FINISH_STOP }
 };
 
+static const char *const completions_prompt_keys[] = {
+	"prompt", "suffix", NULL
+};
+
+static const char *const completions_max_tokens_keys[] = {
+	"max_tokens", NULL
+};
+
 const struct api api_openai_completions = {
 	.dialect = DIALECT_OPENAI_COMPLETIONS,
 	.name = "openai-completions",
@@ -160,6 +168,8 @@ const struct api api_openai_completions = {
 	.auth = "bearer",
 	.own_headers = completions_own_headers,
 	.header_prefix = "openai-",
+	.prompt_keys = completions_prompt_keys,
+	.max_tokens_keys = completions_max_tokens_keys,
 	.deployments = true,
 	.read_event = completions_event,
 	.read_body = completions_object,

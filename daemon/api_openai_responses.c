@@ -364,6 +364,14 @@ static const struct finish_name responses_finish_read[] = {
 	{ NULL, FINISH_STOP }
 };
 
+static const char *const responses_prompt_keys[] = {
+	"instructions", "input", "tools", NULL
+};
+
+static const char *const responses_max_tokens_keys[] = {
+	"max_output_tokens", NULL
+};
+
 const struct api api_openai_responses = {
 	.dialect = DIALECT_OPENAI_RESPONSES,
 	.name = "openai-responses",
@@ -375,6 +383,8 @@ const struct api api_openai_responses = {
 	.auth = "bearer",
 	.own_headers = responses_own_headers,
 	.header_prefix = "openai-",
+	.prompt_keys = responses_prompt_keys,
+	.max_tokens_keys = responses_max_tokens_keys,
 	.deployments = true,
 	.read_event = responses_event,
 	.read_body = responses_object,

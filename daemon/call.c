@@ -2036,10 +2036,7 @@ read_request(struct call *call)
 	const char *type = json_string_value(json_object_get(rf, "type"));
 
 	call->est_in = request_estimate_tokens(call->json);
-	call->max_out = json_u64(json_object_get(call->json, "max_tokens"));
-	if (call->max_out == 0)
-		call->max_out = json_u64(json_object_get(call->json,
-		    "max_completion_tokens"));
+	call->max_out = request_max_tokens(call->json);
 	call->want.json = call->r.route->policy.q_json && type != NULL &&
 	    (strcmp(type, "json_object") == 0 ||
 	    strcmp(type, "json_schema") == 0);

@@ -1219,6 +1219,27 @@ START_TEST(test_estimates)
 	req = json_loads("{\"model\":\"gpt-4o\"}", 0, NULL);
 	ck_assert_uint_eq(request_estimate_tokens(req), 3);
 	json_decref(req);
+	/* Each API's prompt, by its table: a Completions prompt of 40
+	 * bytes, a Responses input and instructions of 40. */
+	req = json_loads("{\"model\":\"m\",\"prompt\":\"0123456789"
+	    "012345678901234567890123456789\"}", 0, NULL);
+	ck_assert_uint_eq(request_estimate_tokens(req), 13);
+	json_decref(req);
+	req = json_loads("{\"model\":\"m\",\"instructions\":\"0123456789\","
+	    "\"input\":[{\"role\":\"user\",\"content\":\"0123456789"
+	    "0123456789012345\"}]}", 0, NULL);
+	ck_assert_uint_eq(request_estimate_tokens(req), 13);
+	/* The answer's cap, in each API's name for it. */
+	ck_assert_uint_eq(request_max_tokens(req), 0);
+	json_object_set_new(req, "max_output_tokens", json_integer(300));
+	ck_assert_uint_eq(request_max_tokens(req), 300);
+	json_decref(req);
+	req = json_pack("{s:i, s:i}", "max_tokens", -1,
+	    "max_completion_tokens", 50);
+	ck_assert_uint_eq(request_max_tokens(req), 50);
+	json_object_set_new(req, "max_tokens", json_integer(7));
+	ck_assert_uint_eq(request_max_tokens(req), 7);
+	json_decref(req);
 }
 END_TEST
 
