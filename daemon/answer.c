@@ -383,6 +383,28 @@ request_max_tokens(const json_t *req)
 	return 0;
 }
 
+bool
+request_wants_json(const json_t *req)
+{
+	const char *const *path;
+	const json_t *v;
+	const char *type;
+	size_t i;
+
+	/* A request has its own API's members only. */
+	for (i = 0; apis[i] != NULL; i++) {
+		if ((path = apis[i]->json_format) == NULL)
+			continue;
+		for (v = req; *path != NULL && v != NULL; path++)
+			v = json_object_get(v, *path);
+		if ((type = json_string_value(v)) != NULL &&
+		    (strcmp(type, "json_object") == 0 ||
+		    strcmp(type, "json_schema") == 0))
+			return true;
+	}
+	return false;
+}
+
 /* ---- provider error bodies ------------------------------------------- */
 
 enum provider_error

@@ -143,6 +143,9 @@ uint64_t request_estimate_tokens(const json_t *req);
 /* The most tokens a request asks for, by its API's max_tokens_keys (the
  * first that holds a positive integer); 0: not said. */
 uint64_t request_max_tokens(const json_t *req);
+/* Whether a request asks for a JSON answer, by its API's json_format
+ * (a format type json_object or json_schema). */
+bool request_wants_json(const json_t *req);
 
 
 /* What an upstream error body (status, body of len bytes) says. */

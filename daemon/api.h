@@ -79,6 +79,10 @@ struct api {
 					 * tokens are estimated from */
 	const char *const *max_tokens_keys; /* ... that cap its answer's
 					 * tokens, the first that says */
+	const char *const *json_format;	/* the path of members to the type
+					 * of format its answer must have
+					 * (NULL-ended): JSON when it says
+					 * json_object or json_schema */
 	bool		 deployments;	/* Azure's deployment paths */
 	bool		 prefix_no_trailing_blank; /* refuses an assistant
 					 * prefix that ends in white space */

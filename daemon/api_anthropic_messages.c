@@ -414,6 +414,10 @@ static const char *const anthropic_max_tokens_keys[] = {
 	"max_tokens", NULL
 };
 
+static const char *const anthropic_json_format[] = {
+	"output_config", "format", "type", NULL
+};
+
 const struct api api_anthropic_messages = {
 	.dialect = DIALECT_ANTHROPIC,
 	.name = "anthropic",
@@ -429,6 +433,7 @@ const struct api api_anthropic_messages = {
 	.header_prefix = "anthropic-",
 	.prompt_keys = anthropic_prompt_keys,
 	.max_tokens_keys = anthropic_max_tokens_keys,
+	.json_format = anthropic_json_format,
 	.prefix_no_trailing_blank = true,
 	.read_event = anthropic_event,
 	.read_body = anthropic_object,

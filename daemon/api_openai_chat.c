@@ -356,6 +356,10 @@ static const char *const openai_max_tokens_keys[] = {
 	"max_tokens", "max_completion_tokens", NULL
 };
 
+static const char *const openai_json_format[] = {
+	"response_format", "type", NULL
+};
+
 const struct api api_openai_chat = {
 	.dialect = DIALECT_OPENAI,
 	.name = "openai",
@@ -369,6 +373,7 @@ const struct api api_openai_chat = {
 	.header_prefix = "openai-",
 	.prompt_keys = openai_prompt_keys,
 	.max_tokens_keys = openai_max_tokens_keys,
+	.json_format = openai_json_format,
 	.deployments = true,
 	.read_event = openai_event,
 	.read_body = openai_object,

@@ -372,6 +372,10 @@ static const char *const responses_max_tokens_keys[] = {
 	"max_output_tokens", NULL
 };
 
+static const char *const responses_json_format[] = {
+	"text", "format", "type", NULL
+};
+
 const struct api api_openai_responses = {
 	.dialect = DIALECT_OPENAI_RESPONSES,
 	.name = "openai-responses",
@@ -385,6 +389,7 @@ const struct api api_openai_responses = {
 	.header_prefix = "openai-",
 	.prompt_keys = responses_prompt_keys,
 	.max_tokens_keys = responses_max_tokens_keys,
+	.json_format = responses_json_format,
 	.deployments = true,
 	.read_event = responses_event,
 	.read_body = responses_object,

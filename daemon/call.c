@@ -2032,14 +2032,10 @@ json_u64(const json_t *j)
 static void
 read_request(struct call *call)
 {
-	const json_t *rf = json_object_get(call->json, "response_format");
-	const char *type = json_string_value(json_object_get(rf, "type"));
-
 	call->est_in = request_estimate_tokens(call->json);
 	call->max_out = request_max_tokens(call->json);
-	call->want.json = call->r.route->policy.q_json && type != NULL &&
-	    (strcmp(type, "json_object") == 0 ||
-	    strcmp(type, "json_schema") == 0);
+	call->want.json = call->r.route->policy.q_json &&
+	    request_wants_json(call->json);
 	call->want.forbid_length = call->r.route->policy.q_length;
 	/* Vectors of the dimensions asked, else of the first rung's. */
 	if (api_of(call->dialect)->dimensions) {

@@ -1243,6 +1243,34 @@ START_TEST(test_estimates)
 }
 END_TEST
 
+/* JSON mode, in each API's words for it. */
+START_TEST(test_wants_json)
+{
+	static const struct {
+		const char	*req;
+		bool		 json;
+	} t[] = {
+		{ "{\"response_format\":{\"type\":\"json_object\"}}", true },
+		{ "{\"response_format\":{\"type\":\"text\"}}", false },
+		{ "{\"text\":{\"format\":{\"type\":\"json_schema\"}}}", true },
+		{ "{\"text\":{\"format\":{\"type\":\"text\"}}}", false },
+		{ "{\"output_config\":{\"format\":{\"type\":"
+		    "\"json_schema\"}}}", true },
+		{ "{\"text\":\"json_schema\",\"response_format\":[]}", false },
+		{ "{}", false },
+	};
+	size_t i;
+	json_t *j;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		j = json_loads(t[i].req, 0, NULL);
+		ck_assert_msg(request_wants_json(j) == t[i].json, "%s",
+		    t[i].req);
+		json_decref(j);
+	}
+}
+END_TEST
+
 static enum provider_error
 pe(enum dialect d, int status, const char *body)
 {
@@ -1980,6 +2008,7 @@ main(void)
 	suite_add_tcase(s, bodies);
 
 	tcase_add_test(errors, test_estimates);
+	tcase_add_test(errors, test_wants_json);
 	tcase_add_test(errors, test_provider_errors);
 	suite_add_tcase(s, errors);
 
