@@ -81,6 +81,13 @@ static const char *const yaml_tail =
     "    match: { model: case-resp-an }\n"
     "    ladder: [p1, c1]\n"
     "    attempts: { technical: 1 }\n"
+    "  - name: rcut\n"
+    "    match: { model: case-rcut }\n"
+    "    ladder: [p1, p2]\n"
+    "    midstream: continue\n"
+    "  - name: rerr\n"
+    "    match: { model: case-rerr }\n"
+    "    ladder: [p1, p2]\n"
     "  - name: cmpl\n"
     "    match: { model: case-cmpl }\n"
     "    ladder: [k1, p1, p2, c1]\n"
@@ -682,6 +689,87 @@ START_TEST(test_anthropic_via_chat_to_responses)
 }
 END_TEST
 
+/* ---- a Responses stream that breaks ------------------------------------- */
+
+#define CHAT_CHUNK(delta, finish) "data: {\"id\":\"c\",\"object\":" \
+	"\"chat.completion.chunk\",\"created\":1,\"model\":\"m\"," \
+	"\"choices\":[{\"index\":0,\"delta\":" delta ",\"finish_reason\":" \
+	finish "}]}\n\n"
+#define CHAT_BROKEN CHAT_CHUNK("{\"role\":\"assistant\",\"content\":\"\"}", \
+	"null") CHAT_CHUNK("{\"content\":\"one \"}", "null") \
+	"data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"," \
+	"\"param\":null,\"code\":null}}\n\ndata: [DONE]\n\n"
+
+/* The sequence_number of the error event in body, and how many events
+ * came before it; -1: none. */
+static long
+error_seq(const char *body, int *before)
+{
+	const char *p = strstr(body, "event: error\n"), *q;
+
+	*before = 0;
+	for (q = strstr(body, "event: "); q != NULL && q < p;
+	    q = strstr(q + 1, "event: "))
+		(*before)++;
+	if (p == NULL || (p = strstr(p, "\"sequence_number\":")) == NULL)
+		return -1;
+	return strtol(p + strlen("\"sequence_number\":"), NULL, 10);
+}
+
+/* Not continued: Responses' own error event, numbered after the last
+ * event the caller got, and no end. */
+START_TEST(test_responses_stream_error_ends)
+{
+	static const struct fake_answer a[] = {
+		{ 200, "text/event-stream", CHAT_BROKEN, XE_OK },
+	};
+	struct reply r;
+	int before;
+
+	fake_script(a, 1);
+	exchange("/v1/responses", "api.openai.com", "{\"model\":\"case-rerr\","
+	    "\"input\":\"hi\",\"stream\":true}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"delta\":\"one \""));
+	ck_assert_ptr_nonnull(strstr(r.body, "event: error\ndata: {\"type\":"
+	    "\"error\",\"code\":\"llmfb_stream_interrupted\",\"message\":"
+	    "\"llmfb: "));
+	ck_assert_int_eq(error_seq(r.body, &before), before);
+	ck_assert_ptr_null(strstr(r.body, "response.completed"));
+	ck_assert_ptr_null(strstr(r.body, "boom"));
+}
+END_TEST
+
+/* Continued on the next rung, as one Response. */
+START_TEST(test_responses_stream_continued)
+{
+	static const struct fake_answer a[] = {
+		{ 200, "text/event-stream", CHAT_BROKEN, XE_OK },
+		{ 200, "text/event-stream",
+		    CHAT_CHUNK("{\"role\":\"assistant\",\"content\":\"\"}",
+		    "null") CHAT_CHUNK("{\"content\":\"two\"}", "null")
+		    CHAT_CHUNK("{}", "\"stop\"") "data: [DONE]\n\n", XE_OK },
+	};
+	struct reply r;
+	const char *p;
+
+	fake_script(a, 2);
+	exchange("/v1/responses", "api.openai.com", "{\"model\":\"case-rcut\","
+	    "\"input\":\"hi\",\"stream\":true}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(p = strstr(r.body, "event: response.created"));
+	ck_assert_ptr_null(strstr(p + 1, "event: response.created"));
+	ck_assert_ptr_null(strstr(r.body, "event: error"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"delta\":\"two\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"text\":\"one two\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "event: response.completed"));
+	/* The next rung was asked for the rest, the answer so far the
+	 * assistant's. */
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body, "{\"role\":"
+	    "\"assistant\",\"content\":\"one \"}"));
+}
+END_TEST
+
 /* ---- OpenAI's legacy Completions API ------------------------------------ */
 
 #define CMPL(extra) "{\"model\":\"case-cmpl\",\"prompt\":\"hi\"" extra "}"
@@ -866,6 +954,8 @@ call_suite(void)
 	tcase_add_test(tc, test_chat_to_responses_target);
 	tcase_add_test(tc, test_responses_via_chat_to_anthropic);
 	tcase_add_test(tc, test_anthropic_via_chat_to_responses);
+	tcase_add_test(tc, test_responses_stream_error_ends);
+	tcase_add_test(tc, test_responses_stream_continued);
 	tcase_add_test(tc, test_completions_native);
 	tcase_add_test(tc, test_completions_whole);
 	tcase_add_test(tc, test_completions_stream);
