@@ -158,6 +158,30 @@ print(r.status_code, r.headers.get("x-llmfb-target"), j["object"],
 	    "Hello from laa"
 	expect_eq stream-done "$(grep -c '^data: \[DONE\]' <<<"$BODY")" 1
 	finish "completions: an Anthropic target through chat completions, whole and streamed"
+
+	# A Responses target, through chat completions both ways: its typed
+	# events become completion chunks in two hops.
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl-r","prompt":"Say hi","max_tokens":9}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lkr
+	expect_eq answer "$(jq -r '.object + " " + .choices[0].text' \
+	    <<<"$BODY")" "text_completion Hello from lr"
+	expect_eq sent "$(mockc "$MOCK_URL/_mock/stats" | jq -c '.lr | [.last_path,
+	    .last_model, .last_request.max_output_tokens]')" \
+	    '["/lr/v1/responses","gpt-r",9]'
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl-r","prompt":"Say hi","stream":true}'
+	expect_eq stream-target "$TARGET" lkr
+	expect_eq stream-text "$(grep '^data: {' <<<"$BODY" |
+	    sed 's/^data: //' | jq -rj '.choices[0].text // empty')" \
+	    "Hello from lr"
+	expect_eq stream-objects "$(grep '^data: {' <<<"$BODY" |
+	    sed 's/^data: //' | jq -r .object | sort -u)" text_completion
+	expect_eq stream-done "$(grep -c '^data: \[DONE\]' <<<"$BODY")" 1
+	finish "completions: a Responses target through chat completions, whole and streamed"
 }
 
 RESP=https://api.openai.com/v1/responses
