@@ -73,6 +73,7 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/kredir.c daemon/record.c daemon/otel.c daemon/outbound.c daemon/api.c daemon/api_openai_chat.c \
 	daemon/api_anthropic_messages.c daemon/api_openai_embeddings.c \
 	daemon/api_openai_responses.c daemon/xlate_responses.c \
+	daemon/api_openai_completions.c daemon/xlate_completions.c \
 	daemon/ratelimit.c daemon/group.c daemon/shared.c \
 	$(EBPF_SRC)
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c shim/elf.c shim/dl.c
@@ -168,7 +169,8 @@ $(B)/llmfbd: $(B)/obj/daemon/main.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
 API_OBJ := $(B)/obj/daemon/api.o $(B)/obj/daemon/api_openai_chat.o \
 	$(B)/obj/daemon/api_anthropic_messages.o \
 	$(B)/obj/daemon/api_openai_embeddings.o \
-	$(B)/obj/daemon/api_openai_responses.o $(B)/obj/daemon/answer.o \
+	$(B)/obj/daemon/api_openai_responses.o \
+	$(B)/obj/daemon/api_openai_completions.o $(B)/obj/daemon/answer.o \
 	$(B)/obj/daemon/sse.o
 $(B)/llmfbctl: $(CTL_OBJ) $(B)/obj/daemon/config.o $(B)/obj/daemon/ynode.o \
 	$(B)/obj/daemon/ca.o $(B)/obj/daemon/group.o $(API_OBJ) $(COMMON_OBJ)

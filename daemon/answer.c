@@ -326,23 +326,83 @@ string_bytes(json_t *v, int depth)
 	}
 }
 
+/* Whether key is one of an API's prompt_keys before apis[i]'s key k. */
+static bool
+prompt_key_seen(const char *key, size_t i, size_t k)
+{
+	const char *const *keys;
+	size_t j, m;
+
+	for (j = 0; j <= i; j++)
+		for (keys = apis[j]->prompt_keys, m = 0; keys != NULL &&
+		    keys[m] != NULL && (j < i || m < k); m++)
+			if (strcmp(keys[m], key) == 0)
+				return true;
+	return false;
+}
+
 uint64_t
 request_estimate_tokens(const json_t *req)
 {
-	static const char *keys[] = { "messages", "system", "tools" };
+	const char *key;
 	uint64_t bytes = 0;
 	json_t *v;
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		/* jansson's iterators take non-const pointers; nothing here
-		 * changes the tree. */
-		if ((v = json_object_get(req, keys[i])) != NULL)
-			bytes += string_bytes(v, 0);
-	}
+	/* Every API's prompt members, each name once: a request has its
+	 * own API's only. */
+	for (i = 0; apis[i] != NULL; i++)
+		for (k = 0; apis[i]->prompt_keys != NULL &&
+		    (key = apis[i]->prompt_keys[k]) != NULL; k++) {
+			if (prompt_key_seen(key, i, k))
+				continue;
+			/* jansson's iterators take non-const pointers;
+			 * nothing here changes the tree. */
+			if ((v = json_object_get(req, key)) != NULL)
+				bytes += string_bytes(v, 0);
+		}
 	return bytes / 4 + (bytes % 4 != 0) +
 	    4 * (uint64_t)json_array_size(json_object_get(req, "messages")) +
 	    3;
+}
+
+uint64_t
+request_max_tokens(const json_t *req)
+{
+	const char *const *keys;
+	const json_t *v;
+	size_t i, k;
+
+	/* A request has its own API's members only. */
+	for (i = 0; apis[i] != NULL; i++)
+		for (keys = apis[i]->max_tokens_keys, k = 0; keys != NULL &&
+		    keys[k] != NULL; k++)
+			if (json_is_integer(v = json_object_get(req,
+			    keys[k])) && json_integer_value(v) > 0)
+				return (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+bool
+request_wants_json(const json_t *req)
+{
+	const char *const *path;
+	const json_t *v;
+	const char *type;
+	size_t i;
+
+	/* A request has its own API's members only. */
+	for (i = 0; apis[i] != NULL; i++) {
+		if ((path = apis[i]->json_format) == NULL)
+			continue;
+		for (v = req; *path != NULL && v != NULL; path++)
+			v = json_object_get(v, *path);
+		if ((type = json_string_value(v)) != NULL &&
+		    (strcmp(type, "json_object") == 0 ||
+		    strcmp(type, "json_schema") == 0))
+			return true;
+	}
+	return false;
 }
 
 /* ---- provider error bodies ------------------------------------------- */
@@ -408,8 +468,19 @@ answer_trim_first_text(struct cont_state *cs, json_t *o, const char *key)
 	while (skip < cs->trim && isspace((unsigned char)t[skip]))
 		skip++;
 	cs->trim = 0;
+	cs->trimmed = skip;
 	if (skip > 0)
 		json_object_set_new(o, key, json_string(t + skip));
+}
+
+int
+answer_prefix_messages(json_t *req, const char *text, size_t len)
+{
+	json_t *msgs = json_object_get(req, "messages");
+
+	return json_is_array(msgs) && json_array_append_new(msgs,
+	    json_pack("{s:s, s:s%}", "role", "assistant", "content", text,
+	    len)) == 0 ? 0 : -1;
 }
 
 enum answer_cont

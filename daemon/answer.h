@@ -72,6 +72,12 @@ struct answer {
 	int		 blocks;	/* content_block_start events seen */
 	int		 open_block;	/* index started, not stopped; -1 */
 	bool		 open_text;	/* that block is text */
+	/* The same for an API whose events name their answer and its
+	 * items, and are numbered (Responses). */
+	char		 stream_id[128];	/* the answer's id, "": none */
+	char		 item_id[128];	/* its text item's, "": none */
+	int		 item_index;	/* that item's place in the output */
+	uint64_t	 seq_next;	/* the number the next event takes */
 
 	/* Parse state, private to answer.c. */
 	struct sse	 sse;
@@ -131,9 +137,15 @@ const char *answer_verdict_name(enum answer_verdict v);
 /* Tokens for bytes of text when the provider gave no count. */
 uint64_t answer_estimate_tokens(size_t bytes);
 /* Tokens a request will cost, roughly: the bytes of every string value
- * under "messages", "system" and "tools", over 4 rounded up, plus 4 per
- * message and 3. */
+ * under its API's prompt_keys ("messages", "system" and "tools" for
+ * chat and Anthropic), over 4 rounded up, plus 4 per message and 3. */
 uint64_t request_estimate_tokens(const json_t *req);
+/* The most tokens a request asks for, by its API's max_tokens_keys (the
+ * first that holds a positive integer); 0: not said. */
+uint64_t request_max_tokens(const json_t *req);
+/* Whether a request asks for a JSON answer, by its API's json_format
+ * (a format type json_object or json_schema). */
+bool request_wants_json(const json_t *req);
 
 
 /* What an upstream error body (status, body of len bytes) says. */
@@ -151,6 +163,9 @@ struct cont_state {
 	bool		 merged;	/* its first text block went into
 					 * prev's open one */
 	bool		 closed_prev;	/* prev's open block was stopped */
+	size_t		 trimmed;	/* how many trim dropped */
+	uint64_t	 events;	/* events given the caller, where
+					 * its API numbers them */
 	size_t		 trim;		/* blanks to drop from its first
 					 * text: the prefix it was asked to
 					 * continue had lost them (Anthropic
@@ -181,6 +196,8 @@ enum answer_cont {
 bool answer_count_add(json_t *o, const char *key, uint64_t n);
 void answer_trim_first_text(struct cont_state *cs, json_t *o,
     const char *key);
+/* The continue_prefix of the APIs of a "messages" array (api.h). */
+int answer_prefix_messages(json_t *req, const char *text, size_t len);
 
 enum answer_cont answer_continue_event(const struct answer *prev,
     struct cont_state *cs, const char *event, const char *data,

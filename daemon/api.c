@@ -10,6 +10,7 @@ const struct api *const apis[] = {
 	&api_anthropic_messages,
 	&api_openai_embeddings,
 	&api_openai_responses,
+	&api_openai_completions,
 	NULL
 };
 
@@ -73,14 +74,18 @@ has_suffix(const char *s, const char *suffix)
 const struct api *
 api_of_request(const char *method, const char *path)
 {
+	const struct api *best = NULL;
 	size_t i;
 
 	if (strcmp(method, "POST") != 0)
 		return NULL;
+	/* The longest match: "/chat/completions" is chat's, not the legacy
+	 * "/completions", whatever the order of apis[]. */
 	for (i = 0; apis[i] != NULL; i++)
-		if (has_suffix(path, apis[i]->match))
-			return apis[i];
-	return NULL;
+		if (has_suffix(path, apis[i]->match) && (best == NULL ||
+		    strlen(apis[i]->match) > strlen(best->match)))
+			best = apis[i];
+	return best;
 }
 
 bool

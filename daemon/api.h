@@ -24,8 +24,9 @@ enum dialect {
 	DIALECT_ANTHROPIC,
 	DIALECT_OPENAI_EMBEDDINGS,
 	DIALECT_OPENAI_RESPONSES,
+	DIALECT_OPENAI_COMPLETIONS,
 };
-#define DIALECTS	4
+#define DIALECTS	5
 
 /* What an upstream error body says. */
 enum provider_error {
@@ -52,6 +53,8 @@ struct cont_state;
 struct api {
 	enum dialect	 dialect;
 	const char	*name;		/* config's "dialect:", logs, records */
+	const char	*maker;		/* OpenTelemetry's gen_ai.system */
+	const char	*operation;	/* ... gen_ai.operation.name */
 	enum dialect	 provider;	/* the providers (config's dialect)
 					 * that speak it: itself for an API
 					 * a provider is named by, OpenAI's
@@ -71,6 +74,15 @@ struct api {
 	const char	*header_prefix;	/* its headers, which mean nothing
 					 * to another API: dropped when
 					 * translating */
+	const char *const *prompt_keys;	/* the request's members that hold
+					 * its prompt (NULL-ended): what its
+					 * tokens are estimated from */
+	const char *const *max_tokens_keys; /* ... that cap its answer's
+					 * tokens, the first that says */
+	const char *const *json_format;	/* the path of members to the type
+					 * of format its answer must have
+					 * (NULL-ended): JSON when it says
+					 * json_object or json_schema */
 	bool		 deployments;	/* Azure's deployment paths */
 	bool		 prefix_no_trailing_blank; /* refuses an assistant
 					 * prefix that ends in white space */
@@ -94,6 +106,12 @@ struct api {
 		const char	*name;
 		enum finish	 finish;
 	} *finish_read;
+	/* The request again, to be continued elsewhere: req (a copy, of
+	 * this API) with text, the answer so far, as the assistant's to go
+	 * on from.  Returns 0, or -1 when it cannot be said.  NULL: its
+	 * broken streams are ended, never continued. */
+	int		 (*continue_prefix)(json_t *req, const char *text,
+			    size_t len);
 	/* One event of a stream that continues prev's elsewhere, made to
 	 * follow it: answer_continue_event (answer.h) says what. */
 	int		 (*continue_event)(const struct answer *prev,
@@ -102,6 +120,8 @@ struct api {
 	const char	*error_event;	/* the SSE event that carries an
 					 * error in a stream (NULL: none) */
 	bool		 done_marker;	/* its streams end "data: [DONE]" */
+	bool		 usage_option;	/* its streams count tokens only when
+					 * stream_options.include_usage asks */
 
 	/* Errors. */
 	void		(*error_type)(int status, const char **type,
@@ -113,6 +133,14 @@ struct api {
 	enum provider_error (*error_kind)(int status, const json_t *body);
 	const char	*stream_error_type;	/* llmfb's error ending a
 					 * broken stream */
+	/* Or that error's event data in a shape of its own: a is the
+	 * answer the caller's events came from, or, when prev is not NULL,
+	 * the one they continue, cs saying what the continuation gave.
+	 * NULL: error_body's shape. */
+	json_t		*(*stream_error)(const struct answer *a,
+			    const struct answer *prev,
+			    const struct cont_state *cs, const char *code,
+			    const char *message);
 	const char	*safe_failure_type;	/* NULL: error_type's */
 
 	/* Faults put in on purpose: a refusal with no text, whole or as
@@ -126,6 +154,7 @@ extern const struct api api_openai_chat;
 extern const struct api api_anthropic_messages;
 extern const struct api api_openai_embeddings;
 extern const struct api api_openai_responses;
+extern const struct api api_openai_completions;
 
 /* Every API, NULL-ended. */
 extern const struct api *const apis[];

@@ -406,9 +406,23 @@ static const struct finish_name anthropic_finish_read[] = {
 	{ NULL, FINISH_STOP }
 };
 
+static const char *const anthropic_prompt_keys[] = {
+	"system", "messages", "tools", NULL
+};
+
+static const char *const anthropic_max_tokens_keys[] = {
+	"max_tokens", NULL
+};
+
+static const char *const anthropic_json_format[] = {
+	"output_config", "format", "type", NULL
+};
+
 const struct api api_anthropic_messages = {
 	.dialect = DIALECT_ANTHROPIC,
 	.name = "anthropic",
+	.maker = "anthropic",
+	.operation = "chat",
 	.provider = DIALECT_ANTHROPIC,
 	.match = "/v1/messages",
 	.path = "/messages",
@@ -417,6 +431,9 @@ const struct api api_anthropic_messages = {
 	.version = "2023-06-01",
 	.own_headers = anthropic_own_headers,
 	.header_prefix = "anthropic-",
+	.prompt_keys = anthropic_prompt_keys,
+	.max_tokens_keys = anthropic_max_tokens_keys,
+	.json_format = anthropic_json_format,
 	.prefix_no_trailing_blank = true,
 	.read_event = anthropic_event,
 	.read_body = anthropic_object,
@@ -428,6 +445,7 @@ const struct api api_anthropic_messages = {
 	},
 	.finish_read = anthropic_finish_read,
 	.error_event = "error",
+	.continue_prefix = answer_prefix_messages,
 	.continue_event = anthropic_continue_event,
 	.error_type = anthropic_error_type,
 	.error_body = anthropic_error_body,

@@ -348,15 +348,32 @@ static const struct finish_name openai_finish_read[] = {
 	{ NULL, FINISH_STOP }
 };
 
+static const char *const openai_prompt_keys[] = {
+	"messages", "tools", NULL
+};
+
+static const char *const openai_max_tokens_keys[] = {
+	"max_tokens", "max_completion_tokens", NULL
+};
+
+static const char *const openai_json_format[] = {
+	"response_format", "type", NULL
+};
+
 const struct api api_openai_chat = {
 	.dialect = DIALECT_OPENAI,
 	.name = "openai",
+	.maker = "openai",
+	.operation = "chat",
 	.provider = DIALECT_OPENAI,
 	.match = "/chat/completions",
 	.path = "/chat/completions",
 	.auth = "bearer",
 	.own_headers = openai_own_headers,
 	.header_prefix = "openai-",
+	.prompt_keys = openai_prompt_keys,
+	.max_tokens_keys = openai_max_tokens_keys,
+	.json_format = openai_json_format,
 	.deployments = true,
 	.read_event = openai_event,
 	.read_body = openai_object,
@@ -369,6 +386,8 @@ const struct api api_openai_chat = {
 	},
 	.finish_read = openai_finish_read,
 	.done_marker = true,
+	.usage_option = true,
+	.continue_prefix = answer_prefix_messages,
 	.continue_event = openai_continue_event,
 	.error_type = openai_error_type,
 	.error_body = openai_error_body,

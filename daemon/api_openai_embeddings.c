@@ -84,15 +84,22 @@ embeddings_fault_refusal(bool stream, const char *model, const char *message)
 
 static const char *const embeddings_own_headers[] = { "openai-beta", NULL };
 
+static const char *const embeddings_prompt_keys[] = {
+	"input", NULL
+};
+
 const struct api api_openai_embeddings = {
 	.dialect = DIALECT_OPENAI_EMBEDDINGS,
 	.name = "openai-embeddings",
+	.maker = "openai",
+	.operation = "embeddings",
 	.provider = DIALECT_OPENAI,
 	.match = "/embeddings",
 	.path = "/embeddings",
 	.auth = "bearer",
 	.own_headers = embeddings_own_headers,
 	.header_prefix = "openai-",
+	.prompt_keys = embeddings_prompt_keys,
 	.deployments = true,
 	.read_event = embeddings_event,
 	.read_body = embeddings_object,

@@ -1414,7 +1414,10 @@ stream_error_event(struct call *call, const char *why)
 
 	snprintf(msg, sizeof(msg), "llmfb: the answer broke off after it "
 	    "began (%s); what was sent is incomplete", why);
-	j = dialect_error_body(call->dialect, api->stream_error_type,
+	j = api->stream_error != NULL ? api->stream_error(&call->ans,
+	    continuing(call) ? &call->prev : NULL, &call->cs,
+	    "llmfb_stream_interrupted", msg) :
+	    dialect_error_body(call->dialect, api->stream_error_type,
 	    "llmfb_stream_interrupted", msg);
 	buf_init(&ev, 8 * sizeof(msg));	/* room for escapes */
 	/* Whole events only go out, so this is a safeguard: an event cut
@@ -1433,7 +1436,8 @@ stream_error_event(struct call *call, const char *why)
 static json_t *
 continuation_request(struct call *call, bool trim, size_t *ret_trim)
 {
-	json_t *req = json_deep_copy(call->json), *msgs;
+	const struct api *api = api_of(call->dialect);
+	json_t *req = json_deep_copy(call->json);
 	const char *text = call->prev.text.data ? call->prev.text.data : "";
 	size_t len = call->prev.text.len;
 
@@ -1443,10 +1447,8 @@ continuation_request(struct call *call, bool trim, size_t *ret_trim)
 		len--;
 	if (ret_trim != NULL)
 		*ret_trim = call->prev.text.len - len;
-	msgs = json_object_get(req, "messages");
-	if (!json_is_array(msgs) || json_array_append_new(msgs,
-	    json_pack("{s:s, s:s%}", "role", "assistant", "content", text,
-	    len)) < 0) {
+	if (api->continue_prefix == NULL ||
+	    api->continue_prefix(req, text, len) < 0) {
 		json_decref(req);
 		return NULL;
 	}
@@ -2030,17 +2032,10 @@ json_u64(const json_t *j)
 static void
 read_request(struct call *call)
 {
-	const json_t *rf = json_object_get(call->json, "response_format");
-	const char *type = json_string_value(json_object_get(rf, "type"));
-
 	call->est_in = request_estimate_tokens(call->json);
-	call->max_out = json_u64(json_object_get(call->json, "max_tokens"));
-	if (call->max_out == 0)
-		call->max_out = json_u64(json_object_get(call->json,
-		    "max_completion_tokens"));
-	call->want.json = call->r.route->policy.q_json && type != NULL &&
-	    (strcmp(type, "json_object") == 0 ||
-	    strcmp(type, "json_schema") == 0);
+	call->max_out = request_max_tokens(call->json);
+	call->want.json = call->r.route->policy.q_json &&
+	    request_wants_json(call->json);
 	call->want.forbid_length = call->r.route->policy.q_length;
 	/* Vectors of the dimensions asked, else of the first rung's. */
 	if (api_of(call->dialect)->dimensions) {

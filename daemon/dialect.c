@@ -16,6 +16,7 @@
 #include "dialect.h"
 #include "jsonget.h"
 #include "util.h"
+#include "xlate_completions.h"
 #include "xlate_responses.h"
 
 /* Only bounds a buffer: a text never outgrows the body it came from. */
@@ -1326,7 +1327,10 @@ static json_t *o2a_response(struct xlat *, int64_t);
 
 /* By the caller's API (row) and the target's (column).  An empty entry:
  * no translation, so a target of that API does not qualify for a caller
- * of this one.  Between an API and itself the bytes go as they are. */
+ * of this one.  Between an API and itself the bytes go as they are.
+ * Everything a pair needs is here, so that an API adds rows and no
+ * code: its request, its whole answer, its stream, and its model
+ * names. */
 static const struct xlate {
 	const struct field	*fields;	/* the request's */
 	size_t			 nfields;
@@ -1341,21 +1345,47 @@ static const struct xlate {
 						 * target's */
 	int			 via;		/* 1 + the API it goes
 						 * through, both ways; 0: none */
+	/* The target's stream for the caller (xlate.h); a pair through
+	 * another API chains its two hops' own. */
+	xlate_stream_fn		*stream;
+	xlate_stream_free_fn	*stream_free;
 } xlates[DIALECTS][DIALECTS] = {
 	[DIALECT_OPENAI][DIALECT_ANTHROPIC] = { o2a_fields,
-	    ARRAY_SIZE(o2a_fields), a2o_response, NULL, NULL, false },
+	    ARRAY_SIZE(o2a_fields), a2o_response, NULL, NULL, false, 0,
+	    messages_to_chat, NULL },
 	[DIALECT_ANTHROPIC][DIALECT_OPENAI] = { a2o_fields,
-	    ARRAY_SIZE(a2o_fields), o2a_response, NULL, NULL, false },
+	    ARRAY_SIZE(a2o_fields), o2a_response, NULL, NULL, false, 0,
+	    chat_to_messages, NULL },
 	[DIALECT_OPENAI_RESPONSES][DIALECT_OPENAI] = { NULL, 0, NULL,
-	    responses_to_chat, chat_to_responses, true },
+	    responses_to_chat, chat_to_responses, true, 0,
+	    responses_stream_from_chat, resp_stream_free_state },
 	[DIALECT_OPENAI][DIALECT_OPENAI_RESPONSES] = { NULL, 0, NULL,
-	    chat_to_responses_request, responses_to_chat_answer, true },
+	    chat_to_responses_request, responses_to_chat_answer, true, 0,
+	    chat_stream_from_responses, resp_stream_free_state },
 	/* Through chat completions, the API both translate to. */
 	[DIALECT_OPENAI_RESPONSES][DIALECT_ANTHROPIC] = { NULL, 0, NULL,
-	    NULL, NULL, false, 1 + DIALECT_OPENAI },
+	    NULL, NULL, false, 1 + DIALECT_OPENAI, NULL, NULL },
 	[DIALECT_ANTHROPIC][DIALECT_OPENAI_RESPONSES] = { NULL, 0, NULL,
-	    NULL, NULL, false, 1 + DIALECT_OPENAI },
+	    NULL, NULL, false, 1 + DIALECT_OPENAI, NULL, NULL },
+	/* A Completions caller: its prompt as a chat, and on from there.
+	 * Its models are not chat's (gpt-3.5-turbo-instruct): a target
+	 * names its own. */
+	[DIALECT_OPENAI_COMPLETIONS][DIALECT_OPENAI] = { NULL, 0, NULL,
+	    completions_to_chat, chat_to_completions, false, 0,
+	    completions_stream_from_chat, NULL },
+	[DIALECT_OPENAI_COMPLETIONS][DIALECT_ANTHROPIC] = { NULL, 0, NULL,
+	    NULL, NULL, false, 1 + DIALECT_OPENAI, NULL, NULL },
+	[DIALECT_OPENAI_COMPLETIONS][DIALECT_OPENAI_RESPONSES] = { NULL, 0,
+	    NULL, NULL, NULL, false, 1 + DIALECT_OPENAI, NULL, NULL },
 };
+
+xlate_stream_fn *
+dialect_stream_fn(enum dialect from, enum dialect to,
+    xlate_stream_free_fn **ret_free)
+{
+	*ret_free = xlates[from][to].stream_free;
+	return xlates[from][to].stream;
+}
 
 int
 dialect_via(enum dialect from, enum dialect to)
@@ -1404,7 +1434,7 @@ dialect_request(const json_t *req, struct dialect_info *info,
 	x.why = why;
 	why[0] = '\0';
 	info->stream = json_is_true(json_object_get(req, "stream"));
-	info->include_usage = info->from == DIALECT_OPENAI &&
+	info->include_usage = api_of(info->from)->usage_option &&
 	    json_is_true(json_object_get(json_object_get(req,
 	    "stream_options"), "include_usage"));
 	info->json_tool = false;

@@ -30,6 +30,12 @@ int dialect_via(enum dialect from, enum dialect to);
 void dialect_hops(const struct dialect_info *info,
     struct dialect_info *target_hop, struct dialect_info *caller_hop);
 
+/* The stream translator from to's events to from's, and what frees its
+ * state (*ret_free may be set NULL); NULL: none, or one through another
+ * API (dialect_via: dialect_stream.c chains the hops). */
+xlate_stream_fn *dialect_stream_fn(enum dialect from, enum dialect to,
+    xlate_stream_free_fn **ret_free);
+
 /* Whether a request of from can be said in to at all (then
  * dialect_request may still refuse one that asks what to cannot say). */
 bool dialect_translates(enum dialect from, enum dialect to);

@@ -5,7 +5,6 @@
 #include "dialect_stream.h"
 #include "jsonget.h"
 #include "util.h"
-#include "xlate_responses.h"
 
 /* An id and a model name fit in this; more is not an answer's. */
 #define HEAD_MAX	(16u << 10)
@@ -556,10 +555,10 @@ o2a_done(struct dialect_stream *s)
 
 /* ---- the stream --------------------------------------------------------- */
 
-/* ---- the translations there are, by caller and target -------------- */
+/* ---- the translations of this file (dialect.c's table names them) ---- */
 
 /* An OpenAI target's chunk (or [DONE]) for an Anthropic caller. */
-static int
+int
 chat_to_messages(struct dialect_stream *s, const char *event,
     const char *data, size_t len)
 {
@@ -579,7 +578,7 @@ chat_to_messages(struct dialect_stream *s, const char *event,
 }
 
 /* An Anthropic target's event for an OpenAI caller. */
-static int
+int
 messages_to_chat(struct dialect_stream *s, const char *event,
     const char *data, size_t len)
 {
@@ -596,43 +595,13 @@ messages_to_chat(struct dialect_stream *s, const char *event,
 	return r;
 }
 
-/* Chat chunks as a Responses caller's events. */
-static int
-chat_to_responses_events(struct dialect_stream *s, const char *event,
-    const char *data, size_t len)
-{
-	(void)event;
-	return chat_chunk_to_responses(&s->rs, &s->info, data, len, s->out,
-	    &s->usage, &s->in_tokens, &s->out_tokens);
-}
-
-/* Responses' events as a chat caller's chunks. */
-static int
-responses_to_chat_chunks(struct dialect_stream *s, const char *event,
-    const char *data, size_t len)
-{
-	return responses_event_to_chat(&s->rs, &s->info, event, data, len,
-	    s->out, &s->usage, &s->in_tokens, &s->out_tokens);
-}
-
-/* By the caller's API (row) and the target's (column), as dialect.c's
- * table; pairs that go through another API (dialect_via) are two of
- * these, chained in dialect_stream_init. */
-typedef int stream_fn(struct dialect_stream *, const char *, const char *,
-    size_t);
-static stream_fn *const stream_xlates[DIALECTS][DIALECTS] = {
-	[ANTHROPIC][OPENAI] = chat_to_messages,
-	[OPENAI][ANTHROPIC] = messages_to_chat,
-	[DIALECT_OPENAI_RESPONSES][OPENAI] = chat_to_responses_events,
-	[OPENAI][DIALECT_OPENAI_RESPONSES] = responses_to_chat_chunks,
-};
-
 static void
 on_event(void *arg, const char *event, const char *data, size_t len,
     size_t raw_start, size_t raw_end)
 {
 	struct dialect_stream *s = arg;
-	stream_fn *fn = stream_xlates[s->info.from][s->info.to];
+	xlate_stream_fn *fn = dialect_stream_fn(s->info.from, s->info.to,
+	    &s->state_free);
 	struct buf *out = s->out;
 	size_t len0 = out->len;
 	int r;
@@ -710,8 +679,9 @@ dialect_stream_free(struct dialect_stream *s)
 	sse_free(&s->sse);
 	buf_free(&s->head);
 	buf_free(&s->scratch);
-	resp_stream_free(s->rs);
-	s->rs = NULL;
+	if (s->state_free != NULL && s->state != NULL)
+		s->state_free(s->state);
+	s->state = NULL;
 	if (s->hop != NULL) {
 		dialect_stream_free(s->hop);
 		free(s->hop);

@@ -549,8 +549,8 @@ render_models(struct prom *p, struct daemon *d)
 		const struct target *t = &c->targets[i];
 
 		if (prom_labels(lb, sizeof(lb), "target", t->name, "provider",
-		    t->provider->name, "dialect", t->provider->dialect ==
-		    DIALECT_ANTHROPIC ? "anthropic" : "openai", "model",
+		    t->provider->name, "dialect",
+		    dialect_name(t->provider->dialect), "model",
 		    t->model ? t->model : "", NULL) == 0)
 			sample_u(p, "llmfb_target_info", lb, 1);
 	}

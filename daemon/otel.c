@@ -103,16 +103,13 @@ ladder_target(const struct record *r, const char *name)
 static const char *
 gen_ai_system(const struct target *t)
 {
-	const char *n = api_of(t->provider->dialect)->name;
-
-	return strncmp(n, "openai", 6) == 0 ? "openai" : n;
+	return api_of(t->provider->dialect)->maker;
 }
 
 static const char *
 gen_ai_operation(const struct record *r)
 {
-	return strcmp(api_of(r->dialect)->name, "openai-embeddings") == 0 ?
-	    "embeddings" : "chat";
+	return api_of(r->dialect)->operation;
 }
 
 void

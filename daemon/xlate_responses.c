@@ -1211,3 +1211,30 @@ responses_event_to_chat(struct resp_stream **state,
 	json_decref(j);
 	return ret;
 }
+
+/* ---- as dialect.c's table takes them ------------------------------------ */
+
+int
+responses_stream_from_chat(struct dialect_stream *s, const char *event,
+    const char *data, size_t len)
+{
+	(void)event;
+	return chat_chunk_to_responses((struct resp_stream **)&s->state,
+	    &s->info, data, len, s->out, &s->usage, &s->in_tokens,
+	    &s->out_tokens);
+}
+
+int
+chat_stream_from_responses(struct dialect_stream *s, const char *event,
+    const char *data, size_t len)
+{
+	return responses_event_to_chat((struct resp_stream **)&s->state,
+	    &s->info, event, data, len, s->out, &s->usage, &s->in_tokens,
+	    &s->out_tokens);
+}
+
+void
+resp_stream_free_state(void *state)
+{
+	resp_stream_free(state);
+}

@@ -42,4 +42,10 @@ int responses_event_to_chat(struct resp_stream **state,
     size_t len, struct buf *out, bool *usage, uint64_t *in,
     uint64_t *out_tokens);
 
+/* Both stream translations as dialect.c's table takes them (xlate.h):
+ * chat chunks for a Responses caller, Responses' events for a chat one;
+ * their state is freed by resp_stream_free_state. */
+xlate_stream_fn responses_stream_from_chat, chat_stream_from_responses;
+xlate_stream_free_fn resp_stream_free_state;
+
 #endif

@@ -66,6 +66,124 @@ print(r.status_code, r.headers.get("x-llmfb-target"), len(d),
 	finish "embeddings: python requests, two inputs, down the ladder"
 }
 
+CMPL=https://api.openai.com/v1/completions
+
+# OpenAI's legacy Completions API from unmodified clients (e2e.yaml routes
+# "completions": lk speaks it, la (chat, no model for the call), lkb
+# (chat, its own model); "completions-anthropic": lk, lka).
+l_completions() {
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl","prompt":"Say hi","max_tokens":20}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lkb
+	expect_eq reasons "$REASONS" "lk=http-503,la=dialect:model"
+	[ "$LK" != curl ] ||
+	    expect_eq translated "$(hdr x-llmfb-translated)" openai
+	expect_eq answer "$(jq -c '[.object, .choices[0].text,
+	    .choices[0].finish_reason, .usage.completion_tokens > 0]' \
+	    <<<"$BODY")" '["text_completion","Hello from lb","stop",true]'
+	expect_eq sent "$(mockc "$MOCK_URL/_mock/stats" | jq -c '.lb | [.last_path,
+	    .last_model, .last_request.messages, .last_request.max_tokens]')" \
+	    '["/lb/v1/chat/completions","gpt-lb",[{"role":"user","content":"Say hi"}],20]'
+	finish "completions: a legacy Completions call served by a chat target after a 503, translated both ways"
+
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl","prompt":"Say hi","stream":true}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lkb
+	expect_eq objects "$(grep '^data: {' <<<"$BODY" | sed 's/^data: //' |
+	    jq -r .object | sort -u)" text_completion
+	expect_eq text "$(grep '^data: {' <<<"$BODY" | sed 's/^data: //' |
+	    jq -rj '.choices[0].text // empty')" "Hello from lb"
+	expect_eq finish "$(grep '^data: {' <<<"$BODY" | sed 's/^data: //' |
+	    jq -r '.choices[0].finish_reason // empty')" stop
+	expect_eq done "$(grep -c '^data: \[DONE\]' <<<"$BODY")" 1
+	finish "completions: streamed, as text_completion chunks and [DONE] from a chat stream"
+
+	# The provider that speaks it answers as it is, whole and streamed.
+	mock_reset
+	call "$LK" "$CMPL" '{"model":"case-cmpl","prompt":"Say hi","echo":true}'
+	expect_eq target "$TARGET" lk
+	expect_eq answer "$(jq -r '.object + " " + .choices[0].text' \
+	    <<<"$BODY")" "text_completion Hello from lk"
+	[ "$LK" != curl ] || expect_eq translated "$(hdr x-llmfb-translated)" "-"
+	call "$LK" "$CMPL" '{"model":"case-cmpl","prompt":"Say hi","stream":true}'
+	expect_eq stream-target "$TARGET" lk
+	expect_eq stream-text "$(grep '^data: {' <<<"$BODY" |
+	    sed 's/^data: //' | jq -rj '.choices[0].text // empty')" \
+	    "Hello from lk"
+	finish "completions: a Completions provider answers a Completions caller as it is"
+
+	# What chat cannot say (echo: the prompt in the answer) leaves the
+	# chat targets out.
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl","prompt":"Say hi","echo":true}'
+	expect_eq status "$CODE" 503
+	expect_eq reasons "$REASONS" "lk=http-503,la=dialect:echo,lkb=dialect:echo"
+	expect_eq chat-rungs "$(mock_stat la requests) $(mock_stat lb requests)" "0 0"
+	expect_eq error "$(jq -r .error.type <<<"$BODY")" llmfb_unavailable
+	finish "completions: echo does not translate: the chat targets do not qualify"
+
+	# A Python program with requests, the prompt an array of one.
+	mock_reset
+	mock_script lk 'status=503'
+	out=$(env "${SHIM_ENV[@]}" /usr/bin/python3 -c '
+import requests
+r = requests.post("https://api.openai.com/v1/completions",
+    json={"model": "case-cmpl", "prompt": ["Once upon a time"]},
+    headers={"Authorization": "Bearer sk-caller"}, timeout=20)
+j = r.json()
+print(r.status_code, r.headers.get("x-llmfb-target"), j["object"],
+    j["choices"][0]["text"])' 2>&1)
+	expect_eq python "$out" "200 lkb text_completion Hello from lb"
+	finish "completions: python requests, a prompt array, down the ladder"
+
+	# An Anthropic target, through chat completions both ways.
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl-an","prompt":"Say hi"}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lka
+	expect_eq answer "$(jq -r '.object + " " + .choices[0].text' \
+	    <<<"$BODY")" "text_completion Hello from laa"
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl-an","prompt":"Say hi","stream":true}'
+	expect_eq stream-target "$TARGET" lka
+	expect_eq stream-text "$(grep '^data: {' <<<"$BODY" |
+	    sed 's/^data: //' | jq -rj '.choices[0].text // empty')" \
+	    "Hello from laa"
+	expect_eq stream-done "$(grep -c '^data: \[DONE\]' <<<"$BODY")" 1
+	finish "completions: an Anthropic target through chat completions, whole and streamed"
+
+	# A Responses target, through chat completions both ways: its typed
+	# events become completion chunks in two hops.
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl-r","prompt":"Say hi","max_tokens":9}'
+	expect_eq status "$CODE" 200
+	expect_eq target "$TARGET" lkr
+	expect_eq answer "$(jq -r '.object + " " + .choices[0].text' \
+	    <<<"$BODY")" "text_completion Hello from lr"
+	expect_eq sent "$(mockc "$MOCK_URL/_mock/stats" | jq -c '.lr | [.last_path,
+	    .last_model, .last_request.max_output_tokens]')" \
+	    '["/lr/v1/responses","gpt-r",9]'
+	mock_reset
+	mock_script lk 'status=503'
+	call "$LK" "$CMPL" '{"model":"case-cmpl-r","prompt":"Say hi","stream":true}'
+	expect_eq stream-target "$TARGET" lkr
+	expect_eq stream-text "$(grep '^data: {' <<<"$BODY" |
+	    sed 's/^data: //' | jq -rj '.choices[0].text // empty')" \
+	    "Hello from lr"
+	expect_eq stream-objects "$(grep '^data: {' <<<"$BODY" |
+	    sed 's/^data: //' | jq -r .object | sort -u)" text_completion
+	expect_eq stream-done "$(grep -c '^data: \[DONE\]' <<<"$BODY")" 1
+	finish "completions: a Responses target through chat completions, whole and streamed"
+}
+
 RESP=https://api.openai.com/v1/responses
 
 # OpenAI's Responses API from an unmodified client, served by a
@@ -533,6 +651,75 @@ l_stream_error() {
 	expect_eq a-llmfbs "$(o .error.type)" '"api_error"'
 	expect_match a-message "$(o .error.message)" '^"llmfb: '
 	finish "ladder: midstream error: one error event (llmfb's), OpenAI and Anthropic callers"
+
+	# A Responses caller (its stream translated from a chat target's)
+	# is continued on the next rung as one Response: one start, the
+	# rest's deltas after the first's, numbered on, and the end's text
+	# and id those of the whole.
+	mock_reset
+	mock_script la 'chunks=4 stream_error=2 text=one+two+three+four'
+	mock_script lb 'text=three+four'
+	call "$LK" "$RESP" '{"model":"case-rcut","input":"hi","stream":true}'
+	expect_eq status "$CODE" 200
+	resp_stream_check "one two three four"
+	expect_eq prefix "$(mock_str lb last_prefix)" "one two "
+	expect_eq record "$(call_record '[.result, .attempts[0].error, .served]')" \
+	    '["continued","error-event","lb"]'
+	finish "ladder: a Responses stream that breaks (translated from chat) continues as one Response"
+
+	# A Responses provider's own error event mid-stream: not forwarded,
+	# continued by a chat rung.
+	mock_reset
+	mock_script lr 'stream_error=1 text=ab+cd'
+	mock_script lb 'text=+cd'
+	call "$LK" "$RESP" '{"model":"case-rcut-native","input":"hi","stream":true}'
+	expect_eq status "$CODE" 200
+	resp_stream_check "ab cd"
+	expect_eq prefix "$(mock_str lb last_prefix)" "ab"
+	expect_eq record "$(call_record '[.result, .attempts[0].error, .served]')" \
+	    '["continued","error-event","lb"]'
+	finish "ladder: a Responses provider's error event mid-stream is not forwarded; a chat rung continues it"
+
+	# midstream: error: Responses' own error event, llmfb's, numbered
+	# after the last the caller has, and no end.
+	mock_reset
+	mock_script la 'chunks=3 stream_error=1 text=one+two+three'
+	call "$LK" "$RESP" '{"model":"case-rerr","input":"hi","stream":true}'
+	expect_eq status "$CODE" 200
+	expect_eq partial "$(sed -n 's/^data: //p' <<<"$BODY" |
+	    jq -rj 'select(.type == "response.output_text.delta") | .delta')" "one "
+	expect_eq error "$(sed -n 's/^data: //p' <<<"$BODY" | jq -c \
+	    'select(.type == "error") | [.code, (.message | test("^llmfb: ")),
+	    .param, (.sequence_number | type)]')" \
+	    '["llmfb_stream_interrupted",true,null,"number"]'
+	expect_eq error-event "$(grep -c '^event: error$' <<<"$BODY")" 1
+	expect_eq numbered "$(sed -n 's/^data: //p' <<<"$BODY" |
+	    jq -s '[.[].sequence_number] | . == [range(length)]')" true
+	expect_eq no-end "$(grep -c '^event: response.completed' <<<"$BODY")" 0
+	expect_eq record "$(call_record '[.result, .attempts[0].error]')" \
+	    '["midstream-error","error-event"]'
+	finish "ladder: midstream error: a Responses caller gets Responses' error event"
+}
+
+# resp_stream_check TEXT: $BODY is one whole Response's events whose
+# deltas make TEXT, its end naming the start's id and TEXT, numbered
+# 0, 1, 2... with no error.
+resp_stream_check() {
+	local data
+	data=$(sed -n 's/^data: //p' <<<"$BODY")
+	expect_eq whole "$(jq -rj 'select(.type == "response.output_text.delta") |
+	    .delta' <<<"$data")" "$1"
+	expect_eq one-start "$(grep -c '^event: response.created' <<<"$BODY")" 1
+	expect_eq no-error "$(grep -c '^event: error' <<<"$BODY")" 0
+	expect_eq numbered "$(jq -s '[.[].sequence_number] | . == [range(length)]' \
+	    <<<"$data")" true
+	expect_eq end "$(jq -rs '(.[0].response.id) as $id | .[-1] |
+	    [.type, .response.id == $id, .response.output[0].content[0].text] |
+	    join(" ")' <<<"$data")" "response.completed true $1"
+	expect_eq done-text "$(jq -r 'select(.type == "response.output_text.done") |
+	    .text' <<<"$data")" "$1"
+	expect_eq one-item "$(jq -r 'select(.type == "response.output_text.delta")
+	    | .item_id' <<<"$data" | sort -u | wc -l)" 1
 }
 
 # A refusal that comes after the first token (Anthropic's stop_reason
@@ -1046,6 +1233,7 @@ l_ratelimit() {
 ladder_cases() {
 	l_embeddings
 	l_responses
+	l_completions
 	l_technical
 	l_quality
 	l_policy

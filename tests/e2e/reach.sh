@@ -340,6 +340,36 @@ r_sdks() {
 		    2>&1)
 		expect_match "openai-$how" "$out" "^text=Hello from lb events=[1-9]"
 	done
+	# A Responses stream that breaks: continued, the SDK's own
+	# Response (put together from the events) is the whole text; or
+	# ended with Responses' error event, which the SDK hands over.
+	mock_reset
+	mock_script la 'chunks=4 stream_error=2 text=one+two+three+four'
+	mock_script lb 'text=three+four'
+	out=$(NODE_PATH=$mods node18 tests/e2e/sdkclient.js openai \
+	    responses-final case-rcut 2>&1)
+	expect_match openai-responses-continued "$out" \
+	    "^text=one two three four events=[1-9][0-9]*\$"
+	mock_reset
+	mock_script la 'chunks=3 stream_error=1 text=one+two+three'
+	out=$(NODE_PATH=$mods node18 tests/e2e/sdkclient.js openai \
+	    responses-errors case-rerr 2>&1)
+	expect_match openai-responses-error "$out" \
+	    "^text=one  events=[1-9][0-9]* error=llmfb_stream_interrupted\$"
+	# The legacy Completions API through the SDK, served by a chat
+	# target after its own provider fails.
+	mock_reset
+	mock_script lk 'status=503'
+	out=$(NODE_PATH=$mods node18 tests/e2e/sdkclient.js openai completions \
+	    2>&1)
+	expect_match openai-completions "$out" \
+	    "^text=text_completion:Hello from lb events=1"
+	mock_reset
+	mock_script lk 'status=503'
+	out=$(NODE_PATH=$mods node18 tests/e2e/sdkclient.js openai \
+	    completions-stream 2>&1)
+	expect_match openai-completions-stream "$out" \
+	    "^text=Hello from lb events=[2-9]"
 	# llmfbd away: each SDK, pointed at the mock's port by its own
 	# variable (its base URL's host unchanged), goes out as without the
 	# shim.
@@ -355,7 +385,7 @@ r_sdks() {
 		expect_match "$sdk-away" "$out" "^text=Hello from default"
 	done
 	shim_on
-	finish "reach: the official openai and @anthropic-ai/sdk on Debian Node 18: a failing primary, served by the backup, whole and streamed; openai's embeddings and Responses (whole, streamed) down the ladder; direct with llmfbd away"
+	finish "reach: the official openai and @anthropic-ai/sdk on Debian Node 18: a failing primary, served by the backup, whole and streamed; openai's embeddings, Responses and legacy completions (whole, streamed) down the ladder; a broken Responses stream continued or ended with its error event; direct with llmfbd away"
 }
 
 # cc_daemon BACKUP: an llmfbd of its own for api.anthropic.com whose

@@ -8,16 +8,46 @@
 //   case-emb, printing text=dims:LENGTH first:FIRST-VALUE events=1
 // node sdkclient.js openai responses|responses-stream:
 //   client.responses.create for model case-resp, whole or streamed
+// node sdkclient.js openai responses-final|responses-errors MODEL:
+//   client.responses.stream, its final Response's text (as the SDK puts
+//   it together from the events); or client.responses.create streamed,
+//   printing error=CODE for an error event
+// node sdkclient.js openai completions|completions-stream:
+//   client.completions.create (the legacy API) for model case-cmpl
 "use strict";
-const [sdk, how] = process.argv.slice(2);
+const [sdk, how, model] = process.argv.slice(2);
 const messages = [{ role: "user", content: "hi" }];
 
 async function main() {
-  let text = "", events = 0;
+  let text = "", events = 0, error = "";
   if (sdk === "openai") {
     const OpenAI = require("openai");
     const c = new OpenAI({ apiKey: "sk-sdk-caller", maxRetries: 0 });
-    if (how === "responses") {
+    if (how === "responses-final") {
+      const s = c.responses.stream({ model, input: "hi" });
+      for await (const ev of s) events++;
+      text = (await s.finalResponse()).output_text;
+    } else if (how === "responses-errors") {
+      const s = await c.responses.create({ model, input: "hi",
+        stream: true });
+      for await (const ev of s) {
+        events++;
+        if (ev.type === "response.output_text.delta") text += ev.delta;
+        if (ev.type === "error") error = ` error=${ev.code}`;
+      }
+    } else if (how === "completions") {
+      const r = await c.completions.create({ model: "case-cmpl",
+        prompt: "Say hi", max_tokens: 20 });
+      text = `${r.object}:${r.choices[0].text}`;
+      events = 1;
+    } else if (how === "completions-stream") {
+      const s = await c.completions.create({ model: "case-cmpl",
+        prompt: "Say hi", stream: true });
+      for await (const ev of s) {
+        events++;
+        text += (ev.choices[0] && ev.choices[0].text) || "";
+      }
+    } else if (how === "responses") {
       const r = await c.responses.create({ model: "case-resp",
         input: "hi" });
       text = r.output_text;
@@ -66,7 +96,7 @@ async function main() {
       events = 1;
     }
   }
-  console.log(`text=${text} events=${events}`);
+  console.log(`text=${text} events=${events}${error}`);
 }
 
 main().catch((e) => {

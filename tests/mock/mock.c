@@ -62,7 +62,7 @@
 enum { KEEP, CLOSE, ABORT };
 enum dialect { D_OPENAI, D_ANTHROPIC };
 enum endpoint { EP_OTHER, EP_CHAT, EP_MESSAGES, EP_EMBEDDINGS,
-	EP_RESPONSES };
+	EP_RESPONSES, EP_COMPLETIONS };
 
 /* The provider error bodies error= can ask for. */
 enum {
@@ -870,6 +870,14 @@ responses_stream(struct req *r)
 	responses_event(&b, &seq, "response.output_text.delta", json_pack(
 	    "{s:s, s:i, s:i, s:s}", "item_id", "msg_mock", "output_index", 0,
 	    "content_index", 0, "delta", first));
+	if (r->st.stream_error >= 0) {
+		/* stream_error=N (any N): after the first half, the error
+		 * event the Responses stream reference gives, no end. */
+		responses_event(&b, &seq, "error", json_pack("{s:s, s:s, s:n}",
+		    "code", "server_error", "message", "The server had an "
+		    "error while processing your request.", "param"));
+		goto send;
+	}
 	responses_event(&b, &seq, "response.output_text.delta", json_pack(
 	    "{s:s, s:i, s:i, s:s}", "item_id", "msg_mock", "output_index", 0,
 	    "content_index", 0, "delta", r->text + half));
@@ -883,9 +891,57 @@ responses_stream(struct req *r)
 	    "type", "output_text", "text", r->text, "annotations")));
 	responses_event(&b, &seq, "response.completed", json_pack("{s:o}",
 	    "response", responses_object(r, "completed")));
+send:
 	rc = send_body(r, 200, "text/event-stream", b.data ? b.data : "",
 	    b.len);
 	buf_free(&b);
+	free(first);
+	return rc;
+}
+
+/* OpenAI's legacy Completions API, as its reference gives it
+ * (https://developers.openai.com/api/reference, "Completions"): a
+ * text_completion of the text, or its chunks (the text in two, then the
+ * finish, the usage chunk when asked) and [DONE]. */
+static json_t *
+completions_object(const struct req *r, const char *text,
+    const char *finish, bool usage)
+{
+	json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:[{s:s, s:i, s:n, "
+	    "s:s?}]}", "id", r->id, "object", "text_completion", "created",
+	    (json_int_t)r->created, "model", r->model, "choices", "text", text,
+	    "index", 0, "logprobs", "finish_reason", finish);
+
+	if (usage)
+		json_object_set_new(j, "usage", openai_usage(r));
+	return j;
+}
+
+static int
+completions_stream(struct req *r)
+{
+	size_t half = strlen(r->text) / 2;
+	char *first = xstrndup(r->text, half);
+	json_t *u;
+	int rc = ABORT;
+
+	if (stream_begin(r) < 0 ||
+	    sse_json(r, NULL, completions_object(r, first, NULL, false)) < 0 ||
+	    sse_json(r, NULL, completions_object(r, r->text + half, NULL,
+	    false)) < 0 ||
+	    sse_json(r, NULL, completions_object(r, "", finish_of(r),
+	    false)) < 0)
+		goto out;
+	if (r->include_usage) {
+		u = completions_object(r, "", NULL, true);
+		json_object_set_new(u, "choices", json_array());
+		if (sse_json(r, NULL, u) < 0)
+			goto out;
+	}
+	if (sse_write(r, NULL, "[DONE]") < 0)
+		goto out;
+	rc = stream_end(r);
+out:
 	free(first);
 	return rc;
 }
@@ -1363,6 +1419,10 @@ respond(struct req *r)
 	if (r->ep == EP_RESPONSES)
 		return r->stream ? responses_stream(r) :
 		    send_json(r, status, responses_object(r, "completed"));
+	if (r->ep == EP_COMPLETIONS)
+		return r->stream ? completions_stream(r) :
+		    send_json(r, status, completions_object(r, r->text,
+		    finish_of(r), true));
 	return r->stream ? anthropic_stream(r) :
 	    send_json(r, status, anthropic_message(r));
 }
@@ -1647,6 +1707,8 @@ endpoint_of(const char *api, unsigned method)
 		return EP_EMBEDDINGS;
 	if (has_suffix(api, "/responses"))
 		return EP_RESPONSES;
+	if (has_suffix(api, "/completions"))
+		return EP_COMPLETIONS;
 	return EP_OTHER;
 }
 
@@ -1704,6 +1766,7 @@ api_request(struct conn *c, const char *target, const char *path)
 	r.seq = __atomic_add_fetch(&resp_counter, 1, __ATOMIC_RELAXED);
 	snprintf(r.id, sizeof(r.id), r.dialect == D_ANTHROPIC ?
 	    "msg_mock_%" PRIu64 : r.ep == EP_RESPONSES ? "resp_mock_%" PRIu64 :
+	    r.ep == EP_COMPLETIONS ? "cmpl-mock-%" PRIu64 :
 	    "chatcmpl-mock-%" PRIu64, r.seq);
 	record(&r, name, target);
 	snprintf(r.deftext, sizeof(r.deftext), "Hello from %s", r.prov->name);

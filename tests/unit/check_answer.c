@@ -1219,6 +1219,55 @@ START_TEST(test_estimates)
 	req = json_loads("{\"model\":\"gpt-4o\"}", 0, NULL);
 	ck_assert_uint_eq(request_estimate_tokens(req), 3);
 	json_decref(req);
+	/* Each API's prompt, by its table: a Completions prompt of 40
+	 * bytes, a Responses input and instructions of 40. */
+	req = json_loads("{\"model\":\"m\",\"prompt\":\"0123456789"
+	    "012345678901234567890123456789\"}", 0, NULL);
+	ck_assert_uint_eq(request_estimate_tokens(req), 13);
+	json_decref(req);
+	req = json_loads("{\"model\":\"m\",\"instructions\":\"0123456789\","
+	    "\"input\":[{\"role\":\"user\",\"content\":\"0123456789"
+	    "0123456789012345\"}]}", 0, NULL);
+	ck_assert_uint_eq(request_estimate_tokens(req), 13);
+	/* The answer's cap, in each API's name for it. */
+	ck_assert_uint_eq(request_max_tokens(req), 0);
+	json_object_set_new(req, "max_output_tokens", json_integer(300));
+	ck_assert_uint_eq(request_max_tokens(req), 300);
+	json_decref(req);
+	req = json_pack("{s:i, s:i}", "max_tokens", -1,
+	    "max_completion_tokens", 50);
+	ck_assert_uint_eq(request_max_tokens(req), 50);
+	json_object_set_new(req, "max_tokens", json_integer(7));
+	ck_assert_uint_eq(request_max_tokens(req), 7);
+	json_decref(req);
+}
+END_TEST
+
+/* JSON mode, in each API's words for it. */
+START_TEST(test_wants_json)
+{
+	static const struct {
+		const char	*req;
+		bool		 json;
+	} t[] = {
+		{ "{\"response_format\":{\"type\":\"json_object\"}}", true },
+		{ "{\"response_format\":{\"type\":\"text\"}}", false },
+		{ "{\"text\":{\"format\":{\"type\":\"json_schema\"}}}", true },
+		{ "{\"text\":{\"format\":{\"type\":\"text\"}}}", false },
+		{ "{\"output_config\":{\"format\":{\"type\":"
+		    "\"json_schema\"}}}", true },
+		{ "{\"text\":\"json_schema\",\"response_format\":[]}", false },
+		{ "{}", false },
+	};
+	size_t i;
+	json_t *j;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		j = json_loads(t[i].req, 0, NULL);
+		ck_assert_msg(request_wants_json(j) == t[i].json, "%s",
+		    t[i].req);
+		json_decref(j);
+	}
 }
 END_TEST
 
@@ -1700,6 +1749,72 @@ START_TEST(test_continue_openai)
 }
 END_TEST
 
+/* A Responses stream continued elsewhere is one Response: the
+ * continuation's start and message opening go (prev's stand for them),
+ * its events name prev's message and are numbered on, and its end has
+ * prev's id and the whole text. */
+#define RE(type, seq, rest) "event: " type "\ndata: {\"type\":\"" type "\"," \
+	"\"sequence_number\":" #seq rest "}\n\n"
+#define RE_START(id, msg) \
+	RE("response.created", 0, ",\"response\":{\"id\":\"" id "\"," \
+	    "\"status\":\"in_progress\",\"output\":[]}") \
+	RE("response.in_progress", 1, ",\"response\":{\"id\":\"" id "\"," \
+	    "\"status\":\"in_progress\",\"output\":[]}") \
+	RE("response.output_item.added", 2, ",\"output_index\":0,\"item\":{" \
+	    "\"type\":\"message\",\"id\":\"" msg "\",\"content\":[]}") \
+	RE("response.content_part.added", 3, ",\"item_id\":\"" msg "\"," \
+	    "\"output_index\":0,\"content_index\":0,\"part\":{\"type\":" \
+	    "\"output_text\",\"text\":\"\"}")
+#define RE_DELTA(seq, msg, d) RE("response.output_text.delta", seq, \
+	",\"item_id\":\"" msg "\",\"output_index\":0,\"content_index\":0," \
+	"\"delta\":\"" d "\"")
+START_TEST(test_continue_responses)
+{
+	static const char first[] = RE_START("resp_1", "msg_1")
+	    RE_DELTA(4, "msg_1", "one ");
+	static const char next[] = RE_START("resp_2", "msg_2")
+	    RE_DELTA(4, "msg_2", "two")
+	    RE("response.output_text.done", 5, ",\"item_id\":\"msg_2\","
+	    "\"output_index\":0,\"content_index\":0,\"text\":\"two\"")
+	    RE("response.completed", 6, ",\"response\":{\"id\":\"resp_2\","
+	    "\"status\":\"completed\",\"output\":[{\"type\":\"message\","
+	    "\"id\":\"msg_2\",\"content\":[{\"type\":\"output_text\","
+	    "\"text\":\"two\"}]}],\"usage\":{\"input_tokens\":3,"
+	    "\"output_tokens\":1,\"total_tokens\":4}}");
+	struct answer prev, client;
+	struct cont_run c;
+	struct buf out;
+
+	continue_stream(DIALECT_OPENAI_RESPONSES, first, next, &out, &c,
+	    &prev);
+	ck_assert_int_eq(c.dropped, 4);
+	ck_assert_int_eq(c.replaced, 3);
+	ck_assert_int_eq(count(out.data, "response.created"), 2);
+	ck_assert_int_eq(count(out.data, "resp_2"), 0);
+	ck_assert_int_eq(count(out.data, "msg_2"), 0);
+	ck_assert_ptr_nonnull(strstr(out.data, "\"sequence_number\":5,"
+	    "\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,"
+	    "\"delta\":\"two\"}"));
+	ck_assert_ptr_nonnull(strstr(out.data, "\"sequence_number\":6,"
+	    "\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,"
+	    "\"text\":\"one two\"}"));
+	ck_assert_ptr_nonnull(strstr(out.data, "\"sequence_number\":7,"
+	    "\"response\":{\"id\":\"resp_1\",\"status\":\"completed\","
+	    "\"output\":[{\"type\":\"message\",\"id\":\"msg_1\","
+	    "\"content\":[{\"type\":\"output_text\",\"text\":"
+	    "\"one two\"}]}]"));
+	answer_init(&client, DIALECT_OPENAI_RESPONSES, true);
+	answer_feed(&client, out.data, out.len);
+	answer_end(&client);
+	ck_assert_str_eq(text(&client), "one two");
+	ck_assert_int_eq(answer_verdict(&client, NULL), AV_OK);
+	ck_assert_uint_eq(client.seq_next, 8);
+	answer_free(&client);
+	answer_free(&prev);
+	buf_free(&out);
+}
+END_TEST
+
 /* Responses (api_openai_responses.c), read natively: a whole Response
  * and its typed events. */
 START_TEST(test_responses_reader)
@@ -1747,6 +1862,55 @@ START_TEST(test_responses_reader)
 	run_str(&r, DIALECT_OPENAI_RESPONSES, true, "event: "
 	    "response.output_text.delta\ndata: {\"type\":"
 	    "\"response.output_text.delta\",\"delta\":\"x\"}\n\n");
+	ck_assert_int_eq(verdict(&r.a), AV_TRUNCATED);
+	run_free(&r);
+}
+END_TEST
+
+/* Completions (api_openai_completions.c), read natively: a whole
+ * text_completion, its chunks and [DONE]; a request's path is its. */
+START_TEST(test_completions_reader)
+{
+	static const char whole[] = "{\"id\":\"cmpl-1\",\"object\":"
+	    "\"text_completion\",\"created\":1,\"model\":\"m\","
+	    "\"choices\":[{\"text\":\"Hi\",\"index\":0,\"logprobs\":null,"
+	    "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,"
+	    "\"completion_tokens\":2,\"total_tokens\":5}}";
+	static const char stream[] =
+	    "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\","
+	    "\"choices\":[{\"text\":\"Hel\",\"index\":0,\"logprobs\":null,"
+	    "\"finish_reason\":null}]}\n\n"
+	    "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\","
+	    "\"choices\":[{\"text\":\"lo\",\"index\":0,\"logprobs\":null,"
+	    "\"finish_reason\":\"length\"}]}\n\n"
+	    "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\","
+	    "\"choices\":[],\"usage\":{\"prompt_tokens\":4,"
+	    "\"completion_tokens\":9,\"total_tokens\":13}}\n\n"
+	    "data: [DONE]\n\n";
+	const struct answer_want forbid = { .forbid_length = true };
+	struct run r;
+
+	ck_assert_ptr_eq(api_of_request("POST", "/v1/completions"),
+	    &api_openai_completions);
+	ck_assert_ptr_eq(api_of_request("POST", "/v1/chat/completions"),
+	    &api_openai_chat);
+	run_str(&r, DIALECT_OPENAI_COMPLETIONS, false, whole);
+	ck_assert_int_eq(verdict(&r.a), AV_OK);
+	ck_assert_str_eq(text(&r.a), "Hi");
+	ck_assert_uint_eq(r.a.out_tokens, 2);
+	run_free(&r);
+
+	run_str(&r, DIALECT_OPENAI_COMPLETIONS, true, stream);
+	ck_assert(r.a.done);
+	ck_assert_str_eq(text(&r.a), "Hello");
+	ck_assert_int_eq(answer_verdict(&r.a, &forbid), AV_LENGTH);
+	ck_assert_uint_eq(r.a.in_tokens, 4);
+	ck_assert_uint_eq(r.a.out_tokens, 9);
+	run_free(&r);
+
+	/* No [DONE]: truncated. */
+	run_str(&r, DIALECT_OPENAI_COMPLETIONS, true, "data: {\"choices\":"
+	    "[{\"text\":\"x\",\"index\":0}]}\n\n");
 	ck_assert_int_eq(verdict(&r.a), AV_TRUNCATED);
 	run_free(&r);
 }
@@ -1844,6 +2008,7 @@ main(void)
 	suite_add_tcase(s, bodies);
 
 	tcase_add_test(errors, test_estimates);
+	tcase_add_test(errors, test_wants_json);
 	tcase_add_test(errors, test_provider_errors);
 	suite_add_tcase(s, errors);
 
@@ -1853,9 +2018,11 @@ main(void)
 	tcase_add_test(cont, test_continue_trims_openai_first_text);
 	tcase_add_test(cont, test_continue_error);
 	tcase_add_test(cont, test_continue_openai);
+	tcase_add_test(cont, test_continue_responses);
 	tcase_add_test(cont, test_continue_usage);
 	tcase_add_test(bodies, test_embeddings_bodies);
 	tcase_add_test(bodies, test_responses_reader);
+	tcase_add_test(bodies, test_completions_reader);
 	suite_add_tcase(s, cont);
 
 	sr = srunner_create(s);

@@ -37,7 +37,9 @@ static const char *const yaml_tail =
     "  p2: { dialect: openai, base_url: \"http://p2.test/v1\" }\n"
     "  c1: { dialect: anthropic, base_url: \"http://c1.test/v1\" }\n"
     "  r1: { dialect: openai-responses, base_url: \"http://r1.test/v1\" }\n"
+    "  k1: { dialect: openai-completions, base_url: \"http://k1.test/v1\" }\n"
     "targets:\n"
+    "  k1: { provider: k1 }\n"
     "  p1: { provider: p1 }\n"
     "  p2: { provider: p2, model: backup-model }\n"
     "  c1: { provider: c1, model: claude-x }\n"
@@ -79,6 +81,17 @@ static const char *const yaml_tail =
     "    match: { model: case-resp-an }\n"
     "    ladder: [p1, c1]\n"
     "    attempts: { technical: 1 }\n"
+    "  - name: rcut\n"
+    "    match: { model: case-rcut }\n"
+    "    ladder: [p1, p2]\n"
+    "    midstream: continue\n"
+    "  - name: rerr\n"
+    "    match: { model: case-rerr }\n"
+    "    ladder: [p1, p2]\n"
+    "  - name: cmpl\n"
+    "    match: { model: case-cmpl }\n"
+    "    ladder: [k1, p1, p2, c1]\n"
+    "    attempts: { technical: 1 }\n"
     "defaults:\n"
     "  retry_on: [429, 5xx, connect, timeout]\n"
     "  backoff: { base: 1ms, max: 1ms }\n";
@@ -86,7 +99,7 @@ static const char *const yaml_tail =
 static void
 setup(void)
 {
-	char yaml[4096], err[CONFIG_ERR_MAX];
+	char yaml[8192], err[CONFIG_ERR_MAX];
 
 	log_init("check_call", LOG_LVL_ERR, false);
 	signal(SIGPIPE, SIG_IGN);
@@ -676,6 +689,248 @@ START_TEST(test_anthropic_via_chat_to_responses)
 }
 END_TEST
 
+/* ---- a Responses stream that breaks ------------------------------------- */
+
+#define CHAT_CHUNK(delta, finish) "data: {\"id\":\"c\",\"object\":" \
+	"\"chat.completion.chunk\",\"created\":1,\"model\":\"m\"," \
+	"\"choices\":[{\"index\":0,\"delta\":" delta ",\"finish_reason\":" \
+	finish "}]}\n\n"
+#define CHAT_BROKEN CHAT_CHUNK("{\"role\":\"assistant\",\"content\":\"\"}", \
+	"null") CHAT_CHUNK("{\"content\":\"one \"}", "null") \
+	"data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"," \
+	"\"param\":null,\"code\":null}}\n\ndata: [DONE]\n\n"
+
+/* The sequence_number of the error event in body, and how many events
+ * came before it; -1: none. */
+static long
+error_seq(const char *body, int *before)
+{
+	const char *p = strstr(body, "event: error\n"), *q;
+
+	*before = 0;
+	for (q = strstr(body, "event: "); q != NULL && q < p;
+	    q = strstr(q + 1, "event: "))
+		(*before)++;
+	if (p == NULL || (p = strstr(p, "\"sequence_number\":")) == NULL)
+		return -1;
+	return strtol(p + strlen("\"sequence_number\":"), NULL, 10);
+}
+
+/* Not continued: Responses' own error event, numbered after the last
+ * event the caller got, and no end. */
+START_TEST(test_responses_stream_error_ends)
+{
+	static const struct fake_answer a[] = {
+		{ 200, "text/event-stream", CHAT_BROKEN, XE_OK },
+	};
+	struct reply r;
+	int before;
+
+	fake_script(a, 1);
+	exchange("/v1/responses", "api.openai.com", "{\"model\":\"case-rerr\","
+	    "\"input\":\"hi\",\"stream\":true}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"delta\":\"one \""));
+	ck_assert_ptr_nonnull(strstr(r.body, "event: error\ndata: {\"type\":"
+	    "\"error\",\"code\":\"llmfb_stream_interrupted\",\"message\":"
+	    "\"llmfb: "));
+	ck_assert_int_eq(error_seq(r.body, &before), before);
+	ck_assert_ptr_null(strstr(r.body, "response.completed"));
+	ck_assert_ptr_null(strstr(r.body, "boom"));
+}
+END_TEST
+
+/* Continued on the next rung, as one Response. */
+START_TEST(test_responses_stream_continued)
+{
+	static const struct fake_answer a[] = {
+		{ 200, "text/event-stream", CHAT_BROKEN, XE_OK },
+		{ 200, "text/event-stream",
+		    CHAT_CHUNK("{\"role\":\"assistant\",\"content\":\"\"}",
+		    "null") CHAT_CHUNK("{\"content\":\"two\"}", "null")
+		    CHAT_CHUNK("{}", "\"stop\"") "data: [DONE]\n\n", XE_OK },
+	};
+	struct reply r;
+	const char *p;
+
+	fake_script(a, 2);
+	exchange("/v1/responses", "api.openai.com", "{\"model\":\"case-rcut\","
+	    "\"input\":\"hi\",\"stream\":true}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(p = strstr(r.body, "event: response.created"));
+	ck_assert_ptr_null(strstr(p + 1, "event: response.created"));
+	ck_assert_ptr_null(strstr(r.body, "event: error"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"delta\":\"two\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"text\":\"one two\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "event: response.completed"));
+	/* The next rung was asked for the rest, the answer so far the
+	 * assistant's. */
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body, "{\"role\":"
+	    "\"assistant\",\"content\":\"one \"}"));
+}
+END_TEST
+
+/* ---- OpenAI's legacy Completions API ------------------------------------ */
+
+#define CMPL(extra) "{\"model\":\"case-cmpl\",\"prompt\":\"hi\"" extra "}"
+
+/* A provider of Completions answers the caller's bytes as they are. */
+START_TEST(test_completions_native)
+{
+	static const struct fake_answer a[] = {
+		{ 200, NULL, "{\"id\":\"cmpl-9\",\"object\":\"text_completion\","
+		    "\"created\":1,\"model\":\"m\",\"choices\":[{\"text\":"
+		    "\"native\",\"index\":0,\"logprobs\":null,"
+		    "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":"
+		    "1,\"completion_tokens\":1,\"total_tokens\":2}}", XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 1);
+	exchange("/v1/completions", "api.openai.com", CMPL(",\"echo\":true"),
+	    &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"id\":\"cmpl-9\""));
+	ck_assert(has_header(&r, "x-llmfb-target: k1\r\n"));
+	ck_assert(!has_header(&r, "x-llmfb-translated"));
+	ck_assert_str_eq(fake_sent[0].url, "http://k1.test/v1/completions");
+	ck_assert_str_eq(fake_sent[0].body, CMPL(",\"echo\":true"));
+}
+END_TEST
+
+/* After the Completions provider fails, a chat target serves the prompt
+ * as a user message, and its answer comes back a text_completion. */
+START_TEST(test_completions_whole)
+{
+	static const struct fake_answer a[] = {
+		{ 503, NULL, OPENAI_503, XE_OK },
+		{ 200, NULL, OPENAI_OK("from chat"), XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 2);
+	exchange("/v1/completions", "api.openai.com", CMPL(",\"stop\":\"\\n\""),
+	    &r);
+	ck_assert_msg(r.status == 200, "%s", r.raw);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"object\":\"text_completion\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"choices\":[{\"text\":"
+	    "\"from chat\",\"index\":0,\"logprobs\":null,"
+	    "\"finish_reason\":\"stop\"}]"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"completion_tokens\":2"));
+	ck_assert(has_header(&r, "x-llmfb-target: p2\r\n"));
+	ck_assert(has_header(&r, "x-llmfb-translated: openai\r\n"));
+	/* Completions models are not chat's: a chat target names its
+	 * own. */
+	ck_assert(has_header(&r, "k1=http-503,p1=dialect:model"));
+	ck_assert_str_eq(fake_sent[0].url, "http://k1.test/v1/completions");
+	ck_assert_str_eq(fake_sent[1].url,
+	    "http://p2.test/v1/chat/completions");
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body, "\"messages\":[{"
+	    "\"role\":\"user\",\"content\":\"hi\"}]"));
+	/* The API's default limit goes along; the target's model. */
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body, "\"max_tokens\":16"));
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body,
+	    "\"model\":\"backup-model\""));
+	ck_assert_ptr_null(strstr(fake_sent[1].body, "\"prompt\""));
+}
+END_TEST
+
+/* Streamed: chat chunks as text_completion chunks, one [DONE], the usage
+ * chunk only when the caller asked it. */
+START_TEST(test_completions_stream)
+{
+#define CHUNKS \
+	"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\"," \
+	"\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0," \
+	"\"delta\":{\"role\":\"assistant\",\"content\":\"\"}," \
+	"\"finish_reason\":null}]}\n\n" \
+	"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\"," \
+	"\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0," \
+	"\"delta\":{\"content\":\"str\"},\"finish_reason\":null}]}\n\n" \
+	"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\"," \
+	"\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0," \
+	"\"delta\":{\"content\":\"eamed\"},\"finish_reason\":" \
+	"\"length\"}]}\n\n" \
+	"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\"," \
+	"\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":" \
+	"{\"prompt_tokens\":3,\"completion_tokens\":2," \
+	"\"total_tokens\":5}}\n\n" \
+	"data: [DONE]\n\n"
+	static const struct fake_answer a[] = {
+		{ 0, NULL, NULL, XE_CONNECT },
+		{ 200, "text/event-stream", CHUNKS, XE_OK },
+		{ 0, NULL, NULL, XE_CONNECT },
+		{ 200, "text/event-stream", CHUNKS, XE_OK },
+	};
+	struct reply r;
+	const char *p;
+
+	fake_script(a, 4);
+	exchange("/v1/completions", "api.openai.com", CMPL(",\"stream\":true"),
+	    &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "data: {\"id\":\"c\",\"object\":"
+	    "\"text_completion\",\"created\":1,\"model\":\"m\",\"choices\":[{"
+	    "\"text\":\"str\",\"index\":0,\"logprobs\":null,"
+	    "\"finish_reason\":null}]}\n\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"text\":\"eamed\",\"index\":0,"
+	    "\"logprobs\":null,\"finish_reason\":\"length\""));
+	ck_assert_ptr_null(strstr(r.body, "chat.completion"));
+	ck_assert_ptr_null(strstr(r.body, "usage"));
+	ck_assert_ptr_nonnull(p = strstr(r.body, "data: [DONE]\n\n"));
+	ck_assert_ptr_null(strstr(p + 12, "[DONE]"));
+	/* Usage is asked of the target, and given the caller that asks. */
+	ck_assert_ptr_nonnull(strstr(fake_sent[1].body,
+	    "\"include_usage\":true"));
+	exchange("/v1/completions", "api.openai.com", CMPL(",\"stream\":true,"
+	    "\"stream_options\":{\"include_usage\":true}"), &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"choices\":[],\"usage\":{"
+	    "\"prompt_tokens\":3,\"completion_tokens\":2,"
+	    "\"total_tokens\":5}"));
+#undef CHUNKS
+}
+END_TEST
+
+/* What chat completions cannot say makes its targets not qualify. */
+START_TEST(test_completions_not_translatable)
+{
+	struct reply r;
+
+	fake_script(NULL, 0);
+	exchange("/v1/completions", "api.openai.com", CMPL(",\"echo\":true"),
+	    &r);
+	ck_assert(has_header(&r, "x-llmfb-safe-failure: 1\r\n"));
+	ck_assert(has_header(&r, "p1=dialect:echo"));
+	ck_assert(has_header(&r, "c1=dialect:echo"));
+	ck_assert_uint_eq(fake_nsent, 1);
+	ck_assert_str_eq(fake_sent[0].url, "http://k1.test/v1/completions");
+}
+END_TEST
+
+/* An Anthropic target, through chat completions: its message comes back
+ * a text_completion. */
+START_TEST(test_completions_via_chat_to_anthropic)
+{
+	static const struct fake_answer a[] = {
+		{ 503, NULL, OPENAI_503, XE_OK },
+		{ 503, NULL, OPENAI_503, XE_OK },
+		{ 200, NULL, ANTHROPIC_OK("from claude"), XE_OK },
+	};
+	struct reply r;
+
+	fake_script(a, 3);
+	exchange("/v1/completions", "api.openai.com", CMPL(""), &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"object\":\"text_completion\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"text\":\"from claude\""));
+	ck_assert(has_header(&r, "x-llmfb-target: c1\r\n"));
+	ck_assert(has_header(&r, "x-llmfb-translated: anthropic\r\n"));
+	ck_assert_str_eq(fake_sent[2].url, "http://c1.test/v1/messages");
+	ck_assert_ptr_nonnull(strstr(fake_sent[2].body, "\"max_tokens\":16"));
+}
+END_TEST
+
 static Suite *
 call_suite(void)
 {
@@ -699,6 +954,13 @@ call_suite(void)
 	tcase_add_test(tc, test_chat_to_responses_target);
 	tcase_add_test(tc, test_responses_via_chat_to_anthropic);
 	tcase_add_test(tc, test_anthropic_via_chat_to_responses);
+	tcase_add_test(tc, test_responses_stream_error_ends);
+	tcase_add_test(tc, test_responses_stream_continued);
+	tcase_add_test(tc, test_completions_native);
+	tcase_add_test(tc, test_completions_whole);
+	tcase_add_test(tc, test_completions_stream);
+	tcase_add_test(tc, test_completions_not_translatable);
+	tcase_add_test(tc, test_completions_via_chat_to_anthropic);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -309,8 +309,8 @@ static const struct {
 	{ "limits: { max_clients_per_user: 0 }\n", "bad.yaml:1:33: "
 	    "max_clients_per_user must be a whole number from 1 to 1000000" },
 	{ "providers:\n  p: { dialect: grpc, base_url: https://x }\n",
-	    "bad.yaml:2:17: dialect must be openai, anthropic or "
-	    "openai-responses, not 'grpc'" },
+	    "bad.yaml:2:17: dialect must be openai, anthropic, "
+	    "openai-responses or openai-completions, not 'grpc'" },
 	{ "providers:\n  p: { dialect: openai }\n",
 	    "bad.yaml:2:3: provider p: base_url is required" },
 	{ "providers:\n  p: { dialect: openai, base_url: ftp://x }\n",

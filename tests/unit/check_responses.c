@@ -1,11 +1,14 @@
-/* OpenAI's Responses API served by chat completions
- * (daemon/xlate_responses.c, through dialect.c's table): golden pairs in
- * tests/golden/responses, one JSON file each, {what: request|response,
- * from: "openai-responses", to: "openai", in, out} (or why, for a
- * request that does not translate), with created for answers.  Names:
- * req-r2o is a Responses caller's request to a chat target, resp-o2r a
- * chat answer to a Responses caller.  LLMFB_GOLDEN_PRINT=1 prints what
- * each gives instead of comparing (to write a new pair, then read it). */
+/* The APIs dialect.c's table translates with a translator of their own:
+ * OpenAI's Responses API (daemon/xlate_responses.c) and its legacy
+ * Completions API (daemon/xlate_completions.c), against chat completions
+ * and, through it, the others.  Golden pairs in tests/golden/responses
+ * and tests/golden/completions, one JSON file each, {what:
+ * request|response, from: "openai-responses", to: "openai", in, out} (or
+ * why, for a request that does not translate), with created for
+ * answers.  Names: req-r2o is a Responses caller's request to a chat
+ * target, resp-o2r a chat answer to a Responses caller; c is
+ * Completions.  LLMFB_GOLDEN_PRINT=1 prints what each gives instead of
+ * comparing (to write a new pair, then read it). */
 #include <check.h>
 #include <dirent.h>
 #include <jansson.h>
@@ -16,7 +19,12 @@
 #include "api.h"
 #include "dialect.h"
 
-#define GOLDEN_DIR	"tests/golden/responses"
+/* The APIs translated by a translator of their own (xlate_*.c), each
+ * its directory of pairs. */
+static const char *const golden_dirs[] = {
+	"tests/golden/responses",
+	"tests/golden/completions",
+};
 
 static char	**golden;
 static size_t	  ngolden;
@@ -28,10 +36,11 @@ by_name(const void *a, const void *b)
 }
 
 static void
-golden_list(void)
+golden_list(const char *dir)
 {
-	DIR *d = opendir(GOLDEN_DIR);
+	DIR *d = opendir(dir);
 	struct dirent *e;
+	char path[512];
 
 	if (d == NULL)
 		return;
@@ -40,8 +49,9 @@ golden_list(void)
 
 		if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0)
 			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		golden = realloc(golden, (ngolden + 1) * sizeof(*golden));
-		golden[ngolden++] = strdup(e->d_name);
+		golden[ngolden++] = strdup(path);
 	}
 	closedir(d);
 	qsort(golden, ngolden, sizeof(*golden), by_name);
@@ -66,7 +76,7 @@ START_TEST(test_golden)
 	json_t *g, *out = NULL;
 	char *s;
 
-	snprintf(path, sizeof(path), "%s/%s", GOLDEN_DIR, name);
+	snprintf(path, sizeof(path), "%s", name);
 	g = json_load_file(path, 0, &jerr);
 	ck_assert_msg(g != NULL, "%s: %s", name, jerr.text);
 	what = json_string_value(json_object_get(g, "what"));
@@ -105,10 +115,16 @@ main(void)
 	SRunner *sr;
 	int failed;
 
-	golden_list();
-	if (ngolden == 0) {
-		fprintf(stderr, "no golden pairs in %s\n", GOLDEN_DIR);
-		return EXIT_FAILURE;
+	size_t i, before;
+
+	for (i = 0; i < sizeof(golden_dirs) / sizeof(golden_dirs[0]); i++) {
+		before = ngolden;
+		golden_list(golden_dirs[i]);
+		if (ngolden == before) {
+			fprintf(stderr, "no golden pairs in %s\n",
+			    golden_dirs[i]);
+			return EXIT_FAILURE;
+		}
 	}
 	tcase_add_loop_test(tc, test_golden, 0, (int)ngolden);
 	suite_add_tcase(s, tc);
