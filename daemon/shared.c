@@ -13,7 +13,7 @@
 #include "breaker.h"
 #include "budget.h"
 #include "config.h"
-#include "daemon.h"
+#include "state.h"
 #include "latency.h"
 #include "log.h"
 #include "loop.h"
