@@ -686,6 +686,7 @@ hedge_fired(struct timer *t)
 	call->at = first;
 	if (ladder_hedge(&call->ladder) != LADDER_TRY)
 		return;		/* nothing else qualifies: it waits on */
+	rs = stats_route(call->d->stats, call->r.route->name);
 	call->hedged = true;
 	call->r.hedged = true;
 	rs->hedges++;
