@@ -63,6 +63,7 @@ struct attempt {
 	struct call		*call;
 	bool			 live;		/* started, not yet released */
 	bool			 hedge;		/* started as a hedge */
+	bool			 probe;		/* its target's half-open probe */
 	int			 rung;		/* its ladder rung */
 	struct xfer		*xfer;
 	char			*attempt_body;	/* rewritten body, or NULL */
@@ -729,6 +730,8 @@ attempt_cancel(struct call *call, struct attempt *lose)
 	spent = (uint32_t)(now_mono_ms() - lose->attempt_ms);
 	record_times(r, lose->target, spent, spent);
 	attempt_record_cancelled(call);
+	if (lose->probe)
+		breaker_unprobe(&tstat_of(call, lose->target)->br);
 	if (lose->xfer != NULL) {
 		lose->xfer->ops = &orphan_ops;
 		lose->xfer->arg = NULL;
@@ -2152,6 +2155,8 @@ attempt_begin(struct call *call, bool hedge)
 	call->at->live = true;
 	call->at->hedge = hedge;
 	call->at->rung = call->ladder.rung;
+	/* The ladder's breaker_allow() just let it through. */
+	call->at->probe = tstat_of(call, t)->br.state == BREAKER_HALF_OPEN;
 	call->at->target = t;
 	call->at->xl = &call->x[target_dialect(call, t)];
 	call->at->xlating = call->at->xl != &call->x[call->dialect];
