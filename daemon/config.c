@@ -697,26 +697,12 @@ get_slo(struct cctx *x, const struct ynode *n, struct policy *p)
 	return 0;
 }
 
-/* hedge: { after: 800ms | p95, floor: 1s, min_samples: 20,
- * max_percent: 10, window: 60s }, or hedge: off. */
+/* hedge.after: a duration, or pNN of the target's time to first token. */
 static int
-get_hedge(struct cctx *x, const struct ynode *n, struct policy *p)
+get_hedge_after(struct cctx *x, const struct ynode *v, struct policy *p)
 {
-	static const char *const keys[] = { "after", "floor", "min_samples",
-		"max_percent", "window", NULL };
-	const struct ynode *v;
 	int pct;
 
-	if (n->type == YNODE_SCALAR && (strcmp(n->str, "off") == 0 ||
-	    strcmp(n->str, "false") == 0)) {
-		p->hedge_on = false;
-		return 0;
-	}
-	if (check_keys(x, n, "hedge", keys) < 0)
-		return -1;
-	if ((v = ynode_get(n, "after")) == NULL)
-		return cerr(x, n, "hedge needs after: a duration (800ms) or a "
-		    "percentile of the target's time to first token (p95)");
 	if (want(x, v, YNODE_SCALAR, "hedge.after") < 0)
 		return -1;
 	if (v->str[0] == 'p' && v->str[1] != '\0') {
@@ -725,13 +711,39 @@ get_hedge(struct cctx *x, const struct ynode *n, struct policy *p)
 			    "p99");
 		p->hedge_pct = pct;
 		p->hedge_after_ms = 0;
-	} else {
-		if (get_duration(x, v, "hedge.after", &p->hedge_after_ms) < 0)
-			return -1;
-		if (p->hedge_after_ms == 0)
-			return cerr(x, v, "hedge.after must be more than 0");
-		p->hedge_pct = 0;
+		return 0;
 	}
+	if (get_duration(x, v, "hedge.after", &p->hedge_after_ms) < 0)
+		return -1;
+	if (p->hedge_after_ms == 0)
+		return cerr(x, v, "hedge.after must be more than 0");
+	p->hedge_pct = 0;
+	return 0;
+}
+
+/* hedge: { after: 800ms | p95, floor: 1s, min_samples: 20,
+ * max_percent: 10, window: 60s }, or hedge: off. */
+static int
+get_hedge(struct cctx *x, const struct ynode *n, struct policy *p)
+{
+	static const char *const keys[] = { "after", "floor", "min_samples",
+		"max_percent", "window", NULL };
+	const struct ynode *v;
+
+	if (n->type == YNODE_SCALAR && (strcmp(n->str, "off") == 0 ||
+	    strcmp(n->str, "false") == 0)) {
+		p->hedge_on = false;
+		return 0;
+	}
+	if (check_keys(x, n, "hedge", keys) < 0)
+		return -1;
+	/* A route may change what defaults set, after included. */
+	v = ynode_get(n, "after");
+	if (v == NULL && !p->hedge_on)
+		return cerr(x, n, "hedge needs after: a duration (800ms) or a "
+		    "percentile of the target's time to first token (p95)");
+	if (v != NULL && get_hedge_after(x, v, p) < 0)
+		return -1;
 	if ((v = ynode_get(n, "floor")) != NULL &&
 	    get_duration(x, v, "hedge.floor", &p->hedge_floor_ms) < 0)
 		return -1;

@@ -605,7 +605,6 @@ START_TEST(test_hedge)
 		{ "    hedge: { after: p0 }\n", "h.yaml:12:21: hedge.after" },
 		{ "    hedge: { after: p100 }\n", "percentile is p1 to p99" },
 		{ "    hedge: { after: 0ms }\n", "more than 0" },
-		{ "    hedge: { max_percent: 10 }\n", "hedge needs after" },
 		{ "    hedge: { after: 1s, max_percent: 0 }\n", "1 to 100" },
 		{ "    hedge: { after: 1s, max_percent: 101% }\n", "1 to 100" },
 		{ "    hedge: { after: 1s, every: 2 }\n",
@@ -638,6 +637,24 @@ START_TEST(test_hedge)
 	ck_assert_int_eq(p->hedge_max_percent, 5);
 	ck_assert_uint_eq(p->hedge_window_ms, 120000);
 	config_unref(c);
+	/* A route changes what defaults set; without them, after is
+	 * needed. */
+	snprintf(text, sizeof(text), "%s    hedge: { max_percent: 5 }\n",
+	    base);
+	c = config_load_string("h.yaml", text, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	p = &c->routes[0].policy;
+	ck_assert_uint_eq(p->hedge_after_ms, 800);
+	ck_assert_int_eq(p->hedge_max_percent, 5);
+	config_unref(c);
+	ck_assert_ptr_null(config_load_string("h.yaml",
+	    "intercept: [api.openai.com]\n"
+	    "providers:\n  p: { dialect: openai, base_url: 'https://x' }\n"
+	    "targets:\n  a: { provider: p }\n"
+	    "routes:\n  - name: r\n    ladder: [a]\n"
+	    "    hedge: { max_percent: 10 }\n", err, sizeof(err)));
+	ck_assert_msg(strstr(err, "h.yaml:9:12: hedge needs after") != NULL,
+	    "%s", err);
 	snprintf(text, sizeof(text), "%s    hedge: off\n", base);
 	c = config_load_string("h.yaml", text, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
