@@ -1108,6 +1108,15 @@ l_hedge() {
 	expect_eq in-time-record "$(call_record .hedge)" null
 	finish "ladder: hedge: a first token in time starts no hedge"
 
+	# A stream whose first token came in time but whose rest is slow:
+	# the caller has part of it, so no hedge starts.
+	mock_reset
+	mock_script ha 'chunks=3 pace_ms=500ms text=one+two+three'
+	call "$LK" "$OAI" "$(lreq case-hedge '"stream":true')"
+	expect_eq slow-rest "$CODE $TARGET $(mock_stat hb requests)" "200 ha 0"
+	expect_eq slow-rest-text "$(sse_text "$BODY")" "one two three"
+	finish "ladder: hedge: never once the caller has part of the answer"
+
 	# A hedge that fails leaves the first attempt to answer.
 	mock_reset
 	mock_script ha 'ttft_ms=1s'
