@@ -435,9 +435,10 @@ main(int argc, char **argv)
 	secs = total ? (double)(end - start) / 1e9 : 0;
 
 	printf("label=%s c=%ld n=%zu errors=%lu p50_us=%llu p90_us=%llu "
-	    "p99_us=%llu max_us=%llu rps=%lld\n", cfg.label,
+	    "p95_us=%llu p99_us=%llu max_us=%llu rps=%lld\n", cfg.label,
 	    cfg.concurrency, total, errors, pct_us(all, total, 50),
-	    pct_us(all, total, 90), pct_us(all, total, 99),
+	    pct_us(all, total, 90), pct_us(all, total, 95),
+	    pct_us(all, total, 99),
 	    pct_us(all, total, 100),
 	    secs > 0 ? llround((double)total / secs) : 0LL);
 	fflush(stdout);

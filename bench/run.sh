@@ -18,6 +18,13 @@
 # 4. Dialect translation (issue 5): llmfb-xlate times the daemon's own
 #    translation code in-process on a 2 KB request and a 100-event stream,
 #    both ways, beside the parsing and reading every call already pays.
+# 4b. Dynamic routing (issue 22): a primary with a heavy tail of time to
+#    first token (90% at 200 ms, 10% at 3 s) through llmfb with hedging
+#    off and on (p50/p95/p99, the share of calls hedged, spend per call),
+#    against the healthy provider alone; and calls failed at the client
+#    against providers that advertise a rate limit, direct and through
+#    llmfb (one target, an ordered ladder of two, a weighted group of
+#    two).  About a minute.
 #
 # 5. eBPF (issue 7): llmfbd with its probes on and off, ROUNDS rounds,
 #    one daemon at a time (the libssl uprobes are host-wide, so an eBPF
@@ -64,7 +71,8 @@
 # The tools (llmfb-bench, llmfb-hotpath, llmfb-xlate) come from `make
 # tools`.  Not a test: nothing here can fail the build.  SKIP_CURL=1,
 # SKIP_HOT=1, SKIP_PY=1, SKIP_XLATE=1, SKIP_EBPF=1, SKIP_PRELOAD=1,
-# SKIP_RELAY=1, SKIP_TERM=1, SKIP_FLEET=1, SKIP_PEERS=1 leave a part out.
+# SKIP_RELAY=1, SKIP_TERM=1, SKIP_FLEET=1, SKIP_PEERS=1, SKIP_ROUTING=1
+# leave a part out.
 set -eu
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -334,6 +342,115 @@ xlate_part() {
 }
 
 [ -n "${SKIP_XLATE:-}" ] || xlate_part
+
+# ---- 4b. Dynamic routing (issue 22): hedging and rate limits ------------
+
+# route_json ROUTE FILTER: a route's status through llmfbctl.
+route_json() {
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
+	    jq -r --arg r "$1" ".routes[] | select(.name == \$r) | $2"
+}
+
+# hedge_run ROUTE: llmfb-bench through the shim, model ROUTE (the bench
+# routes of e2e.yaml are matched by model); its line of figures.
+hedge_run() {
+	"${SHIM[@]}" "$B/llmfb-bench" "${VIA[@]}" -c "$ROUTING_C" \
+	    -n "$ROUTING_N" --warmup 1 --label "$1" \
+	    --data "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" || true
+}
+
+# rl_script NAME: a provider that advertises ROUTING_RL requests a
+# minute, counts them down, then answers 429 until the window resets.
+rl_script() {
+	local i steps=()
+	for i in $(seq $((ROUTING_RL - 1)) -1 0); do
+		steps+=("rl_requests=$i rl_reset=60s")
+	done
+	steps+=("status=429 rl_requests=0 rl_reset=60s")
+	mock_script "$1" "${steps[@]}"
+}
+
+routing_part() {
+	local r l calls hedges spend base rows row name h a b four
+	ROUTING_C=${ROUTING_C:-8}
+	ROUTING_N=${ROUTING_N:-25}
+	ROUTING_RL=${ROUTING_RL:-40}
+	mock_reset
+	mock_script btail 'ttft_ms=200ms tail_ms=3s tail_pct=10'
+	mock_script bok 'ttft_ms=200ms'
+
+	echo
+	echo "## Dynamic routing (issue 22): hedged requests, rate limits"
+	echo
+	echo "A primary whose time to first token is 200 ms for 90% of calls and"
+	echo "3 s for 10% (the mock's tail_ms/tail_pct), a healthy provider at"
+	echo "200 ms; $ROUTING_C clients, $((ROUTING_C * ROUTING_N)) calls in all per route,"
+	echo "through the shim and llmfbd (time to first token = time to the"
+	echo "whole answer here: the mock holds the body for its ttft).  hedged:"
+	echo "hedges started per call of the route; spend: the route's spend per"
+	echo "call (a cancelled attempt's prompt counted) over the unhedged one's."
+	echo
+	echo "| route | hedge | p50 ms | p95 ms | p99 ms | hedged | cancelled | spend per call vs no hedge | p99 / healthy p99 |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	for r in bench-healthy bench-tail bench-hedge bench-hedge-fast; do
+		l=$(hedge_run "$r")
+		calls=$(route_json "$r" .calls)
+		hedges=$(route_json "$r" '.hedge.started // 0')
+		spend=$(route_json "$r" .spend_usd)
+		res[route,$r]="$l calls=$calls hedges=$hedges cancelled=$(route_json "$r" '.hedge.cancelled // 0') spend=$spend"
+	done
+	base=$(get p99_us "${res[route,bench-healthy]}")
+	for r in bench-healthy bench-tail bench-hedge bench-hedge-fast; do
+		l=${res[route,$r]}
+		case $r in
+		bench-healthy)	h="(healthy provider alone)" ;;
+		bench-tail)	h=off ;;
+		bench-hedge)	h="after 250ms, max 20%" ;;
+		bench-hedge-fast) h="after 40ms, max 100%" ;;
+		esac
+		echo "| $r | $h | $(($(get p50_us "$l") / 1000)) | $(($(get p95_us "$l") / 1000)) | $(($(get p99_us "$l") / 1000)) |" \
+		    "$(awk -v h="$(get hedges "$l")" -v c="$(get calls "$l")" 'BEGIN { printf "%.1f%%", c ? 100 * h / c : 0 }') |" \
+		    "$(get cancelled "$l") |" \
+		    "$(awk -v s="$(get spend "$l")" -v c="$(get calls "$l")" -v S="$(get spend "${res[route,bench-tail]}")" -v C="$(get calls "${res[route,bench-tail]}")" 'BEGIN { printf "%.2fx", (s / c) / (S / C) }') |" \
+		    "$(awk -v a="$(get p99_us "$l")" -v b="$base" 'BEGIN { printf "%.2fx", a / b }') |"
+	done
+
+	echo
+	echo "Advertised rate limits: each provider says it takes $ROUTING_RL requests"
+	echo "a minute (x-ratelimit-remaining-requests counting down, then 429s);"
+	echo "$((ROUTING_RL * 3 / 2)) calls by 4 clients.  Direct: the same client to one"
+	echo "provider, with no llmfb."
+	echo
+	echo "| path | calls failed at the client | 429s the providers answered | served by a / b |"
+	echo "|---|---|---|---|"
+	rows=("direct to one provider|direct|" "llmfb, one target|bench-rl-one|br1a"
+	    "llmfb, ordered ladder a, b|bench-rl-ladder|br2a br2b"
+	    "llmfb, weighted group of a, b|bench-rl-group|br3a br3b")
+	for row in "${rows[@]}"; do
+		IFS='|' read -r name r _ <<<"$row"
+		mock_reset
+		rl_script bra
+		rl_script brb
+		if [ "$r" == direct ]; then
+			l=$("$B/llmfb-bench" --url "https://api.openai.com:$MOCK_PORT/bra/v1/chat/completions" \
+			    --resolve "api.openai.com:$MOCK_PORT:127.0.0.1" \
+			    --cacert "$STACK_DIR/certs/ca.pem" -c 4 \
+			    -n $((ROUTING_RL * 3 / 8)) --warmup 0 --data "$REQ" \
+			    2>/dev/null || true)
+		else
+			l=$("${SHIM[@]}" "$B/llmfb-bench" "${VIA[@]}" -c 4 \
+			    -n $((ROUTING_RL * 3 / 8)) --warmup 0 \
+			    --data "{\"model\":\"$r\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" \
+			    2>/dev/null || true)
+		fi
+		a=$(mock_stat bra requests)
+		b=$(mock_stat brb requests)
+		four=$(( (a > ROUTING_RL ? a - ROUTING_RL : 0) + (b > ROUTING_RL ? b - ROUTING_RL : 0) ))
+		echo "| $name | $(get errors "$l") of $(get n "$l") | $four | $((a < ROUTING_RL ? a : ROUTING_RL)) / $((b < ROUTING_RL ? b : ROUTING_RL)) |"
+	done
+}
+
+[ -n "${SKIP_ROUTING:-}" ] || routing_part
 
 # ---- 5. eBPF on and off -------------------------------------------------
 

@@ -204,12 +204,28 @@ rates(char *out, size_t len, const json_t *o)
 		snprintf(out, len, "-");
 }
 
-/* A route's groups: "  group weighted: a 75% (w3), b 25% (w1)", each
- * member's share of the answers the group's members served. */
+/* Whether a target's rate_limit object says anything: a window its
+ * provider advertised, or a configured rpm/tpm. */
+static bool
+ratelimit_known(const json_t *rl)
+{
+	static const char *const names[] = { "requests", "tokens",
+		"input_tokens", "output_tokens", "configured" };
+	size_t k;
+
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		if (json_object_get(rl, names[k]) != NULL)
+			return true;
+	return false;
+}
+
+/* A route's groups: "  group weighted: a 75% (w3) rl 40%, b 25% (w1)",
+ * each member's share of the answers the group's members served, and
+ * what is left of its tightest rate limit where one is known. */
 static void
 print_groups(const json_t *groups)
 {
-	const json_t *g, *m;
+	const json_t *g, *m, *rl;
 	size_t i, k;
 
 	json_array_foreach(groups, i, g) {
@@ -220,9 +236,28 @@ print_groups(const json_t *groups)
 			    "share")) * 100);
 			if (strcmp(jstr(g, "pick", ""), "weighted") == 0)
 				printf(" (w%lld)", jnum(m, "weight"));
+			rl = json_object_get(m, "rate_limit");
+			if (json_is_true(json_object_get(rl, "limited")))
+				printf(" rl spent");
+			else if (ratelimit_known(rl))
+				printf(" rl %.0f%%", json_number_value(
+				    json_object_get(rl, "headroom")) * 100);
 		}
 		printf("\n");
 	}
+}
+
+/* A route's hedging: "  hedge after 800ms: 3 started, 2 won by the
+ * hedge, 3 cancelled, 1 refused by the cap (max 10%)". */
+static void
+print_hedge(const json_t *h)
+{
+	if (h == NULL)
+		return;
+	printf("  hedge after %s: %lld started, %lld won by the hedge, %lld "
+	    "cancelled, %lld refused by the cap (max %lld%%)\n",
+	    jstr(h, "after", "?"), jnum(h, "started"), jnum(h, "won"),
+	    jnum(h, "cancelled"), jnum(h, "capped"), jnum(h, "max_percent"));
 }
 
 /* A target's rate limits, when its provider advertised any: "  a rate
@@ -278,6 +313,7 @@ print_routes(const json_t *st)
 			printf("%s%s", k ? ">" : "", json_string_value(t));
 		printf("\n");
 		print_groups(json_object_get(v, "groups"));
+		print_hedge(json_object_get(v, "hedge"));
 	}
 }
 

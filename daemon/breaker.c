@@ -97,6 +97,13 @@ breaker_allow(struct breaker *b, const struct breaker_conf *c, uint64_t now)
 }
 
 void
+breaker_unprobe(struct breaker *b)
+{
+	if (b->state == BREAKER_HALF_OPEN && b->probes_out > 0)
+		b->probes_out--;
+}
+
+void
 breaker_record(struct breaker *b, const struct breaker_conf *c, bool ok,
     uint64_t now)
 {

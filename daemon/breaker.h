@@ -65,6 +65,10 @@ bool breaker_allow(struct breaker *b, const struct breaker_conf *c,
  * TLS, timeouts, a broken answer, 429, 5xx). */
 void breaker_record(struct breaker *b, const struct breaker_conf *c,
     bool ok, uint64_t now_ms);
+/* A probe let through in half-open will give no result (its attempt was
+ * cancelled): its place is free for the next call, not held for a
+ * cooldown. */
+void breaker_unprobe(struct breaker *b);
 void breaker_trip(struct breaker *b, uint64_t now_ms);
 /* The network view: the target cannot be reached (open now, until
  * breaker_reachable), or can again (half-open now). */

@@ -46,6 +46,60 @@ enum call_state {
 	CS_FINISHED,	/* over: nothing of it runs again */
 };
 
+/* Translation, for targets of another API: the request in each (made
+ * once, when a target of it is first considered), or why it cannot
+ * be. */
+struct xlation {
+	json_t		*json;
+	char		 why[DIALECT_WHY_MAX];
+	struct dialect_info info;
+};
+
+/* One attempt at a target: its transfer, its timers, its answer read
+ * and held as it comes, and its translation back.  A call runs one at a
+ * time, or two while a hedge races the attempt it hedges (call->slot);
+ * the first to bring content wins and the other is cancelled. */
+struct attempt {
+	struct call		*call;
+	bool			 live;		/* started, not yet released */
+	bool			 hedge;		/* started as a hedge */
+	bool			 probe;		/* its target's half-open probe */
+	int			 rung;		/* its ladder rung */
+	struct xfer		*xfer;
+	char			*attempt_body;	/* rewritten body, or NULL */
+	const struct target	*target;
+	const struct target	*busy;		/* counted in its in_flight */
+	struct timer		 first_token;
+	struct timer		 idle;
+	/* A fault put in the attempt (llmfbctl inject): a copy, as the
+	 * operator may end it meanwhile. */
+	struct fault		 fault;
+	bool			 faulted;
+	bool			 fault_times_out; /* its delay passes the
+						   * attempt's timeout */
+	uint64_t		 cut_left;	/* bytes until a cut */
+	char			 fault_name[FAULT_NAME_MAX];
+	struct timer		 fault_timer;
+	/* Its answer: read as it comes, and its bytes not yet sent (all of
+	 * it until the call commits to it; after that, a stream's
+	 * unfinished event). */
+	struct answer		 ans;
+	bool			 ans_live;
+	struct buf		 held;
+	size_t			 held_base;	/* answer offset of held[0] */
+	/* Its answer on its way back, for a target of another API. */
+	const struct xlation	*xl;
+	bool			 xlating;
+	struct dialect_stream	 xs;
+	bool			 xs_live;
+	struct buf		 xraw;		/* its whole body, untranslated */
+	struct buf		 xout;		/* a stream's bytes, translated */
+	uint64_t		 attempt_ms;	/* when it began */
+	uint32_t		 ttft_ms;	/* its first token; NO_TIME */
+	struct net_call		 net;		/* its socket, at its head */
+	bool			 too_big;	/* outgrew the hold */
+};
+
 struct call {
 	struct daemon		*d;
 	struct config		*cfg;		/* the config it started with */
@@ -59,51 +113,22 @@ struct call {
 	json_t			*json;		/* parsed body (ladder only) */
 	struct ladder		 ladder;
 	uint64_t		 deadline_ms;	/* monotonic */
-	struct xfer		*xfer;		/* the running attempt */
-	char			*attempt_body;	/* rewritten body, or NULL */
-	const struct target	*target;	/* of the running attempt */
-	const struct target	*busy;		/* counted in its in_flight */
-	struct timer		 first_token;
-	struct timer		 idle;
+	/* The attempts: at is the one whose event is being handled, or
+	 * the one left running (the other slot is then free, or a hedge
+	 * racing it). */
+	struct attempt		 slot[2];
+	struct attempt		*at;
 	struct timer		 retry;
-	/* A fault put in the running attempt (llmfbctl inject): a copy,
-	 * as the operator may end it meanwhile. */
-	struct fault		 fault;
-	bool			 faulted;
-	bool			 fault_times_out; /* its delay passes the
-						   * attempt's timeout */
-	uint64_t		 cut_left;	/* bytes until a cut */
-	char			 fault_name[FAULT_NAME_MAX];
-	struct timer		 fault_timer;
-	/* The running attempt's answer: read as it comes, and its bytes not
-	 * yet sent (all of it until the call commits to it; after that, a
-	 * stream's unfinished event). */
-	struct answer		 ans;
-	bool			 ans_live;
-	struct buf		 held;
-	size_t			 held_base;	/* answer offset of held[0] */
+	struct timer		 hedge_timer;	/* hedges hedge_for */
+	struct attempt		*hedge_for;
+	bool			 hedged;	/* a hedge was started */
+	bool			 race_done;	/* ... and its race is over */
+	struct xlation		 x[DIALECTS];
 	struct answer_want	 want;
-	/* Translation, for targets of another API: the request in each
-	 * (made once, when a target of it is first considered), or why it
-	 * cannot be; and the running attempt's answer on its way back. */
-	struct xlation {
-		json_t		*json;
-		char		 why[DIALECT_WHY_MAX];
-		struct dialect_info info;
-	}			 x[DIALECTS];
-	const struct xlation	*xl;		/* the running attempt's */
-	bool			 xlating;	/* the running attempt is */
-	struct dialect_stream	 xs;
-	bool			 xs_live;
-	struct buf		 xraw;		/* its whole body, untranslated */
-	struct buf		 xout;		/* a stream's bytes, translated */
 	uint64_t		 est_in;	/* the request's tokens, roughly */
 	uint64_t		 max_out;	/* its max_tokens; 0: not set */
 	uint32_t		 dims;		/* vectors' dimensions asked
 						 * (api->dimensions); 0: any */
-	uint64_t		 attempt_ms;	/* when the attempt began */
-	uint32_t		 ttft_ms;	/* its first token; NO_TIME */
-	struct net_call		 net;		/* its socket, at its head */
 	/* A stream that broke after it began, continued elsewhere. */
 	struct answer		 prev;		/* what the caller has of it */
 	struct cont_state	 cs;
@@ -116,7 +141,6 @@ struct call {
 	/* The last bytes of a stream the caller got: whether they end an
 	 * event, so that an error event of ours starts a new one. */
 	char			 tail[4];
-	bool			 too_big;	/* outgrew the hold */
 	struct record		 r;		/* what it says of itself */
 	enum call_state		 state;
 };
@@ -149,6 +173,10 @@ target_dialect(const struct call *call, const struct target *t)
 }
 
 static void attempt_start(struct call *call);
+static void attempt_begin(struct call *call, bool hedge);
+static void hedge_fired(struct timer *t);
+static void answer_drop(struct call *call);
+static void first_token(struct call *call);
 static void attempt_ended(struct call *call, const struct outcome *o);
 static void attempt_failed(struct call *call, const struct outcome *o);
 
@@ -220,31 +248,58 @@ tstat_of(struct call *call, const struct target *t)
 static void
 target_result(struct call *call, bool ok)
 {
-	struct breaker *b = &tstat_of(call, call->target)->br;
+	struct breaker *b = &tstat_of(call, call->at->target)->br;
 	enum breaker_state was = b->state;
 	uint64_t opens = b->opens;
 
-	breaker_record(b, &call->target->breaker, ok, now_mono_ms());
+	breaker_record(b, &call->at->target->breaker, ok, now_mono_ms());
 	/* Opened, or closed by a probe: the fleet hears of it. */
 	if (b->opens != opens || (was != BREAKER_CLOSED &&
 	    b->state == BREAKER_CLOSED))
-		shared_breaker_changed(call->d->shared, call->target, b);
+		shared_breaker_changed(call->d->shared, call->at->target, b);
 }
 
 /* The attempt no longer occupies its target. */
 static void
 attempt_release(struct call *call)
 {
-	if (call->busy != NULL) {
-		tstat_of(call, call->busy)->in_flight--;
-		call->busy = NULL;
+	struct attempt *at = call->at;
+
+	if (at->busy != NULL) {
+		tstat_of(call, at->busy)->in_flight--;
+		at->busy = NULL;
 	}
-	xfer_free(call->xfer);
-	call->xfer = NULL;
-	timer_cancel(call->d->loop, &call->first_token);
-	timer_cancel(call->d->loop, &call->idle);
-	timer_cancel(call->d->loop, &call->fault_timer);
-	call->faulted = false;
+	xfer_free(at->xfer);
+	at->xfer = NULL;
+	timer_cancel(call->d->loop, &at->first_token);
+	timer_cancel(call->d->loop, &at->idle);
+	timer_cancel(call->d->loop, &at->fault_timer);
+	if (call->hedge_for == at) {
+		timer_cancel(call->d->loop, &call->hedge_timer);
+		call->hedge_for = NULL;
+	}
+	at->faulted = false;
+	at->live = false;
+}
+
+/* The other slot's attempt, when it runs beside call->at (a hedge, or
+ * the attempt it hedges); else NULL. */
+static struct attempt *
+other_attempt(struct call *call)
+{
+	struct attempt *o = call->at == &call->slot[0] ? &call->slot[1] :
+	    &call->slot[0];
+
+	return o->live ? o : NULL;
+}
+
+/* The call of attempt at, with at its attempt in focus: an event of at
+ * is being handled. */
+static struct call *
+focus(struct attempt *at)
+{
+	at->call->at = at;
+	return at->call;
 }
 
 /* Seconds until the first open breaker of the route's ladder half-opens,
@@ -281,9 +336,9 @@ llmfb_headers(struct call *call, struct buf *h, const struct target *served)
 	buf_printf(h, "x-llmfb-fallback: %d\r\n", record_fell_back(&call->r, served));
 	if (call->r.reasons[0] != '\0')
 		buf_printf(h, "x-llmfb-reasons: %s\r\n", call->r.reasons);
-	if (served != NULL && call->xlating)
+	if (served != NULL && call->at->xlating)
 		buf_printf(h, "x-llmfb-translated: %s\r\n",
-		    dialect_name(call->xl->info.to));
+		    dialect_name(call->at->xl->info.to));
 }
 
 /* ---- the call's record (record.c) ---------------------------------- */
@@ -291,31 +346,47 @@ llmfb_headers(struct call *call, struct buf *h, const struct target *served)
 static void
 note_times(struct call *call, uint32_t ttft, uint32_t total)
 {
-	record_times(&call->r, call->target, ttft, total);
+	record_times(&call->r, call->at->target, ttft, total);
 }
 
 /* The running attempt ended so: its times, its connection and what the
  * kernel saw of it go into the record. */
 static void
-attempt_record(struct call *call, enum fail_kind fk, const char *why,
-    int status)
+attempt_record_as(struct call *call, enum fail_kind fk, const char *why,
+    int status, bool cancelled)
 {
 	struct attempt_rec a;
 
-	if (call->target == NULL)
+	if (call->at->target == NULL)
 		return;
 	memset(&a, 0, sizeof(a));
+	a.cancelled = cancelled;
+	a.hedge = call->at->hedge;
 	snprintf(a.why, sizeof(a.why), "%s", why ? why : "");
-	snprintf(a.injected, sizeof(a.injected), "%s", call->faulted ?
-	    call->fault_name : "");
+	snprintf(a.injected, sizeof(a.injected), "%s", call->at->faulted ?
+	    call->at->fault_name : "");
 	a.status = status;
-	if (call->xfer != NULL)
-		a.connect_ms = (uint32_t)(xfer_connect_s(call->xfer) * 1000);
-	netview_attempt(call->d->netview, call->xfer, &call->net,
-	    tstat_of(call, call->target), &a.net);
-	a.first_token_ms = call->ttft_ms;
-	a.total_ms = (uint32_t)(now_mono_ms() - call->attempt_ms);
-	record_attempt(&call->r, call->target, fk, &a);
+	if (call->at->xfer != NULL)
+		a.connect_ms = (uint32_t)(xfer_connect_s(call->at->xfer) * 1000);
+	netview_attempt(call->d->netview, call->at->xfer, &call->at->net,
+	    tstat_of(call, call->at->target), &a.net);
+	a.first_token_ms = call->at->ttft_ms;
+	a.total_ms = (uint32_t)(now_mono_ms() - call->at->attempt_ms);
+	record_attempt(&call->r, call->at->target, fk, &a);
+}
+
+static void
+attempt_record(struct call *call, enum fail_kind fk, const char *why,
+    int status)
+{
+	attempt_record_as(call, fk, why, status, false);
+}
+
+/* The attempt lost a race and was stopped: no failure of its target. */
+static void
+attempt_record_cancelled(struct call *call)
+{
+	attempt_record_as(call, FK_NONE, "hedge-lost", 0, true);
 }
 
 /* The tokens an answer cost: the provider's count, or one from the
@@ -326,13 +397,13 @@ account(struct call *call, const struct answer *a)
 	uint64_t in = a->in_tokens, out = a->out_tokens;
 	bool usage = a->usage, estimated = false;
 
-	if (call->xs_live) {
+	if (call->at->xs_live) {
 		/* A translated stream: the target's own counts, which the
 		 * caller's stream may have no room for (an OpenAI caller
 		 * that did not ask) or must give as zeros (Anthropic). */
-		usage = call->xs.usage;
-		in = call->xs.in_tokens;
-		out = call->xs.out_tokens;
+		usage = call->at->xs.usage;
+		in = call->at->xs.in_tokens;
+		out = call->at->xs.out_tokens;
 	}
 	if (!usage) {
 		in = call->est_in;
@@ -345,8 +416,8 @@ account(struct call *call, const struct answer *a)
 		out = answer_estimate_tokens(a->text.len);
 		estimated = true;
 	}
-	return record_account(&call->r, call->target, in, out, estimated,
-	    !route_first_rung(call->r.route, call->ladder.rung));
+	return record_account(&call->r, call->at->target, in, out, estimated,
+	    !route_first_rung(call->r.route, call->at->rung));
 }
 
 /* ---- ending a call ----------------------------------------------------- */
@@ -355,29 +426,33 @@ static void
 call_destroy(void *arg)
 {
 	struct call *call = arg;
+	struct attempt *at;
 	size_t i;
 
-	attempt_release(call);
+	for (i = 0; i < 2; i++) {
+		at = call->at = &call->slot[i];
+		attempt_release(call);
+		if (at->xs_live)
+			dialect_stream_free(&at->xs);
+		buf_free(&at->xraw);
+		buf_free(&at->xout);
+		if (at->ans_live)
+			answer_free(&at->ans);
+		free(at->attempt_body);
+		buf_free(&at->held);
+	}
 	timer_cancel(call->d->loop, &call->retry);
-	timer_cancel(call->d->loop, &call->fault_timer);
+	timer_cancel(call->d->loop, &call->hedge_timer);
 	json_decref(call->json);
 	json_decref(call->cont_json);
 	json_decref(call->cont_trimmed);
 	for (i = 0; i < DIALECTS; i++)
 		json_decref(call->x[i].json);
-	if (call->xs_live)
-		dialect_stream_free(&call->xs);
-	buf_free(&call->xraw);
-	buf_free(&call->xout);
-	if (call->ans_live)
-		answer_free(&call->ans);
 	/* What a continued stream's caller had: zeroed unless one was
 	 * continued, and kept past the state's end. */
 	answer_free(&call->prev);
 	free(call->r.model);
-	free(call->attempt_body);
 	buf_free(&call->body);
-	buf_free(&call->held);
 	config_unref(call->cfg);
 	free(call);
 }
@@ -387,16 +462,21 @@ call_destroy(void *arg)
 static void
 call_finish(struct call *call, const char *result)
 {
+	size_t i;
+
 	if (finished(call))
 		return;
 	call->state = CS_FINISHED;
 	if (call->r.result == NULL)
 		call->r.result = result;
 	call->d->stats->in_flight--;
-	timer_cancel(call->d->loop, &call->first_token);
-	timer_cancel(call->d->loop, &call->idle);
+	for (i = 0; i < 2; i++) {
+		timer_cancel(call->d->loop, &call->slot[i].first_token);
+		timer_cancel(call->d->loop, &call->slot[i].idle);
+		timer_cancel(call->d->loop, &call->slot[i].fault_timer);
+	}
 	timer_cancel(call->d->loop, &call->retry);
-	timer_cancel(call->d->loop, &call->fault_timer);
+	timer_cancel(call->d->loop, &call->hedge_timer);
 	record_end(&call->r);
 	loop_defer(call->d->loop, call_destroy, call);
 }
@@ -425,8 +505,8 @@ call_client_gone(struct call *call)
 void
 call_client_drained(struct call *call)
 {
-	if (!finished(call) && call->xfer != NULL)
-		xfer_resume(call->xfer);
+	if (!finished(call) && call->at->xfer != NULL)
+		xfer_resume(call->at->xfer);
 }
 
 /* An error answer of llmfb's own, in the caller's API shape. */
@@ -484,6 +564,214 @@ respond_safe_failure(struct call *call)
 	buf_free(&h);
 }
 
+/* ---- hedging ---------------------------------------------------------- */
+
+/* A transfer whose attempt lost a race: what still comes of it is
+ * refused, and it is freed (its connection closed, or on HTTP/2 its
+ * stream reset and the connection kept) once no libcurl callback is on
+ * the stack, as libcurl asks. */
+static size_t
+orphan_body(struct xfer *x, const char *p, size_t n)
+{
+	(void)x;
+	(void)p;
+	(void)n;
+	return 0;
+}
+
+static void
+orphan_done(struct xfer *x, enum xfer_end e)
+{
+	(void)x;
+	(void)e;			/* orphan_free frees it */
+}
+
+static const struct xfer_ops orphan_ops = {
+	.on_body = orphan_body,
+	.on_done = orphan_done,
+};
+
+static void
+orphan_free(void *arg)
+{
+	xfer_free(arg);
+}
+
+/* The route's hedging window moved on to now: two fixed windows, the
+ * one before counted by how much of it still lies in the last one. */
+static void
+hedge_window(struct rstat *rs, uint64_t w, uint64_t now)
+{
+	if (rs->hedge_win_start_ms == 0 ||
+	    now >= rs->hedge_win_start_ms + 2 * w) {
+		rs->hedge_win_start_ms = now;
+		rs->hedge_win_calls[0] = rs->hedge_win_calls[1] = 0;
+		rs->hedge_win_hedges[0] = rs->hedge_win_hedges[1] = 0;
+	} else if (now >= rs->hedge_win_start_ms + w) {
+		rs->hedge_win_start_ms += w;
+		rs->hedge_win_calls[1] = rs->hedge_win_calls[0];
+		rs->hedge_win_hedges[1] = rs->hedge_win_hedges[0];
+		rs->hedge_win_calls[0] = rs->hedge_win_hedges[0] = 0;
+	}
+}
+
+/* Whether one more hedge keeps the route's hedged calls under its
+ * max_percent of its calls (this one counted) over the window. */
+static bool
+hedge_allowed(struct rstat *rs, const struct policy *p, uint64_t now)
+{
+	uint64_t w = p->hedge_window_ms;
+	double f, calls, hedges;
+
+	hedge_window(rs, w, now);
+	f = (double)(rs->hedge_win_start_ms + w - now) / (double)w;
+	calls = (double)rs->hedge_win_calls[0] +
+	    (double)rs->hedge_win_calls[1] * f;
+	hedges = (double)rs->hedge_win_hedges[0] +
+	    (double)rs->hedge_win_hedges[1] * f;
+	return hedges * 100 < (double)p->hedge_max_percent * calls;
+}
+
+/* How long an attempt at t may go without a first token before a hedge
+ * starts: fixed, or t's recent percentile (the floor while it has too
+ * few samples to say). */
+static uint64_t
+hedge_delay(struct call *call, const struct target *t)
+{
+	const struct policy *p = &call->r.route->policy;
+	uint32_t ms;
+
+	if (p->hedge_pct == 0)
+		return p->hedge_after_ms;
+	if (latency_ttft_pct(&tstat_of(call, t)->lat, now_mono_ms(),
+	    p->hedge_window_ms, p->hedge_pct, &ms) <
+	    (size_t)p->hedge_min_samples)
+		return p->hedge_floor_ms;
+	return ms;
+}
+
+/* The attempt just started may be hedged: once a call, while nothing
+ * went to the caller. */
+static void
+hedge_arm(struct call *call)
+{
+	const struct policy *p = &call->r.route->policy;
+
+	if (!p->hedge_on || call->hedged || call->state != CS_CHOOSING ||
+	    call->at->hedge || other_attempt(call) != NULL)
+		return;
+	call->hedge_for = call->at;
+	timer_set(call->d->loop, &call->hedge_timer,
+	    hedge_delay(call, call->at->target));
+}
+
+static void
+hedge_fired(struct timer *t)
+{
+	struct call *call = t->arg;
+	struct attempt *first = call->hedge_for;
+	const struct policy *p;
+	struct rstat *rs;
+
+	call->hedge_for = NULL;
+	if (finished(call) || call->state != CS_CHOOSING ||
+	    call->conn == NULL || first == NULL || !first->live ||
+	    first->ttft_ms != NO_TIME)
+		return;
+	p = &call->r.route->policy;
+	rs = stats_route(call->d->stats, call->r.route->name);
+	if (!hedge_allowed(rs, p, now_mono_ms())) {
+		rs->hedges_capped++;
+		return;
+	}
+	call->at = first;
+	if (ladder_hedge(&call->ladder) != LADDER_TRY)
+		return;		/* nothing else qualifies: it waits on */
+	rs = stats_route(call->d->stats, call->r.route->name);
+	call->hedged = true;
+	call->r.hedged = true;
+	rs->hedges++;
+	rs->hedge_win_hedges[0]++;
+	log_debug("route %s: %s has no first token after %llu ms: hedged "
+	    "on %s", call->r.route->name, first->target->name,
+	    (unsigned long long)(now_mono_ms() - first->attempt_ms),
+	    call->r.route->ladder[call->ladder.rung]->name);
+	attempt_begin(call, true);
+}
+
+/* The other attempt of a race lost it: stopped at once.  What it cost
+ * is counted all the same (the provider has the prompt): its own count
+ * when its answer gave one before content, else an estimate of the
+ * prompt. */
+static void
+attempt_cancel(struct call *call, struct attempt *lose)
+{
+	struct attempt *keep = call->at;
+	struct record *r = &call->r;
+	uint64_t in = call->est_in, out = 0;
+	bool estimated = true;
+	uint32_t spent;
+
+	call->at = lose;
+	stats_route(call->d->stats, r->route->name)->hedges_cancelled++;
+	if (lose->ans_live && lose->ans.usage && lose->xfer != NULL &&
+	    is_2xx(lose->xfer->status)) {
+		in = lose->xs_live && lose->xs.usage ? lose->xs.in_tokens :
+		    lose->ans.in_tokens;
+		estimated = false;
+	}
+	r->hedge_loser = lose->target;
+	r->hedge_loser_cost = record_account(r, lose->target, in, out,
+	    estimated, !route_first_rung(r->route, lose->rung));
+	r->hedge_loser_in = in;
+	r->hedge_loser_out = out;
+	/* Its wait so far is a lower bound on its time to first token:
+	 * left out, its target's percentile would forget its slow ones. */
+	spent = (uint32_t)(now_mono_ms() - lose->attempt_ms);
+	record_times(r, lose->target, spent, spent);
+	attempt_record_cancelled(call);
+	if (lose->probe)
+		breaker_unprobe(&tstat_of(call, lose->target)->br);
+	if (lose->xfer != NULL) {
+		lose->xfer->ops = &orphan_ops;
+		lose->xfer->arg = NULL;
+		loop_defer(call->d->loop, orphan_free, lose->xfer);
+		lose->xfer = NULL;
+	}
+	attempt_release(call);
+	buf_reset(&lose->held);
+	answer_drop(call);
+	call->at = keep;
+}
+
+/* call->at brought the first content (or went out first): the race, if
+ * any, is over and the other attempt is cancelled; no hedge starts now. */
+static void
+hedge_settle(struct call *call)
+{
+	struct attempt *lose = other_attempt(call);
+
+	timer_cancel(call->d->loop, &call->hedge_timer);
+	call->hedge_for = NULL;
+	if (!call->hedged || call->race_done)
+		return;
+	call->race_done = true;
+	call->r.hedge_winner = call->at->hedge ? "hedge" : "primary";
+	if (call->at->hedge)
+		stats_route(call->d->stats, call->r.route->name)->hedges_won++;
+	if (lose != NULL)
+		attempt_cancel(call, lose);
+}
+
+/* The attempt in focus brought its first content. */
+static void
+first_content(struct call *call)
+{
+	first_token(call);
+	if (call->state == CS_CHOOSING)
+		hedge_settle(call);
+}
+
 /* ---- delivering an upstream answer --------------------------------- */
 
 /* Send the held response head with this status: upstream headers less
@@ -492,13 +780,16 @@ respond_safe_failure(struct call *call)
 static int
 commit_status(struct call *call, int status, long long content_length)
 {
-	struct xfer *x = call->xfer;
+	struct xfer *x = call->at->xfer;
 	struct buf h;
 	const char *p, *end;
 	int r;
 
-	if (call->state == CS_CHOOSING)
+	if (call->state == CS_CHOOSING) {
+		/* Nothing races what the caller now reads. */
+		hedge_settle(call);
 		call->state = CS_ANSWERING;
+	}
 	buf_init(&h, x->headers.len + 4096);
 	p = x->headers.data ? x->headers.data : "";
 	end = p + x->headers.len;
@@ -514,7 +805,7 @@ commit_status(struct call *call, int status, long long content_length)
 		if (colon != NULL && nlen > 0 && nlen < sizeof(name)) {
 			memcpy(name, p, nlen);
 			name[nlen] = '\0';
-			if (!hop_by_hop(name) && !(call->xlating &&
+			if (!hop_by_hop(name) && !(call->at->xlating &&
 			    (api_header(name) || (status >= 400 &&
 			    strcasecmp(name, "content-type") == 0)))) {
 				buf_add(&h, p, len);
@@ -526,9 +817,9 @@ commit_status(struct call *call, int status, long long content_length)
 		p = eol ? eol + 1 : end;
 	}
 	/* A translated error is llmfb's JSON, whatever the target sent. */
-	if (call->xlating && status >= 400)
+	if (call->at->xlating && status >= 400)
 		buf_addstr(&h, "Content-Type: application/json\r\n");
-	llmfb_headers(call, &h, call->target);
+	llmfb_headers(call, &h, call->at->target);
 	r = conn_respond_head(call->conn, status, &h, content_length);
 	buf_free(&h);
 	return r;
@@ -537,10 +828,10 @@ commit_status(struct call *call, int status, long long content_length)
 static int
 commit(struct call *call, long long content_length)
 {
-	return commit_status(call, (int)call->xfer->status, content_length);
+	return commit_status(call, (int)call->at->xfer->status, content_length);
 }
 
-/* The answer being delivered came from call->target: count it, and its
+/* The answer being delivered came from call->at->target: count it, and its
  * cost against what the primary would have cost for the same tokens. */
 static void
 count_served(struct call *call)
@@ -548,14 +839,14 @@ count_served(struct call *call)
 	struct tstat *ts;
 	struct rstat *rs;
 
-	if (call->r.route == NULL || call->target == NULL)
+	if (call->r.route == NULL || call->at->target == NULL)
 		return;
-	call->r.served = call->target;
-	call->r.translated = call->xlating;
-	ts = tstat_of(call, call->target);
+	call->r.served = call->at->target;
+	call->r.translated = call->at->xlating;
+	ts = tstat_of(call, call->at->target);
 	rs = stats_route(call->d->stats, call->r.route->name);
 	ts->served++;
-	if (record_fell_back(&call->r, call->target)) {
+	if (record_fell_back(&call->r, call->at->target)) {
 		ts->fallback_served++;
 		rs->fallbacks++;
 		if (call->r.nrec > 0)
@@ -592,9 +883,9 @@ at_event_boundary(const struct call *call)
 static size_t
 held_upto(const struct call *call, size_t upto)
 {
-	size_t n = upto > call->held_base ? upto - call->held_base : 0;
+	size_t n = upto > call->at->held_base ? upto - call->at->held_base : 0;
 
-	return n < buf_pending(&call->held) ? n : buf_pending(&call->held);
+	return n < buf_pending(&call->at->held) ? n : buf_pending(&call->at->held);
 }
 
 /* Forget held bytes before answer offset upto. */
@@ -603,10 +894,10 @@ held_drop(struct call *call, size_t upto)
 {
 	size_t n = held_upto(call, upto);
 
-	buf_consume(&call->held, n);
-	if (buf_pending(&call->held) == 0)
-		buf_reset(&call->held);
-	call->held_base += n;
+	buf_consume(&call->at->held, n);
+	if (buf_pending(&call->at->held) == 0)
+		buf_reset(&call->at->held);
+	call->at->held_base += n;
 }
 
 /* Send held bytes up to answer offset upto. */
@@ -615,7 +906,7 @@ send_held(struct call *call, size_t upto)
 {
 	size_t n = held_upto(call, upto);
 
-	if (n > 0 && send_body(call, buf_head(&call->held), n) < 0)
+	if (n > 0 && send_body(call, buf_head(&call->at->held), n) < 0)
 		return -1;
 	held_drop(call, upto);
 	return 0;
@@ -628,7 +919,7 @@ send_held(struct call *call, size_t upto)
 static bool
 stream_withheld(const struct call *call, size_t *ret_from)
 {
-	const struct answer *a = &call->ans;
+	const struct answer *a = &call->at->ans;
 	bool refusal = a->refusal && call->r.route->policy.q_refusal;
 
 	if (!a->stream || (!a->error_event && !refusal))
@@ -648,11 +939,11 @@ sendable(const struct call *call)
 {
 	size_t from;
 
-	if (!call->ans.stream)
-		return call->ans.fed;
-	if (stream_withheld(call, &from) && from < call->ans.event_end)
+	if (!call->at->ans.stream)
+		return call->at->ans.fed;
+	if (stream_withheld(call, &from) && from < call->at->ans.event_end)
 		return from;
-	return call->ans.event_end;
+	return call->at->ans.event_end;
 }
 
 /* Whether the route holds this stream whole, to judge it as a body. */
@@ -693,10 +984,10 @@ cont_event(void *arg, const char *event, const char *data, size_t start,
 	r = answer_continue_event(&call->prev, &call->cs, event, data, &out);
 	switch (r) {
 	case AC_FORWARD:
-		if (start >= call->held_base && end - call->held_base <=
-		    buf_pending(&call->held))
-			send_body(call, buf_head(&call->held) +
-			    (start - call->held_base), end - start);
+		if (start >= call->at->held_base && end - call->at->held_base <=
+		    buf_pending(&call->at->held))
+			send_body(call, buf_head(&call->at->held) +
+			    (start - call->at->held_base), end - start);
 		break;
 	case AC_REPLACE:
 		send_body(call, out.data, out.len);
@@ -711,18 +1002,18 @@ cont_event(void *arg, const char *event, const char *data, size_t start,
 static void
 first_token(struct call *call)
 {
-	if (call->ttft_ms != NO_TIME)
+	if (call->at->ttft_ms != NO_TIME)
 		return;
-	call->ttft_ms = (uint32_t)(now_mono_ms() - call->attempt_ms);
-	timer_cancel(call->d->loop, &call->first_token);
+	call->at->ttft_ms = (uint32_t)(now_mono_ms() - call->at->attempt_ms);
+	timer_cancel(call->d->loop, &call->at->first_token);
 }
 
 static size_t
 on_body_passthrough(struct call *call, const char *p, size_t n)
 {
 	if (!committed(call)) {
-		if (!is_2xx(call->xfer->status)) {
-			buf_add(&call->held, p, n);
+		if (!is_2xx(call->at->xfer->status)) {
+			buf_add(&call->at->held, p, n);
 			return n;
 		}
 		if (commit(call, -1) < 0)
@@ -742,18 +1033,18 @@ on_body_passthrough(struct call *call, const char *p, size_t n)
 static size_t
 take_over_hold(struct call *call, const char *p, size_t n)
 {
-	struct answer *a = &call->ans;
+	struct answer *a = &call->at->ans;
 
 	answer_feed(a, p, n);
 	if (a->malformed || a->error_event) {
-		call->too_big = true;
+		call->at->too_big = true;
 		return 0;
 	}
 	log_debug("attempt %s: a stream held past %u bytes goes out "
-	    "unjudged", call->target->name, HELD_MAX);
+	    "unjudged", call->at->target->name, HELD_MAX);
 	count_served(call);
 	if (commit(call, -1) < 0 || send_held(call, sendable(call)) < 0 ||
-	    buf_add(&call->held, p, n) < 0 ||
+	    buf_add(&call->at->held, p, n) < 0 ||
 	    send_held(call, sendable(call)) < 0)
 		return 0;
 	return n;
@@ -764,21 +1055,21 @@ take_over_hold(struct call *call, const char *p, size_t n)
 static size_t
 take(struct call *call, struct xfer *x, const char *p, size_t n)
 {
-	struct answer *a = &call->ans;
+	struct answer *a = &call->at->ans;
 
-	if (!call->ans_live) {
+	if (!call->at->ans_live) {
 		answer_init(a, call->dialect, is_event_stream(x));
 		/* A whole answer is in held already: read from there. */
 		a->borrowed = !a->stream;
-		call->ans_live = true;
+		call->at->ans_live = true;
 		if (continuing(call)) {
 			a->on_event = cont_event;
 			a->on_event_arg = call;
 		}
 	}
 	if (!a->stream)
-		first_token(call);
-	if (buf_add(&call->held, p, n) < 0 && !committed(call)) {
+		first_content(call);
+	if (buf_add(&call->at->held, p, n) < 0 && !committed(call)) {
 		if (a->stream)
 			return take_over_hold(call, p, n);
 		/* Too big to hold: it goes out as it is, unchecked. */
@@ -786,7 +1077,7 @@ take(struct call *call, struct xfer *x, const char *p, size_t n)
 		if (commit(call, -1) < 0 || send_held(call, a->fed) < 0 ||
 		    send_body(call, p, n) < 0)
 			return 0;
-		call->held_base += n;
+		call->at->held_base += n;
 		answer_feed(a, p, n);
 		return n;
 	}
@@ -794,7 +1085,7 @@ take(struct call *call, struct xfer *x, const char *p, size_t n)
 	if (continuing(call)) {
 		/* cont_event sent what the caller gets of it. */
 		if (a->content)
-			first_token(call);
+			first_content(call);
 		held_drop(call, a->event_end);
 		return n;
 	}
@@ -804,7 +1095,7 @@ take(struct call *call, struct xfer *x, const char *p, size_t n)
 		 * is all of it where the route judges streams whole. */
 		if (!a->stream || !a->content)
 			return n;
-		first_token(call);
+		first_content(call);
 		if (a->refusal || hold_stream(call))
 			return n;
 		count_served(call);
@@ -821,26 +1112,26 @@ take(struct call *call, struct xfer *x, const char *p, size_t n)
 static size_t
 take_translated(struct call *call, struct xfer *x, const char *p, size_t n)
 {
-	struct buf *out = &call->xout;
+	struct buf *out = &call->at->xout;
 
 	if (!is_event_stream(x)) {
-		first_token(call);
+		first_content(call);
 		/* Translated only once whole: past the hold it cannot be,
 		 * and the caller could not read it as it is. */
-		if (buf_add(&call->xraw, p, n) < 0) {
-			call->too_big = true;
+		if (buf_add(&call->at->xraw, p, n) < 0) {
+			call->at->too_big = true;
 			return 0;
 		}
 		return n;
 	}
-	if (!call->xs_live) {
-		dialect_stream_init(&call->xs, &call->xl->info);
-		call->xs_live = true;
+	if (!call->at->xs_live) {
+		dialect_stream_init(&call->at->xs, &call->at->xl->info);
+		call->at->xs_live = true;
 	}
 	buf_reset(out);
-	if (dialect_stream_feed(&call->xs, p, n, out) < 0) {
+	if (dialect_stream_feed(&call->at->xs, p, n, out) < 0) {
 		log_debug("attempt %s: the stream cannot be translated",
-		    call->target->name);
+		    call->at->target->name);
 		return 0;
 	}
 	return out->len == 0 || take(call, x, out->data, out->len) ==
@@ -856,9 +1147,9 @@ take_translated_body(struct call *call, struct xfer *x)
 	char *s = NULL;
 	int r = -1;
 
-	in = json_loadb(call->xraw.data ? call->xraw.data : "",
-	    call->xraw.len, 0, NULL);
-	out = in != NULL ? dialect_response(in, &call->xl->info) : NULL;
+	in = json_loadb(call->at->xraw.data ? call->at->xraw.data : "",
+	    call->at->xraw.len, 0, NULL);
+	out = in != NULL ? dialect_response(in, &call->at->xl->info) : NULL;
 	if (out != NULL && (s = json_dumps(out, JSON_COMPACT)) != NULL &&
 	    take(call, x, s, strlen(s)) == strlen(s))
 		r = 0;
@@ -874,23 +1165,23 @@ static size_t on_body_bytes(struct call *call, struct xfer *x, const char *p,
 static size_t
 on_body(struct xfer *x, const char *p, size_t n)
 {
-	struct call *call = x->arg;
+	struct call *call = focus(x->arg);
 	size_t keep;
 
 	if (finished(call) || call->conn == NULL)
 		return 0;
-	if (!call->faulted || call->fault.kind != FAULT_CUT)
+	if (!call->at->faulted || call->at->fault.kind != FAULT_CUT)
 		return on_body_bytes(call, x, p, n);
 	/* An injected cut: the answer breaks off here, as a reset
 	 * connection breaks it (curl ends the transfer with an error). */
-	if (n < call->cut_left) {
+	if (n < call->at->cut_left) {
 		keep = on_body_bytes(call, x, p, n);
 		if (keep == n)
-			call->cut_left -= n;
+			call->at->cut_left -= n;
 		return keep;
 	}
-	keep = (size_t)call->cut_left;
-	call->cut_left = 0;
+	keep = (size_t)call->at->cut_left;
+	call->at->cut_left = 0;
 	if (keep > 0)
 		on_body_bytes(call, x, p, keep);
 	return 0;
@@ -906,16 +1197,16 @@ on_body_bytes(struct call *call, struct xfer *x, const char *p, size_t n)
 	if (call->r.route == NULL)
 		return on_body_passthrough(call, p, n);
 	if (call->r.route->policy.idle_timeout_ms > 0)
-		timer_set(call->d->loop, &call->idle,
+		timer_set(call->d->loop, &call->at->idle,
 		    call->r.route->policy.idle_timeout_ms);
 	if (!is_2xx(x->status)) {
 		/* An error answer, held whole: it may be a reason to move
 		 * on, and it is read once it is complete. */
-		buf_add(&call->held, p, n);
+		buf_add(&call->at->held, p, n);
 		first_token(call);
 		return n;
 	}
-	if (call->xlating)
+	if (call->at->xlating)
 		return take_translated(call, x, p, n);
 	return take(call, x, p, n);
 }
@@ -946,7 +1237,7 @@ static void
 judge_answer(struct call *call, struct outcome *o)
 {
 	const struct policy *p = &call->r.route->policy;
-	enum answer_verdict v = answer_verdict(&call->ans, &call->want);
+	enum answer_verdict v = answer_verdict(&call->at->ans, &call->want);
 
 	o->why = answer_verdict_name(v);
 	switch (v) {
@@ -978,8 +1269,8 @@ judge_answer(struct call *call, struct outcome *o)
 static void
 judge_error(struct call *call, struct outcome *o)
 {
-	switch (provider_error_kind(target_dialect(call, call->target),
-	    o->status, call->held.data, call->held.len)) {
+	switch (provider_error_kind(target_dialect(call, call->at->target),
+	    o->status, call->at->held.data, call->at->held.len)) {
 	case PE_CONTEXT:
 		o->body = FK_CONTEXT;
 		o->why = "context";
@@ -1009,18 +1300,18 @@ attempt_failed(struct call *call, const struct outcome *o)
 static void
 on_done(struct xfer *x, enum xfer_end e)
 {
-	struct call *call = x->arg;
+	struct call *call = focus(x->arg);
 	struct outcome o = { .kind = OUT_OK, .status = (int)x->status };
 
-	timer_cancel(call->d->loop, &call->first_token);
-	timer_cancel(call->d->loop, &call->idle);
+	timer_cancel(call->d->loop, &call->at->first_token);
+	timer_cancel(call->d->loop, &call->at->idle);
 	if (finished(call))
 		return;		/* call_destroy frees the xfer */
 	if (e != XE_OK) {
 		o.kind = outcome_of_end(e);
-		if (x->too_big || call->too_big)
+		if (x->too_big || call->at->too_big)
 			o.why = "answer-too-large";
-		log_debug("attempt %s: %s", call->target ? call->target->name :
+		log_debug("attempt %s: %s", call->at->target ? call->at->target->name :
 		    call->r.host, xfer_error(x, e));
 	}
 	if (call->r.route == NULL) {
@@ -1039,8 +1330,8 @@ on_done(struct xfer *x, enum xfer_end e)
 	if (x->status >= 400)
 		o.retry_after_ms = retry_after_ms(x->headers.data,
 		    x->headers.len, time(NULL));
-	if (x->status == 429 && call->target != NULL) {
-		struct tstat *ts = tstat_of(call, call->target);
+	if (x->status == 429 && call->at->target != NULL) {
+		struct tstat *ts = tstat_of(call, call->at->target);
 
 		/* Other calls pass it over until then: its Retry-After, or
 		 * the reset of the window it says is spent. */
@@ -1053,30 +1344,30 @@ on_done(struct xfer *x, enum xfer_end e)
 		if (o.retry_after_ms == 0 && ts->rl.blocked_until_ms > now)
 			o.retry_after_ms = ts->rl.blocked_until_ms - now;
 	}
-	o.foreign = call->target != NULL &&
-	    !own_provider(call, call->target->provider);
+	o.foreign = call->at->target != NULL &&
+	    !own_provider(call, call->at->target->provider);
 	o.own_key = !o.foreign &&
 	    (http_req_header(call->req, "authorization") != NULL ||
 	    http_req_header(call->req, "x-api-key") != NULL ||
 	    http_req_header(call->req, "api-key") != NULL);
-	if (e == XE_OK && call->xlating && is_2xx(x->status) &&
+	if (e == XE_OK && call->at->xlating && is_2xx(x->status) &&
 	    !is_event_stream(x) && take_translated_body(call, x) < 0) {
 		o.body = FK_TECHNICAL;
 		o.why = "untranslatable";
 	} else if (e == XE_OK && is_2xx(x->status)) {
 		/* No byte of it came: it is read all the same, as empty. */
-		if (!call->ans_live)
+		if (!call->at->ans_live)
 			take(call, x, "", 0);
 		/* A body too big to hold went out unread: it ends unjudged. */
-		if (call->ans.stream) {
-			answer_end(&call->ans);
+		if (call->at->ans.stream) {
+			answer_end(&call->at->ans);
 			judge_answer(call, &o);
 		} else if (!committed(call)) {
-			answer_end_body(&call->ans, buf_head(&call->held),
-			    buf_pending(&call->held));
+			answer_end_body(&call->at->ans, buf_head(&call->at->held),
+			    buf_pending(&call->at->held));
 			judge_answer(call, &o);
 		} else {
-			answer_end(&call->ans);
+			answer_end(&call->at->ans);
 		}
 	} else if (e == XE_OK && !is_2xx(x->status)) {
 		judge_error(call, &o);
@@ -1085,22 +1376,22 @@ on_done(struct xfer *x, enum xfer_end e)
 	 * marker and no error or counted refusal in it, or a body too big
 	 * to have been held and read. */
 	if (committed(call) && e == XE_OK && is_2xx(x->status) &&
-	    (!call->ans.stream || (o.body != FK_TECHNICAL &&
+	    (!call->at->ans.stream || (o.body != FK_TECHNICAL &&
 	    !stream_withheld(call, NULL)))) {
 		if (!continuing(call))
-			send_held(call, call->ans.fed);
+			send_held(call, call->at->ans.fed);
 		/* A stream's miss found only at its end (bad JSON, a cut by
 		 * length) cannot be taken back: the record says so. */
-		call->r.served = call->target;
-		call->r.translated = call->xlating;
+		call->r.served = call->at->target;
+		call->r.translated = call->at->xlating;
 		attempt_record(call, o.body, o.why, o.status);
 		target_result(call, true);
-		note_times(call, call->ttft_ms,
-		    (uint32_t)(now_mono_ms() - call->attempt_ms));
-		account(call, &call->ans);
+		note_times(call, call->at->ttft_ms,
+		    (uint32_t)(now_mono_ms() - call->at->attempt_ms));
+		account(call, &call->at->ans);
 		conn_respond_end(call->conn);
 		call_finish(call, continuing(call) ? "continued" :
-		    record_fell_back(&call->r, call->target) ? "fallback" : "served");
+		    record_fell_back(&call->r, call->at->target) ? "fallback" : "served");
 		return;
 	}
 	attempt_failed(call, &o);
@@ -1110,13 +1401,13 @@ on_done(struct xfer *x, enum xfer_end e)
 static void
 on_head(struct xfer *x)
 {
-	struct call *call = x->arg;
+	struct call *call = focus(x->arg);
 
-	netview_head(call->d->netview, &call->net);
+	netview_head(call->d->netview, &call->at->net);
 	/* Every answer, a 2xx or not, may say how much of the provider's
 	 * limits is left (ratelimit.c): the next call reads it. */
-	if (call->target != NULL)
-		ratelimit_update(&tstat_of(call, call->target)->rl,
+	if (call->at->target != NULL)
+		ratelimit_update(&tstat_of(call, call->at->target)->rl,
 		    x->headers.data ? x->headers.data : "", x->headers.len,
 		    now_real_ns() / 1000000);
 }
@@ -1130,10 +1421,10 @@ static const struct xfer_ops call_xfer_ops = {
 static void
 first_token_timeout(struct timer *t)
 {
-	struct call *call = t->arg;
+	struct call *call = focus(t->arg);
 	struct outcome o = { .kind = OUT_TIMEOUT_FIRST_BYTE };
 
-	if (finished(call) || call->xfer == NULL)
+	if (finished(call) || call->at->xfer == NULL)
 		return;
 	attempt_failed(call, &o);
 }
@@ -1141,10 +1432,10 @@ first_token_timeout(struct timer *t)
 static void
 idle_timeout(struct timer *t)
 {
-	struct call *call = t->arg;
+	struct call *call = focus(t->arg);
 	struct outcome o = { .kind = OUT_TIMEOUT_IDLE };
 
-	if (finished(call) || call->xfer == NULL)
+	if (finished(call) || call->at->xfer == NULL)
 		return;
 	attempt_failed(call, &o);
 }
@@ -1161,10 +1452,10 @@ retry_fired(struct timer *t)
 static void
 fault_fired(struct timer *t)
 {
-	struct call *call = t->arg;
-	struct xfer *x = call->xfer;
+	struct call *call = focus(t->arg);
+	struct xfer *x = call->at->xfer;
 	struct outcome o = { .kind = OUT_BROKEN };
-	const struct target *tg = call->target;
+	const struct target *tg = call->at->target;
 	const char *ctype, *model;
 	enum xfer_end e = XE_BROKEN;
 	char *body;
@@ -1172,8 +1463,8 @@ fault_fired(struct timer *t)
 
 	if (finished(call) || x == NULL)
 		return;
-	if (call->fault.kind == FAULT_DELAY) {
-		if (call->fault_times_out)
+	if (call->at->fault.kind == FAULT_DELAY) {
+		if (call->at->fault_times_out)
 			o.kind = OUT_TIMEOUT_TOTAL;
 		else if (xfer_start(x) == 0)
 			return;
@@ -1182,9 +1473,9 @@ fault_fired(struct timer *t)
 	}
 	model = target_model(tg, call->r.model);
 	stream = json_is_true(json_object_get(call->json, "stream"));
-	body = fault_answer(&call->fault, target_dialect(call, tg), stream,
+	body = fault_answer(&call->at->fault, target_dialect(call, tg), stream,
 	    model ? model : call->r.model, &ctype);
-	x->status = call->fault.kind == FAULT_STATUS ? call->fault.arg : 200;
+	x->status = call->at->fault.kind == FAULT_STATUS ? call->at->fault.arg : 200;
 	buf_printf(&x->headers, "Content-Type: %s\r\n", ctype);
 	if (body != NULL && on_body(x, body, strlen(body)) == strlen(body))
 		e = XE_OK;
@@ -1201,28 +1492,28 @@ fault_begin(struct call *call, uint64_t total_ms)
 	const struct caller *c = &call->r.caller;
 	struct fault *f;
 
-	f = faults_match(&call->d->faults, call->target->name,
+	f = faults_match(&call->d->faults, call->at->target->name,
 	    call->r.route->name, c->comm, c->exe, c->unit, (long)c->pid,
-	    call->attempt_ms);
+	    call->at->attempt_ms);
 	if (f == NULL)
 		return false;
 	f->hits++;
-	tstat_of(call, call->target)->injected++;
-	call->faulted = true;
-	call->fault = *f;
-	call->fault.target = call->fault.route = call->fault.caller = NULL;
-	fault_name(f, call->fault_name, sizeof(call->fault_name));
+	tstat_of(call, call->at->target)->injected++;
+	call->at->faulted = true;
+	call->at->fault = *f;
+	call->at->fault.target = call->at->fault.route = call->at->fault.caller = NULL;
+	fault_name(f, call->at->fault_name, sizeof(call->at->fault_name));
 	switch (f->kind) {
 	case FAULT_CUT:
-		call->cut_left = f->arg;
+		call->at->cut_left = f->arg;
 		return false;
 	case FAULT_DELAY:
-		call->fault_times_out = f->arg >= total_ms;
-		timer_set(call->d->loop, &call->fault_timer,
-		    call->fault_times_out ? total_ms : f->arg);
+		call->at->fault_times_out = f->arg >= total_ms;
+		timer_set(call->d->loop, &call->at->fault_timer,
+		    call->at->fault_times_out ? total_ms : f->arg);
 		return true;
 	default:
-		timer_set(call->d->loop, &call->fault_timer, 0);
+		timer_set(call->d->loop, &call->at->fault_timer, 0);
 		return true;
 	}
 }
@@ -1238,11 +1529,11 @@ translate_error(struct call *call, int *status)
 	char *s;
 	int r = -1;
 
-	j = dialect_error(*status, call->held.data, call->held.len,
-	    target_dialect(call, call->target), call->dialect, status);
+	j = dialect_error(*status, call->at->held.data, call->at->held.len,
+	    target_dialect(call, call->at->target), call->dialect, status);
 	if (j != NULL && (s = json_dumps(j, JSON_COMPACT)) != NULL) {
-		buf_reset(&call->held);
-		r = buf_addstr(&call->held, s);
+		buf_reset(&call->at->held);
+		r = buf_addstr(&call->at->held, s);
 		free(s);
 	}
 	json_decref(j);
@@ -1256,9 +1547,9 @@ held_is_array(const struct call *call)
 {
 	size_t i;
 
-	for (i = 0; i < call->held.len; i++)
-		if (!isspace((unsigned char)call->held.data[i]))
-			return call->held.data[i] == '[';
+	for (i = 0; i < call->at->held.len; i++)
+		if (!isspace((unsigned char)call->at->held.data[i]))
+			return call->at->held.data[i] == '[';
 	return false;
 }
 
@@ -1267,24 +1558,24 @@ static void
 deliver_held(struct call *call, const char *result)
 {
 	struct stats *st = call->d->stats;
-	bool stream = call->ans_live && call->ans.stream;
-	int status = (int)call->xfer->status;
+	bool stream = call->at->ans_live && call->at->ans.stream;
+	int status = (int)call->at->xfer->status;
 
 	if (call->r.route != NULL && status >= 400)
 		stats_route(st, call->r.route->name)->delivered_errors++;
 	else
 		count_served(call);
-	if (call->r.route != NULL && status >= 400 && (call->xlating ||
+	if (call->r.route != NULL && status >= 400 && (call->at->xlating ||
 	    held_is_array(call)) && translate_error(call, &status) < 0) {
 		respond_error(call, 502, "api_error", "llmfb: out of memory",
 		    NULL, result);
 		return;
 	}
 	if (commit_status(call, status, stream ? -1 :
-	    (long long)call->held.len) == 0) {
-		if (call->held.len > 0)
-			conn_respond_body(call->conn, call->held.data,
-			    call->held.len);
+	    (long long)call->at->held.len) == 0) {
+		if (call->at->held.len > 0)
+			conn_respond_body(call->conn, call->at->held.data,
+			    call->at->held.len);
 		if (call->conn != NULL)
 			conn_respond_end(call->conn);
 	}
@@ -1297,7 +1588,7 @@ static void
 count_failure(struct call *call, const struct outcome *o, enum fail_kind fk,
     const char *why, size_t at)
 {
-	struct tstat *ts = tstat_of(call, call->target);
+	struct tstat *ts = tstat_of(call, call->at->target);
 
 	ts->failures++;
 	ts->by_kind[o->kind]++;
@@ -1305,7 +1596,7 @@ count_failure(struct call *call, const struct outcome *o, enum fail_kind fk,
 	if (o->kind == OUT_OK && o->status >= 100 && o->status < 600)
 		ts->by_status[o->status / 100]++;
 	snprintf(ts->last_failure, sizeof(ts->last_failure), "%s", why);
-	insert_reason(call, at, call->target->name, why);
+	insert_reason(call, at, call->at->target->name, why);
 }
 
 /* Times worth keeping for the target's latency: answers, and timeouts
@@ -1314,8 +1605,8 @@ static void
 latency_sample(struct call *call, const struct outcome *o)
 {
 	uint64_t now = now_mono_ms();
-	uint32_t total = (uint32_t)(now - call->attempt_ms);
-	uint32_t ttft = call->ttft_ms;
+	uint32_t total = (uint32_t)(now - call->at->attempt_ms);
+	uint32_t ttft = call->at->ttft_ms;
 
 	if (o->kind == OUT_TIMEOUT_FIRST_BYTE)
 		ttft = total;
@@ -1328,9 +1619,9 @@ latency_sample(struct call *call, const struct outcome *o)
 static void
 answer_drop(struct call *call)
 {
-	if (call->ans_live) {
-		answer_free(&call->ans);
-		call->ans_live = false;
+	if (call->at->ans_live) {
+		answer_free(&call->at->ans);
+		call->at->ans_live = false;
 	}
 }
 
@@ -1348,6 +1639,7 @@ static void
 attempt_ended(struct call *call, const struct outcome *o)
 {
 	uint64_t now = now_mono_ms(), delay = 0, remaining;
+	struct attempt *other;
 	enum fail_kind fk;
 	enum ladder_action a;
 	char why[64];
@@ -1358,7 +1650,7 @@ attempt_ended(struct call *call, const struct outcome *o)
 			deliver_held(call, "passthrough");
 		else
 			respond_error(call, 502, "llmfb_passthrough_failed",
-			    call->xfer->errbuf[0] ? call->xfer->errbuf :
+			    call->at->xfer->errbuf[0] ? call->at->xfer->errbuf :
 			    "llmfb: the original host could not be reached",
 			    NULL, "passthrough-failed");
 		return;
@@ -1367,20 +1659,41 @@ attempt_ended(struct call *call, const struct outcome *o)
 	outcome_why(o, why, sizeof(why));
 	target_result(call, fk != FK_TECHNICAL);
 	latency_sample(call, o);
-	if (call->ans_live && is_2xx(o->status))
-		account(call, &call->ans);	/* tokens spent all the same */
+	if (call->at->ans_live && is_2xx(o->status))
+		account(call, &call->at->ans);	/* tokens spent all the same */
+	if ((other = other_attempt(call)) != NULL) {
+		/* One of a race ended with nothing to deliver first: the
+		 * other goes on alone, and the ladder moves only once it
+		 * ends too. */
+		attempt_record(call, fk, fk == FK_NONE ? NULL : why,
+		    o->status);
+		if (fk != FK_NONE)
+			count_failure(call, o, fk, why,
+			    strlen(call->r.reasons));
+		log_debug("route %s: %s failed (%s) while %s runs",
+		    call->r.route->name, call->at->target->name, why,
+		    other->target->name);
+		attempt_release(call);
+		buf_reset(&call->at->held);
+		answer_drop(call);
+		call->at = other;
+		return;
+	}
+	/* The last of a race failed too: no winner. */
+	if (call->hedged)
+		call->race_done = true;
 	remaining = call->deadline_ms > now ? call->deadline_ms - now : 0;
 	mark = strlen(call->r.reasons);
 	a = ladder_next(&call->ladder, o, remaining, arc4random(), &delay);
 	attempt_record(call, fk, fk == FK_NONE ? NULL : why, o->status);
 	if (a == LADDER_DELIVER) {
-		deliver_held(call, record_fell_back(&call->r, call->target) ? "fallback" :
+		deliver_held(call, record_fell_back(&call->r, call->at->target) ? "fallback" :
 		    o->status >= 400 ? "error-delivered" : "served");
 		return;
 	}
 	count_failure(call, o, fk, why, mark);
 	log_debug("route %s: %s failed (%s, %s), %s", call->r.route->name,
-	    call->target->name, fail_kind_name(fk), why,
+	    call->at->target->name, fail_kind_name(fk), why,
 	    a == LADDER_TRY ? "moving on" : "giving up");
 	if (a == LADDER_FAIL && o->kind == OUT_OK && fk != FK_TECHNICAL &&
 	    !outcome_llmfbs(o)) {
@@ -1391,7 +1704,7 @@ attempt_ended(struct call *call, const struct outcome *o)
 		return;
 	}
 	attempt_release(call);
-	buf_reset(&call->held);
+	buf_reset(&call->at->held);
 	answer_drop(call);
 	if (a == LADDER_FAIL)
 		respond_safe_failure(call);
@@ -1414,7 +1727,7 @@ stream_error_event(struct call *call, const char *why)
 
 	snprintf(msg, sizeof(msg), "llmfb: the answer broke off after it "
 	    "began (%s); what was sent is incomplete", why);
-	j = api->stream_error != NULL ? api->stream_error(&call->ans,
+	j = api->stream_error != NULL ? api->stream_error(&call->at->ans,
 	    continuing(call) ? &call->prev : NULL, &call->cs,
 	    "llmfb_stream_interrupted", msg) :
 	    dialect_error_body(call->dialect, api->stream_error_type,
@@ -1459,7 +1772,7 @@ static void
 midstream_failed(struct call *call, const struct outcome *o)
 {
 	struct rstat *rs = stats_route(call->d->stats, call->r.route->name);
-	const struct answer *got = continuing(call) ? &call->prev : &call->ans;
+	const struct answer *got = continuing(call) ? &call->prev : &call->at->ans;
 	uint64_t now = now_mono_ms(), delay = 0, remaining;
 	enum ladder_action a = LADDER_FAIL;
 	enum fail_kind fk = outcome_classify(o, &call->r.route->policy);
@@ -1475,20 +1788,20 @@ midstream_failed(struct call *call, const struct outcome *o)
 	attempt_record(call, fk, why, o->status);
 	count_failure(call, o, fk, why, strlen(call->r.reasons));
 	target_result(call, fk != FK_TECHNICAL);
-	if (call->ans_live && is_2xx(o->status)) {
-		account(call, &call->ans);
+	if (call->at->ans_live && is_2xx(o->status)) {
+		account(call, &call->at->ans);
 		call->cont_out += call->r.last_out;
 	}
 	remaining = call->deadline_ms > now ? call->deadline_ms - now : 0;
 	/* Continue only with a text prefix: never once a tool call went
 	 * out, and never twice over content a continuation already sent. */
 	if (call->r.route->policy.midstream == MIDSTREAM_CONTINUE &&
-	    !got->tool_call && !(continuing(call) && call->ans.content) &&
+	    !got->tool_call && !(continuing(call) && call->at->ans.content) &&
 	    got->content)
 		a = ladder_next(&call->ladder, o, remaining, arc4random(),
 		    &delay);
 	log_warnx("call route=%s target=%s: the answer broke off (%s): %s",
-	    call->r.route->name, call->target->name, why,
+	    call->r.route->name, call->at->target->name, why,
 	    a == LADDER_TRY ? "continuing on the next rung" : "ending it");
 	attempt_release(call);
 	if (!got->stream || call->conn == NULL) {
@@ -1501,9 +1814,9 @@ midstream_failed(struct call *call, const struct outcome *o)
 	}
 	if (a == LADDER_TRY && !continuing(call)) {
 		/* What the caller has is the base the rest must fit. */
-		call->prev = call->ans;
-		memset(&call->ans, 0, sizeof(call->ans));
-		call->ans_live = false;
+		call->prev = call->at->ans;
+		memset(&call->at->ans, 0, sizeof(call->at->ans));
+		call->at->ans_live = false;
 		call->state = CS_CONTINUING;
 		memset(&call->cs, 0, sizeof(call->cs));
 		call->cont_json = continuation_request(call, false, NULL);
@@ -1511,8 +1824,8 @@ midstream_failed(struct call *call, const struct outcome *o)
 		    &call->cont_trim);
 	}
 	answer_drop(call);
-	buf_reset(&call->held);
-	call->held_base = 0;
+	buf_reset(&call->at->held);
+	call->at->held_base = 0;
 	if (a != LADDER_TRY || call->cont_json == NULL ||
 	    call->cont_trimmed == NULL) {
 		rs->midstream_errors++;
@@ -1773,17 +2086,17 @@ attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 	char why[DIALECT_WHY_MAX];
 	json_t *copy;
 
-	free(call->attempt_body);
-	call->attempt_body = NULL;
+	free(call->at->attempt_body);
+	call->at->attempt_body = NULL;
 	if (cont != NULL)
 		call->cs.trim = trim ? call->cont_trim : 0;
-	if (cont == NULL && !call->xlating && (model == NULL ||
+	if (cont == NULL && !call->at->xlating && (model == NULL ||
 	    (call->r.model != NULL && strcmp(model, call->r.model) == 0))) {
 		*ret_len = call->body.len;
 		return call->body.data ? call->body.data : "";
 	}
-	if (call->xlating)
-		copy = cont == NULL ? json_copy(call->xl->json) :
+	if (call->at->xlating)
+		copy = cont == NULL ? json_copy(call->at->xl->json) :
 		    dialect_request(cont, &call->x[to].info,
 		    why);
 	else
@@ -1792,12 +2105,12 @@ attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 		return NULL;
 	if (model != NULL)
 		json_object_set_new(copy, "model", json_string(model));
-	call->attempt_body = json_dumps(copy, JSON_COMPACT);
+	call->at->attempt_body = json_dumps(copy, JSON_COMPACT);
 	json_decref(copy);
-	if (call->attempt_body == NULL)
+	if (call->at->attempt_body == NULL)
 		return NULL;
-	*ret_len = strlen(call->attempt_body);
-	return call->attempt_body;
+	*ret_len = strlen(call->at->attempt_body);
+	return call->at->attempt_body;
 }
 
 /* What an attempt sends, less its URL, body and timeouts. */
@@ -1818,6 +2131,14 @@ request_init(struct call *call, struct xfer_request *rq, const char *url,
 static void
 attempt_start(struct call *call)
 {
+	attempt_begin(call, false);
+}
+
+/* An attempt at the ladder's rung, in a free slot: a hedge beside the
+ * running attempt, or the next one. */
+static void
+attempt_begin(struct call *call, bool hedge)
+{
 	const struct target *t = call->r.route->ladder[call->ladder.rung];
 	const struct policy *pol = &call->r.route->policy;
 	uint64_t now = now_mono_ms(), total;
@@ -1830,20 +2151,28 @@ attempt_start(struct call *call)
 
 	if (finished(call) || call->conn == NULL)
 		return;
-	call->target = t;
-	call->xl = &call->x[target_dialect(call, t)];
-	call->xlating = call->xl != &call->x[call->dialect];
-	if (call->xs_live) {
-		dialect_stream_free(&call->xs);
-		call->xs_live = false;
+	if (call->at->live)
+		call->at = call->at == &call->slot[0] ? &call->slot[1] :
+		    &call->slot[0];
+	call->at->live = true;
+	call->at->hedge = hedge;
+	call->at->rung = call->ladder.rung;
+	/* The ladder's breaker_allow() just let it through. */
+	call->at->probe = tstat_of(call, t)->br.state == BREAKER_HALF_OPEN;
+	call->at->target = t;
+	call->at->xl = &call->x[target_dialect(call, t)];
+	call->at->xlating = call->at->xl != &call->x[call->dialect];
+	if (call->at->xs_live) {
+		dialect_stream_free(&call->at->xs);
+		call->at->xs_live = false;
 	}
-	buf_reset(&call->xraw);
-	call->attempt_ms = now;
-	call->ttft_ms = NO_TIME;
-	call->net.have = false;
-	call->held_base = 0;
-	call->too_big = false;
-	buf_reset(&call->held);
+	buf_reset(&call->at->xraw);
+	call->at->attempt_ms = now;
+	call->at->ttft_ms = NO_TIME;
+	call->at->net.have = false;
+	call->at->held_base = 0;
+	call->at->too_big = false;
+	buf_reset(&call->at->held);
 	tstat_of(call, t)->attempts++;
 	buf_init(&url, 16384);
 	/* The caller's query (where some APIs take a key) is for its own
@@ -1851,7 +2180,7 @@ attempt_start(struct call *call)
 	query = own_provider(call, t->provider) ? call->req->query : NULL;
 	outbound_url(&url, t, target_dialect(call, t), query);
 	buf_init(&h, call->cfg->max_header_size + 64 * 1024);
-	x = xfer_new(call->d->up, &call_xfer_ops, call);
+	x = xfer_new(call->d->up, &call_xfer_ops, call->at);
 	body = attempt_body(call, t, &len);
 	total = pol->total_timeout_ms;
 	if (call->deadline_ms > now && call->deadline_ms - now < total)
@@ -1875,15 +2204,15 @@ attempt_start(struct call *call)
 		log_warnx("route %s: cannot set up an attempt", call->r.route->name);
 		/* Once the caller has part of an answer, it must end as a
 		 * stream ends, never with a second response head. */
-		if (committed(call))
+		if (committed(call) || other_attempt(call) != NULL)
 			attempt_failed(call, &broken);
 		else
 			respond_safe_failure(call);
 		return;
 	}
-	call->xfer = x;
+	call->at->xfer = x;
 	x->body_max = call->cfg->max_answer_body;
-	call->busy = t;
+	call->at->busy = t;
 	tstat_of(call, t)->in_flight++;
 	/* Against its rpm and tpm: what providers count, the prompt and
 	 * all max_tokens allows. */
@@ -1892,12 +2221,13 @@ attempt_start(struct call *call)
 	explicit_bzero(h.data, h.len);		/* it held a key */
 	buf_free(&h);
 	buf_free(&url);
-	timer_set(call->d->loop, &call->first_token,
+	timer_set(call->d->loop, &call->at->first_token,
 	    pol->first_byte_timeout_ms);
+	hedge_arm(call);
 	if (fault_begin(call, total)) {
 		/* The transfer's own timeout counts from its start. */
-		if (call->fault.kind == FAULT_DELAY && !call->fault_times_out)
-			xfer_set_timeout(x, total - call->fault.arg);
+		if (call->at->fault.kind == FAULT_DELAY && !call->at->fault_times_out)
+			xfer_set_timeout(x, total - call->at->fault.arg);
 		return;
 	}
 	if (xfer_start(x) < 0)
@@ -1935,7 +2265,7 @@ passthrough_start(struct call *call)
 	rq.body = call->body.data ? call->body.data : "";
 	rq.len = call->body.len;
 	rq.connect_timeout_ms = PASSTHROUGH_CONNECT_MS;
-	x = xfer_new(call->d->up, &call_xfer_ops, call);
+	x = xfer_new(call->d->up, &call_xfer_ops, call->at);
 	r = x == NULL || outbound_headers(call->req, true, call->dialect,
 	    call->dialect, NULL, &h) < 0 ||
 	    xfer_set(x, &rq) < 0 ? -1 : 0;
@@ -1950,7 +2280,7 @@ passthrough_start(struct call *call)
 		    "passthrough-failed");
 		return;
 	}
-	call->xfer = x;
+	call->at->xfer = x;
 	x->body_max = call->cfg->max_answer_body;
 	if (xfer_start(x) < 0)
 		attempt_ended(call, &broken);
@@ -2069,6 +2399,7 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	struct route_req rq;
 	json_error_t jerr;
 	json_t *model;
+	size_t i;
 
 	call->d = d;
 	call->r.d = d;
@@ -2078,13 +2409,20 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	call->body = r->body;			/* the call owns it now */
 	buf_init(&r->body, 0);
 	call->r.start_ms = now_mono_ms();
-	timer_init(&call->first_token, first_token_timeout, call);
-	timer_init(&call->idle, idle_timeout, call);
+	for (i = 0; i < 2; i++) {
+		struct attempt *at = &call->slot[i];
+
+		at->call = call;
+		timer_init(&at->first_token, first_token_timeout, at);
+		timer_init(&at->idle, idle_timeout, at);
+		timer_init(&at->fault_timer, fault_fired, at);
+		buf_init(&at->held, HELD_MAX);
+		buf_init(&at->xraw, ANSWER_BODY_MAX);
+		buf_init(&at->xout, HELD_MAX);
+	}
+	call->at = &call->slot[0];
 	timer_init(&call->retry, retry_fired, call);
-	timer_init(&call->fault_timer, fault_fired, call);
-	buf_init(&call->held, HELD_MAX);
-	buf_init(&call->xraw, ANSWER_BODY_MAX);
-	buf_init(&call->xout, HELD_MAX);
+	timer_init(&call->hedge_timer, hedge_fired, call);
 	call->r.caller = *conn_caller(c);
 	note_shim_latency(call);
 	d->stats->calls++;
@@ -2142,6 +2480,14 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 		return finished(call) ? NULL : call;
 	}
 	stats_route(d->stats, call->r.route->name)->calls++;
+	if (call->r.route->policy.hedge_on) {
+		struct rstat *rs = stats_route(d->stats, call->r.route->name);
+
+		/* Its share of hedges counts all the route's calls. */
+		hedge_window(rs, call->r.route->policy.hedge_window_ms,
+		    call->r.start_ms);
+		rs->hedge_win_calls[0]++;
+	}
 	call->deadline_ms = call->r.start_ms + call->r.route->policy.deadline_ms;
 	ladder_init(&call->ladder, call->r.route, target_usable, call);
 	group_orders(call);

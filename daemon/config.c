@@ -561,7 +561,7 @@ get_retry_on(struct cctx *x, const struct ynode *n, struct retry_on *r)
 
 static const char *const policy_keys[] = { "retry_on", "attempts",
 	"backoff", "timeouts", "deadline", "safe_failure", "retry_after_max",
-	"quality", "midstream", "slo", "fallback_max_price", NULL };
+	"quality", "midstream", "slo", "fallback_max_price", "hedge", NULL };
 
 static void
 policy_default(struct policy *p)
@@ -596,6 +596,10 @@ policy_default(struct policy *p)
 	p->slo_window_ms = 300000;
 	p->slo_min_samples = 5;
 	p->fallback_max_price = -1;
+	p->hedge_floor_ms = 1000;
+	p->hedge_min_samples = 20;
+	p->hedge_max_percent = 10;
+	p->hedge_window_ms = 60000;
 }
 
 /* attempts: a number (technical failures) or a map per class. */
@@ -693,6 +697,87 @@ get_slo(struct cctx *x, const struct ynode *n, struct policy *p)
 	return 0;
 }
 
+/* hedge.after: a duration, or pNN of the target's time to first token. */
+static int
+get_hedge_after(struct cctx *x, const struct ynode *v, struct policy *p)
+{
+	int pct;
+
+	if (want(x, v, YNODE_SCALAR, "hedge.after") < 0)
+		return -1;
+	if (v->str[0] == 'p' && v->str[1] != '\0') {
+		if (parse_int(v->str + 1, 1, 99, &pct) < 0)
+			return cerr(x, v, "hedge.after: a percentile is p1 to "
+			    "p99");
+		p->hedge_pct = pct;
+		p->hedge_after_ms = 0;
+		return 0;
+	}
+	if (get_duration(x, v, "hedge.after", &p->hedge_after_ms) < 0)
+		return -1;
+	if (p->hedge_after_ms == 0)
+		return cerr(x, v, "hedge.after must be more than 0");
+	p->hedge_pct = 0;
+	return 0;
+}
+
+/* hedge: { after: 800ms | p95, floor: 1s, min_samples: 20,
+ * max_percent: 10, window: 60s }, or hedge: off. */
+static int
+get_hedge(struct cctx *x, const struct ynode *n, struct policy *p)
+{
+	static const char *const keys[] = { "after", "floor", "min_samples",
+		"max_percent", "window", NULL };
+	const struct ynode *v;
+
+	if (n->type == YNODE_SCALAR && (strcmp(n->str, "off") == 0 ||
+	    strcmp(n->str, "false") == 0)) {
+		p->hedge_on = false;
+		return 0;
+	}
+	if (check_keys(x, n, "hedge", keys) < 0)
+		return -1;
+	/* A route may change what defaults set, after included. */
+	v = ynode_get(n, "after");
+	if (v == NULL && !p->hedge_on)
+		return cerr(x, n, "hedge needs after: a duration (800ms) or a "
+		    "percentile of the target's time to first token (p95)");
+	if (v != NULL && get_hedge_after(x, v, p) < 0)
+		return -1;
+	if ((v = ynode_get(n, "floor")) != NULL &&
+	    get_duration(x, v, "hedge.floor", &p->hedge_floor_ms) < 0)
+		return -1;
+	if ((v = ynode_get(n, "min_samples")) != NULL &&
+	    get_int(x, v, "hedge.min_samples", 1, 128,
+	    &p->hedge_min_samples) < 0)
+		return -1;
+	if ((v = ynode_get(n, "max_percent")) != NULL) {
+		char s[32];
+		size_t len;
+
+		if (want(x, v, YNODE_SCALAR, "hedge.max_percent") < 0)
+			return -1;
+		/* "10" or "10%". */
+		len = strlen(v->str);
+		if (len > 0 && v->str[len - 1] == '%')
+			len--;
+		if (len == 0 || len >= sizeof(s))
+			return cerr(x, v, "hedge.max_percent must be 1 to 100");
+		memcpy(s, v->str, len);
+		s[len] = '\0';
+		if (parse_int(s, 1, 100, &p->hedge_max_percent) < 0)
+			return cerr(x, v, "hedge.max_percent must be 1 to 100");
+	}
+	if ((v = ynode_get(n, "window")) != NULL) {
+		if (get_duration(x, v, "hedge.window", &p->hedge_window_ms) < 0)
+			return -1;
+		if (p->hedge_window_ms == 0)
+			return cerr(x, v, "hedge.window must be more than 0");
+	}
+	p->hedge_on = true;
+	return 0;
+}
+
 static void
 policy_copy(struct policy *dst, const struct policy *src)
 {
@@ -721,6 +806,8 @@ get_policy(struct cctx *x, const struct ynode *n, struct policy *p)
 	if ((v = ynode_get(n, "quality")) != NULL && get_quality(x, v, p) < 0)
 		return -1;
 	if ((v = ynode_get(n, "slo")) != NULL && get_slo(x, v, p) < 0)
+		return -1;
+	if ((v = ynode_get(n, "hedge")) != NULL && get_hedge(x, v, p) < 0)
 		return -1;
 	if ((v = ynode_get(n, "fallback_max_price")) != NULL &&
 	    get_number(x, v, "fallback_max_price", &p->fallback_max_price) < 0)

@@ -137,6 +137,20 @@ struct policy {
 	/* Fallback cost cap: rungs after the first must not cost more per
 	 * million tokens (input or output).  < 0: no cap. */
 	double		 fallback_max_price;
+	/* Hedging (call.c): a second attempt on the next qualifying target
+	 * when the first has no first token after hedge_after_ms, or after
+	 * the first target's recent hedge_pct-th percentile time to first
+	 * token (hedge_floor_ms while it has fewer than hedge_min_samples
+	 * of them, and never sooner).  At most hedge_max_percent of the
+	 * route's calls over hedge_window_ms are hedged.  hedge_on false:
+	 * none. */
+	bool		 hedge_on;
+	uint64_t	 hedge_after_ms;
+	int		 hedge_pct;		/* 0: hedge_after_ms is fixed */
+	uint64_t	 hedge_floor_ms;
+	int		 hedge_min_samples;
+	int		 hedge_max_percent;
+	uint64_t	 hedge_window_ms;
 };
 
 /* Spend limits in USD; < 0: none. */

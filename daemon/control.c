@@ -536,12 +536,13 @@ status_groups(struct daemon *d, const struct route *r)
 			    t->name);
 
 			json_array_append_new(members, json_pack(
-			    "{s:s, s:I, s:I, s:I, s:f}", "name", t->name,
+			    "{s:s, s:I, s:I, s:I, s:f, s:o}", "name", t->name,
 			    "weight", (json_int_t)rg->weight[k],
 			    "in_flight", (json_int_t)ts->in_flight,
 			    "served", (json_int_t)ts->served,
 			    "share", total ? (double)ts->served /
-			    (double)total : 0.0));
+			    (double)total : 0.0,
+			    "rate_limit", status_ratelimit(t, ts)));
 		}
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}",
 		    "pick", group_pick_name(rg->pick), "on_member_failure",
@@ -549,6 +550,27 @@ status_groups(struct daemon *d, const struct route *r)
 		    "members", members));
 	}
 	return arr;
+}
+
+/* A route's hedging: what it is set to, and what came of it. */
+static json_t *
+status_hedge(const struct rstat *rs, const struct policy *p)
+{
+	char after[32];
+
+	if (p->hedge_pct > 0)
+		snprintf(after, sizeof(after), "p%d", p->hedge_pct);
+	else
+		snprintf(after, sizeof(after), "%llums",
+		    (unsigned long long)p->hedge_after_ms);
+	return json_pack("{s:s, s:I, s:i, s:I, s:I, s:I, s:I, s:f}",
+	    "after", after, "floor_ms", (json_int_t)p->hedge_floor_ms,
+	    "max_percent", p->hedge_max_percent,
+	    "started", (json_int_t)rs->hedges,
+	    "won", (json_int_t)rs->hedges_won,
+	    "cancelled", (json_int_t)rs->hedges_cancelled,
+	    "capped", (json_int_t)rs->hedges_capped,
+	    "rate", rs->calls ? (double)rs->hedges / (double)rs->calls : 0.0);
 }
 
 static json_t *
@@ -592,6 +614,9 @@ status_routes(struct daemon *d)
 		    status_spend(d, "fallback", r->name));
 		if (r->ngroups > 0)
 			json_object_set_new(v, "groups", status_groups(d, r));
+		if (r->policy.hedge_on)
+			json_object_set_new(v, "hedge", status_hedge(rs,
+			    &r->policy));
 	}
 	return arr;
 }

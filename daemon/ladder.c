@@ -227,6 +227,20 @@ ladder_first(struct ladder *l)
 	return pick(l, 0);
 }
 
+enum ladder_action
+ladder_hedge(struct ladder *l)
+{
+	int rung = l->rung, tries = l->tries;
+	bool waited = l->waited;
+
+	if (pick(l, -1) == LADDER_TRY)
+		return LADDER_TRY;
+	l->rung = rung;
+	l->tries = tries;
+	l->waited = waited;
+	return LADDER_FAIL;
+}
+
 #define RETRY_AFTER_CAP_MS	(24ULL * 3600 * 1000)
 
 /* The value of header name (lower case, with its colon) in the lines, or

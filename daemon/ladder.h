@@ -90,6 +90,11 @@ void ladder_group_order(struct ladder *l, size_t g, const uint8_t *member);
 /* The first attempt: LADDER_TRY with l->rung set, or LADDER_FAIL when
  * no rung is usable. */
 enum ladder_action ladder_first(struct ladder *l);
+/* A hedge beside the running attempt: the next rung that qualifies, as
+ * a failure would have found it, taken (LADDER_TRY, l->rung set to it),
+ * or LADDER_FAIL with the ladder as it was.  Either way the running
+ * attempt's rung stays considered, so the walk goes on after both. */
+enum ladder_action ladder_hedge(struct ladder *l);
 /* After an attempt ended with o: deliver it, or try again (the same rung
  * after a backoff, or the rung the route names for the failure's kind,
  * at once), or fail.

@@ -321,6 +321,17 @@ static const struct field rfields[] = {
 	{ "llmfb_midstream_errors_total", "counter", "Broken streams ended "
 	    "with an error.", offsetof(struct rstat, midstream_errors),
 	    V_U64 },
+	{ "llmfb_hedges_total", "counter", "Hedges started: a second attempt "
+	    "beside one with no first token in time.",
+	    offsetof(struct rstat, hedges), V_U64 },
+	{ "llmfb_hedges_won_total", "counter", "Hedges that brought the first "
+	    "content.", offsetof(struct rstat, hedges_won), V_U64 },
+	{ "llmfb_hedges_cancelled_total", "counter", "Attempts cancelled as "
+	    "the other of a hedge's race answered first.",
+	    offsetof(struct rstat, hedges_cancelled), V_U64 },
+	{ "llmfb_hedges_capped_total", "counter", "Hedges the route's "
+	    "max_percent refused.", offsetof(struct rstat, hedges_capped),
+	    V_U64 },
 };
 
 static void

@@ -76,8 +76,8 @@ record_attempt(struct record *r, const struct target *t, enum fail_kind fk,
 		r->first_fk = fk;
 	}
 	if (prom_labels(labels, sizeof(labels), "route", r->route->name,
-	    "target", t->name, "outcome", fk == FK_NONE ? "ok" :
-	    fail_kind_name(fk), NULL) == 0)
+	    "target", t->name, "outcome", a->cancelled ? "cancelled" :
+	    fk == FK_NONE ? "ok" : fail_kind_name(fk), NULL) == 0)
 		lset_add(&r->d->stats->attempts, labels, 1);
 	if (r->nrec >= RECORDS_MAX)
 		return;
@@ -140,6 +140,23 @@ net_json(const struct net_rec *n)
 	    n->new_conn);
 }
 
+/* A hedged call: who won, and what the attempt it cancelled cost. */
+static json_t *
+hedge_json(const struct record *r)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "winner", r->hedge_winner ?
+	    json_string(r->hedge_winner) : json_null());
+	if (r->hedge_loser != NULL)
+		json_object_set_new(o, "cancelled", json_pack("{s:s, s:f, "
+		    "s:{s:I, s:I}}", "target", r->hedge_loser->name,
+		    "cost_usd", r->hedge_loser_cost, "tokens", "input",
+		    (json_int_t)r->hedge_loser_in, "output",
+		    (json_int_t)r->hedge_loser_out));
+	return o;
+}
+
 static json_t *
 attempts_json(const struct record *r)
 {
@@ -164,6 +181,10 @@ attempts_json(const struct record *r)
 		if (a->injected[0] != '\0')
 			json_object_set_new(o, "injected",
 			    json_string(a->injected));
+		if (a->hedge)
+			json_object_set_new(o, "hedge", json_true());
+		if (a->cancelled)
+			json_object_set_new(o, "cancelled", json_true());
 		if (a->net.have)
 			json_object_set_new(o, "net", net_json(&a->net));
 		json_array_append_new(arr, o);
@@ -219,6 +240,8 @@ emit(struct record *r)
 		if (r->picks[0] != '\0')
 			json_object_set_new(rec, "picks",
 			    json_string(r->picks));
+		if (r->hedged)
+			json_object_set_new(rec, "hedge", hedge_json(r));
 	}
 	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL)
 		daemon_hook_publish(r->d, rec, line, strlen(line));

@@ -30,6 +30,8 @@ struct attempt_rec {
 	int			 status;
 	uint32_t		 connect_ms, first_token_ms, total_ms;
 	struct net_rec		 net;		/* what the kernel saw */
+	bool			 hedge;		/* started as a hedge */
+	bool			 cancelled;	/* lost a hedge's race */
 };
 
 struct record {
@@ -60,6 +62,14 @@ struct record {
 	/* Why each group's members were tried in the order they were:
 	 * "PICK:a>b>c", one per group, comma separated. */
 	char			 picks[REASONS_MAX];
+	/* Hedging: which of the two attempts brought the first content
+	 * ("hedge", "primary"; NULL: no race was run), and the target of
+	 * the one cancelled, with what it cost. */
+	bool			 hedged;	/* a hedge was started */
+	const char		*hedge_winner;
+	const struct target	*hedge_loser;
+	double			 hedge_loser_cost;
+	uint64_t		 hedge_loser_in, hedge_loser_out;
 };
 
 /* What "fallback" means wherever llmfb says it (x-llmfb-fallback, the

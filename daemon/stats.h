@@ -124,6 +124,17 @@ struct rstat {
 	uint64_t	 midstream_errors;
 	double		 spend_usd;
 	double		 fallback_cost_diff_usd;/* served minus primary */
+	/* Hedging (policy hedge): hedges started, answered first by the
+	 * hedge, attempts cancelled as the other answered first, and hedges
+	 * the route's cap refused. */
+	uint64_t	 hedges;
+	uint64_t	 hedges_won;
+	uint64_t	 hedges_cancelled;
+	uint64_t	 hedges_capped;
+	/* The cap's sliding window, estimated from two fixed ones as
+	 * ratelimit.c does: [0] the current, [1] the one before. */
+	uint64_t	 hedge_win_start_ms;
+	uint64_t	 hedge_win_calls[2], hedge_win_hedges[2];
 };
 
 /* Per program: its executable (or command name) and user. */

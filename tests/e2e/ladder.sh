@@ -1164,6 +1164,9 @@ l_groups() {
 	    .groups[0].members[0].share | . > 0.6 and . < 0.9' <<<"$st")" true
 	expect_match weighted-text "$("$B/llmfbctl" -s "$STACK_DIR/control.sock" status)" \
 	    'group weighted: ga [0-9]+% \(w3\), gb [0-9]+% \(w1\)'
+	expect_eq weighted-member-rl "$(jq -c '.routes[] | select(.name == "weighted") |
+	    [.groups[0].members[] | .rate_limit | [.limited, .headroom]]' <<<"$st")" \
+	    '[[false,1],[false,1]]'
 	finish "ladder: a weighted group shares 200 calls about 3:1, each member the first rung"
 
 	# Least busy: four slow calls, each started once the one before is
@@ -1230,6 +1233,105 @@ l_ratelimit() {
 	finish "ladder: a target's configured rpm and tpm are counted by llmfb; past them it is passed over"
 }
 
+# A route's hedging in llmfbctl status: FILTER on its .hedge.
+hedge_status() {
+	"$B/llmfbctl" -s "$STACK_DIR/control.sock" --json status |
+	    jq -c --arg r "$1" ".routes[] | select(.name == \$r) | .hedge | $2"
+}
+# mock_cancelled_ge NAME N: the mock saw N of NAME's requests hung up on.
+mock_cancelled_ge() { [ "$(mock_stat "$1" cancelled)" -ge "$2" ]; }
+
+# Hedged requests (e2e.yaml routes hedge, ahedge, hedge-cap): a first
+# target with no first token after the route's delay gets a second
+# attempt beside it on the next rung; the first to bring content wins and
+# the other is cancelled at once, which the mock sees as its client
+# hanging up while it held the answer back.
+l_hedge() {
+	local i
+	# OpenAI, streamed: ha holds its first token 5 s; hb answers.
+	mock_reset
+	mock_script ha 'ttft_ms=5s'
+	call "$LK" "$OAI" "$(lreq case-hedge '"stream":true')"
+	expect_eq stream-served "$CODE $TARGET $FALLBACK" "200 hb 1"
+	expect_eq stream-text "$(sse_text "$BODY")" "Hello from hb"
+	wait_for "ha's request to be cancelled" mock_cancelled_ge ha 1 ||
+	    ERRS="$ERRS; ha's request to be cancelled: not seen"
+	expect_eq stream-lb-untouched "$(mock_stat lb requests)" 0
+	expect_eq stream-record "$(call_record '[.hedge.winner, .hedge.cancelled.target, .hedge.cancelled.cost_usd > 0, [.attempts[] | [.target, .hedge // false, .cancelled // false]]]')" \
+	    '["hedge","ha",true,[["ha",false,true],["hb",true,false]]]'
+	finish "ladder: hedge: a stream whose first token is late is hedged on the next rung, which wins; the first is cancelled"
+
+	# Not streamed: the same, the late answer's headers held too.
+	mock_reset
+	mock_script ha 'delay_ms=5s'
+	call "$LK" "$OAI" "$(lreq case-hedge)"
+	expect_eq body-served "$CODE $TARGET $(jq -r '.choices[0].message.content' <<<"$BODY")" \
+	    "200 hb Hello from hb"
+	wait_for "ha's request to be cancelled" mock_cancelled_ge ha 1 ||
+	    ERRS="$ERRS; ha's request to be cancelled: not seen"
+	finish "ladder: hedge: a whole answer that is late is hedged too"
+
+	# Anthropic callers and targets, streamed and not.
+	mock_reset
+	mock_script haa 'ttft_ms=5s'
+	call "$LK" "$ANT" "$(areq case-ahedge '"stream":true')"
+	expect_eq an-stream "$CODE $TARGET" "200 hab"
+	expect_eq an-stream-text "$(sse_text "$BODY")" "Hello from hab"
+	wait_for "haa's request to be cancelled" mock_cancelled_ge haa 1 ||
+	    ERRS="$ERRS; haa's request to be cancelled: not seen"
+	call "$LK" "$ANT" "$(areq case-ahedge)"
+	expect_eq an-body "$CODE $TARGET $(jq -r '.content[0].text' <<<"$BODY")" \
+	    "200 hab Hello from hab"
+	wait_for "haa's second request to be cancelled" mock_cancelled_ge haa 2 ||
+	    ERRS="$ERRS; haa's second request to be cancelled: not seen"
+	expect_eq an-record "$(call_record .hedge.winner)" '"hedge"'
+	finish "ladder: hedge: Anthropic callers are hedged the same, streamed or not"
+
+	# In time: no hedge, and nothing cancelled.
+	mock_reset
+	call "$LK" "$OAI" "$(lreq case-hedge '"stream":true')"
+	expect_eq in-time "$CODE $TARGET $(mock_stat hb requests) $(mock_stat ha cancelled)" \
+	    "200 ha 0 0"
+	expect_eq in-time-record "$(call_record .hedge)" null
+	finish "ladder: hedge: a first token in time starts no hedge"
+
+	# A stream whose first token came in time but whose rest is slow:
+	# the caller has part of it, so no hedge starts.
+	mock_reset
+	mock_script ha 'chunks=3 pace_ms=500ms text=one+two+three'
+	call "$LK" "$OAI" "$(lreq case-hedge '"stream":true')"
+	expect_eq slow-rest "$CODE $TARGET $(mock_stat hb requests)" "200 ha 0"
+	expect_eq slow-rest-text "$(sse_text "$BODY")" "one two three"
+	finish "ladder: hedge: never once the caller has part of the answer"
+
+	# A hedge that fails leaves the first attempt to answer.
+	mock_reset
+	mock_script ha 'ttft_ms=1s'
+	mock_script hb 'status=503'
+	call "$LK" "$OAI" "$(lreq case-hedge '"stream":true')"
+	expect_eq hedge-failed "$CODE $TARGET $(mock_stat hb requests) $(mock_stat ha cancelled)" \
+	    "200 ha 1 0"
+	expect_eq hedge-failed-text "$(sse_text "$BODY")" "Hello from ha"
+	finish "ladder: hedge: a failed hedge leaves the first attempt to finish"
+
+	# The cap: 25% of the route's calls.  Of 8 slow calls, the 1st and
+	# the 5th are hedged; the other 6 wait for ha.
+	mock_reset
+	mock_script ha 'ttft_ms=800ms'
+	for i in $(seq 8); do
+		call "$LK" "$OAI" "$(lreq case-hedgecap '"stream":true')"
+		[ "$CODE" == 200 ] || ERRS="$ERRS; cap call $i: $CODE"
+	done
+	expect_eq cap-hedged "$(mock_stat hb requests)" 2
+	expect_eq cap-status "$(hedge_status hedge-cap '[.started, .won, .cancelled, .capped, .max_percent]')" \
+	    '[2,2,2,6,25]'
+	expect_match cap-metric "$(curl -sS "http://127.0.0.1:$METRICS_PORT/metrics")" \
+	    'llmfb_hedges_capped_total\{route="hedge-cap"\} 6'
+	expect_match cap-text "$("$B/llmfbctl" -s "$STACK_DIR/control.sock" status)" \
+	    'hedge after 200ms: 2 started, 2 won by the hedge, 2 cancelled, 6 refused by the cap \(max 25%\)'
+	finish "ladder: hedge: max_percent caps the share of a route's calls that are hedged"
+}
+
 ladder_cases() {
 	l_embeddings
 	l_responses
@@ -1255,4 +1357,5 @@ ladder_cases() {
 	l_fallback_budget
 	l_ratelimit
 	l_groups
+	l_hedge
 }

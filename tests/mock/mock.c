@@ -17,6 +17,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -91,6 +92,7 @@ struct step {
 	int64_t	 malformed, close, prompt_tokens, completion_tokens;
 	int64_t	 gzip_mb, stream_error, think_kb, text_kb, cut_bytes;
 	int64_t	 rl_requests, rl_tokens, rl_reset;	/* rate limits */
+	int64_t	 tail_ms, tail_pct;	/* a heavy tail of ttft_ms */
 	char	*text;		/* NULL: "Hello from NAME" */
 	char	*finish;	/* NULL: the dialect's usual one */
 	char	*tool_args;	/* non-NULL: answer with a tool call */
@@ -101,6 +103,7 @@ static const struct step default_step = {
 	.status = 200, .retry_after = -1, .retry_after_ms = -1,
 	.chunks = 3, .cut_after = -1, .stall_after = -1, .stream_error = -1,
 	.cut_bytes = -1, .rl_requests = -1, .rl_tokens = -1, .rl_reset = -1,
+	.tail_ms = -1,
 	.prompt_tokens = 10, .completion_tokens = 5,
 };
 
@@ -157,6 +160,8 @@ static const struct step_key {
 	{ "rl_tokens", offsetof(struct step, rl_tokens), 0, COUNT_MAX,
 	    false },
 	{ "rl_reset", offsetof(struct step, rl_reset), 0, DUR_MAX, true },
+	{ "tail_ms", offsetof(struct step, tail_ms), 0, DUR_MAX, true },
+	{ "tail_pct", offsetof(struct step, tail_pct), 0, 100, false },
 };
 
 /* A provider lives until exit (connections keep pointers to it); a reset
@@ -166,6 +171,9 @@ struct prov {
 	struct step	*steps;
 	size_t		 nsteps, next;
 	uint64_t	 requests, streams, connections, body_bytes;
+	/* Requests whose client hung up while the answer was still being
+	 * waited for (delay_ms, ttft_ms): a gateway's cancel. */
+	uint64_t	 cancelled;
 	char		*model, *path, *auth, *api_key;
 	char		*query;		/* the last target's, after '?' */
 	json_t		*headers;
@@ -283,6 +291,39 @@ sleep_ms(int64_t ms)
 	ts.tv_nsec = (ms % 1000) * 1000000;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* Sleep ms like sleep_ms, unless the client hangs up meanwhile (its FIN:
+ * a gateway that gave up on this answer): then the request counts as
+ * cancelled and -1 says to drop the connection.  0 otherwise. */
+static int
+wait_ms(struct req *r, int64_t ms)
+{
+	struct pollfd pfd = { .fd = r->c->fd, .events = POLLRDHUP };
+	int64_t end, now;
+	struct timespec ts;
+
+	if (ms <= 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now >= end)
+			return 0;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, (int)(end - now)) < 0 && errno != EINTR)
+			return 0;
+		if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))
+			break;
+	}
+	if (r->prov != NULL) {
+		pthread_mutex_lock(&lock);
+		r->prov->cancelled++;
+		pthread_mutex_unlock(&lock);
+	}
+	return -1;
 }
 
 /* ---- HTTP responses ---- */
@@ -459,7 +500,8 @@ send_body(struct req *r, int status, const char *ctype, const char *body,
 		if (conn_write(c, out.data, out.len) < 0)
 			goto done;
 		buf_reset(&out);
-		sleep_ms(r->st.ttft_ms);
+		if (wait_ms(r, r->st.ttft_ms) < 0)
+			goto done;
 	}
 	if (buf_add(&out, body, n) < 0 || conn_write(c, out.data, out.len) < 0)
 		goto done;
@@ -502,8 +544,8 @@ stream_begin(struct req *r)
 	if (rc == 0)
 		rc = conn_write(r->c, out.data, out.len);
 	buf_free(&out);
-	if (rc == 0)
-		sleep_ms(r->st.ttft_ms);
+	if (rc == 0 && wait_ms(r, r->st.ttft_ms) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -1391,8 +1433,7 @@ respond(struct req *r)
 {
 	int status = (int)r->st.status, rc;
 
-	sleep_ms(r->st.delay_ms);
-	if (r->st.close)
+	if (wait_ms(r, r->st.delay_ms) < 0 || r->st.close)
 		return ABORT;
 	if (r->st.azure != NULL && (rc = azure_check(r)) >= 0)
 		return rc;
@@ -1682,6 +1723,11 @@ record(struct req *r, const char *name, const char *target)
 	step_take(p, &r->st);
 	pthread_mutex_unlock(&lock);
 	r->prov = p;
+	/* A heavy tail: this share of answers wait tail_ms for their first
+	 * byte instead of ttft_ms. */
+	if (r->st.tail_ms >= 0 && r->st.tail_pct > 0 &&
+	    (int64_t)(arc4random() % 100) < r->st.tail_pct)
+		r->st.ttft_ms = r->st.tail_ms;
 }
 
 /* ---- API requests ---- */
@@ -1969,7 +2015,7 @@ static json_t *
 prov_json(const struct prov *p)
 {
 	return json_pack("{s:I, s:I, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:I, "
-	    "s:I, s:I, s:o, s:b, s:o}", "requests", (json_int_t)p->requests,
+	    "s:I, s:I, s:o, s:b, s:o, s:I}", "requests", (json_int_t)p->requests,
 	    "streams", (json_int_t)p->streams, "last_model", jstr(p->model),
 	    "last_path", jstr(p->path), "last_query", jstr(p->query),
 	    "last_body_bytes", (json_int_t)p->body_bytes,
@@ -1982,7 +2028,8 @@ prov_json(const struct prov *p)
 	    "connections", (json_int_t)p->connections,
 	    "last_prefix", jstr(p->prefix), "last_stream", p->last_stream,
 	    "last_request", p->request != NULL ?
-	    json_deep_copy(p->request) : json_null());
+	    json_deep_copy(p->request) : json_null(),
+	    "cancelled", (json_int_t)p->cancelled);
 }
 
 static int

@@ -124,6 +124,24 @@ START_TEST(test_silent_probe_released)
 }
 END_TEST
 
+/* A probe whose attempt was cancelled (a hedge's race lost) gives its
+ * place back at once. */
+START_TEST(test_cancelled_probe_released)
+{
+	struct breaker b;
+
+	breaker_init(&b);
+	breaker_record(&b, &conf, false, 1);
+	breaker_record(&b, &conf, false, 2);
+	breaker_record(&b, &conf, false, 3);
+	ck_assert(breaker_allow(&b, &conf, 5003));
+	ck_assert(!breaker_allow(&b, &conf, 5004));
+	breaker_unprobe(&b);
+	ck_assert(breaker_allow(&b, &conf, 5005));
+	ck_assert_int_eq(b.state, BREAKER_HALF_OPEN);
+}
+END_TEST
+
 START_TEST(test_manual_trip_holds)
 {
 	struct breaker b;
@@ -272,6 +290,7 @@ main(void)
 	tcase_add_test(tc, test_ratio_needs_min_requests);
 	tcase_add_test(tc, test_window_slides);
 	tcase_add_test(tc, test_half_open_one_probe);
+	tcase_add_test(tc, test_cancelled_probe_released);
 	tcase_add_test(tc, test_failed_probe_reopens);
 	tcase_add_test(tc, test_silent_probe_released);
 	tcase_add_test(tc, test_manual_trip_holds);

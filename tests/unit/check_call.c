@@ -92,6 +92,26 @@ static const char *const yaml_tail =
     "    match: { model: case-cmpl }\n"
     "    ladder: [k1, p1, p2, c1]\n"
     "    attempts: { technical: 1 }\n"
+    "  - name: hedge\n"
+    "    match: { model: case-hedge }\n"
+    "    ladder: [p1, p2]\n"
+    "    attempts: { technical: 1 }\n"
+    "    hedge: { after: 20ms, max_percent: 100 }\n"
+    "  - name: hedge-cap\n"
+    "    match: { model: case-hedge-cap }\n"
+    "    ladder: [p1, p2]\n"
+    "    attempts: { technical: 1 }\n"
+    "    hedge: { after: 20ms, max_percent: 50% }\n"
+    "  - name: hedge-late\n"
+    "    match: { model: case-hedge-late }\n"
+    "    ladder: [p1, p2]\n"
+    "    attempts: { technical: 1 }\n"
+    "    hedge: { after: 5s, max_percent: 100 }\n"
+    "  - name: hedge-an\n"
+    "    match: { model: case-hedge-an }\n"
+    "    ladder: [c1, p2]\n"
+    "    attempts: { technical: 1 }\n"
+    "    hedge: { after: 20ms, max_percent: 100 }\n"
     "defaults:\n"
     "  retry_on: [429, 5xx, connect, timeout]\n"
     "  backoff: { base: 1ms, max: 1ms }\n";
@@ -220,8 +240,8 @@ has_header(const struct reply *r, const char *line)
 START_TEST(test_503_then_backup)
 {
 	static const struct fake_answer a[] = {
-		{ 503, NULL, OPENAI_503, XE_OK },
-		{ 200, NULL, OPENAI_OK("from backup"), XE_OK },
+		{ 503, NULL, OPENAI_503, XE_OK, 0 },
+		{ 200, NULL, OPENAI_OK("from backup"), XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -246,8 +266,8 @@ END_TEST
 START_TEST(test_all_fail)
 {
 	static const struct fake_answer a[] = {
-		{ 503, NULL, OPENAI_503, XE_OK },
-		{ 0, NULL, NULL, XE_TIMEOUT_TOTAL },
+		{ 503, NULL, OPENAI_503, XE_OK, 0 },
+		{ 0, NULL, NULL, XE_TIMEOUT_TOTAL, 0 },
 	};
 	struct reply r;
 
@@ -267,8 +287,8 @@ END_TEST
 START_TEST(test_translated_to_anthropic)
 {
 	static const struct fake_answer a[] = {
-		{ 0, NULL, NULL, XE_CONNECT },
-		{ 200, NULL, ANTHROPIC_OK("from claude"), XE_OK },
+		{ 0, NULL, NULL, XE_CONNECT, 0 },
+		{ 200, NULL, ANTHROPIC_OK("from claude"), XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -293,8 +313,8 @@ START_TEST(test_translated_to_openai)
 {
 	static const struct fake_answer a[] = {
 		{ 529, NULL, "{\"type\":\"error\",\"error\":{\"type\":"
-		    "\"overloaded_error\",\"message\":\"busy\"}}", XE_OK },
-		{ 200, NULL, OPENAI_OK("from gpt"), XE_OK },
+		    "\"overloaded_error\",\"message\":\"busy\"}}", XE_OK, 0 },
+		{ 200, NULL, OPENAI_OK("from gpt"), XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -324,7 +344,7 @@ START_TEST(test_stream_delivered)
 		    "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\","
 		    "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
 		    "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
-		    "data: [DONE]\n\n", XE_OK },
+		    "data: [DONE]\n\n", XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -344,8 +364,8 @@ END_TEST
 START_TEST(test_malformed_moves_on)
 {
 	static const struct fake_answer a[] = {
-		{ 200, NULL, "{\"nonsense\":true}", XE_OK },
-		{ 200, NULL, OPENAI_OK("sound"), XE_OK },
+		{ 200, NULL, "{\"nonsense\":true}", XE_OK, 0 },
+		{ 200, NULL, OPENAI_OK("sound"), XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -369,8 +389,8 @@ END_TEST
 START_TEST(test_embeddings_ladder)
 {
 	static const struct fake_answer a[] = {
-		{ 503, NULL, OPENAI_503, XE_OK },
-		{ 200, NULL, EMBEDDINGS, XE_OK },
+		{ 503, NULL, OPENAI_503, XE_OK, 0 },
+		{ 200, NULL, EMBEDDINGS, XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -394,7 +414,7 @@ END_TEST
 START_TEST(test_embeddings_dimensions_asked)
 {
 	static const struct fake_answer a[] = {
-		{ 200, NULL, EMBEDDINGS, XE_OK },
+		{ 200, NULL, EMBEDDINGS, XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -412,8 +432,8 @@ START_TEST(test_embeddings_empty_moves_on)
 {
 	static const struct fake_answer a[] = {
 		{ 200, NULL, "{\"object\":\"list\",\"data\":[],\"model\":"
-		    "\"m\"}", XE_OK },
-		{ 200, NULL, EMBEDDINGS, XE_OK },
+		    "\"m\"}", XE_OK, 0 },
+		{ 200, NULL, EMBEDDINGS, XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -430,9 +450,9 @@ END_TEST
 START_TEST(test_responses_whole)
 {
 	static const struct fake_answer a[] = {
-		{ 0, NULL, NULL, XE_CONNECT },
-		{ 503, NULL, OPENAI_503, XE_OK },
-		{ 200, NULL, OPENAI_OK("from chat"), XE_OK },
+		{ 0, NULL, NULL, XE_CONNECT, 0 },
+		{ 503, NULL, OPENAI_503, XE_OK, 0 },
+		{ 200, NULL, OPENAI_OK("from chat"), XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -462,7 +482,7 @@ END_TEST
 START_TEST(test_responses_stream)
 {
 	static const struct fake_answer a[] = {
-		{ 0, NULL, NULL, XE_CONNECT },
+		{ 0, NULL, NULL, XE_CONNECT, 0 },
 		{ 200, "text/event-stream",
 		    "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\","
 		    "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
@@ -476,7 +496,7 @@ START_TEST(test_responses_stream)
 		    "\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":"
 		    "{\"prompt_tokens\":3,\"completion_tokens\":2,"
 		    "\"total_tokens\":5}}\n\n"
-		    "data: [DONE]\n\n", XE_OK },
+		    "data: [DONE]\n\n", XE_OK, 0 },
 	};
 	static const char *const order[] = { "event: response.created",
 		"event: response.in_progress",
@@ -532,7 +552,7 @@ START_TEST(test_responses_native)
 		{ 200, NULL, "{\"id\":\"resp_9\",\"object\":\"response\","
 		    "\"status\":\"completed\",\"error\":null,\"output\":[{"
 		    "\"type\":\"message\",\"content\":[{\"type\":"
-		    "\"output_text\",\"text\":\"native\"}]}]}", XE_OK },
+		    "\"output_text\",\"text\":\"native\"}]}]}", XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -551,14 +571,14 @@ END_TEST
 START_TEST(test_chat_to_responses_target)
 {
 	static const struct fake_answer a[] = {
-		{ 503, NULL, OPENAI_503, XE_OK },
+		{ 503, NULL, OPENAI_503, XE_OK, 0 },
 		{ 200, NULL, "{\"id\":\"resp_9\",\"object\":\"response\","
 		    "\"status\":\"completed\",\"model\":\"m\",\"output\":[{"
 		    "\"type\":\"message\",\"content\":[{\"type\":"
 		    "\"output_text\",\"text\":\"via responses\"}]}],"
 		    "\"usage\":{\"input_tokens\":3,\"output_tokens\":2}}",
-		    XE_OK },
-		{ 503, NULL, OPENAI_503, XE_OK },
+		    XE_OK, 0 },
+		{ 503, NULL, OPENAI_503, XE_OK, 0 },
 		{ 200, "text/event-stream",
 		    "event: response.created\ndata: {\"type\":"
 		    "\"response.created\",\"response\":{\"id\":\"resp_9\","
@@ -573,7 +593,7 @@ START_TEST(test_chat_to_responses_target)
 		    "event: response.completed\ndata: {\"type\":"
 		    "\"response.completed\",\"response\":{\"id\":\"resp_9\","
 		    "\"status\":\"completed\",\"output\":[],\"usage\":{"
-		    "\"input_tokens\":3,\"output_tokens\":2}}}\n\n", XE_OK },
+		    "\"input_tokens\":3,\"output_tokens\":2}}}\n\n", XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -605,9 +625,9 @@ END_TEST
 START_TEST(test_responses_via_chat_to_anthropic)
 {
 	static const struct fake_answer a[] = {
-		{ 503, NULL, OPENAI_503, XE_OK },
-		{ 200, NULL, ANTHROPIC_OK("from claude"), XE_OK },
-		{ 503, NULL, OPENAI_503, XE_OK },
+		{ 503, NULL, OPENAI_503, XE_OK, 0 },
+		{ 200, NULL, ANTHROPIC_OK("from claude"), XE_OK, 0 },
+		{ 503, NULL, OPENAI_503, XE_OK, 0 },
 		{ 200, "text/event-stream",
 		    "event: message_start\ndata: {\"type\":\"message_start\","
 		    "\"message\":{\"id\":\"msg_1\",\"type\":\"message\","
@@ -626,7 +646,7 @@ START_TEST(test_responses_via_chat_to_anthropic)
 		    "\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{"
 		    "\"output_tokens\":4}}\n\n"
 		    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
-		    XE_OK },
+		    XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -663,13 +683,13 @@ START_TEST(test_anthropic_via_chat_to_responses)
 {
 	static const struct fake_answer a[] = {
 		{ 529, NULL, "{\"type\":\"error\",\"error\":{\"type\":"
-		    "\"overloaded_error\",\"message\":\"busy\"}}", XE_OK },
+		    "\"overloaded_error\",\"message\":\"busy\"}}", XE_OK, 0 },
 		{ 200, NULL, "{\"id\":\"resp_5\",\"object\":\"response\","
 		    "\"status\":\"completed\",\"model\":\"m\",\"output\":[{"
 		    "\"type\":\"message\",\"content\":[{\"type\":"
 		    "\"output_text\",\"text\":\"from responses\"}]}],"
 		    "\"usage\":{\"input_tokens\":3,\"output_tokens\":2}}",
-		    XE_OK },
+		    XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -721,7 +741,7 @@ error_seq(const char *body, int *before)
 START_TEST(test_responses_stream_error_ends)
 {
 	static const struct fake_answer a[] = {
-		{ 200, "text/event-stream", CHAT_BROKEN, XE_OK },
+		{ 200, "text/event-stream", CHAT_BROKEN, XE_OK, 0 },
 	};
 	struct reply r;
 	int before;
@@ -744,11 +764,11 @@ END_TEST
 START_TEST(test_responses_stream_continued)
 {
 	static const struct fake_answer a[] = {
-		{ 200, "text/event-stream", CHAT_BROKEN, XE_OK },
+		{ 200, "text/event-stream", CHAT_BROKEN, XE_OK, 0 },
 		{ 200, "text/event-stream",
 		    CHAT_CHUNK("{\"role\":\"assistant\",\"content\":\"\"}",
 		    "null") CHAT_CHUNK("{\"content\":\"two\"}", "null")
-		    CHAT_CHUNK("{}", "\"stop\"") "data: [DONE]\n\n", XE_OK },
+		    CHAT_CHUNK("{}", "\"stop\"") "data: [DONE]\n\n", XE_OK, 0 },
 	};
 	struct reply r;
 	const char *p;
@@ -782,7 +802,7 @@ START_TEST(test_completions_native)
 		    "\"created\":1,\"model\":\"m\",\"choices\":[{\"text\":"
 		    "\"native\",\"index\":0,\"logprobs\":null,"
 		    "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":"
-		    "1,\"completion_tokens\":1,\"total_tokens\":2}}", XE_OK },
+		    "1,\"completion_tokens\":1,\"total_tokens\":2}}", XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -803,8 +823,8 @@ END_TEST
 START_TEST(test_completions_whole)
 {
 	static const struct fake_answer a[] = {
-		{ 503, NULL, OPENAI_503, XE_OK },
-		{ 200, NULL, OPENAI_OK("from chat"), XE_OK },
+		{ 503, NULL, OPENAI_503, XE_OK, 0 },
+		{ 200, NULL, OPENAI_OK("from chat"), XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -857,10 +877,10 @@ START_TEST(test_completions_stream)
 	"\"total_tokens\":5}}\n\n" \
 	"data: [DONE]\n\n"
 	static const struct fake_answer a[] = {
-		{ 0, NULL, NULL, XE_CONNECT },
-		{ 200, "text/event-stream", CHUNKS, XE_OK },
-		{ 0, NULL, NULL, XE_CONNECT },
-		{ 200, "text/event-stream", CHUNKS, XE_OK },
+		{ 0, NULL, NULL, XE_CONNECT, 0 },
+		{ 200, "text/event-stream", CHUNKS, XE_OK, 0 },
+		{ 0, NULL, NULL, XE_CONNECT, 0 },
+		{ 200, "text/event-stream", CHUNKS, XE_OK, 0 },
 	};
 	struct reply r;
 	const char *p;
@@ -913,9 +933,9 @@ END_TEST
 START_TEST(test_completions_via_chat_to_anthropic)
 {
 	static const struct fake_answer a[] = {
-		{ 503, NULL, OPENAI_503, XE_OK },
-		{ 503, NULL, OPENAI_503, XE_OK },
-		{ 200, NULL, ANTHROPIC_OK("from claude"), XE_OK },
+		{ 503, NULL, OPENAI_503, XE_OK, 0 },
+		{ 503, NULL, OPENAI_503, XE_OK, 0 },
+		{ 200, NULL, ANTHROPIC_OK("from claude"), XE_OK, 0 },
 	};
 	struct reply r;
 
@@ -928,6 +948,142 @@ START_TEST(test_completions_via_chat_to_anthropic)
 	ck_assert(has_header(&r, "x-llmfb-translated: anthropic\r\n"));
 	ck_assert_str_eq(fake_sent[2].url, "http://c1.test/v1/messages");
 	ck_assert_ptr_nonnull(strstr(fake_sent[2].body, "\"max_tokens\":16"));
+}
+END_TEST
+
+/* ---- hedging ---------------------------------------------------------- */
+
+static const struct rstat *
+route_stats(const char *name)
+{
+	return stats_route(d.stats, name);
+}
+
+/* The first target says nothing; after 20 ms a hedge goes to the next,
+ * which answers: the caller gets its answer, and the first transfer is
+ * cancelled (freed while it still ran). */
+START_TEST(test_hedge_won_by_second)
+{
+	static const struct fake_answer a[] = {
+		{ 200, NULL, OPENAI_OK("from p1"), XE_OK, FAKE_SILENT },
+		{ 200, NULL, OPENAI_OK("from the hedge"), XE_OK, 0 },
+	};
+	const struct rstat *rs;
+	struct reply r;
+
+	fake_script(a, 2);
+	exchange("/v1/chat/completions", "api.openai.com",
+	    CHAT("case-hedge"), &r);
+	ck_assert_msg(r.status == 200, "%s", r.raw);
+	ck_assert_ptr_nonnull(strstr(r.body, "from the hedge"));
+	ck_assert(has_header(&r, "x-llmfb-target: p2\r\n"));
+	ck_assert_uint_eq(fake_nsent, 2);
+	ck_assert_str_eq(fake_sent[0].url, "http://p1.test/v1/chat/completions");
+	ck_assert_str_eq(fake_sent[1].url, "http://p2.test/v1/chat/completions");
+	ck_assert_uint_eq(fake_cancelled, 1);
+	rs = route_stats("hedge");
+	ck_assert_uint_eq(rs->hedges, 1);
+	ck_assert_uint_eq(rs->hedges_won, 1);
+	ck_assert_uint_eq(rs->hedges_cancelled, 1);
+	ck_assert_uint_eq(rs->hedges_capped, 0);
+	ck_assert_uint_eq(stats_target(d.stats, "p1")->in_flight, 0);
+	ck_assert_uint_eq(stats_target(d.stats, "p2")->in_flight, 0);
+}
+END_TEST
+
+/* The same for an Anthropic caller whose hedge is translated. */
+START_TEST(test_hedge_anthropic_caller)
+{
+	static const struct fake_answer a[] = {
+		{ 200, NULL, ANTHROPIC_OK("from claude"), XE_OK, FAKE_SILENT },
+		{ 200, NULL, OPENAI_OK("from the hedge"), XE_OK, 0 },
+	};
+	struct reply r;
+
+	fake_script(a, 2);
+	exchange("/v1/messages", "api.anthropic.com", "{\"model\":"
+	    "\"case-hedge-an\",\"max_tokens\":10,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"hi\"}]}", &r);
+	ck_assert_msg(r.status == 200, "%s", r.raw);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"type\":\"message\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "from the hedge"));
+	ck_assert_str_eq(fake_sent[0].url, "http://c1.test/v1/messages");
+	ck_assert_str_eq(fake_sent[1].url, "http://p2.test/v1/chat/completions");
+	ck_assert_uint_eq(fake_cancelled, 1);
+	ck_assert_uint_eq(route_stats("hedge-an")->hedges_won, 1);
+}
+END_TEST
+
+/* The first target answers long before the hedge's delay: no hedge. */
+START_TEST(test_hedge_not_needed)
+{
+	static const struct fake_answer a[] = {
+		{ 200, NULL, OPENAI_OK("from p1"), XE_OK, 30 },
+		{ 200, NULL, OPENAI_OK("from p2"), XE_OK, 0 },
+	};
+	struct reply r;
+
+	fake_script(a, 2);
+	exchange("/v1/chat/completions", "api.openai.com",
+	    CHAT("case-hedge-late"), &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "from p1"));
+	ck_assert_uint_eq(fake_nsent, 1);
+	ck_assert_uint_eq(fake_cancelled, 0);
+	ck_assert_uint_eq(route_stats("hedge-late")->hedges, 0);
+}
+END_TEST
+
+/* A hedge that fails leaves the first attempt to answer. */
+START_TEST(test_hedge_fails_first_goes_on)
+{
+	static const struct fake_answer a[] = {
+		{ 200, NULL, OPENAI_OK("from p1"), XE_OK, 300 },
+		{ 503, NULL, OPENAI_503, XE_OK, 0 },
+	};
+	struct reply r;
+
+	fake_script(a, 2);
+	exchange("/v1/chat/completions", "api.openai.com",
+	    CHAT("case-hedge"), &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "from p1"));
+	ck_assert(has_header(&r, "x-llmfb-target: p1\r\n"));
+	ck_assert_uint_eq(fake_nsent, 2);
+	ck_assert_uint_eq(fake_cancelled, 0);
+	ck_assert_uint_eq(route_stats("hedge")->hedges, 1);
+	ck_assert_uint_eq(route_stats("hedge")->hedges_won, 0);
+}
+END_TEST
+
+/* max_percent: 50: of four slow calls, two are hedged; the other two
+ * wait for their first target. */
+START_TEST(test_hedge_cap)
+{
+	static const struct fake_answer a[] = {
+		{ 200, NULL, OPENAI_OK("from p1"), XE_OK, 1000 },
+		{ 200, NULL, OPENAI_OK("from p2"), XE_OK, 0 },
+	};
+	const struct rstat *rs;
+	struct reply r;
+	int i, hedged = 0;
+
+	for (i = 0; i < 4; i++) {
+		fake_script(a, 2);
+		exchange("/v1/chat/completions", "api.openai.com",
+		    CHAT("case-hedge-cap"), &r);
+		ck_assert_int_eq(r.status, 200);
+		if (fake_nsent == 2) {
+			hedged++;
+			ck_assert_ptr_nonnull(strstr(r.body, "from p2"));
+		} else {
+			ck_assert_ptr_nonnull(strstr(r.body, "from p1"));
+		}
+	}
+	rs = route_stats("hedge-cap");
+	ck_assert_int_eq(hedged, 2);
+	ck_assert_uint_eq(rs->hedges, 2);
+	ck_assert_uint_eq(rs->hedges_capped, 2);
 }
 END_TEST
 
@@ -961,6 +1117,11 @@ call_suite(void)
 	tcase_add_test(tc, test_completions_stream);
 	tcase_add_test(tc, test_completions_not_translatable);
 	tcase_add_test(tc, test_completions_via_chat_to_anthropic);
+	tcase_add_test(tc, test_hedge_won_by_second);
+	tcase_add_test(tc, test_hedge_anthropic_caller);
+	tcase_add_test(tc, test_hedge_not_needed);
+	tcase_add_test(tc, test_hedge_fails_first_goes_on);
+	tcase_add_test(tc, test_hedge_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }

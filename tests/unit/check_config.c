@@ -588,6 +588,88 @@ START_TEST(test_local_ca)
 }
 END_TEST
 
+
+/* hedge: under a route (or defaults): fixed or a percentile, its cap;
+ * a mistake is named where it is. */
+START_TEST(test_hedge)
+{
+	static const char *base = "intercept: [api.openai.com]\n"
+	    "providers:\n  p: { dialect: openai, base_url: 'https://x' }\n"
+	    "targets:\n  a: { provider: p }\n  b: { provider: p }\n"
+	    "defaults:\n  hedge: { after: 800ms }\n"
+	    "routes:\n  - name: r\n    ladder: [a, b]\n";
+	static const struct {
+		const char	*route_line;
+		const char	*err;
+	} wrong[] = {
+		{ "    hedge: { after: p0 }\n", "h.yaml:12:21: hedge.after" },
+		{ "    hedge: { after: p100 }\n", "percentile is p1 to p99" },
+		{ "    hedge: { after: 0ms }\n", "more than 0" },
+		{ "    hedge: { after: 1s, max_percent: 0 }\n", "1 to 100" },
+		{ "    hedge: { after: 1s, max_percent: 101% }\n", "1 to 100" },
+		{ "    hedge: { after: 1s, every: 2 }\n",
+		    "unknown key 'every' in hedge" },
+		{ "    hedge: { after: soon }\n", "hedge.after" },
+	};
+	char text[1024];
+	struct config *c;
+	const struct policy *p;
+	size_t i;
+
+	c = config_load_string("h.yaml", base, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	p = &c->routes[0].policy;
+	ck_assert(p->hedge_on);
+	ck_assert_uint_eq(p->hedge_after_ms, 800);
+	ck_assert_int_eq(p->hedge_pct, 0);
+	ck_assert_int_eq(p->hedge_max_percent, 10);
+	ck_assert_uint_eq(p->hedge_window_ms, 60000);
+	config_unref(c);
+	snprintf(text, sizeof(text), "%s    hedge: { after: p95, floor: 700ms,"
+	    " min_samples: 8, max_percent: 5%%, window: 2m }\n", base);
+	c = config_load_string("h.yaml", text, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	p = &c->routes[0].policy;
+	ck_assert(p->hedge_on);
+	ck_assert_int_eq(p->hedge_pct, 95);
+	ck_assert_uint_eq(p->hedge_floor_ms, 700);
+	ck_assert_int_eq(p->hedge_min_samples, 8);
+	ck_assert_int_eq(p->hedge_max_percent, 5);
+	ck_assert_uint_eq(p->hedge_window_ms, 120000);
+	config_unref(c);
+	/* A route changes what defaults set; without them, after is
+	 * needed. */
+	snprintf(text, sizeof(text), "%s    hedge: { max_percent: 5 }\n",
+	    base);
+	c = config_load_string("h.yaml", text, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	p = &c->routes[0].policy;
+	ck_assert_uint_eq(p->hedge_after_ms, 800);
+	ck_assert_int_eq(p->hedge_max_percent, 5);
+	config_unref(c);
+	ck_assert_ptr_null(config_load_string("h.yaml",
+	    "intercept: [api.openai.com]\n"
+	    "providers:\n  p: { dialect: openai, base_url: 'https://x' }\n"
+	    "targets:\n  a: { provider: p }\n"
+	    "routes:\n  - name: r\n    ladder: [a]\n"
+	    "    hedge: { max_percent: 10 }\n", err, sizeof(err)));
+	ck_assert_msg(strstr(err, "h.yaml:9:12: hedge needs after") != NULL,
+	    "%s", err);
+	snprintf(text, sizeof(text), "%s    hedge: off\n", base);
+	c = config_load_string("h.yaml", text, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert(!c->routes[0].policy.hedge_on);
+	config_unref(c);
+	for (i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", base, wrong[i].route_line);
+		ck_assert_ptr_null(config_load_string("h.yaml", text, err,
+		    sizeof(err)));
+		ck_assert_msg(strstr(err, wrong[i].err) != NULL, "%s: %s",
+		    wrong[i].route_line, err);
+	}
+}
+END_TEST
+
 /* ---- shared: (a fleet on Redis) ---- */
 
 START_TEST(test_shared)
@@ -715,6 +797,7 @@ config_suite(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_refcount);
 	tcase_add_test(tc, test_local_ca);
+	tcase_add_test(tc, test_hedge);
 	tcase_add_test(tc, test_shared);
 	tcase_add_loop_test(tc, test_shared_bad, 0,
 	    sizeof(shared_bad) / sizeof(shared_bad[0]));

@@ -332,6 +332,26 @@ START_TEST(test_unusable_rungs_skipped)
 }
 END_TEST
 
+/* A hedge takes the next rung that qualifies beside the running one;
+ * after it the walk goes on past both, and with nothing left the ladder
+ * is as it was. */
+START_TEST(test_hedge_next_rung)
+{
+	struct ladder l;
+	uint64_t delay;
+
+	ladder_init(&l, route("one-try"), openai_only, NULL);
+	ladder_first(&l);
+	ck_assert_int_eq(ladder_hedge(&l), LADDER_TRY);
+	ck_assert_int_eq(l.rung, 2);	/* t1 speaks anthropic: skipped */
+	ck_assert_int_eq(l.attempts, 2);
+	ck_assert_int_eq(ladder_hedge(&l), LADDER_FAIL);
+	ck_assert_int_eq(l.rung, 2);	/* untouched */
+	ck_assert_int_eq(ladder_next(&l, &s503, 1000, 0, &delay),
+	    LADDER_FAIL);	/* t0 and t2 tried, t1 unusable */
+}
+END_TEST
+
 /* A group's members are consecutive rungs, tried in the call's order:
  * a member's failure goes to the next member, then the next rung. */
 START_TEST(test_group_members_in_call_order)
@@ -618,6 +638,7 @@ ladder_suite(void)
 	tcase_add_test(tc, test_backoff_capped);
 	tcase_add_test(tc, test_deadline_skips_backoff);
 	tcase_add_test(tc, test_unusable_rungs_skipped);
+	tcase_add_test(tc, test_hedge_next_rung);
 	tcase_add_test(tc, test_nothing_usable);
 	tcase_add_test(tc, test_retry_after_parsed);
 	tcase_add_test(tc, test_retry_after_waits_or_moves_on);

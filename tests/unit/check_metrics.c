@@ -54,6 +54,8 @@ static const char *const families[] = {
 	"llmfb_route_spend_usd_total",
 	"llmfb_fallback_cost_diff_usd", "llmfb_safe_failures_total",
 	"llmfb_midstream_continued_total", "llmfb_midstream_errors_total",
+	"llmfb_hedges_total", "llmfb_hedges_won_total",
+	"llmfb_hedges_cancelled_total", "llmfb_hedges_capped_total",
 	"llmfb_client_aborts_total", "llmfb_shim_to_daemon_seconds",
 	"llmfb_metrics_label_sets_dropped_total",
 };
@@ -144,6 +146,10 @@ fill(void)
 	rs->safe_failures = 1;
 	rs->midstream_continued = 4;
 	rs->midstream_errors = 6;
+	rs->hedges = 7;
+	rs->hedges_won = 5;
+	rs->hedges_cancelled = 6;
+	rs->hedges_capped = 2;
 }
 
 static void
@@ -345,6 +351,10 @@ START_TEST(test_targets_and_routes)
 	ck_line(t, "llmfb_safe_failures_total{route=\"chat\"} 1");
 	ck_line(t, "llmfb_midstream_continued_total{route=\"chat\"} 4");
 	ck_line(t, "llmfb_midstream_errors_total{route=\"chat\"} 6");
+	ck_line(t, "llmfb_hedges_total{route=\"chat\"} 7");
+	ck_line(t, "llmfb_hedges_won_total{route=\"chat\"} 5");
+	ck_line(t, "llmfb_hedges_cancelled_total{route=\"chat\"} 6");
+	ck_line(t, "llmfb_hedges_capped_total{route=\"chat\"} 2");
 	/* The kernel's view: network time in the fast buckets. */
 	ck_line(t, "llmfb_network_seconds_bucket{target=\"a\",provider=\"p\",le=\"0.00025\"} 0");
 	ck_line(t, "llmfb_network_seconds_bucket{target=\"a\",provider=\"p\",le=\"0.0005\"} 1");

@@ -1,7 +1,8 @@
 /* A fake upstream.c for check_call: no network, no libcurl transfer.
  * Each started transfer takes the next scripted answer (fake_script) and
- * delivers it on the next turn of the loop through the same callbacks a
- * real one would: headers, the body in one piece, the end.  What each
+ * delivers it on the next turn of the loop, or after its delay (never:
+ * a silent provider), through the same callbacks a real one would:
+ * headers, the body in one piece, the end.  What each
  * transfer was asked (URL, method, header lines, body) is kept for the
  * test to read. */
 #include <stdio.h>
@@ -17,10 +18,18 @@ struct upstream {
 	struct loop	*loop;
 };
 
+/* A transfer and its answer's timer. */
+struct fake_xfer {
+	struct xfer	 x;
+	struct timer	 t;
+	const struct fake_answer *a;	/* taken at its start */
+};
+
 static struct fake_answer	 script[FAKE_MAX];
 static size_t			 nscript, next;
 struct fake_sent		 fake_sent[FAKE_MAX];
 size_t				 fake_nsent;
+size_t				 fake_cancelled;
 
 void
 fake_script(const struct fake_answer *a, size_t n)
@@ -44,7 +53,7 @@ fake_reset(void)
 		free(fake_sent[i].body);
 	}
 	memset(fake_sent, 0, sizeof(fake_sent));
-	fake_nsent = nscript = next = 0;
+	fake_nsent = nscript = next = fake_cancelled = 0;
 }
 
 struct upstream *
@@ -69,11 +78,15 @@ upstream_cookies(struct upstream *up, bool on)
 	(void)on;
 }
 
+static void deliver(struct timer *t);
+
 struct xfer *
 xfer_new(struct upstream *up, const struct xfer_ops *ops, void *arg)
 {
-	struct xfer *x = xcalloc(1, sizeof(*x));
+	struct fake_xfer *fx = xcalloc(1, sizeof(*fx));
+	struct xfer *x = &fx->x;
 
+	timer_init(&fx->t, deliver, fx);
 	x->up = up;
 	x->ops = ops;
 	x->arg = arg;
@@ -120,20 +133,20 @@ xfer_error(const struct xfer *x, enum xfer_end e)
 }
 
 static void
-deliver(void *arg)
+deliver(struct timer *t)
 {
-	struct xfer *x = arg;
-	const struct fake_answer *a;
+	struct fake_xfer *fx = t->arg;
+	struct xfer *x = &fx->x;
+	const struct fake_answer *a = fx->a;
 	size_t len;
 
 	if (!x->running)
 		return;
 	x->running = false;
-	if (next >= nscript) {
+	if (a == NULL) {
 		x->ops->on_done(x, XE_CONNECT);
 		return;
 	}
-	a = &script[next++];
 	if (a->end != XE_OK && a->status == 0) {
 		x->ops->on_done(x, a->end);
 		return;
@@ -154,18 +167,27 @@ deliver(void *arg)
 int
 xfer_start(struct xfer *x)
 {
+	struct fake_xfer *fx = (struct fake_xfer *)x;
+
 	x->running = true;
-	loop_defer(x->up->loop, deliver, x);
+	fx->a = next < nscript ? &script[next++] : NULL;
+	if (fx->a == NULL || fx->a->delay_ms != FAKE_SILENT)
+		timer_set(x->up->loop, &fx->t, fx->a ? fx->a->delay_ms : 0);
 	return 0;
 }
 
 void
 xfer_free(struct xfer *x)
 {
+	struct fake_xfer *fx = (struct fake_xfer *)x;
+
 	if (x == NULL)
 		return;
+	if (x->running)
+		fake_cancelled++;
+	timer_cancel(x->up->loop, &fx->t);
 	buf_free(&x->headers);
-	free(x);
+	free(fx);
 }
 
 void

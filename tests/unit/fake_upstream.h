@@ -3,19 +3,25 @@
 #define LLMFB_FAKE_UPSTREAM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "upstream.h"
 
 #define FAKE_MAX	16
 
 /* One transfer's answer: status and body (status 0 with end != XE_OK:
- * it fails before any answer), then how it ends. */
+ * it fails before any answer), then how it ends; after delay_ms on the
+ * loop's clock (0: on its next turn; FAKE_SILENT: never, as a provider
+ * that has not answered yet). */
 struct fake_answer {
 	int		 status;
 	const char	*ctype;		/* NULL: application/json */
 	const char	*body;
 	enum xfer_end	 end;
+	uint64_t	 delay_ms;
 };
+
+#define FAKE_SILENT	UINT64_MAX
 
 struct fake_sent {
 	char	*url;
@@ -26,6 +32,9 @@ struct fake_sent {
 
 extern struct fake_sent	fake_sent[FAKE_MAX];
 extern size_t		fake_nsent;
+/* Transfers freed while they still ran: cancelled, as a hedge's loser
+ * is. */
+extern size_t		fake_cancelled;
 
 /* The answers of the next transfers, in order; one past them fails to
  * connect. */
