@@ -480,7 +480,7 @@ print_status(const json_t *st)
 static void
 print_fleet(const json_t *f)
 {
-	const json_t *h, *v, *b, *fails = json_object_get(f, "failures");
+	const json_t *h, *v, *b, *rl, *fails = json_object_get(f, "failures");
 	const char *k;
 	size_t i, j;
 
@@ -502,6 +502,13 @@ print_fleet(const json_t *f)
 	    jnum(f, "leases_late"));
 	printf("budgets    spends while alone %lld, keys to send %lld\n",
 	    jnum(f, "budget_offline"), jnum(f, "unsent_keys"));
+	if ((rl = json_object_get(f, "rate_limits")) != NULL)
+		printf("limits     %s; spent accounts told %lld, heard %lld "
+		    "(last %lld us); rpm/tpm counts %lld (alone %lld)\n",
+		    json_is_true(json_object_get(rl, "shared")) ? "shared" :
+		    "not shared", jnum(rl, "told"), jnum(rl, "remote"),
+		    jnum(rl, "lag_us"), jnum(rl, "counts"),
+		    jnum(rl, "offline"));
 	printf("%-20s %8s  %-30s %s\n", "HOST", "SEEN", "NOT CLOSED",
 	    "ROUTE SPEND TODAY");
 	json_array_foreach(json_object_get(f, "hosts"), i, h) {
@@ -534,6 +541,18 @@ print_fleet(const json_t *f)
 		}
 		printf("%-20s %8s  %-30s %s\n", jstr(h, "host", "?"), seen,
 		    open, spend);
+		/* Its accounts passed over now: rate-limited, and on whose
+		 * word when not its own. */
+		json_array_foreach(json_object_get(view, "rate_limited"), j,
+		    b) {
+			const char *from = jstr(b, "from", NULL);
+
+			printf("%-20s %8s  rate-limited %s (%s, %s) %llds%s%s\n",
+			    "", "", jstr(b, "account", "?"),
+			    jstr(b, "target", "?"), jstr(b, "why", "?"),
+			    (long long)((jnum(b, "ms") + 999) / 1000),
+			    from ? ", from " : "", from ? from : "");
+		}
 	}
 }
 

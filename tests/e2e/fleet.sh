@@ -93,12 +93,20 @@ providers:
   fup:   { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/fup/v1" }
   fpay:  { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/fpay/v1" }
   fslow: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/fslow/v1" }
+  flim:  { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/flim/v1" }
+  f429:  { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/f429/v1" }
+  frpm:  { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/frpm/v1" }
 targets:
   down: { provider: fdown }
   up:   { provider: fup }
   slow: { provider: fslow }
   # The mock counts 10 prompt tokens a call: 0.125 USD, exact in binary.
   paid: { provider: fpay, price: { input: 12500, output: 0 } }
+  # Rate limits, shared per account: lim's is named, l429's and rpm5's
+  # are their names.
+  lim:  { provider: flim, account: acct-lim }
+  l429: { provider: f429 }
+  rpm5: { provider: frpm, rpm: 5 }
 routes:
   - name: fleet-breaker
     match: { model: fleet-breaker }
@@ -117,6 +125,15 @@ routes:
     match: { model: fleet-outage }
     ladder: [paid, up]
     budget: { day: 100 }
+  - name: fleet-rl
+    match: { model: fleet-rl }
+    ladder: [lim, up]
+  - name: fleet-429
+    match: { model: fleet-429 }
+    ladder: [l429, up]
+  - name: fleet-rpm
+    match: { model: fleet-rpm }
+    ladder: [rpm5, up]
 EOF
 }
 
@@ -314,6 +331,17 @@ fleet_outage_case() {
 	expect_match metric-failures "$(fleet_ctl a metrics)" \
 	    'llmfb_shared_failures_total\{kind="(lost|timeout)"\} [1-9]'
 	expect_match logged "$(cat "$FD/a/log")" 'going on alone'
+	# Rate limits alone: a sees acct-lim spent and passes it over; b,
+	# not told, goes on with what it knows and calls it.
+	for h in $FLEET_HOSTS; do
+		fleet_ctl "$h" reset lim >/dev/null
+	done
+	mock_script flim 'rl_requests=0 rl_reset=30s'
+	fleet_call a fleet-rl
+	fleet_call a fleet-rl
+	expect_eq a-rl-alone "$CODE $TARGET $REASONS" "200 up lim=rate-limit"
+	fleet_call b fleet-rl
+	expect_eq b-rl-not-told "$CODE $TARGET" "200 lim"
 	redis_start
 	wait_for "the fleet back on Redis" fleet_all_up
 	# a tells the fleet what opened while Redis was away.
@@ -321,6 +349,13 @@ fleet_outage_case() {
 		wait_for "$h: breaker from a" fleet_breaker_is "$h" down open ||
 		    ERRS="$ERRS; $h: a's breaker not resynced"
 	done
+	# And what they saw spent: c, which never called lim, hears it.
+	wait_for "c: acct-lim from a or b" fleet_rl_heard c lim ||
+	    ERRS="$ERRS; c did not hear acct-lim on the return"
+	fleet_call c fleet-rl
+	expect_eq c-rl-resynced "$CODE $TARGET $REASONS" \
+	    "200 up lim=fleet-rate-limit"
+	expect_eq lim-two-calls "$(mock_stat flim requests)" 2
 	# The spend all knew before, and the 6 calls made alone: Redis
 	# restarted empty and has it all back.
 	for h in $FLEET_HOSTS; do
@@ -332,7 +367,7 @@ fleet_outage_case() {
 	expect_eq redis-total-restored "$(usd "$(redis_cli get \
 	    "e2e:budget:d:$(( $(date +%s) / 86400 )):route:fleet-outage")")" \
 	    "$want"
-	finish "fleet: Redis killed: all calls answered alone (slowest ${max} ms); spend and breakers resynced on its return"
+	finish "fleet: Redis killed: all calls answered alone (slowest ${max} ms); spend, breakers and spent accounts resynced on its return"
 }
 
 # A wrong password is a clear error: at start (llmfbd exits) and at
@@ -487,6 +522,91 @@ fleet_slow_case() {
 	finish "fleet: a lease Redis does not answer within max_wait is not waited for"
 }
 
+# HOST TARGET FILTER: on the target's .rate_limit there.
+fleet_rl() {
+	fleet_ctl "$1" --json status | jq -c --arg t "$2" \
+	    ".targets[] | select(.name == \$t) | .rate_limit | $3"
+}
+# HOST TARGET: passed over there on another host's word.
+fleet_rl_heard() { [ "$(fleet_rl "$1" "$2" '.fleet.limited_ms > 0')" = true ]; }
+
+# Provider rate limits are an account's: a's answer says acct-lim has no
+# request left for 30 s, and b and c pass its target over on a's word,
+# without a request of theirs reaching it; a 429 with a Retry-After at b
+# does the same at a and c.
+fleet_ratelimit_case() {
+	local h t0 ms
+	mock_reset
+	mock_script flim 'rl_requests=0 rl_reset=30s'
+	fleet_call a fleet-rl
+	expect_eq a-served "$CODE $TARGET" "200 lim"
+	t0=$(ms_now)
+	for h in b c; do
+		wait_for "$h: a's word on acct-lim" fleet_rl_heard "$h" lim ||
+		    ERRS="$ERRS; $h never heard a's word"
+	done
+	ms=$(( $(ms_now) - t0 ))
+	for h in b c; do
+		fleet_call "$h" fleet-rl
+		expect_eq "$h-passed-over" "$CODE $TARGET $REASONS" \
+		    "200 up lim=fleet-rate-limit"
+	done
+	expect_eq none-from-b-or-c "$(mock_stat flim requests)" 1
+	expect_eq b-whose-word "$(fleet_rl b lim \
+	    '.fleet | [.account, .from, .why]')" '["acct-lim","host-a","requests"]'
+	expect_match b-record "$(fleet_ctl b --json events 1)" \
+	    'lim=fleet-rate-limit'
+	expect_match c-metric "$(fleet_ctl c metrics)" \
+	    'llmfb_shared_rate_limit_words_total\{kind="remote"\} 1'
+	expect_match c-metric-limited "$(fleet_ctl c metrics)" \
+	    'llmfb_shared_rate_limited\{target="lim",provider="flim"\} 1'
+	expect_match b-status-fleet "$(fleet_ctl b status --fleet)" \
+	    'rate-limited acct-lim \(lim, requests\) [0-9]+s, from host-a'
+	expect_eq redis-key "$(redis_cli get e2e:rl:acct-lim)" \
+	    "host-a requests"
+	finish "fleet: an account spent at a (its headers) is passed over on b and c (heard in ${ms} ms), no request from them"
+
+	mock_script f429 'status=429 retry_after=30'
+	fleet_call b fleet-429
+	expect_eq b-moved-on "$CODE $TARGET $REASONS" "200 up l429=http-429"
+	for h in a c; do
+		wait_for "$h: b's 429" fleet_rl_heard "$h" l429 ||
+		    ERRS="$ERRS; $h never heard b's 429"
+		fleet_call "$h" fleet-429
+		expect_eq "$h-passed-over" "$CODE $TARGET $REASONS" \
+		    "200 up l429=fleet-rate-limit"
+	done
+	expect_eq one-429 "$(mock_stat f429 requests)" 1
+	expect_eq a-whose-word "$(fleet_rl a l429 \
+	    '.fleet | [.account, .from, .why, .limited_ms > 20000]')" \
+	    '["l429","host-b","429",true]'
+	finish "fleet: a 429 with a Retry-After at b keeps a and c off that account too"
+}
+
+# rpm5 may take 5 requests a minute from the whole fleet: three hosts
+# calling it in turn stop at 5 together (within one call), not 5 each.
+fleet_rpm_case() {
+	local i h n sum
+	mock_reset
+	for i in 1 2 3; do
+		for h in $FLEET_HOSTS; do
+			fleet_call "$h" fleet-rpm
+			[ "$CODE" = 200 ] || expect_eq "call $i on $h" "$CODE" 200
+		done
+	done
+	n=$(mock_stat frpm requests)
+	expect_ge reached-rpm "$n" 5
+	expect_lt within-one-call "$n" 7
+	expect_eq last-passed-over "$TARGET $REASONS" "up rpm5=fleet-rate-limit"
+	# Redis counted each once, in the minute of its key.
+	sum=$(redis_cli --scan --pattern 'e2e:rpm:*:rpm5' |
+	    while read -r k; do redis_cli get "$k"; done |
+	    awk '{ s += $1 } END { print s + 0 }')
+	expect_eq redis-count "$sum" "$n"
+	expect_eq c-fleet-count "$(fleet_rl c rpm5 .fleet.requests)" "$n"
+	finish "fleet: an rpm of 5 across three hosts stops them all at $n requests"
+}
+
 fleet_status_case() {
 	local out
 	out=$(fleet_ctl a status --fleet)
@@ -506,6 +626,8 @@ fleet_cases() {
 	fleet_breaker_case
 	fleet_budget_case
 	fleet_latency_case
+	fleet_ratelimit_case
+	fleet_rpm_case
 	fleet_status_case
 	fleet_password_case
 	fleet_slow_case

@@ -608,7 +608,7 @@ START_TEST(test_shared)
 	ck_assert_ptr_nonnull(c->shared->name);	/* the host name */
 	ck_assert_uint_eq(c->shared->max_wait_ms, 5);
 	ck_assert(c->shared->breakers && c->shared->budgets &&
-	    c->shared->latency);
+	    c->shared->latency && c->shared->rate_limits);
 	config_unref(c);
 
 	c = config_load_string("e.yaml", "listen: /run/x.sock", err, sizeof(err));
@@ -653,6 +653,34 @@ START_TEST(test_shared)
 	config_unref(d);
 	unlink(path);
 	config_unref(c);
+}
+END_TEST
+
+/* A target's account: a label its rate limits are shared under in a
+ * fleet (its name by default), a name so that no key or space gets
+ * into Redis. */
+START_TEST(test_account)
+{
+	struct config *c;
+
+	c = config_load_string("a.yaml", "providers:\n"
+	    "  p: { dialect: openai, base_url: 'https://x' }\n"
+	    "targets:\n  t: { provider: p, account: org-1 }\n"
+	    "  u: { provider: p }\n"
+	    "shared: { address: 'h:1', rate_limits: false }\n", err,
+	    sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(target_account(config_target(c, "t")), "org-1");
+	ck_assert_str_eq(target_account(config_target(c, "u")), "u");
+	ck_assert(!c->shared->rate_limits);
+	config_unref(c);
+	c = config_load_string("a.yaml", "providers:\n"
+	    "  p: { dialect: openai, base_url: 'https://x' }\n"
+	    "targets:\n  t: { provider: p, account: 'sk-a b' }\n", err,
+	    sizeof(err));
+	ck_assert_ptr_null(c);
+	ck_assert_str_eq(err, "a.yaml:4:30: account name 'sk-a b': use 1 "
+	    "to 64 letters, digits and . - _ :");
 }
 END_TEST
 
@@ -716,6 +744,7 @@ config_suite(void)
 	tcase_add_test(tc, test_refcount);
 	tcase_add_test(tc, test_local_ca);
 	tcase_add_test(tc, test_shared);
+	tcase_add_test(tc, test_account);
 	tcase_add_loop_test(tc, test_shared_bad, 0,
 	    sizeof(shared_bad) / sizeof(shared_bad[0]));
 	suite_add_tcase(s, tc);
