@@ -274,7 +274,9 @@ handle_target(struct cconn *cc, const char *verb, const char *name)
 		 * operator knows better (a raised quota, a new key). */
 		breaker_reset(&ts->br);
 		ratelimit_init(&ts->rl);
-		ts->rl_fleet.until_ms = 0;	/* and the fleet's word */
+		/* And the fleet's word; a spent account seen next is
+		 * told anew. */
+		ts->rl_fleet.until_ms = ts->rl_fleet.told_ms = 0;
 	} else {
 		ts->drained = strcmp(verb, CTL_VERB_DRAIN) == 0;
 	}
