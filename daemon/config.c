@@ -16,6 +16,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <hiredis/hiredis.h>	/* its version, for shared.tls */
+
 #include "config.h"
 #include "util.h"
 #include "ynode.h"
@@ -2186,12 +2188,14 @@ load_shared(struct cctx *x, struct config *c, const struct ynode *n)
 	if ((v = ynode_get(n, "tls")) != NULL &&
 	    get_bool(x, v, "shared.tls", &tls) < 0)
 		return -1;
-	/* Debian's hiredis (0.14) has no TLS: hiredis_ssl came with 1.0.
-	 * Say so rather than send the password in the clear. */
+	/* Debian 12's hiredis (0.14) has no TLS: hiredis_ssl came with
+	 * 1.0.  Say so rather than send the password in the clear; TLS
+	 * is not built by hand on a plain link. */
 	if (tls)
-		return cerr(x, v, "shared.tls: this build's hiredis has no "
-		    "TLS; reach Redis on a Unix socket, on loopback, or "
-		    "through a TLS tunnel (stunnel, spiped)");
+		return cerr(x, v, "shared.tls: this build's hiredis (%d.%d) "
+		    "has no TLS (hiredis_ssl came with 1.0); reach Redis on "
+		    "a Unix socket, on loopback, or through a TLS tunnel "
+		    "(stunnel, spiped)", HIREDIS_MAJOR, HIREDIS_MINOR);
 	if ((v = ynode_get(n, "password_env")) != NULL) {
 		if (get_str(x, v, "shared.password_env", &s->password_env) < 0)
 			return -1;

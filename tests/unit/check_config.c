@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
+
 #include "config.h"
 
 static char err[CONFIG_ERR_MAX];
@@ -684,6 +686,11 @@ START_TEST(test_account)
 }
 END_TEST
 
+/* The version the refusal of shared.tls names: Debian 12's is 0.14. */
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
+#define HIREDIS_VERSION	STR(HIREDIS_MAJOR) "." STR(HIREDIS_MINOR)
+
 static const struct {
 	const char *text, *want;
 } shared_bad[] = {
@@ -695,9 +702,10 @@ static const struct {
 	{ "shared: { address: 'unix:r.sock' }",
 	  "b.yaml:1:20: shared.address: a Unix socket path must be absolute" },
 	{ "shared: { address: 'h:1', tls: true }",
-	  "b.yaml:1:32: shared.tls: this build's hiredis has no TLS; reach "
-	  "Redis on a Unix socket, on loopback, or through a TLS tunnel "
-	  "(stunnel, spiped)" },
+	  "b.yaml:1:32: shared.tls: this build's hiredis (" HIREDIS_VERSION
+	  ") has no TLS "
+	  "(hiredis_ssl came with 1.0); reach Redis on a Unix socket, on "
+	  "loopback, or through a TLS tunnel (stunnel, spiped)" },
 	{ "shared: { address: 'h:1', password_env: CHECK_REDIS_UNSET }",
 	  "b.yaml:1:41: shared.password_env: CHECK_REDIS_UNSET is not set" },
 	{ "shared: { address: 'h:1', password_file: /nonexistent/pw }",
