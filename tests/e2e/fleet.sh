@@ -193,6 +193,8 @@ targets:
   # Rate limits, shared per account: lim's is named, l429's and rpm5's
   # are their names.
   lim:  { provider: flim, account: acct-lim }
+  lim_same:  { provider: flim, account: acct-lim }
+  lim_other: { provider: flim, account: acct-other }
   l429: { provider: f429 }
   rpm5: { provider: frpm, rpm: 5 }
 routes:
@@ -216,6 +218,12 @@ routes:
   - name: fleet-rl
     match: { model: fleet-rl }
     ladder: [lim, up]
+  - name: fleet-rl-same
+    match: { model: fleet-rl-same }
+    ladder: [lim_same, up]
+  - name: fleet-rl-other
+    match: { model: fleet-rl-other }
+    ladder: [lim_other, up]
   - name: fleet-429
     match: { model: fleet-429 }
     ladder: [l429, up]
@@ -628,8 +636,9 @@ fleet_rl() {
 fleet_rl_heard() { [ "$(fleet_rl "$1" "$2" '.fleet.limited_ms > 0')" = true ]; }
 
 # Provider rate limits are an account's: a's answer says acct-lim has no
-# request left for 30 s, and b and c pass its target over on a's word,
-# without a request of theirs reaching it; a 429 with a Retry-After at b
+# request left for 30 s, and b and c pass its targets over on a's word,
+# without a request of theirs reaching it (a target of another account
+# on that provider is still called); a 429 with a Retry-After at b
 # does the same at a and c.
 fleet_ratelimit_case() {
 	local h t0 ms
@@ -661,6 +670,13 @@ fleet_ratelimit_case() {
 	    'rate-limited acct-lim \(lim, requests\) [0-9]+s, from host-a'
 	expect_eq redis-key "$(redis_cli get e2e:rl:acct-lim)" \
 	    "host-a requests"
+	# The word is the account's: another target of acct-lim is passed
+	# over too, one of another account on the same provider is not.
+	fleet_call b fleet-rl-same
+	expect_eq b-same-account "$CODE $TARGET $REASONS" \
+	    "200 up lim_same=fleet-rate-limit"
+	fleet_call b fleet-rl-other
+	expect_eq b-other-account "$CODE $TARGET" "200 lim_other"
 	finish "fleet: an account spent at a (its headers) is passed over on b and c (heard in ${ms} ms), no request from them"
 
 	mock_script f429 'status=429 retry_after=30'
