@@ -227,13 +227,13 @@ print_groups(const json_t *groups)
 
 /* A target's rate limits, when its provider advertised any: "  a rate
  * limit: requests 0/100 (reset 2.0s), tokens 900/1000; passed over for
- * 2.0s". */
+ * 2.0s", and what another host of the fleet said of its account. */
 static void
 print_ratelimit(const json_t *t)
 {
 	static const char *const names[] = { "requests", "tokens",
 		"input_tokens", "output_tokens" };
-	const json_t *rl = json_object_get(t, "rate_limit"), *w;
+	const json_t *rl = json_object_get(t, "rate_limit"), *w, *f;
 	bool any = false;
 	size_t k;
 
@@ -254,10 +254,21 @@ print_ratelimit(const json_t *t)
 			printf("  %s rate limit:", jstr(t, "name", "?"));
 		printf("%s passed over for %.1fs", any ? ";" : "",
 		    (double)jnum(rl, "limited_ms") / 1000);
-	} else if (!any) {
-		return;
+		any = true;
 	}
-	printf("\n");
+	/* In a fleet: on another host's word (its account spent there). */
+	f = json_object_get(rl, "fleet");
+	if (json_object_get(f, "limited_ms") != NULL) {
+		if (!any)
+			printf("  %s rate limit:", jstr(t, "name", "?"));
+		printf("%s passed over for %.1fs on %s's word (account %s, "
+		    "%s)", any ? ";" : "", (double)jnum(f, "limited_ms") /
+		    1000, jstr(f, "from", "?"), jstr(f, "account", "?"),
+		    jstr(f, "why", "?"));
+		any = true;
+	}
+	if (any)
+		printf("\n");
 }
 
 static void

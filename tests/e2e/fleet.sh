@@ -668,6 +668,8 @@ fleet_ratelimit_case() {
 	    'llmfb_shared_rate_limited\{target="lim",provider="flim"\} 1'
 	expect_match b-status-fleet "$(fleet_ctl b status --fleet)" \
 	    'rate-limited acct-lim \(lim, requests\) [0-9]+s, from host-a'
+	expect_match c-status "$(fleet_ctl c status)" \
+	    "  lim rate limit: passed over for [0-9.]+s on host-a's word \\(account acct-lim, requests\\)"
 	expect_eq redis-key "$(redis_cli get e2e:rl:acct-lim)" \
 	    "host-a requests"
 	# The word is the account's: another target of acct-lim is passed
