@@ -312,7 +312,6 @@ static void
 local_roll(struct rl_local *l, uint64_t now_ms)
 {
 	uint64_t d;
-
 	bool wall = l->wall;
 
 	if (l->start_ms == 0 || now_ms < l->start_ms) {
