@@ -3,7 +3,7 @@
 # one real redis-server (docs/fleet.md).
 #
 #	this namespace: bridge lfbID, 10.X.Y.1 (the mock provider, through
-#	  a forwarder to its loopback) and 10.X.Y.2 (Redis, TCP 6379)
+#	  a forwarder to its loopback) and 10.X.Y.2 (Redis, over TCP)
 #	namespace llmfb-ID-H per host H: a veth on the bridge, 10.X.Y.1N
 #
 # llmfbd reaches Redis and the mock over TCP through its veth (the
@@ -24,7 +24,7 @@ FLEET_PASS="fleet-pass-$$-$RANDOM"
 FLEET_ID=$(( $$ % 100000 ))
 FLEET_BR=lfb$FLEET_ID
 FLEET_NET=""		# 10.X.Y. once the network is up
-FLEET_REDIS_PORT=6379	# on an address of this run's own
+FLEET_REDIS_PORT=""	# on an address of this run's own
 
 # fleet_ctl HOST ARGS...: llmfbctl on that host's control socket.
 fleet_ctl() {
@@ -254,6 +254,9 @@ fleet_setup() {
 	FD=$STACK_DIR/fleet
 	mkdir -p "$FD"
 	printf '%s\n' "$FLEET_PASS" >"$FD/pass"
+	# Free on the loopback: not taken by a Redis of this machine's that
+	# listens on every address.
+	FLEET_REDIS_PORT=$(free_port)
 	redis_start
 	/usr/bin/python3 tests/e2e/sockproxy.py "tcp:${FLEET_NET}1:$MOCK_PORT" \
 	    "tcp:127.0.0.1:$MOCK_PORT" &
