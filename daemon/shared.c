@@ -1096,22 +1096,32 @@ rl_spent(const struct rl_state *st, uint64_t now, uint64_t *ret_until)
 	return NULL;
 }
 
-/* SET P rl:ACCOUNT "HOST WHY" for as long as it lasts (a host that was
- * away reads it on return), and tell the hosts linked now. */
+/* KEYS: P rl:ACCOUNT.  ARGV: "HOST WHY", how long, the channel, the
+ * message.  The key keeps the latest end any host saw (one that says
+ * less does not shorten it); every word is published. */
+static const char rl_tell_script[] =
+    "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then\n"
+    "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "end\n"
+    "return redis.call('PUBLISH', ARGV[3], ARGV[4])\n";
+
+/* P rl:ACCOUNT says it for as long as it lasts (a host that was away
+ * reads it on return), and the hosts linked now are told; one command,
+ * sent only when a host sees an account spent. */
 static void
 rl_tell(struct shared *sh, const char *account, uint64_t left_ms,
     const char *why)
 {
 	char key[KEY_MAX], val[128], px[32], msg[MSG_MAX];
-	const char *set[] = { "SET", key, val, "PX", px };
+	const char *argv[] = { "EVAL", rl_tell_script, "1", key, val, px,
+		sh->channel, msg };
 
 	snprintf(val, sizeof(val), "%s %s", sh->conf.name, why);
 	snprintf(px, sizeof(px), "%" PRIu64, left_ms);
 	key_of(sh, key, sizeof(key), "rl", account);
-	cmd_plain(sh, 5, set);
 	snprintf(msg, sizeof(msg), "rl %s %" PRIu64 " %s %" PRIu64 " %s",
 	    sh->conf.name, now_wall_us(), account, left_ms, why);
-	publish(sh, msg);
+	cmd_plain(sh, 8, argv);
 	sh->st.rl_told++;
 }
 

@@ -17,7 +17,7 @@
  *	P spend:HOST:RUN:N	a spend counted (an hour): sent again, it
  *				is not counted twice
  *	P rl:ACCOUNT		"HOST WHY": the account is spent (its window,
- *				or a 429), expires when that ends
+ *				or a 429), expires when the latest seen ends
  *	P rpm:MINUTE:ACCOUNT	requests to the account in that wall-clock
  *	P tpm:MINUTE:ACCOUNT	minute (epoch ms / 60000), and tokens
  *	P events		the channel: open, close, spend, lat, hb,
