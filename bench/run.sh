@@ -62,11 +62,14 @@
 #    new connection per request, as part 7; and llmfbd's CPU time per
 #    request for each path.
 #
-# 8. A fleet (issue 23): llmfb-bench through an llmfbd with a shared:
+# 9. A fleet (issue 23): llmfb-bench through an llmfbd with a shared:
 #    block (a local redis-server) and one without, FLEET_ROUNDS rounds,
-#    alternating; Redis commands per call; and how long a breaker opened
-#    on one llmfbd takes to open on another (FLEET_OPENS opens, p50 and
-#    p99 of the message's age on arrival).
+#    alternating, on a priced route under a budget and on a target with
+#    an rpm (counted fleet-wide); Redis commands per call, as llmfbd
+#    counts them and as Redis does (INFO stats); and how long a breaker
+#    opened on one llmfbd, and an account seen spent there, take to
+#    reach another (FLEET_OPENS each, p50 and p99 of the message's age
+#    on arrival).
 #
 # The tools (llmfb-bench, llmfb-hotpath, llmfb-xlate) come from `make
 # tools`.  Not a test: nothing here can fail the build.  SKIP_CURL=1,
@@ -914,14 +917,24 @@ fleet_bench_config() {
 	providers:
 	  p: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/primary/v1" }
 	  bad: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/fbfail/v1" }
+	  spent: { dialect: openai, base_url: "https://127.0.0.1:$MOCK_PORT/fbrl/v1" }
 	targets:
 	  paid: { provider: p, price: { input: 1, output: 1 } }
 	  bad: { provider: bad }
+	  # Counted (in a fleet: one script per call), never reached.
+	  counted: { provider: p, rpm: 1000000000, tpm: 1000000000000 }
+	  spent: { provider: spent }
 	routes:
 	  - name: fail
 	    match: { model: bench-fail }
 	    ladder: [bad, paid]
 	    attempts: { technical: 1 }
+	  - name: rpm
+	    match: { model: bench-rpm }
+	    ladder: [counted]
+	  - name: spent
+	    match: { model: bench-spent }
+	    ladder: [spent, paid]
 	  - name: chat
 	    ladder: [paid]
 	    budget: { day: 1000000, caller_day: 1000000 }
@@ -948,8 +961,57 @@ fleet_linked() {
 	    [ "$(fleet_st peer .fleet.up)" = true ]
 }
 
+# Redis's own count of the commands it has run (every client's).
+redis_cmds() {
+	redis-cli -s "$STACK_DIR/fleet/redis.sock" info stats |
+	    sed -n 's/^total_commands_processed:\([0-9]*\).*/\1/p'
+}
+
+# fleet_call HOST MODEL: one call through that llmfbd.
+fleet_call() {
+	env LD_PRELOAD="$STACK_DIR/libllmfb.so" \
+	    LLMFB_SOCKET="$STACK_DIR/fleet/$1/llmfb.sock" \
+	    curl -sS -o /dev/null -H 'Content-Type: application/json' \
+	    -d "{\"model\":\"$2\",\"messages\":[]}" \
+	    https://api.openai.com/v1/chat/completions
+}
+
+# fleet_lags FIELD COUNTER SETUP MODEL: FLEET_OPENS times, SETUP then a
+# call to MODEL on "on"; once peer's COUNTER moves, peer's FIELD (the
+# message's age on arrival, µs), one a line.
+fleet_lags() {
+	local i n t0
+	for i in $(seq "$FLEET_OPENS"); do
+		$3
+		n=$(fleet_st peer "$2")
+		fleet_call on "$4"
+		t0=$(date +%s%N)
+		while [ "$(fleet_st peer "$2")" = "$n" ]; do
+			if [ $(( ($(date +%s%N) - t0) / 1000000 )) -gt 5000 ]; then
+				echo "(part 9: $4 $i never reached peer)" >&2
+				break
+			fi
+		done
+		fleet_st peer "$1"
+	done
+}
+
+fleet_reset() {
+	fleet_ctl on reset "$1" >/dev/null
+	fleet_ctl peer reset "$1" >/dev/null
+}
+fleet_reset_bad() { fleet_reset bad; }
+fleet_reset_spent() { fleet_reset spent; }
+
+# spread LIST: min / median / max of a column of numbers.
+spread() {
+	sort -n | awk '{a[NR]=$1} END {printf "%s / %s / %s", a[1],
+	    a[int((NR+1)/2)], a[NR]}'
+}
+
 fleet_part() {
-	local h c r ops0 ops1 calls0 calls1 i n lags t0
+	local h c r ops0 ops1 calls0 calls1 rc0 rc1 rops0 rops1 rcalls0
+	local rcalls1 rrc0 rrc1 lags rlags
 	if ! command -v redis-server >/dev/null; then
 		echo "(part 9 skipped: no redis-server)"
 		return
@@ -972,6 +1034,7 @@ fleet_part() {
 
 	ops0=$(fleet_st on .fleet.ops)
 	calls0=$(fleet_st on .calls)
+	rc0=$(redis_cmds)
 	for r in $(seq "$FLEET_ROUNDS"); do
 		for c in 1 16; do
 			for h in off on; do
@@ -984,37 +1047,45 @@ fleet_part() {
 	done
 	ops1=$(fleet_st on .fleet.ops)
 	calls1=$(fleet_st on .calls)
+	rc1=$(redis_cmds)
+	# The same on a target with an rpm: each call counted in Redis.
+	rops0=$(fleet_st on .fleet.ops)
+	rcalls0=$(fleet_st on .calls)
+	rrc0=$(redis_cmds)
+	for r in $(seq "$FLEET_ROUNDS"); do
+		for c in 1 16; do
+			for h in off on; do
+				res[fleet_rpm_$h,$c]+="$(REQ='{"model":"bench-rpm","messages":[{"role":"user","content":"hi"}]}' \
+				    run "$c" env \
+				    LD_PRELOAD="$STACK_DIR/libllmfb.so" \
+				    LLMFB_SOCKET="$STACK_DIR/fleet/$h/llmfb.sock" \
+				    "$B/llmfb-bench" "${VIA[@]}")"$'\n'
+			done
+		done
+	done
+	rops1=$(fleet_st on .fleet.ops)
+	rcalls1=$(fleet_st on .calls)
+	rrc1=$(redis_cmds)
 
 	# Opens: one failing call on "on" opens its breaker of bad; "peer"
 	# opens its own on the message.  The figure is the message's age on
 	# arrival at peer (sender's and receiver's wall clocks: one host
-	# here), as peer's status reports it.
+	# here), as peer's status reports it.  Spent: "on"'s answer from
+	# spent says no request is left; "peer" passes spent over on the
+	# message, measured the same way.
 	mockc -X POST --data-binary 'status=503' \
 	    "$MOCK_URL/_mock/script/fbfail" >/dev/null
-	lags=""
-	for i in $(seq "$FLEET_OPENS"); do
-		fleet_ctl on reset bad >/dev/null
-		fleet_ctl peer reset bad >/dev/null
-		n=$(fleet_st peer .fleet.remote_opens)
-		env LD_PRELOAD="$STACK_DIR/libllmfb.so" \
-		    LLMFB_SOCKET="$STACK_DIR/fleet/on/llmfb.sock" \
-		    curl -sS -o /dev/null -H 'Content-Type: application/json' \
-		    -d '{"model":"bench-fail","messages":[]}' \
-		    https://api.openai.com/v1/chat/completions
-		t0=$(date +%s%N)
-		while [ "$(fleet_st peer .fleet.remote_opens)" = "$n" ]; do
-			if [ $(( ($(date +%s%N) - t0) / 1000000 )) -gt 5000 ]; then
-				echo "(part 9: open $i never reached peer)"
-				break
-			fi
-		done
-		lags+="$(fleet_st peer .fleet.open_lag_us)"$'\n'
-	done
+	mockc -X POST --data-binary 'rl_requests=0 rl_reset=10m' \
+	    "$MOCK_URL/_mock/script/fbrl" >/dev/null
+	lags=$(fleet_lags .fleet.open_lag_us .fleet.remote_opens \
+	    fleet_reset_bad bench-fail)
+	rlags=$(fleet_lags .fleet.rate_limits.lag_us .fleet.rate_limits.remote \
+	    fleet_reset_spent bench-spent)
 	pct() { grep . | sort -n | awk -v p="$1" '{a[NR]=$1}
 	    END {i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print a[i]}'; }
 
 	echo
-	echo "## 8. A fleet: shared state on Redis (issue 23), $FLEET_ROUNDS rounds, medians"
+	echo "## 9. A fleet: shared state on Redis (issue 23), $FLEET_ROUNDS rounds, medians"
 	echo
 	fmt -w 72 <<-EOT
 	llmfb-bench through two llmfbd with the same config, one with a
@@ -1032,13 +1103,43 @@ fleet_part() {
 		echo "| $c | off | $op50 | $op99 | $(fig fleet_off $c rps) | | |"
 		echo "| $c | on | $np50 | $np99 | $(fig fleet_on $c rps) | $((np50 - op50)) | $((np99 - op99)) |"
 	done
+	for c in 1 16; do
+		local op50 op99 np50 np99
+		op50=$(fig fleet_rpm_off $c p50_us); op99=$(fig fleet_rpm_off $c p99_us)
+		np50=$(fig fleet_rpm_on $c p50_us); np99=$(fig fleet_rpm_on $c p99_us)
+		echo "| $c | off, rpm | $op50 | $op99 | $(fig fleet_rpm_off $c rps) | | |"
+		echo "| $c | on, rpm | $np50 | $np99 | $(fig fleet_rpm_on $c rps) | $((np50 - op50)) | $((np99 - op99)) |"
+	done
 	echo
-	echo "Redis commands per call (shared on, heartbeats included): $(awk \
-	    -v o=$((ops1 - ops0)) -v c=$((calls1 - calls0)) \
-	    'BEGIN { printf "%.2f", c ? o / c : 0 }') ($((ops1 - ops0)) commands, $((calls1 - calls0)) calls)"
+	echo "Spread: p50 µs per round, off and on (min / median / max), and the"
+	echo "added p50 of each round (on - off, run one after the other):"
 	echo
-	echo "A breaker opened on one host, open on the other ($FLEET_OPENS opens):"
-	echo "p50 $(pct 50 <<<"$lags") µs, p99 $(pct 99 <<<"$lags") µs"
+	for k in fleet fleet_rpm; do
+		for c in 1 16; do
+			local offs ons
+			offs=$(grep . <<<"${res[${k}_off,$c]}" |
+			    while read -r l; do get p50_us "$l"; done)
+			ons=$(grep . <<<"${res[${k}_on,$c]}" |
+			    while read -r l; do get p50_us "$l"; done)
+			echo "- $([ $k = fleet ] && echo budget route || echo rpm target), c=$c: off $(spread <<<"$offs"), on $(spread <<<"$ons"), added $(paste <(echo "$ons") <(echo "$offs") | awk '{print $1 - $2}' | spread)"
+		done
+	done
+	echo
+	echo "Redis commands per call, shared on (heartbeats included):"
+	echo
+	echo "- budget route: llmfbd sent $(awk -v o=$((ops1 - ops0)) \
+	    -v c=$((calls1 - calls0)) 'BEGIN { printf "%.2f", c ? o / c : 0 }') ($((ops1 - ops0)) for $((calls1 - calls0)) calls); Redis ran $(awk \
+	    -v o=$((rc1 - rc0)) -v c=$((calls1 - calls0)) \
+	    'BEGIN { printf "%.2f", c ? o / c : 0 }') (INFO stats: every client's, the peer's heartbeats and the scripts' own calls included)"
+	echo "- rpm target: llmfbd sent $(awk -v o=$((rops1 - rops0)) \
+	    -v c=$((rcalls1 - rcalls0)) 'BEGIN { printf "%.2f", c ? o / c : 0 }') ($((rops1 - rops0)) for $((rcalls1 - rcalls0)) calls); Redis ran $(awk \
+	    -v o=$((rrc1 - rrc0)) -v c=$((rcalls1 - rcalls0)) \
+	    'BEGIN { printf "%.2f", c ? o / c : 0 }')"
+	echo
+	echo "Time to reach the other host, the message's age on arrival ($FLEET_OPENS each):"
+	echo
+	echo "- a breaker opened: p50 $(pct 50 <<<"$lags") µs, p99 $(pct 99 <<<"$lags") µs"
+	echo "- an account seen spent: p50 $(pct 50 <<<"$rlags") µs, p99 $(pct 99 <<<"$rlags") µs"
 }
 
 [ -n "${SKIP_FLEET:-}" ] || fleet_part

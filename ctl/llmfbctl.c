@@ -262,13 +262,13 @@ print_hedge(const json_t *h)
 
 /* A target's rate limits, when its provider advertised any: "  a rate
  * limit: requests 0/100 (reset 2.0s), tokens 900/1000; passed over for
- * 2.0s". */
+ * 2.0s", and what another host of the fleet said of its account. */
 static void
 print_ratelimit(const json_t *t)
 {
 	static const char *const names[] = { "requests", "tokens",
 		"input_tokens", "output_tokens" };
-	const json_t *rl = json_object_get(t, "rate_limit"), *w;
+	const json_t *rl = json_object_get(t, "rate_limit"), *w, *f;
 	bool any = false;
 	size_t k;
 
@@ -289,10 +289,21 @@ print_ratelimit(const json_t *t)
 			printf("  %s rate limit:", jstr(t, "name", "?"));
 		printf("%s passed over for %.1fs", any ? ";" : "",
 		    (double)jnum(rl, "limited_ms") / 1000);
-	} else if (!any) {
-		return;
+		any = true;
 	}
-	printf("\n");
+	/* In a fleet: on another host's word (its account spent there). */
+	f = json_object_get(rl, "fleet");
+	if (json_object_get(f, "limited_ms") != NULL) {
+		if (!any)
+			printf("  %s rate limit:", jstr(t, "name", "?"));
+		printf("%s passed over for %.1fs on %s's word (account %s, "
+		    "%s)", any ? ";" : "", (double)jnum(f, "limited_ms") /
+		    1000, jstr(f, "from", "?"), jstr(f, "account", "?"),
+		    jstr(f, "why", "?"));
+		any = true;
+	}
+	if (any)
+		printf("\n");
 }
 
 static void
@@ -516,7 +527,7 @@ print_status(const json_t *st)
 static void
 print_fleet(const json_t *f)
 {
-	const json_t *h, *v, *b, *fails = json_object_get(f, "failures");
+	const json_t *h, *v, *b, *rl, *fails = json_object_get(f, "failures");
 	const char *k;
 	size_t i, j;
 
@@ -538,6 +549,13 @@ print_fleet(const json_t *f)
 	    jnum(f, "leases_late"));
 	printf("budgets    spends while alone %lld, keys to send %lld\n",
 	    jnum(f, "budget_offline"), jnum(f, "unsent_keys"));
+	if ((rl = json_object_get(f, "rate_limits")) != NULL)
+		printf("limits     %s; spent accounts told %lld, heard %lld "
+		    "(last %lld us); rpm/tpm counts %lld (alone %lld)\n",
+		    json_is_true(json_object_get(rl, "shared")) ? "shared" :
+		    "not shared", jnum(rl, "told"), jnum(rl, "remote"),
+		    jnum(rl, "lag_us"), jnum(rl, "counts"),
+		    jnum(rl, "offline"));
 	printf("%-20s %8s  %-30s %s\n", "HOST", "SEEN", "NOT CLOSED",
 	    "ROUTE SPEND TODAY");
 	json_array_foreach(json_object_get(f, "hosts"), i, h) {
@@ -570,6 +588,18 @@ print_fleet(const json_t *f)
 		}
 		printf("%-20s %8s  %-30s %s\n", jstr(h, "host", "?"), seen,
 		    open, spend);
+		/* Its accounts passed over now: rate-limited, and on whose
+		 * word when not its own. */
+		json_array_foreach(json_object_get(view, "rate_limited"), j,
+		    b) {
+			const char *from = jstr(b, "from", NULL);
+
+			printf("%-20s %8s  rate-limited %s (%s, %s) %llds%s%s\n",
+			    "", "", jstr(b, "account", "?"),
+			    jstr(b, "target", "?"), jstr(b, "why", "?"),
+			    (long long)((jnum(b, "ms") + 999) / 1000),
+			    from ? ", from " : "", from ? from : "");
+		}
 	}
 }
 

@@ -1339,6 +1339,7 @@ on_done(struct xfer *x, enum xfer_end e)
 
 		ts->rl_429s++;
 		ratelimit_blocked(&ts->rl, now, o.retry_after_ms);
+		shared_ratelimit_seen(call->d->shared, call->at->target, ts);
 		/* Without a Retry-After, the spent window's reset is the
 		 * wait: this call's ladder honours it too. */
 		if (o.retry_after_ms == 0 && ts->rl.blocked_until_ms > now)
@@ -1406,10 +1407,12 @@ on_head(struct xfer *x)
 	netview_head(call->d->netview, &call->at->net);
 	/* Every answer, a 2xx or not, may say how much of the provider's
 	 * limits is left (ratelimit.c): the next call reads it. */
-	if (call->at->target != NULL)
-		ratelimit_update(&tstat_of(call, call->at->target)->rl,
-		    x->headers.data ? x->headers.data : "", x->headers.len,
-		    now_real_ns() / 1000000);
+	if (call->at->target != NULL &&
+	    ratelimit_update(&tstat_of(call, call->at->target)->rl,
+	    x->headers.data ? x->headers.data : "", x->headers.len,
+	    now_real_ns() / 1000000) > 0)
+		shared_ratelimit_seen(call->d->shared, call->at->target,
+		    tstat_of(call, call->at->target));
 }
 
 static const struct xfer_ops call_xfer_ops = {
@@ -1995,6 +1998,11 @@ target_usable(const struct target *t, int i, bool strict, void *arg)
 	    ratelimit_local_over(&ts->rl_local, now, t->rpm, t->tpm,
 	    call->est_in + call->max_out))
 		return skip(call, t, FK_TECHNICAL, "rate-limit");
+	/* fleet-rate-limit: on another host's word (its account spent), or
+	 * over its rpm or tpm only with the other hosts' calls. */
+	if (shared_rate_limited(call->d->shared, t, ts, call->est_in +
+	    call->max_out))
+		return skip(call, t, FK_TECHNICAL, "fleet-rate-limit");
 	/* fleet-slo: over only with the other hosts' samples. */
 	if (strict && over_slo(&r->policy, shared_latency_view(call->d->shared,
 	    ts), now))
@@ -2217,6 +2225,8 @@ attempt_begin(struct call *call, bool hedge)
 	/* Against its rpm and tpm: what providers count, the prompt and
 	 * all max_tokens allows. */
 	ratelimit_local_add(&tstat_of(call, t)->rl_local, now_mono_ms(),
+	    call->est_in + call->max_out);
+	shared_ratelimit_count(call->d->shared, t, tstat_of(call, t),
 	    call->est_in + call->max_out);
 	explicit_bzero(h.data, h.len);		/* it held a key */
 	buf_free(&h);

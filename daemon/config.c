@@ -16,6 +16,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <hiredis/hiredis.h>	/* its version, for shared.tls */
+
 #include "config.h"
 #include "util.h"
 #include "ynode.h"
@@ -1172,6 +1174,7 @@ target_same(const struct target *a, const struct target *b)
 	if (!provider_same(a->provider, b->provider) ||
 	    !str_same(a->name, b->name) || !str_same(a->model, b->model) ||
 	    !str_same(a->deployment, b->deployment) ||
+	    !str_same(a->account, b->account) ||
 	    a->nmodels != b->nmodels || a->ntags != b->ntags ||
 	    !breaker_conf_same(&a->breaker, &b->breaker) ||
 	    a->price.input != b->price.input ||
@@ -1275,6 +1278,12 @@ get_model(struct cctx *x, const struct ynode *v, struct target *t)
 }
 
 const char *
+target_account(const struct target *t)
+{
+	return t->account != NULL ? t->account : t->name;
+}
+
+const char *
 target_model(const struct target *t, const char *requested)
 {
 	size_t i;
@@ -1294,7 +1303,7 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 {
 	static const char *const keys[] = { "provider", "model", "breaker",
 		"price", "context", "tags", "max_concurrency", "deployment",
-		"dimensions", "rpm", "tpm", NULL };
+		"dimensions", "rpm", "tpm", "account", NULL };
 	static const char *const price_keys[] = { "input", "output", NULL };
 	const struct ynode *v, *s;
 	char *prov = NULL;
@@ -1377,6 +1386,15 @@ load_target(struct cctx *x, struct config *c, const struct ynode *key,
 		if (parse_u64(v->str, 1, 1000000000000ULL, &t->tpm) < 0)
 			return cerr(x, v, "tpm must be a whole number from 1 "
 			    "to 1000000000000");
+	}
+	/* The provider account it draws on: a label, not the key.  In a
+	 * fleet, targets with one account share its rate limits (the key
+	 * in Redis and the messages carry it): a name, so no secret and
+	 * no space can get there. */
+	if ((v = ynode_get(n, "account")) != NULL) {
+		if (get_str(x, v, "account", &t->account) < 0 ||
+		    check_name(x, v, "account", t->account) < 0)
+			return -1;
 	}
 	/* The length of its embedding vectors: an embeddings call goes only
 	 * to targets of its first rung's (or its request's) dimensions. */
@@ -2235,7 +2253,7 @@ load_shared(struct cctx *x, struct config *c, const struct ynode *n)
 	static const char *const keys[] = { "address", "password_env",
 		"password_file", "tls", "prefix", "name", "max_wait",
 		"timeout", "reconnect", "breakers", "budgets", "latency",
-		NULL };
+		"rate_limits", NULL };
 	struct shared_conf *s;
 	const struct ynode *v;
 	const char *val;
@@ -2248,7 +2266,7 @@ load_shared(struct cctx *x, struct config *c, const struct ynode *n)
 	s->max_wait_ms = 5;
 	s->timeout_ms = 1000;
 	s->reconnect_ms = 1000;
-	s->breakers = s->budgets = s->latency = true;
+	s->breakers = s->budgets = s->latency = s->rate_limits = true;
 	if ((v = ynode_get(n, "address")) == NULL)
 		return cerr(x, n, "shared: address is required (HOST:PORT or "
 		    "unix:/PATH)");
@@ -2257,12 +2275,14 @@ load_shared(struct cctx *x, struct config *c, const struct ynode *n)
 	if ((v = ynode_get(n, "tls")) != NULL &&
 	    get_bool(x, v, "shared.tls", &tls) < 0)
 		return -1;
-	/* Debian's hiredis (0.14) has no TLS: hiredis_ssl came with 1.0.
-	 * Say so rather than send the password in the clear. */
+	/* Debian 12's hiredis (0.14) has no TLS: hiredis_ssl came with
+	 * 1.0.  Say so rather than send the password in the clear; TLS
+	 * is not built by hand on a plain link. */
 	if (tls)
-		return cerr(x, v, "shared.tls: this build's hiredis has no "
-		    "TLS; reach Redis on a Unix socket, on loopback, or "
-		    "through a TLS tunnel (stunnel, spiped)");
+		return cerr(x, v, "shared.tls: this build's hiredis (%d.%d) "
+		    "has no TLS (hiredis_ssl came with 1.0); reach Redis on "
+		    "a Unix socket, on loopback, or through a TLS tunnel "
+		    "(stunnel, spiped)", HIREDIS_MAJOR, HIREDIS_MINOR);
 	if ((v = ynode_get(n, "password_env")) != NULL) {
 		if (get_str(x, v, "shared.password_env", &s->password_env) < 0)
 			return -1;
@@ -2323,6 +2343,9 @@ load_shared(struct cctx *x, struct config *c, const struct ynode *n)
 		return -1;
 	if ((v = ynode_get(n, "latency")) != NULL &&
 	    get_bool(x, v, "shared.latency", &s->latency) < 0)
+		return -1;
+	if ((v = ynode_get(n, "rate_limits")) != NULL &&
+	    get_bool(x, v, "shared.rate_limits", &s->rate_limits) < 0)
 		return -1;
 	return 0;
 }
@@ -2627,6 +2650,7 @@ config_unref(struct config *c)
 		free(c->targets[i].name);
 		free(c->targets[i].model);
 		free(c->targets[i].deployment);
+		free(c->targets[i].account);
 		for (j = 0; j < c->targets[i].nmodels; j++) {
 			free(c->targets[i].models[j].requested);
 			free(c->targets[i].models[j].own);

@@ -62,6 +62,7 @@ struct target {
 	size_t		  ntags;
 	uint32_t	 max_concurrency; /* 0: no limit */
 	uint64_t	 rpm, tpm;	/* counted locally; 0: no limit */
+	char		*account;	/* whose limits; NULL: its name */
 	uint32_t	 dimensions;	/* of its embeddings; 0: not said */
 };
 
@@ -241,6 +242,7 @@ struct shared_conf {
 	bool		 breakers;	/* what is shared */
 	bool		 budgets;
 	bool		 latency;	/* first-token samples, for SLOs */
+	bool		 rate_limits;	/* per account: spent, rpm, tpm */
 };
 
 #define SHARED_PREFIX_MAX	64
@@ -339,6 +341,9 @@ const char *dialect_name(enum dialect d);
  * its one model, or the first of its map that matches; NULL when it has
  * neither (the requested one then goes as it is). */
 const char *target_model(const struct target *t, const char *requested);
+/* The provider account whose rate limits t draws on, as a fleet names
+ * it in Redis: its account label, else its name.  Never a secret. */
+const char *target_account(const struct target *t);
 enum fail_class fail_kind_class(enum fail_kind k);
 const char *fail_kind_name(enum fail_kind k);
 const char *fail_class_name(enum fail_class c);

@@ -274,6 +274,9 @@ handle_target(struct cconn *cc, const char *verb, const char *name)
 		 * operator knows better (a raised quota, a new key). */
 		breaker_reset(&ts->br);
 		ratelimit_init(&ts->rl);
+		/* And the fleet's word; a spent account seen next is
+		 * told anew. */
+		ts->rl_fleet.until_ms = ts->rl_fleet.told_ms = 0;
 	} else {
 		ts->drained = strcmp(verb, CTL_VERB_DRAIN) == 0;
 	}
@@ -441,6 +444,25 @@ status_ratelimit(const struct target *t, const struct tstat *ts)
 		    (json_int_t)(ts->rl_local.req[0] + ts->rl_local.req[1]),
 		    "tokens",
 		    (json_int_t)(ts->rl_local.tok[0] + ts->rl_local.tok[1])));
+	/* In a fleet: another host's word on its account, and the fleet's
+	 * count of it (this minute and the one before). */
+	if (ts->rl_fleet.until_ms > now || ts->rl_fleet.count.start_ms != 0) {
+		w = json_pack("{s:s, s:I, s:I}", "account",
+		    target_account(t), "requests",
+		    (json_int_t)(ts->rl_fleet.count.req[0] +
+		    ts->rl_fleet.count.req[1]), "tokens",
+		    (json_int_t)(ts->rl_fleet.count.tok[0] +
+		    ts->rl_fleet.count.tok[1]));
+		if (ts->rl_fleet.until_ms > now) {
+			json_object_set_new(w, "limited_ms", json_integer(
+			    (json_int_t)(ts->rl_fleet.until_ms - now)));
+			json_object_set_new(w, "from",
+			    json_string(ts->rl_fleet.from));
+			json_object_set_new(w, "why",
+			    json_string(ts->rl_fleet.why));
+		}
+		json_object_set_new(o, "fleet", w);
+	}
 	return o;
 }
 

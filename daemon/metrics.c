@@ -639,7 +639,7 @@ render_shared(struct prom *p, const struct daemon *d)
 	const struct shared_stats *st = shared_stats(d->shared);
 	static const char *const leases[] = { "won", "lost", "late" };
 	uint64_t lv[] = { st->leases_won, st->leases_lost, st->leases_late };
-	char lb[64];
+	char lb[LABELS_MAX];
 	size_t i;
 
 	if (d->shared == NULL)
@@ -678,6 +678,29 @@ render_shared(struct prom *p, const struct daemon *d)
 	family(p, "llmfb_shared_rtt_seconds", "gauge", "The last heartbeat's "
 	    "round trip to Redis.");
 	sample_d(p, "llmfb_shared_rtt_seconds", NULL, st->rtt_us / 1e6);
+	family(p, "llmfb_shared_rate_limit_words_total", "counter",
+	    "Provider accounts seen spent (rate-limit headers or a 429): "
+	    "told (seen here, told the fleet), remote (seen by another host: "
+	    "its targets passed over here).");
+	sample_u(p, "llmfb_shared_rate_limit_words_total", "kind=\"told\"",
+	    st->rl_told);
+	sample_u(p, "llmfb_shared_rate_limit_words_total",
+	    "kind=\"remote\"", st->rl_remote);
+	scalar(p, "llmfb_shared_rate_counts_total", "counter", "Attempts to "
+	    "targets with an rpm or tpm counted in Redis.", st->rl_counts);
+	scalar(p, "llmfb_shared_rate_counts_offline_total", "counter",
+	    "... counted while Redis was away, sent when it is back (within "
+	    "the minute).", st->rl_offline);
+	family(p, "llmfb_shared_rate_limited", "gauge", "1 while a target is "
+	    "passed over on the fleet's word (fleet-rate-limit): another "
+	    "host saw its account spent, or the fleet's count of it is at "
+	    "its rpm or tpm.");
+	for (i = 0; i < d->cfg->ntargets; i++)
+		if (target_label(lb, &d->cfg->targets[i]))
+			sample_u(p, "llmfb_shared_rate_limited", lb,
+			    shared_rate_limited(d->shared, &d->cfg->targets[i],
+			    stats_target(d->stats, d->cfg->targets[i].name),
+			    1));
 }
 
 int

@@ -300,16 +300,26 @@ ratelimit_headroom(const struct rl_state *st, uint64_t now_ms)
 	return best;
 }
 
+uint64_t
+ratelimit_minute(uint64_t now_ms)
+{
+	return now_ms - now_ms % RL_LOCAL_WINDOW_MS;
+}
+
 /* Bring the window to now: past a minute the current one becomes the
  * one before; past two, both are empty. */
 static void
 local_roll(struct rl_local *l, uint64_t now_ms)
 {
 	uint64_t d;
+	bool wall = l->wall;
 
 	if (l->start_ms == 0 || now_ms < l->start_ms) {
 		memset(l, 0, sizeof(*l));
-		l->start_ms = now_ms ? now_ms : 1;
+		l->wall = wall;
+		l->start_ms = wall ? ratelimit_minute(now_ms) : now_ms;
+		if (l->start_ms == 0)
+			l->start_ms = wall ? RL_LOCAL_WINDOW_MS : 1;
 		return;
 	}
 	d = (now_ms - l->start_ms) / RL_LOCAL_WINDOW_MS;
@@ -353,4 +363,23 @@ ratelimit_local_over(const struct rl_local *l, uint64_t now_ms,
 	    (double)est_tokens > (double)tpm)
 		return true;
 	return false;
+}
+
+void
+ratelimit_local_raise(struct rl_local *l, uint64_t now_ms, uint64_t start_ms,
+    uint64_t req, uint64_t tok)
+{
+	int i;
+
+	local_roll(l, now_ms);
+	if (start_ms == l->start_ms)
+		i = 0;
+	else if (start_ms + RL_LOCAL_WINDOW_MS == l->start_ms)
+		i = 1;
+	else
+		return;
+	if (req > l->req[i])
+		l->req[i] = req;
+	if (tok > l->tok[i])
+		l->tok[i] = tok;
 }

@@ -59,6 +59,27 @@ double ratelimit_headroom(const struct rl_state *st, uint64_t now_ms);
 struct rl_local {
 	uint64_t	 start_ms;	/* the current minute's; 0: none yet */
 	uint64_t	 req[2], tok[2];	/* [0] current, [1] the one before */
+	/* Minutes of the wall clock (start_ms a multiple of a minute), so
+	 * that hosts counting one account in Redis agree on them; else
+	 * from the first request (the monotonic clock). */
+	bool		 wall;
+};
+
+/* In a fleet (shared.c): what the other hosts said of a target's
+ * account.  until_ms: another host saw it spent (its headers, or a 429
+ * with a reset) until then (wall clock; 0: no word); count: the fleet's
+ * requests and tokens in wall-clock minutes, this host's own counted at
+ * once (the reservation) and raised to Redis's totals as they come. */
+#define RL_FROM_MAX	65
+
+struct rl_fleet {
+	uint64_t	 until_ms;
+	char		 from[RL_FROM_MAX];	/* the host that saw it */
+	char		 why[12];	/* 429, requests, tokens ... */
+	uint64_t	 told_ms;	/* until, as this host last told it */
+	struct rl_local	 count;
+	uint64_t	 away_start_ms;	/* counted while Redis was away: */
+	uint64_t	 away_req, away_tok;	/* that minute's, sent on return */
 };
 
 /* An attempt started at now_ms, counted as tokens (prompt plus
@@ -69,6 +90,14 @@ void ratelimit_local_add(struct rl_local *l, uint64_t now_ms,
  * limit) over the last minute, at now_ms. */
 bool ratelimit_local_over(const struct rl_local *l, uint64_t now_ms,
     uint64_t rpm, uint64_t tpm, uint64_t est_tokens);
+/* Counts heard from elsewhere (the fleet's, from Redis) for the minute
+ * that started at start_ms: l's figures for it are raised to them,
+ * never lowered (what they lack of ours is on its way).  A minute that
+ * is neither now's nor the one before is ignored. */
+void ratelimit_local_raise(struct rl_local *l, uint64_t now_ms,
+    uint64_t start_ms, uint64_t req, uint64_t tok);
+/* The first ms of the wall-clock minute holding now_ms. */
+uint64_t ratelimit_minute(uint64_t now_ms);
 
 /* "6m0s", "1h2m3.5s", "20ms", "1.5s" -> milliseconds; -1 when it is not
  * a Go duration. */

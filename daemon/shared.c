@@ -86,6 +86,7 @@ struct shared {
 	struct unsent	*unsent;
 	size_t		 nunsent;
 	char		 sha[48];	/* the budget script's, loaded */
+	char		 rl_sha[48];	/* the rate count script's */
 	uint64_t	 nonce;		/* names this run's spend ids */
 	uint64_t	 seq;
 	char		 lat[MSG_MAX / 2];	/* this tick's samples */
@@ -94,7 +95,7 @@ struct shared {
 };
 
 enum op_kind { OP_AUTH, OP_PING, OP_PLAIN, OP_HB, OP_LEASE, OP_BREAKER_GET,
-	OP_BUDGET, OP_SCRIPT };
+	OP_BUDGET, OP_SCRIPT, OP_RL_SCRIPT, OP_RL_GET, OP_RL_COUNT };
 
 /* One command's context, freed by its callback (hiredis calls it once,
  * with NULL when the link went before the answer). */
@@ -107,7 +108,9 @@ struct op {
 	size_t		 nkeys;		/* budget keys in name, \0 apart */
 	double		 hadd[BUDGET_OP_KEYS], dadd[BUDGET_OP_KEYS];
 	uint64_t	 id;		/* OP_BUDGET: the spend's id */
-	char		 name[];	/* target or budget key */
+	uint64_t	 req, tok;	/* OP_RL_COUNT: what it adds, */
+	uint64_t	 minute_ms;	/* ... to that minute */
+	char		 name[];	/* target, budget key or account */
 };
 
 static void link_fail(struct shared *sh, enum shared_fail why,
@@ -400,6 +403,14 @@ budgets_on(const struct shared *sh)
 	const struct shared_conf *c = sh->d->cfg->shared;
 
 	return c != NULL && c->budgets;
+}
+
+static bool
+rate_limits_on(const struct shared *sh)
+{
+	const struct shared_conf *c = sh->d->cfg->shared;
+
+	return c != NULL && c->rate_limits;
 }
 
 static void
@@ -1035,6 +1046,346 @@ budgets_resync(struct shared *sh)
 	}
 }
 
+/* ---- rate limits ------------------------------------------------------ */
+
+/* A provider's limits are an account's, not a host's: what one host
+ * learns of an account (a window spent until its reset, a 429's
+ * Retry-After) goes to the others, and the requests and tokens of
+ * targets with an rpm or tpm are counted fleet-wide in Redis, in
+ * wall-clock minutes (the minute in the key), with a local reservation
+ * so no call waits.  Accounts are labels (a target's account, else its
+ * name: config.c), never keys. */
+
+#define RL_TELL_SLACK_MS	100	/* a later word that adds less: not sent */
+#define RL_MAX_MS		(24ULL * 3600 * 1000)
+#define RL_COUNT_TTL		"120000"	/* a minute's count, kept two */
+
+static const char *const rl_kind_names[RL_KINDS] = { "requests", "tokens",
+	"input-tokens", "output-tokens" };
+
+/* KEYS: the minute's request and token counts.  ARGV: what to add to
+ * each, their ttl, the channel, the message head.  The totals back, and
+ * to the fleet. */
+static const char rl_script[] =
+    "local r = redis.call('INCRBY', KEYS[1], ARGV[1])\n"
+    "local t = redis.call('INCRBY', KEYS[2], ARGV[2])\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+    "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
+    "redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. r .. ' ' .. t)\n"
+    "return {r, t}\n";
+
+/* Whether st, as this host's own answers left it, says the account is
+ * spent: why (429 or the window's name) and until when, else NULL. */
+static const char *
+rl_spent(const struct rl_state *st, uint64_t now, uint64_t *ret_until)
+{
+	const struct rl_window *w;
+	int k;
+
+	if (st->blocked_until_ms > now) {
+		*ret_until = st->blocked_until_ms;
+		return "429";
+	}
+	for (k = 0; k < RL_KINDS; k++) {
+		w = &st->w[k];
+		if (w->remaining == 0 && w->reset_ms > now) {
+			*ret_until = w->reset_ms;
+			return rl_kind_names[k];
+		}
+	}
+	return NULL;
+}
+
+/* KEYS: P rl:ACCOUNT.  ARGV: "HOST WHY", how long, the channel, the
+ * message.  The key keeps the latest end any host saw (one that says
+ * less does not shorten it); every word is published. */
+static const char rl_tell_script[] =
+    "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then\n"
+    "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "end\n"
+    "return redis.call('PUBLISH', ARGV[3], ARGV[4])\n";
+
+/* P rl:ACCOUNT says it for as long as it lasts (a host that was away
+ * reads it on return), and the hosts linked now are told; one command,
+ * sent only when a host sees an account spent. */
+static void
+rl_tell(struct shared *sh, const char *account, uint64_t left_ms,
+    const char *why)
+{
+	char key[KEY_MAX], val[128], px[32], msg[MSG_MAX];
+	const char *argv[] = { "EVAL", rl_tell_script, "1", key, val, px,
+		sh->channel, msg };
+
+	snprintf(val, sizeof(val), "%s %s", sh->conf.name, why);
+	snprintf(px, sizeof(px), "%" PRIu64, left_ms);
+	key_of(sh, key, sizeof(key), "rl", account);
+	snprintf(msg, sizeof(msg), "rl %s %" PRIu64 " %s %" PRIu64 " %s",
+	    sh->conf.name, now_wall_us(), account, left_ms, why);
+	cmd_plain(sh, 8, argv);
+	sh->st.rl_told++;
+}
+
+void
+shared_ratelimit_seen(struct shared *sh, const struct target *t,
+    struct tstat *ts)
+{
+	uint64_t now, until = 0;
+	const char *why;
+
+	if (sh == NULL || !rate_limits_on(sh) || !sh->st.up)
+		return;		/* away: told on return (rl_resync) */
+	now = now_wall_ms();
+	if ((why = rl_spent(&ts->rl, now, &until)) == NULL ||
+	    until <= ts->rl_fleet.told_ms + RL_TELL_SLACK_MS)
+		return;
+	ts->rl_fleet.told_ms = until;
+	rl_tell(sh, target_account(t), until - now, why);
+	log_info("shared: account %s of %s spent here (%s) for %" PRIu64
+	    " ms: told the fleet", target_account(t), t->name, why,
+	    until - now);
+}
+
+/* Another host says account is spent for left_ms: its targets here are
+ * passed over until then. */
+static void
+on_rl(struct shared *sh, const char *host, const char *account,
+    uint64_t left_ms, const char *why)
+{
+	const struct config *c = sh->d->cfg;
+	uint64_t until = now_wall_ms() + (left_ms < RL_MAX_MS ? left_ms :
+	    RL_MAX_MS);
+	struct rl_fleet *f;
+	size_t i, n = 0;
+
+	if (!rate_limits_on(sh) || left_ms == 0)
+		return;
+	for (i = 0; i < c->ntargets; i++) {
+		if (strcmp(target_account(&c->targets[i]), account) != 0)
+			continue;
+		f = &stats_target(sh->d->stats, c->targets[i].name)->rl_fleet;
+		if (until <= f->until_ms)
+			continue;
+		f->until_ms = until;
+		snprintf(f->from, sizeof(f->from), "%s", host);
+		snprintf(f->why, sizeof(f->why), "%s", why);
+		n++;
+	}
+	if (n == 0)
+		return;
+	sh->st.rl_remote++;
+	sh->st.rl_lag_us = sh->st.lag_us;
+	log_info("shared: %s saw account %s spent (%.12s) for %" PRIu64
+	    " ms: passed over here too", host, account, why, left_ms);
+}
+
+/* The fleet's count for account in the minute at minute_ms: raised
+ * into each of its targets here. */
+static void
+rl_raise(struct shared *sh, const char *account, uint64_t minute_ms,
+    uint64_t req, uint64_t tok)
+{
+	const struct config *c = sh->d->cfg;
+	uint64_t now = now_wall_ms();
+	size_t i;
+
+	for (i = 0; i < c->ntargets; i++)
+		if (strcmp(target_account(&c->targets[i]), account) == 0)
+			ratelimit_local_raise(&stats_target(sh->d->stats,
+			    c->targets[i].name)->rl_fleet.count, now,
+			    minute_ms, req, tok);
+}
+
+/* Counted while Redis was away: sent on return if still that minute. */
+static void
+rl_away(struct rl_fleet *f, uint64_t minute_ms, uint64_t req, uint64_t tok)
+{
+	if (f->away_start_ms != minute_ms) {
+		f->away_start_ms = minute_ms;
+		f->away_req = f->away_tok = 0;
+	}
+	f->away_req += req;
+	f->away_tok += tok;
+}
+
+static void
+rl_count_send(struct shared *sh, const char *account, struct rl_fleet *f,
+    uint64_t minute_ms, uint64_t req, uint64_t tok)
+{
+	char rk[KEY_MAX], tk[KEY_MAX], a[2][24], head[KEY_MAX + 128];
+	const char *argv[] = { sh->rl_sha[0] ? "EVALSHA" : "EVAL",
+		sh->rl_sha[0] ? sh->rl_sha : rl_script, "2", rk, tk, a[0],
+		a[1], RL_COUNT_TTL, sh->channel, head };
+	uint64_t minute = minute_ms / RL_LOCAL_WINDOW_MS;
+	struct op *op;
+
+	snprintf(rk, sizeof(rk), "%srpm:%" PRIu64 ":%s", sh->conf.prefix,
+	    minute, account);
+	snprintf(tk, sizeof(tk), "%stpm:%" PRIu64 ":%s", sh->conf.prefix,
+	    minute, account);
+	snprintf(a[0], sizeof(a[0]), "%" PRIu64, req);
+	snprintf(a[1], sizeof(a[1]), "%" PRIu64, tok);
+	snprintf(head, sizeof(head), "rlc %s %" PRIu64 " %s %" PRIu64,
+	    sh->conf.name, now_wall_us(), account, minute);
+	op = op_new(sh, OP_RL_COUNT, account);
+	op->req = req;
+	op->tok = tok;
+	op->minute_ms = minute_ms;
+	if (cmd_send(sh, op, 10, argv) == 0)
+		sh->st.rl_counts++;
+	else if (f != NULL)
+		rl_away(f, minute_ms, req, tok);
+}
+
+void
+shared_ratelimit_count(struct shared *sh, const struct target *t,
+    struct tstat *ts, uint64_t tokens)
+{
+	uint64_t now;
+
+	if (sh == NULL || !rate_limits_on(sh) || (t->rpm == 0 && t->tpm == 0))
+		return;
+	now = now_wall_ms();
+	/* The reservation: this host's own call counts at once. */
+	ratelimit_local_add(&ts->rl_fleet.count, now, tokens);
+	if (!sh->st.up) {
+		sh->st.rl_offline++;
+		rl_away(&ts->rl_fleet, ratelimit_minute(now), 1, tokens);
+		return;
+	}
+	rl_count_send(sh, target_account(t), &ts->rl_fleet,
+	    ratelimit_minute(now), 1, tokens);
+}
+
+bool
+shared_rate_limited(const struct shared *sh, const struct target *t,
+    const struct tstat *ts, uint64_t est_tokens)
+{
+	uint64_t now;
+
+	if (sh == NULL || !rate_limits_on(sh))
+		return false;
+	now = now_wall_ms();
+	return ts->rl_fleet.until_ms > now || ratelimit_local_over(
+	    &ts->rl_fleet.count, now, t->rpm, t->tpm, est_tokens);
+}
+
+static void
+rl_count_reply(struct shared *sh, const struct op *op, const redisReply *r)
+{
+	if (r == NULL)
+		return;	/* counted or not: a count is not sent twice */
+	if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) ==
+	    0) {
+		sh->rl_sha[0] = '\0';
+		if (op->minute_ms == ratelimit_minute(now_wall_ms()))
+			rl_count_send(sh, op->name, NULL, op->minute_ms,
+			    op->req, op->tok);
+		return;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER ||
+	    r->element[1]->type != REDIS_REPLY_INTEGER ||
+	    r->element[0]->integer < 0 || r->element[1]->integer < 0)
+		return;
+	rl_raise(sh, op->name, op->minute_ms,
+	    (uint64_t)r->element[0]->integer,
+	    (uint64_t)r->element[1]->integer);
+}
+
+static void
+rl_get_reply(struct shared *sh, const struct op *op, const redisReply *r)
+{
+	char host[RL_FROM_MAX], why[16];
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_INTEGER ||
+	    r->element[1]->integer <= 0 ||
+	    sscanf(r->element[0]->str, "%64s %15s", host, why) != 2)
+		return;
+	/* Ours from before a restart counts as another host's would. */
+	on_rl(sh, host, op->name, (uint64_t)r->element[1]->integer, why);
+}
+
+/* On connecting: tell the fleet what was seen spent here while Redis was
+ * away, learn what is spent there, and bring the counts of this minute
+ * to Redis (what was counted alone) and back (the fleet's totals). */
+static void
+rl_resync(struct shared *sh)
+{
+	static const char script[] =
+	    "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}";
+	const struct config *c = sh->d->cfg;
+	uint64_t now = now_wall_ms(), until, minute = ratelimit_minute(now);
+	char key[KEY_MAX];
+	const char *argv[] = { "EVAL", script, "1", key };
+	const char *why, *acct;
+	struct tstat *ts;
+	size_t i, j;
+
+	for (i = 0; i < c->ntargets; i++) {
+		const struct target *t = &c->targets[i];
+
+		ts = stats_target(sh->d->stats, t->name);
+		acct = target_account(t);
+		if ((why = rl_spent(&ts->rl, now, &until)) != NULL) {
+			ts->rl_fleet.told_ms = until;
+			rl_tell(sh, acct, until - now, why);
+		}
+		if (t->rpm > 0 || t->tpm > 0) {
+			struct rl_fleet *f = &ts->rl_fleet;
+			uint64_t req = 0, tok = 0;
+
+			/* Another minute's are past counting; none sends 0 +
+			 * 0, which reads the fleet's count back. */
+			if (f->away_start_ms == minute) {
+				req = f->away_req;
+				tok = f->away_tok;
+			}
+			f->away_req = f->away_tok = 0;
+			f->away_start_ms = 0;
+			rl_count_send(sh, acct, f, minute, req, tok);
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(target_account(&c->targets[j]), acct) == 0)
+				break;
+		if (j < i)
+			continue;	/* that account is asked already */
+		key_of(sh, key, sizeof(key), "rl", acct);
+		cmd_send(sh, op_new(sh, OP_RL_GET, acct), 4, argv);
+	}
+}
+
+/* For status and the heartbeat: the accounts passed over here now, on
+ * this host's word or another's. */
+static json_t *
+rl_view(struct shared *sh)
+{
+	const struct config *c = sh->d->cfg;
+	uint64_t now = now_wall_ms(), until = 0;
+	json_t *a = json_array();
+	const struct tstat *ts;
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < c->ntargets; i++) {
+		ts = stats_target(sh->d->stats, c->targets[i].name);
+		if ((why = rl_spent(&ts->rl, now, &until)) != NULL)
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s, "
+			    "s:I}", "target", c->targets[i].name, "account",
+			    target_account(&c->targets[i]), "why", why,
+			    "ms", (json_int_t)(until - now)));
+		else if (ts->rl_fleet.until_ms > now)
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s, "
+			    "s:I, s:s}", "target", c->targets[i].name,
+			    "account", target_account(&c->targets[i]), "why",
+			    ts->rl_fleet.why, "ms",
+			    (json_int_t)(ts->rl_fleet.until_ms - now), "from",
+			    ts->rl_fleet.from));
+	}
+	return a;
+}
+
 /* ---- the channel ------------------------------------------------------ */
 
 static struct host_view *
@@ -1100,8 +1451,10 @@ on_message(struct shared *sh, char *msg)
 	int64_t hour, day;
 	double h, d;
 
-	if (strncmp(msg, "spend ", 6) == 0)
+	if (strncmp(msg, "spend ", 6) == 0 || strncmp(msg, "rlc ", 4) == 0)
 		want = 7;
+	else if (strncmp(msg, "rl ", 3) == 0)
+		want = 6;
 	else if (strncmp(msg, "lat ", 4) == 0)
 		want = 4;
 	else if (strncmp(msg, "hb ", 3) == 0)
@@ -1139,7 +1492,19 @@ on_message(struct shared *sh, char *msg)
 	if (parse_u64(f[2], 0, UINT64_MAX, &wall) < 0)
 		return;
 	note_lag(sh, wall);
-	if (f[0][0] == 'l') {
+	if (strcmp(f[0], "rl") == 0) {
+		if (parse_u64(f[4], 0, UINT64_MAX, &left) == 0)
+			on_rl(sh, f[1], f[3], left, f[5]);
+	} else if (strcmp(f[0], "rlc") == 0) {
+		uint64_t minute, req, tok;
+
+		if (parse_u64(f[4], 0, UINT64_MAX / RL_LOCAL_WINDOW_MS,
+		    &minute) == 0 && parse_u64(f[5], 0, INT64_MAX, &req) ==
+		    0 && parse_u64(f[6], 0, INT64_MAX, &tok) == 0 &&
+		    rate_limits_on(sh))
+			rl_raise(sh, f[3], minute * RL_LOCAL_WINDOW_MS, req,
+			    tok);
+	} else if (f[0][0] == 'l') {
 		on_latency(sh, f[3]);
 	} else if (f[0][0] == 'h') {
 		struct host_view *hv = host_find(sh, f[1]);
@@ -1200,6 +1565,7 @@ went_up(struct shared *sh)
 	sh->auth_said = false;
 	sh->sub_seen_ms = now_mono_ms();
 	sh->sha[0] = '\0';
+	sh->rl_sha[0] = '\0';
 	log_info("shared: connected to Redis at %s as %s", sh->where,
 	    sh->conf.name);
 	if (budgets_on(sh)) {
@@ -1211,6 +1577,12 @@ went_up(struct shared *sh)
 		breakers_resync(sh);
 	if (budgets_on(sh))
 		budgets_resync(sh);
+	if (rate_limits_on(sh)) {
+		const char *load[] = { "SCRIPT", "LOAD", rl_script };
+
+		cmd_send(sh, op_new(sh, OP_RL_SCRIPT, NULL), 3, load);
+		rl_resync(sh);
+	}
 }
 
 static void
@@ -1286,6 +1658,19 @@ op_done(redisAsyncContext *ac, void *reply, void *priv)
 		if (r != NULL && r->type == REDIS_REPLY_STRING &&
 		    r->len < sizeof(sh->sha))
 			memcpy(sh->sha, r->str, r->len + 1);
+		break;
+	case OP_RL_SCRIPT:
+		if (r != NULL && r->type == REDIS_REPLY_STRING &&
+		    r->len < sizeof(sh->rl_sha))
+			memcpy(sh->rl_sha, r->str, r->len + 1);
+		break;
+	case OP_RL_GET:
+		if (!sh->freeing)
+			rl_get_reply(sh, op, r);
+		break;
+	case OP_RL_COUNT:
+		if (!sh->freeing)
+			rl_count_reply(sh, op, r);
 		break;
 	case OP_PLAIN:
 		break;
@@ -1416,8 +1801,9 @@ own_view(struct shared *sh)
 		json_object_set_new(spend, c->routes[i].name, json_pack(
 		    "{s:f, s:f}", "hour", s.hour, "day", s.day));
 	}
-	return json_pack("{s:o, s:o, s:I}", "breakers", open, "route_spend",
-	    spend, "calls", (json_int_t)sh->d->stats->calls);
+	return json_pack("{s:o, s:o, s:o, s:I}", "breakers", open,
+	    "route_spend", spend, "rate_limited", rl_view(sh), "calls",
+	    (json_int_t)sh->d->stats->calls);
 }
 
 static void
@@ -1666,7 +2052,7 @@ shared_stats(const struct shared *sh)
 json_t *
 shared_status(struct shared *sh)
 {
-	json_t *hosts, *fails;
+	json_t *hosts, *fails, *o;
 	uint64_t now = now_mono_ms();
 	size_t i;
 
@@ -1686,7 +2072,7 @@ shared_status(struct shared *sh)
 	for (i = 0; i < SHARED_FAIL_COUNT; i++)
 		json_object_set_new(fails, fail_names[i],
 		    json_integer((json_int_t)sh->st.failures[i]));
-	return json_pack("{s:s, s:s, s:s, s:b, s:I, s:o, s:I, s:I, s:I, s:I, "
+	o = json_pack("{s:s, s:s, s:s, s:b, s:I, s:o, s:I, s:I, s:I, s:I, "
 	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 	    "address", sh->where, "host", sh->conf.name,
 	    "prefix", sh->conf.prefix, "up", sh->st.up,
@@ -1703,4 +2089,12 @@ shared_status(struct shared *sh)
 	    "open_lag_us", (json_int_t)sh->st.open_lag_us,
 	    "rtt_us", (json_int_t)sh->st.rtt_us,
 	    "hosts", hosts);
+	json_object_set_new(o, "rate_limits", json_pack("{s:b, s:I, s:I, "
+	    "s:I, s:I, s:I}", "shared", rate_limits_on(sh),
+	    "told", (json_int_t)sh->st.rl_told,
+	    "remote", (json_int_t)sh->st.rl_remote,
+	    "counts", (json_int_t)sh->st.rl_counts,
+	    "offline", (json_int_t)sh->st.rl_offline,
+	    "lag_us", (json_int_t)sh->st.rl_lag_us));
+	return o;
 }

@@ -16,7 +16,12 @@
  *	P budget:d:DAY:KEY	... that UTC day
  *	P spend:HOST:RUN:N	a spend counted (an hour): sent again, it
  *				is not counted twice
- *	P events		the channel: open, close, spend, lat, hb
+ *	P rl:ACCOUNT		"HOST WHY": the account is spent (its window,
+ *				or a 429), expires when the latest seen ends
+ *	P rpm:MINUTE:ACCOUNT	requests to the account in that wall-clock
+ *	P tpm:MINUTE:ACCOUNT	minute (epoch ms / 60000), and tokens
+ *	P events		the channel: open, close, spend, lat, hb,
+ *				rl (spent), rlc (a minute's counts)
  */
 #ifndef LLMFB_SHARED_H
 #define LLMFB_SHARED_H
@@ -57,6 +62,11 @@ struct shared_stats {
 	uint64_t	 lag_us;	/* last remote message's age */
 	uint64_t	 open_lag_us;	/* ... of the last open */
 	uint64_t	 rtt_us;	/* the last heartbeat's round trip */
+	uint64_t	 rl_told;	/* accounts seen spent here, told */
+	uint64_t	 rl_remote;	/* ... seen spent by another host */
+	uint64_t	 rl_lag_us;	/* ... the last one's age */
+	uint64_t	 rl_counts;	/* rpm/tpm counts sent */
+	uint64_t	 rl_offline;	/* ... counted while Redis was away */
 };
 
 const char *shared_fail_name(enum shared_fail f);
@@ -87,6 +97,20 @@ void shared_latency_add(struct shared *sh, const struct target *t,
  * others') in a fleet that shares latency, else this host's. */
 const struct latency *shared_latency_view(const struct shared *sh,
     const struct tstat *ts);
+/* A provider's rate limits, per account (a target's account label):
+ * after an answer's headers or a 429 at t, tell the fleet if they say
+ * the account is spent until a reset. */
+void shared_ratelimit_seen(struct shared *sh, const struct target *t,
+    struct tstat *ts);
+/* An attempt to t (with an rpm or tpm) starts: counted in the fleet's
+ * minute at once here, and in Redis in the background. */
+void shared_ratelimit_count(struct shared *sh, const struct target *t,
+    struct tstat *ts, uint64_t tokens);
+/* Whether t is passed over on the fleet's word: another host saw its
+ * account spent, or the fleet's count of it would pass its rpm or tpm
+ * with one more call of est_tokens.  False when sh is NULL. */
+bool shared_rate_limited(const struct shared *sh, const struct target *t,
+    const struct tstat *ts, uint64_t est_tokens);
 const struct shared_stats *shared_stats(const struct shared *sh);
 /* For status --fleet: the links and each host's last heartbeat. */
 json_t *shared_status(struct shared *sh);

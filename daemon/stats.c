@@ -202,6 +202,7 @@ stats_target(struct stats *s, const char *name)
 	t->name = xstrdup(name);
 	t->network_h.bounds = HIST_FAST_S;
 	ratelimit_init(&t->rl);
+	t->rl_fleet.count.wall = true;
 	return t;
 }
 
@@ -287,6 +288,8 @@ stats_target_renew(struct tstat *t)
 	latency_init(&t->fleet_lat);
 	/* Perhaps another key or account: its limits are not ours. */
 	ratelimit_init(&t->rl);
+	memset(&t->rl_fleet, 0, sizeof(t->rl_fleet));
+	t->rl_fleet.count.wall = true;
 	/* Perhaps another host now: learn its address anew. */
 	memset(&t->network_s, 0, sizeof(t->network_s));
 	memset(&t->provider_s, 0, sizeof(t->provider_s));

@@ -94,6 +94,7 @@ struct tstat {
 	 * 429's Retry-After (ratelimit.c). */
 	struct rl_state	 rl;
 	struct rl_local	 rl_local;		/* its rpm and tpm */
+	struct rl_fleet	 rl_fleet;		/* its account, in a fleet */
 	uint64_t	 rl_429s;		/* 429s answered */
 	struct hist	 ttft_h, total_h;	/* all answers' times */
 	/* What the kernel saw (eBPF, netview.c): per attempt with an

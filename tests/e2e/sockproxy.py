@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""A Unix socket forwarder for the fleet cases (tests/e2e/fleet.sh).
+"""A socket forwarder for the fleet cases (tests/e2e/fleet.sh).
 
 sockproxy.py LISTEN TARGET: every connection to LISTEN is carried to
-TARGET, both ways.  SIGSTOP makes it a partition: connections stay open
-and new ones are queued by the kernel, but nothing gets through until
-SIGCONT."""
+TARGET, both ways.  Each is a Unix socket path or tcp:ADDRESS:PORT (the
+fleet's namespaces reach the mock provider, which listens on this
+namespace's loopback, through one on their bridge).  SIGSTOP makes it a
+partition: connections stay open and new ones are queued by the kernel,
+but nothing gets through until SIGCONT."""
 import os
 import socket
 import sys
@@ -28,18 +30,29 @@ def pipe(a, b):
                 pass
 
 
+def sock(addr):
+    """A socket for addr, and what to bind or connect it to."""
+    if addr.startswith("tcp:"):
+        host, port = addr[4:].rsplit(":", 1)
+        return socket.socket(socket.AF_INET), (host, int(port))
+    return socket.socket(socket.AF_UNIX), addr
+
+
 def main():
     listen, target = sys.argv[1], sys.argv[2]
-    if os.path.exists(listen):
-        os.unlink(listen)
-    srv = socket.socket(socket.AF_UNIX)
-    srv.bind(listen)
+    srv, where = sock(listen)
+    if srv.family == socket.AF_UNIX:
+        if os.path.exists(where):
+            os.unlink(where)
+    else:
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(where)
     srv.listen(64)
     while True:
         c, _ = srv.accept()
-        u = socket.socket(socket.AF_UNIX)
+        u, to = sock(target)
         try:
-            u.connect(target)
+            u.connect(to)
         except OSError:
             c.close()
             u.close()

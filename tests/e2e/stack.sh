@@ -22,6 +22,9 @@ stack_stop() {
 		wait "$p" 2>/dev/null || true
 	done
 	STACK_PIDS=""
+	# What a case made outside STACK_DIR (network namespaces), should
+	# the run end before the case takes it down.
+	[ -z "${STACK_ATEXIT:-}" ] || eval "$STACK_ATEXIT"
 	[ -n "${STACK_KEEP:-}" ] || rm -rf "$STACK_DIR"
 }
 

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
+
 #include "config.h"
 
 static char err[CONFIG_ERR_MAX];
@@ -690,7 +692,7 @@ START_TEST(test_shared)
 	ck_assert_ptr_nonnull(c->shared->name);	/* the host name */
 	ck_assert_uint_eq(c->shared->max_wait_ms, 5);
 	ck_assert(c->shared->breakers && c->shared->budgets &&
-	    c->shared->latency);
+	    c->shared->latency && c->shared->rate_limits);
 	config_unref(c);
 
 	c = config_load_string("e.yaml", "listen: /run/x.sock", err, sizeof(err));
@@ -738,6 +740,39 @@ START_TEST(test_shared)
 }
 END_TEST
 
+/* A target's account: a label its rate limits are shared under in a
+ * fleet (its name by default), a name so that no key or space gets
+ * into Redis. */
+START_TEST(test_account)
+{
+	struct config *c;
+
+	c = config_load_string("a.yaml", "providers:\n"
+	    "  p: { dialect: openai, base_url: 'https://x' }\n"
+	    "targets:\n  t: { provider: p, account: org-1 }\n"
+	    "  u: { provider: p }\n"
+	    "shared: { address: 'h:1', rate_limits: false }\n", err,
+	    sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(target_account(config_target(c, "t")), "org-1");
+	ck_assert_str_eq(target_account(config_target(c, "u")), "u");
+	ck_assert(!c->shared->rate_limits);
+	config_unref(c);
+	c = config_load_string("a.yaml", "providers:\n"
+	    "  p: { dialect: openai, base_url: 'https://x' }\n"
+	    "targets:\n  t: { provider: p, account: 'sk-a b' }\n", err,
+	    sizeof(err));
+	ck_assert_ptr_null(c);
+	ck_assert_str_eq(err, "a.yaml:4:30: account name 'sk-a b': use 1 "
+	    "to 64 letters, digits and . - _ :");
+}
+END_TEST
+
+/* The version the refusal of shared.tls names: Debian 12's is 0.14. */
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
+#define HIREDIS_VERSION	STR(HIREDIS_MAJOR) "." STR(HIREDIS_MINOR)
+
 static const struct {
 	const char *text, *want;
 } shared_bad[] = {
@@ -749,9 +784,10 @@ static const struct {
 	{ "shared: { address: 'unix:r.sock' }",
 	  "b.yaml:1:20: shared.address: a Unix socket path must be absolute" },
 	{ "shared: { address: 'h:1', tls: true }",
-	  "b.yaml:1:32: shared.tls: this build's hiredis has no TLS; reach "
-	  "Redis on a Unix socket, on loopback, or through a TLS tunnel "
-	  "(stunnel, spiped)" },
+	  "b.yaml:1:32: shared.tls: this build's hiredis (" HIREDIS_VERSION
+	  ") has no TLS "
+	  "(hiredis_ssl came with 1.0); reach Redis on a Unix socket, on "
+	  "loopback, or through a TLS tunnel (stunnel, spiped)" },
 	{ "shared: { address: 'h:1', password_env: CHECK_REDIS_UNSET }",
 	  "b.yaml:1:41: shared.password_env: CHECK_REDIS_UNSET is not set" },
 	{ "shared: { address: 'h:1', password_file: /nonexistent/pw }",
@@ -799,6 +835,7 @@ config_suite(void)
 	tcase_add_test(tc, test_local_ca);
 	tcase_add_test(tc, test_hedge);
 	tcase_add_test(tc, test_shared);
+	tcase_add_test(tc, test_account);
 	tcase_add_loop_test(tc, test_shared_bad, 0,
 	    sizeof(shared_bad) / sizeof(shared_bad[0]));
 	suite_add_tcase(s, tc);

@@ -209,6 +209,40 @@ START_TEST(test_local_limits)
 }
 END_TEST
 
+/* A fleet's count: wall-clock minutes every host agrees on, raised to
+ * Redis's totals, never lowered, and only for now's minute or the one
+ * before. */
+START_TEST(test_fleet_count)
+{
+	struct rl_local l;
+	uint64_t m = 1700000040000ULL;	/* a minute's first ms */
+
+	ck_assert_uint_eq(ratelimit_minute(m + 59999), m);
+	ck_assert_uint_eq(ratelimit_minute(m + 60000), m + 60000);
+	memset(&l, 0, sizeof(l));
+	l.wall = true;
+	ratelimit_local_add(&l, m + 30000, 10);
+	ck_assert_uint_eq(l.start_ms, m);
+	/* Four more from other hosts: 5 of rpm 5, no room for one more. */
+	ratelimit_local_raise(&l, m + 30001, m, 5, 50);
+	ck_assert(ratelimit_local_over(&l, m + 30002, 5, 0, 0));
+	ck_assert(!ratelimit_local_over(&l, m + 30002, 6, 0, 0));
+	/* A late, smaller total does not lower it. */
+	ratelimit_local_raise(&l, m + 30003, m, 3, 30);
+	ck_assert_uint_eq(l.req[0], 5);
+	ck_assert_uint_eq(l.tok[0], 50);
+	/* Into the next minute: the total of the one before is raised. */
+	ratelimit_local_raise(&l, m + 60010, m, 6, 60);
+	ck_assert_uint_eq(l.start_ms, m + 60000);
+	ck_assert_uint_eq(l.req[1], 6);
+	/* Older minutes are ignored. */
+	ratelimit_local_raise(&l, m + 60020, m - 60000, 99, 99);
+	ck_assert_uint_eq(l.req[0], 0);
+	ck_assert_uint_eq(l.req[1], 6);
+	ck_assert(l.wall);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -224,6 +258,7 @@ main(void)
 	tcase_add_test(tc, test_group_weighted);
 	tcase_add_test(tc, test_group_sorted);
 	tcase_add_test(tc, test_local_limits);
+	tcase_add_test(tc, test_fleet_count);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
