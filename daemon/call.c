@@ -7,7 +7,6 @@
 #include <strings.h>
 
 #include "answer.h"
-#include "budget.h"
 #include "call.h"
 #include "caller.h"
 #include "config.h"
@@ -15,12 +14,12 @@
 #include "dialect.h"
 #include "dialect_stream.h"
 #include "events.h"
-#include "group.h"
 #include "inject.h"
 #include "ladder.h"
 #include "log.h"
 #include "netview.h"
 #include "outbound.h"
+#include "qualify.h"
 #include "record.h"
 #include "route.h"
 #include "server.h"
@@ -31,8 +30,6 @@
 
 #define HELD_MAX	ANSWER_BODY_MAX	/* an answer held before delivery */
 #define PASSTHROUGH_CONNECT_MS	10000
-/* A group picking by latency looks at the last minute's answers. */
-#define GROUP_LATENCY_WINDOW_MS	60000
 
 /* Where a call is.  It only moves down this list, and every step is
  * taken in one place: commit_status(), midstream_failed() and
@@ -44,15 +41,6 @@ enum call_state {
 	CS_CONTINUING,	/* that answer's stream broke, and later rungs
 			 * write the rest of it */
 	CS_FINISHED,	/* over: nothing of it runs again */
-};
-
-/* Translation, for targets of another API: the request in each (made
- * once, when a target of it is first considered), or why it cannot
- * be. */
-struct xlation {
-	json_t		*json;
-	char		 why[DIALECT_WHY_MAX];
-	struct dialect_info info;
 };
 
 /* One attempt at a target: its transfer, its timers, its answer read
@@ -123,12 +111,8 @@ struct call {
 	struct attempt		*hedge_for;
 	bool			 hedged;	/* a hedge was started */
 	bool			 race_done;	/* ... and its race is over */
-	struct xlation		 x[DIALECTS];
+	struct qualify		 q;		/* what its targets must meet */
 	struct answer_want	 want;
-	uint64_t		 est_in;	/* the request's tokens, roughly */
-	uint64_t		 max_out;	/* its max_tokens; 0: not set */
-	uint32_t		 dims;		/* vectors' dimensions asked
-						 * (api->dimensions); 0: any */
 	/* A stream that broke after it began, continued elsewhere. */
 	struct answer		 prev;		/* what the caller has of it */
 	struct cont_state	 cs;
@@ -188,34 +172,6 @@ static bool
 own_provider(const struct call *call, const struct provider *p)
 {
 	return p == NULL || strcasecmp(p->origin, call->r.host) == 0;
-}
-
-/* Add "target=why" to the reasons at offset at (their end, or where an
- * attempt's failure goes before the skips its ladder step found). */
-static void
-insert_reason(struct call *call, size_t at, const char *target,
-    const char *why)
-{
-	char item[128], *r = call->r.reasons;
-	size_t len = strlen(r), n;
-
-	n = (size_t)snprintf(item, sizeof(item), "%s=%s%s", target, why,
-	    at < len ? "," : "");
-	if (at > 0 && at == len && n + 1 < sizeof(item)) {
-		memmove(item + 1, item, n + 1);
-		item[0] = ',';
-		n++;
-	}
-	if (n >= sizeof(item) || len + n >= sizeof(call->r.reasons))
-		return;		/* full: the first reasons matter most */
-	memmove(r + at + n, r + at, len - at + 1);
-	memcpy(r + at, item, n);
-}
-
-static void
-add_reason_str(struct call *call, const char *target, const char *why)
-{
-	insert_reason(call, strlen(call->r.reasons), target, why);
 }
 
 /* What went wrong in an attempt, in a few words: "http-503",
@@ -406,7 +362,7 @@ account(struct call *call, const struct answer *a)
 		out = call->at->xs.out_tokens;
 	}
 	if (!usage) {
-		in = call->est_in;
+		in = call->q.est_in;
 		out = answer_estimate_tokens(a->text.len);
 		estimated = true;
 	} else if (a->stream && (!a->done || a->error_event) &&
@@ -446,8 +402,7 @@ call_destroy(void *arg)
 	json_decref(call->json);
 	json_decref(call->cont_json);
 	json_decref(call->cont_trimmed);
-	for (i = 0; i < DIALECTS; i++)
-		json_decref(call->x[i].json);
+	qualify_free(&call->q);
 	/* What a continued stream's caller had: zeroed unless one was
 	 * continued, and kept past the state's end. */
 	answer_free(&call->prev);
@@ -708,7 +663,7 @@ attempt_cancel(struct call *call, struct attempt *lose)
 {
 	struct attempt *keep = call->at;
 	struct record *r = &call->r;
-	uint64_t in = call->est_in, out = 0;
+	uint64_t in = call->q.est_in, out = 0;
 	bool estimated = true;
 	uint32_t spent;
 
@@ -1596,7 +1551,7 @@ count_failure(struct call *call, const struct outcome *o, enum fail_kind fk,
 	if (o->kind == OUT_OK && o->status >= 100 && o->status < 600)
 		ts->by_status[o->status / 100]++;
 	snprintf(ts->last_failure, sizeof(ts->last_failure), "%s", why);
-	insert_reason(call, at, call->at->target->name, why);
+	record_reason(&call->r, at, call->at->target->name, why);
 }
 
 /* Times worth keeping for the target's latency: answers, and timeouts
@@ -1839,238 +1794,6 @@ midstream_failed(struct call *call, const struct outcome *o)
 	attempt_next(call, delay);
 }
 
-/* ---- qualifying a target --------------------------------------------- */
-
-/* Whether a recent p95 breaks the route's SLO. */
-static bool
-over_slo(const struct policy *p, const struct latency *lat, uint64_t now)
-{
-	uint32_t v;
-
-	if (p->slo_first_token_ms > 0 && latency_ttft_pct(lat, now,
-	    p->slo_window_ms, 95, &v) >= (size_t)p->slo_min_samples &&
-	    v > p->slo_first_token_ms)
-		return true;
-	return p->slo_total_ms > 0 && latency_total_pct(lat, now,
-	    p->slo_window_ms, 95, &v) >= (size_t)p->slo_min_samples &&
-	    v > p->slo_total_ms;
-}
-
-static bool
-spent_past(const struct budgets *b, const char *key, double hour,
-    double day)
-{
-	struct spend s;
-
-	if (hour < 0 && day < 0)
-		return false;
-	s = budgets_get(b, key, time(NULL));
-	return (hour >= 0 && s.hour >= hour) || (day >= 0 && s.day >= day);
-}
-
-/* A paid fallback (a rung after the first) is out once the route's
- * fallbacks spent their limit; the primary goes on serving. */
-static bool
-over_fallback_budget(struct call *call, const struct target *t)
-{
-	const struct budget_conf *b = &call->r.route->budget;
-
-	return target_priced(t) && spent_past(call->d->budgets, call->r.fallback_key,
-	    b->fallback_hour, b->fallback_day);
-}
-
-/* A paid target is out once the route's or the caller's spend reached
- * its limit, or when this call alone would pass the per-call one. */
-static bool
-over_budget(struct call *call, const struct target *t)
-{
-	const struct budget_conf *b = &call->r.route->budget;
-
-	if (!target_priced(t))
-		return false;
-	if (b->call >= 0 && target_cost(t, call->est_in, call->max_out) > b->call)
-		return true;
-	return spent_past(call->d->budgets, call->r.route_key, b->hour,
-	    b->day) || spent_past(call->d->budgets, call->r.caller_key,
-	    b->caller_hour, b->caller_day);
-}
-
-/* A rung after the first is a fallback: the route may cap what it costs
- * or name the only targets it may be. */
-static bool
-fallback_allowed(const struct route *r, const struct target *t)
-{
-	size_t i;
-
-	if (r->policy.fallback_max_price >= 0 &&
-	    (t->price.input > r->policy.fallback_max_price ||
-	    t->price.output > r->policy.fallback_max_price))
-		return false;
-	if (r->nfallback_set == 0)
-		return true;
-	for (i = 0; i < r->nfallback_set; i++)
-		if (r->fallback_set[i] == t)
-			return true;
-	return false;
-}
-
-static enum fail_kind
-skip(struct call *call, const struct target *t, enum fail_kind fk,
-    const char *why)
-{
-	if (call->r.first_from == NULL) {
-		call->r.first_from = t->name;
-		call->r.first_fk = fk;
-	}
-	tstat_of(call, t)->skipped[fk]++;
-	add_reason_str(call, t->name, why);
-	return fk;
-}
-
-/* Whether the request can be said in API to; it is translated the
- * first time a target of that API is considered. */
-static bool
-translatable(struct call *call, enum dialect to)
-{
-	struct xlation *xl = &call->x[to];
-
-	if (xl->json != NULL)
-		return true;
-	if (xl->why[0] != '\0')
-		return false;
-	xl->info = (struct dialect_info){
-		.from = call->dialect,
-		.to = to,
-		.created = (int64_t)time(NULL),
-	};
-	xl->json = dialect_request(call->json, &xl->info, xl->why);
-	if (xl->json == NULL && xl->why[0] == '\0')
-		snprintf(xl->why, sizeof(xl->why), "%s", "unknown");
-	return xl->json != NULL;
-}
-
-static enum fail_kind
-target_usable(const struct target *t, int i, bool strict, void *arg)
-{
-	struct call *call = arg;
-	const struct route *r = call->r.route;
-	struct tstat *ts = tstat_of(call, t);
-	uint64_t now = now_mono_ms(), until;
-	char why[DIALECT_WHY_MAX + 16];
-	enum dialect to = target_dialect(call, t);
-	size_t k;
-
-	if (to != call->dialect) {
-		if (!translatable(call, to)) {
-			snprintf(why, sizeof(why), "dialect:%s",
-			    call->x[to].why);
-			return skip(call, t, FK_DIALECT, why);
-		}
-		if (target_model(t, call->r.model) == NULL &&
-		    !dialect_same_models(call->dialect, to))
-			return skip(call, t, FK_DIALECT, "dialect:model");
-	}
-	if (call->dims > 0 && t->dimensions > 0 &&
-	    t->dimensions != call->dims)
-		return skip(call, t, FK_DIALECT, "dimensions");
-	for (k = 0; k < r->nrequire_tags; k++)
-		if (!target_has_tag(t, r->require_tags[k]))
-			return skip(call, t, FK_REGION, "tags");
-	if (t->context > 0 && call->est_in + call->max_out > t->context)
-		return skip(call, t, FK_CONTEXT, "context-window");
-	if (!route_first_rung(r, i) && !fallback_allowed(r, t))
-		return skip(call, t, FK_BUDGET, "fallback-cap");
-	if (!route_first_rung(r, i) && over_fallback_budget(call, t))
-		return skip(call, t, FK_BUDGET, "fallback-budget");
-	if (over_budget(call, t))
-		return skip(call, t, FK_BUDGET, "budget");
-	if (t->max_concurrency > 0 && ts->in_flight >= t->max_concurrency)
-		return skip(call, t, FK_TECHNICAL, "queue-full");
-	/* The provider's capacity, like queue-full: technical.  Passed
-	 * over before it answers 429, while the limits its last answer
-	 * advertised are spent (or too few tokens are left for this call),
-	 * or while a 429's Retry-After lasts. */
-	if (ratelimit_near(&ts->rl, now_real_ns() / 1000000, call->est_in,
-	    call->max_out, &until) ||
-	    ratelimit_local_over(&ts->rl_local, now, t->rpm, t->tpm,
-	    call->est_in + call->max_out))
-		return skip(call, t, FK_TECHNICAL, "rate-limit");
-	/* fleet-slo: over only with the other hosts' samples. */
-	if (strict && over_slo(&r->policy, shared_latency_view(call->d->shared,
-	    ts), now))
-		return skip(call, t, FK_LATENCY, over_slo(&r->policy, &ts->lat,
-		    now) ? "slo" : "fleet-slo");
-	if (ts->drained)
-		return skip(call, t, FK_TECHNICAL, "drained");
-	/* Last: in half-open, a yes takes one of the probes.  An open
-	 * breaker costs no attempt. */
-	if (!breaker_allow(&ts->br, &t->breaker, now)) {
-		ts->skipped_open++;
-		/* fleet-breaker-open: another host's failures opened it,
-		 * and no call from here reached the target. */
-		return skip(call, t, FK_TECHNICAL, ts->br.unreachable ?
-		    "unreachable" : ts->br.fleet_remote ?
-		    "fleet-breaker-open" : "breaker-open");
-	}
-	return FK_NONE;
-}
-
-static uint32_t
-group_rnd(void *arg)
-{
-	(void)arg;
-	return arc4random();
-}
-
-/* The order this call tries each group's members in, by its pick, on
- * what is known of them now: calls in flight, the median time to first
- * token of the last minute, the price.  The record says it ("picks"). */
-static void
-group_orders(struct call *call)
-{
-	const struct route *r = call->r.route;
-	struct group_member m[GROUP_MAX];
-	uint8_t order[GROUP_MAX];
-	uint64_t now = now_mono_ms();
-	size_t g, k, len = 0;
-	char *p = call->r.picks;
-
-	for (g = 0; g < r->ngroups; g++) {
-		const struct rung_group *rg = &r->groups[g];
-		int n;
-
-		for (k = 0; k < rg->n; k++) {
-			const struct target *t = r->ladder[rg->first + k];
-			struct tstat *ts = tstat_of(call, t);
-			uint32_t ms;
-
-			m[k].weight = rg->weight[k];
-			m[k].in_flight = ts->in_flight > UINT32_MAX ?
-			    UINT32_MAX : (uint32_t)ts->in_flight;
-			m[k].latency_ms = latency_ttft_pct(&ts->lat, now,
-			    GROUP_LATENCY_WINDOW_MS, 50, &ms) > 0 ? ms :
-			    GROUP_NO_LATENCY;
-			m[k].price = t->price.input + t->price.output;
-		}
-		group_order(rg->pick, m, rg->n, group_rnd, NULL, order);
-		ladder_group_order(&call->ladder, g, order);
-		n = snprintf(p + len, sizeof(call->r.picks) - len, "%s%s:",
-		    g > 0 ? "," : "", group_pick_name(rg->pick));
-		for (k = 0; n >= 0 && len + (size_t)n < sizeof(call->r.picks) &&
-		    k < rg->n; k++) {
-			len += (size_t)n;
-			n = snprintf(p + len, sizeof(call->r.picks) - len,
-			    "%s%s", k > 0 ? ">" : "",
-			    r->ladder[rg->first + order[k]]->name);
-		}
-		if (n < 0 || len + (size_t)n >= sizeof(call->r.picks)) {
-			p[len] = '\0';
-			break;
-		}
-		len += (size_t)n;
-	}
-}
-
 /* ---- an attempt -------------------------------------------------------- */
 
 /* The body for this target: the caller's bytes, or a copy with the
@@ -2097,7 +1820,7 @@ attempt_body(struct call *call, const struct target *t, size_t *ret_len)
 	}
 	if (call->at->xlating)
 		copy = cont == NULL ? json_copy(call->at->xl->json) :
-		    dialect_request(cont, &call->x[to].info,
+		    dialect_request(cont, &call->q.x[to].info,
 		    why);
 	else
 		copy = json_copy(cont != NULL ? cont : call->json);
@@ -2160,8 +1883,8 @@ attempt_begin(struct call *call, bool hedge)
 	/* The ladder's breaker_allow() just let it through. */
 	call->at->probe = tstat_of(call, t)->br.state == BREAKER_HALF_OPEN;
 	call->at->target = t;
-	call->at->xl = &call->x[target_dialect(call, t)];
-	call->at->xlating = call->at->xl != &call->x[call->dialect];
+	call->at->xl = &call->q.x[target_dialect(call, t)];
+	call->at->xlating = call->at->xl != &call->q.x[call->dialect];
 	if (call->at->xs_live) {
 		dialect_stream_free(&call->at->xs);
 		call->at->xs_live = false;
@@ -2217,7 +1940,7 @@ attempt_begin(struct call *call, bool hedge)
 	/* Against its rpm and tpm: what providers count, the prompt and
 	 * all max_tokens allows. */
 	ratelimit_local_add(&tstat_of(call, t)->rl_local, now_mono_ms(),
-	    call->est_in + call->max_out);
+	    call->q.est_in + call->q.max_out);
 	explicit_bzero(h.data, h.len);		/* it held a key */
 	buf_free(&h);
 	buf_free(&url);
@@ -2362,17 +2085,17 @@ json_u64(const json_t *j)
 static void
 read_request(struct call *call)
 {
-	call->est_in = request_estimate_tokens(call->json);
-	call->max_out = request_max_tokens(call->json);
+	call->q.est_in = request_estimate_tokens(call->json);
+	call->q.max_out = request_max_tokens(call->json);
 	call->want.json = call->r.route->policy.q_json &&
 	    request_wants_json(call->json);
 	call->want.forbid_length = call->r.route->policy.q_length;
 	/* Vectors of the dimensions asked, else of the first rung's. */
 	if (api_of(call->dialect)->dimensions) {
-		call->dims = (uint32_t)json_u64(json_object_get(call->json,
+		call->q.dims = (uint32_t)json_u64(json_object_get(call->json,
 		    "dimensions"));
-		if (call->dims == 0)
-			call->dims = call->r.route->ladder[0]->dimensions;
+		if (call->q.dims == 0)
+			call->q.dims = call->r.route->ladder[0]->dimensions;
 	}
 }
 
@@ -2403,6 +2126,8 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 
 	call->d = d;
 	call->r.d = d;
+	call->q.d = d;
+	call->q.r = &call->r;
 	call->cfg = config_ref(d->cfg);
 	call->conn = c;
 	call->req = r;
@@ -2471,6 +2196,7 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 		};
 		call->r.route = route_match(call->cfg, &rq);
 		if (call->r.route != NULL) {
+			call->q.json = call->json;
 			read_request(call);
 			budget_keys(call);
 		}
@@ -2489,8 +2215,8 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 		rs->hedge_win_calls[0]++;
 	}
 	call->deadline_ms = call->r.start_ms + call->r.route->policy.deadline_ms;
-	ladder_init(&call->ladder, call->r.route, target_usable, call);
-	group_orders(call);
+	ladder_init(&call->ladder, call->r.route, qualify_target, &call->q);
+	qualify_group_orders(&call->q, &call->ladder);
 	if (ladder_first(&call->ladder) == LADDER_FAIL) {
 		respond_safe_failure(call);
 		return NULL;
