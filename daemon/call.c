@@ -17,6 +17,7 @@
 #include "inject.h"
 #include "ladder.h"
 #include "log.h"
+#include "midstream.h"
 #include "netview.h"
 #include "outbound.h"
 #include "qualify.h"
@@ -1669,58 +1670,17 @@ attempt_ended(struct call *call, const struct outcome *o)
 
 /* ---- mid-stream ------------------------------------------------------ */
 
-/* The error event that ends a stream that cannot be finished, in the
- * caller's dialect, so its SDK raises instead of taking a short answer
- * for a whole one. */
+/* The error event that ends a stream that cannot be finished. */
 static void
 stream_error_event(struct call *call, const char *why)
 {
-	const struct api *api = api_of(call->dialect);
-	char msg[256];
 	struct buf ev;
-	json_t *j;
 
-	snprintf(msg, sizeof(msg), "llmfb: the answer broke off after it "
-	    "began (%s); what was sent is incomplete", why);
-	j = api->stream_error != NULL ? api->stream_error(&call->at->ans,
-	    continuing(call) ? &call->prev : NULL, &call->cs,
-	    "llmfb_stream_interrupted", msg) :
-	    dialect_error_body(call->dialect, api->stream_error_type,
-	    "llmfb_stream_interrupted", msg);
-	buf_init(&ev, 8 * sizeof(msg));	/* room for escapes */
-	/* Whole events only go out, so this is a safeguard: an event cut
-	 * short is ended, and never has ours glued to it. */
-	if (!at_event_boundary(call))
-		buf_addstr(&ev, "\n\n");
-	if (j != NULL && sse_emit_json(&ev, api->error_event, j) == 0)
+	if (midstream_error_event(&ev, call->dialect, &call->at->ans,
+	    continuing(call) ? &call->prev : NULL, &call->cs, why,
+	    at_event_boundary(call)) == 0)
 		send_body(call, ev.data, ev.len);
 	buf_free(&ev);
-	json_decref(j);
-}
-
-/* The request again, with the partial answer as the assistant's prefix:
- * the next rung writes the rest.  Anthropic refuses a prefix that ends in
- * white space: trim says to cut it, and *ret_trim is how much went. */
-static json_t *
-continuation_request(struct call *call, bool trim, size_t *ret_trim)
-{
-	const struct api *api = api_of(call->dialect);
-	json_t *req = json_deep_copy(call->json);
-	const char *text = call->prev.text.data ? call->prev.text.data : "";
-	size_t len = call->prev.text.len;
-
-	if (req == NULL)
-		return NULL;
-	while (trim && len > 0 && isspace((unsigned char)text[len - 1]))
-		len--;
-	if (ret_trim != NULL)
-		*ret_trim = call->prev.text.len - len;
-	if (api->continue_prefix == NULL ||
-	    api->continue_prefix(req, text, len) < 0) {
-		json_decref(req);
-		return NULL;
-	}
-	return req;
 }
 
 static void
@@ -1774,9 +1734,10 @@ midstream_failed(struct call *call, const struct outcome *o)
 		call->at->ans_live = false;
 		call->state = CS_CONTINUING;
 		memset(&call->cs, 0, sizeof(call->cs));
-		call->cont_json = continuation_request(call, false, NULL);
-		call->cont_trimmed = continuation_request(call, true,
-		    &call->cont_trim);
+		call->cont_json = midstream_request(call->dialect, call->json,
+		    &call->prev, false, NULL);
+		call->cont_trimmed = midstream_request(call->dialect,
+		    call->json, &call->prev, true, &call->cont_trim);
 	}
 	answer_drop(call);
 	buf_reset(&call->at->held);
