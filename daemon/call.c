@@ -22,6 +22,7 @@
 #include "midstream.h"
 #include "netview.h"
 #include "outbound.h"
+#include "passthrough.h"
 #include "qualify.h"
 #include "record.h"
 #include "route.h"
@@ -30,8 +31,6 @@
 #include "stats.h"
 #include "upstream.h"
 #include "util.h"
-
-#define PASSTHROUGH_CONNECT_MS	10000
 
 static void attempt_ended(struct call *call, const struct outcome *o);
 
@@ -167,7 +166,7 @@ call_destroy(void *arg)
 
 /* The call is over: nothing of it runs again, and it is freed after the
  * current batch of events (an upstream callback may be on the stack). */
-static void
+void
 call_finish(struct call *call, const char *result)
 {
 	if (finished(call))
@@ -210,7 +209,7 @@ call_client_drained(struct call *call)
 }
 
 /* An error answer of llmfb's own, in the caller's API shape. */
-static void
+void
 respond_error(struct call *call, int status, const char *type,
     const char *message, const struct buf *extra, const char *result)
 {
@@ -317,7 +316,7 @@ commit_status(struct call *call, int status, long long content_length)
 	return r;
 }
 
-static int
+int
 commit(struct call *call, long long content_length)
 {
 	return commit_status(call, (int)call->at->xfer->status, content_length);
@@ -490,22 +489,6 @@ cont_event(void *arg, const char *event, const char *data, size_t start,
 	buf_free(&out);
 }
 
-static size_t
-on_body_passthrough(struct call *call, const char *p, size_t n)
-{
-	if (!committed(call)) {
-		if (!is_2xx(call->at->xfer->status)) {
-			buf_add(&call->at->held, p, n);
-			return n;
-		}
-		if (commit(call, -1) < 0)
-			return 0;
-	}
-	if (conn_respond_body(call->conn, p, n) < 0)
-		return 0;
-	return n;
-}
-
 /* A stream outgrew the hold before it could be judged (no content yet,
  * or a route that holds streams whole): it is committed to at its last
  * whole event, and read on as a stream after its first token is, whole
@@ -649,7 +632,7 @@ call_xfer_body(struct call *call, struct xfer *x, const char *p, size_t n)
 	if (committed(call) && conn_pending(call->conn) >= CONN_HIGH_WATER)
 		return XFER_PAUSE;
 	if (call->r.route == NULL)
-		return on_body_passthrough(call, p, n);
+		return passthrough_body(call, p, n);
 	if (call->r.route->policy.idle_timeout_ms > 0)
 		timer_set(call->d->loop, &call->at->idle,
 		    call->r.route->policy.idle_timeout_ms);
@@ -768,16 +751,7 @@ call_xfer_done(struct call *call, struct xfer *x, enum xfer_end e)
 		    call->r.host, xfer_error(x, e));
 	}
 	if (call->r.route == NULL) {
-		/* Passthrough: one attempt, delivered whatever it is. */
-		if (committed(call)) {
-			if (e == XE_OK)
-				conn_respond_end(call->conn);
-			else
-				conn_abort(call->conn);
-			call_finish(call, "passthrough");
-		} else {
-			attempt_ended(call, &o);
-		}
+		passthrough_done(call, e, &o);
 		return;
 	}
 	if (x->status >= 400)
@@ -886,7 +860,7 @@ held_is_array(const struct call *call)
 }
 
 /* Deliver the held answer of the last attempt (an error, translated). */
-static void
+void
 deliver_held(struct call *call, const char *result)
 {
 	struct stats *st = call->d->stats;
@@ -959,13 +933,7 @@ attempt_ended(struct call *call, const struct outcome *o)
 	size_t mark;
 
 	if (call->r.route == NULL) {
-		if (o->kind == OUT_OK)
-			deliver_held(call, "passthrough");
-		else
-			respond_error(call, 502, "llmfb_passthrough_failed",
-			    call->at->xfer->errbuf[0] ? call->at->xfer->errbuf :
-			    "llmfb: the original host could not be reached",
-			    NULL, "passthrough-failed");
+		passthrough_ended(call, o);
 		return;
 	}
 	fk = outcome_classify(o, &call->r.route->policy);
@@ -1110,58 +1078,6 @@ midstream_failed(struct call *call, const struct outcome *o)
 	rs->midstream_continued++;
 	call->cs.out_before = call->cont_out;
 	attempt_next(call, delay);
-}
-
-/* ---- passthrough ------------------------------------------------------- */
-
-static void
-passthrough_start(struct call *call)
-{
-	struct outcome broken = { .kind = OUT_BROKEN };
-	struct xfer_request rq;
-	struct buf url, h;
-	struct xfer *x;
-	int r;
-
-	/* Only an API's own port: llmfbd is no relay to whatever else an
-	 * intercepted host runs.  A route serves any port: its targets are
-	 * the config's. */
-	if (!((strcmp(call->scheme, "https") == 0 && call->port == 443) ||
-	    (strcmp(call->scheme, "http") == 0 && call->port == 80))) {
-		call->d->stats->rejected++;
-		respond_error(call, 421, "invalid_request_error",
-		    "llmfb: passthrough only to port 443 (https) or 80 (http)",
-		    NULL, "rejected");
-		return;
-	}
-	call->d->stats->passthrough++;
-	buf_init(&url, 16384);
-	buf_printf(&url, "%s://%s:%d%s", call->scheme, call->r.host, call->port,
-	    call->req->target);
-	buf_init(&h, call->cfg->max_header_size + 64 * 1024);
-	attempt_request(call, &rq, url.data, &h);
-	rq.body = call->body.data ? call->body.data : "";
-	rq.len = call->body.len;
-	rq.connect_timeout_ms = PASSTHROUGH_CONNECT_MS;
-	x = xfer_new(call->d->up, &attempt_xfer_ops, call->at);
-	r = x == NULL || outbound_headers(call->req, true, call->dialect,
-	    call->dialect, NULL, &h) < 0 ||
-	    xfer_set(x, &rq) < 0 ? -1 : 0;
-	if (h.data != NULL)
-		explicit_bzero(h.data, h.len);
-	buf_free(&h);
-	buf_free(&url);
-	if (r < 0) {
-		xfer_free(x);
-		respond_error(call, 502, "llmfb_passthrough_failed",
-		    "llmfb: cannot set up the request", NULL,
-		    "passthrough-failed");
-		return;
-	}
-	call->at->xfer = x;
-	x->body_max = call->cfg->max_answer_body;
-	if (xfer_start(x) < 0)
-		attempt_ended(call, &broken);
 }
 
 /* ---- the start of a call ---------------------------------------------- */

@@ -5,7 +5,7 @@
  * takes, carried as it is).  Include it nowhere else: every other
  * module knows a call only through call.h.  The call's state moves
  * only in call.c (commit_status, midstream_failed, call_finish); the
- * other modules read it.  At the end, what attempt.c and passthrough.c
+ * other modules read it.  At its end, what attempt.c and passthrough.c
  * ask of call.c. */
 #ifndef LLMFB_CALL_IMPL_H
 #define LLMFB_CALL_IMPL_H
@@ -178,6 +178,19 @@ is_2xx(long status)
 }
 
 /* ---- what the call's modules ask of call.c ---------------------------- */
+
+/* The call is over: nothing of it runs again, and it is freed after the
+ * current batch of events. */
+void call_finish(struct call *call, const char *result);
+/* An error answer of llmfb's own, in the caller's API shape; the call
+ * then ends so (result). */
+void respond_error(struct call *call, int status, const char *type,
+    const char *message, const struct buf *extra, const char *result);
+/* Send the focused attempt's response head; the call is then
+ * answering.  Returns 0 or -EPIPE. */
+int commit(struct call *call, long long content_length);
+/* Deliver the held answer of the focused attempt, and end the call. */
+void deliver_held(struct call *call, const char *result);
 
 /* The attempt in focus ended without a usable answer: the ladder walks
  * on (or, once the caller has part of an answer, the route says). */
