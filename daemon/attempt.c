@@ -16,6 +16,8 @@
 static void attempt_begin(struct call *call, bool hedge);
 static void hedge_fired(struct timer *t);
 
+/* ---- an attempt in its slot ------------------------------------------ */
+
 /* The attempt no longer occupies its target. */
 void
 attempt_release(struct call *call)
@@ -316,6 +318,8 @@ first_token(struct call *call)
 	call->at->ttft_ms = (uint32_t)(now_mono_ms() - call->at->attempt_ms);
 	timer_cancel(call->d->loop, &call->at->first_token);
 }
+
+/* ---- its transfer's callbacks, its timers, an injected fault --------- */
 
 static size_t
 on_body(struct xfer *x, const char *p, size_t n)

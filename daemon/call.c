@@ -451,7 +451,7 @@ hold_stream(const struct call *call)
 	}
 }
 
-/* ---- upstream callbacks ------------------------------------------------ */
+/* ---- an attempt's answer, as it comes and at its end ----------------- */
 
 static bool
 is_event_stream(const struct xfer *x)
