@@ -5,8 +5,10 @@
  * takes, carried as it is).  Include it nowhere else: every other
  * module knows a call only through call.h.  The call's state moves
  * only in call.c (commit_status, midstream_failed, call_finish); the
- * other modules read it.  At its end, what attempt.c and passthrough.c
- * ask of call.c. */
+ * other modules read it.  The three are one component in three files,
+ * and call one another: call.c starts attempts (attempt.h) and a
+ * passthrough (passthrough.h), and these hand back what came of them
+ * through the few functions of call.c declared at the end here. */
 #ifndef LLMFB_CALL_IMPL_H
 #define LLMFB_CALL_IMPL_H
 
