@@ -74,7 +74,8 @@ DAEMON_LIB_SRC := daemon/loop.c daemon/ynode.c daemon/config.c \
 	daemon/api_anthropic_messages.c daemon/api_openai_embeddings.c \
 	daemon/api_openai_responses.c daemon/xlate_responses.c \
 	daemon/api_openai_completions.c daemon/xlate_completions.c \
-	daemon/ratelimit.c daemon/group.c daemon/shared.c \
+	daemon/ratelimit.c daemon/group.c daemon/shared.c daemon/qualify.c \
+	daemon/midstream.c daemon/attempt.c daemon/passthrough.c \
 	$(EBPF_SRC)
 SHIM_SRC := shim/shim.c shim/curl.c shim/net.c shim/tls.c shim/elf.c shim/dl.c
 CTL_SRC := ctl/llmfbctl.c ctl/top.c ctl/ca.c ctl/import.c common/ctl_client.c

@@ -2,7 +2,7 @@
  * copy it: the same providers as its chat completions (config dialect
  * "openai"), at the same base URL.  No translation: a target of another
  * API does not qualify, nor one whose vectors have other dimensions
- * (call.c, by the target's "dimensions").
+ * (qualify.c, by the target's "dimensions").
  *
  * The answer, as https://developers.openai.com/api/reference (Embeddings,
  * "Create embeddings") gives it: {"object": "list", "data": [{"object":

@@ -7,20 +7,23 @@
 #include <strings.h>
 
 #include "answer.h"
-#include "budget.h"
+#include "attempt.h"
 #include "call.h"
+#include "call_impl.h"
 #include "caller.h"
 #include "config.h"
 #include "state.h"
 #include "dialect.h"
 #include "dialect_stream.h"
 #include "events.h"
-#include "group.h"
 #include "inject.h"
 #include "ladder.h"
 #include "log.h"
+#include "midstream.h"
 #include "netview.h"
 #include "outbound.h"
+#include "passthrough.h"
+#include "qualify.h"
 #include "record.h"
 #include "route.h"
 #include "server.h"
@@ -29,194 +32,9 @@
 #include "upstream.h"
 #include "util.h"
 
-#define HELD_MAX	ANSWER_BODY_MAX	/* an answer held before delivery */
-#define PASSTHROUGH_CONNECT_MS	10000
-/* A group picking by latency looks at the last minute's answers. */
-#define GROUP_LATENCY_WINDOW_MS	60000
-
-/* Where a call is.  It only moves down this list, and every step is
- * taken in one place: commit_status(), midstream_failed() and
- * call_finish(). */
-enum call_state {
-	CS_CHOOSING,	/* walking its ladder: nothing sent yet, an answer
-			 * held until it is judged */
-	CS_ANSWERING,	/* an answer's head went out: it is delivered */
-	CS_CONTINUING,	/* that answer's stream broke, and later rungs
-			 * write the rest of it */
-	CS_FINISHED,	/* over: nothing of it runs again */
-};
-
-/* Translation, for targets of another API: the request in each (made
- * once, when a target of it is first considered), or why it cannot
- * be. */
-struct xlation {
-	json_t		*json;
-	char		 why[DIALECT_WHY_MAX];
-	struct dialect_info info;
-};
-
-/* One attempt at a target: its transfer, its timers, its answer read
- * and held as it comes, and its translation back.  A call runs one at a
- * time, or two while a hedge races the attempt it hedges (call->slot);
- * the first to bring content wins and the other is cancelled. */
-struct attempt {
-	struct call		*call;
-	bool			 live;		/* started, not yet released */
-	bool			 hedge;		/* started as a hedge */
-	bool			 probe;		/* its target's half-open probe */
-	int			 rung;		/* its ladder rung */
-	struct xfer		*xfer;
-	char			*attempt_body;	/* rewritten body, or NULL */
-	const struct target	*target;
-	const struct target	*busy;		/* counted in its in_flight */
-	struct timer		 first_token;
-	struct timer		 idle;
-	/* A fault put in the attempt (llmfbctl inject): a copy, as the
-	 * operator may end it meanwhile. */
-	struct fault		 fault;
-	bool			 faulted;
-	bool			 fault_times_out; /* its delay passes the
-						   * attempt's timeout */
-	uint64_t		 cut_left;	/* bytes until a cut */
-	char			 fault_name[FAULT_NAME_MAX];
-	struct timer		 fault_timer;
-	/* Its answer: read as it comes, and its bytes not yet sent (all of
-	 * it until the call commits to it; after that, a stream's
-	 * unfinished event). */
-	struct answer		 ans;
-	bool			 ans_live;
-	struct buf		 held;
-	size_t			 held_base;	/* answer offset of held[0] */
-	/* Its answer on its way back, for a target of another API. */
-	const struct xlation	*xl;
-	bool			 xlating;
-	struct dialect_stream	 xs;
-	bool			 xs_live;
-	struct buf		 xraw;		/* its whole body, untranslated */
-	struct buf		 xout;		/* a stream's bytes, translated */
-	uint64_t		 attempt_ms;	/* when it began */
-	uint32_t		 ttft_ms;	/* its first token; NO_TIME */
-	struct net_call		 net;		/* its socket, at its head */
-	bool			 too_big;	/* outgrew the hold */
-};
-
-struct call {
-	struct daemon		*d;
-	struct config		*cfg;		/* the config it started with */
-	struct conn		*conn;		/* NULL once the client left */
-	struct http_req		*req;		/* valid while conn is */
-	struct buf		 body;		/* the request body (owned) */
-	char			 scheme[8];
-	int			 port;
-	const struct api	*api;		/* the caller's; NULL: none */
-	enum dialect		 dialect;	/* the caller's */
-	json_t			*json;		/* parsed body (ladder only) */
-	struct ladder		 ladder;
-	uint64_t		 deadline_ms;	/* monotonic */
-	/* The attempts: at is the one whose event is being handled, or
-	 * the one left running (the other slot is then free, or a hedge
-	 * racing it). */
-	struct attempt		 slot[2];
-	struct attempt		*at;
-	struct timer		 retry;
-	struct timer		 hedge_timer;	/* hedges hedge_for */
-	struct attempt		*hedge_for;
-	bool			 hedged;	/* a hedge was started */
-	bool			 race_done;	/* ... and its race is over */
-	struct xlation		 x[DIALECTS];
-	struct answer_want	 want;
-	uint64_t		 est_in;	/* the request's tokens, roughly */
-	uint64_t		 max_out;	/* its max_tokens; 0: not set */
-	uint32_t		 dims;		/* vectors' dimensions asked
-						 * (api->dimensions); 0: any */
-	/* A stream that broke after it began, continued elsewhere. */
-	struct answer		 prev;		/* what the caller has of it */
-	struct cont_state	 cs;
-	json_t			*cont_json;	/* the request with the prefix */
-	json_t			*cont_trimmed;	/* ... less its trailing blanks,
-						 * for Anthropic targets */
-	size_t			 cont_trim;	/* how many blanks that is */
-	uint64_t		 cont_out;	/* output tokens of the attempts
-						 * it continues */
-	/* The last bytes of a stream the caller got: whether they end an
-	 * event, so that an error event of ours starts a new one. */
-	char			 tail[4];
-	struct record		 r;		/* what it says of itself */
-	enum call_state		 state;
-};
-
-/* The head of an answer went out (and the call may have ended since). */
-static bool
-committed(const struct call *call)
-{
-	return call->state == CS_ANSWERING || call->state == CS_CONTINUING;
-}
-
-static bool
-continuing(const struct call *call)
-{
-	return call->state == CS_CONTINUING;
-}
-
-static bool
-finished(const struct call *call)
-{
-	return call->state == CS_FINISHED;
-}
-
-/* The API an attempt at t speaks: the caller's, where t's provider
- * speaks it; else t's provider's own, translated to. */
-static enum dialect
-target_dialect(const struct call *call, const struct target *t)
-{
-	return api_for_target(api_of(call->dialect), t->provider->dialect);
-}
-
-static void attempt_start(struct call *call);
-static void attempt_begin(struct call *call, bool hedge);
-static void hedge_fired(struct timer *t);
-static void answer_drop(struct call *call);
-static void first_token(struct call *call);
 static void attempt_ended(struct call *call, const struct outcome *o);
-static void attempt_failed(struct call *call, const struct outcome *o);
 
 /* ---- small helpers --------------------------------------------------- */
-
-/* Whether p is the provider the caller called (p == NULL: passthrough,
- * the caller's own host). */
-static bool
-own_provider(const struct call *call, const struct provider *p)
-{
-	return p == NULL || strcasecmp(p->origin, call->r.host) == 0;
-}
-
-/* Add "target=why" to the reasons at offset at (their end, or where an
- * attempt's failure goes before the skips its ladder step found). */
-static void
-insert_reason(struct call *call, size_t at, const char *target,
-    const char *why)
-{
-	char item[128], *r = call->r.reasons;
-	size_t len = strlen(r), n;
-
-	n = (size_t)snprintf(item, sizeof(item), "%s=%s%s", target, why,
-	    at < len ? "," : "");
-	if (at > 0 && at == len && n + 1 < sizeof(item)) {
-		memmove(item + 1, item, n + 1);
-		item[0] = ',';
-		n++;
-	}
-	if (n >= sizeof(item) || len + n >= sizeof(call->r.reasons))
-		return;		/* full: the first reasons matter most */
-	memmove(r + at + n, r + at, len - at + 1);
-	memcpy(r + at, item, n);
-}
-
-static void
-add_reason_str(struct call *call, const char *target, const char *why)
-{
-	insert_reason(call, strlen(call->r.reasons), target, why);
-}
 
 /* What went wrong in an attempt, in a few words: "http-503",
  * "timeout-first-token", or what the body said ("empty", "context"). */
@@ -229,18 +47,6 @@ outcome_why(const struct outcome *o, char *why, size_t len)
 		snprintf(why, len, "http-%d", o->status);
 	else
 		snprintf(why, len, "%s", outcome_name(o));
-}
-
-static bool
-is_2xx(long status)
-{
-	return status >= 200 && status < 300;
-}
-
-static struct tstat *
-tstat_of(struct call *call, const struct target *t)
-{
-	return stats_target(call->d->stats, t->name);
 }
 
 /* The running attempt's result, for its target's breaker: a technical
@@ -257,49 +63,6 @@ target_result(struct call *call, bool ok)
 	if (b->opens != opens || (was != BREAKER_CLOSED &&
 	    b->state == BREAKER_CLOSED))
 		shared_breaker_changed(call->d->shared, call->at->target, b);
-}
-
-/* The attempt no longer occupies its target. */
-static void
-attempt_release(struct call *call)
-{
-	struct attempt *at = call->at;
-
-	if (at->busy != NULL) {
-		tstat_of(call, at->busy)->in_flight--;
-		at->busy = NULL;
-	}
-	xfer_free(at->xfer);
-	at->xfer = NULL;
-	timer_cancel(call->d->loop, &at->first_token);
-	timer_cancel(call->d->loop, &at->idle);
-	timer_cancel(call->d->loop, &at->fault_timer);
-	if (call->hedge_for == at) {
-		timer_cancel(call->d->loop, &call->hedge_timer);
-		call->hedge_for = NULL;
-	}
-	at->faulted = false;
-	at->live = false;
-}
-
-/* The other slot's attempt, when it runs beside call->at (a hedge, or
- * the attempt it hedges); else NULL. */
-static struct attempt *
-other_attempt(struct call *call)
-{
-	struct attempt *o = call->at == &call->slot[0] ? &call->slot[1] :
-	    &call->slot[0];
-
-	return o->live ? o : NULL;
-}
-
-/* The call of attempt at, with at its attempt in focus: an event of at
- * is being handled. */
-static struct call *
-focus(struct attempt *at)
-{
-	at->call->at = at;
-	return at->call;
 }
 
 /* Seconds until the first open breaker of the route's ladder half-opens,
@@ -349,46 +112,6 @@ note_times(struct call *call, uint32_t ttft, uint32_t total)
 	record_times(&call->r, call->at->target, ttft, total);
 }
 
-/* The running attempt ended so: its times, its connection and what the
- * kernel saw of it go into the record. */
-static void
-attempt_record_as(struct call *call, enum fail_kind fk, const char *why,
-    int status, bool cancelled)
-{
-	struct attempt_rec a;
-
-	if (call->at->target == NULL)
-		return;
-	memset(&a, 0, sizeof(a));
-	a.cancelled = cancelled;
-	a.hedge = call->at->hedge;
-	snprintf(a.why, sizeof(a.why), "%s", why ? why : "");
-	snprintf(a.injected, sizeof(a.injected), "%s", call->at->faulted ?
-	    call->at->fault_name : "");
-	a.status = status;
-	if (call->at->xfer != NULL)
-		a.connect_ms = (uint32_t)(xfer_connect_s(call->at->xfer) * 1000);
-	netview_attempt(call->d->netview, call->at->xfer, &call->at->net,
-	    tstat_of(call, call->at->target), &a.net);
-	a.first_token_ms = call->at->ttft_ms;
-	a.total_ms = (uint32_t)(now_mono_ms() - call->at->attempt_ms);
-	record_attempt(&call->r, call->at->target, fk, &a);
-}
-
-static void
-attempt_record(struct call *call, enum fail_kind fk, const char *why,
-    int status)
-{
-	attempt_record_as(call, fk, why, status, false);
-}
-
-/* The attempt lost a race and was stopped: no failure of its target. */
-static void
-attempt_record_cancelled(struct call *call)
-{
-	attempt_record_as(call, FK_NONE, "hedge-lost", 0, true);
-}
-
 /* The tokens an answer cost: the provider's count, or one from the
  * request and the text when it gave none.  Returns the cost. */
 static double
@@ -406,7 +129,7 @@ account(struct call *call, const struct answer *a)
 		out = call->at->xs.out_tokens;
 	}
 	if (!usage) {
-		in = call->est_in;
+		in = call->q.est_in;
 		out = answer_estimate_tokens(a->text.len);
 		estimated = true;
 	} else if (a->stream && (!a->done || a->error_event) &&
@@ -426,28 +149,12 @@ static void
 call_destroy(void *arg)
 {
 	struct call *call = arg;
-	struct attempt *at;
-	size_t i;
 
-	for (i = 0; i < 2; i++) {
-		at = call->at = &call->slot[i];
-		attempt_release(call);
-		if (at->xs_live)
-			dialect_stream_free(&at->xs);
-		buf_free(&at->xraw);
-		buf_free(&at->xout);
-		if (at->ans_live)
-			answer_free(&at->ans);
-		free(at->attempt_body);
-		buf_free(&at->held);
-	}
-	timer_cancel(call->d->loop, &call->retry);
-	timer_cancel(call->d->loop, &call->hedge_timer);
+	attempts_free(call);
 	json_decref(call->json);
 	json_decref(call->cont_json);
 	json_decref(call->cont_trimmed);
-	for (i = 0; i < DIALECTS; i++)
-		json_decref(call->x[i].json);
+	qualify_free(&call->q);
 	/* What a continued stream's caller had: zeroed unless one was
 	 * continued, and kept past the state's end. */
 	answer_free(&call->prev);
@@ -459,24 +166,16 @@ call_destroy(void *arg)
 
 /* The call is over: nothing of it runs again, and it is freed after the
  * current batch of events (an upstream callback may be on the stack). */
-static void
+void
 call_finish(struct call *call, const char *result)
 {
-	size_t i;
-
 	if (finished(call))
 		return;
 	call->state = CS_FINISHED;
 	if (call->r.result == NULL)
 		call->r.result = result;
 	call->d->stats->in_flight--;
-	for (i = 0; i < 2; i++) {
-		timer_cancel(call->d->loop, &call->slot[i].first_token);
-		timer_cancel(call->d->loop, &call->slot[i].idle);
-		timer_cancel(call->d->loop, &call->slot[i].fault_timer);
-	}
-	timer_cancel(call->d->loop, &call->retry);
-	timer_cancel(call->d->loop, &call->hedge_timer);
+	attempts_stop(call);
 	record_end(&call->r);
 	loop_defer(call->d->loop, call_destroy, call);
 }
@@ -510,7 +209,7 @@ call_client_drained(struct call *call)
 }
 
 /* An error answer of llmfb's own, in the caller's API shape. */
-static void
+void
 respond_error(struct call *call, int status, const char *type,
     const char *message, const struct buf *extra, const char *result)
 {
@@ -528,7 +227,7 @@ respond_error(struct call *call, int status, const char *type,
 	call_finish(call, result);
 }
 
-static void
+void
 respond_safe_failure(struct call *call)
 {
 	const struct safe_failure *sf = &call->r.route->policy.safe;
@@ -562,214 +261,6 @@ respond_safe_failure(struct call *call)
 	    call->r.route->name, call->ladder.attempts, call->r.reasons);
 	respond_error(call, sf->status, type, msg, &h, "safe-failure");
 	buf_free(&h);
-}
-
-/* ---- hedging ---------------------------------------------------------- */
-
-/* A transfer whose attempt lost a race: what still comes of it is
- * refused, and it is freed (its connection closed, or on HTTP/2 its
- * stream reset and the connection kept) once no libcurl callback is on
- * the stack, as libcurl asks. */
-static size_t
-orphan_body(struct xfer *x, const char *p, size_t n)
-{
-	(void)x;
-	(void)p;
-	(void)n;
-	return 0;
-}
-
-static void
-orphan_done(struct xfer *x, enum xfer_end e)
-{
-	(void)x;
-	(void)e;			/* orphan_free frees it */
-}
-
-static const struct xfer_ops orphan_ops = {
-	.on_body = orphan_body,
-	.on_done = orphan_done,
-};
-
-static void
-orphan_free(void *arg)
-{
-	xfer_free(arg);
-}
-
-/* The route's hedging window moved on to now: two fixed windows, the
- * one before counted by how much of it still lies in the last one. */
-static void
-hedge_window(struct rstat *rs, uint64_t w, uint64_t now)
-{
-	if (rs->hedge_win_start_ms == 0 ||
-	    now >= rs->hedge_win_start_ms + 2 * w) {
-		rs->hedge_win_start_ms = now;
-		rs->hedge_win_calls[0] = rs->hedge_win_calls[1] = 0;
-		rs->hedge_win_hedges[0] = rs->hedge_win_hedges[1] = 0;
-	} else if (now >= rs->hedge_win_start_ms + w) {
-		rs->hedge_win_start_ms += w;
-		rs->hedge_win_calls[1] = rs->hedge_win_calls[0];
-		rs->hedge_win_hedges[1] = rs->hedge_win_hedges[0];
-		rs->hedge_win_calls[0] = rs->hedge_win_hedges[0] = 0;
-	}
-}
-
-/* Whether one more hedge keeps the route's hedged calls under its
- * max_percent of its calls (this one counted) over the window. */
-static bool
-hedge_allowed(struct rstat *rs, const struct policy *p, uint64_t now)
-{
-	uint64_t w = p->hedge_window_ms;
-	double f, calls, hedges;
-
-	hedge_window(rs, w, now);
-	f = (double)(rs->hedge_win_start_ms + w - now) / (double)w;
-	calls = (double)rs->hedge_win_calls[0] +
-	    (double)rs->hedge_win_calls[1] * f;
-	hedges = (double)rs->hedge_win_hedges[0] +
-	    (double)rs->hedge_win_hedges[1] * f;
-	return hedges * 100 < (double)p->hedge_max_percent * calls;
-}
-
-/* How long an attempt at t may go without a first token before a hedge
- * starts: fixed, or t's recent percentile (the floor while it has too
- * few samples to say). */
-static uint64_t
-hedge_delay(struct call *call, const struct target *t)
-{
-	const struct policy *p = &call->r.route->policy;
-	uint32_t ms;
-
-	if (p->hedge_pct == 0)
-		return p->hedge_after_ms;
-	if (latency_ttft_pct(&tstat_of(call, t)->lat, now_mono_ms(),
-	    p->hedge_window_ms, p->hedge_pct, &ms) <
-	    (size_t)p->hedge_min_samples)
-		return p->hedge_floor_ms;
-	return ms;
-}
-
-/* The attempt just started may be hedged: once a call, while nothing
- * went to the caller. */
-static void
-hedge_arm(struct call *call)
-{
-	const struct policy *p = &call->r.route->policy;
-
-	if (!p->hedge_on || call->hedged || call->state != CS_CHOOSING ||
-	    call->at->hedge || other_attempt(call) != NULL)
-		return;
-	call->hedge_for = call->at;
-	timer_set(call->d->loop, &call->hedge_timer,
-	    hedge_delay(call, call->at->target));
-}
-
-static void
-hedge_fired(struct timer *t)
-{
-	struct call *call = t->arg;
-	struct attempt *first = call->hedge_for;
-	const struct policy *p;
-	struct rstat *rs;
-
-	call->hedge_for = NULL;
-	if (finished(call) || call->state != CS_CHOOSING ||
-	    call->conn == NULL || first == NULL || !first->live ||
-	    first->ttft_ms != NO_TIME)
-		return;
-	p = &call->r.route->policy;
-	rs = stats_route(call->d->stats, call->r.route->name);
-	if (!hedge_allowed(rs, p, now_mono_ms())) {
-		rs->hedges_capped++;
-		return;
-	}
-	call->at = first;
-	if (ladder_hedge(&call->ladder) != LADDER_TRY)
-		return;		/* nothing else qualifies: it waits on */
-	rs = stats_route(call->d->stats, call->r.route->name);
-	call->hedged = true;
-	call->r.hedged = true;
-	rs->hedges++;
-	rs->hedge_win_hedges[0]++;
-	log_debug("route %s: %s has no first token after %llu ms: hedged "
-	    "on %s", call->r.route->name, first->target->name,
-	    (unsigned long long)(now_mono_ms() - first->attempt_ms),
-	    call->r.route->ladder[call->ladder.rung]->name);
-	attempt_begin(call, true);
-}
-
-/* The other attempt of a race lost it: stopped at once.  What it cost
- * is counted all the same (the provider has the prompt): its own count
- * when its answer gave one before content, else an estimate of the
- * prompt. */
-static void
-attempt_cancel(struct call *call, struct attempt *lose)
-{
-	struct attempt *keep = call->at;
-	struct record *r = &call->r;
-	uint64_t in = call->est_in, out = 0;
-	bool estimated = true;
-	uint32_t spent;
-
-	call->at = lose;
-	stats_route(call->d->stats, r->route->name)->hedges_cancelled++;
-	if (lose->ans_live && lose->ans.usage && lose->xfer != NULL &&
-	    is_2xx(lose->xfer->status)) {
-		in = lose->xs_live && lose->xs.usage ? lose->xs.in_tokens :
-		    lose->ans.in_tokens;
-		estimated = false;
-	}
-	r->hedge_loser = lose->target;
-	r->hedge_loser_cost = record_account(r, lose->target, in, out,
-	    estimated, !route_first_rung(r->route, lose->rung));
-	r->hedge_loser_in = in;
-	r->hedge_loser_out = out;
-	/* Its wait so far is a lower bound on its time to first token:
-	 * left out, its target's percentile would forget its slow ones. */
-	spent = (uint32_t)(now_mono_ms() - lose->attempt_ms);
-	record_times(r, lose->target, spent, spent);
-	attempt_record_cancelled(call);
-	if (lose->probe)
-		breaker_unprobe(&tstat_of(call, lose->target)->br);
-	if (lose->xfer != NULL) {
-		lose->xfer->ops = &orphan_ops;
-		lose->xfer->arg = NULL;
-		loop_defer(call->d->loop, orphan_free, lose->xfer);
-		lose->xfer = NULL;
-	}
-	attempt_release(call);
-	buf_reset(&lose->held);
-	answer_drop(call);
-	call->at = keep;
-}
-
-/* call->at brought the first content (or went out first): the race, if
- * any, is over and the other attempt is cancelled; no hedge starts now. */
-static void
-hedge_settle(struct call *call)
-{
-	struct attempt *lose = other_attempt(call);
-
-	timer_cancel(call->d->loop, &call->hedge_timer);
-	call->hedge_for = NULL;
-	if (!call->hedged || call->race_done)
-		return;
-	call->race_done = true;
-	call->r.hedge_winner = call->at->hedge ? "hedge" : "primary";
-	if (call->at->hedge)
-		stats_route(call->d->stats, call->r.route->name)->hedges_won++;
-	if (lose != NULL)
-		attempt_cancel(call, lose);
-}
-
-/* The attempt in focus brought its first content. */
-static void
-first_content(struct call *call)
-{
-	first_token(call);
-	if (call->state == CS_CHOOSING)
-		hedge_settle(call);
 }
 
 /* ---- delivering an upstream answer --------------------------------- */
@@ -825,7 +316,7 @@ commit_status(struct call *call, int status, long long content_length)
 	return r;
 }
 
-static int
+int
 commit(struct call *call, long long content_length)
 {
 	return commit_status(call, (int)call->at->xfer->status, content_length);
@@ -960,7 +451,7 @@ hold_stream(const struct call *call)
 	}
 }
 
-/* ---- upstream callbacks ------------------------------------------------ */
+/* ---- an attempt's answer, as it comes and at its end ----------------- */
 
 static bool
 is_event_stream(const struct xfer *x)
@@ -996,32 +487,6 @@ cont_event(void *arg, const char *event, const char *data, size_t start,
 		break;
 	}
 	buf_free(&out);
-}
-
-/* The first token of the attempt arrived. */
-static void
-first_token(struct call *call)
-{
-	if (call->at->ttft_ms != NO_TIME)
-		return;
-	call->at->ttft_ms = (uint32_t)(now_mono_ms() - call->at->attempt_ms);
-	timer_cancel(call->d->loop, &call->at->first_token);
-}
-
-static size_t
-on_body_passthrough(struct call *call, const char *p, size_t n)
-{
-	if (!committed(call)) {
-		if (!is_2xx(call->at->xfer->status)) {
-			buf_add(&call->at->held, p, n);
-			return n;
-		}
-		if (commit(call, -1) < 0)
-			return 0;
-	}
-	if (conn_respond_body(call->conn, p, n) < 0)
-		return 0;
-	return n;
 }
 
 /* A stream outgrew the hold before it could be judged (no content yet,
@@ -1159,43 +624,15 @@ take_translated_body(struct call *call, struct xfer *x)
 	return r;
 }
 
-static size_t on_body_bytes(struct call *call, struct xfer *x, const char *p,
-    size_t n);
-
-static size_t
-on_body(struct xfer *x, const char *p, size_t n)
-{
-	struct call *call = focus(x->arg);
-	size_t keep;
-
-	if (finished(call) || call->conn == NULL)
-		return 0;
-	if (!call->at->faulted || call->at->fault.kind != FAULT_CUT)
-		return on_body_bytes(call, x, p, n);
-	/* An injected cut: the answer breaks off here, as a reset
-	 * connection breaks it (curl ends the transfer with an error). */
-	if (n < call->at->cut_left) {
-		keep = on_body_bytes(call, x, p, n);
-		if (keep == n)
-			call->at->cut_left -= n;
-		return keep;
-	}
-	keep = (size_t)call->at->cut_left;
-	call->at->cut_left = 0;
-	if (keep > 0)
-		on_body_bytes(call, x, p, keep);
-	return 0;
-}
-
-static size_t
-on_body_bytes(struct call *call, struct xfer *x, const char *p, size_t n)
+size_t
+call_xfer_body(struct call *call, struct xfer *x, const char *p, size_t n)
 {
 	/* Backpressure, before anything is taken: curl hands the same
 	 * bytes again on resume. */
 	if (committed(call) && conn_pending(call->conn) >= CONN_HIGH_WATER)
 		return XFER_PAUSE;
 	if (call->r.route == NULL)
-		return on_body_passthrough(call, p, n);
+		return passthrough_body(call, p, n);
 	if (call->r.route->policy.idle_timeout_ms > 0)
 		timer_set(call->d->loop, &call->at->idle,
 		    call->r.route->policy.idle_timeout_ms);
@@ -1288,7 +725,7 @@ static void midstream_failed(struct call *call, const struct outcome *o);
 
 /* The attempt ended without a usable answer: walk on (or, once the
  * caller has part of an answer, see what the route says). */
-static void
+void
 attempt_failed(struct call *call, const struct outcome *o)
 {
 	if (committed(call))
@@ -1297,10 +734,9 @@ attempt_failed(struct call *call, const struct outcome *o)
 		attempt_ended(call, o);
 }
 
-static void
-on_done(struct xfer *x, enum xfer_end e)
+void
+call_xfer_done(struct call *call, struct xfer *x, enum xfer_end e)
 {
-	struct call *call = focus(x->arg);
 	struct outcome o = { .kind = OUT_OK, .status = (int)x->status };
 
 	timer_cancel(call->d->loop, &call->at->first_token);
@@ -1315,16 +751,7 @@ on_done(struct xfer *x, enum xfer_end e)
 		    call->r.host, xfer_error(x, e));
 	}
 	if (call->r.route == NULL) {
-		/* Passthrough: one attempt, delivered whatever it is. */
-		if (committed(call)) {
-			if (e == XE_OK)
-				conn_respond_end(call->conn);
-			else
-				conn_abort(call->conn);
-			call_finish(call, "passthrough");
-		} else {
-			attempt_ended(call, &o);
-		}
+		passthrough_done(call, e, &o);
 		return;
 	}
 	if (x->status >= 400)
@@ -1398,129 +825,6 @@ on_done(struct xfer *x, enum xfer_end e)
 	attempt_failed(call, &o);
 }
 
-/* The answer's head: when its first byte came, as the socket saw it. */
-static void
-on_head(struct xfer *x)
-{
-	struct call *call = focus(x->arg);
-
-	netview_head(call->d->netview, &call->at->net);
-	/* Every answer, a 2xx or not, may say how much of the provider's
-	 * limits is left (ratelimit.c): the next call reads it. */
-	if (call->at->target != NULL &&
-	    ratelimit_update(&tstat_of(call, call->at->target)->rl,
-	    x->headers.data ? x->headers.data : "", x->headers.len,
-	    now_real_ns() / 1000000) > 0)
-		shared_ratelimit_seen(call->d->shared, call->at->target,
-		    tstat_of(call, call->at->target));
-}
-
-static const struct xfer_ops call_xfer_ops = {
-	.on_headers = on_head,
-	.on_body = on_body,
-	.on_done = on_done,
-};
-
-static void
-first_token_timeout(struct timer *t)
-{
-	struct call *call = focus(t->arg);
-	struct outcome o = { .kind = OUT_TIMEOUT_FIRST_BYTE };
-
-	if (finished(call) || call->at->xfer == NULL)
-		return;
-	attempt_failed(call, &o);
-}
-
-static void
-idle_timeout(struct timer *t)
-{
-	struct call *call = focus(t->arg);
-	struct outcome o = { .kind = OUT_TIMEOUT_IDLE };
-
-	if (finished(call) || call->at->xfer == NULL)
-		return;
-	attempt_failed(call, &o);
-}
-
-static void
-retry_fired(struct timer *t)
-{
-	attempt_start(t->arg);
-}
-
-/* An injected fault's moment: a late answer starts now, or the answer
- * the fault stands for arrives, through the same callbacks as a
- * provider's. */
-static void
-fault_fired(struct timer *t)
-{
-	struct call *call = focus(t->arg);
-	struct xfer *x = call->at->xfer;
-	struct outcome o = { .kind = OUT_BROKEN };
-	const struct target *tg = call->at->target;
-	const char *ctype, *model;
-	enum xfer_end e = XE_BROKEN;
-	char *body;
-	bool stream;
-
-	if (finished(call) || x == NULL)
-		return;
-	if (call->at->fault.kind == FAULT_DELAY) {
-		if (call->at->fault_times_out)
-			o.kind = OUT_TIMEOUT_TOTAL;
-		else if (xfer_start(x) == 0)
-			return;
-		attempt_failed(call, &o);
-		return;
-	}
-	model = target_model(tg, call->r.model);
-	stream = json_is_true(json_object_get(call->json, "stream"));
-	body = fault_answer(&call->at->fault, target_dialect(call, tg), stream,
-	    model ? model : call->r.model, &ctype);
-	x->status = call->at->fault.kind == FAULT_STATUS ? call->at->fault.arg : 200;
-	buf_printf(&x->headers, "Content-Type: %s\r\n", ctype);
-	if (body != NULL && on_body(x, body, strlen(body)) == strlen(body))
-		e = XE_OK;
-	free(body);
-	on_done(x, e);
-}
-
-/* Whether an operator put a fault in this attempt; if so, it is set up
- * and true says the attempt waits for fault_fired rather than starting
- * its transfer now. */
-static bool
-fault_begin(struct call *call, uint64_t total_ms)
-{
-	const struct caller *c = &call->r.caller;
-	struct fault *f;
-
-	f = faults_match(&call->d->faults, call->at->target->name,
-	    call->r.route->name, c->comm, c->exe, c->unit, (long)c->pid,
-	    call->at->attempt_ms);
-	if (f == NULL)
-		return false;
-	f->hits++;
-	tstat_of(call, call->at->target)->injected++;
-	call->at->faulted = true;
-	call->at->fault = *f;
-	call->at->fault.target = call->at->fault.route = call->at->fault.caller = NULL;
-	fault_name(f, call->at->fault_name, sizeof(call->at->fault_name));
-	switch (f->kind) {
-	case FAULT_CUT:
-		call->at->cut_left = f->arg;
-		return false;
-	case FAULT_DELAY:
-		call->at->fault_times_out = f->arg >= total_ms;
-		timer_set(call->d->loop, &call->at->fault_timer,
-		    call->at->fault_times_out ? total_ms : f->arg);
-		return true;
-	default:
-		timer_set(call->d->loop, &call->at->fault_timer, 0);
-		return true;
-	}
-}
-
 /* ---- the ladder -------------------------------------------------------- */
 
 /* The held error answer of a target of the other dialect, as the
@@ -1557,7 +861,7 @@ held_is_array(const struct call *call)
 }
 
 /* Deliver the held answer of the last attempt (an error, translated). */
-static void
+void
 deliver_held(struct call *call, const char *result)
 {
 	struct stats *st = call->d->stats;
@@ -1599,7 +903,7 @@ count_failure(struct call *call, const struct outcome *o, enum fail_kind fk,
 	if (o->kind == OUT_OK && o->status >= 100 && o->status < 600)
 		ts->by_status[o->status / 100]++;
 	snprintf(ts->last_failure, sizeof(ts->last_failure), "%s", why);
-	insert_reason(call, at, call->at->target->name, why);
+	record_reason(&call->r, at, call->at->target->name, why);
 }
 
 /* Times worth keeping for the target's latency: answers, and timeouts
@@ -1620,25 +924,6 @@ latency_sample(struct call *call, const struct outcome *o)
 }
 
 static void
-answer_drop(struct call *call)
-{
-	if (call->at->ans_live) {
-		answer_free(&call->at->ans);
-		call->at->ans_live = false;
-	}
-}
-
-/* The next attempt: now, or after delay_ms. */
-static void
-attempt_next(struct call *call, uint64_t delay_ms)
-{
-	if (delay_ms > 0)
-		timer_set(call->d->loop, &call->retry, delay_ms);
-	else
-		attempt_start(call);
-}
-
-static void
 attempt_ended(struct call *call, const struct outcome *o)
 {
 	uint64_t now = now_mono_ms(), delay = 0, remaining;
@@ -1649,13 +934,7 @@ attempt_ended(struct call *call, const struct outcome *o)
 	size_t mark;
 
 	if (call->r.route == NULL) {
-		if (o->kind == OUT_OK)
-			deliver_held(call, "passthrough");
-		else
-			respond_error(call, 502, "llmfb_passthrough_failed",
-			    call->at->xfer->errbuf[0] ? call->at->xfer->errbuf :
-			    "llmfb: the original host could not be reached",
-			    NULL, "passthrough-failed");
+		passthrough_ended(call, o);
 		return;
 	}
 	fk = outcome_classify(o, &call->r.route->policy);
@@ -1717,58 +996,17 @@ attempt_ended(struct call *call, const struct outcome *o)
 
 /* ---- mid-stream ------------------------------------------------------ */
 
-/* The error event that ends a stream that cannot be finished, in the
- * caller's dialect, so its SDK raises instead of taking a short answer
- * for a whole one. */
+/* The error event that ends a stream that cannot be finished. */
 static void
 stream_error_event(struct call *call, const char *why)
 {
-	const struct api *api = api_of(call->dialect);
-	char msg[256];
 	struct buf ev;
-	json_t *j;
 
-	snprintf(msg, sizeof(msg), "llmfb: the answer broke off after it "
-	    "began (%s); what was sent is incomplete", why);
-	j = api->stream_error != NULL ? api->stream_error(&call->at->ans,
-	    continuing(call) ? &call->prev : NULL, &call->cs,
-	    "llmfb_stream_interrupted", msg) :
-	    dialect_error_body(call->dialect, api->stream_error_type,
-	    "llmfb_stream_interrupted", msg);
-	buf_init(&ev, 8 * sizeof(msg));	/* room for escapes */
-	/* Whole events only go out, so this is a safeguard: an event cut
-	 * short is ended, and never has ours glued to it. */
-	if (!at_event_boundary(call))
-		buf_addstr(&ev, "\n\n");
-	if (j != NULL && sse_emit_json(&ev, api->error_event, j) == 0)
+	if (midstream_error_event(&ev, call->dialect, &call->at->ans,
+	    continuing(call) ? &call->prev : NULL, &call->cs, why,
+	    at_event_boundary(call)) == 0)
 		send_body(call, ev.data, ev.len);
 	buf_free(&ev);
-	json_decref(j);
-}
-
-/* The request again, with the partial answer as the assistant's prefix:
- * the next rung writes the rest.  Anthropic refuses a prefix that ends in
- * white space: trim says to cut it, and *ret_trim is how much went. */
-static json_t *
-continuation_request(struct call *call, bool trim, size_t *ret_trim)
-{
-	const struct api *api = api_of(call->dialect);
-	json_t *req = json_deep_copy(call->json);
-	const char *text = call->prev.text.data ? call->prev.text.data : "";
-	size_t len = call->prev.text.len;
-
-	if (req == NULL)
-		return NULL;
-	while (trim && len > 0 && isspace((unsigned char)text[len - 1]))
-		len--;
-	if (ret_trim != NULL)
-		*ret_trim = call->prev.text.len - len;
-	if (api->continue_prefix == NULL ||
-	    api->continue_prefix(req, text, len) < 0) {
-		json_decref(req);
-		return NULL;
-	}
-	return req;
 }
 
 static void
@@ -1822,9 +1060,10 @@ midstream_failed(struct call *call, const struct outcome *o)
 		call->at->ans_live = false;
 		call->state = CS_CONTINUING;
 		memset(&call->cs, 0, sizeof(call->cs));
-		call->cont_json = continuation_request(call, false, NULL);
-		call->cont_trimmed = continuation_request(call, true,
-		    &call->cont_trim);
+		call->cont_json = midstream_request(call->dialect, call->json,
+		    &call->prev, false, NULL);
+		call->cont_trimmed = midstream_request(call->dialect,
+		    call->json, &call->prev, true, &call->cont_trim);
 	}
 	answer_drop(call);
 	buf_reset(&call->at->held);
@@ -1840,460 +1079,6 @@ midstream_failed(struct call *call, const struct outcome *o)
 	rs->midstream_continued++;
 	call->cs.out_before = call->cont_out;
 	attempt_next(call, delay);
-}
-
-/* ---- qualifying a target --------------------------------------------- */
-
-/* Whether a recent p95 breaks the route's SLO. */
-static bool
-over_slo(const struct policy *p, const struct latency *lat, uint64_t now)
-{
-	uint32_t v;
-
-	if (p->slo_first_token_ms > 0 && latency_ttft_pct(lat, now,
-	    p->slo_window_ms, 95, &v) >= (size_t)p->slo_min_samples &&
-	    v > p->slo_first_token_ms)
-		return true;
-	return p->slo_total_ms > 0 && latency_total_pct(lat, now,
-	    p->slo_window_ms, 95, &v) >= (size_t)p->slo_min_samples &&
-	    v > p->slo_total_ms;
-}
-
-static bool
-spent_past(const struct budgets *b, const char *key, double hour,
-    double day)
-{
-	struct spend s;
-
-	if (hour < 0 && day < 0)
-		return false;
-	s = budgets_get(b, key, time(NULL));
-	return (hour >= 0 && s.hour >= hour) || (day >= 0 && s.day >= day);
-}
-
-/* A paid fallback (a rung after the first) is out once the route's
- * fallbacks spent their limit; the primary goes on serving. */
-static bool
-over_fallback_budget(struct call *call, const struct target *t)
-{
-	const struct budget_conf *b = &call->r.route->budget;
-
-	return target_priced(t) && spent_past(call->d->budgets, call->r.fallback_key,
-	    b->fallback_hour, b->fallback_day);
-}
-
-/* A paid target is out once the route's or the caller's spend reached
- * its limit, or when this call alone would pass the per-call one. */
-static bool
-over_budget(struct call *call, const struct target *t)
-{
-	const struct budget_conf *b = &call->r.route->budget;
-
-	if (!target_priced(t))
-		return false;
-	if (b->call >= 0 && target_cost(t, call->est_in, call->max_out) > b->call)
-		return true;
-	return spent_past(call->d->budgets, call->r.route_key, b->hour,
-	    b->day) || spent_past(call->d->budgets, call->r.caller_key,
-	    b->caller_hour, b->caller_day);
-}
-
-/* A rung after the first is a fallback: the route may cap what it costs
- * or name the only targets it may be. */
-static bool
-fallback_allowed(const struct route *r, const struct target *t)
-{
-	size_t i;
-
-	if (r->policy.fallback_max_price >= 0 &&
-	    (t->price.input > r->policy.fallback_max_price ||
-	    t->price.output > r->policy.fallback_max_price))
-		return false;
-	if (r->nfallback_set == 0)
-		return true;
-	for (i = 0; i < r->nfallback_set; i++)
-		if (r->fallback_set[i] == t)
-			return true;
-	return false;
-}
-
-static enum fail_kind
-skip(struct call *call, const struct target *t, enum fail_kind fk,
-    const char *why)
-{
-	if (call->r.first_from == NULL) {
-		call->r.first_from = t->name;
-		call->r.first_fk = fk;
-	}
-	tstat_of(call, t)->skipped[fk]++;
-	add_reason_str(call, t->name, why);
-	return fk;
-}
-
-/* Whether the request can be said in API to; it is translated the
- * first time a target of that API is considered. */
-static bool
-translatable(struct call *call, enum dialect to)
-{
-	struct xlation *xl = &call->x[to];
-
-	if (xl->json != NULL)
-		return true;
-	if (xl->why[0] != '\0')
-		return false;
-	xl->info = (struct dialect_info){
-		.from = call->dialect,
-		.to = to,
-		.created = (int64_t)time(NULL),
-	};
-	xl->json = dialect_request(call->json, &xl->info, xl->why);
-	if (xl->json == NULL && xl->why[0] == '\0')
-		snprintf(xl->why, sizeof(xl->why), "%s", "unknown");
-	return xl->json != NULL;
-}
-
-static enum fail_kind
-target_usable(const struct target *t, int i, bool strict, void *arg)
-{
-	struct call *call = arg;
-	const struct route *r = call->r.route;
-	struct tstat *ts = tstat_of(call, t);
-	uint64_t now = now_mono_ms(), until;
-	char why[DIALECT_WHY_MAX + 16];
-	enum dialect to = target_dialect(call, t);
-	size_t k;
-
-	if (to != call->dialect) {
-		if (!translatable(call, to)) {
-			snprintf(why, sizeof(why), "dialect:%s",
-			    call->x[to].why);
-			return skip(call, t, FK_DIALECT, why);
-		}
-		if (target_model(t, call->r.model) == NULL &&
-		    !dialect_same_models(call->dialect, to))
-			return skip(call, t, FK_DIALECT, "dialect:model");
-	}
-	if (call->dims > 0 && t->dimensions > 0 &&
-	    t->dimensions != call->dims)
-		return skip(call, t, FK_DIALECT, "dimensions");
-	for (k = 0; k < r->nrequire_tags; k++)
-		if (!target_has_tag(t, r->require_tags[k]))
-			return skip(call, t, FK_REGION, "tags");
-	if (t->context > 0 && call->est_in + call->max_out > t->context)
-		return skip(call, t, FK_CONTEXT, "context-window");
-	if (!route_first_rung(r, i) && !fallback_allowed(r, t))
-		return skip(call, t, FK_BUDGET, "fallback-cap");
-	if (!route_first_rung(r, i) && over_fallback_budget(call, t))
-		return skip(call, t, FK_BUDGET, "fallback-budget");
-	if (over_budget(call, t))
-		return skip(call, t, FK_BUDGET, "budget");
-	if (t->max_concurrency > 0 && ts->in_flight >= t->max_concurrency)
-		return skip(call, t, FK_TECHNICAL, "queue-full");
-	/* The provider's capacity, like queue-full: technical.  Passed
-	 * over before it answers 429, while the limits its last answer
-	 * advertised are spent (or too few tokens are left for this call),
-	 * or while a 429's Retry-After lasts. */
-	if (ratelimit_near(&ts->rl, now_real_ns() / 1000000, call->est_in,
-	    call->max_out, &until) ||
-	    ratelimit_local_over(&ts->rl_local, now, t->rpm, t->tpm,
-	    call->est_in + call->max_out))
-		return skip(call, t, FK_TECHNICAL, "rate-limit");
-	/* fleet-rate-limit: on another host's word (its account spent), or
-	 * over its rpm or tpm only with the other hosts' calls. */
-	if (shared_rate_limited(call->d->shared, t, ts, call->est_in +
-	    call->max_out))
-		return skip(call, t, FK_TECHNICAL, "fleet-rate-limit");
-	/* fleet-slo: over only with the other hosts' samples. */
-	if (strict && over_slo(&r->policy, shared_latency_view(call->d->shared,
-	    ts), now))
-		return skip(call, t, FK_LATENCY, over_slo(&r->policy, &ts->lat,
-		    now) ? "slo" : "fleet-slo");
-	if (ts->drained)
-		return skip(call, t, FK_TECHNICAL, "drained");
-	/* Last: in half-open, a yes takes one of the probes.  An open
-	 * breaker costs no attempt. */
-	if (!breaker_allow(&ts->br, &t->breaker, now)) {
-		ts->skipped_open++;
-		/* fleet-breaker-open: another host's failures opened it,
-		 * and no call from here reached the target. */
-		return skip(call, t, FK_TECHNICAL, ts->br.unreachable ?
-		    "unreachable" : ts->br.fleet_remote ?
-		    "fleet-breaker-open" : "breaker-open");
-	}
-	return FK_NONE;
-}
-
-static uint32_t
-group_rnd(void *arg)
-{
-	(void)arg;
-	return arc4random();
-}
-
-/* The order this call tries each group's members in, by its pick, on
- * what is known of them now: calls in flight, the median time to first
- * token of the last minute, the price.  The record says it ("picks"). */
-static void
-group_orders(struct call *call)
-{
-	const struct route *r = call->r.route;
-	struct group_member m[GROUP_MAX];
-	uint8_t order[GROUP_MAX];
-	uint64_t now = now_mono_ms();
-	size_t g, k, len = 0;
-	char *p = call->r.picks;
-
-	for (g = 0; g < r->ngroups; g++) {
-		const struct rung_group *rg = &r->groups[g];
-		int n;
-
-		for (k = 0; k < rg->n; k++) {
-			const struct target *t = r->ladder[rg->first + k];
-			struct tstat *ts = tstat_of(call, t);
-			uint32_t ms;
-
-			m[k].weight = rg->weight[k];
-			m[k].in_flight = ts->in_flight > UINT32_MAX ?
-			    UINT32_MAX : (uint32_t)ts->in_flight;
-			m[k].latency_ms = latency_ttft_pct(&ts->lat, now,
-			    GROUP_LATENCY_WINDOW_MS, 50, &ms) > 0 ? ms :
-			    GROUP_NO_LATENCY;
-			m[k].price = t->price.input + t->price.output;
-		}
-		group_order(rg->pick, m, rg->n, group_rnd, NULL, order);
-		ladder_group_order(&call->ladder, g, order);
-		n = snprintf(p + len, sizeof(call->r.picks) - len, "%s%s:",
-		    g > 0 ? "," : "", group_pick_name(rg->pick));
-		for (k = 0; n >= 0 && len + (size_t)n < sizeof(call->r.picks) &&
-		    k < rg->n; k++) {
-			len += (size_t)n;
-			n = snprintf(p + len, sizeof(call->r.picks) - len,
-			    "%s%s", k > 0 ? ">" : "",
-			    r->ladder[rg->first + order[k]]->name);
-		}
-		if (n < 0 || len + (size_t)n >= sizeof(call->r.picks)) {
-			p[len] = '\0';
-			break;
-		}
-		len += (size_t)n;
-	}
-}
-
-/* ---- an attempt -------------------------------------------------------- */
-
-/* The body for this target: the caller's bytes, or a copy with the
- * target's model, in its dialect (and, for a continuation, with the
- * prefix).  NULL when that cannot be made. */
-static const char *
-attempt_body(struct call *call, const struct target *t, size_t *ret_len)
-{
-	const char *model = target_model(t, call->r.model);
-	enum dialect to = target_dialect(call, t);
-	bool trim = api_of(to)->prefix_no_trailing_blank;
-	json_t *cont = trim ? call->cont_trimmed : call->cont_json;
-	char why[DIALECT_WHY_MAX];
-	json_t *copy;
-
-	free(call->at->attempt_body);
-	call->at->attempt_body = NULL;
-	if (cont != NULL)
-		call->cs.trim = trim ? call->cont_trim : 0;
-	if (cont == NULL && !call->at->xlating && (model == NULL ||
-	    (call->r.model != NULL && strcmp(model, call->r.model) == 0))) {
-		*ret_len = call->body.len;
-		return call->body.data ? call->body.data : "";
-	}
-	if (call->at->xlating)
-		copy = cont == NULL ? json_copy(call->at->xl->json) :
-		    dialect_request(cont, &call->x[to].info,
-		    why);
-	else
-		copy = json_copy(cont != NULL ? cont : call->json);
-	if (copy == NULL)
-		return NULL;
-	if (model != NULL)
-		json_object_set_new(copy, "model", json_string(model));
-	call->at->attempt_body = json_dumps(copy, JSON_COMPACT);
-	json_decref(copy);
-	if (call->at->attempt_body == NULL)
-		return NULL;
-	*ret_len = strlen(call->at->attempt_body);
-	return call->at->attempt_body;
-}
-
-/* What an attempt sends, less its URL, body and timeouts. */
-static void
-request_init(struct call *call, struct xfer_request *rq, const char *url,
-    const struct buf *headers)
-{
-	*rq = (struct xfer_request){
-		.url = url,
-		.method = call->req->method,
-		.headers = headers,
-		.ca_file = call->cfg->ca_file,
-		.connect_to = call->cfg->connect_to,
-		.nconnect_to = call->cfg->nconnect_to,
-	};
-}
-
-static void
-attempt_start(struct call *call)
-{
-	attempt_begin(call, false);
-}
-
-/* An attempt at the ladder's rung, in a free slot: a hedge beside the
- * running attempt, or the next one. */
-static void
-attempt_begin(struct call *call, bool hedge)
-{
-	const struct target *t = call->r.route->ladder[call->ladder.rung];
-	const struct policy *pol = &call->r.route->policy;
-	uint64_t now = now_mono_ms(), total;
-	struct outcome broken = { .kind = OUT_BROKEN };
-	const char *body, *query;
-	struct xfer_request rq;
-	struct buf url, h;
-	struct xfer *x;
-	size_t len = 0;
-
-	if (finished(call) || call->conn == NULL)
-		return;
-	if (call->at->live)
-		call->at = call->at == &call->slot[0] ? &call->slot[1] :
-		    &call->slot[0];
-	call->at->live = true;
-	call->at->hedge = hedge;
-	call->at->rung = call->ladder.rung;
-	/* The ladder's breaker_allow() just let it through. */
-	call->at->probe = tstat_of(call, t)->br.state == BREAKER_HALF_OPEN;
-	call->at->target = t;
-	call->at->xl = &call->x[target_dialect(call, t)];
-	call->at->xlating = call->at->xl != &call->x[call->dialect];
-	if (call->at->xs_live) {
-		dialect_stream_free(&call->at->xs);
-		call->at->xs_live = false;
-	}
-	buf_reset(&call->at->xraw);
-	call->at->attempt_ms = now;
-	call->at->ttft_ms = NO_TIME;
-	call->at->net.have = false;
-	call->at->held_base = 0;
-	call->at->too_big = false;
-	buf_reset(&call->at->held);
-	tstat_of(call, t)->attempts++;
-	buf_init(&url, 16384);
-	/* The caller's query (where some APIs take a key) is for its own
-	 * provider only. */
-	query = own_provider(call, t->provider) ? call->req->query : NULL;
-	outbound_url(&url, t, target_dialect(call, t), query);
-	buf_init(&h, call->cfg->max_header_size + 64 * 1024);
-	x = xfer_new(call->d->up, &call_xfer_ops, call->at);
-	body = attempt_body(call, t, &len);
-	total = pol->total_timeout_ms;
-	if (call->deadline_ms > now && call->deadline_ms - now < total)
-		total = call->deadline_ms - now;
-	if (!total)
-		total = 1;
-	request_init(call, &rq, url.data, &h);
-	rq.body = body;
-	rq.len = len;
-	rq.connect_timeout_ms = pol->connect_timeout_ms;
-	rq.timeout_ms = total;
-	if (x == NULL || body == NULL ||
-	    outbound_headers(call->req, own_provider(call, t->provider),
-	    call->dialect, target_dialect(call, t), t->provider, &h) < 0 ||
-	    xfer_set(x, &rq) < 0) {
-		if (h.data != NULL)
-			explicit_bzero(h.data, h.len);
-		buf_free(&h);
-		buf_free(&url);
-		xfer_free(x);
-		log_warnx("route %s: cannot set up an attempt", call->r.route->name);
-		/* Once the caller has part of an answer, it must end as a
-		 * stream ends, never with a second response head. */
-		if (committed(call) || other_attempt(call) != NULL)
-			attempt_failed(call, &broken);
-		else
-			respond_safe_failure(call);
-		return;
-	}
-	call->at->xfer = x;
-	x->body_max = call->cfg->max_answer_body;
-	call->at->busy = t;
-	tstat_of(call, t)->in_flight++;
-	/* Against its rpm and tpm: what providers count, the prompt and
-	 * all max_tokens allows. */
-	ratelimit_local_add(&tstat_of(call, t)->rl_local, now_mono_ms(),
-	    call->est_in + call->max_out);
-	shared_ratelimit_count(call->d->shared, t, tstat_of(call, t),
-	    call->est_in + call->max_out);
-	explicit_bzero(h.data, h.len);		/* it held a key */
-	buf_free(&h);
-	buf_free(&url);
-	timer_set(call->d->loop, &call->at->first_token,
-	    pol->first_byte_timeout_ms);
-	hedge_arm(call);
-	if (fault_begin(call, total)) {
-		/* The transfer's own timeout counts from its start. */
-		if (call->at->fault.kind == FAULT_DELAY && !call->at->fault_times_out)
-			xfer_set_timeout(x, total - call->at->fault.arg);
-		return;
-	}
-	if (xfer_start(x) < 0)
-		attempt_failed(call, &broken);
-}
-
-/* ---- passthrough ------------------------------------------------------- */
-
-static void
-passthrough_start(struct call *call)
-{
-	struct outcome broken = { .kind = OUT_BROKEN };
-	struct xfer_request rq;
-	struct buf url, h;
-	struct xfer *x;
-	int r;
-
-	/* Only an API's own port: llmfbd is no relay to whatever else an
-	 * intercepted host runs.  A route serves any port: its targets are
-	 * the config's. */
-	if (!((strcmp(call->scheme, "https") == 0 && call->port == 443) ||
-	    (strcmp(call->scheme, "http") == 0 && call->port == 80))) {
-		call->d->stats->rejected++;
-		respond_error(call, 421, "invalid_request_error",
-		    "llmfb: passthrough only to port 443 (https) or 80 (http)",
-		    NULL, "rejected");
-		return;
-	}
-	call->d->stats->passthrough++;
-	buf_init(&url, 16384);
-	buf_printf(&url, "%s://%s:%d%s", call->scheme, call->r.host, call->port,
-	    call->req->target);
-	buf_init(&h, call->cfg->max_header_size + 64 * 1024);
-	request_init(call, &rq, url.data, &h);
-	rq.body = call->body.data ? call->body.data : "";
-	rq.len = call->body.len;
-	rq.connect_timeout_ms = PASSTHROUGH_CONNECT_MS;
-	x = xfer_new(call->d->up, &call_xfer_ops, call->at);
-	r = x == NULL || outbound_headers(call->req, true, call->dialect,
-	    call->dialect, NULL, &h) < 0 ||
-	    xfer_set(x, &rq) < 0 ? -1 : 0;
-	if (h.data != NULL)
-		explicit_bzero(h.data, h.len);
-	buf_free(&h);
-	buf_free(&url);
-	if (r < 0) {
-		xfer_free(x);
-		respond_error(call, 502, "llmfb_passthrough_failed",
-		    "llmfb: cannot set up the request", NULL,
-		    "passthrough-failed");
-		return;
-	}
-	call->at->xfer = x;
-	x->body_max = call->cfg->max_answer_body;
-	if (xfer_start(x) < 0)
-		attempt_ended(call, &broken);
 }
 
 /* ---- the start of a call ---------------------------------------------- */
@@ -2372,17 +1157,17 @@ json_u64(const json_t *j)
 static void
 read_request(struct call *call)
 {
-	call->est_in = request_estimate_tokens(call->json);
-	call->max_out = request_max_tokens(call->json);
+	call->q.est_in = request_estimate_tokens(call->json);
+	call->q.max_out = request_max_tokens(call->json);
 	call->want.json = call->r.route->policy.q_json &&
 	    request_wants_json(call->json);
 	call->want.forbid_length = call->r.route->policy.q_length;
 	/* Vectors of the dimensions asked, else of the first rung's. */
 	if (api_of(call->dialect)->dimensions) {
-		call->dims = (uint32_t)json_u64(json_object_get(call->json,
+		call->q.dims = (uint32_t)json_u64(json_object_get(call->json,
 		    "dimensions"));
-		if (call->dims == 0)
-			call->dims = call->r.route->ladder[0]->dimensions;
+		if (call->q.dims == 0)
+			call->q.dims = call->r.route->ladder[0]->dimensions;
 	}
 }
 
@@ -2409,30 +1194,18 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	struct route_req rq;
 	json_error_t jerr;
 	json_t *model;
-	size_t i;
 
 	call->d = d;
 	call->r.d = d;
+	call->q.d = d;
+	call->q.r = &call->r;
 	call->cfg = config_ref(d->cfg);
 	call->conn = c;
 	call->req = r;
 	call->body = r->body;			/* the call owns it now */
 	buf_init(&r->body, 0);
 	call->r.start_ms = now_mono_ms();
-	for (i = 0; i < 2; i++) {
-		struct attempt *at = &call->slot[i];
-
-		at->call = call;
-		timer_init(&at->first_token, first_token_timeout, at);
-		timer_init(&at->idle, idle_timeout, at);
-		timer_init(&at->fault_timer, fault_fired, at);
-		buf_init(&at->held, HELD_MAX);
-		buf_init(&at->xraw, ANSWER_BODY_MAX);
-		buf_init(&at->xout, HELD_MAX);
-	}
-	call->at = &call->slot[0];
-	timer_init(&call->retry, retry_fired, call);
-	timer_init(&call->hedge_timer, hedge_fired, call);
+	attempts_init(call);
 	call->r.caller = *conn_caller(c);
 	note_shim_latency(call);
 	d->stats->calls++;
@@ -2481,6 +1254,7 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 		};
 		call->r.route = route_match(call->cfg, &rq);
 		if (call->r.route != NULL) {
+			call->q.json = call->json;
 			read_request(call);
 			budget_keys(call);
 		}
@@ -2499,8 +1273,8 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 		rs->hedge_win_calls[0]++;
 	}
 	call->deadline_ms = call->r.start_ms + call->r.route->policy.deadline_ms;
-	ladder_init(&call->ladder, call->r.route, target_usable, call);
-	group_orders(call);
+	ladder_init(&call->ladder, call->r.route, qualify_target, &call->q);
+	qualify_group_orders(&call->q, &call->ladder);
 	if (ladder_first(&call->ladder) == LADDER_FAIL) {
 		respond_safe_failure(call);
 		return NULL;

@@ -138,7 +138,7 @@ struct policy {
 	/* Fallback cost cap: rungs after the first must not cost more per
 	 * million tokens (input or output).  < 0: no cap. */
 	double		 fallback_max_price;
-	/* Hedging (call.c): a second attempt on the next qualifying target
+	/* Hedging (attempt.c): a second attempt on the next qualifying target
 	 * when the first has no first token after hedge_after_ms, or after
 	 * the first target's recent hedge_pct-th percentile time to first
 	 * token (hedge_floor_ms while it has fewer than hedge_min_samples

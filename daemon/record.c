@@ -53,6 +53,26 @@ target_priced(const struct target *t)
 }
 
 void
+record_reason(struct record *r, size_t at, const char *target,
+    const char *why)
+{
+	char item[128], *s = r->reasons;
+	size_t len = strlen(s), n;
+
+	n = (size_t)snprintf(item, sizeof(item), "%s=%s%s", target, why,
+	    at < len ? "," : "");
+	if (at > 0 && at == len && n + 1 < sizeof(item)) {
+		memmove(item + 1, item, n + 1);
+		item[0] = ',';
+		n++;
+	}
+	if (n >= sizeof(item) || len + n >= sizeof(r->reasons))
+		return;		/* full: the first reasons matter most */
+	memmove(s + at + n, s + at, len - at + 1);
+	memcpy(s + at, item, n);
+}
+
+void
 record_times(struct record *r, const struct target *t, uint32_t ttft,
     uint32_t total)
 {

@@ -84,6 +84,10 @@ bool route_first_rung(const struct route *r, int i);
 double target_cost(const struct target *t, uint64_t in, uint64_t out);
 bool target_priced(const struct target *t);
 
+/* Add "target=why" to the reasons at offset at (their end, or where an
+ * attempt's failure goes before the skips its ladder step found). */
+void record_reason(struct record *r, size_t at, const char *target,
+    const char *why);
 /* An attempt at t ended (fk FK_NONE: it answered): counted, and kept
  * (a->target and a->fk are set here). */
 void record_attempt(struct record *r, const struct target *t,
