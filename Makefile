@@ -285,6 +285,7 @@ nobpf:
 style:
 	$(Q)tests/style.py $$(git ls-files '*.c' '*.h' 2>/dev/null || \
 		find . -name '*.[ch]' -not -path './build*')
+	$(Q)tests/includes.py daemon shim ctl common
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)

@@ -428,6 +428,7 @@ const struct daemon_hooks daemon_hooks = {
 	.reload = daemon_reload,
 	.publish = publish_record,
 	.kernel_conn = kernel_conn,
+	.recorded = otel_record,
 };
 
 /* A TLS connection the data socket will not serve: while the local CA

@@ -7,7 +7,6 @@
 #include "budget.h"
 #include "latency.h"
 #include "ladder.h"
-#include "otel.h"
 #include "record.h"
 #include "shared.h"
 #include "state.h"
@@ -316,5 +315,5 @@ record_end(struct record *r)
 {
 	count(r);
 	emit(r);
-	otel_record(r->d, r);
+	daemon_hook_recorded(r->d, r);
 }

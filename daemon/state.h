@@ -33,6 +33,7 @@ struct otel;
 struct caller;
 struct daemon;
 struct redirect_orig;
+struct record;
 
 /* What the modules under the daemon ask of it, by these and never by
  * name; daemon.c fills them in.  Any may be NULL (a test's state). */
@@ -48,6 +49,9 @@ struct daemon_hooks {
 	/* A connection the kernel redirected, to serve or carry. */
 	void	(*kernel_conn)(struct daemon *d, int fd,
 		    const struct caller *who, const struct redirect_orig *o);
+	/* A call's record is complete: to the sinks that read it whole,
+	 * not as a line (OpenTelemetry's spans). */
+	void	(*recorded)(struct daemon *d, const struct record *r);
 };
 
 struct daemon {
@@ -101,6 +105,13 @@ daemon_hook_publish(struct daemon *d, const json_t *rec, const char *line,
 {
 	if (d->hooks != NULL && d->hooks->publish != NULL)
 		d->hooks->publish(d, rec, line, len);
+}
+
+static inline void
+daemon_hook_recorded(struct daemon *d, const struct record *r)
+{
+	if (d->hooks != NULL && d->hooks->recorded != NULL)
+		d->hooks->recorded(d, r);
 }
 
 #endif
