@@ -83,10 +83,9 @@ openai_usage(struct answer *a, const json_t *u)
 		a->usage = true;
 }
 
-/* A chunk or a whole answer.  Only choice 0 is read: with n > 1 the
- * caller gets all of them, but one is enough to judge. */
-static void
-openai_object(struct answer *a, json_t *j)
+void
+openai_read_choices(struct answer *a, json_t *j,
+    void (*content)(struct answer *, const json_t *))
 {
 	json_t *choices, *c, *v;
 	const char *s;
@@ -105,8 +104,7 @@ openai_object(struct answer *a, json_t *j)
 			if ((json_is_integer(v) ? json_integer_value(v) :
 			    (json_int_t)i) != 0)
 				continue;
-			openai_message(a, json_object_get(c,
-			    a->stream ? "delta" : "message"));
+			content(a, c);
 			if ((s = get_str(c, "finish_reason")) != NULL) {
 				answer_set_finish(a, s);
 				if (strcmp(s, "content_filter") == 0)
@@ -120,9 +118,9 @@ openai_object(struct answer *a, json_t *j)
 	openai_usage(a, json_object_get(j, "usage"));
 }
 
-static void
-openai_event(struct answer *a, const char *event, const char *data,
-    size_t len)
+void
+openai_read_event(struct answer *a, const char *event, const char *data,
+    size_t len, void (*object)(struct answer *, json_t *))
 {
 	json_t *j;
 
@@ -134,10 +132,31 @@ openai_event(struct answer *a, const char *event, const char *data,
 	}
 	j = json_loadb(data, len, 0, NULL);
 	if (json_is_object(j))
-		openai_object(a, j);
+		object(a, j);
 	else
 		a->malformed = true;
 	json_decref(j);
+}
+
+static void
+openai_choice(struct answer *a, const json_t *c)
+{
+	openai_message(a, json_object_get(c, a->stream ? "delta" : "message"));
+}
+
+/* A chunk or a whole answer.  Only choice 0 is read: with n > 1 the
+ * caller gets all of them, but one is enough to judge. */
+static void
+openai_object(struct answer *a, json_t *j)
+{
+	openai_read_choices(a, j, openai_choice);
+}
+
+static void
+openai_event(struct answer *a, const char *event, const char *data,
+    size_t len)
+{
+	openai_read_event(a, event, data, len, openai_object);
 }
 
 /* ---- continuing a stream elsewhere ---------------------------------- */

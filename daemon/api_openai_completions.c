@@ -26,79 +26,35 @@
 
 /* ---- answers --------------------------------------------------------- */
 
+/* A choice's text, whole or a chunk's piece. */
 static void
-completions_usage(struct answer *a, const json_t *u)
+completions_choice(struct answer *a, const json_t *c)
 {
-	bool in, out;
+	const json_t *v = json_object_get(c, "text");
 
-	in = get_count(u, "prompt_tokens", &a->in_tokens);
-	out = get_count(u, "completion_tokens", &a->out_tokens);
-	if (in || out)
-		a->usage = true;
+	if (json_is_string(v)) {
+		answer_text_add(a, json_string_value(v),
+		    json_string_length(v));
+		if (json_string_length(v) > 0)
+			answer_got_content(a);
+	} else if (!null_or_absent(v)) {
+		a->malformed = true;
+	}
 }
 
-/* A whole answer or a chunk: they share their shape.  Only choice 0 is
- * read, as for chat completions. */
+/* A whole answer or a chunk: they share their shape, and chat's.  Only
+ * choice 0 is read, as for chat completions. */
 static void
 completions_object(struct answer *a, json_t *j)
 {
-	json_t *choices, *c, *v;
-	const char *s;
-	size_t i;
-
-	if (!null_or_absent(json_object_get(j, "error")))
-		a->error_event = true;
-	choices = json_object_get(j, "choices");
-	if (json_is_array(choices)) {
-		json_array_foreach(choices, i, c) {
-			if (!json_is_object(c)) {
-				a->malformed = true;
-				continue;
-			}
-			v = json_object_get(c, "index");
-			if ((json_is_integer(v) ? json_integer_value(v) :
-			    (json_int_t)i) != 0)
-				continue;
-			v = json_object_get(c, "text");
-			if (json_is_string(v)) {
-				answer_text_add(a, json_string_value(v),
-				    json_string_length(v));
-				if (json_string_length(v) > 0)
-					answer_got_content(a);
-			} else if (!null_or_absent(v)) {
-				a->malformed = true;
-			}
-			if ((s = get_str(c, "finish_reason")) != NULL) {
-				answer_set_finish(a, s);
-				if (strcmp(s, "content_filter") == 0)
-					a->refusal = true;
-			}
-		}
-	} else if (!null_or_absent(choices) ||
-	    (!a->stream && !a->error_event)) {
-		a->malformed = true;
-	}
-	completions_usage(a, json_object_get(j, "usage"));
+	openai_read_choices(a, j, completions_choice);
 }
 
 static void
 completions_event(struct answer *a, const char *event, const char *data,
     size_t len)
 {
-	json_t *j;
-
-	if (strcmp(event, "error") == 0)
-		a->error_event = true;
-	if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
-		a->done = true;
-		return;
-	}
-	j = json_loadb(data, len, 0, NULL);
-	if (json_is_object(j))
-		completions_object(a, j);
-	else
-		a->malformed = true;
-	json_decref(j);
+	openai_read_event(a, event, data, len, completions_object);
 }
 
 /* ---- faults ---------------------------------------------------------- */
