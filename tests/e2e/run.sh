@@ -296,15 +296,17 @@ t_stream_coalesced() {
 	# 200 chunks sent back to back: llmfbd sends the client what one
 	# loop turn read in one write (the turn's first piece at once, the
 	# rest when the turn is done), not one write per upstream TLS record.
-	# Its writes to the client, seen by strace: about 200 before.
-	local spid n
+	# Its writes to the client, seen by strace: about 200 before.  The
+	# response head goes in the same write as the first chunk (it was a
+	# write of its own, and a wake-up of the client of its own).
+	local spid n head
 	if ! command -v strace >/dev/null; then
 		skip "stream writes coalesced" "no strace"
 		return
 	fi
 	mock_reset
 	mock_script primary 'chunks=200'
-	strace -f -e trace=sendto -e signal=none -s 24 -o "$STACK_DIR/st" \
+	strace -f -e trace=sendto -e signal=none -s 1024 -o "$STACK_DIR/st" \
 	    -p "$DAEMON_PID" 2>"$STACK_DIR/st.err" &
 	spid=$!
 	wait_for "strace attached" grep -q attached "$STACK_DIR/st.err"
@@ -314,10 +316,12 @@ t_stream_coalesced() {
 	kill "$spid"
 	wait "$spid" 2>/dev/null || true
 	n=$(grep -c 'sendto(.*data: ' "$STACK_DIR/st")
+	head=$(grep -m1 'sendto(.*HTTP/1.1 200' "$STACK_DIR/st" || true)
 	expect_match all-there "$BODY" 'data: \[DONE\]'
 	expect_eq content-pieces "$(grep -c '"content":"' <<<"$BODY")" 200
 	expect_ge writes "$n" 1
 	expect_lt writes "$n" 100
+	expect_match head-with-first-chunk "$head" 'HTTP/1.1 200.*data: '
 	finish "a burst of 200 stream chunks reaches the client in few writes ($n)"
 }
 
