@@ -89,7 +89,7 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/pic/%.o)
 
 UNIT_TESTS := util log config ladder route preamble breaker answer budget \
 	caller latency sse dialect dialect_stream inject metrics netwatch \
-	config_lint ca ratelimit call responses outbound loop
+	config_lint ca ratelimit call responses outbound loop record
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/check_%)
 
 TOOLS := $(B)/llmfb-mock $(B)/lcclient $(B)/llmfb-bench $(B)/llmfb-hotpath \

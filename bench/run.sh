@@ -107,6 +107,7 @@ daemon_start "$STACK_DIR/llmfb.yaml"
 DPID=$DAEMON_PID
 
 REQ='{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}'
+REQ_FO='{"model":"case-refused","messages":[{"role":"user","content":"hi"}]}'
 DIRECT=(--url "https://api.openai.com:$MOCK_PORT/primary/v1/chat/completions"
     --resolve "api.openai.com:$MOCK_PORT:127.0.0.1"
     --cacert "$STACK_DIR/certs/ca.pem")
@@ -1155,11 +1156,24 @@ fleet_part() {
 # into PEER_CACHE/portkey with npm; left out without node and npm) as
 # the LLM gateway it is, on TCP, the mock as its custom host.
 # PEER_ROUNDS rounds, the paths interleaved; medians of the rounds; the
-# ratios are of the rounds' medians.  Failover time: not yet.
+# ratios are of the rounds' medians.
+#
+# Failover: the first upstream refuses connections (127.0.0.1:1, where
+# nothing listens) and the second answers; each proxy as it is meant to
+# be set up for it, with nothing marking the first down between calls
+# (llmfb: the e2e config's refused-first route, breakers off; nginx:
+# proxy_next_upstream to a backup server, max_fails=0; HAProxy: retries
+# 1 with option redispatch), so that every call pays the failover; the
+# added p50 at c=1 over direct.  Memory is also read with
+# PEER_STREAMS_BIG slow streams (10,000, or what the file limit allows:
+# each needs two descriptors in the proxy).
 
 PEER_ROUNDS=${PEER_ROUNDS:-3}
 PEER_CACHE=${PEER_CACHE:-/var/cache/llmfb-bench}
 PEER_STREAMS=${PEER_STREAMS:-1000}
+PEER_FD_MAX=$(ulimit -Hn)
+[ "$PEER_FD_MAX" = unlimited ] && PEER_FD_MAX=1048576
+PEER_STREAMS_BIG=${PEER_STREAMS_BIG:-$(( (PEER_FD_MAX - 400) / 2 < 10000 ? (PEER_FD_MAX - 400) / 2 : 10000 ))}
 PEER_N=${PEER_N:-3000}
 PORTKEY_VERSION=${PORTKEY_VERSION:-1.15.2}
 PK_JS=$PEER_CACHE/portkey/node_modules/@portkey-ai/gateway/build/start-server.js
@@ -1206,13 +1220,18 @@ peer_start() {
 	mkdir -p "$d/ng"
 	cat >"$d/nginx.conf" <<-EOC
 	daemon off; master_process off; worker_processes 1;
-	worker_rlimit_nofile 20000; error_log $d/ng/error.log warn;
+	worker_rlimit_nofile $PEER_FD_MAX; error_log $d/ng/error.log warn;
 	pid $d/ng/nginx.pid;
-	events { worker_connections 8192; }
+	events { worker_connections $PEER_FD_MAX; }
 	http {
 	  access_log off; client_body_temp_path $d/ng; proxy_temp_path $d/ng;
 	  fastcgi_temp_path $d/ng; uwsgi_temp_path $d/ng; scgi_temp_path $d/ng;
 	  upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 256; }
+	  upstream mockfo {
+	    server 127.0.0.1:1 max_fails=0;
+	    server 127.0.0.1:$MOCK_PORT max_fails=0 backup;
+	    keepalive 256;
+	  }
 	  server {
 	    listen unix:$d/nginx.sock;
 	    location / {
@@ -1221,12 +1240,20 @@ peer_start() {
 	      proxy_ssl_session_reuse on;
 	    }
 	  }
+	  server {
+	    listen unix:$d/nginx-fo.sock;
+	    location / {
+	      proxy_pass https://mockfo; proxy_http_version 1.1;
+	      proxy_set_header Connection ""; proxy_buffering off;
+	      proxy_ssl_session_reuse on; proxy_next_upstream error timeout;
+	    }
+	  }
 	}
 	EOC
 	cat >"$d/haproxy.cfg" <<-EOC
 	global
 	  nbthread 1
-	  maxconn 8000
+	  maxconn $(( PEER_FD_MAX / 2 - 100 ))
 	defaults
 	  mode http
 	  timeout connect 5s
@@ -1238,6 +1265,15 @@ peer_start() {
 	  default_backend mock
 	backend mock
 	  server m 127.0.0.1:$MOCK_PORT ssl verify none
+	frontend fo
+	  bind $d/haproxy-fo.sock
+	  default_backend mockfo
+	backend mockfo
+	  balance first
+	  retries 1
+	  option redispatch 1
+	  server dead 127.0.0.1:1 ssl verify none
+	  server m 127.0.0.1:$MOCK_PORT ssl verify none
 	EOC
 	LD_LIBRARY_PATH=$lib "$PEER_CACHE/root/usr/sbin/nginx" -c "$d/nginx.conf" \
 	    -p "$d/ng" >"$d/ng.log" 2>&1 &
@@ -1248,6 +1284,7 @@ peer_start() {
 	STACK_PIDS="$STACK_PIDS $NGINX_PID $HAP_PID"
 	wait_for nginx test -S "$d/nginx.sock"
 	wait_for haproxy test -S "$d/haproxy.sock"
+	wait_for haproxy test -S "$d/haproxy-fo.sock"
 }
 
 # peer_pid PATH / peer_sock PATH / peer_url PATH
@@ -1286,6 +1323,10 @@ peer_bench() {
 	llmfb)	cmd=("$B/llmfb-bench" --unix-socket "$STACK_DIR/llmfb.sock"
 		    --url http://api.openai.com/v1/chat/completions) ;;
 	llmfb-shim) cmd=("${SHIM[@]}" "$B/llmfb-bench" "${VIA[@]}") ;;
+	llmfb-fo) cmd=("$B/llmfb-bench" --unix-socket "$STACK_DIR/llmfb.sock"
+		    --url http://api.openai.com/v1/chat/completions)
+		"${cmd[@]}" -c "$2" -n "$n" --warmup 20 --data "$REQ_FO"
+		return ;;
 	portkey) cmd=("$B/llmfb-bench"
 		    --url "http://127.0.0.1:$PK_PORT/v1/chat/completions"
 		    --header "${PK_HDR[0]}" --header "${PK_HDR[1]}"
@@ -1314,6 +1355,8 @@ peers_part() {
 	  echo 'ebpf: off'; } >"$STACK_DIR/peers.yaml"
 	daemon_start "$STACK_DIR/peers.yaml"
 	DPID=$DAEMON_PID
+	PEER_MOCK_PID=${STACK_PIDS# }
+	PEER_MOCK_PID=${PEER_MOCK_PID%% *}
 	peer_start
 	if portkey_fetch && portkey_start; then
 		paths="$paths portkey"
@@ -1342,6 +1385,12 @@ peers_part() {
 				    -v hz="$(getconf CLK_TCK)" -v n="$n" \
 				    'BEGIN { printf "%.2f", n ? t / hz * 10000 / n : 0 }')"$'\n'
 			done
+		done
+		# Failover, c=1: the first upstream refuses, the second
+		# answers (direct: this round's, for "added").
+		res[fdirect,1]+="$(peer_bench direct 1)"$'\n'
+		for p in llmfb nginx haproxy; do
+			res[f$p,1]+="$(peer_bench "$p-fo" 1 || echo failed)"$'\n'
 		done
 		mock_script primary 'chunks=200'
 		for p in $spaths; do
@@ -1375,6 +1424,32 @@ peers_part() {
 		res[m$p,after]=$(rss_kib "$pid")
 		mock_script primary ''
 	done
+	# The same with PEER_STREAMS_BIG slow streams (not Portkey).  The
+	# mock's threads of the last hold sleep out their pace before they
+	# see their connection gone: the next hold waits for them, or the
+	# mock runs out of descriptors and the next proxy fails for it.
+	for p in llmfb nginx haproxy; do
+		pid=$(peer_pid "$p")
+		for i in $(seq 300); do
+			[ "$(ls "/proc/$PEER_MOCK_PID/task" | wc -l)" -lt 200 ] && break
+			sleep 0.1
+		done
+		sleep 1
+		base=$(rss_kib "$pid")
+		mock_script primary 'chunks=2 pace_ms=20000'
+		coproc HOLD { peers_py hold "$p" "$PEER_STREAMS_BIG"; }
+		coproc_pid=$HOLD_PID
+		read -r held <&"${HOLD[0]}" || held=
+		res[b$p,hold]="$(( ($(rss_kib "$pid") - base) * 1024 / PEER_STREAMS_BIG ))"
+		# A hold that failed (the proxy refused some) has ended: its
+		# pipe is gone, and a write to it must not end the bench.
+		trap '' PIPE
+		[ -z "${HOLD[1]:-}" ] || echo >&"${HOLD[1]}" 2>/dev/null || true
+		trap - PIPE
+		wait "$coproc_pid" 2>/dev/null || true
+		[ "$held" = "held $PEER_STREAMS_BIG" ] || res[b$p,hold]="failed ($held)"
+		mock_script primary ''
+	done
 
 	peer_row() {	# LABEL KEY C FIELD: llmfb, shim, nginx, haproxy, ratios
 		local l h g s d k=- kr=-
@@ -1390,6 +1465,16 @@ peers_part() {
 		fi
 		[ "$k" = - ] || kr=$(ratio "$l" "$k")
 		echo "| $1 | $d | $l | $s | $g | $h | $k | $(ratio "$l" "$h") | $(ratio "$l" "$g") | $kr |"
+	}
+	fo_row() {	# failover: added p50 at c=1 over this part's direct
+		local d l g h
+		d=$(fig fdirect 1 p50_us)
+		l=$(fig fllmfb 1 p50_us); g=$(fig fnginx 1 p50_us)
+		h=$(fig fhaproxy 1 p50_us)
+		[ -n "$l" ] && l=$((l - d)) || l=failed
+		[ -n "$g" ] && g=$((g - d)) || g=failed
+		[ -n "$h" ] && h=$((h - d)) || h=failed
+		echo "| failover (first upstream refuses): added p50 µs, c=1 | $d | $l | | $g | $h | - | $(ratio "$l" "$h" 2>/dev/null) | $(ratio "$l" "$g" 2>/dev/null) | |"
 	}
 	mrow() {	# LABEL: the memory rows' Portkey cells
 		if [[ " $mems " == *" portkey "* ]]; then
@@ -1420,7 +1505,9 @@ peers_part() {
 	peer_row "CPU s per 10k calls, c=64" p 64 cpu_s10k
 	peer_row "200-chunk stream: added time to first body byte µs" s 1 ttfb_us added
 	peer_row "200-chunk stream: added time to last byte µs" s 1 ttlb_us added
+	fo_row
 	echo "| RSS per open stream, $PEER_STREAMS slow streams, bytes | | ${res[mllmfb,hold]} | | ${res[mnginx,hold]} | ${res[mhaproxy,hold]} | $(mrow "${res[mportkey,hold]:-}") | $(ratio "${res[mllmfb,hold]}" "${res[mhaproxy,hold]}") | $(ratio "${res[mllmfb,hold]}" "${res[mnginx,hold]}") | $(mrow "$(ratio "${res[mllmfb,hold]}" "${res[mportkey,hold]:-1}")") |"
+	echo "| RSS per open stream, $PEER_STREAMS_BIG slow streams, bytes | | ${res[bllmfb,hold]} | | ${res[bnginx,hold]} | ${res[bhaproxy,hold]} | - | $(ratio "${res[bllmfb,hold]}" "${res[bhaproxy,hold]}") | $(ratio "${res[bllmfb,hold]}" "${res[bnginx,hold]}") | |"
 	echo "| RSS KiB before -> after 4 bursts of $PEER_STREAMS streams | | ${res[mllmfb,base]} -> ${res[mllmfb,after]} | | ${res[mnginx,base]} -> ${res[mnginx,after]} | ${res[mhaproxy,base]} -> ${res[mhaproxy,after]} | $(mrow "${res[mportkey,base]:-} -> ${res[mportkey,after]:-}") | $(ratio "${res[mllmfb,after]}" "${res[mhaproxy,after]}") | $(ratio "${res[mllmfb,after]}" "${res[mnginx,after]}") | $(mrow "$(ratio "${res[mllmfb,after]}" "${res[mportkey,after]:-1}")") |"
 }
 

@@ -180,23 +180,37 @@ answer_feed(struct answer *a, const char *p, size_t n)
 }
 
 static void
+read_tree(struct answer *a, json_t *j)
+{
+	if (!json_is_object(j)) {
+		a->malformed = true;
+		return;
+	}
+	a->api->read_body(a, j);
+	if (a->text.len > 0 || a->tool_call || a->refusal)
+		answer_got_content(a);
+	a->done = true;
+}
+
+static void
 parse_body(struct answer *a, const char *body, size_t len)
 {
 	json_t *j;
 
-	if (a->malformed)
+	if (a->malformed || a->read)
 		return;
 	j = len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
-	if (!json_is_object(j)) {
-		a->malformed = true;
-		json_decref(j);
-		return;
-	}
-	a->api->read_body(a, j);
+	read_tree(a, j);
 	json_decref(j);
-	if (a->text.len > 0 || a->tool_call || a->refusal)
-		answer_got_content(a);
-	a->done = true;
+}
+
+void
+answer_read_tree(struct answer *a, json_t *body)
+{
+	if (a->stream || a->ended || a->read || a->malformed)
+		return;
+	a->read = true;
+	read_tree(a, body);
 }
 
 static void

@@ -83,6 +83,7 @@ struct answer {
 	struct sse	 sse;
 	bool		 open_tool;	/* the open block is tool_use */
 	bool		 ended;		/* answer_end was called */
+	bool		 read;		/* answer_read_tree read the body */
 	struct buf	 body;		/* non-stream: the body so far */
 	/* Tool call arguments by OpenAI index; Anthropic uses args[0] for
 	 * its open tool_use block, as its blocks come one at a time. */
@@ -108,6 +109,10 @@ void answer_feed(struct answer *a, const char *p, size_t n);
 void answer_end(struct answer *a);
 /* answer_end for a borrowed body: all of it, as the caller held it. */
 void answer_end_body(struct answer *a, const char *body, size_t len);
+/* A non-stream body the caller already has as a tree (it built it, e.g.
+ * by translating): read from the tree, and not parsed again from its
+ * bytes at answer_end / answer_end_body. */
+void answer_read_tree(struct answer *a, json_t *body);
 
 enum answer_verdict {
 	AV_OK,

@@ -616,8 +616,11 @@ take_translated_body(struct call *call, struct xfer *x)
 	    call->at->xraw.len, 0, NULL);
 	out = in != NULL ? dialect_response(in, &call->at->xl->info) : NULL;
 	if (out != NULL && (s = json_dumps(out, JSON_COMPACT)) != NULL &&
-	    take(call, x, s, strlen(s)) == strlen(s))
+	    take(call, x, s, strlen(s)) == strlen(s)) {
+		/* Read from the tree it is: its bytes are not parsed again. */
+		answer_read_tree(&call->at->ans, out);
 		r = 0;
+	}
 	free(s);
 	json_decref(out);
 	json_decref(in);

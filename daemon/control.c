@@ -863,8 +863,14 @@ control_publish(struct control *ctl, const json_t *rec, const char *line,
     size_t len)
 {
 	struct cconn *cc, *next;
+	json_t *tree = NULL;
 
-	if (ctl == NULL)
+	if (ctl == NULL || ctl->followers == NULL)
+		return;
+	/* A record written without a tree is read into one only when
+	 * someone follows. */
+	if (rec == NULL && (rec = tree = json_loadb(line, len, 0,
+	    NULL)) == NULL)
 		return;
 	for (cc = ctl->followers; cc != NULL; cc = next) {
 		next = cc->next_follower;
@@ -880,6 +886,7 @@ control_publish(struct control *ctl, const json_t *rec, const char *line,
 		}
 		cconn_flush(cc);
 	}
+	json_decref(tree);
 }
 
 static void

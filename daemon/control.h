@@ -12,7 +12,8 @@ struct control *control_new(struct daemon *d, const char *path, int fd);
 void control_free(struct control *c);
 /* The status document llmfbctl status shows (new reference). */
 json_t *control_status(struct daemon *d);
-/* A call's record (rec, and line: it as one line of JSON) to every
+/* A call's record (line: it as one line of JSON; rec: the same as a
+ * tree, or NULL to have it read from line when someone follows) to every
  * follower whose filter it passes. */
 void control_publish(struct control *c, const json_t *rec, const char *line,
     size_t len);

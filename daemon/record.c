@@ -1,4 +1,4 @@
-#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,69 +146,377 @@ ms_of(uint32_t us)
 	return us / 1000.0;
 }
 
-/* The kernel's figures for one attempt (ebpf/netlat.bpf.c). */
-static json_t *
-net_json(const struct net_rec *n)
+/* ---- the record's line ------------------------------------------------- */
+
+/* The line is written in one pass, as json_pack + json_dumps(JSON_COMPACT)
+ * gave it (the same keys in the same order, numbers and escapes as
+ * jansson prints them), without a tree per call: most calls have no one
+ * reading their record but the ring.  Where jansson refused a string that
+ * is not UTF-8 (and the whole record with it), a bad byte is written as
+ * U+FFFD. */
+
+/* Whether a piece of the line could not be added (memory, the cap): the
+ * line is then dropped whole, never written broken. */
+static bool jw_failed;
+
+static void
+jw_add(struct buf *b, const void *p, size_t n)
 {
-	return json_pack("{s:f, s:f, s:f, s:f, s:o?, s:i, s:b}",
-	    "network_ms", ms_of(n->network_us),
-	    "provider_ms", ms_of(n->provider_us),
-	    "wait_ms", ms_of(n->wait_us), "rtt_ms", ms_of(n->srtt_us),
-	    "connect_ms", n->new_conn ? json_real(ms_of(n->connect_us)) :
-	    NULL, "retransmits", (int)n->retrans, "new_connection",
-	    n->new_conn);
+	if (buf_add(b, p, n) < 0)
+		jw_failed = true;
+}
+
+/* The length of the UTF-8 sequence at s (n bytes left), 0 if it is not
+ * one: overlong forms, surrogates and past U+10FFFF are not. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+static void
+jw_str(struct buf *b, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), run = 0, k;
+	char esc[8];
+
+	jw_add(b, "\"", 1);
+	while (run < n) {
+		const unsigned char *p = s + run;
+
+		/* The longest stretch that goes out as it is. */
+		for (k = 0; run + k < n; ) {
+			size_t l;
+
+			if (p[k] < 0x20 || p[k] == '"' || p[k] == '\\')
+				break;
+			if ((l = utf8_len(p + k, n - run - k)) == 0)
+				break;
+			k += l;
+		}
+		jw_add(b, p, k);
+		run += k;
+		if (run >= n)
+			break;
+		switch (s[run]) {
+		case '"':
+			jw_add(b, "\\\"", 2);
+			break;
+		case '\\':
+			jw_add(b, "\\\\", 2);
+			break;
+		case '\b':
+			jw_add(b, "\\b", 2);
+			break;
+		case '\f':
+			jw_add(b, "\\f", 2);
+			break;
+		case '\n':
+			jw_add(b, "\\n", 2);
+			break;
+		case '\r':
+			jw_add(b, "\\r", 2);
+			break;
+		case '\t':
+			jw_add(b, "\\t", 2);
+			break;
+		default:
+			if (s[run] < 0x20) {
+				snprintf(esc, sizeof(esc), "\\u%04X", s[run]);
+				jw_add(b, esc, 6);
+			} else {
+				jw_add(b, "\xef\xbf\xbd", 3);
+			}
+		}
+		run++;
+	}
+	jw_add(b, "\"", 1);
+}
+
+/* As jansson prints a real: %.17g, with ".0" if it would read as an
+ * integer, and the exponent without a '+' or leading zeros. */
+static void
+jw_real(struct buf *b, double v)
+{
+	char s[64], *e, *from;
+	int n;
+
+	if (!isfinite(v)) {
+		jw_add(b, "null", 4);
+		return;
+	}
+	n = snprintf(s, sizeof(s) - 3, "%.17g", v);
+	if (n < 0 || (size_t)n >= sizeof(s) - 3) {
+		jw_add(b, "null", 4);
+		return;
+	}
+	if (strchr(s, '.') == NULL && strchr(s, 'e') == NULL) {
+		memcpy(s + n, ".0", 3);
+		n += 2;
+	}
+	if ((e = strchr(s, 'e')) != NULL) {
+		e++;
+		from = e + 1;
+		if (*e == '-')
+			e++;
+		while (*from == '0')
+			from++;
+		if (from != e) {
+			memmove(e, from, strlen(from) + 1);
+			n = (int)strlen(s);
+		}
+	}
+	jw_add(b, s, (size_t)n);
+}
+
+static void
+jw_int(struct buf *b, long long v)
+{
+	char s[24];
+	int n = snprintf(s, sizeof(s), "%lld", v);
+
+	jw_add(b, s, (size_t)n);
+}
+
+static void
+jw_bool(struct buf *b, bool v)
+{
+	if (v)
+		jw_add(b, "true", 4);
+	else
+		jw_add(b, "false", 5);
+}
+
+/* "name": after a ',' unless it is the object's first. */
+static void
+jw_key(struct buf *b, const char *name, bool *first)
+{
+	if (!*first)
+		jw_add(b, ",", 1);
+	*first = false;
+	jw_add(b, "\"", 1);
+	jw_add(b, name, strlen(name));
+	jw_add(b, "\":", 2);
+}
+
+static void
+jw_str_or_null(struct buf *b, const char *s)
+{
+	if (s != NULL)
+		jw_str(b, s);
+	else
+		jw_add(b, "null", 4);
+}
+
+/* The kernel's figures for one attempt (ebpf/netlat.bpf.c). */
+static void
+net_line(struct buf *b, const struct net_rec *n)
+{
+	bool first = true;
+
+	jw_add(b, "{", 1);
+	jw_key(b, "network_ms", &first);
+	jw_real(b, ms_of(n->network_us));
+	jw_key(b, "provider_ms", &first);
+	jw_real(b, ms_of(n->provider_us));
+	jw_key(b, "wait_ms", &first);
+	jw_real(b, ms_of(n->wait_us));
+	jw_key(b, "rtt_ms", &first);
+	jw_real(b, ms_of(n->srtt_us));
+	jw_key(b, "connect_ms", &first);
+	if (n->new_conn)
+		jw_real(b, ms_of(n->connect_us));
+	else
+		jw_add(b, "null", 4);
+	jw_key(b, "retransmits", &first);
+	jw_int(b, (int)n->retrans);
+	jw_key(b, "new_connection", &first);
+	jw_bool(b, n->new_conn);
+	jw_add(b, "}", 1);
 }
 
 /* A hedged call: who won, and what the attempt it cancelled cost. */
-static json_t *
-hedge_json(const struct record *r)
+static void
+hedge_line(struct buf *b, const struct record *r)
 {
-	json_t *o = json_object();
+	bool first = true, cfirst = true, tfirst = true;
 
-	json_object_set_new(o, "winner", r->hedge_winner ?
-	    json_string(r->hedge_winner) : json_null());
-	if (r->hedge_loser != NULL)
-		json_object_set_new(o, "cancelled", json_pack("{s:s, s:f, "
-		    "s:{s:I, s:I}}", "target", r->hedge_loser->name,
-		    "cost_usd", r->hedge_loser_cost, "tokens", "input",
-		    (json_int_t)r->hedge_loser_in, "output",
-		    (json_int_t)r->hedge_loser_out));
-	return o;
+	jw_add(b, "{", 1);
+	jw_key(b, "winner", &first);
+	jw_str_or_null(b, r->hedge_winner);
+	if (r->hedge_loser != NULL) {
+		jw_key(b, "cancelled", &first);
+		jw_add(b, "{", 1);
+		jw_key(b, "target", &cfirst);
+		jw_str(b, r->hedge_loser->name);
+		jw_key(b, "cost_usd", &cfirst);
+		jw_real(b, r->hedge_loser_cost);
+		jw_key(b, "tokens", &cfirst);
+		jw_add(b, "{", 1);
+		jw_key(b, "input", &tfirst);
+		jw_int(b, (long long)r->hedge_loser_in);
+		jw_key(b, "output", &tfirst);
+		jw_int(b, (long long)r->hedge_loser_out);
+		jw_add(b, "}", 1);
+		jw_add(b, "}", 1);
+	}
+	jw_add(b, "}", 1);
 }
 
-static json_t *
-attempts_json(const struct record *r)
+static void
+attempts_line(struct buf *b, const struct record *r)
 {
-	json_t *arr = json_array();
 	int i;
 
+	jw_add(b, "[", 1);
 	for (i = 0; i < r->nrec; i++) {
 		const struct attempt_rec *a = &r->rec[i];
-		json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}",
-		    "target", a->target,
-		    "class", fail_class_name(fail_kind_class(a->fk)),
-		    "kind", fail_kind_name(a->fk), "status", a->status,
-		    "connect_ms", (int)a->connect_ms,
-		    "total_ms", (int)a->total_ms);
+		bool first = true;
 
-		if (o == NULL)
-			continue;
-		json_object_set_new(o, "first_token_ms", a->first_token_ms ==
-		    NO_TIME ? json_null() : json_integer(a->first_token_ms));
-		if (a->why[0] != '\0')
-			json_object_set_new(o, "error", json_string(a->why));
-		if (a->injected[0] != '\0')
-			json_object_set_new(o, "injected",
-			    json_string(a->injected));
-		if (a->hedge)
-			json_object_set_new(o, "hedge", json_true());
-		if (a->cancelled)
-			json_object_set_new(o, "cancelled", json_true());
-		if (a->net.have)
-			json_object_set_new(o, "net", net_json(&a->net));
-		json_array_append_new(arr, o);
+		if (i > 0)
+			jw_add(b, ",", 1);
+		jw_add(b, "{", 1);
+		jw_key(b, "target", &first);
+		jw_str(b, a->target);
+		jw_key(b, "class", &first);
+		jw_str(b, fail_class_name(fail_kind_class(a->fk)));
+		jw_key(b, "kind", &first);
+		jw_str(b, fail_kind_name(a->fk));
+		jw_key(b, "status", &first);
+		jw_int(b, a->status);
+		jw_key(b, "connect_ms", &first);
+		jw_int(b, (int)a->connect_ms);
+		jw_key(b, "total_ms", &first);
+		jw_int(b, (int)a->total_ms);
+		jw_key(b, "first_token_ms", &first);
+		if (a->first_token_ms == NO_TIME)
+			jw_add(b, "null", 4);
+		else
+			jw_int(b, a->first_token_ms);
+		if (a->why[0] != '\0') {
+			jw_key(b, "error", &first);
+			jw_str(b, a->why);
+		}
+		if (a->injected[0] != '\0') {
+			jw_key(b, "injected", &first);
+			jw_str(b, a->injected);
+		}
+		if (a->hedge) {
+			jw_key(b, "hedge", &first);
+			jw_bool(b, true);
+		}
+		if (a->cancelled) {
+			jw_key(b, "cancelled", &first);
+			jw_bool(b, true);
+		}
+		if (a->net.have) {
+			jw_key(b, "net", &first);
+			net_line(b, &a->net);
+		}
+		jw_add(b, "}", 1);
 	}
-	return arr;
+	jw_add(b, "]", 1);
+}
+
+void
+record_line(const struct record *r, double now, uint64_t duration_ms,
+    struct buf *b)
+{
+	const struct caller *c = &r->caller;
+	bool first = true, cfirst = true, tfirst = true;
+
+	jw_add(b, "{", 1);
+	jw_key(b, "time", &first);
+	jw_real(b, now);
+	jw_key(b, "host", &first);
+	jw_str(b, r->host);
+	jw_key(b, "route", &first);
+	jw_str(b, r->route ? r->route->name : "");
+	jw_key(b, "caller", &first);
+	jw_add(b, "{", 1);
+	jw_key(b, "pid", &cfirst);
+	jw_int(b, (int)c->pid);
+	jw_key(b, "uid", &cfirst);
+	jw_int(b, (int)c->uid);
+	jw_key(b, "gid", &cfirst);
+	jw_int(b, (int)c->gid);
+	jw_key(b, "exe", &cfirst);
+	jw_str(b, c->exe);
+	jw_key(b, "comm", &cfirst);
+	jw_str(b, c->comm);
+	jw_key(b, "unit", &cfirst);
+	jw_str(b, c->unit);
+	jw_add(b, "}", 1);
+	jw_key(b, "result", &first);
+	jw_str(b, r->result ? r->result : "unknown");
+	jw_key(b, "duration_ms", &first);
+	jw_int(b, (int)duration_ms);
+	jw_key(b, "model", &first);
+	jw_str_or_null(b, r->model);
+	if (r->route != NULL) {
+		jw_key(b, "attempts", &first);
+		attempts_line(b, r);
+		jw_key(b, "served", &first);
+		jw_str_or_null(b, r->served ? r->served->name : NULL);
+		jw_key(b, "fallback", &first);
+		jw_bool(b, r->served != NULL ? record_fell_back(r, r->served) :
+		    r->result != NULL && strcmp(r->result, "safe-failure") == 0);
+		jw_key(b, "translated", &first);
+		jw_bool(b, r->served != NULL && r->translated);
+		jw_key(b, "tokens", &first);
+		jw_add(b, "{", 1);
+		jw_key(b, "input", &tfirst);
+		jw_int(b, (long long)r->in_tokens);
+		jw_key(b, "output", &tfirst);
+		jw_int(b, (long long)r->out_tokens);
+		jw_key(b, "estimated", &tfirst);
+		jw_bool(b, r->tokens_estimated);
+		jw_add(b, "}", 1);
+		jw_key(b, "cost_usd", &first);
+		jw_real(b, r->cost);
+		if (r->served != NULL) {
+			jw_key(b, "cost_diff_usd", &first);
+			jw_real(b, r->cost - target_cost(r->route->ladder[0],
+			    r->last_in, r->last_out));
+		}
+		if (r->reasons[0] != '\0') {
+			jw_key(b, "reasons", &first);
+			jw_str(b, r->reasons);
+		}
+		if (r->picks[0] != '\0') {
+			jw_key(b, "picks", &first);
+			jw_str(b, r->picks);
+		}
+		if (r->hedged) {
+			jw_key(b, "hedge", &first);
+			hedge_line(b, r);
+		}
+	}
+	jw_add(b, "}", 1);
 }
 
 /* One JSON line per call for the event log and the control socket:
@@ -216,56 +524,20 @@ attempts_json(const struct record *r)
 static void
 emit(struct record *r)
 {
-	const struct caller *c = &r->caller;
+	static struct buf line;		/* one loop: kept from call to call */
 	struct timespec ts;
-	json_t *rec;
-	char *line;
 
+	if (line.max == 0)
+		buf_init(&line, RECORD_LINE_MAX);
+	buf_reset(&line);
+	jw_failed = false;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	rec = json_pack("{s:f, s:s, s:s, s:{s:i, s:i, s:i, s:s, s:s, s:s},"
-	    " s:s, s:i}",
-	    "time", (double)ts.tv_sec + ts.tv_nsec / 1e9,
-	    "host", r->host, "route", r->route ? r->route->name : "",
-	    "caller", "pid", (int)c->pid, "uid", (int)c->uid, "gid",
-	    (int)c->gid, "exe", c->exe, "comm", c->comm, "unit", c->unit,
-	    "result", r->result ? r->result : "unknown",
-	    "duration_ms", (int)(now_mono_ms() - r->start_ms));
-	if (rec == NULL)
-		return;
-	json_object_set_new(rec, "model", r->model ?
-	    json_string(r->model) : json_null());
-	if (r->route != NULL) {
-		json_object_set_new(rec, "attempts", attempts_json(r));
-		json_object_set_new(rec, "served", r->served ?
-		    json_string(r->served->name) : json_null());
-		json_object_set_new(rec, "fallback", json_boolean(
-		    r->served != NULL ? record_fell_back(r, r->served) :
-		    r->result != NULL &&
-		    strcmp(r->result, "safe-failure") == 0));
-		json_object_set_new(rec, "translated", json_boolean(
-		    r->served != NULL && r->translated));
-		json_object_set_new(rec, "tokens", json_pack("{s:I, s:I, s:b}",
-		    "input", (json_int_t)r->in_tokens, "output",
-		    (json_int_t)r->out_tokens, "estimated",
-		    r->tokens_estimated));
-		json_object_set_new(rec, "cost_usd", json_real(r->cost));
-		if (r->served != NULL)
-			json_object_set_new(rec, "cost_diff_usd", json_real(
-			    r->cost - target_cost(r->route->ladder[0],
-			    r->last_in, r->last_out)));
-		if (r->reasons[0] != '\0')
-			json_object_set_new(rec, "reasons",
-			    json_string(r->reasons));
-		if (r->picks[0] != '\0')
-			json_object_set_new(rec, "picks",
-			    json_string(r->picks));
-		if (r->hedged)
-			json_object_set_new(rec, "hedge", hedge_json(r));
-	}
-	if ((line = json_dumps(rec, JSON_COMPACT)) != NULL)
-		daemon_hook_publish(r->d, rec, line, strlen(line));
-	free(line);
-	json_decref(rec);
+	record_line(r, (double)ts.tv_sec + ts.tv_nsec / 1e9,
+	    now_mono_ms() - r->start_ms, &line);
+	if (!jw_failed)
+		daemon_hook_publish(r->d, NULL, line.data, line.len);
+	if (line.cap > RECORD_LINE_KEEP)
+		buf_free(&line);
 }
 
 /* Counted by route, served target and result, by its program, and what

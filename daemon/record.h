@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "api.h"
+#include "buf.h"
 #include "caller.h"
 #include "config.h"
 #include "inject.h"
@@ -18,6 +19,10 @@
 #define RECORDS_MAX	16		/* attempts kept in a call's record */
 #define REASONS_MAX	512
 #define NO_TIME		UINT32_MAX
+/* A record's line is well under this (its strings are bounded); the
+ * buffer it is written in is kept between calls up to RECORD_LINE_KEEP. */
+#define RECORD_LINE_MAX	(256u << 10)
+#define RECORD_LINE_KEEP	(16u << 10)
 
 struct daemon;
 
@@ -101,6 +106,11 @@ void record_times(struct record *r, const struct target *t, uint32_t ttft,
  * fallback spend).  Returns the cost. */
 double record_account(struct record *r, const struct target *t,
     uint64_t in, uint64_t out, bool estimated, bool fallback);
+/* The call's record as one line of JSON (appended to b), now its wall
+ * clock time in seconds: what the events file, `llmfbctl events` and
+ * followers read. */
+void record_line(const struct record *r, double now, uint64_t duration_ms,
+    struct buf *b);
 /* The call ended: count it, and say it to the sinks. */
 void record_end(struct record *r);
 

@@ -94,6 +94,8 @@ struct conn {
 	bool		 closed;
 	bool		 dispatch_queued;
 	bool		 flush_queued;	/* conn_flush_turn is deferred */
+	bool		 head_waits;	/* a response head waits in out for
+					 * its body's first piece */
 	bool		 read_eof;
 	bool		 admit_said;	/* answered the shim's ADMIT */
 	bool		 adopted;	/* a terminated TLS connection's
@@ -240,6 +242,7 @@ conn_flush(struct conn *c)
 {
 	int r = buf_send(&c->out, c->w.fd);
 
+	c->head_waits = false;
 	if (r < 0 && r != -EAGAIN) {
 		log_debug("client write: %s", strerror(-r));
 		conn_close(c);
@@ -277,10 +280,10 @@ conn_flush_turn(void *arg)
 static void
 conn_flush_batched(struct conn *c)
 {
-	if (c->flush_queued)
+	if (c->flush_queued && !c->head_waits)
 		return;
 	conn_flush(c);
-	if (c->closed)
+	if (c->closed || c->flush_queued)
 		return;
 	c->flush_queued = true;
 	loop_defer(c->srv->d->loop, conn_flush_turn, c);
@@ -370,8 +373,15 @@ conn_respond_head(struct conn *c, int status, const struct buf *headers,
 	    c->last ? "Connection: close\r\n" : "");
 	if (conn_write(c, line, (size_t)n) < 0)
 		return -EPIPE;
-	conn_flush(c);
-	return c->closed ? -EPIPE : 0;
+	/* The head goes out with the body's first piece, which mostly
+	 * follows in the same turn: one write and one wake-up of the client
+	 * instead of two.  A head with no body yet goes at the turn's end. */
+	c->head_waits = true;
+	if (!c->flush_queued) {
+		c->flush_queued = true;
+		loop_defer(c->srv->d->loop, conn_flush_turn, c);
+	}
+	return 0;
 }
 
 int

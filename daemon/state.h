@@ -42,8 +42,9 @@ struct daemon_hooks {
 	void	(*spent)(struct daemon *d);
 	/* Load the config file again (control's reload). */
 	int	(*reload)(struct daemon *d, char *err, size_t errlen);
-	/* A record (rec, and line: it as one line of JSON) to its sinks:
-	 * the events file and the control socket's followers. */
+	/* A record (line: it as one line of JSON; rec: the same as a tree,
+	 * or NULL when it was written without one) to its sinks: the events
+	 * file and the control socket's followers. */
 	void	(*publish)(struct daemon *d, const json_t *rec,
 		    const char *line, size_t len);
 	/* A connection the kernel redirected, to serve or carry. */

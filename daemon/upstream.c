@@ -28,6 +28,7 @@ struct upstream {
 	CURL		*pool[EASY_POOL_MAX];
 	size_t		 npool;
 	bool		 cookies;	/* name each socket for the probes */
+	bool		 ca_file_default; /* libcurl has a CA file of its own */
 };
 
 /* One per socket libcurl asks us to watch. */
@@ -168,6 +169,24 @@ curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
+/* Whether libcurl verifies with a CA file when it is given none (a build
+ * default such as Debian's /etc/ssl/certs/ca-certificates.crt). */
+static bool
+ca_file_default(void)
+{
+	bool have = false;
+#if LIBCURL_VERSION_NUM >= 0x075400	/* CURLINFO_CAINFO: 7.84.0 */
+	CURL *e = curl_easy_init();
+	char *f = NULL;
+
+	if (e != NULL && curl_easy_getinfo(e, CURLINFO_CAINFO, &f) ==
+	    CURLE_OK && f != NULL && f[0] != '\0')
+		have = true;
+	curl_easy_cleanup(e);
+#endif
+	return have;
+}
+
 struct upstream *
 upstream_new(struct loop *l)
 {
@@ -192,6 +211,7 @@ upstream_new(struct loop *l)
 	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 512L);
 	curl_multi_setopt(up->multi, CURLMOPT_PIPELINING,
 	    (long)CURLPIPE_MULTIPLEX);
+	up->ca_file_default = ca_file_default();
 	return up;
 }
 
@@ -321,6 +341,11 @@ xfer_new(struct upstream *up, const struct xfer_ops *ops, void *arg)
 	curl_easy_setopt(x->easy, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
+	/* libcurl 7.88 copies an HTTPS request through its upload buffer
+	 * (64 KiB by default) and keeps it for the whole transfer: a long
+	 * stream held it for nothing.  It never sends more than 16 KiB at
+	 * once over TLS, so the smallest it allows is enough. */
+	curl_easy_setopt(x->easy, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
 	/* Decoded here so the daemon can read what it passes on; the
 	 * caller gets identity encoding, which every client accepts. */
 	curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "");
@@ -391,6 +416,14 @@ xfer_set(struct xfer *x, const struct xfer_request *rq)
 		xfer_set_timeout(x, rq->timeout_ms);
 	if (rq->ca_file != NULL)
 		curl_easy_setopt(x->easy, CURLOPT_CAINFO, rq->ca_file);
+	/* libcurl (7.87 on) reads a CA file once and keeps its store for
+	 * every connection (CURLOPT_CA_CACHE_TIMEOUT), but not where a CA
+	 * directory is set too, as Debian's libcurl does by default: each
+	 * new connection then parsed the whole file again and held a store
+	 * of its own (the system bundle: about 140 certificates).  Where
+	 * there is a file, the directory adds nothing. */
+	if (rq->ca_file != NULL || x->up->ca_file_default)
+		curl_easy_setopt(x->easy, CURLOPT_CAPATH, NULL);
 	if (x->connect_to != NULL)
 		curl_easy_setopt(x->easy, CURLOPT_CONNECT_TO, x->connect_to);
 	return 0;

@@ -296,15 +296,17 @@ t_stream_coalesced() {
 	# 200 chunks sent back to back: llmfbd sends the client what one
 	# loop turn read in one write (the turn's first piece at once, the
 	# rest when the turn is done), not one write per upstream TLS record.
-	# Its writes to the client, seen by strace: about 200 before.
-	local spid n
+	# Its writes to the client, seen by strace: about 200 before.  The
+	# response head goes in the same write as the first chunk (it was a
+	# write of its own, and a wake-up of the client of its own).
+	local spid n head
 	if ! command -v strace >/dev/null; then
 		skip "stream writes coalesced" "no strace"
 		return
 	fi
 	mock_reset
 	mock_script primary 'chunks=200'
-	strace -f -e trace=sendto -e signal=none -s 24 -o "$STACK_DIR/st" \
+	strace -f -e trace=sendto -e signal=none -s 1024 -o "$STACK_DIR/st" \
 	    -p "$DAEMON_PID" 2>"$STACK_DIR/st.err" &
 	spid=$!
 	wait_for "strace attached" grep -q attached "$STACK_DIR/st.err"
@@ -314,11 +316,47 @@ t_stream_coalesced() {
 	kill "$spid"
 	wait "$spid" 2>/dev/null || true
 	n=$(grep -c 'sendto(.*data: ' "$STACK_DIR/st")
+	head=$(grep -m1 'sendto(.*HTTP/1.1 200' "$STACK_DIR/st" || true)
 	expect_match all-there "$BODY" 'data: \[DONE\]'
 	expect_eq content-pieces "$(grep -c '"content":"' <<<"$BODY")" 200
 	expect_ge writes "$n" 1
 	expect_lt writes "$n" 100
+	expect_match head-with-first-chunk "$head" 'HTTP/1.1 200.*data: '
 	finish "a burst of 200 stream chunks reaches the client in few writes ($n)"
+}
+
+t_ca_read_once() {
+	# 20 streams at once, each on a new upstream connection: llmfbd
+	# reads its CA file once, not once per connection.  libcurl keeps
+	# the store of a CA file only where no CA directory is set, and
+	# Debian's libcurl sets one: every connection parsed the file again
+	# and held a store of its own (with the system bundle, about 900 KiB
+	# per open stream instead of 90; issue 25).
+	local spid held hold_pid n
+	if ! command -v strace >/dev/null; then
+		skip "CA file read once" "no strace"
+		return
+	fi
+	mock_reset
+	mock_script primary 'chunks=2 pace_ms=20000'
+	strace -f -e trace=openat -e signal=none -o "$STACK_DIR/ca.st" \
+	    -p "$DAEMON_PID" 2>"$STACK_DIR/ca.err" &
+	spid=$!
+	wait_for "strace attached" grep -q attached "$STACK_DIR/ca.err"
+	coproc HOLD { /usr/bin/python3 bench/peers.py hold \
+	    "unix:$STACK_DIR/llmfb.sock" /v1/chat/completions 20; }
+	hold_pid=$HOLD_PID
+	read -r held <&"${HOLD[0]}" || held=
+	echo >&"${HOLD[1]}"
+	wait "$hold_pid" 2>/dev/null || true
+	kill "$spid"
+	wait "$spid" 2>/dev/null || true
+	n=$(grep -c 'certs/ca.pem' "$STACK_DIR/ca.st" || true)
+	expect_eq held "$held" "held 20"
+	expect_ge primary-requests "$(mock_stat primary requests)" 20
+	expect_lt ca-file-opens "$n" 2
+	mock_reset
+	finish "20 new upstream connections read the CA file once ($n opens)"
 }
 
 t_burst_memory() {
@@ -706,7 +744,7 @@ KIND_CASES="t_primary_answers t_primary_503 t_refused t_hang t_all_fail
     t_parallel"
 CURL_CASES="t_hosts_change t_hsts"	# the curl CLI only
 CASES="$KIND_CASES $CURL_CASES t_keepalive_admit t_stream_coalesced
-    t_burst_memory t_malformed t_status
+    t_burst_memory t_ca_read_once t_malformed t_status
     t_breaker t_retry_after
     harden_cases reach_cases ca_cases ladder_cases dialect_cases provider_cases
     observe_cases top_cases kernel_cases deploy_cases deb_cases nspawn_cases

@@ -1119,6 +1119,28 @@ START_TEST(test_borrowed_body)
 }
 END_TEST
 
+/* A body the caller already built as a tree (a translated answer) is
+ * read from the tree, to the state its bytes give, and its bytes are not
+ * read again at the end. */
+START_TEST(test_body_read_from_tree)
+{
+	struct run whole, r;
+	json_t *j = json_loads(oa_body, 0, NULL);
+
+	run_str(&whole, DIALECT_OPENAI, false, oa_body);
+	run_start(&r, DIALECT_OPENAI, false);
+	r.a.borrowed = true;
+	answer_feed(&r.a, oa_body, strlen(oa_body));
+	answer_read_tree(&r.a, j);
+	json_decref(j);
+	answer_end_body(&r.a, "not json", 8);
+	assert_same(&whole.a, &r.a);
+	ck_assert_int_eq(verdict(&r.a), AV_OK);
+	run_free(&r);
+	run_free(&whole);
+}
+END_TEST
+
 START_TEST(test_anthropic_body)
 {
 	struct run whole, r;
@@ -2023,6 +2045,7 @@ main(void)
 	tcase_add_test(bodies, test_embeddings_bodies);
 	tcase_add_test(bodies, test_responses_reader);
 	tcase_add_test(bodies, test_completions_reader);
+	tcase_add_test(bodies, test_body_read_from_tree);
 	suite_add_tcase(s, cont);
 
 	sr = srunner_create(s);
