@@ -410,7 +410,7 @@ routing_part() {
 		bench-healthy)	h="(healthy provider alone)" ;;
 		bench-tail)	h=off ;;
 		bench-hedge)	h="after 250ms, max 20%" ;;
-		bench-hedge-fast) h="after 40ms, max 100%" ;;
+		bench-hedge-fast) h="after 20ms, max 100%" ;;
 		esac
 		echo "| $r | $h | $(($(get p50_us "$l") / 1000)) | $(($(get p95_us "$l") / 1000)) | $(($(get p99_us "$l") / 1000)) |" \
 		    "$(awk -v h="$(get hedges "$l")" -v c="$(get calls "$l")" 'BEGIN { printf "%.1f%%", c ? 100 * h / c : 0 }') |" \
