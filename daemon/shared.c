@@ -28,6 +28,8 @@
 #define KEY_MAX		512
 #define MSG_MAX		4096
 #define BUDGET_OP_KEYS	2	/* a call's: its route's and its caller's */
+#define TURN_KEYS	16	/* keys whose spend waits for the turn's end */
+#define TURN_EVERY_MS	5	/* spend and counts sent at most this often */
 #define HOUR_S		3600
 #define DAY_S		86400
 
@@ -61,6 +63,21 @@ struct unsent {
 	double		 h, d;
 };
 
+/* A key's spend from the calls that ended in this loop turn. */
+struct turn_spend {
+	char		 key[KEY_MAX];
+	double		 usd;
+	time_t		 now;		/* of its first call: its windows */
+};
+
+/* An account's requests and tokens from the attempts that began in this
+ * loop turn. */
+struct turn_count {
+	char		 account[KEY_MAX];
+	uint64_t	 minute_ms;
+	uint64_t	 req, tok;
+};
+
 struct shared {
 	struct daemon	*d;
 	struct shared_conf conf;	/* a copy: strings are ours */
@@ -85,6 +102,14 @@ struct shared {
 	size_t		 nhosts;
 	struct unsent	*unsent;
 	size_t		 nunsent;
+	/* Spend is sent once the turn's answers are out, summed per key:
+	 * off the answers' path, and one command for the calls of a turn. */
+	struct turn_spend turn[TURN_KEYS];
+	size_t		 nturn;
+	struct turn_count counts[TURN_KEYS];	/* ... and rpm/tpm counts */
+	size_t		 ncounts;
+	struct timer	 turn_flush;
+	uint64_t	 turn_sent_ms;	/* the turn's last were sent then */
 	char		 sha[48];	/* the budget script's, loaded */
 	char		 rl_sha[48];	/* the rate count script's */
 	uint64_t	 nonce;		/* names this run's spend ids */
@@ -961,11 +986,81 @@ budget_reply(struct shared *sh, const struct op *op, const redisReply *r)
 	}
 }
 
+static void counts_flush(struct shared *sh);
+
+/* Send the turn's spend: a command per BUDGET_OP_KEYS keys of the same
+ * windows; and its rate counts. */
+static void
+turn_flush(struct shared *sh)
+{
+	struct bitem it[BUDGET_OP_KEYS];
+	size_t i = 0, n;
+	time_t now;
+
+	while (i < sh->nturn) {
+		now = sh->turn[i].now;
+		for (n = 0; i < sh->nturn && n < BUDGET_OP_KEYS &&
+		    window(sh->turn[i].now, HOUR_S) == window(now, HOUR_S) &&
+		    window(sh->turn[i].now, DAY_S) == window(now, DAY_S);
+		    i++, n++)
+			it[n] = (struct bitem){ .key = sh->turn[i].key,
+				.hadd = sh->turn[i].usd,
+				.dadd = sh->turn[i].usd };
+		budget_sync(sh, it, n, now, 0);
+	}
+	sh->nturn = 0;
+	counts_flush(sh);
+	sh->turn_sent_ms = now_mono_ms();
+}
+
+/* The next send of the turn's spend and counts: in the next turn, once
+ * this one's answers are out, or TURN_EVERY_MS after the last send, so
+ * that a busy host sends one command a key for many calls. */
+static void
+turn_arm(struct shared *sh)
+{
+	uint64_t now = now_mono_ms(), due = sh->turn_sent_ms + TURN_EVERY_MS;
+
+	if (!timer_armed(&sh->turn_flush))
+		timer_set(sh->d->loop, &sh->turn_flush, due > now ?
+		    due - now : 0);
+}
+
+static void
+turn_flush_fired(struct timer *t)
+{
+	turn_flush(t->arg);
+}
+
+static void
+turn_add(struct shared *sh, const char *key, double usd, time_t now)
+{
+	struct turn_spend *t;
+	size_t i;
+
+	for (i = 0; i < sh->nturn; i++) {
+		t = &sh->turn[i];
+		if (strcmp(t->key, key) == 0 &&
+		    window(t->now, DAY_S) == window(now, DAY_S) &&
+		    window(t->now, HOUR_S) == window(now, HOUR_S)) {
+			t->usd += usd;
+			return;
+		}
+	}
+	if (strlen(key) >= KEY_MAX)
+		return;
+	if (sh->nturn == TURN_KEYS)
+		turn_flush(sh);
+	t = &sh->turn[sh->nturn++];
+	snprintf(t->key, sizeof(t->key), "%s", key);
+	t->usd = usd;
+	t->now = now;
+}
+
 void
 shared_budget_add(struct shared *sh, const char *const *keys, size_t n,
     double usd, time_t now)
 {
-	struct bitem it[BUDGET_OP_KEYS];
 	size_t i;
 
 	if (sh == NULL || !budgets_on(sh) || !isfinite(usd) || usd <= 0 ||
@@ -979,9 +1074,8 @@ shared_budget_add(struct shared *sh, const char *const *keys, size_t n,
 		return;
 	}
 	for (i = 0; i < n; i++)
-		it[i] = (struct bitem){ .key = keys[i], .hadd = usd,
-			.dadd = usd };
-	budget_sync(sh, it, n, now, 0);
+		turn_add(sh, keys[i], usd, now);
+	turn_arm(sh);
 }
 
 /* On connecting: each key's spend as this host knows it, less what
@@ -1001,6 +1095,9 @@ budgets_resync(struct shared *sh)
 	char key[80];
 	const char *k;
 
+	/* This turn's spend is added before the floors are raised, so
+	 * that the floors, which count it, do not count it twice. */
+	turn_flush(sh);
 	/* Sends that fail now queue anew: work from the old list. */
 	sh->unsent = NULL;
 	sh->nunsent = 0;
@@ -1236,6 +1333,49 @@ rl_count_send(struct shared *sh, const char *account, struct rl_fleet *f,
 		rl_away(f, minute_ms, req, tok);
 }
 
+/* Send the turn's counts, one command an account.  A link that went
+ * meanwhile loses them, as it does a count whose answer it took along
+ * (docs/fleet.md). */
+static void
+counts_flush(struct shared *sh)
+{
+	size_t i;
+
+	for (i = 0; i < sh->ncounts; i++)
+		rl_count_send(sh, sh->counts[i].account, NULL,
+		    sh->counts[i].minute_ms, sh->counts[i].req,
+		    sh->counts[i].tok);
+	sh->ncounts = 0;
+}
+
+static void
+count_add(struct shared *sh, const char *account, uint64_t minute_ms,
+    uint64_t tokens)
+{
+	struct turn_count *c;
+	size_t i;
+
+	for (i = 0; i < sh->ncounts; i++) {
+		c = &sh->counts[i];
+		if (c->minute_ms == minute_ms &&
+		    strcmp(c->account, account) == 0) {
+			c->req++;
+			c->tok += tokens;
+			return;
+		}
+	}
+	if (strlen(account) >= KEY_MAX)
+		return;
+	if (sh->ncounts == TURN_KEYS)
+		counts_flush(sh);
+	c = &sh->counts[sh->ncounts++];
+	snprintf(c->account, sizeof(c->account), "%s", account);
+	c->minute_ms = minute_ms;
+	c->req = 1;
+	c->tok = tokens;
+	turn_arm(sh);
+}
+
 void
 shared_ratelimit_count(struct shared *sh, const struct target *t,
     struct tstat *ts, uint64_t tokens)
@@ -1252,8 +1392,7 @@ shared_ratelimit_count(struct shared *sh, const struct target *t,
 		rl_away(&ts->rl_fleet, ratelimit_minute(now), 1, tokens);
 		return;
 	}
-	rl_count_send(sh, target_account(t), &ts->rl_fleet,
-	    ratelimit_minute(now), 1, tokens);
+	count_add(sh, target_account(t), ratelimit_minute(now), tokens);
 }
 
 bool
@@ -2000,6 +2139,7 @@ shared_new(struct daemon *d, const struct shared_conf *c)
 	timer_init(&sh->tick, tick_fired, sh);
 	timer_init(&sh->stall, stall_fired, sh);
 	timer_init(&sh->lease, lease_fired, sh);
+	timer_init(&sh->turn_flush, turn_flush_fired, sh);
 	timer_set(d->loop, &sh->tick, TICK_MS);
 	links_open(sh);
 	return sh;
@@ -2012,6 +2152,11 @@ shared_free(struct shared *sh)
 
 	if (sh == NULL)
 		return;
+	/* A reload: the turn's spend goes on the old links while they are
+	 * still there. */
+	if ((sh->nturn > 0 || sh->ncounts > 0) && sh->st.up)
+		turn_flush(sh);
+	timer_cancel(sh->d->loop, &sh->turn_flush);
 	sh->freeing = true;
 	rc_free(sh->cmd);
 	rc_free(sh->sub);
