@@ -212,26 +212,24 @@ START_TEST(test_describe)
 	c.cred = true;
 	c.uid = 1000;
 	c.pid = 42;
-	snprintf(c.exe, sizeof(c.exe), "/usr/bin/python3.11");
-	snprintf(c.comm, sizeof(c.comm), "python3");
-	snprintf(c.unit, sizeof(c.unit), "foo.service");
+	caller_set(&c, "/usr/bin/python3.11", "python3", NULL, "foo.service");
 	n = caller_describe(&c, out, sizeof(out));
 	ck_assert_str_eq(out, "uid=1000 pid=42 exe=/usr/bin/python3.11"
 	    " unit=foo.service");
 	ck_assert_uint_eq(n, strlen(out));
 
 	/* comm stands in for an unreadable exe; no unit, no field. */
-	c.exe[0] = '\0';
-	c.unit[0] = '\0';
+	caller_set(&c, NULL, "python3", NULL, NULL);
 	caller_describe(&c, out, sizeof(out));
 	ck_assert_str_eq(out, "uid=1000 pid=42 comm=python3");
 
 	/* A name cannot forge a log line or a field. */
-	snprintf(c.exe, sizeof(c.exe), "/tmp/a b\nuid=0\\\xc3\xa9");
+	caller_set(&c, "/tmp/a b\nuid=0\\\xc3\xa9", "python3", NULL, NULL);
 	caller_describe(&c, out, sizeof(out));
 	ck_assert_str_eq(out, "uid=1000 pid=42"
 	    " exe=/tmp/a\\x20b\\x0auid=0\\x5c\\xc3\\xa9");
 
+	caller_release(&c);
 	memset(&c, 0, sizeof(c));
 	caller_describe(&c, out, sizeof(out));
 	ck_assert_str_eq(out, "uid=? pid=?");
@@ -240,13 +238,14 @@ START_TEST(test_describe)
 	c.cred = true;
 	c.uid = 1;
 	c.pid = 2;
-	snprintf(c.exe, sizeof(c.exe), "  ");
+	caller_set(&c, "  ", NULL, NULL, NULL);
 	n = caller_describe(&c, small, sizeof(small));
 	ck_assert_str_eq(small, "uid=1 pid=2");
 	ck_assert_uint_eq(n, 11);
 	n = caller_describe(&c, out, 17);
 	ck_assert_str_eq(out, "uid=1 pid=2 exe=");
 	ck_assert_uint_eq(caller_describe(&c, out, 0), 0);
+	caller_release(&c);
 }
 END_TEST
 
