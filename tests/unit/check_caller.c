@@ -181,6 +181,7 @@ START_TEST(test_from_socketpair)
 	/* Every Linux with cgroups mounted says where we are. */
 	ck_assert(access("/proc/self/cgroup", R_OK) != 0 ||
 	    c.cgroup[0] == '/');
+	caller_release(&c);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -199,6 +200,45 @@ START_TEST(test_from_bad_fd)
 	ck_assert_int_eq(caller_from_fd(fds[0], &c), -ENOTSOCK);
 	close(fds[0]);
 	close(fds[1]);
+}
+END_TEST
+
+/* A call copies its connection's caller and may outlive it (the client
+ * left): the copy keeps the strings, sized to what they are. */
+START_TEST(test_copy_outlives)
+{
+	struct caller conn, call, none;
+	char exe[600];
+
+	memset(exe, 'a', sizeof(exe) - 1);
+	exe[0] = '/';
+	exe[sizeof(exe) - 1] = '\0';
+	memset(&conn, 0, sizeof(conn));
+	conn.pid = 7;
+	conn.uid = 1000;
+	conn.cred = true;
+	caller_set(&conn, exe, "app", "/system.slice/app.service",
+	    "app.service");
+	caller_copy(&call, &conn);
+	ck_assert_ptr_eq(call.exe, conn.exe);	/* held once */
+	caller_release(&conn);
+	ck_assert_str_eq(conn.exe, "");
+	ck_assert_str_eq(call.exe, exe);
+	ck_assert_str_eq(call.comm, "app");
+	ck_assert_str_eq(call.cgroup, "/system.slice/app.service");
+	ck_assert_str_eq(call.unit, "app.service");
+	ck_assert_int_eq(call.pid, 7);
+	ck_assert(call.cred);
+	caller_release(&call);
+	caller_release(&call);		/* twice is harmless */
+	ck_assert_str_eq(call.unit, "");
+
+	/* Nothing known: empty strings, nothing held. */
+	memset(&none, 0, sizeof(none));
+	caller_set(&none, NULL, "", NULL, NULL);
+	ck_assert_str_eq(none.exe, "");
+	ck_assert_str_eq(none.comm, "");
+	ck_assert_ptr_null(none.strs);
 }
 END_TEST
 
@@ -267,6 +307,7 @@ main(void)
 	tcase_add_test(tc, test_from_socketpair);
 	tcase_add_test(tc, test_from_bad_fd);
 	tcase_add_test(tc, test_describe);
+	tcase_add_test(tc, test_copy_outlives);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
