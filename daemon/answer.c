@@ -5,6 +5,7 @@
 
 #include "answer.h"
 #include "jsonget.h"
+#include "util.h"
 
 /* Buffers that grew past this for one big event are given back after it,
  * so a long stream holds only what its pending event needs. */
@@ -66,10 +67,16 @@ void
 answer_args_add(struct answer *a, int i, const char *s, size_t n)
 {
 	uint32_t bit = 1u << i;
+	int k;
 
 	a->args_seen |= bit;
 	if (a->args_unchecked & bit)
 		return;
+	if (a->args == NULL) {
+		a->args = xcalloc(ANSWER_TOOLS_MAX, sizeof(*a->args));
+		for (k = 0; k < ANSWER_TOOLS_MAX; k++)
+			buf_init(&a->args[k], ANSWER_ARGS_MAX);
+	}
 	if (buf_add(&a->args[i], s, n) < 0) {
 		/* Too big to judge: better to pass a huge call than to fail
 		 * an answer on a limit of our own. */
@@ -88,7 +95,8 @@ answer_args_check(struct answer *a, int i)
 
 	if (!(a->args_seen & bit))
 		return;
-	if (!(a->args_unchecked & bit) && a->args[i].len > 0) {
+	if (!(a->args_unchecked & bit) && a->args != NULL &&
+	    a->args[i].len > 0) {
 		j = json_loadb(a->args[i].data, a->args[i].len, 0, NULL);
 		if (!json_is_object(j))
 			a->tool_args_bad = true;
@@ -96,7 +104,14 @@ answer_args_check(struct answer *a, int i)
 	}
 	a->args_seen &= ~bit;
 	a->args_unchecked &= ~bit;
-	answer_shrink(&a->args[i]);
+	answer_args_reset(a, i);
+}
+
+void
+answer_args_reset(struct answer *a, int i)
+{
+	if (a->args != NULL)
+		answer_shrink(&a->args[i]);
 }
 
 void
@@ -130,8 +145,6 @@ on_sse_event(void *arg, const char *event, const char *data, size_t len,
 void
 answer_init(struct answer *a, enum dialect d, bool stream)
 {
-	size_t i;
-
 	memset(a, 0, sizeof(*a));
 	a->dialect = d;
 	a->api = api_of(d);
@@ -140,8 +153,6 @@ answer_init(struct answer *a, enum dialect d, bool stream)
 	buf_init(&a->text, ANSWER_TEXT_MAX);
 	sse_init(&a->sse, ANSWER_EVENT_MAX, on_sse_event, a);
 	buf_init(&a->body, ANSWER_BODY_MAX);
-	for (i = 0; i < ANSWER_TOOLS_MAX; i++)
-		buf_init(&a->args[i], ANSWER_ARGS_MAX);
 }
 
 void
@@ -152,8 +163,11 @@ answer_free(struct answer *a)
 	buf_free(&a->text);
 	sse_free(&a->sse);
 	buf_free(&a->body);
-	for (i = 0; i < ANSWER_TOOLS_MAX; i++)
-		buf_free(&a->args[i]);
+	if (a->args != NULL)
+		for (i = 0; i < ANSWER_TOOLS_MAX; i++)
+			buf_free(&a->args[i]);
+	free(a->args);
+	a->args = NULL;
 }
 
 void

@@ -86,13 +86,17 @@ struct answer {
 	bool		 read;		/* answer_read_tree read the body */
 	struct buf	 body;		/* non-stream: the body so far */
 	/* Tool call arguments by OpenAI index; Anthropic uses args[0] for
-	 * its open tool_use block, as its blocks come one at a time. */
-	struct buf	 args[ANSWER_TOOLS_MAX];
+	 * its open tool_use block, as its blocks come one at a time.
+	 * ANSWER_TOOLS_MAX of them, allocated with the first call's
+	 * arguments (NULL until then: most answers call no tool). */
+	struct buf	*args;
 	uint32_t	 args_seen;	/* bit i: call i has begun */
 	uint32_t	 args_unchecked;/* bit i: past ANSWER_ARGS_MAX */
 };
 
 void answer_init(struct answer *a, enum dialect d, bool stream);
+/* Empty call i's arguments (as a call begins). */
+void answer_args_reset(struct answer *a, int i);
 /* For the API readers (api.h's read_event and read_body): what they
  * found, kept as every API's is. */
 void answer_got_content(struct answer *a);	/* content begins here */

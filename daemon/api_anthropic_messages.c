@@ -59,7 +59,7 @@ anthropic_block_start(struct answer *a, json_t *j)
 		answer_got_content(a);
 		/* Its input comes in input_json_delta pieces; the {} given
 		 * here is a placeholder. */
-		answer_shrink(&a->args[0]);
+		answer_args_reset(a, 0);
 		a->args_unchecked &= ~1u;
 		a->args_seen |= 1u;
 	}

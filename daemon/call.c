@@ -160,6 +160,7 @@ call_destroy(void *arg)
 	answer_free(&call->prev);
 	free(call->r.model);
 	buf_free(&call->body);
+	record_free(&call->r);
 	config_unref(call->cfg);
 	free(call);
 }
@@ -1209,7 +1210,7 @@ call_start(struct daemon *d, struct conn *c, struct http_req *r)
 	buf_init(&r->body, 0);
 	call->r.start_ms = now_mono_ms();
 	attempts_init(call);
-	call->r.caller = *conn_caller(c);
+	caller_copy(&call->r.caller, conn_caller(c));
 	note_shim_latency(call);
 	d->stats->calls++;
 	d->stats->in_flight++;

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -164,40 +165,40 @@ read_small(int dirfd, const char *name, char *buf, size_t size)
 }
 
 static void
-read_exe(int dirfd, struct caller *c)
+read_exe(int dirfd, char *exe)
 {
 	ssize_t n;
 
-	n = readlinkat(dirfd, "exe", c->exe, sizeof(c->exe));
+	n = readlinkat(dirfd, "exe", exe, CALLER_EXE_MAX);
 	/* A full buffer may be a cut path: better none than a wrong one. */
-	if (n <= 0 || (size_t)n >= sizeof(c->exe)) {
-		c->exe[0] = '\0';
+	if (n <= 0 || (size_t)n >= CALLER_EXE_MAX) {
+		exe[0] = '\0';
 		return;
 	}
-	if (ends_with(c->exe, (size_t)n, DELETED))
+	if (ends_with(exe, (size_t)n, DELETED))
 		n -= (ssize_t)(sizeof(DELETED) - 1);
-	c->exe[n] = '\0';
+	exe[n] = '\0';
 }
 
 /* The kernel keeps 15 bytes of a name and adds a newline. */
 static void
-read_comm(int dirfd, struct caller *c)
+read_comm(int dirfd, char *comm)
 {
-	char buf[sizeof(c->comm) + 1];
+	char buf[CALLER_COMM_MAX + 1];
 	ssize_t n;
 
 	if ((n = read_small(dirfd, "comm", buf, sizeof(buf))) <= 0)
 		return;
 	if (buf[n - 1] == '\n')
 		n--;
-	if ((size_t)n >= sizeof(c->comm))
-		n = sizeof(c->comm) - 1;
-	memcpy(c->comm, buf, (size_t)n);
-	c->comm[n] = '\0';
+	if ((size_t)n >= CALLER_COMM_MAX)
+		n = CALLER_COMM_MAX - 1;
+	memcpy(comm, buf, (size_t)n);
+	comm[n] = '\0';
 }
 
 static void
-read_cgroup(int dirfd, struct caller *c)
+read_cgroup(int dirfd, char *cgroup, char *unit)
 {
 	char buf[CGROUP_TEXT_MAX], *nl;
 	ssize_t n;
@@ -208,29 +209,104 @@ read_cgroup(int dirfd, struct caller *c)
 	if ((size_t)n == sizeof(buf) - 1 &&
 	    (nl = memrchr(buf, '\n', (size_t)n)) != NULL)
 		n = nl - buf;
-	caller_parse_cgroup(buf, (size_t)n, c->cgroup, sizeof(c->cgroup),
-	    c->unit, sizeof(c->unit));
+	caller_parse_cgroup(buf, (size_t)n, cgroup, CALLER_CGROUP_MAX, unit,
+	    CALLER_UNIT_MAX);
+}
+
+/* The strings of a caller, one after another, and how many callers share
+ * them. */
+struct caller_strs {
+	unsigned int	 refs;
+	char		 s[];
+};
+
+static void
+caller_empty(struct caller *c)
+{
+	c->exe = c->comm = c->cgroup = c->unit = "";
+	c->strs = NULL;
+}
+
+void
+caller_release(struct caller *c)
+{
+	if (c->strs != NULL && --c->strs->refs == 0)
+		free(c->strs);
+	caller_empty(c);
+}
+
+void
+caller_copy(struct caller *dst, const struct caller *src)
+{
+	*dst = *src;
+	if (dst->strs != NULL)
+		dst->strs->refs++;
+}
+
+void
+caller_set(struct caller *c, const char *exe, const char *comm,
+    const char *cgroup, const char *unit)
+{
+	const char *in[4] = { exe, comm, cgroup, unit };
+	const char **out[4] = { &c->exe, &c->comm, &c->cgroup, &c->unit };
+	struct caller_strs *strs;
+	size_t len[4], total = 0, off = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (in[i] == NULL)
+			in[i] = "";
+		total += (len[i] = strlen(in[i])) + 1;
+	}
+	/* A peer with none of them (gone, or outside our pid namespace)
+	 * costs nothing. */
+	if (total == 4) {
+		caller_release(c);
+		return;
+	}
+	strs = xcalloc(1, sizeof(*strs) + total);
+	strs->refs = 1;
+	for (i = 0; i < 4; i++) {
+		memcpy(strs->s + off, in[i], len[i] + 1);
+		off += len[i] + 1;
+	}
+	caller_release(c);
+	c->strs = strs;
+	for (i = 0, off = 0; i < 4; i++) {
+		*out[i] = strs->s + off;
+		off += len[i] + 1;
+	}
+}
+
+/* The /proc fields of pid into c, whose strings are empty. */
+static void
+read_proc(pid_t pid, struct caller *c)
+{
+	char dir[32], exe[CALLER_EXE_MAX], comm[CALLER_COMM_MAX];
+	char cgroup[CALLER_CGROUP_MAX], unit[CALLER_UNIT_MAX];
+	int dirfd;
+
+	snprintf(dir, sizeof(dir), "/proc/%ld", (long)pid);
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	exe[0] = comm[0] = cgroup[0] = unit[0] = '\0';
+	read_exe(dirfd, exe);
+	read_comm(dirfd, comm);
+	read_cgroup(dirfd, cgroup, unit);
+	close(dirfd);
+	caller_set(c, exe, comm, cgroup, unit);
 }
 
 int
 caller_from_pid(pid_t pid, uid_t uid, gid_t gid, struct caller *c)
 {
-	char dir[32];
-	int dirfd;
-
 	memset(c, 0, sizeof(*c));
+	caller_empty(c);
 	c->pid = pid;
 	c->uid = uid;
 	c->gid = gid;
-	if (pid <= 0)
-		return 0;
-	snprintf(dir, sizeof(dir), "/proc/%ld", (long)pid);
-	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return 0;
-	read_exe(dirfd, c);
-	read_comm(dirfd, c);
-	read_cgroup(dirfd, c);
-	close(dirfd);
+	if (pid > 0)
+		read_proc(pid, c);
 	return 0;
 }
 
@@ -239,10 +315,9 @@ caller_from_fd(int fd, struct caller *c)
 {
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
-	char dir[32];
-	int dirfd;
 
 	memset(c, 0, sizeof(*c));
+	caller_empty(c);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
 		return -errno;
 	if (len != sizeof(uc))
@@ -252,15 +327,8 @@ caller_from_fd(int fd, struct caller *c)
 	c->gid = uc.gid;
 	c->cred = true;
 	/* pid 0: the peer is outside our pid namespace, /proc cannot help. */
-	if (c->pid <= 0)
-		return 0;
-	snprintf(dir, sizeof(dir), "/proc/%ld", (long)c->pid);
-	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return 0;
-	read_exe(dirfd, c);
-	read_comm(dirfd, c);
-	read_cgroup(dirfd, c);
-	close(dirfd);
+	if (c->pid > 0)
+		read_proc(c->pid, c);
 	return 0;
 }
 
@@ -306,14 +374,15 @@ caller_describe(const struct caller *c, char *out, size_t outlen)
 		put(out, outlen, &off, num, false);
 	} else
 		put(out, outlen, &off, "uid=? pid=?", false);
-	if (c->exe[0] != '\0') {
+	/* A zeroed caller (never filled) has no strings at all. */
+	if (c->exe != NULL && c->exe[0] != '\0') {
 		put(out, outlen, &off, " exe=", false);
 		put(out, outlen, &off, c->exe, true);
-	} else if (c->comm[0] != '\0') {
+	} else if (c->comm != NULL && c->comm[0] != '\0') {
 		put(out, outlen, &off, " comm=", false);
 		put(out, outlen, &off, c->comm, true);
 	}
-	if (c->unit[0] != '\0') {
+	if (c->unit != NULL && c->unit[0] != '\0') {
 		put(out, outlen, &off, " unit=", false);
 		put(out, outlen, &off, c->unit, true);
 	}

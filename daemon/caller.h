@@ -21,19 +21,36 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct caller_strs;
+
+/* Its strings are never NULL once filled (caller_from_*, caller_set,
+ * caller_copy): "" when unknown.  They live in one block sized to them,
+ * shared by every copy made with caller_copy and freed with the last
+ * caller_release, so a connection and its calls hold them once, and a
+ * call that outlives its connection keeps them.  Main loop only (the
+ * count is not atomic).  A zeroed caller has NULL strings: fill it
+ * before reading it (caller_describe alone takes one). */
 struct caller {
 	pid_t	 pid;		/* 0: unknown */
 	uid_t	 uid;
 	gid_t	 gid;
 	bool	 cred;		/* pid/uid/gid came from SO_PEERCRED */
 	/* "" when unreadable; a " (deleted)" suffix is stripped. */
-	char	 exe[PATH_MAX];
-	char	 comm[16];
+	const char *exe;
+	const char *comm;
 	/* The v2 path, e.g. "/system.slice/foo.service". */
-	char	 cgroup[512];
+	const char *cgroup;
 	/* The innermost systemd unit, e.g. "foo.service"; "" if none. */
-	char	 unit[256];
+	const char *unit;
+	struct caller_strs *strs;	/* NULL: the strings are static "" */
 };
+
+/* What /proc gives that is kept: longer is left "" (a cut name would
+ * match the wrong routes). */
+#define CALLER_EXE_MAX		PATH_MAX
+#define CALLER_COMM_MAX		16
+#define CALLER_CGROUP_MAX	512
+#define CALLER_UNIT_MAX		256
 
 /* Fill c from the peer of connected Unix socket fd.  Returns 0, or -errno
  * when even SO_PEERCRED fails (c is then all empty); /proc reads that fail
@@ -43,6 +60,18 @@ int caller_from_fd(int fd, struct caller *c);
  * its connect): cred stays false, since a process of that uid may have
  * exited and its pid been reused by the time /proc is read. */
 int caller_from_pid(pid_t pid, uid_t uid, gid_t gid, struct caller *c);
+/* Both overwrite c without releasing it: it is new, or released. */
+
+/* Set c's strings (NULL: ""), releasing the ones it had; c must have been
+ * filled or zeroed. */
+void caller_set(struct caller *c, const char *exe, const char *comm,
+    const char *cgroup, const char *unit);
+/* dst (new, or released: it is overwritten) becomes a copy of src that
+ * shares its strings. */
+void caller_copy(struct caller *dst, const struct caller *src);
+/* Let go of c's strings; c is then empty ("" strings), and may be
+ * released again. */
+void caller_release(struct caller *c);
 
 /* From /proc/PID/cgroup text (cgroup v2 "0::/path", or v1 lines
  * "N:ctrls:/path": the "0::" line is preferred, else the name=systemd

@@ -247,6 +247,7 @@ kredir_accept(struct watcher *w, uint32_t events)
 			k->d->hooks->kernel_conn(k->d, fd, &who, &o);
 		else
 			close(fd);
+		caller_release(&who);
 	}
 }
 

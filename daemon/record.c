@@ -88,7 +88,9 @@ void
 record_attempt(struct record *r, const struct target *t, enum fail_kind fk,
     struct attempt_rec *a)
 {
+	struct attempt_rec *rec;
 	char labels[1024];
+	int cap;
 
 	if (fk != FK_NONE && r->first_from == NULL) {
 		r->first_from = t->name;
@@ -100,9 +102,28 @@ record_attempt(struct record *r, const struct target *t, enum fail_kind fk,
 		lset_add(&r->d->stats->attempts, labels, 1);
 	if (r->nrec >= RECORDS_MAX)
 		return;
+	if (r->nrec == r->caprec) {
+		cap = r->caprec == 0 ? 2 : r->caprec * 2;
+		if (cap > RECORDS_MAX)
+			cap = RECORDS_MAX;
+		/* Out of memory: counted above, not kept. */
+		if ((rec = realloc(r->rec, (size_t)cap * sizeof(*rec))) == NULL)
+			return;
+		r->rec = rec;
+		r->caprec = cap;
+	}
 	a->target = t->name;
 	a->fk = fk;
 	r->rec[r->nrec++] = *a;
+}
+
+void
+record_free(struct record *r)
+{
+	free(r->rec);
+	r->rec = NULL;
+	r->nrec = r->caprec = 0;
+	caller_release(&r->caller);
 }
 
 double

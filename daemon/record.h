@@ -51,9 +51,10 @@ struct record {
 	char			 route_key[80];	/* its spend's, in budgets */
 	char			 fallback_key[80]; /* its fallbacks' spend */
 	char			 caller_key[320];
-	/* What happened. */
-	struct attempt_rec	 rec[RECORDS_MAX];
-	int			 nrec;
+	/* What happened: the first RECORDS_MAX attempts, in a block grown
+	 * as they end (most calls make one; an open stream none yet). */
+	struct attempt_rec	*rec;
+	int			 nrec, caprec;
 	uint64_t		 in_tokens, out_tokens;
 	bool			 tokens_estimated;
 	uint64_t		 last_in, last_out; /* the last answer's */
@@ -113,5 +114,7 @@ void record_line(const struct record *r, double now, uint64_t duration_ms,
     struct buf *b);
 /* The call ended: count it, and say it to the sinks. */
 void record_end(struct record *r);
+/* Free what r holds (its attempts and its caller); r may be zeroed. */
+void record_free(struct record *r);
 
 #endif

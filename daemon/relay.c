@@ -363,7 +363,7 @@ relay_new(struct relays *rs, int fd, const struct caller *who,
 	r->rs = rs;
 	r->st = R_RESOLVING;
 	r->start_ms = now_mono_ms();
-	r->who = *who;
+	caller_copy(&r->who, who);
 	r->port = port;
 	snprintf(r->host, sizeof(r->host), "%s", host);
 	snprintf(r->why, sizeof(r->why), "%s", why);
@@ -461,6 +461,7 @@ relay_end(struct relay *r, const char *result)
 	r->ended = true;
 	server_user_done(rs->d->server, r->who.uid);
 	relay_record(r, result);
+	caller_release(&r->who);
 	watcher_want(l, &r->cw, &r->cw_on, 0);
 	close(r->cw.fd);
 	if (r->uw.fd >= 0) {

@@ -725,6 +725,7 @@ conn_destroy(void *arg)
 	http_req_free(c->parsing);
 	buf_free(&c->out);
 	buf_free(&c->pre);
+	caller_release(&c->caller);
 	free(c);
 }
 
@@ -800,17 +801,19 @@ conn_relay(struct conn *c, const char *p1, size_t n1, const char *p2,
 	    !config_intercepts(d->cfg, o->host, strlen(o->host)) ||
 	    d->relays == NULL || c->srv->ops->carry == NULL)
 		return false;
-	who = *conn_caller(c);
+	caller_copy(&who, conn_caller(c));
 	who.uid = c->uid;	/* whose place the relay holds */
 	buf_init(&in, n1 + n2 + 1);
 	if (buf_add(&in, p1, n1) < 0 || buf_add(&in, p2, n2) < 0) {
 		buf_free(&in);
+		caller_release(&who);
 		return false;
 	}
 	conn_end(c, true);
 	c->srv->ops->carry(d, fd, &who, o->host, o->port, buf_head(&in),
 	    buf_pending(&in), buf_head(&c->out), buf_pending(&c->out));
 	buf_free(&in);
+	caller_release(&who);
 	return true;
 }
 
@@ -1347,7 +1350,7 @@ server_adopt(struct server *s, int fd, uid_t uid, const struct caller *who)
 	if (s->stopping || (c = conn_new(s, fd, uid)) == NULL)
 		return -1;
 	c->adopted = true;
-	c->caller = *who;
+	caller_copy(&c->caller, who);
 	c->caller_known = true;
 	return 0;
 }

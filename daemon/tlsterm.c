@@ -564,6 +564,7 @@ term_to_relay(struct term *t, const char *why)
 		    buf_head(&t->hello), buf_pending(&t->hello),
 		    buf_head(&t->cout), buf_pending(&t->cout));
 	t->ended = true;	/* its user's place went with the socket */
+	caller_release(&t->who);	/* the relay has its own */
 	timer_cancel(ts->d->loop, &t->timer);
 	buf_free(&t->hello);
 	buf_free(&t->cout);
@@ -678,7 +679,7 @@ term_start(struct terms *ts, int fd, const struct caller *who,
 	t->ts = ts;
 	t->st = T_HELLO;
 	t->start_ms = now_mono_ms();
-	t->who = *who;
+	caller_copy(&t->who, who);
 	t->port = port;
 	snprintf(t->host, sizeof(t->host), "%s", host);
 	buf_init(&t->hello, TLS_HELLO_MAX + CHUNK);
@@ -733,6 +734,7 @@ term_end(struct term *t, const char *result, const char *why)
 	timer_cancel(l, &t->timer);
 	server_user_done(ts->d->server, t->who.uid);
 	term_record(t, result, why);
+	caller_release(&t->who);
 	watcher_want(l, &t->cw, &t->cw_on, 0);
 	watcher_want(l, &t->pw, &t->pw_on, 0);
 	if (t->cw.fd >= 0)

@@ -181,6 +181,7 @@ START_TEST(test_from_socketpair)
 	/* Every Linux with cgroups mounted says where we are. */
 	ck_assert(access("/proc/self/cgroup", R_OK) != 0 ||
 	    c.cgroup[0] == '/');
+	caller_release(&c);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -202,6 +203,45 @@ START_TEST(test_from_bad_fd)
 }
 END_TEST
 
+/* A call copies its connection's caller and may outlive it (the client
+ * left): the copy keeps the strings, sized to what they are. */
+START_TEST(test_copy_outlives)
+{
+	struct caller conn, call, none;
+	char exe[600];
+
+	memset(exe, 'a', sizeof(exe) - 1);
+	exe[0] = '/';
+	exe[sizeof(exe) - 1] = '\0';
+	memset(&conn, 0, sizeof(conn));
+	conn.pid = 7;
+	conn.uid = 1000;
+	conn.cred = true;
+	caller_set(&conn, exe, "app", "/system.slice/app.service",
+	    "app.service");
+	caller_copy(&call, &conn);
+	ck_assert_ptr_eq(call.exe, conn.exe);	/* held once */
+	caller_release(&conn);
+	ck_assert_str_eq(conn.exe, "");
+	ck_assert_str_eq(call.exe, exe);
+	ck_assert_str_eq(call.comm, "app");
+	ck_assert_str_eq(call.cgroup, "/system.slice/app.service");
+	ck_assert_str_eq(call.unit, "app.service");
+	ck_assert_int_eq(call.pid, 7);
+	ck_assert(call.cred);
+	caller_release(&call);
+	caller_release(&call);		/* twice is harmless */
+	ck_assert_str_eq(call.unit, "");
+
+	/* Nothing known: empty strings, nothing held. */
+	memset(&none, 0, sizeof(none));
+	caller_set(&none, NULL, "", NULL, NULL);
+	ck_assert_str_eq(none.exe, "");
+	ck_assert_str_eq(none.comm, "");
+	ck_assert_ptr_null(none.strs);
+}
+END_TEST
+
 START_TEST(test_describe)
 {
 	struct caller c;
@@ -212,26 +252,24 @@ START_TEST(test_describe)
 	c.cred = true;
 	c.uid = 1000;
 	c.pid = 42;
-	snprintf(c.exe, sizeof(c.exe), "/usr/bin/python3.11");
-	snprintf(c.comm, sizeof(c.comm), "python3");
-	snprintf(c.unit, sizeof(c.unit), "foo.service");
+	caller_set(&c, "/usr/bin/python3.11", "python3", NULL, "foo.service");
 	n = caller_describe(&c, out, sizeof(out));
 	ck_assert_str_eq(out, "uid=1000 pid=42 exe=/usr/bin/python3.11"
 	    " unit=foo.service");
 	ck_assert_uint_eq(n, strlen(out));
 
 	/* comm stands in for an unreadable exe; no unit, no field. */
-	c.exe[0] = '\0';
-	c.unit[0] = '\0';
+	caller_set(&c, NULL, "python3", NULL, NULL);
 	caller_describe(&c, out, sizeof(out));
 	ck_assert_str_eq(out, "uid=1000 pid=42 comm=python3");
 
 	/* A name cannot forge a log line or a field. */
-	snprintf(c.exe, sizeof(c.exe), "/tmp/a b\nuid=0\\\xc3\xa9");
+	caller_set(&c, "/tmp/a b\nuid=0\\\xc3\xa9", "python3", NULL, NULL);
 	caller_describe(&c, out, sizeof(out));
 	ck_assert_str_eq(out, "uid=1000 pid=42"
 	    " exe=/tmp/a\\x20b\\x0auid=0\\x5c\\xc3\\xa9");
 
+	caller_release(&c);
 	memset(&c, 0, sizeof(c));
 	caller_describe(&c, out, sizeof(out));
 	ck_assert_str_eq(out, "uid=? pid=?");
@@ -240,13 +278,14 @@ START_TEST(test_describe)
 	c.cred = true;
 	c.uid = 1;
 	c.pid = 2;
-	snprintf(c.exe, sizeof(c.exe), "  ");
+	caller_set(&c, "  ", NULL, NULL, NULL);
 	n = caller_describe(&c, small, sizeof(small));
 	ck_assert_str_eq(small, "uid=1 pid=2");
 	ck_assert_uint_eq(n, 11);
 	n = caller_describe(&c, out, 17);
 	ck_assert_str_eq(out, "uid=1 pid=2 exe=");
 	ck_assert_uint_eq(caller_describe(&c, out, 0), 0);
+	caller_release(&c);
 }
 END_TEST
 
@@ -268,6 +307,7 @@ main(void)
 	tcase_add_test(tc, test_from_socketpair);
 	tcase_add_test(tc, test_from_bad_fd);
 	tcase_add_test(tc, test_describe);
+	tcase_add_test(tc, test_copy_outlives);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -154,11 +154,11 @@ fill(struct record *r)
 	r->caller.pid = 4242;
 	r->caller.uid = 1000;
 	r->caller.gid = 1000;
-	snprintf(r->caller.exe, sizeof(r->caller.exe),
-	    "/opt/\xe6\x97\xa5\xe6\x9c\xac/app \"x\"\\y/z");
-	snprintf(r->caller.comm, sizeof(r->caller.comm), "tab\there\x01\x1f");
-	snprintf(r->caller.unit, sizeof(r->caller.unit), "app.service");
+	caller_set(&r->caller, "/opt/\xe6\x97\xa5\xe6\x9c\xac/app \"x\"\\y/z",
+	    "tab\there\x01\x1f", NULL, "app.service");
 	r->result = "fallback";
+	r->rec = xcalloc(2, sizeof(*r->rec));
+	r->caprec = 2;
 	a = &r->rec[r->nrec++];
 	a->target = t0.name;
 	a->fk = FK_TECHNICAL;
@@ -247,6 +247,7 @@ START_TEST(test_line_as_jansson_wrote_it)
 	r.route = NULL;
 	r.result = NULL;
 	same_as_before(&r, 3.5, 2);
+	record_free(&r);
 }
 END_TEST
 
@@ -277,8 +278,8 @@ START_TEST(test_caller_not_utf8_still_recorded)
 	memset(&r, 0, sizeof(r));
 	r.d = &d;
 	snprintf(r.host, sizeof(r.host), "example.com");
-	snprintf(r.caller.comm, sizeof(r.caller.comm), "bad\xff\xc0\x80name");
-	snprintf(r.caller.exe, sizeof(r.caller.exe), "/bin/\xed\xa0\x80x");
+	caller_set(&r.caller, "/bin/\xed\xa0\x80x", "bad\xff\xc0\x80name", NULL,
+	    NULL);
 	r.result = "passthrough";
 	record_end(&r);
 	ck_assert_ptr_nonnull(published);
@@ -291,6 +292,55 @@ START_TEST(test_caller_not_utf8_still_recorded)
 	json_decref(j);
 	free(published);
 	published = NULL;
+	record_free(&r);
+}
+END_TEST
+
+/* The attempts are kept in a block grown as they end: a call that
+ * retries past the first sizes keeps every one of them, in order, up to
+ * RECORDS_MAX, and counts the rest. */
+START_TEST(test_attempts_grow)
+{
+	static const char *const names[] = { "t0", "t1", "t2", "t3", "t4",
+	    "t5", "t6", "t7", "t8", "t9", "t10", "t11", "t12", "t13", "t14",
+	    "t15", "t16", "t17", "t18", "t19" };
+	struct target ts[20];
+	struct daemon d;
+	struct record r;
+	struct attempt_rec a;
+	int i;
+
+	memset(&d, 0, sizeof(d));
+	d.stats = stats_new();
+	memset(&r, 0, sizeof(r));
+	r.d = &d;
+	r.route = &route;
+	ck_assert_int_eq(r.nrec, 0);
+	ck_assert_ptr_null(r.rec);
+	for (i = 0; i < 20; i++) {
+		memset(&ts[i], 0, sizeof(ts[i]));
+		ts[i].name = (char *)names[i];
+		memset(&a, 0, sizeof(a));
+		a.status = 500 + i;
+		a.total_ms = (uint32_t)i;
+		snprintf(a.why, sizeof(a.why), "status %d", 500 + i);
+		record_attempt(&r, &ts[i], i == 19 ? FK_NONE : FK_TECHNICAL,
+		    &a);
+		ck_assert_int_eq(r.nrec, i < RECORDS_MAX ? i + 1 :
+		    RECORDS_MAX);
+		ck_assert_int_le(r.nrec, r.caprec);
+	}
+	for (i = 0; i < RECORDS_MAX; i++) {
+		ck_assert_str_eq(r.rec[i].target, names[i]);
+		ck_assert_int_eq(r.rec[i].status, 500 + i);
+		ck_assert_uint_eq(r.rec[i].total_ms, (uint32_t)i);
+		ck_assert_int_eq(r.rec[i].fk, FK_TECHNICAL);
+	}
+	ck_assert_str_eq(r.first_from, "t0");
+	record_free(&r);
+	ck_assert_ptr_null(r.rec);
+	ck_assert_int_eq(r.nrec, 0);
+	stats_free(d.stats);
 }
 END_TEST
 
@@ -302,6 +352,7 @@ suite(void)
 
 	tcase_add_test(tc, test_line_as_jansson_wrote_it);
 	tcase_add_test(tc, test_caller_not_utf8_still_recorded);
+	tcase_add_test(tc, test_attempts_grow);
 	suite_add_tcase(s, tc);
 	return s;
 }
