@@ -177,14 +177,8 @@ rc_update(struct rconn *rc)
 
 	if (rc->ac == NULL)
 		return;
-	if (!rc->added) {
-		rc->w.fd = rc->ac->c.fd;
-		rc->w.events = ev;
-		if (watcher_add(l, &rc->w) == 0)
-			rc->added = true;
-		return;
-	}
-	(void)watcher_mod(l, &rc->w, ev);
+	rc->w.fd = rc->ac->c.fd;
+	watcher_want(l, &rc->w, &rc->added, ev);
 }
 
 static void
