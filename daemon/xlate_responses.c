@@ -34,6 +34,25 @@ refuse(char why[DIALECT_WHY_MAX], const char *what, const char *name,
 
 /* ---- requests ----------------------------------------------------------- */
 
+/* Whether a request member needs no more thought: one the other API has
+ * no use for (dropped), or one both name alike, copied into out. */
+static bool
+key_passes(json_t *out, const char *key, json_t *v,
+    const char *const *dropped, const char *const *copied)
+{
+	size_t k;
+
+	for (k = 0; dropped[k] != NULL; k++)
+		if (strcmp(key, dropped[k]) == 0)
+			return true;
+	for (k = 0; copied[k] != NULL; k++)
+		if (strcmp(key, copied[k]) == 0) {
+			json_object_set(out, key, v);
+			return true;
+		}
+	return false;
+}
+
 /* A message's content: a string as it is; parts as chat parts (text,
  * images), or for the assistant one string.  NULL with why. */
 static json_t *
@@ -244,7 +263,7 @@ responses_to_chat(const json_t *req, struct dialect_info *info,
 		"top_p", "user", "parallel_tool_calls", NULL };
 	json_t *out, *msgs, *v, *it;
 	const char *key;
-	size_t i, k;
+	size_t i;
 
 	why[0] = '\0';
 	info->json_tool = false;
@@ -255,19 +274,9 @@ responses_to_chat(const json_t *req, struct dialect_info *info,
 	out = json_object();
 	msgs = json_array();
 	json_object_foreach((json_t *)req, key, v) {
-		bool known = false;
-
 		if (json_is_null(v))
 			continue;
-		for (k = 0; dropped[k] != NULL; k++)
-			if (strcmp(key, dropped[k]) == 0)
-				known = true;
-		for (k = 0; copied[k] != NULL; k++)
-			if (strcmp(key, copied[k]) == 0) {
-				json_object_set(out, key, v);
-				known = true;
-			}
-		if (known)
+		if (key_passes(out, key, v, dropped, copied))
 			continue;
 		if (strcmp(key, "instructions") == 0 && json_is_string(v)) {
 			json_array_insert_new(msgs, 0, json_pack("{s:s, s:O}",
@@ -852,7 +861,7 @@ chat_to_responses_request(const json_t *req, struct dialect_info *info,
 		NULL };
 	json_t *out, *input, *v, *m, *t;
 	const char *key;
-	size_t i, k;
+	size_t i;
 
 	why[0] = '\0';
 	info->json_tool = false;
@@ -864,19 +873,9 @@ chat_to_responses_request(const json_t *req, struct dialect_info *info,
 	out = json_object();
 	input = json_array();
 	json_object_foreach((json_t *)req, key, v) {
-		bool known = false;
-
 		if (json_is_null(v))
 			continue;
-		for (k = 0; dropped[k] != NULL; k++)
-			if (strcmp(key, dropped[k]) == 0)
-				known = true;
-		for (k = 0; copied[k] != NULL; k++)
-			if (strcmp(key, copied[k]) == 0) {
-				json_object_set(out, key, v);
-				known = true;
-			}
-		if (known)
+		if (key_passes(out, key, v, dropped, copied))
 			continue;
 		if (strcmp(key, "messages") == 0 && json_is_array(v)) {
 			json_array_foreach(v, i, m)
