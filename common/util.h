@@ -45,6 +45,13 @@ int file_id_of(const char *path, struct file_id *ret_id);
  * Returns 0, or -errno (-ESTALE: someone else's file is there now). */
 int unlink_own(const char *path, const struct file_id *id);
 
+/* Replace path with data through path.tmp and a rename, so that no
+ * reader sees half a file; its mode (and owner, unless uid and gid are
+ * -1) set before the data goes in, and the data synced before the
+ * rename.  Returns 0 or -errno. */
+int file_replace(const char *path, const void *data, size_t len,
+    mode_t mode, uid_t uid, gid_t gid);
+
 void *xcalloc(size_t n, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);

@@ -143,46 +143,6 @@ constraints(struct buf *b, char *const *hosts, size_t nhosts)
 	    ",excluded;IP:::/::");
 }
 
-/* Write data to path via path.tmp and rename, mode and owner set first. */
-static int
-write_file(const char *path, const void *data, size_t len, mode_t mode,
-    uid_t uid, gid_t gid, bool chown_it)
-{
-	char tmp[PATH_MAX];
-	size_t off = 0;
-	int fd, r = 0;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, mode) < 0)
-		r = -errno;
-	if (r == 0 && chown_it && fchown(fd, uid, gid) < 0)
-		r = -errno;
-	while (r == 0 && off < len) {
-		ssize_t n = write(fd, (const char *)data + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			r = -errno;
-		else
-			off += (size_t)n;
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
-}
-
 /* The PEM of a key (private) or a certificate, into b. */
 static int
 pem_of(struct buf *b, EVP_PKEY *key, X509 *cert)
@@ -270,14 +230,14 @@ ca_make(const char *dir, char *const *hosts, size_t nhosts, char *err,
 	}
 	/* The key first: a cert without its key is never left in place. */
 	snprintf(path, sizeof(path), "%s/%s", dir, CA_KEY_FILE);
-	if ((r = write_file(path, kp.data, kp.len, 0600, st.st_uid,
-	    st.st_gid, give)) < 0) {
+	if ((r = file_replace(path, kp.data, kp.len, 0600,
+	    give ? st.st_uid : (uid_t)-1, give ? st.st_gid : (gid_t)-1)) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, CA_CERT_FILE);
-	if ((r = write_file(path, cp.data, cp.len, 0644, st.st_uid,
-	    st.st_gid, give)) < 0) {
+	if ((r = file_replace(path, cp.data, cp.len, 0644,
+	    give ? st.st_uid : (uid_t)-1, give ? st.st_gid : (gid_t)-1)) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
 		goto out;
 	}

@@ -48,31 +48,6 @@ shared_free_cb(void *sh)
 
 /* ---- the local CA (ca:) ---------------------------------------------- */
 
-/* Write data to path (0644) through a temporary file and a rename. */
-static int
-publish(const char *path, const struct buf *b)
-{
-	char tmp[4096];
-	FILE *f;
-	int r = 0;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	if ((f = fopen(tmp, "we")) == NULL)
-		return -errno;
-	if (fwrite(b->data, 1, b->len, f) != b->len)
-		r = -EIO;
-	if (fchmod(fileno(f), 0644) < 0 && r == 0)
-		r = -errno;
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
-}
-
 /* The CA's public parts, beside the data socket (which every program
  * can reach, where the CA's own directory is llmfbd's): SOCKET.ca.pem,
  * and SOCKET.ca-bundle.pem, the system's trust and the CA, which
@@ -97,7 +72,8 @@ ca_publish(struct daemon *d, const struct config *c)
 	buf_init(&b, 64u << 20);
 	buf_add(&b, pem, (size_t)n);
 	snprintf(path, sizeof(path), "%s.ca.pem", c->listen);
-	if ((r = publish(path, &b)) < 0)
+	if ((r = file_replace(path, b.data, b.len, 0644,
+	    (uid_t)-1, (gid_t)-1)) < 0)
 		log_warnx("ca: %s: %s", path, strerror(-r));
 	buf_reset(&b);
 	if ((f = fopen(CA_SYSTEM_BUNDLE, "re")) != NULL) {
@@ -112,7 +88,8 @@ ca_publish(struct daemon *d, const struct config *c)
 	}
 	buf_add(&b, pem, (size_t)n);
 	snprintf(path, sizeof(path), "%s.ca-bundle.pem", c->listen);
-	if ((r = publish(path, &b)) < 0)
+	if ((r = file_replace(path, b.data, b.len, 0644,
+	    (uid_t)-1, (gid_t)-1)) < 0)
 		log_warnx("ca: %s: %s", path, strerror(-r));
 	buf_free(&b);
 }
